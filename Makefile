@@ -1,0 +1,35 @@
+# One command each: `make run` (set up, index, serve), `make test` (set up, test).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+RUNTIME := $(VENV)/.runtime-installed
+DEV := $(VENV)/.dev-installed
+
+.PHONY: install index run test bench eval clean-index
+
+$(RUNTIME): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(DEV): $(RUNTIME) requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(RUNTIME)
+
+index: $(RUNTIME)
+	$(PY) -m rag index
+
+run: $(RUNTIME)
+	$(PY) app.py
+
+test: $(DEV)
+	$(PY) -m pytest
+
+bench: $(DEV)
+	$(PY) benchmarks/bench_index.py
+
+clean-index:
+	rm -rf index/generations index/CURRENT index/embedding-cache.sqlite

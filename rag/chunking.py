@@ -1,0 +1,146 @@
+"""Split articles into sentences, and sentences into model-sized chunks.
+
+Citations point at sentences, so the sentence splitter decides what a user sees highlighted.
+It is tuned for Indonesian news: abbreviations (`dr.`, `Prof.`, `Jl.`, `a.n.`), numbers
+(`1.000`, `3,5`, `Rp 2.500`), dates (`27/3`), quotes, brackets, ellipses and datelines
+(`Jakarta (ANTARA News) - ...`) do not end a sentence. Chunks are runs of whole sentences,
+sized in the embedding model's tokens, overlapping by one sentence so an answer that
+straddles two chunks is still found whole in one of them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from rag.corpus import Article
+
+Span = tuple[int, int]
+TokenCounter = Callable[[Sequence[str]], list[int]]
+
+# Tokens (lower-cased, without the final dot) after which a full stop is not a sentence end.
+ABBREVIATIONS: frozenset[str] = frozenset("""
+a.n an bpk dr dra drs dll dsb dst gg h hj ir jl jln kab kec kel kh kol letjen mayjen brigjen
+jend kapt kompol ajun m mr mrs ms no nn ny prof rp rt rw s sdr sdri st tn tsb u.p yth vs etc
+e.g i.e jr sr dkk hal tel telp ttd mgr pdt sh se mm mba tgl pk pkl
+""".split())
+
+# A candidate end: terminal punctuation, closing quotes/brackets, then white space.
+_END = re.compile(r"(?:[.!?]+|…|\.\.\.)[\"'”’»)\]]*(?=\s)")
+_NEXT_STARTS_SENTENCE = re.compile(r"\s+[\"'“‘«(\[]*[A-Z0-9À-ÖØ-ÞĀ-Ž]")
+_TOKEN_BEFORE = re.compile(r"(\S+)$")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A run of whole sentences of one article; offsets index `Article.text`."""
+
+    article_id: str
+    ordinal: int
+    text: str
+    start: int
+    end: int
+    sentences: tuple[Span, ...]
+
+
+def _is_abbreviation(text: str, dot: int) -> bool:
+    """True when the word ending at `dot` (a full stop) is an abbreviation or an initial."""
+    match = _TOKEN_BEFORE.search(text, 0, dot)
+    if not match:
+        return False
+    word = match.group(1).lstrip("\"'“‘(«[").lower()
+    return word in ABBREVIATIONS or (len(word) == 1 and word.isalpha()) or bool(re.fullmatch(r"(?:\w\.)+\w", word))
+
+
+def _inside_quotation(text: str, position: int, line_end: int) -> bool:
+    """True inside a “quotation” that closes later on the same line: a quote is cited whole."""
+    line_start = text.rfind("\n", 0, position) + 1
+    before = text[line_start:position]
+    opened = before.count("“") - before.count("”")
+    return opened > 0 and "”" in text[position:line_end]
+
+
+def _ends_sentence(text: str, match: re.Match[str], line_end: int) -> bool:
+    """Decide whether a punctuation run ends a sentence, by what precedes and follows it."""
+    punctuation = match.group(0).rstrip("\"'”’»)]")
+    if punctuation in ("…", "..."):
+        return False  # mid-line, an ellipsis trails off inside a quote; it does not end the sentence
+    if punctuation == "." and _is_abbreviation(text, match.start()):
+        return False
+    if _inside_quotation(text, match.end(), line_end):
+        return False
+    return bool(_NEXT_STARTS_SENTENCE.match(text, match.end(), line_end))
+
+
+def _trimmed(text: str, start: int, end: int) -> Span | None:
+    """The span without surrounding white space, or None if nothing is left."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return (start, end) if start < end else None
+
+
+def split_sentences(text: str) -> list[Span]:
+    """Sentence spans (start, end) of `text`; every line break also ends a sentence."""
+    spans: list[Span] = []
+    line_start = 0
+    for line in text.split("\n"):
+        line_end = line_start + len(line)
+        start = line_start
+        for match in _END.finditer(text, line_start, line_end):
+            if _ends_sentence(text, match, line_end):
+                span = _trimmed(text, start, match.end())
+                if span:
+                    spans.append(span)
+                start = match.end()
+        span = _trimmed(text, start, line_end)
+        if span:
+            spans.append(span)
+        line_start = line_end + 1
+    return spans
+
+
+def _split_long(text: str, span: Span, tokens: int, max_tokens: int) -> list[Span]:
+    """Cut a sentence longer than a chunk at word boundaries into roughly equal pieces."""
+    pieces = -(-tokens // max_tokens)
+    start, end = span
+    words = [m.span() for m in re.finditer(r"\S+", text[start:end])]
+    size = -(-len(words) // pieces)
+    return [
+        (start + words[i][0], start + words[min(i + size, len(words)) - 1][1])
+        for i in range(0, len(words), size)
+    ]
+
+
+def chunk_article(article: Article, count_tokens: TokenCounter, max_tokens: int = 200, overlap: int = 1) -> list[Chunk]:
+    """Group the article's sentences into chunks of at most `max_tokens` model tokens.
+
+    Each chunk after the first repeats the last `overlap` sentences of the one before. A
+    sentence longer than `max_tokens` is cut at word boundaries and its pieces count as
+    sentences, so no chunk ever exceeds what the model reads.
+    """
+    text = article.text
+    spans = split_sentences(text)
+    counts = count_tokens([text[s:e] for s, e in spans])
+    sentences: list[Span] = []
+    sizes: list[int] = []
+    for span, tokens in zip(spans, counts):
+        parts = _split_long(text, span, tokens, max_tokens) if tokens > max_tokens else [span]
+        sentences.extend(parts)
+        sizes.extend(count_tokens([text[s:e] for s, e in parts]) if len(parts) > 1 else [tokens])
+
+    chunks: list[Chunk] = []
+    first = 0
+    while first < len(sentences):
+        last, total = first, sizes[first]
+        while last + 1 < len(sentences) and total + sizes[last + 1] <= max_tokens:
+            last += 1
+            total += sizes[last]
+        start, end = sentences[first][0], sentences[last][1]
+        chunks.append(Chunk(article.id, len(chunks), text[start:end], start, end, tuple(sentences[first : last + 1])))
+        if last + 1 >= len(sentences):
+            break
+        first = max(last + 1 - overlap, first + 1)
+    return chunks

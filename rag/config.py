@@ -1,0 +1,36 @@
+"""Every default in one place. Environment variables `RAG_<NAME>` override them; CLI flags
+override those."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Settings of the library, the CLI and the app."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", env_file=None, extra="ignore")
+
+    corpus_dir: Path = PROJECT_ROOT / "corpus"
+    index_dir: Path = PROJECT_ROOT / "index"
+    embedding_model: str = "intfloat/multilingual-e5-small"
+    chunk_tokens: int = Field(200, ge=16, le=510, description="chunk size in model tokens")
+    chunk_overlap: int = Field(1, ge=0, le=5, description="sentences repeated between chunks")
+    max_file_mb: float = Field(20, gt=0, description="larger corpus files are refused")
+    embed_batch_size: int = Field(32, ge=1, le=512)
+    query_threads: int = Field(1, ge=1, description="torch threads when serving queries")
+    top_k: int = Field(5, ge=1, le=50)
+    max_k: int = Field(50, ge=1, le=200)
+    llm: str | None = None
+    llm_base_url: str | None = None
+    llm_api_key: str | None = None
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit (non-None) overrides on top."""
+    return Settings(**{key: value for key, value in overrides.items() if value is not None})

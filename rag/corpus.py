@@ -1,0 +1,310 @@
+"""Read articles from the corpus folder: Markdown/text with YAML front matter, JSONL, saved HTML.
+
+A corpus is whatever a newsroom has lying around, so reading is forgiving about layout and
+strict about content: a file that cannot be read becomes a `Problem` that names the file,
+the line and what to do, and the other files are still read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import yaml
+
+from rag.language import detect_language
+
+TEXT_SUFFIXES = {".md", ".markdown", ".txt"}
+SUFFIXES = TEXT_SUFFIXES | {".jsonl", ".html", ".htm"}
+KNOWN_FIELDS = {"id", "title", "source", "url", "published", "language", "text", "body"}
+DEFAULT_MAX_FILE_BYTES = 20 * 1024 * 1024
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True)
+class Article:
+    """One news article. `text` is what citations point into, by character offset."""
+
+    id: str
+    title: str
+    text: str
+    source: str | None = None
+    url: str | None = None
+    published: dt.date | None = None
+    language: str | None = None
+    path: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+    sha256: str = ""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A file (or one line of it) that could not be read, and what the user can do about it."""
+
+    path: str
+    reason: str
+    hint: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where}: {self.reason}. {self.hint}"
+
+
+@dataclass
+class CorpusScan:
+    """Everything one pass over the corpus found."""
+
+    articles: list[Article] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+
+    @property
+    def failed_paths(self) -> set[str]:
+        """Files with a problem: the indexer keeps what it already holds for them."""
+        return {problem.path for problem in self.problems}
+
+
+class ArticleError(ValueError):
+    """Raised while parsing one file or line; becomes a `Problem`."""
+
+    def __init__(self, reason: str, hint: str, line: int | None = None):
+        super().__init__(reason)
+        self.reason, self.hint, self.line = reason, hint, line
+
+
+def normalise_newlines(text: str) -> str:
+    """Strip a BOM and turn Windows/old-Mac line endings into `\\n` (offsets count one char a break)."""
+    return text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def normalise_text(text: str) -> str:
+    """NFC, no BOM, Unix line endings, no trailing spaces: the form offsets are taken in."""
+    text = unicodedata.normalize("NFC", normalise_newlines(text))
+    return "\n".join(line.rstrip() for line in text.split("\n")).strip()
+
+
+def content_hash(article: Article) -> str:
+    """sha256 of text and metadata: it decides whether an article must be re-embedded."""
+    payload = {
+        "title": article.title, "text": article.text, "source": article.source, "url": article.url,
+        "published": article.published.isoformat() if article.published else None,
+        "language": article.language, "metadata": article.metadata,
+    }
+    encoded = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8")
+    return hashlib.sha256(encoded).hexdigest()
+
+
+def decode_bytes(raw: bytes) -> str:
+    """Decode UTF-8 (with or without BOM), or say why the bytes are not an article."""
+    if b"\x00" in raw[:8192] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ArticleError("binary file (contains NUL bytes)", "Remove it from the corpus or export it as text.")
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise ArticleError(
+            f"not valid UTF-8 (byte {error.start})", "Re-save the file as UTF-8.", line
+        ) from None
+
+
+def parse_date(value: Any, line: int | None = None) -> dt.date | None:
+    """An ISO date (YAML may already have parsed it); anything else is an error, not a guess."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip()[:10])
+    except ValueError:
+        raise ArticleError(
+            f"published {value!r} is not an ISO date", "Write it as YYYY-MM-DD.", line
+        ) from None
+
+
+def title_from_path(path: Path) -> str:
+    """A readable fallback title: the file name without extension, separators as spaces."""
+    words = re.sub(r"[_\-]+", " ", path.stem).strip()
+    return words[:1].upper() + words[1:] if words else path.name
+
+
+def split_headline(text: str) -> tuple[str | None, str]:
+    """Take a first line that reads like a headline (short, no final full stop, more text follows)."""
+    first, _, rest = text.partition("\n")
+    first = first.strip().lstrip("#").strip()
+    if rest.strip() and 0 < len(first) <= 160 and not first.endswith((".", "!", "?", ":", ",", ";", "”", '"')):
+        return first, rest.strip()
+    return None, text
+
+
+def _front_matter(text: str) -> tuple[dict[str, Any], str, int]:
+    """Split a leading `---` YAML block from the body; return (fields, body, body's first line)."""
+    if not text.startswith("---\n"):
+        return {}, text, 1
+    end = re.search(r"^(---|\.\.\.)[ \t]*$", text[4:], flags=re.MULTILINE)
+    if not end:
+        raise ArticleError("front matter starts with '---' but never ends", "Close it with a line '---'.", 1)
+    block = text[4 : 4 + end.start()]
+    body = text[4 + end.end() :]
+    try:
+        fields = yaml.load(block, Loader=_YAML_LOADER) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "context_mark", None) or getattr(error, "problem_mark", None)
+        line = mark.line + 2 if mark else 1
+        problem = getattr(error, "problem", None) or "invalid YAML"
+        raise ArticleError(f"front matter is not valid YAML ({problem})", "Fix the YAML between the '---' lines.", line) from None
+    if not isinstance(fields, dict):
+        raise ArticleError("front matter is not a mapping of fields", "Write it as 'key: value' lines.", 2)
+    return fields, body, block.count("\n") + 3
+
+
+def make_article(article_id: str, path: str, fields: dict[str, Any], text: str, fallback_title: str, line: int | None = None) -> Article:
+    """Build an Article from parsed fields, normalising text and inferring what is missing."""
+    text = normalise_text(text)
+    title = str(fields.get("title") or "").strip()
+    if not title:
+        headline, body = split_headline(text)
+        title, text = (headline, body) if headline else (fallback_title, text)
+    title = normalise_text(title)
+    if not text:
+        raise ArticleError("the article has no text", "Add the article body (or remove the file).", line)
+    extra = {key: value for key, value in fields.items() if key not in KNOWN_FIELDS}
+    article = Article(
+        id=article_id, title=title, text=text,
+        source=_optional_str(fields.get("source")), url=_optional_str(fields.get("url")),
+        published=parse_date(fields.get("published") or fields.get("date"), line),
+        language=_optional_str(fields.get("language")) or detect_language(title + "\n" + text),
+        path=path, metadata=json.loads(json.dumps(extra, default=str)),
+    )
+    return Article(**{**article.__dict__, "sha256": content_hash(article)})
+
+
+def _optional_str(value: Any) -> str | None:
+    return str(value).strip() or None if value is not None else None
+
+
+def read_text_article(path: Path, relative: str, raw: bytes) -> list[Article]:
+    """A `.md`/`.txt` file: optional front matter, then the body."""
+    fields, body, body_line = _front_matter(normalise_newlines(decode_bytes(raw)))
+    return [make_article(relative, relative, fields, body, title_from_path(path), body_line)]
+
+
+def read_jsonl_articles(relative: str, raw: bytes) -> tuple[list[Article], list[Problem]]:
+    """One article a line; a bad line is a problem of its own and the other lines still count."""
+    articles, problems = [], []
+    for number, line in enumerate(normalise_newlines(decode_bytes(raw)).split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise ArticleError("the line is not a JSON object", "Write one {...} object per line.", number)
+            text = record.get("text") or record.get("body")
+            if not isinstance(text, str) or not text.strip():
+                raise ArticleError("no 'text' (or 'body') field", "Add the article text as a string.", number)
+            article_id = str(record.get("id") or f"{relative}#{number}")
+            articles.append(make_article(article_id, relative, record, text, f"{Path(relative).stem} #{number}", number))
+        except json.JSONDecodeError as error:
+            problems.append(Problem(relative, f"not valid JSON ({error.msg})", "Fix or remove the line.", number))
+        except ArticleError as error:
+            problems.append(Problem(relative, error.reason, error.hint, error.line or number))
+    return articles, problems
+
+
+def read_html_article(path: Path, relative: str, raw: bytes) -> list[Article]:
+    """A saved news page: trafilatura finds the main text and the metadata."""
+    import trafilatura
+
+    document = trafilatura.bare_extraction(decode_bytes(raw), with_metadata=True, include_comments=False)
+    if document is None or not getattr(document, "text", None):
+        raise ArticleError("no article text found in the HTML", "Save the article page itself, not an index page.")
+    fields = {
+        "title": document.title, "source": document.sitename or document.hostname,
+        "url": document.url, "published": document.date, "language": document.language,
+    }
+    return [make_article(relative, relative, fields, document.text, title_from_path(path))]
+
+
+def read_file(path: Path, relative: str, max_bytes: int) -> tuple[list[Article], list[Problem]]:
+    """Read one corpus file into articles; every failure is turned into a Problem."""
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise ArticleError(
+                f"file is {size / 2**20:.1f} MiB, over the {max_bytes / 2**20:.0f} MiB limit",
+                "Split it into articles, or raise RAG_MAX_FILE_MB.",
+            )
+        raw = path.read_bytes()
+        suffix = path.suffix.lower()
+        if suffix == ".jsonl":
+            return read_jsonl_articles(relative, raw)
+        if suffix in (".html", ".htm"):
+            return read_html_article(path, relative, raw), []
+        return read_text_article(path, relative, raw), []
+    except ArticleError as error:
+        return [], [Problem(relative, error.reason, error.hint, error.line)]
+    except OSError as error:
+        return [], [Problem(relative, f"cannot be read ({error.strerror or error})", "Check the file's permissions.")]
+
+
+def iter_corpus_files(root: Path) -> Iterator[tuple[Path, str, str | None]]:
+    """Yield (path, relative name, problem) for every visible file, never leaving `root`.
+
+    Directory symlinks are not followed (no loops); a file symlink is read only if it
+    resolves to a file inside the corpus.
+    """
+    resolved_root = root.resolve()
+    for directory, subdirs, files in os.walk(root, followlinks=False):
+        subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
+        for name in sorted(files):
+            if name.startswith("."):
+                continue
+            path = Path(directory) / name
+            relative = path.relative_to(root).as_posix()
+            if path.is_symlink():
+                target = path.resolve()
+                if not target.is_relative_to(resolved_root):
+                    yield path, relative, "symlink leads outside the corpus"
+                    continue
+                if not target.is_file():
+                    yield path, relative, "symlink does not lead to a file"
+                    continue
+            yield path, relative, None
+
+
+def load_corpus(root: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> CorpusScan:
+    """Read every article under `root`; duplicate ids keep the first and report the rest."""
+    if not root.is_dir():
+        raise FileNotFoundError(f"corpus folder {root} does not exist; create it or pass --corpus DIR")
+    scan = CorpusScan()
+    seen: dict[str, str] = {}
+    for path, relative, link_problem in iter_corpus_files(root):
+        if link_problem:
+            scan.problems.append(Problem(relative, link_problem, "Copy the file into the corpus instead of linking it."))
+            continue
+        if path.suffix.lower() not in SUFFIXES:
+            scan.ignored.append(relative)
+            continue
+        articles, problems = read_file(path, relative, max_file_bytes)
+        scan.problems.extend(problems)
+        for article in articles:
+            if article.id in seen:
+                scan.problems.append(Problem(
+                    relative, f"duplicate article id {article.id!r} (already used by {seen[article.id]})",
+                    "Give each article a unique 'id'.",
+                ))
+                continue
+            seen[article.id] = relative
+            scan.articles.append(article)
+    return scan

