@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import logging
 import sys
@@ -33,6 +34,83 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
+def _filters(args: argparse.Namespace):
+    from rag.retriever import Filters
+
+    return Filters(since=args.since, until=args.until, sources=tuple(args.source or ()))
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    """Print the ranked passages for a query."""
+    from rag.retriever import Retriever
+
+    settings = _settings(args)
+    hits = Retriever(settings.index_dir, settings=settings).search(args.query, args.k, _filters(args))
+    if args.json:
+        print(json.dumps([hit_json(rank, hit) for rank, hit in enumerate(hits, 1)], ensure_ascii=False, indent=2))
+        return 0
+    for rank, hit in enumerate(hits, 1):
+        article = hit.article
+        meta = " · ".join(str(x) for x in (article.source, article.published, article.url) if x)
+        print(f"{rank}. {article.title}  [{article.id}]  score {hit.score:.4f}\n   {meta}\n   {hit.text[:300]}\n")
+    if not hits:
+        print("no passages match", file=sys.stderr)
+    return 0
+
+
+def hit_json(rank: int, hit) -> dict:
+    article = hit.article
+    return {
+        "rank": rank, "article_id": article.id, "title": article.title, "source": article.source,
+        "url": article.url, "published": article.published.isoformat() if article.published else None,
+        "text": hit.text, "start": hit.start, "end": hit.end, "score": hit.score,
+        "dense_score": hit.dense_score, "lexical_score": hit.lexical_score,
+    }
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    """Answer a question with numbered citations and the sources under it."""
+    from rag.answer import Assistant
+
+    settings = _settings(args)
+    answer = Assistant(settings=settings).answer(args.question, filters=_filters(args), k=args.k)
+    if args.json:
+        print(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))
+        return 0
+    print(answer.text)
+    if not answer.abstained:
+        print()
+        for source in answer.sources:
+            meta = " · ".join(str(x) for x in (source.source, source.published, source.url) if x)
+            print(f"[{source.n}] {source.title}" + (f" — {meta}" if meta else ""))
+            for citation in answer.citations:
+                if citation.n == source.n:
+                    print(f"    “{citation.sentence}” (chars {citation.start}–{citation.end})")
+    if answer.notice:
+        print(f"\n{answer.notice}", file=sys.stderr)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Measure retrieval and answers on a question file; print a table or JSON."""
+    from rag.answer import Assistant
+    from rag.embeddings import load_embedder
+    from rag.evaluate import eval_index_dir, evaluate, format_table, load_questions
+    from rag.indexer import build_index
+    from rag.retriever import Retriever
+
+    questions = load_questions(args.questions, args.split)
+    corpus = args.corpus or get_settings().corpus_dir
+    settings = get_settings(corpus_dir=corpus, index_dir=args.index or eval_index_dir(corpus))
+    embedder = load_embedder(settings.embedding_model)
+    print(build_index(settings, embedder).summary(), file=sys.stderr)
+    embedder = load_embedder(settings.embedding_model, threads=settings.query_threads)
+    assistant = Assistant(Retriever(settings.index_dir, embedder, settings), settings)
+    rows = evaluate(assistant, questions, k=args.k, leave_gold_out=args.leave_gold_out)
+    print(json.dumps(rows, indent=2) if args.json else format_table(rows))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m rag", description="Cited answers from a news archive.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -42,9 +120,37 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--index", type=Path, help="index folder (default: index/ or RAG_INDEX_DIR)")
         return command
 
+    def with_filters(command: argparse.ArgumentParser) -> None:
+        command.add_argument("--k", type=int, default=None, help="number of passages (default 5, at most 50)")
+        command.add_argument("--since", type=dt.date.fromisoformat, help="only articles published on or after YYYY-MM-DD")
+        command.add_argument("--until", type=dt.date.fromisoformat, help="only articles published on or before YYYY-MM-DD")
+        command.add_argument("--source", action="append", help="only articles from this source (repeatable)")
+
     index = with_paths(commands.add_parser("index", help="build or update the index from the corpus"))
     index.add_argument("--full", action="store_true", help="ignore the previous generation and re-chunk everything")
     index.set_defaults(handler=cmd_index)
+
+    search = with_paths(commands.add_parser("search", help="print the passages that best match a query"))
+    search.add_argument("query")
+    with_filters(search)
+    search.add_argument("--json", action="store_true", help="print JSON")
+    search.set_defaults(handler=cmd_search)
+
+    ask = with_paths(commands.add_parser("ask", help="answer a question with cited sources"))
+    ask.add_argument("question")
+    with_filters(ask)
+    ask.add_argument("--json", action="store_true", help="print JSON")
+    ask.set_defaults(handler=cmd_ask)
+
+    evaluation = commands.add_parser("eval", help="measure retrieval and answer quality on a question file")
+    evaluation.add_argument("questions", type=Path, help="JSONL question file (see ../shared/data/README.md)")
+    evaluation.add_argument("--corpus", type=Path, help="corpus the questions are about (default: corpus/)")
+    evaluation.add_argument("--index", type=Path, help="index folder (default: a cache folder per corpus)")
+    evaluation.add_argument("--k", type=int, default=10, help="passages retrieved per question")
+    evaluation.add_argument("--split", help="only questions of this split (e.g. train, valid)")
+    evaluation.add_argument("--leave-gold-out", action="store_true", help="also ask each question without its gold articles; it must abstain")
+    evaluation.add_argument("--json", action="store_true", help="print JSON")
+    evaluation.set_defaults(handler=cmd_eval)
     return parser
 
 
@@ -54,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (IndexProblem, FileNotFoundError, ValueError) as error:
+    except (IndexProblem, FileNotFoundError, ValueError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from bm25s.stopwords import STOPWORDS_EN
+from bm25s.stopwords import STOPWORDS_EN_PLUS
 
 # Function words of Indonesian news (pronouns, prepositions, conjunctions, particles, auxiliaries).
 INDONESIAN_STOPWORDS: frozenset[str] = frozenset("""
@@ -24,7 +24,7 @@ siapa sini situ suatu sudah supaya tak tanpa tapi telah tentang tersebut tetapi 
 wah yaitu yakni yang kapan berapa mengapa kenapa dimana manakah siapakah berapakah
 """.split())
 
-ENGLISH_STOPWORDS: frozenset[str] = frozenset(STOPWORDS_EN)
+ENGLISH_STOPWORDS: frozenset[str] = frozenset(STOPWORDS_EN_PLUS)
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 
 

@@ -1,0 +1,237 @@
+"""Answer a question from the archive, citing for every sentence the article sentence it rests on.
+
+The default answer is extractive: it quotes the one to three article sentences that best
+answer the question, verbatim, each followed by `[n]` where `n` indexes the sources list. A
+quote can be wrong only by being the wrong sentence, never by being made up. When the best
+evidence is weak the assistant says the archive has no answer and lists what may be related.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+import Stemmer
+
+from rag.config import Settings, get_settings
+from rag.language import ENGLISH_STOPWORDS, INDONESIAN_STOPWORDS, detect_language, words
+from rag.retriever import Filters, Hit, Retriever
+
+MAX_SENTENCES = 3
+PASSAGES_READ = 4  # the answer is looked for in the sentences of this many top passages
+_STEMMER = Stemmer.Stemmer("indonesian")
+_STOPWORDS = INDONESIAN_STOPWORDS | ENGLISH_STOPWORDS
+
+NO_ANSWER = {
+    "id": "Tidak ada jawaban di arsip untuk pertanyaan ini.",
+    "en": "The archive has no answer to this.",
+}
+FRAME = {"id": "Menurut arsip:", "en": "According to the archive:"}
+RELATED = {"id": "Artikel yang mungkin terkait:", "en": "Possibly related articles:"}
+
+_MONTHS = (r"januari|februari|maret|april|mei|juni|juli|agustus|september|oktober|november|desember|"
+           r"january|february|march|may|june|july|august|october|december|jan|feb|mar|apr|jun|jul|agu|aug|sep|okt|oct|nov|des|dec")
+_DAYS = r"senin|selasa|rabu|kamis|jumat|sabtu|minggu|monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+_DATE = re.compile(rf"\b(?:{_MONTHS}|{_DAYS})\b|\b(?:1[89]|20)\d\d\b|\b\d{{1,2}}/\d{{1,2}}\b", re.IGNORECASE)
+_NUMBER = re.compile(r"\d|\b(?:satu|dua|tiga|empat|lima|enam|tujuh|delapan|sembilan|sepuluh|sebelas|puluh|ratus|ribu|juta|miliar|triliun|"
+                     r"one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|million|billion)\b", re.IGNORECASE)
+_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'-]+")
+
+# Question words that announce what kind of answer is wanted.
+ANSWER_TYPES: dict[str, tuple[str, ...]] = {
+    "date": ("kapan", "kapankah", "tanggal", "when", "tahun berapa", "what year", "pukul berapa"),
+    "number": ("berapa", "berapakah", "how many", "how much", "jumlah"),
+    "name": ("siapa", "siapakah", "who", "whom"),
+    "place": ("di mana", "dimana", "di manakah", "dimanakah", "ke mana", "kemana", "where", "di kota apa", "di negara"),
+}
+_REFERS_BACK = {"dia", "ia", "mereka", "itu", "tersebut", "beliau", "nya", "he", "she", "they", "it", "that", "this", "those"}
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One quoted article sentence; `n` is its source's number in `Answer.sources`."""
+
+    n: int
+    article_id: str
+    title: str
+    source: str | None
+    url: str | None
+    published: str | None
+    sentence: str
+    start: int
+    end: int
+    score: float
+
+
+@dataclass(frozen=True)
+class Source:
+    """An article the answer rests on (or, when abstaining, one that may be related)."""
+
+    n: int
+    article_id: str
+    title: str
+    source: str | None
+    url: str | None
+    published: str | None
+    passage: str
+    passage_start: int
+    passage_end: int
+
+
+@dataclass
+class Answer:
+    text: str
+    citations: list[Citation]
+    sources: list[Source]
+    abstained: bool
+    language: str
+    hits: list[Hit] = field(default_factory=list, repr=False)
+    notice: str | None = None
+
+    def to_json(self) -> dict:
+        return {
+            "answer": self.text, "citations": [c.__dict__ for c in self.citations],
+            "sources": [s.__dict__ for s in self.sources], "abstained": self.abstained,
+            "language": self.language, "notice": self.notice,
+        }
+
+
+def terms(text: str) -> list[str]:
+    """Stemmed content words: what lexical evidence is counted in."""
+    return _STEMMER.stemWords([w for w in words(text) if w not in _STOPWORDS and len(w) > 1])
+
+
+def answer_type(question: str) -> str | None:
+    lowered = " " + question.lower() + " "
+    for kind, cues in ANSWER_TYPES.items():
+        if any(f" {cue} " in lowered or f" {cue}?" in lowered for cue in cues):
+            return kind
+    return None
+
+
+def has_answer_type(sentence: str, kind: str | None, question: str) -> bool:
+    """Does the sentence hold the kind of thing asked for (a date, a number, a name, a place)?"""
+    if kind == "date":
+        return bool(_DATE.search(sentence))
+    if kind == "number":
+        return bool(_NUMBER.search(sentence))
+    if kind in ("name", "place"):
+        asked = set(words(question))
+        return any(name.lower() not in asked for name in _NAME.findall(sentence))
+    return False
+
+
+def retrieval_query(question: str, history: Sequence[dict] | None) -> str:
+    """Fold the previous question in when the new one is short or refers back to it."""
+    previous = [turn["content"] for turn in history or () if turn.get("role") == "user" and isinstance(turn.get("content"), str)]
+    if not previous:
+        return question
+    tokens = words(question)
+    if len(terms(question)) <= 3 or _REFERS_BACK & set(tokens):
+        return f"{previous[-1]} {question}"
+    return question
+
+
+@dataclass(frozen=True)
+class ScoredSentence:
+    hit_rank: int
+    span: tuple[int, int]
+    text: str
+    coverage: float
+    score: float
+
+
+def score_sentences(question: str, hits: Sequence[Hit]) -> list[ScoredSentence]:
+    """Rank the sentences of the top passages by how well they answer the question.
+
+    Coverage is the IDF-weighted share of question terms a sentence contains (IDF over the
+    candidate sentences, so words that single a sentence out weigh most); a sentence that
+    holds the asked-for answer type gets a bonus; sentences of better passages a small prior.
+    """
+    asked = set(terms(question))
+    kind = answer_type(question)
+    candidates = []
+    seen = set()
+    for rank, hit in enumerate(hits[:PASSAGES_READ]):
+        for start, end in hit.sentences:
+            key = (hit.article.id, start)
+            if key not in seen:
+                seen.add(key)
+                text = hit.article.text[start:end]
+                candidates.append((rank, (start, end), text, set(terms(text))))
+    if not candidates:
+        return []
+    frequency = {t: sum(t in c[3] for c in candidates) for t in asked}
+    weight = {t: math.log(1 + len(candidates) / (1 + frequency[t])) for t in asked}
+    total = sum(weight.values()) or 1.0
+    scored = []
+    for rank, span, text, found in candidates:
+        coverage = sum(weight[t] for t in asked & found) / total
+        bonus = 0.25 if has_answer_type(text, kind, question) else 0.0
+        prior = 0.15 / (1 + rank)
+        scored.append(ScoredSentence(rank, span, text, coverage, coverage + bonus + prior))
+    return sorted(scored, key=lambda s: s.score, reverse=True)
+
+
+class Assistant:
+    """Question in, cited answer out. Open it on an index folder; it follows index updates."""
+
+    def __init__(self, retriever: Retriever | None = None, settings: Settings | None = None):
+        self.settings = settings or get_settings()
+        self.retriever = retriever or Retriever(self.settings.index_dir, settings=self.settings)
+
+    def answer(self, question: str, history: Sequence[dict] | None = None, filters: Filters | None = None, k: int | None = None) -> Answer:
+        question = question.strip()
+        language = detect_language(question) or "id"
+        hits = self.retriever.search(retrieval_query(question, history), k or self.settings.top_k, filters)
+        ranked = score_sentences(question, hits)
+        if not ranked or self._is_weak(hits, ranked[0]):
+            return self._abstain(language, hits)
+        chosen = [ranked[0]] + [s for s in ranked[1:MAX_SENTENCES * 3] if s.score >= 0.8 * ranked[0].score][: MAX_SENTENCES - 1]
+        return self._compose(language, hits, chosen)
+
+    def stream(self, question: str, history: Sequence[dict] | None = None, filters: Filters | None = None, k: int | None = None) -> Iterator[str | Answer]:
+        """Yield the reply text piece by piece, then the complete `Answer` last."""
+        answer = self.answer(question, history, filters, k)
+        for piece in re.split(r"(?<=[\]:]) ", answer.text):
+            yield piece + " "
+        yield answer
+
+    def _is_weak(self, hits: Sequence[Hit], best: ScoredSentence) -> bool:
+        """Weak evidence: the best sentence covers little of the question and the best passage is far."""
+        dense = max((h.dense_score or 0.0) for h in hits) if hits else 0.0
+        return best.coverage < self.settings.min_coverage and dense < self.settings.min_dense_score
+
+    def _compose(self, language: str, hits: Sequence[Hit], chosen: Sequence[ScoredSentence]) -> Answer:
+        sources: list[Source] = []
+        numbers: dict[int, int] = {}
+        citations: list[Citation] = []
+        for sentence in chosen:  # best first: the first quote is the answer
+            hit = hits[sentence.hit_rank]
+            if sentence.hit_rank not in numbers:
+                numbers[sentence.hit_rank] = len(sources) + 1
+                sources.append(_source(numbers[sentence.hit_rank], hit))
+            start, end = sentence.span
+            assert hit.article.text[start:end] == sentence.text, "citation span must match the article"
+            article = hit.article
+            citations.append(Citation(
+                numbers[sentence.hit_rank], article.id, article.title, article.source, article.url,
+                article.published.isoformat() if article.published else None, sentence.text, start, end, round(sentence.score, 4),
+            ))
+        text = FRAME[language] + "\n" + " ".join(f"{c.sentence} [{c.n}]" for c in citations)
+        return Answer(text, citations, sources, False, language, list(hits))
+
+    def _abstain(self, language: str, hits: Sequence[Hit]) -> Answer:
+        related = [_source(n, hit) for n, hit in enumerate(hits[:3], 1)]
+        text = NO_ANSWER[language]
+        if related:
+            text += "\n" + RELATED[language] + "".join(f"\n- {s.title}" for s in related)
+        return Answer(text, [], related, True, language, list(hits))
+
+
+def _source(n: int, hit: Hit) -> Source:
+    article = hit.article
+    return Source(n, article.id, article.title, article.source, article.url,
+                  article.published.isoformat() if article.published else None, hit.text, hit.start, hit.end)

