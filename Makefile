@@ -31,5 +31,9 @@ test: $(DEV)
 bench: $(DEV)
 	$(PY) benchmarks/bench_index.py
 
+NEWS_QA := ../shared/data/news-qa
+eval: $(RUNTIME)
+	$(PY) -m rag eval $(NEWS_QA)/questions-dev.jsonl --corpus $(NEWS_QA)/corpus --split valid --leave-gold-out
+
 clean-index:
 	rm -rf index/generations index/CURRENT index/embedding-cache.sqlite

@@ -1,0 +1,91 @@
+"""Cited answers over a real index: verbatim citations, cross-lingual, follow-ups, abstention, filters."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+from conftest import PROJECT, write
+
+from rag.answer import Assistant, retrieval_query
+from rag.indexer import build_index
+from rag.retriever import Filters, Retriever
+
+SEED = PROJECT / "corpus" / "000_b0a4adb478896665.md"
+
+
+@pytest.fixture(scope="module")
+def assistant(tmp_path_factory, embedder):
+    from rag.config import get_settings
+
+    root = tmp_path_factory.mktemp("answers")
+    shutil.copy(SEED, write(root / "corpus" / "seed.md", "").parent / "seed.md")
+    write(root / "corpus" / "banjir.md", "---\ntitle: Banjir Besar Melanda Jakarta\nsource: Kompas\npublished: 2024-01-15\n---\n"
+          "Banjir besar melanda Jakarta pada hari Senin. Sebanyak 5.000 warga mengungsi ke masjid terdekat.")
+    settings = get_settings(corpus_dir=root / "corpus", index_dir=root / "index")
+    build_index(settings, embedder)
+    return Assistant(Retriever(settings.index_dir, embedder, settings), settings)
+
+
+def check_citations(answer):
+    for citation in answer.citations:
+        article = answer.hits[0].article if answer.hits[0].article.id == citation.article_id else None
+        text = article.text if article else next(h.article.text for h in answer.hits if h.article.id == citation.article_id)
+        assert text[citation.start : citation.end] == citation.sentence
+        assert f"[{citation.n}]" in answer.text and citation.sentence in answer.text
+
+
+def test_indonesian_question_cites_the_exact_sentence(assistant):
+    answer = assistant.answer("Apa yang dikatakan Lavrov tentang perluasan NATO?")
+    assert not answer.abstained and answer.language == "id"
+    assert "Lavrov" in answer.citations[0].sentence and answer.citations[0].article_id == "seed.md"
+    assert answer.sources[0].title.startswith("Rusia") and answer.sources[0].published == "2023-07-11"
+    check_citations(answer)
+
+
+def test_english_question_gets_an_english_frame_and_verbatim_quotes(assistant):
+    answer = assistant.answer("Who is the spokesman of the Kremlin?")
+    assert not answer.abstained and answer.language == "en"
+    assert answer.text.startswith("According to the archive:")
+    assert any("Peskov" in c.sentence for c in answer.citations)
+    check_citations(answer)
+
+
+def test_follow_up_folds_the_previous_question_into_retrieval(assistant):
+    history = [{"role": "user", "content": "Mengapa Finlandia bergabung dengan NATO?"},
+               {"role": "assistant", "content": "..."}]
+    assert retrieval_query("Bagaimana tanggapan Swedia?", history).startswith("Mengapa Finlandia")
+    assert retrieval_query("Berapa warga yang mengungsi karena banjir di Jakarta kemarin?", history).startswith("Berapa")
+    answer = assistant.answer("Bagaimana tanggapan Swedia?", history=history)
+    assert not answer.abstained and answer.citations[0].article_id == "seed.md"
+
+
+def test_no_answer_in_the_archive_abstains_with_related_articles(assistant):
+    answer = assistant.answer("Siapa pemenang Piala Dunia sepak bola tahun 2018?")
+    assert answer.abstained and not answer.citations
+    assert answer.text.startswith("Tidak ada jawaban di arsip")
+
+
+def test_filters_restrict_the_archive(assistant):
+    recent = assistant.answer("banjir Jakarta", filters=Filters(since=dt.date(2024, 1, 1)))
+    assert {h.article.id for h in recent.hits} == {"banjir.md"}
+    assert assistant.retriever.search("NATO", filters=Filters(sources=("al jazeera",)))[0].article.id == "seed.md"
+    assert assistant.retriever.search("NATO", filters=Filters(sources=("Tempo",))) == []
+
+
+def test_ask_cli_json(assistant):
+    settings = assistant.settings
+    result = subprocess.run(
+        [sys.executable, "-m", "rag", "ask", "Apa yang dikatakan Lavrov tentang perluasan NATO?", "--json",
+         "--corpus", str(settings.corpus_dir), "--index", str(settings.index_dir)],
+        cwd=PROJECT, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert set(payload) >= {"answer", "citations", "sources", "abstained"}
+    citation = payload["citations"][0]
+    assert set(citation) >= {"n", "article_id", "title", "source", "url", "published", "sentence", "start", "end", "score"}
