@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import Stemmer
 
+from rag import llm as llm_module
 from rag.config import Settings, get_settings
 from rag.language import ENGLISH_STOPWORDS, INDONESIAN_STOPWORDS, detect_language, words
 from rag.retriever import Filters, Hit, Retriever
@@ -29,6 +30,10 @@ NO_ANSWER = {
     "en": "The archive has no answer to this.",
 }
 FRAME = {"id": "Menurut arsip:", "en": "According to the archive:"}
+LLM_FAILED = {
+    "id": "LLM tidak tersedia ({reason}); menampilkan jawaban ekstraktif.",
+    "en": "The LLM is unavailable ({reason}); showing the extractive answer.",
+}
 RELATED = {"id": "Artikel yang mungkin terkait:", "en": "Possibly related articles:"}
 
 _MONTHS = (r"januari|februari|maret|april|mei|juni|juli|agustus|september|oktober|november|desember|"
@@ -89,12 +94,15 @@ class Answer:
     language: str
     hits: list[Hit] = field(default_factory=list, repr=False)
     notice: str | None = None
+    unsupported: list[str] = field(default_factory=list)
+    removed_citations: list[int] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return {
             "answer": self.text, "citations": [c.__dict__ for c in self.citations],
             "sources": [s.__dict__ for s in self.sources], "abstained": self.abstained,
             "language": self.language, "notice": self.notice,
+            "unsupported": self.unsupported, "removed_citations": self.removed_citations,
         }
 
 
@@ -176,28 +184,93 @@ def score_sentences(question: str, hits: Sequence[Hit]) -> list[ScoredSentence]:
 
 
 class Assistant:
-    """Question in, cited answer out. Open it on an index folder; it follows index updates."""
+    """Question in, cited answer out. Open it on an index folder; it follows index updates.
+
+    Extractive by default; with an LLM configured (`RAG_LLM`, or `llm=` per call) a chat
+    model writes the reply from the same passages and the reply is checked afterwards.
+    """
 
     def __init__(self, retriever: Retriever | None = None, settings: Settings | None = None):
         self.settings = settings or get_settings()
         self.retriever = retriever or Retriever(self.settings.index_dir, settings=self.settings)
+        self._chat_models: dict[str, object] = {}
 
-    def answer(self, question: str, history: Sequence[dict] | None = None, filters: Filters | None = None, k: int | None = None) -> Answer:
+    def answer(self, question: str, history: Sequence[dict] | None = None, filters: Filters | None = None,
+               k: int | None = None, llm: str | None = None) -> Answer:
+        """The complete answer (the last item `stream` yields)."""
+        *_, final = self.stream(question, history, filters, k, llm)
+        return final
+
+    def stream(self, question: str, history: Sequence[dict] | None = None, filters: Filters | None = None,
+               k: int | None = None, llm: str | None = None) -> Iterator[str | Answer]:
+        """Yield reply text as it is produced, then the complete, checked `Answer` last.
+
+        The final `Answer.text` is authoritative: after an LLM reply is checked, citations to
+        no passage are gone and unsupported sentences are flagged.
+        """
         question = question.strip()
         language = detect_language(question) or "id"
         hits = self.retriever.search(retrieval_query(question, history), k or self.settings.top_k, filters)
         ranked = score_sentences(question, hits)
         if not ranked or self._is_weak(hits, ranked[0]):
-            return self._abstain(language, hits)
-        chosen = [ranked[0]] + [s for s in ranked[1:MAX_SENTENCES * 3] if s.score >= 0.8 * ranked[0].score][: MAX_SENTENCES - 1]
-        return self._compose(language, hits, chosen)
-
-    def stream(self, question: str, history: Sequence[dict] | None = None, filters: Filters | None = None, k: int | None = None) -> Iterator[str | Answer]:
-        """Yield the reply text piece by piece, then the complete `Answer` last."""
-        answer = self.answer(question, history, filters, k)
-        for piece in re.split(r"(?<=[\]:]) ", answer.text):
-            yield piece + " "
+            answer = self._abstain(language, hits)
+        else:
+            chosen = [ranked[0]] + [s for s in ranked[1 : MAX_SENTENCES * 3] if s.score >= 0.8 * ranked[0].score][: MAX_SENTENCES - 1]
+            answer = self._compose(language, hits, chosen)
+        spec = llm or self.settings.llm
+        if spec and not answer.abstained:
+            answer = yield from self._generate(spec, question, history, language, hits[:PASSAGES_READ], answer)
+        else:
+            for piece in re.split(r"(?<=[\]:]) ", answer.text):
+                yield piece + " "
         yield answer
+
+    def _generate(self, spec: str, question: str, history: Sequence[dict] | None, language: str,
+                  hits: Sequence[Hit], extractive: Answer) -> Iterator[str]:
+        """Stream an LLM reply and return it checked; on any LLM failure, the extractive answer."""
+        pieces: list[str] = []
+        try:
+            model = self._chat_model(spec)
+            for chunk in model.stream(llm_module.build_messages(question, hits, language, NO_ANSWER[language], history)):
+                text = chunk.text
+                pieces.append(text)
+                yield text
+        except Exception as error:  # unreachable server, timeout, bad key, missing provider package
+            reason = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
+            extractive.notice = LLM_FAILED[language].format(reason=f"{type(error).__name__}: {reason}")
+            return extractive
+        reply = "".join(pieces).strip()
+        if not reply or reply.startswith(NO_ANSWER[language].rstrip(".")):
+            return self._abstain(language, list(hits))
+        return self._compose_checked(reply, language, hits)
+
+    def _chat_model(self, spec: str):
+        if spec not in self._chat_models:
+            self._chat_models[spec] = llm_module.make_chat_model(
+                spec, self.settings.llm_base_url, self.settings.llm_api_key, self.settings.llm_timeout)
+        return self._chat_models[spec]
+
+    def _compose_checked(self, reply: str, language: str, hits: Sequence[Hit]) -> Answer:
+        """Rebuild an LLM reply from its checked sentences, with citations tied to exact sentences."""
+        checked, invalid = llm_module.check_reply(reply, hits, terms, self.retriever.embedder.embed_passages)
+        sources: list[Source] = []
+        numbers: dict[int, int] = {}
+        citations: list[Citation] = []
+        parts: list[str] = []
+        for sentence in checked:
+            marks = []
+            for passage, (start, end), support in sentence.cited:
+                if passage not in numbers:
+                    numbers[passage] = len(sources) + 1
+                    sources.append(_source(numbers[passage], hits[passage - 1]))
+                citations.append(_citation(numbers[passage], hits[passage - 1], start, end, support))
+                marks.append(f"[{numbers[passage]}]")
+            flag = "" if sentence.supported else llm_module.UNSUPPORTED_MARK
+            parts.append(" ".join([sentence.text + flag, *marks]))
+        answer = Answer(" ".join(parts), citations, sources, False, language, list(hits))
+        answer.unsupported = [s.text for s in checked if not s.supported]
+        answer.removed_citations = invalid
+        return answer
 
     def _is_weak(self, hits: Sequence[Hit], best: ScoredSentence) -> bool:
         """Weak evidence: the best sentence covers little of the question and the best passage is far."""
@@ -213,13 +286,7 @@ class Assistant:
             if sentence.hit_rank not in numbers:
                 numbers[sentence.hit_rank] = len(sources) + 1
                 sources.append(_source(numbers[sentence.hit_rank], hit))
-            start, end = sentence.span
-            assert hit.article.text[start:end] == sentence.text, "citation span must match the article"
-            article = hit.article
-            citations.append(Citation(
-                numbers[sentence.hit_rank], article.id, article.title, article.source, article.url,
-                article.published.isoformat() if article.published else None, sentence.text, start, end, round(sentence.score, 4),
-            ))
+            citations.append(_citation(numbers[sentence.hit_rank], hit, *sentence.span, sentence.score))
         text = FRAME[language] + "\n" + " ".join(f"{c.sentence} [{c.n}]" for c in citations)
         return Answer(text, citations, sources, False, language, list(hits))
 
@@ -229,6 +296,16 @@ class Assistant:
         if related:
             text += "\n" + RELATED[language] + "".join(f"\n- {s.title}" for s in related)
         return Answer(text, [], related, True, language, list(hits))
+
+
+def _citation(n: int, hit: Hit, start: int, end: int, score: float) -> Citation:
+    """A citation of the article sentence at [start, end); the span is checked against the text."""
+    article = hit.article
+    sentence = article.text[start:end]
+    if not sentence or start < hit.start or end > hit.end:
+        raise ValueError(f"citation span {start}-{end} lies outside passage {hit.start}-{hit.end} of {article.id}")
+    return Citation(n, article.id, article.title, article.source, article.url,
+                    article.published.isoformat() if article.published else None, sentence, start, end, round(score, 4))
 
 
 def _source(n: int, hit: Hit) -> Source:

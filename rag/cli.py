@@ -73,7 +73,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from rag.answer import Assistant
 
     settings = _settings(args)
-    answer = Assistant(settings=settings).answer(args.question, filters=_filters(args), k=args.k)
+    answer = Assistant(settings=settings).answer(args.question, filters=_filters(args), k=args.k, llm=args.llm)
     if args.json:
         print(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))
         return 0
@@ -139,6 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     ask = with_paths(commands.add_parser("ask", help="answer a question with cited sources"))
     ask.add_argument("question")
     with_filters(ask)
+    ask.add_argument("--llm", help="answer with this LangChain chat model for one call, e.g. openai:gpt-4o-mini "
+                     "(RAG_LLM_BASE_URL / RAG_LLM_API_KEY apply)")
     ask.add_argument("--json", action="store_true", help="print JSON")
     ask.set_defaults(handler=cmd_ask)
 

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     llm: str | None = None
     llm_base_url: str | None = None
     llm_api_key: str | None = None
+    llm_timeout: float = Field(60, gt=0, description="seconds before an LLM call is given up")
 
 
 def get_settings(**overrides: object) -> Settings:

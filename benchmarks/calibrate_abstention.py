@@ -1,0 +1,68 @@
+"""Calibrate the abstention thresholds on the train split with the leave-gold-out protocol.
+
+    .venv/bin/python benchmarks/calibrate_abstention.py [--questions N]
+
+For each train question it records the evidence strength (best sentence coverage, best
+passage dense score) once with the gold articles in the index and once with them filtered
+out, then grid-searches `RAG_MIN_COVERAGE` / `RAG_MIN_DENSE_SCORE` for the most
+leave-gold-out abstentions while abstaining on at most 10% of the answerable questions.
+Report the result on the valid split with `make eval`, never on the questions tuned on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from rag.answer import Assistant, score_sentences  # noqa: E402
+from rag.config import get_settings  # noqa: E402
+from rag.embeddings import load_embedder  # noqa: E402
+from rag.evaluate import eval_index_dir, load_questions  # noqa: E402
+from rag.retriever import Filters, Retriever  # noqa: E402
+
+NEWS_QA = ROOT.parent / "shared" / "data" / "news-qa"
+
+
+def evidence(assistant: Assistant, question: str, filters: Filters | None) -> tuple[float, float]:
+    hits = assistant.retriever.search(question, 10, filters)
+    ranked = score_sentences(question, hits)
+    coverage = ranked[0].coverage if ranked else 0.0
+    dense = max((h.dense_score or 0.0) for h in hits) if hits else 0.0
+    return coverage, dense
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--questions", type=int, default=500)
+    args = parser.parse_args()
+    questions = load_questions(NEWS_QA / "questions-dev.jsonl", "train")
+    random.Random(0).shuffle(questions)
+    questions = questions[: args.questions]
+    corpus = NEWS_QA / "corpus"
+    settings = get_settings(corpus_dir=corpus, index_dir=eval_index_dir(corpus))
+    assistant = Assistant(Retriever(settings.index_dir, load_embedder(threads=1), settings), settings)
+    with_gold = [evidence(assistant, q.question, None) for q in questions]
+    without = [evidence(assistant, q.question, Filters(exclude_articles=q.gold_docs)) for q in questions]
+
+    best = None
+    for coverage_step in range(0, 101, 2):
+        for dense_step in range(70, 96):
+            min_coverage, min_dense = coverage_step / 100, dense_step / 100
+            def abstains(c: float, d: float) -> bool:
+                return c < min_coverage and d < min_dense
+            false_rate = sum(abstains(*e) for e in with_gold) / len(with_gold)
+            true_rate = sum(abstains(*e) for e in without) / len(without)
+            if false_rate <= 0.10 and (best is None or true_rate > best[0]):
+                best = (true_rate, false_rate, min_coverage, min_dense)
+    print("| leave-gold-out abstention | false abstention | RAG_MIN_COVERAGE | RAG_MIN_DENSE_SCORE |")
+    print("| --- | --- | --- | --- |")
+    print("| {:.3f} | {:.3f} | {:.2f} | {:.2f} |".format(*best))
+
+
+if __name__ == "__main__":
+    main()
