@@ -30,6 +30,8 @@ test: $(DEV)
 
 bench: $(DEV)
 	$(PY) benchmarks/bench_index.py
+	$(PY) benchmarks/bench_quality.py
+	$(PY) benchmarks/bench_query.py
 
 NEWS_QA := ../shared/data/news-qa
 eval: $(RUNTIME)

@@ -1,26 +1,53 @@
-"""Start the app: bring the index up to date with corpus/, then serve the web page."""
+"""Start the app: bring the index up to date with corpus/, then serve the web UI at / and the
+HTTP API at /api (OpenAPI docs at /docs) from one process."""
 
 import argparse
+import socket
+import sys
 
 from rag.config import get_settings
-from rag.embeddings import load_embedder
-from rag.indexer import build_index
-from rag.retriever import Retriever
-from rag.ui import build_ui
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="News archive assistant")
-    parser.add_argument("--host", default="127.0.0.1")
+    parser = argparse.ArgumentParser(description="News archive assistant: web UI and HTTP API")
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=7860)
-    parser.add_argument("--share", action="store_true", help="create a public Gradio link (off by default)")
+    parser.add_argument("--share", action="store_true", help="also create a public Gradio share link (off by default)")
     args = parser.parse_args()
+    if not port_is_free(args.host, args.port):
+        sys.exit(f"error: port {args.port} on {args.host} is taken; stop the other server or pass --port N")
+
+    import gradio as gr
+    import uvicorn
+
+    from rag.answer import Assistant
+    from rag.api import create_api
+    from rag.embeddings import load_embedder
+    from rag.indexer import IndexUpdater, build_index
+    from rag.retriever import Retriever
+    from rag.ui import build_ui
 
     settings = get_settings()
     embedder = load_embedder(settings.embedding_model)
     print(build_index(settings, embedder).summary(), flush=True)
-    retriever = Retriever(settings.index_dir, embedder, settings)
-    build_ui(retriever).launch(server_name=args.host, server_port=args.port, share=args.share)
+    assistant = Assistant(Retriever(settings.index_dir, embedder, settings), settings)
+    updater = IndexUpdater(settings, embedder)
+    api = create_api(assistant, updater, settings.api_token)
+    ui = build_ui(assistant.retriever)
+    if args.share:
+        ui.queue().launch(share=True, prevent_thread_lock=True)
+    app = gr.mount_gradio_app(api, ui, path="/")
+    print(f"Serving on http://{args.host}:{args.port}/ (API docs: /docs)", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     min_dense_score: float = Field(0.80, ge=0, le=1, description="...unless the best passage is at least this similar")
     top_k: int = Field(5, ge=1, le=50)
     max_k: int = Field(50, ge=1, le=200)
+    api_token: str | None = Field(None, description="bearer token that HTTP write endpoints require")
     llm: str | None = None
     llm_base_url: str | None = None
     llm_api_key: str | None = None

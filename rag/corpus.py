@@ -308,3 +308,51 @@ def load_corpus(root: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Cor
             seen[article.id] = relative
             scan.articles.append(article)
     return scan
+
+
+_UNSAFE_NAME = re.compile(r"[^\w.\- ]+", re.UNICODE)
+
+
+def safe_file_name(name: str) -> str:
+    """A plain file name from an uploaded one: no folders, no `..`, no control characters."""
+    base = Path(name.replace("\\", "/")).name
+    base = _UNSAFE_NAME.sub("_", unicodedata.normalize("NFC", base)).strip(" .")
+    if not base or Path(base).suffix.lower() not in SUFFIXES:
+        raise ArticleError(
+            f"file name {name!r} is not a supported article file",
+            f"Use one of {', '.join(sorted(SUFFIXES))}.",
+        )
+    return base[:120]
+
+
+def save_article_file(corpus: Path, name: str, data: bytes, max_bytes: int = DEFAULT_MAX_FILE_BYTES, replace: bool = False) -> tuple[Path, list[Article]]:
+    """Check an uploaded article file and store it in the corpus folder (never outside it).
+
+    The bytes are parsed first with the same readers the indexer uses, so a bad upload is
+    refused with the reason instead of being found later. Written through a temporary file
+    and renamed, so a reader never sees half a file.
+    """
+    if len(data) > max_bytes:
+        raise ArticleError(f"file is {len(data) / 2**20:.1f} MiB, over the {max_bytes / 2**20:.0f} MiB limit", "Split it into smaller files.")
+    file_name = safe_file_name(name)
+    target = (corpus / file_name).resolve()
+    if not target.is_relative_to(corpus.resolve()):
+        raise ArticleError(f"file name {name!r} leads outside the corpus", "Upload a plain file name.")
+    if target.exists() and not replace:
+        raise ArticleError(f"{file_name} already exists in the corpus", "Rename the file, or replace it explicitly.")
+    staging = target.with_name(f".upload-{os.getpid()}-{file_name}")
+    staging.write_bytes(data)
+    try:
+        articles, problems = read_file(staging, file_name, max_bytes)
+        if problems:
+            raise ArticleError(problems[0].reason, problems[0].hint, problems[0].line)
+        os.replace(staging, target)
+    finally:
+        staging.unlink(missing_ok=True)
+    return target, articles
+
+
+def article_markdown(title: str, text: str, **fields: Any) -> bytes:
+    """An article as Markdown with YAML front matter (how articles added through the API are stored)."""
+    front = {"title": title, **{key: value for key, value in fields.items() if value not in (None, "")}}
+    return ("---\n" + yaml.safe_dump(front, allow_unicode=True, sort_keys=False) + "---\n\n" + text.strip() + "\n").encode("utf-8")

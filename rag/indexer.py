@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import sys
+import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -163,6 +165,58 @@ def build_index(settings: Settings, embedder: Embedder, full: bool = False, prog
         report.generation = generation.name
         report.seconds = time.monotonic() - started
         return report
+
+
+@dataclass
+class UpdateJob:
+    """One background index update, as the UI and the HTTP API report it."""
+
+    id: str
+    state: str = "running"  # running | done | failed
+    done: int = 0
+    total: int = 0
+    started_at: float = field(default_factory=time.time)
+    finished_at: float | None = None
+    summary: str | None = None
+    error: str | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+class IndexUpdater:
+    """Runs incremental builds in a background thread, one at a time, for long-lived servers.
+
+    Readers are never blocked: they keep the generation they have until the new one is
+    switched in (see `Retriever.refresh`).
+    """
+
+    def __init__(self, settings: Settings, embedder: Embedder):
+        self.settings, self.embedder = settings, embedder
+        self._lock = threading.Lock()
+        self.jobs: dict[str, UpdateJob] = {}
+        self.current: UpdateJob | None = None
+
+    def start(self) -> UpdateJob:
+        """Start an update, or return the one already running."""
+        with self._lock:
+            if self.current and self.current.state == "running":
+                return self.current
+            job = UpdateJob(id=uuid.uuid4().hex[:12])
+            self.jobs[job.id] = self.current = job
+        threading.Thread(target=self._run, args=(job,), daemon=True, name=f"index-update-{job.id}").start()
+        return job
+
+    def _run(self, job: UpdateJob) -> None:
+        def progress(done: int, total: int) -> None:
+            job.done, job.total = done, total
+
+        try:
+            report = build_index(self.settings, self.embedder, progress=progress)
+            job.summary, job.problems, job.state = report.summary(), [str(p) for p in report.problems], "done"
+        except Exception as error:  # reported to the user through the job status
+            job.error, job.state = f"{type(error).__name__}: {error}", "failed"
+            log.exception("index update %s failed", job.id)
+        finally:
+            job.finished_at = time.time()
 
 
 def read_manifest(index_dir: Path) -> Manifest | None:

@@ -1,8 +1,9 @@
-"""Calibrate the abstention thresholds on the train split with the leave-gold-out protocol.
+"""Tune retrieval fusion weights and calibrate abstention on the train split (never on valid).
 
-    .venv/bin/python benchmarks/calibrate_abstention.py [--questions N]
+    .venv/bin/python benchmarks/tune_on_train.py [--questions N]
 
-For each train question it records the evidence strength (best sentence coverage, best
+Fusion: recall@1 and MRR@10 of train questions for a grid of BM25 weights (dense weight 1).
+Abstention: for each train question it records the evidence strength (best sentence coverage, best
 passage dense score) once with the gold articles in the index and once with them filtered
 out, then grid-searches `RAG_MIN_COVERAGE` / `RAG_MIN_DENSE_SCORE` for the most
 leave-gold-out abstentions while abstaining on at most 10% of the answerable questions.
@@ -22,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 from rag.answer import Assistant, score_sentences  # noqa: E402
 from rag.config import get_settings  # noqa: E402
 from rag.embeddings import load_embedder  # noqa: E402
-from rag.evaluate import eval_index_dir, load_questions  # noqa: E402
+from rag.evaluate import eval_index_dir, load_questions, recall_at, reciprocal_rank  # noqa: E402
 from rag.retriever import Filters, Retriever  # noqa: E402
 
 NEWS_QA = ROOT.parent / "shared" / "data" / "news-qa"
@@ -36,6 +37,18 @@ def evidence(assistant: Assistant, question: str, filters: Filters | None) -> tu
     return coverage, dense
 
 
+def tune_fusion(assistant: Assistant, questions) -> None:
+    print("| lexical weight | R@1 | R@5 | MRR@10 |\n| --- | --- | --- | --- |")
+    for weight in (0.0, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0):
+        assistant.retriever.settings = assistant.settings.model_copy(update={"lexical_weight": weight})
+        ranked = [[h.article.id for h in assistant.retriever.search(q.question, 10)] for q in questions]
+        r1 = sum(recall_at(r, q.gold_docs, 1) for r, q in zip(ranked, questions)) / len(questions)
+        r5 = sum(recall_at(r, q.gold_docs, 5) for r, q in zip(ranked, questions)) / len(questions)
+        mrr = sum(reciprocal_rank(r, q.gold_docs) for r, q in zip(ranked, questions)) / len(questions)
+        print(f"| {weight} | {r1:.3f} | {r5:.3f} | {mrr:.3f} |")
+    assistant.retriever.settings = assistant.settings
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--questions", type=int, default=500)
@@ -46,6 +59,7 @@ def main() -> None:
     corpus = NEWS_QA / "corpus"
     settings = get_settings(corpus_dir=corpus, index_dir=eval_index_dir(corpus))
     assistant = Assistant(Retriever(settings.index_dir, load_embedder(threads=1), settings), settings)
+    tune_fusion(assistant, questions)
     with_gold = [evidence(assistant, q.question, None) for q in questions]
     without = [evidence(assistant, q.question, Filters(exclude_articles=q.gold_docs)) for q in questions]
 

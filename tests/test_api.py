@@ -1,0 +1,125 @@
+"""The HTTP API against the real server on loopback: reads, auth, bounds, streaming, updates."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+import pytest
+from server import AppServer
+
+TOKEN = "test-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+QUESTION = "Apa yang dikatakan Lavrov tentang perluasan NATO?"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with AppServer(tmp_path_factory.mktemp("api"), token=TOKEN) as running:
+        yield running
+
+
+@pytest.fixture()
+def http(server):
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        yield client
+
+
+def test_health_and_openapi(http):
+    health = http.get("/api/health").json()
+    assert health["status"] == "ok" and health["articles"] == 1 and health["model"] == "intfloat/multilingual-e5-small"
+    spec = http.get("/openapi.json").json()
+    assert {"/api/search", "/api/ask", "/api/articles", "/api/index/update"} <= set(spec["paths"])
+    assert http.get("/docs").status_code == 200
+
+
+def test_search_with_filters(http):
+    results = http.get("/api/search", params={"q": "perluasan NATO", "k": 3}).json()["results"]
+    assert results[0]["article_id"] == "000_b0a4adb478896665.md" and results[0]["source"] == "Al Jazeera"
+    assert http.get("/api/search", params={"q": "NATO", "since": "2024-01-01"}).json()["results"] == []
+    assert http.get("/api/search", params={"q": "NATO", "source": "al jazeera"}).json()["results"]
+
+
+@pytest.mark.parametrize("params, field", [({"q": ""}, "q"), ({"q": "x" * 1001}, "q"), ({"q": "NATO", "k": 0}, "k"),
+                                           ({"q": "NATO", "k": 51}, "k"), ({"q": "NATO", "since": "kemarin"}, "since")])
+def test_bad_search_inputs_are_4xx_naming_the_field(http, params, field):
+    response = http.get("/api/search", params=params)
+    assert response.status_code == 422 and field in json.dumps(response.json())
+
+
+def test_ask_returns_cited_answer(http):
+    body = http.post("/api/ask", json={"question": QUESTION}).json()
+    assert not body["abstained"] and "[1]" in body["answer"]
+    citation = body["citations"][0]
+    article = http.get(f"/api/articles/{citation['article_id']}").json()
+    assert article["text"][citation["start"] : citation["end"]] == citation["sentence"]
+    assert http.post("/api/ask", json={"question": QUESTION, "mode": "llm"}).status_code == 400
+
+
+def test_ask_streams_server_sent_events(http):
+    with http.stream("POST", "/api/ask", params={"stream": "true"}, json={"question": QUESTION}) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        events = [line for line in response.iter_lines() if line.startswith("event:")]
+    assert events[0] == "event: token" and events[-1] == "event: answer"
+
+
+def test_writes_need_the_token(http):
+    article = {"title": "Banjir Jakarta", "text": "Banjir melanda Jakarta. Warga mengungsi."}
+    assert http.post("/api/articles", json=article).status_code == 401
+    assert http.post("/api/articles", json=article, headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert http.post("/api/index/update").status_code == 401
+    assert http.delete("/api/articles/000_b0a4adb478896665.md").status_code == 401
+
+
+def test_writes_refused_without_a_configured_token(tmp_path):
+    with AppServer(tmp_path, token=None) as server:
+        response = httpx.post(f"{server.url}/api/index/update", headers=AUTH)
+    assert response.status_code == 403 and "RAG_API_TOKEN" in response.json()["detail"]
+
+
+def wait_for_update(http, job_id: str) -> dict:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        job = http.get("/api/index/status").json()["job"]
+        if job["id"] == job_id and job["state"] != "running":
+            return job
+        time.sleep(0.5)
+    raise TimeoutError(job_id)
+
+
+def test_article_added_over_http_is_answerable_after_update(http, server):
+    article = {"title": "Kebakaran Pasar Senen", "source": "Warta Kota", "published": "2024-03-02",
+               "text": "Pasar Senen terbakar pada Sabtu malam. Sebanyak 120 kios hangus dan api padam pukul tiga pagi."}
+    created = http.post("/api/articles", json=article, headers=AUTH)
+    assert created.status_code == 201, created.text
+    assert http.post("/api/articles", json=article, headers=AUTH).status_code == 409  # no silent overwrite
+    job = http.post("/api/index/update", headers=AUTH).json()
+    finished = wait_for_update(http, job["id"])
+    assert finished["state"] == "done" and "1 added" in finished["summary"]
+    answer = http.post("/api/ask", json={"question": "Berapa kios yang hangus di Pasar Senen?"}).json()
+    assert not answer["abstained"] and "120 kios" in answer["citations"][0]["sentence"]
+    listed = http.get("/api/articles").json()
+    assert listed["total"] == 2
+
+    assert http.delete("/api/articles/kebakaran-pasar-senen.md", headers=AUTH).status_code == 200
+    wait_for_update(http, http.post("/api/index/update", headers=AUTH).json()["id"])
+    assert http.get("/api/articles/kebakaran-pasar-senen.md").status_code == 404
+
+
+def test_upload_is_sanitised_and_checked(http, server):
+    files = {"file": ("../../evil.md", b"---\ntitle: Aman\n---\nIsi berita aman.", "text/markdown")}
+    response = http.post("/api/articles/upload", files=files, headers=AUTH)
+    assert response.status_code == 201 and response.json()["path"] == "evil.md"
+    assert (server.corpus / "evil.md").exists() and not (server.corpus.parent.parent / "evil.md").exists()
+    bad = {"file": ("rusak.md", b"---\ntitle: [rusak\n---\nIsi.", "text/markdown")}
+    response = http.post("/api/articles/upload", files=bad, headers=AUTH)
+    assert response.status_code == 422 and "not valid YAML" in response.json()["detail"]
+    binary = {"file": ("gambar.png", b"\x89PNG", "image/png")}
+    assert http.post("/api/articles/upload", files=binary, headers=AUTH).status_code == 422
+    (server.corpus / "evil.md").unlink()
+
+
+def test_request_size_is_bounded(http):
+    response = http.post("/api/ask", content=b"x" * (3 * 1024 * 1024), headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
