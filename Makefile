@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 RUNTIME := $(VENV)/.runtime-installed
 DEV := $(VENV)/.dev-installed
 
-.PHONY: install index run test bench eval clean-index
+.PHONY: install index run test bench eval clean-index browser
 
 $(RUNTIME): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,7 +25,11 @@ index: $(RUNTIME)
 run: $(RUNTIME)
 	$(PY) app.py
 
-test: $(DEV)
+# The UI tests drive Debian's Chromium (never a downloaded browser build).
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+test: $(DEV) browser
 	$(PY) -m pytest
 
 bench: $(DEV)

@@ -34,7 +34,7 @@ def main() -> None:
     from rag.embeddings import load_embedder
     from rag.indexer import IndexUpdater, build_index
     from rag.retriever import Retriever
-    from rag.ui import build_ui
+    from rag.ui import CSS, HEAD, build_ui
 
     settings = get_settings()
     embedder = load_embedder(settings.embedding_model)
@@ -42,10 +42,11 @@ def main() -> None:
     assistant = Assistant(Retriever(settings.index_dir, embedder, settings), settings)
     updater = IndexUpdater(settings, embedder)
     api = create_api(assistant, updater, settings.api_token)
-    ui = build_ui(assistant.retriever)
+    ui = build_ui(assistant, updater, settings.max_file_mb)
+    ui.queue(default_concurrency_limit=settings.ui_concurrency)
     if args.share:
-        ui.queue().launch(share=True, prevent_thread_lock=True)
-    app = gr.mount_gradio_app(api, ui, path="/")
+        ui.launch(share=True, prevent_thread_lock=True, css=CSS, head=HEAD)
+    app = gr.mount_gradio_app(api, ui, path="/", css=CSS, head=HEAD, max_file_size=int(settings.max_file_mb * 2**20))
     print(f"Serving on http://{args.host}:{args.port}/ (API docs: /docs)", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 

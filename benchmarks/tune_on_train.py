@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/tune_on_train.py [--questions N]
 
-Fusion: recall@1 and MRR@10 of train questions for a grid of BM25 weights (dense weight 1).
+Fusion: recall@1 and MRR@10 of train questions for a grid of BM25 shares (the rest is dense).
 Abstention: for each train question it records the evidence strength (best sentence coverage, best
 passage dense score) once with the gold articles in the index and once with them filtered
 out, then grid-searches `RAG_MIN_COVERAGE` / `RAG_MIN_DENSE_SCORE` for the most
@@ -38,8 +38,8 @@ def evidence(assistant: Assistant, question: str, filters: Filters | None) -> tu
 
 
 def tune_fusion(assistant: Assistant, questions) -> None:
-    print("| lexical weight | R@1 | R@5 | MRR@10 |\n| --- | --- | --- | --- |")
-    for weight in (0.0, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0):
+    print("| lexical share | R@1 | R@5 | MRR@10 |\n| --- | --- | --- | --- |")
+    for weight in (0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0):
         assistant.retriever.settings = assistant.settings.model_copy(update={"lexical_weight": weight})
         ranked = [[h.article.id for h in assistant.retriever.search(q.question, 10)] for q in questions]
         r1 = sum(recall_at(r, q.gold_docs, 1) for r, q in zip(ranked, questions)) / len(questions)

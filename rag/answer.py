@@ -215,7 +215,8 @@ class Assistant:
         if not ranked or self._is_weak(hits, ranked[0]):
             answer = self._abstain(language, hits)
         else:
-            chosen = [ranked[0]] + [s for s in ranked[1 : MAX_SENTENCES * 3] if s.score >= 0.8 * ranked[0].score][: MAX_SENTENCES - 1]
+            best = ranked[0]  # more sentences only from the same article: they add context, not doubt
+            chosen = [best] + [s for s in ranked[1:] if s.hit_rank == best.hit_rank and s.score >= 0.8 * best.score][: MAX_SENTENCES - 1]
             answer = self._compose(language, hits, chosen)
         spec = llm or self.settings.llm
         if spec and not answer.abstained:

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from rag.config import Settings, get_settings
-from rag.store import IndexProblem
+from rag.store import IndexLocked, IndexProblem
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -102,9 +102,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     questions = load_questions(args.questions, args.split)
     corpus = args.corpus or get_settings().corpus_dir
     settings = get_settings(corpus_dir=corpus, index_dir=args.index or eval_index_dir(corpus))
-    embedder = load_embedder(settings.embedding_model)
-    print(build_index(settings, embedder).summary(), file=sys.stderr)
     embedder = load_embedder(settings.embedding_model, threads=settings.query_threads)
+    try:
+        print(build_index(settings, embedder).summary(), file=sys.stderr)
+    except IndexLocked as busy:  # measure the live generation rather than wait for the writer
+        print(f"note: {busy}; evaluating the current generation", file=sys.stderr)
     assistant = Assistant(Retriever(settings.index_dir, embedder, settings), settings)
     rows = evaluate(assistant, questions, k=args.k, leave_gold_out=args.leave_gold_out)
     print(json.dumps(rows, indent=2) if args.json else format_table(rows))

@@ -24,12 +24,12 @@ class Settings(BaseSettings):
     max_file_mb: float = Field(20, gt=0, description="larger corpus files are refused")
     embed_batch_size: int = Field(32, ge=1, le=512)
     query_threads: int = Field(1, ge=1, description="torch threads when serving queries")
-    dense_weight: float = Field(1.0, ge=0, description="weight of the dense ranking in fusion")
-    lexical_weight: float = Field(1.0, ge=0, description="weight of the BM25 ranking in fusion")
+    lexical_weight: float = Field(0.7, ge=0, le=1, description="share of BM25 in the article score (the rest is dense)")
     min_coverage: float = Field(0.34, ge=0, le=1, description="abstain below this share of question terms in the best sentence...")
     min_dense_score: float = Field(0.80, ge=0, le=1, description="...unless the best passage is at least this similar")
     top_k: int = Field(5, ge=1, le=50)
     max_k: int = Field(50, ge=1, le=200)
+    ui_concurrency: int = Field(4, ge=1, le=64, description="chat requests the web page answers at once")
     api_token: str | None = Field(None, description="bearer token that HTTP write endpoints require")
     llm: str | None = None
     llm_base_url: str | None = None

@@ -25,7 +25,7 @@ from rag.config import Settings
 from rag.corpus import Article, Problem, load_corpus
 from rag.embeddings import Embedder
 from rag.store import (
-    EmbeddingCache, GenerationWriter, IndexStore, Manifest, current_generation, indexable_text, writer_lock,
+    FORMAT_VERSION, EmbeddingCache, GenerationWriter, IndexStore, Manifest, current_generation, indexable_text, writer_lock,
 )
 
 log = logging.getLogger("rag.indexer")
@@ -125,6 +125,9 @@ def build_index(settings: Settings, embedder: Embedder, full: bool = False, prog
             log.warning("skipped %s", problem)
 
         previous = None if full else current_generation(index_dir)
+        if previous is not None and Manifest.read(previous / "manifest.json").format_version != FORMAT_VERSION:
+            log.info("the index format changed; rebuilding it (vectors come from the cache)")
+            previous = None
         known: dict[str, tuple[str, str]] = {}
         if previous is not None:
             store = IndexStore(previous)
@@ -218,7 +221,3 @@ class IndexUpdater:
         finally:
             job.finished_at = time.time()
 
-
-def read_manifest(index_dir: Path) -> Manifest | None:
-    generation = current_generation(index_dir)
-    return Manifest.read(generation / "manifest.json") if generation else None

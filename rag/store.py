@@ -19,6 +19,7 @@ import contextlib
 import datetime as dt
 import fcntl
 import json
+import logging
 import os
 import shutil
 import sqlite3
@@ -37,7 +38,9 @@ from rag.chunking import Chunk
 from rag.corpus import Article
 from rag.language import ENGLISH_STOPWORDS, INDONESIAN_STOPWORDS
 
-FORMAT_VERSION = 1
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # its per-build debug lines are noise
+
+FORMAT_VERSION = 2
 CURRENT = "CURRENT"
 GENERATIONS = "generations"
 KEEP_GENERATIONS = 2  # the live one and the one before it, for readers still using it
@@ -88,6 +91,43 @@ def _stopwords() -> list[str]:
 def make_bm25_tokenizer() -> bm25s.tokenization.Tokenizer:
     """Lower-case, drop Indonesian and English stopwords, stem with Snowball's Indonesian stemmer."""
     return bm25s.tokenization.Tokenizer(lower=True, stopwords=_stopwords(), stemmer=Stemmer.Stemmer("indonesian"))
+
+
+class LexicalIndex:
+    """BM25 over texts keyed by ids (chunk ids or article ids), saved in bm25s's own files."""
+
+    def __init__(self, bm25: bm25s.BM25, tokenizer: bm25s.tokenization.Tokenizer, keys: np.ndarray):
+        self.bm25, self.tokenizer, self.keys = bm25, tokenizer, keys
+
+    @classmethod
+    def build(cls, texts: Sequence[str], keys: np.ndarray) -> "LexicalIndex":
+        tokenizer = make_bm25_tokenizer()
+        tokens = tokenizer.tokenize(list(texts) or [""], return_as="tuple", show_progress=False)
+        bm25 = bm25s.BM25()
+        bm25.index(tokens, show_progress=False)
+        return cls(bm25, tokenizer, keys)
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.bm25.save(str(folder), show_progress=False)
+        self.tokenizer.save_vocab(str(folder))
+        np.save(folder / "keys.npy", self.keys, allow_pickle=False)
+
+    @classmethod
+    def load(cls, folder: Path) -> "LexicalIndex":
+        tokenizer = make_bm25_tokenizer()
+        tokenizer.load_vocab(str(folder))
+        return cls(bm25s.BM25.load(str(folder)), tokenizer, np.load(folder / "keys.npy", allow_pickle=False))
+
+    def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[Any, float]]:
+        """(key, score) pairs, best first; only keys in `allowed` when given."""
+        tokens = self.tokenizer.tokenize([query], update_vocab=False, return_as="ids", show_progress=False)
+        k = min(k, len(self.keys))
+        if not tokens or not tokens[0] or k <= 0:
+            return []
+        mask = np.isin(self.keys, allowed).astype(np.float32) if allowed is not None else None
+        documents, scores = self.bm25.retrieve(tokens, k=k, show_progress=False, weight_mask=mask, n_threads=1)
+        return [(self.keys[d].item(), float(score)) for d, score in zip(documents[0], scores[0]) if score > 0]
 
 
 # ---------------------------------------------------------------- manifest
@@ -253,10 +293,8 @@ class IndexStore:
         self.db = sqlite3.connect(f"file:{generation / 'index.sqlite'}?mode=ro", uri=True, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         self.vectors = faiss.read_index(str(generation / "vectors.faiss"))
-        self.bm25 = bm25s.BM25.load(str(generation / "bm25"))
-        self.bm25_tokenizer = make_bm25_tokenizer()
-        self.bm25_tokenizer.load_vocab(str(generation / "bm25"))
-        self.bm25_chunk_ids = np.load(generation / "bm25" / "chunk_ids.npy", allow_pickle=False)
+        self.chunk_bm25 = LexicalIndex.load(generation / "bm25-chunks")
+        self.article_bm25 = LexicalIndex.load(generation / "bm25-articles")
 
     @classmethod
     def open(cls, index_dir: Path) -> "IndexStore":
@@ -304,15 +342,21 @@ class IndexStore:
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
     def search_lexical(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
-        tokens = self.bm25_tokenizer.tokenize([query], update_vocab=False, return_as="ids", show_progress=False)
-        if not tokens or not tokens[0]:
-            return []
-        mask = None
-        if allowed is not None:
-            mask = np.isin(self.bm25_chunk_ids, allowed).astype(np.float32)
-        k = min(k, len(self.bm25_chunk_ids))
-        documents, scores = self.bm25.retrieve(tokens, k=k, show_progress=False, weight_mask=mask, n_threads=1)
-        return [(int(self.bm25_chunk_ids[d]), float(s)) for d, s in zip(documents[0], scores[0]) if s > 0]
+        """BM25 over chunks: which passage of an article matches best."""
+        return self.chunk_bm25.search(query, k, allowed)
+
+    def search_articles_lexical(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[str, float]]:
+        """BM25 over whole articles: on factoid news questions the strongest single signal."""
+        return self.article_bm25.search(query, k, allowed)
+
+    def article_ids_where(self, sql: str, params: Sequence[Any]) -> np.ndarray:
+        return np.array([r[0] for r in self.db.execute(f"SELECT a.id FROM articles a WHERE {sql}", list(params))], dtype=str)
+
+    def chunks_of(self, article_id: str) -> list[ChunkRow]:
+        return [ChunkRow(*r) for r in self.db.execute("SELECT * FROM chunks WHERE article_id = ? ORDER BY ordinal", [article_id])]
+
+    def chunk_vectors(self, chunk_ids: Sequence[int]) -> np.ndarray:
+        return np.stack([self.vectors.reconstruct(int(i)) for i in chunk_ids])
 
 
 # ---------------------------------------------------------------- writing a generation
@@ -373,25 +417,20 @@ class GenerationWriter:
             self.vectors.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.array(chunk_ids, dtype=np.int64))
 
     def _write_bm25(self, target: Path) -> None:
-        """Rebuild BM25 over every chunk (bm25s has no incremental update; it takes seconds)."""
-        rows = self.db.execute(
+        """Rebuild both BM25 indexes from the rows (bm25s has no incremental update; it takes seconds)."""
+        chunks = self.db.execute(
             'SELECT c.id, a.title, substr(a.text, c.start + 1, c."end" - c.start) FROM chunks c '
             "JOIN articles a ON a.id = c.article_id ORDER BY c.id"
         ).fetchall()
-        tokenizer = make_bm25_tokenizer()
-        texts = [indexable_text(title, text) for _, title, text in rows] or [""]
-        tokens = tokenizer.tokenize(texts, return_as="tuple", show_progress=False)
-        bm25 = bm25s.BM25()
-        bm25.index(tokens, show_progress=False)
-        bm25.save(str(target), show_progress=False)
-        tokenizer.save_vocab(str(target))
-        np.save(target / "chunk_ids.npy", np.array([r[0] for r in rows], dtype=np.int64), allow_pickle=False)
+        LexicalIndex.build([indexable_text(t, x) for _, t, x in chunks], np.array([r[0] for r in chunks], dtype=np.int64)).save(target / "bm25-chunks")
+        articles = self.db.execute("SELECT id, title, text FROM articles ORDER BY id").fetchall()
+        LexicalIndex.build([indexable_text(t, x) for _, t, x in articles], np.array([r[0] for r in articles], dtype=str)).save(target / "bm25-articles")
 
     def commit(self, manifest_fields: dict[str, Any]) -> Path:
         """Write everything, make it durable, then switch CURRENT to the new generation."""
         self.db.commit()
         counts = self.db.execute("SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM chunks)").fetchone()
-        self._write_bm25(self.staging / "bm25")
+        self._write_bm25(self.staging)
         self.db.close()
         if self.vectors is None:
             self.vectors = faiss.IndexIDMap2(faiss.IndexFlatIP(manifest_fields["dimension"]))

@@ -16,12 +16,15 @@ def server(tmp_path_factory):
         yield running
 
 
-def test_gradio_search_endpoint_through_gradio_client(server):
+def test_chat_endpoint_through_gradio_client(server):
     from gradio_client import Client
 
     client = Client(f"{server.url}/", verbose=False)
-    result = client.predict("Apa kata Lavrov tentang NATO?", 3, api_name="/search")
-    assert "Lavrov" in result and "Al Jazeera" in result
+    history, sources, question = client.predict(
+        "Apa kata Lavrov tentang NATO?", [], "", "", [], 5, "Ekstraktif (kutipan)", api_name="/chat")
+    assert history[-1]["role"] == "assistant" and "[1]" in str(history[-1]["content"])
+    assert "Lavrov" in str(history[-1]["content"]) and "Al Jazeera" in sources and "<mark" in sources
+    assert question == ""
 
 
 def test_a_taken_port_gives_a_clear_message():
