@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import Stemmer
 
@@ -131,6 +131,11 @@ def has_answer_type(sentence: str, kind: str | None, question: str) -> bool:
     return False
 
 
+def names_and_numbers(text: str) -> set[str]:
+    """Capitalised words (not sentence-initial) and numbers, lower-cased: what translation keeps."""
+    return {name.lower() for name in _NAME.findall(text)} | set(re.findall(r"\d+", text))
+
+
 def retrieval_query(question: str, history: Sequence[dict] | None) -> str:
     """Fold the previous question in when the new one is short or refers back to it."""
     previous = [turn["content"] for turn in history or () if turn.get("role") == "user" and isinstance(turn.get("content"), str)]
@@ -210,9 +215,12 @@ class Assistant:
         """
         question = question.strip()
         language = detect_language(question) or "id"
-        hits = self.retriever.search(retrieval_query(question, history), k or self.settings.top_k, filters)
-        ranked = score_sentences(question, hits)
-        if not ranked or self._is_weak(hits, ranked[0]):
+        in_context = retrieval_query(question, history)  # a follow-up is read with the question it follows
+        hits = self.retriever.search(in_context, k or self.settings.top_k, filters)
+        ranked = score_sentences(in_context, hits)
+        if ranked and hits[ranked[0].hit_rank].article.language not in (None, language):
+            ranked = self._rank_by_meaning(in_context, hits, ranked)
+        if not ranked or self._is_weak(hits, ranked[0], language, in_context):
             answer = self._abstain(language, hits)
         else:
             best = ranked[0]  # more sentences only from the same article: they add context, not doubt
@@ -273,10 +281,31 @@ class Assistant:
         answer.removed_citations = invalid
         return answer
 
-    def _is_weak(self, hits: Sequence[Hit], best: ScoredSentence) -> bool:
-        """Weak evidence: the best sentence covers little of the question and the best passage is far."""
+    def _rank_by_meaning(self, question: str, hits: Sequence[Hit], ranked: list[ScoredSentence]) -> list[ScoredSentence]:
+        """Across languages few words are shared, so rank the top passages' sentences by the
+        multilingual model's similarity to the question instead (a dozen short texts to embed)."""
+        candidates = [s for s in ranked if s.hit_rank < 2]
+        embedder = self.retriever.embedder
+        similarity = embedder.embed_passages([s.text for s in candidates]) @ embedder.embed_query(question)
+        rescored = [replace(s, score=float(sim)) for s, sim in zip(candidates, similarity)]
+        return sorted(rescored, key=lambda s: s.score, reverse=True)
+
+    def _is_weak(self, hits: Sequence[Hit], best: ScoredSentence, language: str, question: str) -> bool:
+        """Weak evidence: little of the question in the best sentence, and no very close passage.
+
+        Shared words mean little across languages (an English question, an Indonesian archive):
+        there the evidence is the question's names and numbers (Kremlin, NATO, 2018), which
+        stay the same in both languages, or failing those the multilingual similarity alone.
+        """
         dense = max((h.dense_score or 0.0) for h in hits) if hits else 0.0
-        return best.coverage < self.settings.min_coverage and dense < self.settings.min_dense_score
+        if dense >= self.settings.min_dense_score:
+            return False
+        if hits and hits[best.hit_rank].article.language not in (None, language):
+            asked = names_and_numbers(question)
+            if not asked:
+                return dense < self.settings.min_dense_cross_lingual
+            return not asked & (set(words(best.text)) | set(re.findall(r"\d+", best.text)))
+        return best.coverage < self.settings.min_coverage
 
     def _compose(self, language: str, hits: Sequence[Hit], chosen: Sequence[ScoredSentence]) -> Answer:
         sources: list[Source] = []

@@ -290,6 +290,9 @@ class IndexStore:
     def __init__(self, generation: Path):
         self.path = generation
         self.manifest = Manifest.read(generation / "manifest.json")
+        if self.manifest.format_version != FORMAT_VERSION:
+            raise IndexMismatch(f"{generation} has index format {self.manifest.format_version}, this version reads "
+                                f"{FORMAT_VERSION}; update it with 'python -m rag index' (vectors are reused)")
         self.db = sqlite3.connect(f"file:{generation / 'index.sqlite'}?mode=ro", uri=True, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         self.vectors = faiss.read_index(str(generation / "vectors.faiss"))

@@ -17,8 +17,11 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 
 class Stub:
-    def __init__(self, reply: str = ""):
+    """`reply` answers every request; `script` (a list of message dicts) answers requests in turn."""
+
+    def __init__(self, reply: str = "", script: list[dict] | None = None):
         self.reply = reply
+        self.script = list(script or [])
         self.requests: list[dict] = []
         self.app = FastAPI()
         self.app.post("/v1/chat/completions")(self.complete)
@@ -46,6 +49,11 @@ class Stub:
         body = await request.json()
         self.requests.append(body)
         base = {"id": "chatcmpl-stub", "created": int(time.time()), "model": body.get("model", "stub")}
+        if self.script:
+            message = self.script.pop(0)
+            finish = "tool_calls" if message.get("tool_calls") else "stop"
+            return JSONResponse({**base, "object": "chat.completion", "choices": [
+                {"index": 0, "message": {"role": "assistant", **message}, "finish_reason": finish}]})
         if not body.get("stream"):
             return JSONResponse({**base, "object": "chat.completion", "choices": [
                 {"index": 0, "message": {"role": "assistant", "content": self.reply}, "finish_reason": "stop"}]})
