@@ -31,13 +31,13 @@ def main() -> None:
 
     from rag.answer import Assistant
     from rag.api import create_api
-    from rag.embeddings import load_embedder
+    from rag.embeddings import embedder_for
     from rag.indexer import IndexUpdater, build_index
     from rag.retriever import Retriever
     from rag.ui import CSS, HEAD, build_ui
 
     settings = get_settings()
-    embedder = load_embedder(settings.embedding_model)
+    embedder = embedder_for(settings)
     print(build_index(settings, embedder).summary(), flush=True)
     assistant = Assistant(Retriever(settings.index_dir, embedder, settings), settings)
     updater = IndexUpdater(settings, embedder)

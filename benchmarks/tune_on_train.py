@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from rag.answer import Assistant, score_sentences  # noqa: E402
 from rag.config import get_settings  # noqa: E402
-from rag.embeddings import load_embedder  # noqa: E402
+from rag.embeddings import embedder_for  # noqa: E402
 from rag.evaluate import eval_index_dir, load_questions, recall_at, reciprocal_rank  # noqa: E402
 from rag.retriever import Filters, Retriever  # noqa: E402
 
@@ -57,8 +57,9 @@ def main() -> None:
     random.Random(0).shuffle(questions)
     questions = questions[: args.questions]
     corpus = NEWS_QA / "corpus"
-    settings = get_settings(corpus_dir=corpus, index_dir=eval_index_dir(corpus))
-    assistant = Assistant(Retriever(settings.index_dir, load_embedder(threads=1), settings), settings)
+    settings = get_settings(corpus_dir=corpus)
+    settings = settings.model_copy(update={"index_dir": eval_index_dir(corpus, settings)})
+    assistant = Assistant(Retriever(settings.index_dir, embedder_for(settings, threads=1), settings), settings)
     tune_fusion(assistant, questions)
     with_gold = [evidence(assistant, q.question, None) for q in questions]
     without = [evidence(assistant, q.question, Filters(exclude_articles=q.gold_docs)) for q in questions]

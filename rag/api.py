@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 from rag.answer import Answer, Assistant
 from rag.corpus import ArticleError, article_markdown, save_article_file
 from rag.indexer import IndexUpdater
-from rag.retriever import Filters, Hit
+from rag.retriever import Filters
 
 MAX_QUERY_CHARS = 1000
 MAX_JSON_BYTES = 2 * 1024 * 1024
@@ -57,16 +57,6 @@ class ArticleIn(BaseModel):
     url: str | None = Field(None, max_length=2000)
     published: dt.date | None = None
     language: str | None = Field(None, max_length=10)
-
-
-def hit_json(rank: int, hit: Hit) -> dict:
-    article = hit.article
-    return {
-        "rank": rank, "article_id": article.id, "title": article.title, "source": article.source,
-        "url": article.url, "published": article.published.isoformat() if article.published else None,
-        "text": hit.text, "start": hit.start, "end": hit.end, "score": hit.score,
-        "dense_score": hit.dense_score, "lexical_score": hit.lexical_score,
-    }
 
 
 def _slug(title: str) -> str:
@@ -110,7 +100,7 @@ def create_api(assistant: Assistant, updater: IndexUpdater, api_token: str | Non
         source: Annotated[list[str] | None, Query(max_length=20)] = None,
     ) -> dict:
         hits = assistant.retriever.search(q, k, Filters(since, until, tuple(source or ())))
-        return {"query": q, "results": [hit_json(rank, hit) for rank, hit in enumerate(hits, 1)]}
+        return {"query": q, "results": [hit.to_json(rank) for rank, hit in enumerate(hits, 1)]}
 
     @app.post("/api/ask", response_model=None)
     def ask(body: AskIn, stream: bool = False) -> dict | StreamingResponse:

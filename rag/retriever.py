@@ -16,7 +16,7 @@ from pathlib import Path
 
 from rag.config import Settings, get_settings
 from rag.corpus import Article
-from rag.embeddings import Embedder, load_embedder
+from rag.embeddings import INT8_VARIANT, Embedder, load_embedder
 from rag.store import CURRENT, ChunkRow, IndexStore
 
 CANDIDATES = 200  # candidates taken from each side before fusion
@@ -67,6 +67,15 @@ class Hit:
     def text(self) -> str:
         return self.article.text[self.start : self.end]
 
+    def to_json(self, rank: int) -> dict:
+        article = self.article
+        return {
+            "rank": rank, "article_id": article.id, "title": article.title, "source": article.source,
+            "url": article.url, "published": article.published.isoformat() if article.published else None,
+            "text": self.text, "start": self.start, "end": self.end, "score": self.score,
+            "dense_score": self.dense_score, "lexical_score": self.lexical_score,
+        }
+
 
 def normalise(scores: dict, floor: float | None = None) -> dict:
     """Scale scores to 0..1 over the candidates (min-max), so two unrelated scales can be mixed."""
@@ -93,7 +102,9 @@ class Retriever:
         self._lock = threading.Lock()
         self._pointer: str | None = None
         self.store = self._open_current()
-        self.embedder = embedder or load_embedder(self.store.manifest.model_id, threads=self.settings.query_threads)
+        manifest = self.store.manifest  # queries are embedded exactly as the index was
+        self.embedder = embedder or load_embedder(manifest.model_id, self.settings.query_threads,
+                                                  quantize=manifest.fingerprint.endswith(INT8_VARIANT))
         self.store.manifest.check_compatible(self.embedder.model_id, self.embedder.fingerprint)
 
     def _open_current(self) -> IndexStore:

@@ -84,3 +84,13 @@ def test_unknown_model_fails_with_a_clear_message():
 
     with pytest.raises(RuntimeError, match="neither a local directory nor a cached or reachable"):
         load_embedder("no-such-org/no-such-model").fingerprint
+
+
+def test_int8_variant_is_close_and_recorded_in_the_fingerprint(embedder):
+    from rag.embeddings import INT8_VARIANT, load_embedder
+
+    quantized = load_embedder(quantize=True)
+    texts = parity_texts()[:40]
+    cosine = (quantized.embed_passages(texts) * embedder.embed_passages(texts)).sum(axis=1)
+    assert cosine.min() >= 0.98
+    assert quantized.fingerprint == f"{embedder.fingerprint}+{INT8_VARIANT}"

@@ -47,7 +47,6 @@ def page(server):
 
 
 def ask(page, question: str) -> str:
-    before = page.locator("#chat .message-row, #chat [data-testid='bot']").count()
     page.fill("#question textarea", question)
     page.press("#question textarea", "Enter")
     page.wait_for_function(
