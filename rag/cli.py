@@ -84,7 +84,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     """Measure retrieval and answers on a question file; print a table or JSON."""
     from rag.answer import Assistant
-    from rag.embeddings import embedder_for
+    from rag.embeddings import embedder_for, set_threads
     from rag.evaluate import eval_index_dir, evaluate, format_table, load_questions
     from rag.indexer import build_index
     from rag.retriever import Retriever
@@ -93,11 +93,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     corpus = args.corpus or get_settings().corpus_dir
     settings = get_settings(corpus_dir=corpus)
     settings = settings.model_copy(update={"index_dir": args.index or eval_index_dir(corpus, settings)})
-    embedder = embedder_for(settings, threads=settings.query_threads)
+    embedder = embedder_for(settings)
     try:
         print(build_index(settings, embedder).summary(), file=sys.stderr)
     except IndexLocked as busy:  # measure the live generation rather than wait for the writer
         print(f"note: {busy}; evaluating the current generation", file=sys.stderr)
+    set_threads(settings.query_threads)  # build on every core, answer as a server does
     assistant = Assistant(Retriever(settings.index_dir, embedder, settings), settings)
     rows = evaluate(assistant, questions, k=args.k, leave_gold_out=args.leave_gold_out)
     print(json.dumps(rows, indent=2) if args.json else format_table(rows))

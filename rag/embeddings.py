@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import warnings
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -65,7 +66,9 @@ def quantize_linear_layers(module) -> None:
 
     spec = {name: per_channel_dynamic_qconfig for name, layer in module.named_modules()
             if isinstance(layer, torch.nn.Linear) and not (name.endswith("output.dense") and "attention" not in name)}
-    quantize_dynamic(module, spec, dtype=torch.qint8, inplace=True)
+    with warnings.catch_warnings():  # torch.ao quantisation is deprecated in favour of torchao; it still works
+        warnings.simplefilter("ignore")
+        quantize_dynamic(module, spec, dtype=torch.qint8, inplace=True)
 
 
 def resolve_model_directory(spec: str) -> Path:
@@ -172,3 +175,10 @@ def load_embedder(spec: str = DEFAULT_MODEL, threads: int | None = None, quantiz
 def embedder_for(settings, threads: int | None = None) -> SentenceTransformerEmbedder:
     """The embedder the settings name (`RAG_EMBEDDING_MODEL`, `RAG_EMBED_QUANTIZE`)."""
     return load_embedder(settings.embedding_model, threads, settings.embed_quantize)
+
+
+def set_threads(count: int) -> None:
+    """Torch threads for this process: all cores to build, one to serve queries (see DESIGN.md)."""
+    import torch
+
+    torch.set_num_threads(count)

@@ -160,6 +160,13 @@ class Manifest:
         """Refuse an embedder or chunking config other than the one the index was built with."""
         if self.format_version != FORMAT_VERSION:
             raise IndexMismatch(f"index format {self.format_version} is not {FORMAT_VERSION}; rebuild it: python -m rag index --full")
+        same_weights = fingerprint.split("+")[0] == self.fingerprint.split("+")[0]
+        if model_id == self.model_id and same_weights and fingerprint != self.fingerprint:
+            wanted = "1" if "+" in self.fingerprint else "0"
+            raise IndexMismatch(
+                f"the index was built with {'int8' if wanted == '1' else 'fp32'} vectors of {self.model_id}; set "
+                f"RAG_EMBED_QUANTIZE={wanted} to use it, or rebuild it: python -m rag index --full"
+            )
         if (model_id, fingerprint) != (self.model_id, self.fingerprint):
             raise IndexMismatch(
                 f"the index was built with {self.model_id} (weights {self.fingerprint[:12]}) but the "

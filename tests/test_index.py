@@ -107,7 +107,7 @@ def _cached_vectors(index_dir: Path) -> int:
 
 
 def _start_build(corpus: Path, index: Path) -> subprocess.Popen:
-    env = {**os.environ, "RAG_EMBED_BATCH_SIZE": "4", "PYTHONPATH": str(PROJECT)}
+    env = {**os.environ, "RAG_EMBED_BATCH_SIZE": "4", "RAG_EMBED_QUANTIZE": "0", "PYTHONPATH": str(PROJECT)}  # as the fixture
     return subprocess.Popen([sys.executable, "-m", "rag", "index", "--corpus", str(corpus), "--index", str(index)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
