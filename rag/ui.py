@@ -62,6 +62,7 @@ CSS = """
 .source-card mark, .article-view mark {background: #ffe58a; color: inherit; padding: 0 2px;}
 .article-view {white-space: pre-wrap; max-height: 420px; overflow-y: auto; border-left: 3px solid #f0b400; padding-left: 10px;}
 mark.focused {outline: 2px solid #d48806;}
+#chat a[href^="#cite-"], .source-card a[href^="#cite-"] {color: var(--link-text-color, #2563eb); font-weight: 600; text-decoration: underline;}
 """
 
 # Clicking a citation [n] (in the chat or on a card) opens article n and scrolls to the cited sentence.
