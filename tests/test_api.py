@@ -123,3 +123,22 @@ def test_upload_is_sanitised_and_checked(http, server):
 def test_request_size_is_bounded(http):
     response = http.post("/api/ask", content=b"x" * (3 * 1024 * 1024), headers={"Content-Type": "application/json"})
     assert response.status_code == 413
+
+
+def test_queries_keep_working_while_an_update_runs(http, server):
+    from conftest import SHARED_DATA
+
+    for path in sorted((SHARED_DATA / "corpus").glob("indosum_*.md"))[:25]:
+        (server.corpus / path.name).write_bytes(path.read_bytes())
+    job = http.post("/api/index/update", headers=AUTH).json()
+    answered_during_update = 0
+    while http.get("/api/index/status").json()["job"]["state"] == "running":
+        response = http.get("/api/search", params={"q": "perluasan NATO", "k": 3})
+        assert response.status_code == 200 and response.json()["results"]
+        answered_during_update += 1
+    assert wait_for_update(http, job["id"])["state"] == "done"
+    assert answered_during_update >= 3  # the update took a while and never blocked readers
+    assert http.get("/api/health").json()["articles"] >= 26
+    for path in sorted((SHARED_DATA / "corpus").glob("indosum_*.md"))[:25]:
+        (server.corpus / path.name).unlink()
+    wait_for_update(http, http.post("/api/index/update", headers=AUTH).json()["id"])
