@@ -50,4 +50,8 @@ class AppServer:
 
     def __exit__(self, *exc) -> None:
         self.process.terminate()
-        self.process.wait(timeout=30)
+        try:
+            self.process.wait(timeout=3)
+        except subprocess.TimeoutExpired:  # Gradio's graceful shutdown can take ~15 s; nothing to save here
+            self.process.kill()
+            self.process.wait(timeout=10)
