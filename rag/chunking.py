@@ -46,19 +46,11 @@ class Chunk:
 
 def _is_abbreviation(text: str, dot: int) -> bool:
     """True when the word ending at `dot` (a full stop) is an abbreviation or an initial."""
-    match = _TOKEN_BEFORE.search(text, 0, dot)
+    match = _TOKEN_BEFORE.search(text, max(0, dot - 64), dot)  # a bounded look-back keeps long lines linear
     if not match:
         return False
     word = match.group(1).lstrip("\"'“‘(«[").lower()
     return word in ABBREVIATIONS or (len(word) == 1 and word.isalpha()) or bool(re.fullmatch(r"(?:\w\.)+\w", word))
-
-
-def _inside_quotation(text: str, position: int, line_end: int) -> bool:
-    """True inside a “quotation” that closes later on the same line: a quote is cited whole."""
-    line_start = text.rfind("\n", 0, position) + 1
-    before = text[line_start:position]
-    opened = before.count("“") - before.count("”")
-    return opened > 0 and "”" in text[position:line_end]
 
 
 def _ends_sentence(text: str, match: re.Match[str], line_end: int) -> bool:
@@ -67,8 +59,6 @@ def _ends_sentence(text: str, match: re.Match[str], line_end: int) -> bool:
     if punctuation in ("…", "..."):
         return False  # mid-line, an ellipsis trails off inside a quote; it does not end the sentence
     if punctuation == "." and _is_abbreviation(text, match.start()):
-        return False
-    if _inside_quotation(text, match.end(), line_end):
         return False
     return bool(_NEXT_STARTS_SENTENCE.match(text, match.end(), line_end))
 
@@ -82,22 +72,39 @@ def _trimmed(text: str, start: int, end: int) -> Span | None:
     return (start, end) if start < end else None
 
 
+def _line_sentences(text: str, line_start: int, line_end: int) -> list[Span]:
+    """Sentences of one line, in one pass (a megabyte-long line costs linear time).
+
+    A “quotation” that closes later on the same line is kept whole: its inner full stops do
+    not end the sentence, so a quote is cited with its attribution.
+    """
+    spans: list[Span] = []
+    start = counted = line_start
+    open_quotes = 0
+    last_close = text.rfind("”", line_start, line_end)
+    for match in _END.finditer(text, line_start, line_end):
+        seen = text[counted : match.end()]
+        open_quotes += seen.count("“") - seen.count("”")
+        counted = match.end()
+        inside_quote = open_quotes > 0 and last_close >= match.end()
+        if not inside_quote and _ends_sentence(text, match, line_end):
+            span = _trimmed(text, start, match.end())
+            if span:
+                spans.append(span)
+            start = match.end()
+    span = _trimmed(text, start, line_end)
+    if span:
+        spans.append(span)
+    return spans
+
+
 def split_sentences(text: str) -> list[Span]:
     """Sentence spans (start, end) of `text`; every line break also ends a sentence."""
     spans: list[Span] = []
     line_start = 0
     for line in text.split("\n"):
         line_end = line_start + len(line)
-        start = line_start
-        for match in _END.finditer(text, line_start, line_end):
-            if _ends_sentence(text, match, line_end):
-                span = _trimmed(text, start, match.end())
-                if span:
-                    spans.append(span)
-                start = match.end()
-        span = _trimmed(text, start, line_end)
-        if span:
-            spans.append(span)
+        spans.extend(_line_sentences(text, line_start, line_end))
         line_start = line_end + 1
     return spans
 

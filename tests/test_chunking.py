@@ -66,3 +66,13 @@ def test_a_sentence_longer_than_a_chunk_is_cut_at_word_boundaries():
         assert not chunk.text.startswith(" ") and not chunk.text.endswith(" ")
     covered = "".join(c.text for c in chunks).replace(" ", "")
     assert covered == article.text.replace(" ", "")
+
+
+def test_a_megabytes_long_line_is_split_in_linear_time():
+    import time
+
+    line = "Harga naik menjadi Rp 2.500 kata dr. Budi. “Kami tidak takut. Kami melawan,” katanya. " * 25000  # 2 MB
+    started = time.perf_counter()
+    spans = split_sentences(line)
+    assert len(spans) == 50000
+    assert time.perf_counter() - started < 10  # quadratic scanning took hours here
