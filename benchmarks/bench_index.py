@@ -84,9 +84,10 @@ def main() -> None:
     full = build_index(settings, embedder)
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     unchanged = timed(lambda: build_index(settings, embedder))
-    for path in files[args.articles : args.articles + 10]:
-        shutil.copy(path, corpus / path.name)
+    for number, path in enumerate(files[:10]):  # ten new articles: known texts with a new paragraph
+        (corpus / f"bench_new_{number}{path.suffix}").write_text(path.read_text() + f"\n\nParagraf tambahan nomor {number}.\n")
     added = build_index(settings, embedder)
+    assert added.added == 10, added.summary()
 
     articles = load_corpus(corpus).articles
     texts = [indexable_text(a.title, c.text) for a in articles for c in chunk_article(a, embedder.count_tokens)][: args.chunks]
