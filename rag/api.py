@@ -19,7 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from rag.answer import Answer, Assistant
-from rag.corpus import ArticleError, article_markdown, save_article_file
+from rag.corpus import ArticleError, article_markdown, remove_article_file, save_article_file
 from rag.indexer import IndexUpdater
 from rag.retriever import Filters
 
@@ -159,12 +159,10 @@ def create_api(assistant: Assistant, updater: IndexUpdater, api_token: str | Non
         article = assistant.retriever.refresh().article(article_id)
         if article is None:
             raise HTTPException(404, f"no article {article_id!r} in the index")
-        if article.id != article.path:
-            raise HTTPException(409, f"{article_id!r} is one record of {article.path}; edit that file to remove it")
-        path = (settings.corpus_dir / article.path).resolve()
-        if not path.is_relative_to(settings.corpus_dir.resolve()):
-            raise HTTPException(409, "the article's file lies outside the corpus")
-        path.unlink(missing_ok=True)
+        try:
+            remove_article_file(settings.corpus_dir, article)
+        except ArticleError as error:
+            raise HTTPException(409, f"{error.reason}. {error.hint}") from None
         return {"deleted": article_id, "note": "removed from the corpus; POST /api/index/update to drop it from the index"}
 
     @app.post("/api/index/update", dependencies=[Depends(require_token)], status_code=202)

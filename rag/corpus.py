@@ -356,3 +356,18 @@ def article_markdown(title: str, text: str, **fields: Any) -> bytes:
     """An article as Markdown with YAML front matter (how articles added through the API are stored)."""
     front = {"title": title, **{key: value for key, value in fields.items() if value not in (None, "")}}
     return ("---\n" + yaml.safe_dump(front, allow_unicode=True, sort_keys=False) + "---\n\n" + text.strip() + "\n").encode("utf-8")
+
+
+def remove_article_file(corpus: Path, article: Article) -> Path:
+    """Delete the file an article came from, if the file holds just that article.
+
+    A record of a JSONL file is refused (the other records would go too); the index drops
+    the article at its next update.
+    """
+    if article.id != article.path:
+        raise ArticleError(f"{article.id!r} is one record of {article.path}", "Edit that file to remove it.")
+    path = (corpus / article.path).resolve()
+    if not path.is_relative_to(corpus.resolve()):
+        raise ArticleError(f"{article.path} lies outside the corpus", "Remove it by hand.")
+    path.unlink(missing_ok=True)
+    return path

@@ -16,7 +16,7 @@ from pathlib import Path
 import gradio as gr
 
 from rag.answer import Answer, Assistant
-from rag.corpus import ArticleError, save_article_file
+from rag.corpus import ArticleError, remove_article_file, save_article_file
 from rag.indexer import IndexUpdater
 from rag.retriever import Filters
 
@@ -224,9 +224,10 @@ def build_ui(assistant: Assistant, updater: IndexUpdater, max_upload_mb: float =
         article = assistant.retriever.refresh().article((article_id or "").strip())
         if article is None:
             return f"❌ {html.escape(article_id or '')}: not in the index"
-        if article.id != article.path:
-            return f"❌ {html.escape(article.id)} is one record of {html.escape(article.path)}; edit that file"
-        (assistant.settings.corpus_dir / article.path).unlink(missing_ok=True)
+        try:
+            remove_article_file(assistant.settings.corpus_dir, article)
+        except ArticleError as error:
+            return f"❌ {html.escape(error.reason)}. {html.escape(error.hint)}"
         return f"🗑 {html.escape(article.id)} removed from the corpus; update the index to drop it"
 
     def switch_language(choice: str):
