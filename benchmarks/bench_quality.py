@@ -82,7 +82,7 @@ def langchain_pipeline(articles, embedder):
     texts = [d.page_content for d in documents]
     cache_dir = default_cache_dir().parent / "bench"
     cache_dir.mkdir(parents=True, exist_ok=True)
-    cache = EmbeddingCache(cache_dir / "langchain-chunks.sqlite", embedder.fingerprint, embedder.dimension)
+    cache = EmbeddingCache(cache_dir / "langchain-chunks.sqlite", embedder.fingerprint)
     keys = [hashlib.sha256(t.encode()).hexdigest() for t in texts]
     found = cache.get(keys)
     missing = [i for i, key in enumerate(keys) if key not in found]

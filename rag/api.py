@@ -117,11 +117,8 @@ def create_api(assistant: Assistant, updater: IndexUpdater, api_token: str | Non
 
     @app.get("/api/articles")
     def list_articles(offset: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict:
-        articles = assistant.retriever.refresh().articles()
-        page = articles[offset : offset + limit]
-        return {"total": len(articles), "articles": [
-            {"id": a.id, "title": a.title, "source": a.source, "url": a.url,
-             "published": a.published.isoformat() if a.published else None, "path": a.path} for a in page]}
+        articles = assistant.retriever.refresh().article_list()
+        return {"total": len(articles), "articles": articles[offset : offset + limit]}
 
     @app.get("/api/articles/{article_id:path}")
     def get_article(article_id: str) -> dict:

@@ -24,7 +24,8 @@ from rag.config import Settings
 from rag.corpus import Article, Problem, load_corpus
 from rag.embeddings import Embedder
 from rag.store import (
-    FORMAT_VERSION, EmbeddingCache, GenerationWriter, IndexStore, Manifest, current_generation, indexable_text, writer_lock,
+    FORMAT_VERSION, EmbeddingCache, GenerationWriter, Manifest, current_generation, indexable_text, read_article_hashes,
+    writer_lock,
 )
 
 log = logging.getLogger("rag.indexer")
@@ -124,15 +125,15 @@ def build_index(settings: Settings, embedder: Embedder, full: bool = False, prog
             log.warning("skipped %s", problem)
 
         previous = None if full else current_generation(index_dir)
-        if previous is not None and Manifest.read(previous / "manifest.json").format_version != FORMAT_VERSION:
-            log.info("the index format changed; rebuilding it (vectors come from the cache)")
-            previous = None
         known: dict[str, tuple[str, str]] = {}
         if previous is not None:
-            store = IndexStore(previous)
-            store.manifest.check_compatible(embedder.model_id, embedder.fingerprint, settings.chunk_tokens, settings.chunk_overlap)
-            known = store.article_hashes()
-            store.close()
+            manifest = Manifest.read(previous / "manifest.json")
+            if manifest.format_version != FORMAT_VERSION:
+                log.info("the index format changed; rebuilding it (vectors come from the cache)")
+                previous = None
+            else:
+                manifest.check_compatible(embedder.model_id, embedder.fingerprint, settings.chunk_tokens, settings.chunk_overlap)
+                known = read_article_hashes(previous)
 
         current = {article.id: article for article in scan.articles}
         changed = [a for a in scan.articles if a.id in known and known[a.id][0] != a.sha256]
@@ -145,7 +146,7 @@ def build_index(settings: Settings, embedder: Embedder, full: bool = False, prog
             return report
 
         pending = [(a, chunk_article(a, embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap)) for a in added + changed]
-        cache = EmbeddingCache(index_dir / "embedding-cache.sqlite", embedder.fingerprint, embedder.dimension)
+        cache = EmbeddingCache(index_dir / "embedding-cache.sqlite", embedder.fingerprint)
         writer = GenerationWriter(index_dir, previous)
         try:
             vectors = _embed_all(pending, embedder, cache, settings.embed_batch_size, report, progress)

@@ -240,8 +240,8 @@ def writer_lock(index_dir: Path) -> Iterator[None]:
 class EmbeddingCache:
     """Vectors by (model fingerprint, passage text): a rebuild or a resumed build reuses them."""
 
-    def __init__(self, path: Path, fingerprint: str, dimension: int):
-        self.fingerprint, self.dimension = fingerprint, dimension
+    def __init__(self, path: Path, fingerprint: str):
+        self.fingerprint = fingerprint
         self.db = sqlite3.connect(path)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("CREATE TABLE IF NOT EXISTS vectors (model TEXT, text_hash TEXT, vector BLOB, PRIMARY KEY (model, text_hash))")
@@ -270,6 +270,13 @@ class EmbeddingCache:
 
 
 # ---------------------------------------------------------------- reading a generation
+
+def read_article_hashes(generation: Path) -> dict[str, tuple[str, str]]:
+    """id -> (sha256, path) of a generation: all an incremental build needs, without loading
+    the vectors or the BM25 indexes."""
+    with contextlib.closing(sqlite3.connect(f"file:{generation / 'index.sqlite'}?mode=ro", uri=True)) as db:
+        return {i: (sha, path) for i, sha, path in db.execute("SELECT id, sha256, path FROM articles")}
+
 
 @dataclass(frozen=True)
 class ChunkRow:
@@ -321,12 +328,13 @@ class IndexStore:
         row = self.db.execute("SELECT * FROM articles WHERE id = ?", [article_id]).fetchone()
         return article_from_row(row) if row else None
 
-    def articles(self) -> list[Article]:
-        return [article_from_row(r) for r in self.db.execute("SELECT * FROM articles ORDER BY id")]
+    def article_list(self) -> list[dict[str, str | None]]:
+        """Every article's id, title, source, date, url and file, without the texts (for listings)."""
+        rows = self.db.execute("SELECT id, title, source, published, url, path FROM articles ORDER BY id")
+        return [dict(row) for row in rows]
 
-    def article_hashes(self) -> dict[str, tuple[str, str]]:
-        """id -> (sha256, path): what an incremental build diffs the corpus against."""
-        return {r["id"]: (r["sha256"], r["path"]) for r in self.db.execute("SELECT id, sha256, path FROM articles")}
+    def sources(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT DISTINCT source FROM articles WHERE source IS NOT NULL ORDER BY source")]
 
     def chunks(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRow]:
         ids = [int(i) for i in chunk_ids]
@@ -384,13 +392,12 @@ class GenerationWriter:
         self.staging.mkdir()
         self.db = sqlite3.connect(self.staging / "index.sqlite")
         if previous is not None:
-            with sqlite3.connect(f"file:{previous / 'index.sqlite'}?mode=ro", uri=True) as source:
+            with contextlib.closing(sqlite3.connect(f"file:{previous / 'index.sqlite'}?mode=ro", uri=True)) as source:
                 source.backup(self.db)
             self.vectors = faiss.read_index(str(previous / "vectors.faiss"))
         else:
             self.vectors = None
         self.db.executescript(SCHEMA)
-        self.previous = previous
 
     def remove_articles(self, article_ids: Iterable[str]) -> None:
         ids = list(article_ids)
@@ -445,7 +452,7 @@ class GenerationWriter:
         if self.vectors is None:
             self.vectors = faiss.IndexIDMap2(faiss.IndexFlatIP(manifest_fields["dimension"]))
         faiss.write_index(self.vectors, str(self.staging / "vectors.faiss"))
-        name = _next_generation_name(self.index_dir, self.previous)
+        name = _next_generation_name(self.index_dir)
         manifest = Manifest(
             format_version=FORMAT_VERSION, generation=name, articles=counts[0], chunks=counts[1],
             built_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), **manifest_fields,
@@ -468,7 +475,7 @@ class GenerationWriter:
         shutil.rmtree(self.staging, ignore_errors=True)
 
 
-def _next_generation_name(index_dir: Path, previous: Path | None) -> str:
+def _next_generation_name(index_dir: Path) -> str:
     existing = [int(p.name.split("-")[1]) for p in (index_dir / GENERATIONS).glob("gen-*") if p.name.split("-")[1].isdigit()]
     return f"gen-{max(existing, default=0) + 1:06d}"
 

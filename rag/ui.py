@@ -156,7 +156,7 @@ def index_stats(assistant: Assistant) -> str:
 def build_ui(assistant: Assistant, updater: IndexUpdater, max_upload_mb: float = 20) -> gr.Blocks:
     """The whole page. Events with an api_name are callable through gradio_client."""
     store = assistant.retriever.store
-    known_sources = sorted({a.source for a in store.articles() if a.source})
+    known_sources = store.sources()
     llm = assistant.settings.llm
     modes = [LABELS["id"]["extractive"]] + ([f"LLM: {llm}"] if llm else [])
 
@@ -215,9 +215,9 @@ def build_ui(assistant: Assistant, updater: IndexUpdater, max_upload_mb: float =
     def list_articles(query: str) -> list[list[str]]:
         query = (query or "").strip().lower()
         rows = []
-        for article in assistant.retriever.refresh().articles():
-            if not query or query in article.title.lower() or query in article.id.lower():
-                rows.append([article.id, article.title, article.source or "", str(article.published or "")])
+        for article in assistant.retriever.refresh().article_list():
+            if not query or query in article["title"].lower() or query in article["id"].lower():
+                rows.append([article["id"], article["title"], article["source"] or "", article["published"] or ""])
         return rows[:500]
 
     def delete(article_id: str) -> str:

@@ -46,7 +46,7 @@ def test_build_then_incremental_updates(settings, embedder):
     assert (update.added, update.updated, update.removed, update.unchanged) == (1, 1, 1, 1)
     assert update.chunks_embedded == 2  # only the new and the changed article are embedded
     store = IndexStore.open(settings.index_dir)
-    assert sorted(a.id for a in store.articles()) == ["banjir.md", "pasar.md", "seed.md"]
+    assert [a["id"] for a in store.article_list()] == ["banjir.md", "pasar.md", "seed.md"]
     assert "Lima ribu" in store.article("banjir.md").text
     assert store.manifest.articles == 3 and store.vectors.ntotal == store.manifest.chunks
     assert search_titles(settings.index_dir, embedder, "kebakaran pasar")[0] == "Kebakaran Pasar"
