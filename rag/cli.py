@@ -25,8 +25,6 @@ def cmd_index(args: argparse.Namespace) -> int:
     settings = _settings(args)
     embedder = embedder_for(settings)
     report = build_index(settings, embedder, full=args.full)
-    for problem in report.problems:
-        print(f"skipped: {problem}", file=sys.stderr)
     if report.ignored:
         print(f"ignored {len(report.ignored)} file(s) with unsupported extensions: {', '.join(report.ignored[:5])}"
               + (" ..." if len(report.ignored) > 5 else ""), file=sys.stderr)

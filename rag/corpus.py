@@ -7,6 +7,7 @@ the line and what to do, and the other files are still read.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -15,7 +16,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, BinaryIO, Iterator
 
 import yaml
 
@@ -25,6 +26,10 @@ TEXT_SUFFIXES = {".md", ".markdown", ".txt"}
 SUFFIXES = TEXT_SUFFIXES | {".jsonl", ".html", ".htm"}
 KNOWN_FIELDS = {"id", "title", "source", "url", "published", "language", "text", "body"}
 DEFAULT_MAX_FILE_BYTES = 20 * 1024 * 1024
+SNIFF_BYTES = 8192
+MAX_FOLDER_DEPTH = 64
+MAX_PROBLEMS_PER_FILE = 10
+MOVE_HINT = "Move or copy the article file itself into the corpus folder."
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -42,6 +47,7 @@ class Article:
     path: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
     sha256: str = ""
+    line: int | None = None  # the record's line in a JSONL file, for error messages
 
 
 @dataclass(frozen=True)
@@ -54,7 +60,7 @@ class Problem:
     line: int | None = None
 
     def __str__(self) -> str:
-        where = f"{self.path}:{self.line}" if self.line else self.path
+        where = printable(f"{self.path}:{self.line}" if self.line else self.path)
         return f"{where}: {self.reason}. {self.hint}"
 
 
@@ -80,6 +86,12 @@ class ArticleError(ValueError):
         self.reason, self.hint, self.line = reason, hint, line
 
 
+def printable(name: str) -> str:
+    """A file name safe to print on one line: control characters and undecodable bytes escaped."""
+    name = name.encode("utf-8", "backslashreplace").decode("utf-8")
+    return "".join(repr(c)[1:-1] if unicodedata.category(c) == "Cc" else c for c in name)
+
+
 def normalise_newlines(text: str) -> str:
     """Strip a BOM and turn Windows/old-Mac line endings into `\\n` (offsets count one char a break)."""
     return text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
@@ -102,15 +114,41 @@ def content_hash(article: Article) -> str:
     return hashlib.sha256(encoded).hexdigest()
 
 
-def decode_bytes(raw: bytes) -> str:
-    """Decode UTF-8 (with or without BOM), or say why the bytes are not an article."""
-    if b"\x00" in raw[:8192] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+def _utf16_encoding(head: bytes) -> str | None:
+    """The UTF-16 flavour of a file's first bytes, with or without a BOM (Windows tools write both).
+
+    Without a BOM, UTF-16 text of a Latin-script language has a NUL in every other byte and
+    none in the others; binary data does not look like that.
+    """
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    pairs = len(head) // 2
+    if pairs < 2:
+        return None
+    even_nuls, odd_nuls = head[0 : 2 * pairs : 2].count(0), head[1 : 2 * pairs : 2].count(0)
+    if odd_nuls >= 0.6 * pairs and even_nuls == 0:
+        return "utf-16-le"
+    if even_nuls >= 0.6 * pairs and odd_nuls == 0:
+        return "utf-16-be"
+    return None
+
+
+def _check_not_binary(head: bytes) -> str | None:
+    """The UTF-16 encoding of text that has NUL bytes, or an error for binary data."""
+    utf16 = _utf16_encoding(head)
+    if utf16 is None and b"\x00" in head:
         raise ArticleError("binary file (contains NUL bytes)", "Remove it from the corpus or export it as text.")
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16")
+    return utf16
+
+
+def decode_bytes(raw: bytes) -> str:
+    """Decode UTF-8 (with or without BOM) or UTF-16 (with or without BOM), or say why the bytes are not an article."""
+    utf16 = _check_not_binary(raw[:SNIFF_BYTES])
     try:
-        return raw.decode("utf-8-sig")
+        return raw.decode(utf16 or "utf-8-sig")
     except UnicodeDecodeError as error:
+        if utf16:
+            raise ArticleError(f"looks like UTF-16 but does not decode (byte {error.start})", "Re-save the file as UTF-8.") from None
         line = raw[: error.start].count(b"\n") + 1
         raise ArticleError(
             f"not valid UTF-8 (byte {error.start})", "Re-save the file as UTF-8.", line
@@ -200,26 +238,67 @@ def read_text_article(path: Path, relative: str, raw: bytes) -> list[Article]:
     return [make_article(relative, relative, fields, body, title_from_path(path), body_line)]
 
 
-def read_jsonl_articles(relative: str, raw: bytes) -> tuple[list[Article], list[Problem]]:
-    """One article a line; a bad line is a problem of its own and the other lines still count."""
-    articles, problems = [], []
-    for number, line in enumerate(normalise_newlines(decode_bytes(raw)).split("\n"), start=1):
-        if not line.strip():
+def _limit_text(max_bytes: int) -> str:
+    return f"{max_bytes / 2**20:.0f} MiB"
+
+
+def _jsonl_lines(handle: BinaryIO, max_line_bytes: int) -> Iterator[tuple[int, str | ArticleError]]:
+    """(line number, text) of a JSONL file, reading one line at a time so any file size works.
+
+    A line over the limit or not in UTF-8 comes as an `ArticleError` for that line only, so
+    the caller goes on with the next one.
+    """
+    utf16 = _check_not_binary(handle.read(SNIFF_BYTES))
+    handle.seek(0)
+    if utf16:  # rare (Windows exports): decoded whole, within the file limit
+        if os.fstat(handle.fileno()).st_size > max_line_bytes:
+            raise ArticleError(f"UTF-16 JSONL over the {_limit_text(max_line_bytes)} limit", "Re-save it as UTF-8.")
+        yield from enumerate(normalise_newlines(decode_bytes(handle.read())).split("\n"), start=1)
+        return
+    for number, raw in enumerate(iter(lambda: handle.readline(max_line_bytes + 1), b""), start=1):
+        if len(raw) > max_line_bytes and not raw.endswith(b"\n"):
+            while (rest := handle.readline(1 << 20)) and not rest.endswith(b"\n"):
+                pass  # skip the rest of the over-long line without holding it
+            yield number, ArticleError(f"line is over the {_limit_text(max_line_bytes)} limit", "Split the article or raise RAG_MAX_FILE_MB.", number)
             continue
         try:
-            record = json.loads(line)
-            if not isinstance(record, dict):
-                raise ArticleError("the line is not a JSON object", "Write one {...} object per line.", number)
-            text = record.get("text") or record.get("body")
-            if not isinstance(text, str) or not text.strip():
-                raise ArticleError("no 'text' (or 'body') field", "Add the article text as a string.", number)
-            article_id = str(record.get("id") or f"{relative}#{number}")
-            articles.append(make_article(article_id, relative, record, text, f"{Path(relative).stem} #{number}", number))
-        except json.JSONDecodeError as error:
-            problems.append(Problem(relative, f"not valid JSON ({error.msg})", "Fix or remove the line.", number))
-        except ArticleError as error:
-            problems.append(Problem(relative, error.reason, error.hint, error.line or number))
+            yield number, raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as error:
+            yield number, ArticleError(f"not valid UTF-8 (byte {error.start} of the line)", "Re-save the file as UTF-8.", number)
+
+
+def read_jsonl_articles(path: Path, relative: str, max_line_bytes: int) -> tuple[list[Article], list[Problem]]:
+    """One article a line; a bad line is a problem of its own and the other lines still count.
+
+    A file with many bad lines is reported with its first few and a count of the rest.
+    """
+    articles, problems = [], []
+    with open(path, "rb") as handle:
+        for number, line in _jsonl_lines(handle, max_line_bytes):
+            try:
+                if isinstance(line, ArticleError):
+                    raise line
+                if line.strip():
+                    articles.append(_jsonl_article(relative, number, json.loads(line)))
+            except json.JSONDecodeError as error:
+                problems.append(Problem(relative, f"not valid JSON ({error.msg})", "Fix or remove the line.", number))
+            except ArticleError as error:
+                problems.append(Problem(relative, error.reason, error.hint, error.line or number))
+    if len(problems) > MAX_PROBLEMS_PER_FILE:
+        more = len(problems) - MAX_PROBLEMS_PER_FILE + 1
+        problems[MAX_PROBLEMS_PER_FILE - 1 :] = [Problem(relative, f"{more} more bad lines", "Check that this is a JSONL article file.")]
     return articles, problems
+
+
+def _jsonl_article(relative: str, number: int, record: Any) -> Article:
+    if not isinstance(record, dict):
+        raise ArticleError("the line is not a JSON object", "Write one {...} object per line.", number)
+    text = record.get("text") or record.get("body")
+    if not isinstance(text, str) or not text.strip():
+        raise ArticleError("no 'text' (or 'body') field", "Add the article text as a string.", number)
+    article_id = str(record.get("id") or f"{relative}#{number}")
+    article = make_article(article_id, relative, record, text, f"{Path(relative).stem} #{number}", number)
+    return dataclasses.replace(article, line=number)
 
 
 def read_html_article(path: Path, relative: str, raw: bytes) -> list[Article]:
@@ -236,19 +315,30 @@ def read_html_article(path: Path, relative: str, raw: bytes) -> list[Article]:
     return [make_article(relative, relative, fields, document.text, title_from_path(path))]
 
 
+def _read_bounded(path: Path, max_bytes: int) -> bytes:
+    """The file's bytes, never more than the limit in memory (even if it grows while read)."""
+    with open(path, "rb") as handle:
+        raw = handle.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        size = max(path.stat().st_size, len(raw))
+        raise ArticleError(
+            f"file is {size / 2**20:.1f} MiB, over the {_limit_text(max_bytes)} limit",
+            "Split it into articles, or raise RAG_MAX_FILE_MB.",
+        )
+    return raw
+
+
 def read_file(path: Path, relative: str, max_bytes: int) -> tuple[list[Article], list[Problem]]:
-    """Read one corpus file into articles; every failure is turned into a Problem."""
+    """Read one corpus file into articles; every failure is turned into a Problem.
+
+    `max_bytes` bounds the memory one file can take: an article file over it is refused,
+    and a JSONL file is read line by line with each line held to it.
+    """
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise ArticleError(
-                f"file is {size / 2**20:.1f} MiB, over the {max_bytes / 2**20:.0f} MiB limit",
-                "Split it into articles, or raise RAG_MAX_FILE_MB.",
-            )
-        raw = path.read_bytes()
         suffix = path.suffix.lower()
         if suffix == ".jsonl":
-            return read_jsonl_articles(relative, raw)
+            return read_jsonl_articles(path, relative, max_bytes)
+        raw = _read_bounded(path, max_bytes)
         if suffix in (".html", ".htm"):
             return read_html_article(path, relative, raw), []
         return read_text_article(path, relative, raw), []
@@ -258,29 +348,54 @@ def read_file(path: Path, relative: str, max_bytes: int) -> tuple[list[Article],
         return [], [Problem(relative, f"cannot be read ({error.strerror or error})", "Check the file's permissions.")]
 
 
-def iter_corpus_files(root: Path) -> Iterator[tuple[Path, str, str | None]]:
-    """Yield (path, relative name, problem) for every visible file, never leaving `root`.
+def _entry_problem(entry: os.DirEntry, root: Path, depth: int) -> tuple[str, str] | None:
+    """Why a directory entry is not read as an article file and what to do, or None if it is one to read."""
+    try:
+        entry.name.encode("utf-8")
+    except UnicodeEncodeError:
+        return "file name is not valid UTF-8", "Rename the file."
+    if entry.is_symlink():
+        target = Path(os.path.realpath(entry.path))
+        if not target.is_relative_to(root):
+            return "symlink leads outside the corpus", MOVE_HINT
+        if target.is_dir():
+            return "symlink to a folder (not followed, so links can never loop)", MOVE_HINT
+        if not target.is_file():
+            return "symlink does not lead to a file (broken or a loop)", MOVE_HINT
+        return None
+    if entry.is_dir(follow_symlinks=False):
+        return (f"folder nested deeper than {MAX_FOLDER_DEPTH} levels", "Move its articles nearer the corpus folder.") if depth >= MAX_FOLDER_DEPTH else None
+    if not entry.is_file(follow_symlinks=False):
+        return "not a regular file (a pipe, socket or device)", "Remove it from the corpus."
+    return None
 
-    Directory symlinks are not followed (no loops); a file symlink is read only if it
-    resolves to a file inside the corpus.
+
+def iter_corpus_files(root: Path) -> Iterator[tuple[Path, str, tuple[str, str] | None]]:
+    """Yield (path, relative name, (problem, hint) or None) for every visible file, never leaving `root`.
+
+    Iterative, so no folder depth can exhaust the stack; folder symlinks are not followed
+    (no loops); a file symlink is read only if it resolves to a file inside the corpus;
+    pipes and devices are never opened (reading one would block the build).
     """
     resolved_root = root.resolve()
-    for directory, subdirs, files in os.walk(root, followlinks=False):
-        subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
-        for name in sorted(files):
-            if name.startswith("."):
-                continue
-            path = Path(directory) / name
+    folders: list[tuple[Path, int]] = [(root, 0)]
+    while folders:
+        folder, depth = folders.pop()
+        try:
+            entries = sorted((e for e in os.scandir(folder) if not e.name.startswith(".")), key=lambda e: e.name)
+        except OSError as error:
+            yield folder, folder.relative_to(root).as_posix(), (f"folder cannot be read ({error.strerror or error})", "Check its permissions.")
+            continue
+        subfolders = []
+        for entry in entries:
+            path = Path(entry.path)
             relative = path.relative_to(root).as_posix()
-            if path.is_symlink():
-                target = path.resolve()
-                if not target.is_relative_to(resolved_root):
-                    yield path, relative, "symlink leads outside the corpus"
-                    continue
-                if not target.is_file():
-                    yield path, relative, "symlink does not lead to a file"
-                    continue
-            yield path, relative, None
+            problem = _entry_problem(entry, resolved_root, depth)
+            if problem is None and entry.is_dir(follow_symlinks=False):
+                subfolders.append((path, depth + 1))
+            else:
+                yield path, relative, problem
+        folders.extend(reversed(subfolders))
 
 
 def load_corpus(root: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> CorpusScan:
@@ -289,9 +404,9 @@ def load_corpus(root: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Cor
         raise FileNotFoundError(f"corpus folder {root} does not exist; create it or pass --corpus DIR")
     scan = CorpusScan()
     seen: dict[str, str] = {}
-    for path, relative, link_problem in iter_corpus_files(root):
-        if link_problem:
-            scan.problems.append(Problem(relative, link_problem, "Copy the file into the corpus instead of linking it."))
+    for path, relative, problem in iter_corpus_files(root):
+        if problem:
+            scan.problems.append(Problem(relative, *problem))
             continue
         if path.suffix.lower() not in SUFFIXES:
             scan.ignored.append(relative)
@@ -302,7 +417,7 @@ def load_corpus(root: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Cor
             if article.id in seen:
                 scan.problems.append(Problem(
                     relative, f"duplicate article id {article.id!r} (already used by {seen[article.id]})",
-                    "Give each article a unique 'id'.",
+                    "Give each article a unique 'id'.", article.line,
                 ))
                 continue
             seen[article.id] = relative

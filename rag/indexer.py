@@ -7,14 +7,18 @@ where it stopped, reusing every vector already computed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+import shutil
+import sqlite3
 import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
@@ -24,8 +28,8 @@ from rag.config import Settings
 from rag.corpus import Article, Problem, load_corpus
 from rag.embeddings import Embedder
 from rag.store import (
-    FORMAT_VERSION, EmbeddingCache, GenerationWriter, Manifest, current_generation, indexable_text, read_article_hashes,
-    writer_lock,
+    FORMAT_VERSION, EmbeddingCache, GenerationWriter, IndexWriteFailed, Manifest, current_generation, indexable_text,
+    read_article_hashes, writer_lock,
 )
 
 log = logging.getLogger("rag.indexer")
@@ -108,6 +112,30 @@ def _embed_all(
     return vectors
 
 
+def _write_generation(
+    settings: Settings, embedder: Embedder, previous: Path | None, pending: list[tuple[Article, list[Chunk]]],
+    removed: list[str], report: BuildReport, progress: ProgressCallback | None,
+) -> Path:
+    """Embed what is pending and write the next generation; on any failure nothing becomes visible."""
+    with contextlib.closing(EmbeddingCache(settings.index_dir / "embedding-cache.sqlite", embedder.fingerprint)) as cache:
+        vectors = _embed_all(pending, embedder, cache, settings.embed_batch_size, report, progress)
+    writer = GenerationWriter(settings.index_dir, previous)
+    try:
+        writer.remove_articles(removed)
+        for article, chunks in pending:
+            matrix = np.stack([vectors[text_hash(indexable_text(article.title, c.text))] for c in chunks]) if chunks else np.zeros((0, embedder.dimension), np.float32)
+            writer.add_article(article, chunks, matrix)
+        return writer.commit({
+            "model_id": embedder.model_id, "dimension": embedder.dimension,
+            "query_prefix": embedder.query_prefix, "passage_prefix": embedder.passage_prefix,
+            "fingerprint": embedder.fingerprint, "chunk_tokens": settings.chunk_tokens,
+            "chunk_overlap": settings.chunk_overlap,
+        })
+    except BaseException:
+        writer.abort()
+        raise
+
+
 def build_index(settings: Settings, embedder: Embedder, full: bool = False, progress: ProgressCallback | None = None) -> BuildReport:
     """Bring the index in `settings.index_dir` up to date with `settings.corpus_dir`.
 
@@ -122,7 +150,7 @@ def build_index(settings: Settings, embedder: Embedder, full: bool = False, prog
         scan = load_corpus(settings.corpus_dir, int(settings.max_file_mb * 2**20))
         report = BuildReport(problems=scan.problems, ignored=scan.ignored, failed=len(scan.failed_paths))
         for problem in scan.problems:
-            log.warning("skipped %s", problem)
+            log.warning("skipped: %s", problem)
 
         previous = None if full else current_generation(index_dir)
         known: dict[str, tuple[str, str]] = {}
@@ -146,25 +174,15 @@ def build_index(settings: Settings, embedder: Embedder, full: bool = False, prog
             return report
 
         pending = [(a, chunk_article(a, embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap)) for a in added + changed]
-        cache = EmbeddingCache(index_dir / "embedding-cache.sqlite", embedder.fingerprint)
-        writer = GenerationWriter(index_dir, previous)
         try:
-            vectors = _embed_all(pending, embedder, cache, settings.embed_batch_size, report, progress)
-            writer.remove_articles([a.id for a in changed] + removed)
-            for article, chunks in pending:
-                matrix = np.stack([vectors[text_hash(indexable_text(article.title, c.text))] for c in chunks]) if chunks else np.zeros((0, embedder.dimension), np.float32)
-                writer.add_article(article, chunks, matrix)
-            generation = writer.commit({
-                "model_id": embedder.model_id, "dimension": embedder.dimension,
-                "query_prefix": embedder.query_prefix, "passage_prefix": embedder.passage_prefix,
-                "fingerprint": embedder.fingerprint, "chunk_tokens": settings.chunk_tokens,
-                "chunk_overlap": settings.chunk_overlap,
-            })
-        except BaseException:
-            writer.abort()
-            raise
-        finally:
-            cache.close()
+            generation = _write_generation(settings, embedder, previous, pending, [a.id for a in changed] + removed, report, progress)
+        except (OSError, sqlite3.Error) as error:
+            free_mib = shutil.disk_usage(index_dir).free / 2**20
+            raise IndexWriteFailed(
+                f"could not write the index in {index_dir} ({error}; {free_mib:.1f} MiB free on that disk); "
+                "the previous index is still the live one. "
+                "Free disk space (or fix the folder's permissions) and run the build again: it resumes."
+            ) from error
         report.generation = generation.name
         report.seconds = time.monotonic() - started
         return report

@@ -77,6 +77,10 @@ class IndexMismatch(IndexProblem):
     pass
 
 
+class IndexWriteFailed(IndexProblem):
+    """The disk refused a write (full, too large, read-only); the previous generation stays live."""
+
+
 def indexable_text(title: str, chunk_text: str) -> str:
     """What the models read for a chunk: the headline gives every chunk its topic."""
     return f"{title}\n{chunk_text}"
@@ -391,13 +395,18 @@ class GenerationWriter:
         self.staging = root / f".staging-{os.getpid()}-{int(time.time())}"
         self.staging.mkdir()
         self.db = sqlite3.connect(self.staging / "index.sqlite")
-        if previous is not None:
-            with contextlib.closing(sqlite3.connect(f"file:{previous / 'index.sqlite'}?mode=ro", uri=True)) as source:
-                source.backup(self.db)
-            self.vectors = faiss.read_index(str(previous / "vectors.faiss"))
-        else:
-            self.vectors = None
-        self.db.executescript(SCHEMA)
+        try:
+            self.vectors = self._copy_previous(previous) if previous is not None else None
+            self.db.executescript(SCHEMA)
+        except BaseException:
+            self.abort()
+            raise
+
+    def _copy_previous(self, previous: Path) -> faiss.Index:
+        """Start from the live generation's rows and vectors (it is only read, never changed)."""
+        with contextlib.closing(sqlite3.connect(f"file:{previous / 'index.sqlite'}?mode=ro", uri=True)) as source:
+            source.backup(self.db)
+        return faiss.read_index(str(previous / "vectors.faiss"))
 
     def remove_articles(self, article_ids: Iterable[str]) -> None:
         ids = list(article_ids)
@@ -451,7 +460,7 @@ class GenerationWriter:
         self.db.close()
         if self.vectors is None:
             self.vectors = faiss.IndexIDMap2(faiss.IndexFlatIP(manifest_fields["dimension"]))
-        faiss.write_index(self.vectors, str(self.staging / "vectors.faiss"))
+        _write_faiss(self.vectors, self.staging / "vectors.faiss")
         name = _next_generation_name(self.index_dir)
         manifest = Manifest(
             format_version=FORMAT_VERSION, generation=name, articles=counts[0], chunks=counts[1],
@@ -465,7 +474,12 @@ class GenerationWriter:
         target = self.index_dir / GENERATIONS / name
         os.replace(self.staging, target)
         _fsync_dir(target.parent)
-        _write_atomically(self.index_dir / CURRENT, name)
+        try:
+            _write_atomically(self.index_dir / CURRENT, name)
+        except BaseException:
+            if current_generation(self.index_dir) != target:  # never switched to: drop it, the live one is untouched
+                shutil.rmtree(target, ignore_errors=True)
+            raise
         _prune_generations(self.index_dir, keep=name)
         return target
 
@@ -473,6 +487,14 @@ class GenerationWriter:
         with contextlib.suppress(sqlite3.Error):
             self.db.close()
         shutil.rmtree(self.staging, ignore_errors=True)
+
+
+def _write_faiss(index: faiss.Index, path: Path) -> None:
+    """faiss reports a failed write (a full disk) as RuntimeError; callers handle it as the OSError it is."""
+    try:
+        faiss.write_index(index, str(path))
+    except RuntimeError as error:
+        raise OSError(f"could not write {path.name}: {str(error).rsplit(': ', 1)[-1]}") from error
 
 
 def _next_generation_name(index_dir: Path) -> str:

@@ -33,3 +33,38 @@ def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
+
+
+class StressTable:
+    """Rows of the `make stress` summary: what was tried, what failed, and whether data was lost."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, int, int, int, str]] = []
+
+    def add(self, case: str, cases: int, failures: int, detail: str = "", data_lost: int = 0) -> None:
+        self.rows.append((case, cases, failures, data_lost, detail))
+
+    def markdown(self) -> str:
+        lines = ["| stress case | cases tried | failures | data lost | detail |", "| --- | ---: | ---: | ---: | --- |"]
+        lines += [f"| {case} | {cases} | {failures} | {lost} | {detail} |" for case, cases, failures, lost, detail in self.rows]
+        return "\n".join(lines)
+
+
+_STRESS = StressTable()
+
+
+@pytest.fixture(scope="session")
+def stress_table() -> StressTable:
+    return _STRESS
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Print the stress table (and keep a copy in test-output/stress.md) when stress tests ran."""
+    if not _STRESS.rows:
+        return
+    table = _STRESS.markdown()
+    terminalreporter.write_sep("=", "stress summary")
+    terminalreporter.write_line(table)
+    output = PROJECT / "test-output"
+    output.mkdir(exist_ok=True)
+    (output / "stress.md").write_text(table + "\n")

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import sqlite3
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT, SHARED_DATA, write
+from conftest import PROJECT, write
 
 from rag.indexer import build_index
-from rag.store import IndexLocked, IndexMismatch, IndexStore, current_generation, writer_lock
+from rag.store import IndexLocked, IndexMismatch, IndexStore, writer_lock
 
 SEED = PROJECT / "corpus" / "000_b0a4adb478896665.md"
 
@@ -93,53 +87,3 @@ def test_one_writer_at_a_time(settings, embedder):
     with writer_lock(settings.index_dir):
         with pytest.raises(IndexLocked, match="another index build"):
             build_index(settings, embedder)
-
-
-def _cached_vectors(index_dir: Path) -> int:
-    path = index_dir / "embedding-cache.sqlite"
-    if not path.exists():
-        return 0
-    try:
-        with sqlite3.connect(path, timeout=1) as db:
-            return db.execute("SELECT count(*) FROM vectors").fetchone()[0]
-    except sqlite3.Error:
-        return 0
-
-
-def _start_build(corpus: Path, index: Path) -> subprocess.Popen:
-    env = {**os.environ, "RAG_EMBED_BATCH_SIZE": "4", "RAG_EMBED_QUANTIZE": "0", "PYTHONPATH": str(PROJECT)}  # as the fixture
-    return subprocess.Popen([sys.executable, "-m", "rag", "index", "--corpus", str(corpus), "--index", str(index)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
-@pytest.mark.parametrize("kill_when", ["starting", "embedding", "late"])
-def test_sigkill_leaves_previous_generation_and_next_build_resumes(settings, embedder, kill_when):
-    corpus, index = settings.corpus_dir, settings.index_dir
-    shutil.copy(SEED, corpus / "seed.md")
-    build_index(settings, embedder)
-    for path in sorted((SHARED_DATA / "corpus").glob("facqa_a00*.txt"))[:30]:
-        shutil.copy(path, corpus / path.name)
-
-    baseline = _cached_vectors(index)
-    process = _start_build(corpus, index)
-    deadline = time.monotonic() + 120
-    wanted = baseline + {"starting": 0, "embedding": 4, "late": 20}[kill_when]
-    while kill_when != "starting" and _cached_vectors(index) < wanted and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if kill_when == "starting":
-        time.sleep(1.0)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    done_before_kill = _cached_vectors(index) - baseline
-    assert process.returncode == -signal.SIGKILL and done_before_kill >= wanted - baseline
-
-    # the previous generation still loads and answers
-    assert current_generation(index).name == "gen-000001"
-    assert search_titles(index, embedder, "Apa kata Lavrov tentang NATO?")
-    # the next build completes without re-embedding what was already done
-    report = build_index(settings, embedder)
-    store = IndexStore.open(index)
-    assert store.manifest.articles == 31 and store.vectors.ntotal == store.manifest.chunks
-    assert report.generation == "gen-000002"
-    assert report.chunks_reused == done_before_kill and report.chunks_embedded > 0
-    assert not list((index / "generations").glob(".staging-*"))
