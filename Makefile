@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 RUNTIME := $(VENV)/.runtime-installed
 DEV := $(VENV)/.dev-installed
 
-.PHONY: install index run test bench eval clean-index browser
+.PHONY: install index run test stress bench eval clean-index browser
 
 $(RUNTIME): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ browser:
 
 test: $(DEV) browser
 	$(PY) -m pytest
+
+# The long robustness runs: 50 MB / 5 MB-line hostile corpus, 1,000-example fuzzing, SIGKILL at 20
+# random moments, a full disk (tmpfs; needs root), 50 sessions for 60 s. Ends with a table (~15 min).
+STRESS_TESTS := tests/test_properties.py tests/test_hostile.py tests/test_crash.py tests/test_load.py
+stress: $(DEV)
+	RAG_PROPERTY_EXAMPLES=1000 $(PY) -m pytest -m "slow or fuzz" $(STRESS_TESTS)
 
 bench: $(DEV)
 	$(PY) benchmarks/bench_index.py

@@ -44,12 +44,14 @@ def main() -> None:
     updater = IndexUpdater(settings, embedder)
     api = create_api(assistant, updater, settings.api_token)
     ui = build_ui(assistant, updater, settings.max_file_mb)
-    ui.queue(default_concurrency_limit=settings.ui_concurrency)
+    # Bounded under load: a few chats computed at once (one CPU-bound model), a capped waiting line,
+    # capped connections; measured with benchmarks/load_test.py.
+    ui.queue(default_concurrency_limit=settings.ui_concurrency, max_size=settings.ui_queue_size)
     if args.share:
         ui.launch(share=True, prevent_thread_lock=True, css=CSS, head=HEAD)
     app = gr.mount_gradio_app(api, ui, path="/", css=CSS, head=HEAD, max_file_size=int(settings.max_file_mb * 2**20))
     print(f"Serving on http://{args.host}:{args.port}/ (API docs: /docs)", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", limit_concurrency=settings.max_connections)
 
 
 if __name__ == "__main__":

@@ -54,11 +54,17 @@ def make_chat_model(spec: str, base_url: str | None = None, api_key: str | None 
     return init_chat_model(spec, **options)
 
 
+def quoted(text: str) -> str:
+    """Passage text that cannot close its own quotation and forge a passage or rules after it."""
+    return text.replace("<<<", "‹‹‹").replace(">>>", "›››")
+
+
 def build_messages(question: str, hits: Sequence[Hit], language: str, no_answer: str, history: Sequence[dict] | None = None) -> list[dict]:
     """System rules, numbered passages, the recent conversation and the question."""
     passages = "\n\n".join(
-        f"[{n}] {hit.article.title} ({', '.join(str(x) for x in (hit.article.source, hit.article.published) if x)})\n"
-        f"<<<\n{hit.text}\n>>>"
+        f"[{n}] {quoted(' '.join(hit.article.title.split()))} "
+        f"({', '.join(quoted(str(x)) for x in (hit.article.source, hit.article.published) if x)})\n"
+        f"<<<\n{quoted(hit.text)}\n>>>"
         for n, hit in enumerate(hits, 1)
     )
     system = SYSTEM_PROMPT.format(no_answer=no_answer, language_instruction=INSTRUCTIONS.get(language, ""))

@@ -10,13 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import html
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import gradio as gr
 
 from rag.answer import Answer, Assistant
-from rag.corpus import ArticleError, remove_article_file, save_article_file
+from rag.corpus import Article, ArticleError, remove_article_file, save_article_file
 from rag.indexer import IndexUpdater
 from rag.retriever import Filters
 
@@ -105,16 +105,18 @@ def _highlight(text: str, spans: list[tuple[int, int]], offset: int, n: int) -> 
     return "".join(pieces)
 
 
-def render_sources(answer: Answer | None, assistant: Assistant, language: str) -> str:
-    """One card per source (passage with the cited sentence highlighted) and its full article, collapsed."""
+def render_sources(answer: Answer | None, article_of: Callable[[str], Article | None], language: str) -> str:
+    """One card per source (passage with the cited sentence highlighted) and its full article, collapsed.
+
+    `article_of` looks an article up by id (the live index's `IndexStore.article`).
+    """
     labels = LABELS[language]
     if answer is None or not answer.sources:
         return f"<p>{labels['no_sources']}</p>"
-    store = assistant.retriever.store
     cards = [f"<h3>{labels['sources_heading']}</h3>"]
     for source in answer.sources:
         spans = [(c.start, c.end) for c in answer.citations if c.n == source.n]
-        article = store.article(source.article_id)
+        article = article_of(source.article_id)
         full = _highlight(article.text, spans, 0, source.n) if article else ""
         passage = _highlight(source.passage, spans, source.passage_start, source.n).replace(f' id="cite-{source.n}"', "")
         cards.append(
@@ -172,7 +174,7 @@ def build_ui(assistant: Assistant, updater: IndexUpdater, max_upload_mb: float =
         for item in assistant.stream(message, history[:-2], filters, int(k), use_llm):
             if isinstance(item, Answer):
                 history[-1] = {"role": "assistant", "content": render_reply(item)}
-                yield history, render_sources(item, assistant, language), ""
+                yield history, render_sources(item, assistant.retriever.store.article, language), ""
             else:
                 history[-1] = {"role": "assistant", "content": history[-1]["content"] + html.escape(item, quote=False)}
                 yield history, gr.skip(), ""
@@ -286,7 +288,7 @@ def build_ui(assistant: Assistant, updater: IndexUpdater, max_upload_mb: float =
         send.click(respond, chat_inputs, chat_outputs, api_visibility="private")
         retry_button.click(retry, chat_inputs[1:], chat_outputs, api_visibility="private")
         undo_button.click(undo, chatbot, [chatbot, question], api_visibility="private")
-        clear_button.click(lambda lang: ([], render_sources(None, assistant, lang)), language, [chatbot, sources_panel], api_visibility="private")
+        clear_button.click(lambda lang: ([], render_sources(None, assistant.retriever.store.article, lang)), language, [chatbot, sources_panel], api_visibility="private")
         files.upload(upload, [files, language], upload_report, api_visibility="private")
         update_button.click(update, None, [update_report, stats], api_name="update_index", concurrency_limit=1)
         article_query.change(list_articles, article_query, articles, api_visibility="private")

@@ -68,3 +68,11 @@ def pytest_terminal_summary(terminalreporter) -> None:
     output = PROJECT / "test-output"
     output.mkdir(exist_ok=True)
     (output / "stress.md").write_text(table + "\n")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item, so fixtures can see whether the test passed."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
