@@ -20,6 +20,15 @@ def embedder():
     return load_embedder()
 
 
+@pytest.fixture(scope="session")
+def shared_server(tmp_path_factory):
+    """One running app (seed corpus, token "test-token") for the tests that do not depend on its exact contents."""
+    from server import AppServer
+
+    with AppServer(tmp_path_factory.mktemp("shared-app")) as running:
+        yield running
+
+
 @pytest.fixture()
 def settings(tmp_path):
     from rag.config import get_settings

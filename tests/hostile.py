@@ -28,6 +28,11 @@ class HostileCorpus:
     bad: dict[str, str] = field(default_factory=dict)  # relative path (or path:line) -> expected reason
     outside: Path | None = None
 
+    @property
+    def failed_files(self) -> set[str]:
+        """The files with at least one problem (a JSONL file counts once for all its bad lines)."""
+        return {where.rpartition(":")[0] if where.rpartition(":")[2].isdigit() else where for where in self.bad}
+
 
 def _sentences(rng: random.Random, size: int, end: str = ". ") -> str:
     """Unique, sentence-shaped filler of about `size` characters, all on one line."""

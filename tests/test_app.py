@@ -6,20 +6,13 @@ import socket
 import subprocess
 import sys
 
-import pytest
-from server import PROJECT, AppServer
+from server import PROJECT
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with AppServer(tmp_path_factory.mktemp("app")) as running:
-        yield running
-
-
-def test_chat_endpoint_through_gradio_client(server):
+def test_chat_endpoint_through_gradio_client(shared_server):
     from gradio_client import Client
 
-    client = Client(f"{server.url}/", verbose=False)
+    client = Client(f"{shared_server.url}/", verbose=False)
     history, sources, question = client.predict(
         "Apa kata Lavrov tentang NATO?", [], "", "", [], 5, "Ekstraktif (kutipan)", api_name="/chat")
     assert history[-1]["role"] == "assistant" and "[1]" in str(history[-1]["content"])

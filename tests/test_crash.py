@@ -90,13 +90,13 @@ def kill_at(settings, seconds: float) -> int:
     return cached_vectors(settings.index_dir) - baseline
 
 
-@pytest.mark.parametrize("kill_when", ["starting", "embedding", "late"])
+@pytest.mark.parametrize("kill_when", ["starting", "embedding"])  # twenty random moments in make stress
 def test_sigkill_leaves_previous_generation_and_next_build_resumes(grown_corpus, embedder, kill_when):
     settings, index = grown_corpus, grown_corpus.index_dir
     baseline = cached_vectors(index)
     process = start_build(settings.corpus_dir, index)
     deadline = time.monotonic() + 120
-    wanted = baseline + {"starting": 0, "embedding": 4, "late": 20}[kill_when]
+    wanted = baseline + {"starting": 0, "embedding": 4}[kill_when]
     while kill_when != "starting" and cached_vectors(index) < wanted and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     if kill_when == "starting":

@@ -35,6 +35,7 @@ def run_index(corpus: Path, index: Path, max_file_mb: float, quantize: bool) -> 
 
 def check_hostile_corpus(tmp_path: Path, embedder, full: bool) -> dict[str, float]:
     from rag.config import get_settings
+    from rag.indexer import build_index
     from rag.retriever import Retriever
 
     corpus = make_hostile_corpus(tmp_path / "corpus", full=full)
@@ -61,8 +62,8 @@ def check_hostile_corpus(tmp_path: Path, embedder, full: bool) -> dict[str, floa
     assert "sandi server" not in " ".join(store.article(a["id"]).text for a in store.article_list())
     assert peak_mb < PEAK_RSS_LIMIT_MB
 
-    code, again, _, _ = run_index(corpus.root, index, corpus.max_file_mb, quantize=full)  # bad files cause no churn
-    assert code == 0 and "index unchanged" in again and "0 embedded" in again
+    again = build_index(settings.model_copy(update={"max_file_mb": corpus.max_file_mb}), retriever.embedder)
+    assert again.generation is None and again.chunks_embedded == 0 and again.failed == len(corpus.failed_files)  # no churn
     return {"files": len(corpus.good) + len(corpus.bad), "bad": len(corpus.bad), "peak_mb": peak_mb}
 
 

@@ -28,8 +28,12 @@ def check(result: dict, max_growth: float) -> None:
     assert memory_growth(result["memory_mb"]) < max_growth, result["memory_mb"]
 
 
-def test_short_load_with_an_index_update(tmp_path):
-    check(run(tmp_path, sessions=8, seconds=6, max_requests=400, articles=10), max_growth=0.25)
+def test_short_load_with_an_index_update(shared_server):
+    questions = load_questions({p.name for p in shared_server.corpus.iterdir()})
+    result = asyncio.run(run_load(shared_server.url, sessions=8, seconds=6, max_requests=400, questions=questions,
+                                  token="test-token", server_pid=shared_server.process.pid))
+    print_report(result)
+    check(result, max_growth=0.25)
 
 
 @pytest.mark.slow
