@@ -7,12 +7,14 @@ configured they are refused with a message saying how to set one.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import secrets
 from collections.abc import Iterator
 from typing import Annotated, Literal
 
+import anyio.to_thread
 from fastapi import Depends, FastAPI, File, HTTPException, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -66,8 +68,17 @@ def _slug(title: str) -> str:
 
 def create_api(assistant: Assistant, updater: IndexUpdater, api_token: str | None) -> FastAPI:
     """The API bound to one assistant (its index) and one updater (its corpus)."""
-    app = FastAPI(title="News archive assistant API", version="1.0", docs_url="/docs", openapi_url="/openapi.json")
     settings = assistant.settings
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI):
+        # Endpoints run in anyio's worker threads (40 by default). Answers are CPU-bound, so more
+        # threads add no throughput; they only take CPU from the web page's chat queue. Capping
+        # them at the chat's concurrency shares the CPU fairly (benchmarks/load_test.py).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_concurrency
+        yield
+
+    app = FastAPI(title="News archive assistant API", version="1.0", docs_url="/docs", openapi_url="/openapi.json", lifespan=lifespan)
     bearer = HTTPBearer(auto_error=False)
 
     def require_token(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:

@@ -33,8 +33,10 @@ class Settings(BaseSettings):
     top_k: int = Field(5, ge=1, le=50)
     max_k: int = Field(50, ge=1, le=200)
     ui_concurrency: int = Field(4, ge=1, le=64, description="chat requests the web page answers at once")
+    api_concurrency: int = Field(4, ge=1, le=64, description="HTTP API requests answered at once; more wait their turn")
     ui_queue_size: int = Field(256, ge=1, description="chat requests waiting beyond that; more are refused with 'queue full' (bounded memory)")
     max_connections: int = Field(512, ge=8, description="open HTTP connections; more get 503 instead of piling up")
+    ui_sessions: int = Field(256, ge=1, description="web sessions whose state the server keeps; the longest idle is dropped first")
     api_token: str | None = Field(None, description="bearer token that HTTP write endpoints require")
     llm: str | None = None
     llm_base_url: str | None = None

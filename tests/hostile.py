@@ -75,7 +75,7 @@ def make_hostile_corpus(root: Path, full: bool = False) -> HostileCorpus:
     good("titik..dalam..nama.md", _article("Titik Ganda", "Pasar apung Banjarmasin ramai"), "Pasar apung Banjarmasin")
     good("baris\nbaru dalam nama.md", _article("Baris Baru", "Mercusuar Anyer dipugar"), "Mercusuar Anyer dipugar")
     good("/".join(["dalam"] * 10) + "/berlapis.md", _article("Berlapis", "Gudang logistik Bulog terbakar"), "Gudang logistik Bulog")
-    long_line = _sentences(rng, (5 * 2**20) if full else 40_000)
+    long_line = _sentences(rng, (5 * 2**20) if full else 20_000)
     good("satu-baris-panjang.txt", "Satu Baris Panjang\n" + long_line + "Akhir baris panjang disebut gajah putih.\n", "gajah putih")
     records = [{"id": "jl-1", "title": "JSONL Satu", "text": "Bendungan Jatigede mulai diisi air."},
                {"id": "jl-2", "title": "JSONL Dua", "text": "Tol Trans Sumatra tersambung ke Aceh."}]

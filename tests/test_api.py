@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 
 import httpx
 import pytest
-from server import AppServer
+from conftest import PROJECT
+from server import AppServer, serve_in_thread
 
 TOKEN = "test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+SEED = PROJECT / "corpus" / "000_b0a4adb478896665.md"
 QUESTION = "Apa yang dikatakan Lavrov tentang perluasan NATO?"
 
 
@@ -72,9 +75,17 @@ def test_writes_need_the_token(http):
     assert http.delete("/api/articles/000_b0a4adb478896665.md").status_code == 401
 
 
-def test_writes_refused_without_a_configured_token(tmp_path):
-    with AppServer(tmp_path, token=None) as server:
-        response = httpx.post(f"{server.url}/api/index/update", headers=AUTH)
+def test_writes_refused_without_a_configured_token(settings, embedder):
+    from rag.answer import Assistant
+    from rag.api import create_api
+    from rag.indexer import IndexUpdater, build_index
+    from rag.retriever import Retriever
+
+    shutil.copy(SEED, settings.corpus_dir)
+    build_index(settings, embedder)
+    api = create_api(Assistant(Retriever(settings.index_dir, embedder, settings), settings), IndexUpdater(settings, embedder), None)
+    with serve_in_thread(api) as url:
+        response = httpx.post(f"{url}/api/index/update", headers=AUTH)
     assert response.status_code == 403 and "RAG_API_TOKEN" in response.json()["detail"]
 
 
