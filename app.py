@@ -2,13 +2,10 @@
 HTTP API at /api (OpenAPI docs at /docs) from one process."""
 
 import argparse
-import ctypes
 import socket
 import sys
 
 from rag.config import get_settings
-
-M_ARENA_MAX = -8  # mallopt parameter number, from glibc's malloc.h
 
 
 def port_is_free(host: str, port: int) -> bool:
@@ -20,19 +17,6 @@ def port_is_free(host: str, port: int) -> bool:
     return True
 
 
-def limit_malloc_arenas(arenas: int = 2) -> None:
-    """Cap glibc's malloc arenas before the request threads start.
-
-    glibc gives busy threads arenas of their own; with dozens of request threads the server's
-    memory crept up under load (50 sessions: +430 MB in 90 s) and stays flat with two
-    (benchmarks/load_test.py). Other C libraries have no such call: nothing to do there.
-    """
-    try:
-        ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, arenas)
-    except (OSError, AttributeError):
-        pass
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description="News archive assistant: web UI and HTTP API")
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
@@ -42,7 +26,9 @@ def main() -> None:
     if not port_is_free(args.host, args.port):
         sys.exit(f"error: port {args.port} on {args.host} is taken; stop the other server or pass --port N")
 
-    limit_malloc_arenas()
+    from rag.embeddings import tune_memory_allocator
+
+    tune_memory_allocator()  # before any thread or model exists
     import gradio as gr
     import uvicorn
 

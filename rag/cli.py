@@ -19,9 +19,10 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def cmd_index(args: argparse.Namespace) -> int:
     """Build or update the index and print what changed."""
-    from rag.embeddings import embedder_for
+    from rag.embeddings import embedder_for, tune_memory_allocator
     from rag.indexer import build_index
 
+    tune_memory_allocator()
     settings = _settings(args)
     embedder = embedder_for(settings)
     report = build_index(settings, embedder, full=args.full)

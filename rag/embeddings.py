@@ -10,6 +10,8 @@ embed, or a fingerprint check, never pays for importing torch.
 
 from __future__ import annotations
 
+import ctypes
+
 import hashlib
 import logging
 import warnings
@@ -182,3 +184,24 @@ def set_threads(count: int) -> None:
     import torch
 
     torch.set_num_threads(count)
+
+
+M_MMAP_THRESHOLD, M_ARENA_MAX = -3, -8  # mallopt parameter numbers, from glibc's malloc.h
+
+
+def tune_memory_allocator() -> None:
+    """Keep a long build or a busy server from growing for nothing (glibc only; a no-op elsewhere).
+
+    Model activations are large, short-lived blocks of ever-changing sizes; glibc's default
+    raises its mmap threshold after the first one is freed and then keeps such blocks in its
+    heap, and it gives busy threads arenas of their own. Measured (benchmarks/load_test.py and
+    a 1,077-chunk build): a server under 50 sessions grew 430 MB in 90 s and stays flat with
+    two arenas; the build's peak RSS drops from 1.33 to 1.10 GB with a fixed 1 MiB threshold.
+    Call it before the model is loaded and threads start.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(M_MMAP_THRESHOLD, 1 << 20)
+        libc.mallopt(M_ARENA_MAX, 2)
+    except (OSError, AttributeError):
+        pass
