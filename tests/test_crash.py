@@ -52,13 +52,18 @@ def start_build(corpus: Path, index: Path, file_size_limit: int | None = None) -
                             preexec_fn=limit_file_size if file_size_limit else None)
 
 
-@pytest.fixture()
-def grown_corpus(settings, embedder):
+def grow_corpus(settings, embedder) -> None:
     """Generation 1 holds the seed article; thirty new articles wait in the corpus."""
+    settings.corpus_dir.mkdir(exist_ok=True)
     shutil.copy(SEED, settings.corpus_dir / "seed.md")
     build_index(settings, embedder)
     for path in sorted((SHARED_DATA / "corpus").glob("facqa_a00*.txt"))[:NEW_ARTICLES]:
         shutil.copy(path, settings.corpus_dir / path.name)
+
+
+@pytest.fixture()
+def grown_corpus(settings, embedder):
+    grow_corpus(settings, embedder)
     return settings
 
 
@@ -115,11 +120,7 @@ def test_sigkill_leaves_previous_generation_and_next_build_resumes(grown_corpus,
 def test_sigkill_at_twenty_random_points(tmp_path, embedder, stress_table):
     """Twenty kills spread uniformly over a whole build, from start-up to the generation switch."""
     base = get_settings(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "base-index")
-    base.corpus_dir.mkdir()
-    shutil.copy(SEED, base.corpus_dir / "seed.md")
-    build_index(base, embedder)
-    for path in sorted((SHARED_DATA / "corpus").glob("facqa_a00*.txt"))[:NEW_ARTICLES]:
-        shutil.copy(path, base.corpus_dir / path.name)
+    grow_corpus(base, embedder)
 
     started = time.monotonic()  # one uninterrupted build, on a copy, to know how long a build lasts
     reference = base.model_copy(update={"index_dir": tmp_path / "reference"})
@@ -180,11 +181,7 @@ def test_a_full_filesystem_keeps_the_previous_generation(tmp_path, embedder, str
                         "or leave this case out with: -k 'not full_filesystem'")
         try:
             settings = get_settings(corpus_dir=tmp_path / f"corpus-{size}", index_dir=disk / "index")
-            settings.corpus_dir.mkdir()
-            shutil.copy(SEED, settings.corpus_dir / "seed.md")
-            build_index(settings, embedder)
-            for path in sorted((SHARED_DATA / "corpus").glob("facqa_a00*.txt"))[:NEW_ARTICLES]:
-                shutil.copy(path, settings.corpus_dir / path.name)
+            grow_corpus(settings, embedder)
             process = start_build(settings.corpus_dir, settings.index_dir)
             _, stderr = process.communicate()
             try:
