@@ -45,6 +45,7 @@ bench: $(DEV)
 
 NEWS_QA := ../shared/data/news-qa
 eval: $(RUNTIME)
+	@test -f $(NEWS_QA)/questions-dev.jsonl || { echo "error: $(NEWS_QA) is missing. make eval measures on the project's evaluation data (news-qa, see ../shared/data/README.md), which lives beside the project and is not part of the repository." >&2; exit 2; }
 	$(PY) -m rag eval $(NEWS_QA)/questions-dev.jsonl --corpus $(NEWS_QA)/corpus --split valid --leave-gold-out
 
 clean-index:

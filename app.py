@@ -53,7 +53,7 @@ def main() -> None:
     ui.state_session_capacity = settings.ui_sessions  # Gradio keeps 10,000 sessions' state by default
     if args.share:
         ui.launch(share=True, prevent_thread_lock=True, css=CSS, head=HEAD)
-    app = gr.mount_gradio_app(api, ui, path="/", css=CSS, head=HEAD, max_file_size=int(settings.max_file_mb * 2**20))
+    app = gr.mount_gradio_app(api, ui, path="/", css=CSS, head=HEAD, max_file_size=settings.max_file_bytes)
     print(f"Serving on http://{args.host}:{args.port}/ (API docs: /docs)", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", limit_concurrency=settings.max_connections)
 

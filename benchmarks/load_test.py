@@ -28,7 +28,7 @@ import httpx
 import psutil
 
 PROJECT = Path(__file__).resolve().parent.parent
-NEWS_QA = PROJECT.parent / "shared" / "data" / "news-qa"
+NEWS_QA = PROJECT / "tests" / "fixtures" / "news-qa"  # 90 articles and their questions, shipped with the tests
 SEED_QUESTIONS = ["Apa kata Lavrov tentang perluasan NATO?", "Siapa juru bicara Kremlin?", "What did Peskov say about Finland?"]
 NEW_ARTICLE = {"title": "Jembatan Kaca Ngarai Sianok Dibuka", "source": "Uji Beban",
                "text": "Pemerintah Kabupaten Agam membuka jembatan kaca di atas Ngarai Sianok pada hari Sabtu. "
@@ -51,14 +51,12 @@ class Calls:
 
 
 def load_questions(corpus_ids: set[str], limit: int = 200) -> list[str]:
-    """Questions about the articles the server holds (from the news-qa dev set), plus the seed's."""
+    """Questions about the articles the server holds (the test fixture's FacQA questions), plus the seed's."""
     questions = list(SEED_QUESTIONS)
-    path = NEWS_QA / "questions-dev.jsonl"
-    if path.exists():
-        for line in path.read_text().splitlines():
-            record = json.loads(line)
-            if set(record.get("gold_doc") or []) & corpus_ids:
-                questions.append(record["question"])
+    for line in (NEWS_QA / "questions.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        if set(record.get("gold_doc") or []) & corpus_ids:
+            questions.append(record["question"])
     return questions[:limit]
 
 
@@ -182,7 +180,7 @@ async def run_load(url: str, sessions: int, seconds: float, max_requests: int, q
 def memory_growth(samples: list[float]) -> float:
     """Median of the last fifth of the samples over the median of the first fifth, minus one."""
     if len(samples) < 5:
-        return 0.0
+        raise ValueError(f"only {len(samples)} memory samples (one a second): too few to measure growth; run longer or pass --pid")
     fifth = max(1, len(samples) // 5)
     return statistics.median(samples[-fifth:]) / statistics.median(samples[:fifth]) - 1
 
@@ -204,14 +202,14 @@ def print_report(result: dict) -> None:
 
 
 def start_app(root: Path, articles: int):
-    """The real app (`python app.py`) on a free port, over the seed article and `articles` news-qa articles."""
+    """The real app (`python app.py`) on a free port, over the seed article and `articles` of the test fixture's news articles."""
     import shutil
 
     sys.path.insert(0, str(PROJECT / "tests"))
     from server import AppServer
 
     server = AppServer(root, token="load-test-token")
-    for path in sorted((NEWS_QA / "corpus").glob("facqa_*.txt"))[:articles]:
+    for path in sorted((NEWS_QA / "corpus").iterdir())[:articles]:  # the FacQA ones (with questions) first
         shutil.copy(path, server.corpus / path.name)
     return server
 
@@ -221,7 +219,7 @@ def main() -> int:
     parser.add_argument("--sessions", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--max-requests", type=int, default=20000)
-    parser.add_argument("--articles", type=int, default=60, help="news-qa articles to serve when starting the app")
+    parser.add_argument("--articles", type=int, default=60, help="articles of tests/fixtures/news-qa to serve when starting the app (at most 90)")
     parser.add_argument("--url", help="test a running server instead of starting one")
     parser.add_argument("--token", help="its API token (enables the index update during the load)")
     parser.add_argument("--pid", type=int, help="its process id (enables memory sampling)")

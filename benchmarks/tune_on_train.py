@@ -25,8 +25,7 @@ from rag.config import get_settings  # noqa: E402
 from rag.embeddings import embedder_for  # noqa: E402
 from rag.evaluate import eval_index_dir, load_questions, recall_at, reciprocal_rank  # noqa: E402
 from rag.retriever import Filters, Retriever  # noqa: E402
-
-NEWS_QA = ROOT.parent / "shared" / "data" / "news-qa"
+from shared_data import NEWS_QA, require  # noqa: E402
 
 
 def evidence(assistant: Assistant, question: str, filters: Filters | None) -> tuple[float, float]:
@@ -53,6 +52,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--questions", type=int, default=500)
     args = parser.parse_args()
+    require(NEWS_QA / "questions-dev.jsonl", NEWS_QA / "corpus")
     questions = load_questions(NEWS_QA / "questions-dev.jsonl", "train")
     random.Random(0).shuffle(questions)
     questions = questions[: args.questions]

@@ -228,7 +228,7 @@ class Assistant:
             answer = self._compose(language, hits, chosen)
         spec = llm or self.settings.llm
         if spec and not answer.abstained:
-            answer = yield from self._generate(spec, question, history, language, hits[:PASSAGES_READ], answer)
+            answer = yield from self._generate(spec, question, history, language, hits, answer)
         else:
             for piece in re.split(r"(?<=[\]:]) ", answer.text):
                 yield piece + " "
@@ -236,11 +236,13 @@ class Assistant:
 
     def _generate(self, spec: str, question: str, history: Sequence[dict] | None, language: str,
                   hits: Sequence[Hit], extractive: Answer) -> Iterator[str]:
-        """Stream an LLM reply and return it checked; on any LLM failure, the extractive answer."""
+        """Stream an LLM reply from the top passages and return it checked; on any LLM failure,
+        the extractive answer. The answer keeps all `hits`, as the extractive one does."""
         pieces: list[str] = []
         try:
             model = self._chat_model(spec)
-            for chunk in model.stream(llm_module.build_messages(question, hits, language, NO_ANSWER[language], history)):
+            read = hits[:PASSAGES_READ]
+            for chunk in model.stream(llm_module.build_messages(question, read, language, NO_ANSWER[language], history)):
                 text = chunk.text
                 pieces.append(text)
                 yield text
@@ -260,8 +262,9 @@ class Assistant:
         return self._chat_models[spec]
 
     def _compose_checked(self, reply: str, language: str, hits: Sequence[Hit]) -> Answer:
-        """Rebuild an LLM reply from its checked sentences, with citations tied to exact sentences."""
-        checked, invalid = llm_module.check_reply(reply, hits, terms, self.retriever.embedder.embed_passages)
+        """Rebuild an LLM reply from its checked sentences, with citations tied to exact sentences.
+        The reply may cite only the passages the model read (the first PASSAGES_READ hits)."""
+        checked, invalid = llm_module.check_reply(reply, hits[:PASSAGES_READ], terms, self.retriever.embedder.embed_passages)
         sources: list[Source] = []
         numbers: dict[int, int] = {}
         citations: list[Citation] = []

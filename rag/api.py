@@ -90,7 +90,7 @@ def create_api(assistant: Assistant, updater: IndexUpdater, api_token: str | Non
 
     @app.middleware("http")
     async def limit_body(request: Request, call_next):
-        limit = int(settings.max_file_mb * 2**20) + 65536 if request.url.path == "/api/articles/upload" else MAX_JSON_BYTES
+        limit = settings.max_file_bytes + 65536 if request.url.path == "/api/articles/upload" else MAX_JSON_BYTES
         length = request.headers.get("content-length")
         if length and length.isdigit() and int(length) > limit:
             return JSONResponse({"detail": f"request body over {limit // 2**20} MiB"}, status_code=413)
@@ -150,12 +150,12 @@ def create_api(assistant: Assistant, updater: IndexUpdater, api_token: str | Non
 
     @app.post("/api/articles/upload", dependencies=[Depends(require_token)], status_code=201)
     async def upload_article(file: UploadFile = File(...), replace: bool = False) -> dict:
-        data = await file.read(int(settings.max_file_mb * 2**20) + 1)
+        data = await file.read(settings.max_file_bytes + 1)
         return _save(file.filename or "", data, replace)
 
     def _save(name: str, data: bytes, replace: bool) -> dict:
         try:
-            path, articles = save_article_file(settings.corpus_dir, name, data, int(settings.max_file_mb * 2**20), replace)
+            path, articles = save_article_file(settings.corpus_dir, name, data, settings.max_file_bytes, replace)
         except ArticleError as error:
             status = 409 if "already exists" in error.reason else 422
             raise HTTPException(status, f"{error.reason}. {error.hint}") from None

@@ -109,24 +109,53 @@ def split_sentences(text: str) -> list[Span]:
     return spans
 
 
-def _split_long(text: str, span: Span, tokens: int, max_tokens: int) -> list[Span]:
-    """Cut a sentence longer than a chunk at word boundaries into roughly equal pieces."""
-    pieces = -(-tokens // max_tokens)
+def _split_word(start: int, end: int, max_tokens: int) -> list[Span]:
+    """A single "word" over the budget (a URL, a run of digits): pieces of half the budget in
+    characters, since a token covers at least one character (the half leaves room for a
+    tokenizer's word-start marker)."""
+    step = max(1, max_tokens // 2)
+    return [(i, min(i + step, end)) for i in range(start, end, step)]
+
+
+def _split_long(text: str, span: Span, count_tokens: TokenCounter, max_tokens: int) -> list[Span]:
+    """Cut a sentence longer than a chunk into pieces of at most `max_tokens` model tokens.
+
+    Words are packed greedily by their token counts; a piece that the tokenizer still counts
+    over the budget as a whole is halved until it fits, so every piece fits by the real count.
+    """
     start, end = span
-    words = [m.span() for m in re.finditer(r"\S+", text[start:end])]
-    size = -(-len(words) // pieces)
-    return [
-        (start + words[i][0], start + words[min(i + size, len(words)) - 1][1])
-        for i in range(0, len(words), size)
-    ]
+    words = [(start + m.start(), start + m.end()) for m in re.finditer(r"\S+", text[start:end])]
+    pieces: list[list[Span]] = [[]]
+    total = 0
+    for word, tokens in zip(words, count_tokens([text[s:e] for s, e in words])):
+        if tokens > max_tokens:
+            pieces += [[part] for part in _split_word(*word, max_tokens)] + [[]]
+            total = 0
+        elif total + tokens > max_tokens:
+            pieces.append([word])
+            total = tokens
+        else:
+            pieces[-1].append(word)
+            total += tokens
+    return [piece for words_of_piece in pieces if words_of_piece for piece in _fit(text, words_of_piece, count_tokens, max_tokens)]
+
+
+def _fit(text: str, words: list[Span], count_tokens: TokenCounter, max_tokens: int) -> list[Span]:
+    """The words as one span if the tokenizer counts it within the budget, else halves of it."""
+    span = (words[0][0], words[-1][1])
+    if len(words) == 1 or count_tokens([text[span[0] : span[1]]])[0] <= max_tokens:
+        return [span]
+    middle = len(words) // 2
+    return _fit(text, words[:middle], count_tokens, max_tokens) + _fit(text, words[middle:], count_tokens, max_tokens)
 
 
 def chunk_article(article: Article, count_tokens: TokenCounter, max_tokens: int = 200, overlap: int = 1) -> list[Chunk]:
     """Group the article's sentences into chunks of at most `max_tokens` model tokens.
 
     Each chunk after the first repeats the last `overlap` sentences of the one before. A
-    sentence longer than `max_tokens` is cut at word boundaries and its pieces count as
-    sentences, so no chunk ever exceeds what the model reads.
+    sentence longer than `max_tokens` is cut at word boundaries (by `count_tokens`, the
+    model's own tokenizer in the index) and its pieces count as sentences, so no chunk ever
+    exceeds the budget.
     """
     text = article.text
     spans = split_sentences(text)
@@ -134,7 +163,7 @@ def chunk_article(article: Article, count_tokens: TokenCounter, max_tokens: int 
     sentences: list[Span] = []
     sizes: list[int] = []
     for span, tokens in zip(spans, counts):
-        parts = _split_long(text, span, tokens, max_tokens) if tokens > max_tokens else [span]
+        parts = _split_long(text, span, count_tokens, max_tokens) if tokens > max_tokens else [span]
         sentences.extend(parts)
         sizes.extend(count_tokens([text[s:e] for s, e in parts]) if len(parts) > 1 else [tokens])
 

@@ -99,7 +99,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"note: {busy}; evaluating the current generation", file=sys.stderr)
     set_threads(settings.query_threads)  # build on every core, answer as a server does
     assistant = Assistant(Retriever(settings.index_dir, embedder, settings), settings)
-    rows = evaluate(assistant, questions, k=args.k, leave_gold_out=args.leave_gold_out)
+    rows = evaluate(assistant, questions, k=args.k, leave_gold_out=args.leave_gold_out, llm=args.llm or settings.llm)
     print(json.dumps(rows, indent=2) if args.json else format_table(rows))
     return 0
 
@@ -143,6 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--index", type=Path, help="index folder (default: a cache folder per corpus)")
     evaluation.add_argument("--k", type=int, default=10, help="passages retrieved per question")
     evaluation.add_argument("--split", help="only questions of this split (e.g. train, valid)")
+    evaluation.add_argument("--llm", help="answer through this chat model (default: RAG_LLM, else extractive); "
+                            "retrieval metrics are the same either way")
     evaluation.add_argument("--leave-gold-out", action="store_true", help="also ask each question without its gold articles; it must abstain")
     evaluation.add_argument("--json", action="store_true", help="print JSON")
     evaluation.set_defaults(handler=cmd_eval)

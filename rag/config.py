@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     llm_api_key: str | None = None
     llm_timeout: float = Field(60, gt=0, description="seconds before an LLM call is given up")
 
+    @property
+    def max_file_bytes(self) -> int:
+        """`max_file_mb` in bytes: the most one article file (or JSONL line) may hold."""
+        return int(self.max_file_mb * 2**20)
+
 
 def get_settings(**overrides: object) -> Settings:
     """Settings from the environment, with explicit (non-None) overrides on top."""

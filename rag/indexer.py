@@ -147,7 +147,7 @@ def build_index(settings: Settings, embedder: Embedder, full: bool = False, prog
     started = time.monotonic()
     index_dir = settings.index_dir
     with writer_lock(index_dir):
-        scan = load_corpus(settings.corpus_dir, int(settings.max_file_mb * 2**20))
+        scan = load_corpus(settings.corpus_dir, settings.max_file_bytes)
         report = BuildReport(problems=scan.problems, ignored=scan.ignored, failed=len(scan.failed_paths))
         for problem in scan.problems:
             log.warning("skipped: %s", problem)

@@ -10,14 +10,16 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests must never reach for a model hub
 
 PROJECT = Path(__file__).resolve().parent.parent
-SHARED_DATA = PROJECT.parent / "shared" / "data" / "news-qa"
+NEWS_FIXTURES = PROJECT / "tests" / "fixtures" / "news-qa"  # a slice of ../shared/data/news-qa; see its README
 
 
 @pytest.fixture(scope="session")
 def embedder():
-    from rag.embeddings import load_embedder
+    """The embedder a user gets by default (int8 unless RAG_EMBED_QUANTIZE=0), loaded once."""
+    from rag.config import get_settings
+    from rag.embeddings import embedder_for
 
-    return load_embedder()
+    return embedder_for(get_settings())
 
 
 @pytest.fixture(scope="session")
@@ -42,6 +44,16 @@ def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def text_on_disk(path: Path) -> str:
+    """An article file's text as a person reads it in an editor (front matter dropped, trimmed),
+    read without `rag.corpus`, so citation offsets are checked against the file, not against
+    the text the code itself sliced."""
+    text = path.read_text(encoding="utf-8").replace("\r\n", "\n")
+    if text.startswith("---\n"):
+        text = text.split("\n---\n", 1)[1]
+    return text.strip()
 
 
 class StressTable:

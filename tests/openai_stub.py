@@ -37,7 +37,10 @@ class Stub:
 
     def __enter__(self) -> "Stub":
         self.thread.start()
+        deadline = time.monotonic() + 30
         while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the OpenAI stub did not start on port {self.port} within 30 s")
             time.sleep(0.05)
         return self
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import PROJECT, write
+from conftest import PROJECT, text_on_disk, write
 
 from rag.answer import Assistant, retrieval_query
 from rag.indexer import build_index
@@ -31,12 +31,12 @@ def assistant(tmp_path_factory, embedder):
     return Assistant(Retriever(settings.index_dir, embedder, settings), settings)
 
 
-def check_citations(answer):
+def check_citations(answer, corpus):
+    """Every citation's span, read from the article file on disk, is the quoted sentence, quoted with its [n]."""
+    assert answer.citations
     for citation in answer.citations:
-        article = answer.hits[0].article if answer.hits[0].article.id == citation.article_id else None
-        text = article.text if article else next(h.article.text for h in answer.hits if h.article.id == citation.article_id)
-        assert text[citation.start : citation.end] == citation.sentence
-        assert f"[{citation.n}]" in answer.text and citation.sentence in answer.text
+        assert text_on_disk(corpus / citation.article_id)[citation.start : citation.end] == citation.sentence
+        assert f"{citation.sentence} [{citation.n}]" in answer.text
 
 
 def test_indonesian_question_cites_the_exact_sentence(assistant):
@@ -44,7 +44,7 @@ def test_indonesian_question_cites_the_exact_sentence(assistant):
     assert not answer.abstained and answer.language == "id"
     assert "Lavrov" in answer.citations[0].sentence and answer.citations[0].article_id == "seed.md"
     assert answer.sources[0].title.startswith("Rusia") and answer.sources[0].published == "2023-07-11"
-    check_citations(answer)
+    check_citations(answer, assistant.settings.corpus_dir)
 
 
 def test_english_question_gets_an_english_frame_and_verbatim_quotes(assistant):
@@ -52,7 +52,7 @@ def test_english_question_gets_an_english_frame_and_verbatim_quotes(assistant):
     assert not answer.abstained and answer.language == "en"
     assert answer.text.startswith("According to the archive:")
     assert any("Peskov" in c.sentence for c in answer.citations)
-    check_citations(answer)
+    check_citations(answer, assistant.settings.corpus_dir)
 
 
 def test_follow_up_folds_the_previous_question_into_retrieval(assistant):

@@ -101,7 +101,9 @@ def test_bad_files_are_reported_and_never_stop_the_rest(tmp_path):
     assert "ISO date" in reasons["bad_date.md"]
     assert "outside the corpus" in reasons["outside.txt"]
     assert scan.ignored == ["picture.png"]
-    assert all(". " in text for text in reasons.values())  # every problem says what to do
+    # every problem says what to do: a hint of its own, a sentence of a few words, printed after the reason
+    assert all(len(p.hint.split()) >= 3 and p.hint[0].isupper() and p.hint.endswith(".") for p in scan.problems)
+    assert all(str(p).endswith(f"{p.reason}. {p.hint}") for p in scan.problems)
 
 
 def test_oversized_file_is_refused(tmp_path):

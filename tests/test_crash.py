@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT, SHARED_DATA
+from conftest import NEWS_FIXTURES, PROJECT
 
 from rag.answer import Assistant
 from rag.config import get_settings
@@ -41,12 +41,12 @@ def cached_vectors(index_dir: Path) -> int:
 
 
 def start_build(corpus: Path, index: Path, file_size_limit: int | None = None) -> subprocess.Popen:
-    """The CLI build in a child process (fp32 and small batches, like the test fixture)."""
+    """The CLI build in a child process (the default int8 embedder, like the test fixture; small batches)."""
     def limit_file_size() -> None:  # a disk that refuses writes past this size (EFBIG instead of a signal)
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
 
-    env = {**os.environ, "RAG_EMBED_BATCH_SIZE": "4", "RAG_EMBED_QUANTIZE": "0", "PYTHONPATH": str(PROJECT)}
+    env = {**os.environ, "RAG_EMBED_BATCH_SIZE": "4", "PYTHONPATH": str(PROJECT)}
     return subprocess.Popen([sys.executable, "-m", "rag", "index", "--corpus", str(corpus), "--index", str(index)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=limit_file_size if file_size_limit else None)
@@ -57,7 +57,7 @@ def grow_corpus(settings, embedder) -> None:
     settings.corpus_dir.mkdir(exist_ok=True)
     shutil.copy(SEED, settings.corpus_dir / "seed.md")
     build_index(settings, embedder)
-    for path in sorted((SHARED_DATA / "corpus").glob("facqa_a00*.txt"))[:NEW_ARTICLES]:
+    for path in sorted((NEWS_FIXTURES / "corpus").glob("facqa_a00*.txt"))[:NEW_ARTICLES]:
         shutil.copy(path, settings.corpus_dir / path.name)
 
 

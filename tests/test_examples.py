@@ -10,7 +10,7 @@ from conftest import PROJECT
 from openai_stub import Stub
 
 from examples.agent_tool import build_agent
-from examples.lcel_chain import PROMPT, build_chain, format_passages
+from examples.lcel_chain import build_chain
 from rag.indexer import build_index
 from rag.langchain import ArticleRetriever
 from rag.llm import make_chat_model
@@ -24,23 +24,30 @@ def retriever(settings, embedder):
     return Retriever(settings.index_dir, embedder, settings)
 
 
-def test_lcel_chain_with_langchain_fake_chat_model(retriever):
-    from langchain_core.language_models.fake_chat_models import FakeListChatModel
-
+def test_lcel_chain_puts_the_retrieved_passages_in_the_prompt(retriever):
     archive = ArticleRetriever(retriever=retriever, k=2)
-    chain = build_chain(archive, FakeListChatModel(responses=["Lavrov memperingatkan NATO [1]."]))
-    assert chain.invoke("Apa kata Lavrov tentang NATO?") == "Lavrov memperingatkan NATO [1]."
-    prompt = PROMPT.invoke({"passages": format_passages(archive.invoke("Lavrov NATO")), "question": "q"})
-    assert "[1] Rusia Lontarkan" in prompt.to_string() and "Al Jazeera" in prompt.to_string()
+    with Stub(reply="Lavrov memperingatkan NATO [1].") as stub:
+        chain = build_chain(archive, make_chat_model("stub-model", stub.base_url))
+        output = chain.invoke("Apa kata Lavrov tentang NATO?")
+    assert output == stub.reply  # the parser hands the model's text through
+    system, human = stub.requests[0]["messages"]
+    assert human == {"role": "user", "content": "Apa kata Lavrov tentang NATO?"}
+    # the retrieved passages, numbered, with title, source and date, and their text verbatim
+    documents = archive.invoke("Apa kata Lavrov tentang NATO?")
+    assert documents and all(d.page_content in system["content"] for d in documents)
+    assert system["content"].count("[1] Rusia Lontarkan") == 1 and "(Al Jazeera, 2023-07-11)" in system["content"]
 
 
-def test_agent_calls_the_archive_tool(retriever):
+def test_agent_calls_the_archive_tool_and_reads_its_passages(retriever):
     call = {"id": "call_1", "type": "function",
             "function": {"name": "search_news_archive", "arguments": json.dumps({"query": "juru bicara Kremlin"})}}
     script = [{"content": None, "tool_calls": [call]}, {"content": "Dmitry Peskov [1]."}]
     with Stub(script=script) as stub:
         agent = build_agent(retriever, make_chat_model("stub-model", stub.base_url))
-        result = agent.invoke({"messages": [{"role": "user", "content": "Siapa juru bicara Kremlin?"}]})
-    assert result["messages"][-1].content == "Dmitry Peskov [1]."
+        agent.invoke({"messages": [{"role": "user", "content": "Siapa juru bicara Kremlin?"}]})
+    assert len(stub.requests) == 2  # asked once, called the tool, answered from its result
+    assert [t["function"]["name"] for t in stub.requests[0]["tools"]] == ["search_news_archive"]
     tool_result = stub.requests[1]["messages"][-1]
-    assert tool_result["role"] == "tool" and "Peskov" in tool_result["content"]
+    assert tool_result["role"] == "tool" and tool_result["tool_call_id"] == "call_1"
+    peskov = next(h for h in retriever.search("juru bicara Kremlin", 3) if "Peskov" in h.text)
+    assert tool_result["content"].startswith("[1] Rusia Lontarkan") and peskov.text in tool_result["content"]
