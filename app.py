@@ -34,6 +34,7 @@ def main() -> None:
 
     from rag.answer import Assistant
     from rag.api import create_api
+    from rag.articles import Archive
     from rag.embeddings import embedder_for, set_threads
     from rag.indexer import IndexUpdater, build_index
     from rag.retriever import Retriever
@@ -44,9 +45,9 @@ def main() -> None:
     print(build_index(settings, embedder).summary(), flush=True)
     set_threads(settings.query_threads)  # serve queries single-threaded: latency stays flat under load
     assistant = Assistant(Retriever(settings.index_dir, embedder, settings), settings)
-    updater = IndexUpdater(settings, embedder)
-    api = create_api(assistant, updater, settings.api_token)
-    ui = build_ui(assistant, updater, settings.max_file_mb)
+    archive = Archive(settings, assistant.retriever, IndexUpdater(settings, embedder), settings.api_token)
+    api = create_api(assistant, archive)
+    ui = build_ui(assistant, archive)
     # Bounded under load: a few chats computed at once (one CPU-bound model), a capped waiting line,
     # capped connections; measured with benchmarks/load_test.py.
     ui.queue(default_concurrency_limit=settings.ui_concurrency, max_size=settings.ui_queue_size)

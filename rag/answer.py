@@ -338,10 +338,10 @@ def _citation(n: int, hit: Hit, start: int, end: int, score: float) -> Citation:
     if not sentence or start < hit.start or end > hit.end:
         raise ValueError(f"citation span {start}-{end} lies outside passage {hit.start}-{hit.end} of {article.id}")
     return Citation(n, article.id, article.title, article.source, article.url,
-                    article.published.isoformat() if article.published else None, sentence, start, end, round(score, 4))
+                    article.published_iso, sentence, start, end, round(score, 4))
 
 
 def _source(n: int, hit: Hit) -> Source:
     article = hit.article
     return Source(n, article.id, article.title, article.source, article.url,
-                  article.published.isoformat() if article.published else None, hit.text, hit.start, hit.end)
+                  article.published_iso, hit.text, hit.start, hit.end)

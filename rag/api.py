@@ -10,19 +10,19 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import secrets
 from collections.abc import Iterator
 from typing import Annotated, Literal
 
 import anyio.to_thread
 from fastapi import Depends, FastAPI, File, HTTPException, Query, Request, UploadFile
+from fastapi_offline import FastAPIOffline
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
+from rag import __version__
 from rag.answer import Answer, Assistant
-from rag.corpus import ArticleError, article_markdown, remove_article_file, save_article_file
-from rag.indexer import IndexUpdater
+from rag.articles import Archive, ArticleError, ArticleNotFound, WriteRefused
 from rag.retriever import Filters
 
 MAX_QUERY_CHARS = 1000
@@ -61,13 +61,14 @@ class ArticleIn(BaseModel):
     language: str | None = Field(None, max_length=10)
 
 
-def _slug(title: str) -> str:
-    words = "".join(c if c.isalnum() else "-" for c in title.lower()).split("-")
-    return "-".join(w for w in words if w)[:80] or "article"
+def create_api(assistant: Assistant, archive: Archive) -> FastAPI:
+    """The API bound to one assistant (its index) and one archive (its corpus, updates and token).
 
+    Example::
 
-def create_api(assistant: Assistant, updater: IndexUpdater, api_token: str | None) -> FastAPI:
-    """The API bound to one assistant (its index) and one updater (its corpus)."""
+        app = create_api(assistant, Archive(settings, assistant.retriever, updater, token="s3cret"))
+        uvicorn.run(app, port=7860)
+    """
     settings = assistant.settings
 
     @contextlib.asynccontextmanager
@@ -78,15 +79,9 @@ def create_api(assistant: Assistant, updater: IndexUpdater, api_token: str | Non
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_concurrency
         yield
 
-    app = FastAPI(title="News archive assistant API", version="1.0", docs_url="/docs", openapi_url="/openapi.json", lifespan=lifespan)
-    bearer = HTTPBearer(auto_error=False)
-
-    def require_token(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
-        if not api_token:
-            raise HTTPException(403, "writes are disabled: set RAG_API_TOKEN to a secret and send it as 'Authorization: Bearer <token>'")
-        if credentials is None or not secrets.compare_digest(credentials.credentials.encode(), api_token.encode()):
-            raise HTTPException(401, "missing or wrong token: send 'Authorization: Bearer <RAG_API_TOKEN>'",
-                                headers={"WWW-Authenticate": "Bearer"})
+    # FastAPIOffline serves the Swagger UI from files in the package: /docs renders with no network
+    app = FastAPIOffline(title="News archive assistant API", version=__version__, docs_url="/docs", redoc_url=None,
+                         openapi_url="/openapi.json", lifespan=lifespan)
 
     @app.middleware("http")
     async def limit_body(request: Request, call_next):
@@ -96,11 +91,19 @@ def create_api(assistant: Assistant, updater: IndexUpdater, api_token: str | Non
             return JSONResponse({"detail": f"request body over {limit // 2**20} MiB"}, status_code=413)
         return await call_next(request)
 
+    add_read_routes(app, assistant, archive)
+    add_write_routes(app, archive)
+    return app
+
+
+def add_read_routes(app: FastAPI, assistant: Assistant, archive: Archive) -> None:
+    """Health, search, ask (optionally streamed), article listings and the update status: open to all."""
+    settings = assistant.settings
+
     @app.get("/api/health")
     def health() -> dict:
-        store = assistant.retriever.refresh()
-        manifest = store.manifest
-        return {"status": "ok", "generation": manifest.generation, "articles": manifest.articles,
+        manifest = assistant.retriever.refresh().manifest
+        return {"status": "ok", "version": __version__, "generation": manifest.generation, "articles": manifest.articles,
                 "chunks": manifest.chunks, "model": manifest.model_id, "built_at": manifest.built_at}
 
     @app.get("/api/search")
@@ -127,62 +130,77 @@ def create_api(assistant: Assistant, updater: IndexUpdater, api_token: str | Non
         return StreamingResponse(_events(items), media_type="text/event-stream")
 
     @app.get("/api/articles")
-    def list_articles(offset: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict:
-        articles = assistant.retriever.refresh().article_list()
-        return {"total": len(articles), "articles": articles[offset : offset + limit]}
+    def list_articles(offset: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                      q: Annotated[str, Query(max_length=200)] = "") -> dict:
+        total, articles = archive.list(q, offset, limit)
+        return {"total": total, "articles": articles}
 
     @app.get("/api/articles/{article_id:path}")
     def get_article(article_id: str) -> dict:
-        store = assistant.retriever.refresh()
-        article = store.article(article_id)
-        if article is None:
-            raise HTTPException(404, f"no article {article_id!r} in the index")
-        return {**{k: v for k, v in article.__dict__.items() if k != "published"},
-                "published": article.published.isoformat() if article.published else None,
-                "sentences": store.sentences(article_id)}
-
-    @app.post("/api/articles", dependencies=[Depends(require_token)], status_code=201)
-    def add_article(body: ArticleIn, replace: bool = False) -> dict:
-        name = f"{body.id or _slug(body.title)}.md"
-        data = article_markdown(body.title, body.text, source=body.source, url=body.url,
-                                published=body.published, language=body.language)
-        return _save(name, data, replace)
-
-    @app.post("/api/articles/upload", dependencies=[Depends(require_token)], status_code=201)
-    async def upload_article(file: UploadFile = File(...), replace: bool = False) -> dict:
-        data = await file.read(settings.max_file_bytes + 1)
-        return _save(file.filename or "", data, replace)
-
-    def _save(name: str, data: bytes, replace: bool) -> dict:
         try:
-            path, articles = save_article_file(settings.corpus_dir, name, data, settings.max_file_bytes, replace)
-        except ArticleError as error:
-            status = 409 if "already exists" in error.reason else 422
-            raise HTTPException(status, f"{error.reason}. {error.hint}") from None
-        return {"path": path.name, "articles": [a.id for a in articles],
-                "note": "saved in the corpus; POST /api/index/update to make it searchable"}
-
-    @app.delete("/api/articles/{article_id:path}", dependencies=[Depends(require_token)])
-    def delete_article(article_id: str) -> dict:
-        article = assistant.retriever.refresh().article(article_id)
-        if article is None:
-            raise HTTPException(404, f"no article {article_id!r} in the index")
-        try:
-            remove_article_file(settings.corpus_dir, article)
-        except ArticleError as error:
-            raise HTTPException(409, f"{error.reason}. {error.hint}") from None
-        return {"deleted": article_id, "note": "removed from the corpus; POST /api/index/update to drop it from the index"}
-
-    @app.post("/api/index/update", dependencies=[Depends(require_token)], status_code=202)
-    def start_update() -> dict:
-        return updater.start().__dict__
+            article = archive.article(article_id)
+        except ArticleNotFound as missing:
+            raise HTTPException(404, str(missing)) from None
+        return {**article.to_json(), "sentences": assistant.retriever.store.sentences(article_id)}
 
     @app.get("/api/index/status")
     def update_status() -> dict:
-        job = updater.current
+        job = archive.updater.current
         return {"job": job.__dict__ if job else None, "index": health()}
 
-    return app
+
+def add_write_routes(app: FastAPI, archive: Archive) -> None:
+    """Add, upload and delete articles, start an update: each needs the token (checked by `Archive`)."""
+    bearer = HTTPBearer(auto_error=False)
+
+    def token(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> str | None:
+        return credentials.credentials if credentials else None
+
+    Token = Annotated[str | None, Depends(token)]
+
+    @app.post("/api/articles", status_code=201)
+    def add_article(body: ArticleIn, token: Token, replace: bool = False) -> dict:
+        fields = body.model_dump(exclude={"title", "text", "id"})
+        return _saved(lambda: archive.save_article(body.title, body.text, token, body.id, replace, **fields))
+
+    @app.post("/api/articles/upload", status_code=201)
+    async def upload_article(token: Token, file: UploadFile = File(...), replace: bool = False) -> dict:
+        data = await file.read(archive.settings.max_file_bytes + 1)
+        return _saved(lambda: archive.save_file(file.filename or "", data, token, replace))
+
+    @app.delete("/api/articles/{article_id:path}")
+    def delete_article(article_id: str, token: Token) -> dict:
+        with _http_errors():
+            archive.delete(article_id, token)
+        return {"deleted": article_id, "note": "removed from the corpus; POST /api/index/update to drop it from the index"}
+
+    @app.post("/api/index/update", status_code=202)
+    def start_update(token: Token) -> dict:
+        with _http_errors():
+            return archive.start_update(token).__dict__
+
+
+def _saved(save) -> dict:
+    with _http_errors():
+        path, articles = save()
+    return {"path": path.name, "articles": [a.id for a in articles],
+            "note": "saved in the corpus; POST /api/index/update to make it searchable"}
+
+
+@contextlib.contextmanager
+def _http_errors() -> Iterator[None]:
+    """The library's refusals as HTTP statuses: 403 writes disabled, 401 bad token, 404, 409, 422."""
+    try:
+        yield
+    except WriteRefused as refused:
+        if refused.configured:
+            raise HTTPException(401, str(refused), headers={"WWW-Authenticate": "Bearer"}) from None
+        raise HTTPException(403, str(refused)) from None
+    except ArticleNotFound as missing:
+        raise HTTPException(404, str(missing)) from None
+    except ArticleError as error:
+        status = 409 if "already exists" in error.reason or "one record of" in error.reason else 422
+        raise HTTPException(status, f"{error.reason}. {error.hint}") from None
 
 
 def _events(items: Iterator[str | Answer]) -> Iterator[str]:

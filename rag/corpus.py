@@ -49,6 +49,15 @@ class Article:
     sha256: str = ""
     line: int | None = None  # the record's line in a JSONL file, for error messages
 
+    @property
+    def published_iso(self) -> str | None:
+        """The publication date as YYYY-MM-DD, or None."""
+        return self.published.isoformat() if self.published else None
+
+    def to_json(self) -> dict[str, Any]:
+        """Every field, JSON-ready (the date as YYYY-MM-DD)."""
+        return {**self.__dict__, "published": self.published_iso}
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -107,7 +116,7 @@ def content_hash(article: Article) -> str:
     """sha256 of text and metadata: it decides whether an article must be re-embedded."""
     payload = {
         "title": article.title, "text": article.text, "source": article.source, "url": article.url,
-        "published": article.published.isoformat() if article.published else None,
+        "published": article.published_iso,
         "language": article.language, "metadata": article.metadata,
     }
     encoded = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8")

@@ -31,7 +31,7 @@ def hit_to_document(hit: Hit) -> Document:
         page_content=hit.text,
         metadata={
             "article_id": article.id, "title": article.title, "source": article.source, "url": article.url,
-            "published": article.published.isoformat() if article.published else None,
+            "published": article.published_iso,
             "chunk_start": hit.start, "chunk_end": hit.end, "score": hit.score,
         },
     )

@@ -71,7 +71,7 @@ class Hit:
         article = self.article
         return {
             "rank": rank, "article_id": article.id, "title": article.title, "source": article.source,
-            "url": article.url, "published": article.published.isoformat() if article.published else None,
+            "url": article.url, "published": article.published_iso,
             "text": self.text, "start": self.start, "end": self.end, "score": self.score,
             "dense_score": self.dense_score, "lexical_score": self.lexical_score,
         }

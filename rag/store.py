@@ -428,7 +428,7 @@ class GenerationWriter:
         self.db.execute(
             "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?)",
             [article.id, article.title, article.text, article.source, article.url,
-             article.published.isoformat() if article.published else None, article.language,
+             article.published_iso, article.language,
              article.path, json.dumps(article.metadata, ensure_ascii=False), article.sha256],
         )
         self.db.executemany("INSERT INTO sentences VALUES (?,?,?,?)", [(article.id, i, s, e) for (s, e), i in ordinal.items()])

@@ -11,13 +11,14 @@ import datetime as dt
 import html
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 
 from rag.answer import Answer, Assistant
-from rag.corpus import Article, ArticleError, remove_article_file, save_article_file
-from rag.indexer import IndexUpdater
+from rag.articles import Archive, ArticleError, ArticleNotFound, WriteRefused
+from rag.corpus import Article
 from rag.retriever import Filters
 
 LABELS = {
@@ -33,6 +34,12 @@ LABELS = {
         "update": "Perbarui indeks", "search_articles": "Cari artikel", "delete_id": "ID artikel yang dihapus",
         "delete": "Hapus artikel", "language": "Bahasa antarmuka", "examples": "Contoh pertanyaan",
         "bad_date": "Tanggal harus berformat YYYY-MM-DD", "chat": "Percakapan",
+        "token": "Token akses (RAG_API_TOKEN)",
+        "writes_enabled": "Unggah, hapus, dan perbarui indeks memerlukan token akses server.",
+        "writes_disabled": "Halaman ini hanya-baca: jalankan server dengan RAG_API_TOKEN=<rahasia> untuk mengaktifkan unggah, hapus, dan pembaruan indeks.",
+        "wrong_token": "token salah atau kosong: isi token akses server",
+        "not_found": "tidak ada di indeks", "saved": "{count} artikel disimpan; perbarui indeks agar dapat dicari",
+        "deleted": "dihapus dari korpus; perbarui indeks untuk mengeluarkannya",
     },
     "en": {
         "title": "# News Archive\nAsk anything about the news archive; every answer points to its source sentence.",
@@ -46,6 +53,12 @@ LABELS = {
         "update": "Update index", "search_articles": "Search articles", "delete_id": "Article id to delete",
         "delete": "Delete article", "language": "Interface language", "examples": "Example questions",
         "bad_date": "Dates must be written YYYY-MM-DD", "chat": "Conversation",
+        "token": "Access token (RAG_API_TOKEN)",
+        "writes_enabled": "Uploading, deleting and updating the index need the server's access token.",
+        "writes_disabled": "This page is read-only: start the server with RAG_API_TOKEN=<secret> to enable uploads, deletes and index updates.",
+        "wrong_token": "missing or wrong token: enter the server's access token",
+        "not_found": "not in the index", "saved": "{count} article(s) saved; update the index to make them searchable",
+        "deleted": "removed from the corpus; update the index to drop it",
     },
 }
 LANGUAGES = {"Bahasa Indonesia": "id", "English": "en"}
@@ -105,15 +118,16 @@ def _highlight(text: str, spans: list[tuple[int, int]], offset: int, n: int) -> 
     return "".join(pieces)
 
 
-def render_sources(answer: Answer | None, article_of: Callable[[str], Article | None], language: str) -> str:
+def render_sources(answer: Answer | None, article_of: Callable[[str], Article | None], language: str, turn: int = 0) -> str:
     """One card per source (passage with the cited sentence highlighted) and its full article, collapsed.
 
-    `article_of` looks an article up by id (the live index's `IndexStore.article`).
+    `article_of` looks an article up by id (the live index's `IndexStore.article`); `turn`
+    numbers the answer in the conversation (`data-turn`, set once the answer is complete).
     """
     labels = LABELS[language]
     if answer is None or not answer.sources:
-        return f"<p>{labels['no_sources']}</p>"
-    cards = [f"<h3>{labels['sources_heading']}</h3>"]
+        return f'<div data-turn="{turn}"><p>{labels["no_sources"]}</p></div>'
+    cards = [f'<div data-turn="{turn}">', f"<h3>{labels['sources_heading']}</h3>"]
     for source in answer.sources:
         spans = [(c.start, c.end) for c in answer.citations if c.n == source.n]
         article = article_of(source.article_id)
@@ -127,7 +141,7 @@ def render_sources(answer: Answer | None, article_of: Callable[[str], Article | 
             f'<details id="article-{source.n}"><summary>{html.escape(source.title)}</summary>'
             f'<div class="article-view">{full}</div></details></div>'
         )
-    return "\n".join(cards)
+    return "\n".join(cards + ["</div>"])
 
 
 def render_reply(answer: Answer) -> str:
@@ -155,13 +169,146 @@ def index_stats(assistant: Assistant) -> str:
             f"generation `{manifest.generation}` · built {manifest.built_at}")
 
 
-def build_ui(assistant: Assistant, updater: IndexUpdater, max_upload_mb: float = 20) -> gr.Blocks:
-    """The whole page. Events with an api_name are callable through gradio_client."""
-    store = assistant.retriever.store
-    known_sources = store.sources()
-    llm = assistant.settings.llm
-    modes = [LABELS["id"]["extractive"]] + ([f"LLM: {llm}"] if llm else [])
+@dataclass
+class ChatTab:
+    """The chat tab's components."""
 
+    chatbot: gr.Chatbot
+    question: gr.Textbox
+    send: gr.Button
+    retry: gr.Button
+    undo: gr.Button
+    clear: gr.Button
+    since: gr.Textbox
+    until: gr.Textbox
+    sources: gr.Dropdown
+    k: gr.Slider
+    mode: gr.Radio
+    sources_panel: gr.HTML
+
+
+@dataclass
+class IndexTab:
+    """The index tab's components."""
+
+    stats: gr.Markdown
+    access: gr.Markdown
+    token: gr.Textbox
+    files: gr.File
+    upload_report: gr.Markdown
+    update: gr.Button
+    update_report: gr.Markdown
+    article_query: gr.Textbox
+    articles: gr.Dataframe
+    delete_id: gr.Textbox
+    delete: gr.Button
+    delete_report: gr.Markdown
+
+
+def build_ui(assistant: Assistant, archive: Archive) -> gr.Blocks:
+    """The whole page: a chat tab and an index tab. Events with an api_name are callable through
+    gradio_client; the write events (upload, delete, update) take the token and are refused without it.
+
+    Example::
+
+        page = build_ui(assistant, Archive(settings, assistant.retriever, updater, token="s3cret"))
+        page.launch()
+    """
+    labels = LABELS["id"]
+    with gr.Blocks(title="Arsip Berita") as page:
+        language = gr.State("id")
+        with gr.Row():
+            title = gr.Markdown(labels["title"])
+            language_choice = gr.Radio(list(LANGUAGES), value="Bahasa Indonesia", label=labels["language"], scale=0)
+        with gr.Tab(labels["chat_tab"]):
+            chat = chat_tab(assistant, labels)
+        with gr.Tab(labels["index_tab"]):
+            index = index_tab(assistant, archive, labels)
+        wire_chat(assistant, chat, language)
+        wire_index(assistant, archive, index, language)
+        components = [title, chat.chatbot, chat.question, chat.send, chat.retry, chat.undo, chat.clear, chat.since,
+                      chat.until, chat.sources, chat.k, chat.mode, index.access, index.token, index.files, index.update,
+                      index.article_query, index.delete_id, index.delete]
+        language_choice.change(lambda choice: (LANGUAGES[choice], *relabel(LABELS[LANGUAGES[choice]], archive.writable)),
+                               language_choice, [language, *components], api_visibility="private")
+    return page
+
+
+def relabel(labels: dict[str, str], writable: bool) -> list:
+    """Updates for the components `build_ui` lists, in that order, in another language."""
+    return [gr.update(value=labels["title"]), gr.update(label=labels["chat"]),
+            gr.update(label=labels["question"], placeholder=labels["placeholder"]),
+            gr.update(value=labels["send"]), gr.update(value=labels["retry"]), gr.update(value=labels["undo"]),
+            gr.update(value=labels["clear"]), gr.update(label=labels["since"]), gr.update(label=labels["until"]),
+            gr.update(label=labels["sources"]), gr.update(label=labels["k"]), gr.update(label=labels["mode"]),
+            gr.update(value=labels["writes_enabled" if writable else "writes_disabled"]),
+            gr.update(label=labels["token"]), gr.update(label=labels["upload"]), gr.update(value=labels["update"]),
+            gr.update(label=labels["search_articles"]), gr.update(label=labels["delete_id"]), gr.update(value=labels["delete"])]
+
+
+def chat_tab(assistant: Assistant, labels: dict[str, str]) -> ChatTab:
+    """Chat, question box, buttons, examples and filters on the left; the sources on the right."""
+    llm = assistant.settings.llm
+    modes = [labels["extractive"]] + ([f"LLM: {llm}"] if llm else [])
+    with gr.Row():
+        with gr.Column(scale=3):
+            chatbot = gr.Chatbot(label=labels["chat"], height=480, sanitize_html=True, elem_id="chat")
+            question = gr.Textbox(label=labels["question"], placeholder=labels["placeholder"], elem_id="question")
+            with gr.Row():
+                send = gr.Button(labels["send"], variant="primary", elem_id="send")
+                retry = gr.Button(labels["retry"], elem_id="retry")
+                undo = gr.Button(labels["undo"], elem_id="undo")
+                clear = gr.Button(labels["clear"], elem_id="clear")
+            gr.Examples(EXAMPLES, inputs=question, label=labels["examples"])
+            with gr.Accordion(labels["filters"], open=False):
+                with gr.Row():
+                    since = gr.Textbox(label=labels["since"], elem_id="since")
+                    until = gr.Textbox(label=labels["until"], elem_id="until")
+                sources = gr.Dropdown(assistant.retriever.store.sources(), multiselect=True, label=labels["sources"])
+                k = gr.Slider(1, 20, value=assistant.settings.top_k, step=1, label=labels["k"])
+                mode = gr.Radio(modes, value=modes[0], label=labels["mode"])
+        with gr.Column(scale=2):
+            sources_panel = gr.HTML(f"<p>{labels['no_sources']}</p>", elem_id="sources")
+    return ChatTab(chatbot, question, send, retry, undo, clear, since, until, sources, k, mode, sources_panel)
+
+
+def index_tab(assistant: Assistant, archive: Archive, labels: dict[str, str]) -> IndexTab:
+    """Counts, the token that unlocks writes, upload, update, and the article list with delete."""
+    stats = gr.Markdown(index_stats(assistant))
+    access = gr.Markdown(labels["writes_enabled"] if archive.writable else labels["writes_disabled"], elem_id="access")
+    token = gr.Textbox(label=labels["token"], type="password", elem_id="token", interactive=archive.writable)
+    files = gr.File(file_count="multiple", file_types=[".md", ".txt", ".jsonl", ".html", ".htm"],
+                    type="filepath", label=labels["upload"], elem_id="upload", interactive=archive.writable)
+    upload_report = gr.Markdown(elem_id="upload-report")
+    update = gr.Button(labels["update"], variant="primary", elem_id="update", interactive=archive.writable)
+    update_report = gr.Markdown(elem_id="update-report")
+    article_query = gr.Textbox(label=labels["search_articles"])
+    articles = gr.Dataframe(headers=["id", "title", "source", "published"], value=article_rows(archive, ""), interactive=False)
+    with gr.Row():
+        delete_id = gr.Textbox(label=labels["delete_id"], elem_id="delete-id")
+        delete = gr.Button(labels["delete"], variant="stop", elem_id="delete", interactive=archive.writable)
+    delete_report = gr.Markdown(elem_id="delete-report")
+    return IndexTab(stats, access, token, files, upload_report, update, update_report, article_query, articles,
+                    delete_id, delete, delete_report)
+
+
+def article_rows(archive: Archive, query: str) -> list[list[str]]:
+    _, rows = archive.list(query or "", 0, 500)
+    return [[row["id"], row["title"], row["source"] or "", row["published"] or ""] for row in rows]
+
+
+def refusal(error: WriteRefused | ArticleError | ArticleNotFound, language: str) -> str:
+    """A refused write as one line in the page's language (article errors keep their reason and hint)."""
+    labels = LABELS[language]
+    if isinstance(error, WriteRefused):
+        return labels["wrong_token"] if error.configured else labels["writes_disabled"]
+    if isinstance(error, ArticleNotFound):
+        return labels["not_found"]
+    return f"{html.escape(error.reason)}. {html.escape(error.hint)}"
+
+
+def wire_chat(assistant: Assistant, chat: ChatTab, language: gr.State) -> None:
+    """Send, Retry, Undo and Clear; the chat event is callable as /chat."""
     def respond(message: str, history: list[dict], since: str, until: str, sources: list[str], k: float,
                 mode: str, language: str) -> Iterator[tuple[list[dict], str, str]]:
         message = (message or "").strip()
@@ -170,11 +317,12 @@ def build_ui(assistant: Assistant, updater: IndexUpdater, max_upload_mb: float =
             return
         filters = parse_filters(since, until, sources, language)
         history = history + [{"role": "user", "content": message}, {"role": "assistant", "content": ""}]
-        use_llm = llm if mode.startswith("LLM") else None
-        for item in assistant.stream(message, history[:-2], filters, int(k), use_llm):
+        llm = assistant.settings.llm if mode.startswith("LLM") else None
+        for item in assistant.stream(message, history[:-2], filters, int(k), llm):
             if isinstance(item, Answer):
                 history[-1] = {"role": "assistant", "content": render_reply(item)}
-                yield history, render_sources(item, assistant.retriever.store.article, language), ""
+                turn = sum(t["role"] == "user" for t in history)
+                yield history, render_sources(item, assistant.retriever.store.article, language, turn), ""
             else:
                 history[-1] = {"role": "assistant", "content": history[-1]["content"] + html.escape(item, quote=False)}
                 yield history, gr.skip(), ""
@@ -193,20 +341,37 @@ def build_ui(assistant: Assistant, updater: IndexUpdater, max_upload_mb: float =
             return history, ""
         return history[: users[-1]], history[users[-1]]["content"]
 
-    def upload(files: list[str] | None, language: str) -> str:
+    inputs = [chat.question, chat.chatbot, chat.since, chat.until, chat.sources, chat.k, chat.mode, language]
+    outputs = [chat.chatbot, chat.sources_panel, chat.question]
+    chat.question.submit(respond, inputs, outputs, api_name="chat")
+    chat.send.click(respond, inputs, outputs, api_visibility="private")
+    chat.retry.click(retry, inputs[1:], outputs, api_visibility="private")
+    chat.undo.click(undo, chat.chatbot, [chat.chatbot, chat.question], api_visibility="private")
+    chat.clear.click(lambda lang: ([], render_sources(None, assistant.retriever.store.article, lang)), language,
+                     [chat.chatbot, chat.sources_panel], api_visibility="private")
+
+
+def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, language: gr.State) -> None:
+    """Upload, update and delete (each needs the token: /upload_articles, /update_index,
+    /delete_article) and the article search."""
+    def upload(files: list[str] | None, token: str, language: str) -> str:
         lines = []
         for path in files or []:
             name = Path(path).name
             try:
-                saved, articles = save_article_file(assistant.settings.corpus_dir, name, Path(path).read_bytes(),
-                                                    int(max_upload_mb * 2**20))
-                lines.append(f"✅ {html.escape(saved.name)}: {len(articles)} article(s)")
-            except ArticleError as error:
-                lines.append(f"❌ {html.escape(name)}: {html.escape(error.reason)}. {html.escape(error.hint)}")
+                saved, articles = archive.save_file(name, Path(path).read_bytes(), token)
+                lines.append(f"✅ {html.escape(saved.name)}: {LABELS[language]['saved'].format(count=len(articles))}")
+            except (WriteRefused, ArticleError) as error:
+                lines.append(f"❌ {html.escape(name)}: {refusal(error, language)}")
+                if isinstance(error, WriteRefused):
+                    break
         return "\n".join(f"- {line}" for line in lines)
 
-    def update(progress: gr.Progress = gr.Progress()) -> tuple[str, str]:
-        job = updater.start()
+    def update(token: str, language: str, progress: gr.Progress = gr.Progress()) -> tuple[str, str]:
+        try:
+            job = archive.start_update(token)
+        except WriteRefused as error:
+            return f"❌ {refusal(error, language)}", index_stats(assistant)
         while job.state == "running":
             progress((job.done, job.total) if job.total else 0.0, desc="embedding", unit="chunks")
             time.sleep(0.3)
@@ -214,89 +379,16 @@ def build_ui(assistant: Assistant, updater: IndexUpdater, max_upload_mb: float =
         problems = "".join(f"\n- ⚠ {html.escape(p)}" for p in job.problems)
         return f"{html.escape(message or '')}{problems}", index_stats(assistant)
 
-    def list_articles(query: str) -> list[list[str]]:
-        query = (query or "").strip().lower()
-        rows = []
-        for article in assistant.retriever.refresh().article_list():
-            if not query or query in article["title"].lower() or query in article["id"].lower():
-                rows.append([article["id"], article["title"], article["source"] or "", article["published"] or ""])
-        return rows[:500]
-
-    def delete(article_id: str) -> str:
-        article = assistant.retriever.refresh().article((article_id or "").strip())
-        if article is None:
-            return f"❌ {html.escape(article_id or '')}: not in the index"
+    def delete(article_id: str, token: str, language: str) -> str:
         try:
-            remove_article_file(assistant.settings.corpus_dir, article)
-        except ArticleError as error:
-            return f"❌ {html.escape(error.reason)}. {html.escape(error.hint)}"
-        return f"🗑 {html.escape(article.id)} removed from the corpus; update the index to drop it"
+            article = archive.delete((article_id or "").strip(), token)
+        except (WriteRefused, ArticleError, ArticleNotFound) as error:
+            return f"❌ {html.escape(article_id or '')}: {refusal(error, language)}"
+        return f"🗑 {html.escape(article.id)}: {LABELS[language]['deleted']}"
 
-    def switch_language(choice: str):
-        labels = LABELS[LANGUAGES[choice]]
-        return (LANGUAGES[choice], gr.update(value=labels["title"]), gr.update(label=labels["chat"]),
-                gr.update(label=labels["question"], placeholder=labels["placeholder"]),
-                gr.update(value=labels["send"]), gr.update(value=labels["retry"]), gr.update(value=labels["undo"]),
-                gr.update(value=labels["clear"]), gr.update(label=labels["since"]), gr.update(label=labels["until"]),
-                gr.update(label=labels["sources"]), gr.update(label=labels["k"]), gr.update(label=labels["mode"]),
-                gr.update(label=labels["upload"]), gr.update(value=labels["update"]), gr.update(label=labels["search_articles"]),
-                gr.update(label=labels["delete_id"]), gr.update(value=labels["delete"]))
-
-    labels = LABELS["id"]
-    with gr.Blocks(title="Arsip Berita") as page:
-        language = gr.State("id")
-        with gr.Row():
-            title = gr.Markdown(labels["title"])
-            language_choice = gr.Radio(list(LANGUAGES), value="Bahasa Indonesia", label=labels["language"], scale=0)
-        with gr.Tab(labels["chat_tab"]):
-            with gr.Row():
-                with gr.Column(scale=3):
-                    chatbot = gr.Chatbot(label=labels["chat"], height=480, sanitize_html=True, elem_id="chat")
-                    question = gr.Textbox(label=labels["question"], placeholder=labels["placeholder"], elem_id="question")
-                    with gr.Row():
-                        send = gr.Button(labels["send"], variant="primary", elem_id="send")
-                        retry_button = gr.Button(labels["retry"], elem_id="retry")
-                        undo_button = gr.Button(labels["undo"], elem_id="undo")
-                        clear_button = gr.Button(labels["clear"], elem_id="clear")
-                    gr.Examples(EXAMPLES, inputs=question, label=labels["examples"])
-                    with gr.Accordion(labels["filters"], open=False):
-                        with gr.Row():
-                            since = gr.Textbox(label=labels["since"], elem_id="since")
-                            until = gr.Textbox(label=labels["until"], elem_id="until")
-                        sources = gr.Dropdown(known_sources, multiselect=True, label=labels["sources"])
-                        k = gr.Slider(1, 20, value=assistant.settings.top_k, step=1, label=labels["k"])
-                        mode = gr.Radio(modes, value=modes[0], label=labels["mode"])
-                with gr.Column(scale=2):
-                    sources_panel = gr.HTML(f"<p>{labels['no_sources']}</p>", elem_id="sources")
-        with gr.Tab(labels["index_tab"]):
-            stats = gr.Markdown(index_stats(assistant))
-            files = gr.File(file_count="multiple", file_types=[".md", ".txt", ".jsonl", ".html", ".htm"],
-                            type="filepath", label=labels["upload"], elem_id="upload")
-            upload_report = gr.Markdown(elem_id="upload-report")
-            update_button = gr.Button(labels["update"], variant="primary", elem_id="update")
-            update_report = gr.Markdown(elem_id="update-report")
-            article_query = gr.Textbox(label=labels["search_articles"])
-            articles = gr.Dataframe(headers=["id", "title", "source", "published"], value=list_articles(""), interactive=False)
-            with gr.Row():
-                delete_id = gr.Textbox(label=labels["delete_id"])
-                delete_button = gr.Button(labels["delete"], variant="stop")
-            delete_report = gr.Markdown()
-
-        chat_inputs = [question, chatbot, since, until, sources, k, mode, language]
-        chat_outputs = [chatbot, sources_panel, question]
-        question.submit(respond, chat_inputs, chat_outputs, api_name="chat")
-        send.click(respond, chat_inputs, chat_outputs, api_visibility="private")
-        retry_button.click(retry, chat_inputs[1:], chat_outputs, api_visibility="private")
-        undo_button.click(undo, chatbot, [chatbot, question], api_visibility="private")
-        clear_button.click(lambda lang: ([], render_sources(None, assistant.retriever.store.article, lang)), language, [chatbot, sources_panel], api_visibility="private")
-        files.upload(upload, [files, language], upload_report, api_visibility="private")
-        update_button.click(update, None, [update_report, stats], api_name="update_index", concurrency_limit=1)
-        article_query.change(list_articles, article_query, articles, api_visibility="private")
-        delete_button.click(delete, delete_id, delete_report, api_visibility="private")
-        language_choice.change(
-            switch_language, language_choice,
-            [language, title, chatbot, question, send, retry_button, undo_button, clear_button, since, until, sources, k,
-             mode, files, update_button, article_query, delete_id, delete_button],
-            api_visibility="private",
-        )
-    return page
+    index.files.upload(upload, [index.files, index.token, language], index.upload_report, api_name="upload_articles")
+    index.update.click(update, [index.token, language], [index.update_report, index.stats], api_name="update_index",
+                       concurrency_limit=1)
+    index.article_query.change(lambda query: article_rows(archive, query), index.article_query, index.articles,
+                               api_visibility="private")
+    index.delete.click(delete, [index.delete_id, index.token, language], index.delete_report, api_name="delete_article")

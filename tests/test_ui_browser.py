@@ -47,14 +47,12 @@ def page(server):
 
 
 def ask(page, question: str) -> str:
+    """Ask and wait until the answer is complete: the sources panel is rendered for this turn
+    only when the final, checked answer has arrived (streamed pieces come before it)."""
+    turn = page.locator("#chat [data-testid='user']").count() + 1
     page.fill("#question textarea", question)
     page.press("#question textarea", "Enter")
-    page.wait_for_function(
-        "() => { const bots = document.querySelectorAll('#chat [data-testid=\"bot\"]');"
-        " return bots.length && /\\[1\\]|arsip|archive/.test(bots[bots.length - 1].innerText); }",
-        timeout=60_000,
-    )
-    page.wait_for_timeout(500)
+    page.wait_for_selector(f"#sources [data-turn='{turn}']", timeout=60_000)
     bots = page.locator("#chat [data-testid='bot']")
     return bots.nth(bots.count() - 1).inner_text()
 
@@ -94,6 +92,10 @@ def test_upload_update_and_ask_about_the_new_article(page, server, tmp_path):
     article.write_text("---\ntitle: Gempa Guncang Garut\nsource: Warta Jabar\npublished: 2024-05-01\n---\n"
                        "Gempa bermagnitudo 5,2 mengguncang Garut pada Rabu pagi. Sebanyak 37 rumah rusak ringan.\n")
     page.get_by_role("tab", name="Indeks").click()
+    page.set_input_files("#upload input[type=file]", str(article))  # locked: refused without the token
+    page.wait_for_function("() => document.querySelector('#upload-report').innerText.includes('token')", timeout=30_000)
+    assert not (server.corpus / "gempa_garut.md").exists()
+    page.fill("#token input", "test-token")  # unlock the writes
     page.set_input_files("#upload input[type=file]", str(article))
     page.wait_for_function("() => document.querySelector('#upload-report').innerText.includes('gempa_garut.md')", timeout=30_000)
     assert "✅" in page.locator("#upload-report").inner_text()

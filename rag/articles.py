@@ -1,0 +1,117 @@
+"""Managing the archive: list, add and remove articles, start index updates.
+
+The web page and the HTTP API are two shells over this one implementation, so a write is
+checked the same way whichever door it comes through: every write needs the token
+(`RAG_API_TOKEN`). Without a configured token the archive is read-only, and the refusal
+says how to enable writes. Reads need no token.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.config import Settings
+from rag.corpus import Article, ArticleError, article_markdown, remove_article_file, save_article_file
+from rag.indexer import IndexUpdater, UpdateJob
+from rag.retriever import Retriever
+
+
+class WriteRefused(PermissionError):
+    """A write without the right token. `configured` tells "writes are disabled" (no token
+    set on the server) from "wrong or missing token"."""
+
+    def __init__(self, message: str, configured: bool):
+        super().__init__(message)
+        self.configured = configured
+
+
+class ArticleNotFound(LookupError):
+    """No article with that id in the live index."""
+
+
+WRITES_DISABLED = "writes are disabled: set RAG_API_TOKEN to a secret on the server to enable uploads, deletes and index updates"
+WRONG_TOKEN = "missing or wrong token: give the RAG_API_TOKEN the server was started with"
+
+
+@dataclass
+class Archive:
+    """The corpus folder and the live index, as readers and writers of articles see them.
+
+    Args:
+        settings: where the corpus is, and the file size limit.
+        retriever: the live index (listings follow new generations).
+        updater: runs index updates in the background.
+        token: the secret every write must present; None makes the archive read-only.
+
+    Example::
+
+        archive = Archive(settings, retriever, updater, token="s3cret")
+        path, articles = archive.save_file("berita.md", b"# Judul\\nIsi berita.", token="s3cret")
+        job = archive.start_update(token="s3cret")
+    """
+
+    settings: Settings
+    retriever: Retriever
+    updater: IndexUpdater
+    token: str | None
+
+    @property
+    def writable(self) -> bool:
+        return bool(self.token)
+
+    def authorize(self, token: str | None) -> None:
+        """Raise `WriteRefused` unless writes are enabled and `token` is the configured one."""
+        if not self.token:
+            raise WriteRefused(WRITES_DISABLED, configured=False)
+        if not token or not secrets.compare_digest(token.encode(), self.token.encode()):
+            raise WriteRefused(WRONG_TOKEN, configured=True)
+
+    # -- reads
+    def list(self, query: str = "", offset: int = 0, limit: int = 100) -> tuple[int, list[dict]]:
+        """(total, page) of the indexed articles whose id or title contains `query` (any case)."""
+        needle = query.strip().lower()
+        rows = [row for row in self.retriever.refresh().article_list()
+                if not needle or needle in row["id"].lower() or needle in row["title"].lower()]
+        return len(rows), rows[offset : offset + limit]
+
+    def article(self, article_id: str) -> Article:
+        article = self.retriever.refresh().article(article_id)
+        if article is None:
+            raise ArticleNotFound(f"no article {article_id!r} in the index")
+        return article
+
+    # -- writes
+    def save_file(self, name: str, data: bytes, token: str | None, replace: bool = False) -> tuple[Path, list[Article]]:
+        """Check an article file and store it in the corpus (see `rag.corpus.save_article_file`).
+        Searchable after the next index update."""
+        self.authorize(token)
+        return save_article_file(self.settings.corpus_dir, name, data, self.settings.max_file_bytes, replace)
+
+    def save_article(self, title: str, text: str, token: str | None, file_stem: str | None = None,
+                     replace: bool = False, **fields: str | dt.date | None) -> tuple[Path, list[Article]]:
+        """Store one article given as fields, as Markdown with front matter named after `file_stem` or the title."""
+        return self.save_file(f"{file_stem or slug(title)}.md", article_markdown(title, text, **fields), token, replace)
+
+    def delete(self, article_id: str, token: str | None) -> Article:
+        """Remove an article's file from the corpus; the index drops it at the next update."""
+        self.authorize(token)
+        article = self.article(article_id)
+        remove_article_file(self.settings.corpus_dir, article)
+        return article
+
+    def start_update(self, token: str | None) -> UpdateJob:
+        """Start an incremental index update in the background (or return the one running)."""
+        self.authorize(token)
+        return self.updater.start()
+
+
+def slug(title: str) -> str:
+    """A file name stem from a title: lower-case words joined by '-', at most 80 characters."""
+    words = "".join(c if c.isalnum() else "-" for c in title.lower()).split("-")
+    return "-".join(w for w in words if w)[:80] or "article"
+
+
+__all__ = ["Archive", "ArticleError", "ArticleNotFound", "WriteRefused", "slug"]
