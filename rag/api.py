@@ -61,6 +61,14 @@ class ArticleIn(BaseModel):
     language: str | None = Field(None, max_length=10)
 
 
+def bearer_token(credentials: HTTPAuthorizationCredentials | None = Depends(HTTPBearer(auto_error=False))) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, if any (`Archive` checks it)."""
+    return credentials.credentials if credentials else None
+
+
+Token = Annotated[str | None, Depends(bearer_token)]
+
+
 def create_api(assistant: Assistant, archive: Archive) -> FastAPI:
     """The API bound to one assistant (its index) and one archive (its corpus, updates and token).
 
@@ -151,13 +159,6 @@ def add_read_routes(app: FastAPI, assistant: Assistant, archive: Archive) -> Non
 
 def add_write_routes(app: FastAPI, archive: Archive) -> None:
     """Add, upload and delete articles, start an update: each needs the token (checked by `Archive`)."""
-    bearer = HTTPBearer(auto_error=False)
-
-    def token(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> str | None:
-        return credentials.credentials if credentials else None
-
-    Token = Annotated[str | None, Depends(token)]
-
     @app.post("/api/articles", status_code=201)
     def add_article(body: ArticleIn, token: Token, replace: bool = False) -> dict:
         fields = body.model_dump(exclude={"title", "text", "id"})

@@ -9,6 +9,7 @@ import logging
 import sys
 from pathlib import Path
 
+from rag import __version__
 from rag.config import Settings, get_settings
 from rag.store import IndexLocked, IndexProblem
 
@@ -106,6 +107,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m rag", description="Cited answers from a news archive.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     def with_paths(command: argparse.ArgumentParser) -> argparse.ArgumentParser:

@@ -213,8 +213,7 @@ class IndexUpdater:
     def __init__(self, settings: Settings, embedder: Embedder):
         self.settings, self.embedder = settings, embedder
         self._lock = threading.Lock()
-        self.jobs: dict[str, UpdateJob] = {}
-        self.current: UpdateJob | None = None
+        self.current: UpdateJob | None = None  # the running or the last finished update; older ones are forgotten
 
     def start(self) -> UpdateJob:
         """Start an update, or return the one already running."""
@@ -222,7 +221,7 @@ class IndexUpdater:
             if self.current and self.current.state == "running":
                 return self.current
             job = UpdateJob(id=uuid.uuid4().hex[:12])
-            self.jobs[job.id] = self.current = job
+            self.current = job
         threading.Thread(target=self._run, args=(job,), daemon=True, name=f"index-update-{job.id}").start()
         return job
 

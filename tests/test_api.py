@@ -37,6 +37,19 @@ def test_health_and_openapi(http):
     assert http.get("/docs").status_code == 200
 
 
+def test_one_version_everywhere(http):
+    """pyproject.toml's version is the API's (health, OpenAPI) and `rag --version`'s."""
+    import subprocess
+    import sys
+    import tomllib
+
+    version = tomllib.loads((PROJECT / "pyproject.toml").read_text())["project"]["version"]
+    assert http.get("/api/health").json()["version"] == version
+    assert http.get("/openapi.json").json()["info"]["version"] == version
+    cli = subprocess.run([sys.executable, "-m", "rag", "--version"], cwd=PROJECT, capture_output=True, text=True, timeout=60)
+    assert cli.stdout.strip() == f"python -m rag {version}"
+
+
 def test_search_with_filters(http):
     results = http.get("/api/search", params={"q": "perluasan NATO", "k": 3}).json()["results"]
     assert results[0]["article_id"] == "000_b0a4adb478896665.md" and results[0]["source"] == "Al Jazeera"

@@ -89,3 +89,23 @@ def test_one_writer_at_a_time(settings, embedder):
     with writer_lock(settings.index_dir):
         with pytest.raises(IndexLocked, match="another index build"):
             build_index(settings, embedder)
+
+
+def test_replaced_generations_are_closed_one_switch_later(settings, embedder):
+    import sqlite3
+
+    from rag.retriever import Retriever
+
+    write(settings.corpus_dir / "a.md", "---\ntitle: Satu\n---\nIsi pertama yang baik.")
+    build_index(settings, embedder)
+    retriever = Retriever(settings.index_dir, embedder, settings)
+    first = retriever.store
+    for number in (2, 3):
+        write(settings.corpus_dir / f"{number}.md", f"---\ntitle: Artikel {number}\n---\nIsi artikel nomor {number}.")
+        build_index(settings, embedder)
+        retriever.refresh()
+    second = retriever._retired
+    with pytest.raises(sqlite3.ProgrammingError):  # closed: its connection is released
+        first.db.execute("SELECT 1")
+    assert second is not first and second.article("a.md").title == "Satu"  # the previous one still answers
+    assert retriever.store.manifest.articles == 3

@@ -97,8 +97,8 @@ def test_upload_update_and_ask_about_the_new_article(page, server, tmp_path):
     assert not (server.corpus / "gempa_garut.md").exists()
     page.fill("#token input", "test-token")  # unlock the writes
     page.set_input_files("#upload input[type=file]", str(article))
-    page.wait_for_function("() => document.querySelector('#upload-report').innerText.includes('gempa_garut.md')", timeout=30_000)
-    assert "✅" in page.locator("#upload-report").inner_text()
+    page.wait_for_function("() => document.querySelector('#upload-report').innerText.includes('✅ gempa_garut.md')", timeout=30_000)
+    assert (server.corpus / "gempa_garut.md").exists()
     page.click("#update")
     page.wait_for_function("() => /1 added/.test(document.querySelector('#update-report').innerText)", timeout=120_000)
     page.screenshot(path=str(SHOTS / "5-index-updated.png"), full_page=True)
@@ -107,3 +107,24 @@ def test_upload_update_and_ask_about_the_new_article(page, server, tmp_path):
     assert "37 rumah" in reply
     assert "Gempa Guncang Garut" in page.locator("#sources").inner_text()
     page.screenshot(path=str(SHOTS / "6-new-article-cited.png"), full_page=True)
+
+
+def test_api_docs_render_with_the_network_blocked(page, server):
+    """/docs loads Swagger UI from the app itself (no CDN): every request off this server is blocked."""
+    docs = page.context.browser.new_page()
+    blocked: list[str] = []
+
+    def only_this_server(route):
+        if route.request.url.startswith(server.url):
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    docs.route("**/*", only_this_server)
+    docs.goto(server.url + "/docs")
+    docs.wait_for_selector(".swagger-ui .opblock-summary-path", timeout=30_000)
+    paths = docs.locator(".swagger-ui .opblock-summary-path").all_inner_texts()
+    assert "/api/search" in paths and "/api/ask" in paths and not blocked
+    docs.screenshot(path=str(SHOTS / "7-api-docs-offline.png"), full_page=False)
+    docs.close()
