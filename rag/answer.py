@@ -265,21 +265,18 @@ class Assistant:
         """Rebuild an LLM reply from its checked sentences, with citations tied to exact sentences.
         The reply may cite only the passages the model read (the first PASSAGES_READ hits)."""
         checked, invalid = llm_module.check_reply(reply, hits[:PASSAGES_READ], terms, self.retriever.embedder.embed_passages)
-        sources: list[Source] = []
-        numbers: dict[int, int] = {}
+        sources = SourceList(hits)
         citations: list[Citation] = []
         parts: list[str] = []
         for sentence in checked:
             marks = []
             for passage, (start, end), support in sentence.cited:
-                if passage not in numbers:
-                    numbers[passage] = len(sources) + 1
-                    sources.append(_source(numbers[passage], hits[passage - 1]))
-                citations.append(_citation(numbers[passage], hits[passage - 1], start, end, support))
-                marks.append(f"[{numbers[passage]}]")
+                n = sources.number(passage - 1)
+                citations.append(_citation(n, hits[passage - 1], start, end, support))
+                marks.append(f"[{n}]")
             flag = "" if sentence.supported else llm_module.UNSUPPORTED_MARK
             parts.append(" ".join([sentence.text + flag, *marks]))
-        answer = Answer(" ".join(parts), citations, sources, False, language, list(hits))
+        answer = Answer(" ".join(parts), citations, sources.sources, False, language, list(hits))
         answer.unsupported = [s.text for s in checked if not s.supported]
         answer.removed_citations = invalid
         return answer
@@ -311,17 +308,11 @@ class Assistant:
         return best.coverage < self.settings.min_coverage
 
     def _compose(self, language: str, hits: Sequence[Hit], chosen: Sequence[ScoredSentence]) -> Answer:
-        sources: list[Source] = []
-        numbers: dict[int, int] = {}
-        citations: list[Citation] = []
-        for sentence in chosen:  # best first: the first quote is the answer
-            hit = hits[sentence.hit_rank]
-            if sentence.hit_rank not in numbers:
-                numbers[sentence.hit_rank] = len(sources) + 1
-                sources.append(_source(numbers[sentence.hit_rank], hit))
-            citations.append(_citation(numbers[sentence.hit_rank], hit, *sentence.span, sentence.score))
+        sources = SourceList(hits)
+        citations = [_citation(sources.number(s.hit_rank), hits[s.hit_rank], *s.span, s.score)
+                     for s in chosen]  # best first: the first quote is the answer
         text = FRAME[language] + "\n" + " ".join(f"{c.sentence} [{c.n}]" for c in citations)
-        return Answer(text, citations, sources, False, language, list(hits))
+        return Answer(text, citations, sources.sources, False, language, list(hits))
 
     def _abstain(self, language: str, hits: Sequence[Hit]) -> Answer:
         related = [_source(n, hit) for n, hit in enumerate(hits[:3], 1)]
@@ -329,6 +320,29 @@ class Assistant:
         if related:
             text += "\n" + RELATED[language] + "".join(f"\n- {s.title}" for s in related)
         return Answer(text, [], related, True, language, list(hits))
+
+
+class SourceList:
+    """The sources of one answer, numbered [1], [2], ... in the order they are first cited.
+
+    Example::
+
+        sources = SourceList(hits)
+        n = sources.number(2)   # hits[2] becomes source [1]
+        sources.sources         # [Source(n=1, ...)]
+    """
+
+    def __init__(self, hits: Sequence[Hit]):
+        self.hits = hits
+        self.sources: list[Source] = []
+        self._numbers: dict[int, int] = {}
+
+    def number(self, rank: int) -> int:
+        """The source number of `hits[rank]`, adding it to the list on its first citation."""
+        if rank not in self._numbers:
+            self._numbers[rank] = len(self.sources) + 1
+            self.sources.append(_source(self._numbers[rank], self.hits[rank]))
+        return self._numbers[rank]
 
 
 def _citation(n: int, hit: Hit, start: int, end: int, score: float) -> Citation:

@@ -44,6 +44,11 @@ class Chunk:
     sentences: tuple[Span, ...]
 
 
+def indexable_text(title: str, chunk_text: str) -> str:
+    """What the models read for a chunk: the headline gives every chunk its topic."""
+    return f"{title}\n{chunk_text}"
+
+
 def _is_abbreviation(text: str, dot: int) -> bool:
     """True when the word ending at `dot` (a full stop) is an abbreviation or an initial."""
     match = _TOKEN_BEFORE.search(text, max(0, dot - 64), dot)  # a bounded look-back keeps long lines linear

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from rag import __version__
 from rag.config import Settings, get_settings
-from rag.store import IndexLocked, IndexProblem
+from rag.manifest import IndexProblem
+from rag.writelock import IndexLocked
 
 
 def _settings(args: argparse.Namespace) -> Settings:

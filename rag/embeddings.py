@@ -36,6 +36,7 @@ class Embedder(Protocol):
     query_prefix: str
     passage_prefix: str
     fingerprint: str
+    variant: str  # "fp32", or INT8_VARIANT when the Linear layers run in int8
 
     def embed_passages(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray: ...
     def embed_query(self, text: str) -> np.ndarray: ...
@@ -105,6 +106,10 @@ class SentenceTransformerEmbedder:
     @cached_property
     def directory(self) -> Path:
         return self._locate()
+
+    @property
+    def variant(self) -> str:
+        return INT8_VARIANT if self.quantize else "fp32"
 
     @cached_property
     def fingerprint(self) -> str:

@@ -23,14 +23,14 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from rag.chunking import Chunk, chunk_article
+from rag.chunking import Chunk, chunk_article, indexable_text
 from rag.config import Settings
 from rag.corpus import Article, Problem, load_corpus
 from rag.embeddings import Embedder
-from rag.store import (
-    FORMAT_VERSION, EmbeddingCache, GenerationWriter, IndexWriteFailed, Manifest, current_generation, indexable_text,
-    read_article_hashes, writer_lock,
-)
+from rag.embedding_cache import EmbeddingCache
+from rag.manifest import Manifest
+from rag.store import GenerationWriter, IndexWriteFailed, current_generation, read_article_hashes
+from rag.writelock import writer_lock
 
 log = logging.getLogger("rag.indexer")
 ProgressCallback = Callable[[int, int], None]
@@ -128,7 +128,7 @@ def _write_generation(
         return writer.commit({
             "model_id": embedder.model_id, "dimension": embedder.dimension,
             "query_prefix": embedder.query_prefix, "passage_prefix": embedder.passage_prefix,
-            "fingerprint": embedder.fingerprint, "chunk_tokens": settings.chunk_tokens,
+            "fingerprint": embedder.fingerprint, "embedder_variant": embedder.variant, "chunk_tokens": settings.chunk_tokens,
             "chunk_overlap": settings.chunk_overlap,
         })
     except BaseException:
@@ -156,11 +156,12 @@ def build_index(settings: Settings, embedder: Embedder, full: bool = False, prog
         known: dict[str, tuple[str, str]] = {}
         if previous is not None:
             manifest = Manifest.read(previous / "manifest.json")
-            if manifest.format_version != FORMAT_VERSION:
-                log.info("the index format changed; rebuilding it (vectors come from the cache)")
+            if not manifest.current_format:
+                log.info("the index format changed; rewriting it from the cached vectors")
                 previous = None
             else:
-                manifest.check_compatible(embedder.model_id, embedder.fingerprint, settings.chunk_tokens, settings.chunk_overlap)
+                manifest.check_compatible(embedder.model_id, embedder.fingerprint, embedder.variant,
+                                          settings.chunk_tokens, settings.chunk_overlap)
                 known = read_article_hashes(previous)
 
         current = {article.id: article for article in scan.articles}

@@ -78,8 +78,9 @@ class Hit:
         }
 
 
-def normalise(scores: dict, floor: float | None = None) -> dict:
-    """Scale scores to 0..1 over the candidates (min-max), so two unrelated scales can be mixed."""
+def rescale(scores: dict, floor: float | None = None) -> dict:
+    """Map scores onto 0..1 so two unrelated scales can be mixed: the best becomes 1, the lowest
+    candidate 0 (min-max), or `floor` 0 when given (BM25 scores are then divided by the best)."""
     if not scores:
         return {}
     high, low = max(scores.values()), min(scores.values()) if floor is None else floor
@@ -106,8 +107,8 @@ class Retriever:
         self.store = self._open_current()
         manifest = self.store.manifest  # queries are embedded exactly as the index was
         self.embedder = embedder or load_embedder(manifest.model_id, self.settings.query_threads,
-                                                  quantize=manifest.fingerprint.endswith(INT8_VARIANT))
-        self.store.manifest.check_compatible(self.embedder.model_id, self.embedder.fingerprint)
+                                                  quantize=manifest.embedder_variant == INT8_VARIANT)
+        manifest.check_compatible(self.embedder.model_id, self.embedder.fingerprint, self.embedder.variant)
 
     def _open_current(self) -> IndexStore:
         store = IndexStore.open(self.index_dir)
@@ -129,8 +130,8 @@ class Retriever:
     def search(self, query: str, k: int | None = None, filters: Filters | None = None) -> list[Hit]:
         """The `k` best articles for the query, each with its best passage, best first.
 
-        Articles are ranked by a weighted sum of their BM25 score (whole article, normalised by
-        the best) and their best chunk's cosine similarity (min-max over the candidates); the
+        Articles are ranked by a weighted sum of their BM25 score (whole article, divided by the
+        best) and their best chunk's cosine similarity (min-max over the candidates); the
         weight `lexical_weight` was tuned on the train questions. Within an article, the passage
         is the chunk with the best mix of the same two signals.
         """
@@ -148,7 +149,7 @@ class Retriever:
         rows = store.chunks([chunk_id for chunk_id, _ in dense])
         article_dense = best_per_article(dense, rows)
         share = self.settings.lexical_weight
-        dense_part, lexical_part = normalise(article_dense), normalise(article_bm25, floor=0.0)
+        dense_part, lexical_part = rescale(article_dense), rescale(article_bm25, floor=0.0)
         fused = {a: share * lexical_part.get(a, 0.0) + (1 - share) * dense_part.get(a, 0.0)
                  for a in set(dense_part) | set(lexical_part)}
         best_articles = sorted(fused, key=fused.__getitem__, reverse=True)[:k]

