@@ -55,8 +55,8 @@ _REFERS_BACK = {"dia", "ia", "mereka", "itu", "tersebut", "beliau", "nya", "he",
 
 
 @dataclass(frozen=True)
-class Citation:
-    """One quoted article sentence; `n` is its source's number in `Answer.sources`."""
+class ArticleRef:
+    """Source number `n` and the article's id, title, outlet, URL and date (YYYY-MM-DD)."""
 
     n: int
     article_id: str
@@ -64,6 +64,13 @@ class Citation:
     source: str | None
     url: str | None
     published: str | None
+
+
+@dataclass(frozen=True)
+class Citation(ArticleRef):
+    """One quoted article sentence, at [start, end) of the article's text; `n` is its source's
+    number in `Answer.sources`."""
+
     sentence: str
     start: int
     end: int
@@ -71,15 +78,10 @@ class Citation:
 
 
 @dataclass(frozen=True)
-class Source:
-    """An article the answer rests on (or, when abstaining, one that may be related)."""
+class Source(ArticleRef):
+    """An article the answer rests on (or, when abstaining, one that may be related), with the
+    passage that was read."""
 
-    n: int
-    article_id: str
-    title: str
-    source: str | None
-    url: str | None
-    published: str | None
     passage: str
     passage_start: int
     passage_end: int
