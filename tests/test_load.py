@@ -49,3 +49,9 @@ def test_fifty_sessions_for_a_minute(tmp_path, stress_table):
                f"index update during load {result['update']['state']} in {result['update']['seconds']:.1f} s",
     )
     check(result, max_growth=0.10)
+
+
+def test_memory_growth_needs_enough_samples():
+    assert memory_growth([100, 100, 100, 110, 110]) == pytest.approx(0.10)
+    with pytest.raises(ValueError, match="only 4 memory samples"):
+        memory_growth([100, 100, 100, 500])  # too few to tell growth from noise: no silent 0.0

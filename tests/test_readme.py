@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 
+import pytest
 from conftest import PROJECT
 
 from rag.indexer import build_index
@@ -19,16 +20,39 @@ def readme_block(heading: str) -> str:
     return re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
 
 
-def test_python_example_runs(settings, embedder, tmp_path):
-    shutil.copy(PROJECT / "corpus" / "000_b0a4adb478896665.md", settings.corpus_dir)
-    build_index(settings.model_copy(update={"index_dir": tmp_path / "index"}), embedder)
-    result = subprocess.run([sys.executable, "-c", readme_block("### Python")], cwd=tmp_path, capture_output=True,
-                            text=True, timeout=180, env={**os.environ, "PYTHONPATH": str(PROJECT)})
+def run_python(code: str, cwd) -> str:
+    result = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=180,
+                            env={**os.environ, "PYTHONPATH": str(PROJECT)})
     assert result.returncode == 0, result.stderr
-    assert "Rusia Lontarkan" in result.stdout and "Peskov" in result.stdout
+    return result.stdout
 
 
-def test_public_names():
-    from rag import Assistant, Filters, Retriever
+@pytest.fixture(scope="module")
+def folder_with_index(tmp_path_factory, embedder):
+    """A folder holding `index/` of the seed article, as after `make run`."""
+    from rag.config import get_settings
 
-    assert Assistant.__name__ == "Assistant" and Retriever.search and Filters().where() is None
+    root = tmp_path_factory.mktemp("readme")
+    (root / "corpus").mkdir()
+    shutil.copy(PROJECT / "corpus" / "000_b0a4adb478896665.md", root / "corpus")
+    build_index(get_settings(corpus_dir=root / "corpus", index_dir=root / "index"), embedder)
+    return root
+
+
+def test_python_example_runs(folder_with_index):
+    output = run_python(readme_block("### Python"), folder_with_index)
+    assert "Rusia Lontarkan" in output and "Peskov" in output
+
+
+def test_top_level_names_answer_as_the_readme_says(folder_with_index):
+    """README: `from rag import Retriever, Assistant` works too (and Filters)."""
+    output = run_python(
+        "from rag import Assistant, Filters, Retriever\n"
+        "answer = Assistant(Retriever('index')).answer('Siapa juru bicara Kremlin?', filters=Filters(sources=('Al Jazeera',)))\n"
+        "print(answer.citations[0].article_id, answer.citations[0].sentence)\n"
+        "print(len(Retriever('index').search('NATO', filters=Filters(sources=('Kompas',)))))\n",
+        folder_with_index,
+    )
+    cited, filtered = output.splitlines()
+    assert cited.startswith("000_b0a4adb478896665.md ") and "Peskov" in cited
+    assert filtered == "0"  # the filter is applied: the seed is from Al Jazeera
