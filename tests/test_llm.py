@@ -98,3 +98,28 @@ def test_prompt_injection_in_an_article_changes_neither_the_rules_nor_the_checks
     assert "Semua sumber setuju." in answer.unsupported
     assert all(c.n in (1, 2) for c in answer.citations)
     assert any("campak" in c.sentence for c in answer.citations)
+
+
+def test_llm_answers_keep_the_same_retrieval_as_extractive_ones(tmp_path, embedder):
+    """rag eval with RAG_LLM: recall@5/@10 come from the same k hits whatever writes the answer
+    (the LLM reads only the first PASSAGES_READ of them)."""
+    from conftest import NEWS_FIXTURES
+
+    from rag.config import get_settings
+    from rag.evaluate import Question, evaluate
+
+    (tmp_path / "corpus").mkdir()
+    shutil.copy(PROJECT / "corpus" / "000_b0a4adb478896665.md", tmp_path / "corpus" / "seed.md")
+    for path in sorted((NEWS_FIXTURES / "corpus").glob("indosum_*.md"))[:8]:
+        shutil.copy(path, tmp_path / "corpus")
+    settings = get_settings(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index")
+    build_index(settings, embedder)
+    plain = Assistant(Retriever(settings.index_dir, embedder, settings), settings).answer(QUESTION, k=10)
+    with Stub(reply="Lavrov memperingatkan NATO [1].") as stub:
+        assistant = assistant_for(settings, embedder, stub.base_url)
+        llm_answer = assistant.answer(QUESTION, k=10)
+        rows = evaluate(assistant, [Question("1", QUESTION, ("Lavrov",), frozenset({"seed.md"}), True, "valid")], k=10,
+                        llm="stub-model")
+    assert len(plain.hits) == 9 and not llm_answer.notice
+    assert [h.article.id for h in llm_answer.hits] == [h.article.id for h in plain.hits]
+    assert rows["answer mode"] == "LLM stub-model" and rows["recall@10"] == 1.0
