@@ -87,8 +87,8 @@ def bm25_alone(articles):
     return search
 
 
-def langchain_pipeline(articles, embedder):
-    """The tutorial pipeline; vectors come from a cache keyed by model and text."""
+def langchain_pipeline(articles, embedder, k: int = 10):
+    """The tutorial pipeline, returning the `k` best articles; vectors come from a cache keyed by model and text."""
     from langchain_community.vectorstores import FAISS
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
@@ -116,7 +116,7 @@ def langchain_pipeline(articles, embedder):
     )
 
     def search(query: str) -> list[str]:
-        return unique([d.metadata["article_id"] for d in store.similarity_search(query, k=50)])[:10]
+        return unique([d.metadata["article_id"] for d in store.similarity_search(query, k=5 * k)])[:k]
 
     return search, len(texts)
 

@@ -42,7 +42,7 @@ def main() -> None:
     settings = get_settings(corpus_dir=corpus)
     settings = settings.model_copy(update={"index_dir": eval_index_dir(corpus, settings)})
     embedder = embedder_for(settings)
-    langchain_search, _ = langchain_pipeline(load_corpus(corpus).articles, embedder)  # the same model variant for its queries
+    langchain_search, _ = langchain_pipeline(load_corpus(corpus).articles, embedder, args.k)  # the same model variant
     variant = embedder_variant(embedder)
 
     import torch
@@ -52,7 +52,7 @@ def main() -> None:
     systems = {
         f"search only (this project, k={args.k}, e5 {variant})": lambda q: assistant.retriever.search(q, args.k),
         f"full extractive answer (this project, k={args.k}, e5 {variant})": lambda q: assistant.answer(q, k=args.k),
-        f"LangChain retrieval (FAISS flat, 1000/200 chunks, top 10 articles, e5 {variant})": langchain_search,
+        f"LangChain retrieval (FAISS flat, 1000/200 chunks, k={args.k}, e5 {variant})": langchain_search,
     }
     timings: dict[str, list[float]] = {name: [] for name in systems}
     for _ in range(args.rounds):

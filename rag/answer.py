@@ -203,14 +203,17 @@ class Assistant:
         self._chat_models: dict[str, object] = {}
 
     def answer(self, question: str, history: Sequence[dict] | None = None, filters: Filters | None = None,
-               k: int | None = None, llm: str | None = None) -> Answer:
+               k: int | None = None, llm: str | bool | None = None) -> Answer:
         """The complete answer (the last item `stream` yields)."""
         *_, final = self.stream(question, history, filters, k, llm)
         return final
 
     def stream(self, question: str, history: Sequence[dict] | None = None, filters: Filters | None = None,
-               k: int | None = None, llm: str | None = None) -> Iterator[str | Answer]:
+               k: int | None = None, llm: str | bool | None = None) -> Iterator[str | Answer]:
         """Yield reply text as it is produced, then the complete, checked `Answer` last.
+
+        `llm`: None answers as configured (through `RAG_LLM` when it is set, else extractive),
+        False extractively whatever is configured, a model spec through that chat model.
 
         The final `Answer.text` is authoritative: after an LLM reply is checked, citations to
         no passage are gone and unsupported sentences are flagged.
@@ -228,7 +231,7 @@ class Assistant:
             best = ranked[0]  # more sentences only from the same article: they add context, not doubt
             chosen = [best] + [s for s in ranked[1:] if s.hit_rank == best.hit_rank and s.score >= 0.8 * best.score][: MAX_SENTENCES - 1]
             answer = self._compose(language, hits, chosen)
-        spec = llm or self.settings.llm
+        spec = self.settings.llm if llm is None else llm or None
         if spec and not answer.abstained:
             answer = yield from self._generate(spec, question, history, language, hits, answer)
         else:

@@ -130,7 +130,7 @@ def add_read_routes(app: FastAPI, assistant: Assistant, archive: Archive) -> Non
             raise HTTPException(400, "no LLM is configured: set RAG_LLM (and RAG_LLM_BASE_URL / RAG_LLM_API_KEY)")
         items = assistant.stream(
             body.question, [t.model_dump() for t in body.history],
-            body.filters.to_filters() if body.filters else None, body.k, settings.llm if body.mode == "llm" else None,
+            body.filters.to_filters() if body.filters else None, body.k, settings.llm if body.mode == "llm" else False,
         )
         if not stream:
             *_, answer = items
@@ -166,6 +166,8 @@ def add_write_routes(app: FastAPI, archive: Archive) -> None:
 
     @app.post("/api/articles/upload", status_code=201)
     async def upload_article(token: Token, file: UploadFile = File(...), replace: bool = False) -> dict:
+        with _http_errors():
+            archive.authorize(token)  # before reading up to RAG_MAX_FILE_MB of body
         data = await file.read(archive.settings.max_file_bytes + 1)
         return _saved(lambda: archive.save_file(file.filename or "", data, token, replace))
 

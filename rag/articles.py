@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.config import Settings
@@ -56,7 +56,7 @@ class Archive:
     settings: Settings
     retriever: Retriever
     updater: IndexUpdater
-    token: str | None
+    token: str | None = field(default=None, repr=False)
 
     @property
     def writable(self) -> bool:

@@ -146,10 +146,14 @@ def _split_long(text: str, span: Span, count_tokens: TokenCounter, max_tokens: i
 
 
 def _fit(text: str, words: list[Span], count_tokens: TokenCounter, max_tokens: int) -> list[Span]:
-    """The words as one span if the tokenizer counts it within the budget, else halves of it."""
-    span = (words[0][0], words[-1][1])
-    if len(words) == 1 or count_tokens([text[span[0] : span[1]]])[0] <= max_tokens:
-        return [span]
+    """The words as one span if the tokenizer counts it within the budget, else halves of it
+    (by words, and inside a single word by characters: normalisation can turn one character
+    into several tokens)."""
+    start, end = words[0][0], words[-1][1]
+    if end - start == 1 or count_tokens([text[start:end]])[0] <= max_tokens:
+        return [(start, end)]
+    if len(words) == 1:
+        words = [(i, i + 1) for i in range(start, end)]
     middle = len(words) // 2
     return _fit(text, words[:middle], count_tokens, max_tokens) + _fit(text, words[middle:], count_tokens, max_tokens)
 

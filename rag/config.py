@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     ui_queue_size: int = Field(256, ge=1, description="chat requests waiting beyond that; more are refused with 'queue full' (bounded memory)")
     max_connections: int = Field(512, ge=8, description="open HTTP connections; more get 503 instead of piling up")
     ui_sessions: int = Field(256, ge=1, description="web sessions whose state the server keeps; the longest idle is dropped first")
-    api_token: str | None = Field(None, description="bearer token that HTTP write endpoints require")
+    api_token: str | None = Field(None, description="token every write needs (HTTP API, web page, gradio_client); unset = read-only")
     llm: str | None = None
     llm_base_url: str | None = None
     llm_api_key: str | None = None

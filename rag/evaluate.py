@@ -216,7 +216,7 @@ def evaluate(assistant: Assistant, questions: Sequence[Question], k: int = 10, l
     settings = assistant.settings
     for question in questions:
         begin = time.perf_counter()
-        answer = assistant.answer(question.question, k=k, llm=llm)
+        answer = assistant.answer(question.question, k=k, llm=llm or False)
         latencies.append(time.perf_counter() - begin)
         for citation in answer.citations:
             if citation.article_id not in file_texts:
@@ -224,7 +224,7 @@ def evaluate(assistant: Assistant, questions: Sequence[Question], k: int = 10, l
                 file_texts[citation.article_id] = text_in_file(settings.corpus_dir, article, settings.max_file_bytes)
         score_answer(tally, question, answer, file_texts)
         if leave_gold_out and question.answerable:
-            without = assistant.answer(question.question, k=k, filters=Filters(exclude_articles=question.gold_docs), llm=llm)
+            without = assistant.answer(question.question, k=k, filters=Filters(exclude_articles=question.gold_docs), llm=llm or False)
             tally.left_out += 1
             tally.abstained_without_gold += without.abstained
     return {"answer mode": f"LLM {llm}" if llm else "extractive", **report(tally, latencies)}

@@ -61,7 +61,7 @@ class Manifest:
         if not self.current_format:
             raise IndexMismatch(
                 f"the index ({self.generation}) has format {self.format_version}, this version reads {FORMAT_VERSION}; "
-                "update it with 'python -m rag index' (it is rewritten from the cached vectors, nothing is embedded again)"
+                "update it with 'python -m rag index' (it is rewritten reusing the vectors in the index's embedding cache)"
             )
 
     def check_compatible(self, model_id: str, fingerprint: str, variant: str,

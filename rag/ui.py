@@ -1,5 +1,6 @@
 """The Gradio web app: a chat with cited answers, a sources panel that shows each cited sentence
-in its article, filters, and an index tab. A thin shell over `rag.Assistant`.
+in its article, filters, and an index tab. A thin shell over `rag.answer.Assistant` (answers)
+and `rag.articles.Archive` (listing and the token-checked writes).
 
 Every piece of article data is escaped before it reaches the page: titles, text and URLs
 are shown as text, never as live HTML, and only http(s) links are made clickable.
@@ -317,7 +318,7 @@ def wire_chat(assistant: Assistant, chat: ChatTab, language: gr.State) -> None:
             return
         filters = parse_filters(since, until, sources, language)
         history = history + [{"role": "user", "content": message}, {"role": "assistant", "content": ""}]
-        llm = assistant.settings.llm if mode.startswith("LLM") else None
+        llm = assistant.settings.llm if mode.startswith("LLM") else False
         for item in assistant.stream(message, history[:-2], filters, int(k), llm):
             if isinstance(item, Answer):
                 history[-1] = {"role": "assistant", "content": render_reply(item)}
@@ -355,16 +356,18 @@ def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, language
     """Upload, update and delete (each needs the token: /upload_articles, /update_index,
     /delete_article) and the article search."""
     def upload(files: list[str] | None, token: str, language: str) -> str:
+        try:
+            archive.authorize(token)  # before reading the files
+        except WriteRefused as error:
+            return f"❌ {refusal(error, language)}"
         lines = []
         for path in files or []:
             name = Path(path).name
             try:
                 saved, articles = archive.save_file(name, Path(path).read_bytes(), token)
                 lines.append(f"✅ {html.escape(saved.name)}: {LABELS[language]['saved'].format(count=len(articles))}")
-            except (WriteRefused, ArticleError) as error:
+            except ArticleError as error:
                 lines.append(f"❌ {html.escape(name)}: {refusal(error, language)}")
-                if isinstance(error, WriteRefused):
-                    break
         return "\n".join(f"- {line}" for line in lines)
 
     def update(token: str, language: str, progress: gr.Progress = gr.Progress()) -> tuple[str, str]:

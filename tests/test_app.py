@@ -7,7 +7,9 @@ import subprocess
 import sys
 
 import httpx
-from server import PROJECT
+from server import PROJECT, serve_in_thread
+
+from rag.ui import LABELS
 
 
 def test_chat_endpoint_through_gradio_client(shared_server):
@@ -27,26 +29,56 @@ def test_page_writes_through_gradio_client_need_the_token(shared_server, tmp_pat
     from gradio_client import Client, handle_file
 
     client = Client(f"{shared_server.url}/", verbose=False)
-    article = tmp_path / "uji_token.md"
+    article = tmp_path / "uji_akses.md"
     article.write_text("---\ntitle: Uji Token\n---\nPanitia lomba layang-layang di Pangandaran menetapkan tanggal final.\n")
     corpus = shared_server.corpus
     before = sorted(p.name for p in corpus.iterdir())
     generation = httpx.get(f"{shared_server.url}/api/health").json()["generation"]
+    refused = LABELS["id"]["wrong_token"]  # the page's language is Indonesian by default
     for token in ("", "wrong-token"):
-        report = client.predict([handle_file(str(article))], token, api_name="/upload_articles")
-        assert "token" in report and "uji_token.md" in report
-        report, _ = client.predict(token, api_name="/update_index")
-        assert "token" in report
-        report = client.predict("000_b0a4adb478896665.md", token, api_name="/delete_article")
-        assert "token" in report
+        assert refused in client.predict([handle_file(str(article))], token, api_name="/upload_articles")
+        assert refused in client.predict(token, api_name="/update_index")[0]
+        assert refused in client.predict("000_b0a4adb478896665.md", token, api_name="/delete_article")
     assert sorted(p.name for p in corpus.iterdir()) == before  # nothing saved, nothing deleted
     assert httpx.get(f"{shared_server.url}/api/health").json()["generation"] == generation  # no update ran
 
-    assert "✅ uji_token.md" in client.predict([handle_file(str(article))], "test-token", api_name="/upload_articles")
+    assert "✅ uji_akses.md" in client.predict([handle_file(str(article))], "test-token", api_name="/upload_articles")
     assert "1 added" in client.predict("test-token", api_name="/update_index")[0]
-    assert "uji_token.md" in client.predict("uji_token.md", "test-token", api_name="/delete_article")
-    assert not (corpus / "uji_token.md").exists()
+    assert client.predict("uji_akses.md", "test-token", api_name="/delete_article").startswith("🗑 uji_akses.md")
+    assert not (corpus / "uji_akses.md").exists()
     assert "1 removed" in client.predict("test-token", api_name="/update_index")[0]
+
+
+def test_without_a_configured_token_the_page_is_read_only(settings, embedder):
+    """No RAG_API_TOKEN: the Index tab says how to enable writes, and every write is refused
+    whatever token is sent."""
+    import gradio as gr
+    from gradio_client import Client
+
+    from rag.answer import Assistant
+    from rag.api import create_api
+    from rag.articles import Archive
+    from rag.indexer import IndexUpdater, build_index
+    from rag.retriever import Retriever
+    from rag.ui import build_ui
+
+    (settings.corpus_dir / "seed.md").write_bytes((PROJECT / "corpus" / "000_b0a4adb478896665.md").read_bytes())
+    build_index(settings, embedder)
+    retriever = Retriever(settings.index_dir, embedder, settings)
+    assistant = Assistant(retriever, settings)
+    archive = Archive(settings, retriever, IndexUpdater(settings, embedder), token=None)
+    app = gr.mount_gradio_app(create_api(assistant, archive), build_ui(assistant, archive), path="/")
+    disabled = LABELS["id"]["writes_disabled"]
+    with serve_in_thread(app) as url:
+        config = httpx.get(f"{url}/config").json()
+        shown = [c.get("props", {}).get("value") for c in config["components"]]
+        assert disabled in shown and "RAG_API_TOKEN" in disabled
+        token_box = next(c for c in config["components"] if c.get("props", {}).get("elem_id") == "token")
+        assert token_box["props"]["interactive"] is False
+        client = Client(f"{url}/", verbose=False)
+        assert disabled in client.predict("anything", api_name="/update_index")[0]
+        assert disabled in client.predict("seed.md", "anything", api_name="/delete_article")
+    assert (settings.corpus_dir / "seed.md").exists() and archive.updater.current is None
 
 
 def test_a_taken_port_gives_a_clear_message():

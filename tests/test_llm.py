@@ -123,3 +123,14 @@ def test_llm_answers_keep_the_same_retrieval_as_extractive_ones(tmp_path, embedd
     assert len(plain.hits) == 9 and not llm_answer.notice
     assert [h.article.id for h in llm_answer.hits] == [h.article.id for h in plain.hits]
     assert rows["answer mode"] == "LLM stub-model" and rows["recall@10"] == 1.0
+
+
+def test_extractive_mode_is_extractive_even_with_an_llm_configured(index_settings, embedder):
+    """The page's "Ekstraktif" choice and the API's mode "extractive" pass llm=False: no LLM call."""
+    with Stub(reply="Jawaban LLM [1].") as stub:
+        assistant = assistant_for(index_settings, embedder, stub.base_url)
+        extractive = assistant.answer(QUESTION, llm=False)
+        configured = assistant.answer(QUESTION)  # None: as configured, through the LLM
+    assert len(stub.requests) == 1 and stub.requests[0]["model"] == "stub-model"
+    assert extractive.text.startswith("Menurut arsip:") and "Jawaban LLM" not in extractive.text
+    assert "Jawaban LLM" in configured.text
