@@ -183,6 +183,9 @@ def chunk_article(article: Article, count_tokens: TokenCounter, max_tokens: int 
         while last + 1 < len(sentences) and total + sizes[last + 1] <= max_tokens:
             last += 1
             total += sizes[last]
+        # pieces of one word do not add up (no space between them): count the chunk as a whole
+        while last > first and count_tokens([text[sentences[first][0] : sentences[last][1]]])[0] > max_tokens:
+            last -= 1
         start, end = sentences[first][0], sentences[last][1]
         chunks.append(Chunk(article.id, len(chunks), text[start:end], start, end, tuple(sentences[first : last + 1])))
         if last + 1 >= len(sentences):

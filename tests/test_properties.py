@@ -42,7 +42,8 @@ def report_examples(request, stress_table):
     if EXAMPLES >= 1000 and report is not None:
         stress_table.add(f"fuzz: {request.node.name.removeprefix('test_').replace('_', ' ')}",
                          cases=RUNS[request.node.name], failures=int(report.failed))
-NEWS_ALPHABET = st.sampled_from(list("abcdeHJKLMN .,!?…“”\"'()-/0123456789\n\t") + ["dr.", "Prof.", "Rp", "1.000", "3,5", " - "])
+NEWS_ALPHABET = st.sampled_from(list("abcdeHJKLMN .,!?…“”\"'()-/0123456789\n\t") + ["dr.", "Prof.", "Rp", "1.000", "3,5", " - "]
+                                   + ["Rp2.500.000,00", "https://kabar.id/a?b=1", "sosial-ekonomi-politik", "ﷺ"])  # many tokens a word
 news_like = st.lists(NEWS_ALPHABET, max_size=300).map("".join)
 
 
