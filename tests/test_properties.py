@@ -13,7 +13,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from rag.chunking import chunk_article, split_sentences
@@ -62,6 +62,7 @@ def test_sentence_spans_are_ordered_trimmed_and_inside_the_text(text):
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.one_of(news_like, st.text(min_size=1, max_size=400)), st.integers(min_value=16, max_value=40), st.integers(0, 2))  # budgets from RAG_CHUNK_TOKENS's minimum
+@example(body="https://kabar.id/a?b=1aRp2.500.000,00", budget=16, overlap=0)  # found by hypothesis: pieces of a word
 @counted
 def test_chunks_cover_the_article_in_order_within_budget(embedder, body, budget, overlap):
     assume(body.strip())
