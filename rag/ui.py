@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,16 +120,19 @@ def _highlight(text: str, spans: list[tuple[int, int]], offset: int, n: int) -> 
     return "".join(pieces)
 
 
-def render_sources(answer: Answer | None, article_of: Callable[[str], Article | None], language: str, turn: int = 0) -> str:
+def render_sources(answer: Answer | None, article_of: Callable[[str], Article | None], language: str,
+                   turn: int = 0, answer_id: str = "") -> str:
     """One card per source (passage with the cited sentence highlighted) and its full article, collapsed.
 
     `article_of` looks an article up by id (the live index's `IndexStore.article`); `turn`
-    numbers the answer in the conversation (`data-turn`, set once the answer is complete).
+    numbers the answer in the conversation and `answer_id` tells answers apart (a retried one
+    too): both are set once the answer is complete (`data-turn`, `data-answer`).
     """
     labels = LABELS[language]
+    wrapper = f'<div data-turn="{turn}" data-answer="{html.escape(answer_id, quote=True)}">'
     if answer is None or not answer.sources:
-        return f'<div data-turn="{turn}"><p>{labels["no_sources"]}</p></div>'
-    cards = [f'<div data-turn="{turn}">', f"<h3>{labels['sources_heading']}</h3>"]
+        return f'{wrapper}<p>{labels["no_sources"]}</p></div>'
+    cards = [wrapper, f"<h3>{labels['sources_heading']}</h3>"]
     for source in answer.sources:
         spans = [(c.start, c.end) for c in answer.citations if c.n == source.n]
         article = article_of(source.article_id)
@@ -162,6 +166,30 @@ def parse_filters(since: str, until: str, sources: list[str] | None, language: s
     except ValueError:
         raise gr.Error(LABELS[language]["bad_date"]) from None
     return Filters(first, last, tuple(sources or ()))
+
+
+def message_text(content: object) -> str:
+    """The plain text of one Gradio chat message's content: a string, one part
+    (`{"type": "text", "text": ...}`) or a list of parts, as Gradio 6 hands history back."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        return str(content.get("text") or "")
+    if isinstance(content, list):
+        return "".join(message_text(part) for part in content)
+    return ""
+
+
+def as_history(messages: list[dict]) -> list[dict[str, str]]:
+    """Gradio's chat messages as the library's history: `{"role", "content": str}` turns. The one
+    conversion used by send, Retry and Undo.
+
+    Example::
+
+        as_history([{"role": "user", "content": [{"type": "text", "text": "Siapa?"}]}])
+        # [{"role": "user", "content": "Siapa?"}]
+    """
+    return [{"role": message["role"], "content": message_text(message.get("content"))} for message in messages or []]
 
 
 def index_stats(assistant: Assistant) -> str:
@@ -317,18 +345,20 @@ def wire_chat(assistant: Assistant, chat: ChatTab, language: gr.State) -> None:
             yield history, gr.skip(), ""
             return
         filters = parse_filters(since, until, sources, language)
-        history = history + [{"role": "user", "content": message}, {"role": "assistant", "content": ""}]
+        history = as_history(history) + [{"role": "user", "content": message}, {"role": "assistant", "content": ""}]
         llm = assistant.settings.llm if mode.startswith("LLM") else False
         for item in assistant.stream(message, history[:-2], filters, int(k), llm):
             if isinstance(item, Answer):
                 history[-1] = {"role": "assistant", "content": render_reply(item)}
                 turn = sum(t["role"] == "user" for t in history)
-                yield history, render_sources(item, assistant.retriever.store.article, language, turn), ""
+                sources = render_sources(item, assistant.retriever.store.article, language, turn, uuid.uuid4().hex[:12])
+                yield history, sources, ""
             else:
                 history[-1] = {"role": "assistant", "content": history[-1]["content"] + html.escape(item, quote=False)}
                 yield history, gr.skip(), ""
 
     def retry(history: list[dict], *rest) -> Iterator[tuple[list[dict], str, str]]:
+        history = as_history(history)
         users = [i for i, turn in enumerate(history) if turn["role"] == "user"]
         if not users:
             yield history, gr.skip(), ""
@@ -337,6 +367,7 @@ def wire_chat(assistant: Assistant, chat: ChatTab, language: gr.State) -> None:
         yield from respond(history[last]["content"], history[:last], *rest)
 
     def undo(history: list[dict]) -> tuple[list[dict], str]:
+        history = as_history(history)
         users = [i for i, turn in enumerate(history) if turn["role"] == "user"]
         if not users:
             return history, ""

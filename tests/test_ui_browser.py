@@ -46,9 +46,13 @@ def page(server):
         browser.close()
 
 
-def ask(page, question: str) -> str:
+def ask(page, question: str, new_conversation: bool = False) -> str:
     """Ask and wait until the answer is complete: the sources panel is rendered for this turn
-    only when the final, checked answer has arrived (streamed pieces come before it)."""
+    only when the final, checked answer has arrived (streamed pieces come before it).
+    `new_conversation` clears the chat first, so the question is not read as a follow-up."""
+    if new_conversation:
+        page.click("#clear")
+        page.wait_for_function("() => !document.querySelector('#chat [data-testid=\"user\"]')", timeout=30_000)
     turn = page.locator("#chat [data-testid='user']").count() + 1
     page.fill("#question textarea", question)
     page.press("#question textarea", "Enter")
@@ -71,13 +75,13 @@ def test_ask_in_indonesian_and_follow_the_citation(page):
 
 
 def test_ask_in_english(page):
-    reply = ask(page, "Who is the spokesman of the Kremlin?")
+    reply = ask(page, "Who is the spokesman of the Kremlin?", new_conversation=True)
     assert reply.startswith("According to the archive") and "Peskov" in reply
     page.screenshot(path=str(SHOTS / "3-english-question.png"), full_page=True)
 
 
 def test_hostile_title_is_shown_as_text(page):
-    reply = ask(page, "Berapa harga cabai rawit di Bandung?")
+    reply = ask(page, "Berapa harga cabai rawit di Bandung?", new_conversation=True)
     assert "80.000" in reply
     page.wait_for_selector("#sources .source-card h4")
     title = page.locator("#sources .source-card h4").first.inner_text()
@@ -103,7 +107,7 @@ def test_upload_update_and_ask_about_the_new_article(page, server, tmp_path):
     page.wait_for_function("() => /1 added/.test(document.querySelector('#update-report').innerText)", timeout=120_000)
     page.screenshot(path=str(SHOTS / "5-index-updated.png"), full_page=True)
     page.get_by_role("tab", name="Tanya").click()
-    reply = ask(page, "Berapa rumah yang rusak akibat gempa di Garut?")
+    reply = ask(page, "Berapa rumah yang rusak akibat gempa di Garut?", new_conversation=True)
     assert "37 rumah" in reply
     assert "Gempa Guncang Garut" in page.locator("#sources").inner_text()
     page.screenshot(path=str(SHOTS / "6-new-article-cited.png"), full_page=True)
@@ -128,3 +132,21 @@ def test_api_docs_render_with_the_network_blocked(page, server):
     assert "/api/search" in paths and "/api/ask" in paths and not blocked
     docs.screenshot(path=str(SHOTS / "7-api-docs-offline.png"), full_page=False)
     docs.close()
+
+
+def test_follow_up_retry_and_undo(page):
+    """Gradio hands the history back as lists of parts: the follow-up keeps its context, Retry
+    answers again without an error, Undo puts back the question's plain text."""
+    page.get_by_role("tab", name="Tanya").click()
+    ask(page, "Mengapa Finlandia bergabung dengan NATO?", new_conversation=True)
+    follow_up = ask(page, "Bagaimana tanggapan Swedia?")
+    assert "[1]" in follow_up and not follow_up.startswith("Tidak ada jawaban")  # read with the first question
+    answer_id = page.locator("#sources [data-turn='2']").get_attribute("data-answer")
+    page.click("#retry")
+    page.wait_for_selector(f"#sources [data-turn='2']:not([data-answer='{answer_id}'])", timeout=60_000)
+    assert page.locator("#chat [data-testid='user']").count() == 2 and page.locator("#chat [data-testid='bot']").count() == 2
+    assert "[1]" in page.locator("#chat [data-testid='bot']").nth(1).inner_text()
+    page.screenshot(path=str(SHOTS / "8-follow-up-retried.png"), full_page=True)
+    page.click("#undo")
+    page.wait_for_function("() => document.querySelectorAll('#chat [data-testid=\"user\"]').length === 1", timeout=30_000)
+    assert page.input_value("#question textarea") == "Bagaimana tanggapan Swedia?"
