@@ -19,8 +19,8 @@ from hostile import make_hostile_corpus
 from rag.corpus import printable
 
 # Peak RSS of the build process: model (~0.9 GB) + embedding activations + the largest allowed
-# file + chunk texts. Measured (VmHWM of the child alone, int8 default): short 1.27 GB; the
-# full-size run (50 MB article, 5 MB line) was measured at 1.9 GB before the measurement was fixed.
+# file + chunk texts. Measured (VmHWM of the child alone, int8 default): short 1.27 GB, full
+# size (50 MB article, 5 MB line) 2.0 GB.
 PEAK_RSS_LIMIT_MB = {"short": 1800, "full": 2500}
 
 
