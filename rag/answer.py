@@ -12,6 +12,7 @@ import math
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 import Stemmer
 
@@ -203,13 +204,13 @@ class Assistant:
         self._chat_models: dict[str, object] = {}
 
     def answer(self, question: str, history: Sequence[dict] | None = None, filters: Filters | None = None,
-               k: int | None = None, llm: str | bool | None = None) -> Answer:
+               k: int | None = None, llm: str | Literal[False] | None = None) -> Answer:
         """The complete answer (the last item `stream` yields)."""
         *_, final = self.stream(question, history, filters, k, llm)
         return final
 
     def stream(self, question: str, history: Sequence[dict] | None = None, filters: Filters | None = None,
-               k: int | None = None, llm: str | bool | None = None) -> Iterator[str | Answer]:
+               k: int | None = None, llm: str | Literal[False] | None = None) -> Iterator[str | Answer]:
         """Yield reply text as it is produced, then the complete, checked `Answer` last.
 
         `llm`: None answers as configured (through `RAG_LLM` when it is set, else extractive),

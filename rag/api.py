@@ -22,7 +22,8 @@ from pydantic import BaseModel, Field
 
 from rag import __version__
 from rag.answer import Answer, Assistant
-from rag.articles import Archive, ArticleError, ArticleNotFound, WriteRefused
+from rag.articles import Archive, ArticleNotFound, WriteRefused
+from rag.corpus import ArticleError
 from rag.retriever import Filters
 
 MAX_QUERY_CHARS = 1000

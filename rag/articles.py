@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.config import Settings
-from rag.corpus import Article, ArticleError, article_markdown, remove_article_file, save_article_file
+from rag.corpus import Article, article_markdown, remove_article_file, save_article_file
 from rag.indexer import IndexUpdater, UpdateJob
 from rag.retriever import Retriever
 
@@ -112,6 +112,3 @@ def slug(title: str) -> str:
     """A file name stem from a title: lower-case words joined by '-', at most 80 characters."""
     words = "".join(c if c.isalnum() else "-" for c in title.lower()).split("-")
     return "-".join(w for w in words if w)[:80] or "article"
-
-
-__all__ = ["Archive", "ArticleError", "ArticleNotFound", "WriteRefused", "slug"]

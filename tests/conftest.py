@@ -10,7 +10,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests must never reach for a model hub
 
 PROJECT = Path(__file__).resolve().parent.parent
-NEWS_FIXTURES = PROJECT / "tests" / "fixtures" / "news-qa"  # a slice of ../shared/data/news-qa; see its README
+NEWS_FIXTURES = PROJECT / "tests" / "fixtures" / "news-qa"  # shipped with the tests; sources in its README
 
 
 @pytest.fixture(scope="session")

