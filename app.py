@@ -4,6 +4,7 @@ HTTP API at /api (OpenAPI docs at /docs) from one process."""
 import argparse
 import socket
 import sys
+import threading
 
 from rag.config import get_settings
 
@@ -45,6 +46,7 @@ def main() -> None:
     print(build_index(settings, embedder).summary(), flush=True)
     set_threads(settings.query_threads)  # serve queries single-threaded: latency stays flat under load
     assistant = Assistant(Retriever(settings.index_dir, embedder, settings), settings)
+    threading.Thread(target=lambda: assistant.reader, name="load-reader", daemon=True).start()  # ready before the first question
     archive = Archive(settings, assistant.retriever, IndexUpdater(settings, embedder), settings.api_token)
     api = create_api(assistant, archive)
     ui = build_ui(assistant, archive)

@@ -1,5 +1,6 @@
-"""Query latency, side by side in one run: search only, full extractive answers, and the plain
-LangChain pipeline's retrieval, on the same questions, single-threaded.
+"""Query latency, side by side in one run: search only, full answers with the reader's short
+answer (precision as chosen at load, and fp32 forced), the previous answer path (quotes only,
+no reader), and the plain LangChain pipeline's retrieval, on the same questions, single-threaded.
 
     .venv/bin/python benchmarks/bench_query.py [--questions 200] [--rounds 3]
 
@@ -27,6 +28,7 @@ from rag.config import get_settings  # noqa: E402
 from rag.corpus import load_corpus  # noqa: E402
 from rag.embeddings import embedder_for  # noqa: E402
 from rag.evaluate import eval_index_dir, load_questions, percentile  # noqa: E402
+from rag.reader import Reader  # noqa: E402
 from rag.retriever import Retriever  # noqa: E402
 
 
@@ -48,10 +50,15 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(1)
-    assistant = Assistant(Retriever(settings.index_dir, embedder, settings), settings)
+    retriever = Retriever(settings.index_dir, embedder, settings)
+    assistant = Assistant(retriever, settings)
+    exact = Assistant(retriever, settings, reader=Reader(precision="fp32"))
+    previous = Assistant(retriever, settings.model_copy(update={"reader": False}))
     systems = {
         f"search only (this project, k={args.k}, e5 {variant})": lambda q: assistant.retriever.search(q, args.k),
-        f"full extractive answer (this project, k={args.k}, e5 {variant})": lambda q: assistant.answer(q, k=args.k),
+        f"answer with the reader's short answer (k={args.k}, reader {assistant.reader.precision})": lambda q: assistant.answer(q, k=args.k),
+        f"answer with the reader's short answer (k={args.k}, reader fp32)": lambda q: exact.answer(q, k=args.k),
+        f"previous answer path: quotes only, no reader (k={args.k})": lambda q: previous.answer(q, k=args.k),
         f"LangChain retrieval (FAISS flat, 1000/200 chunks, k={args.k}, e5 {variant})": langchain_search,
     }
     timings: dict[str, list[float]] = {name: [] for name in systems}

@@ -7,6 +7,10 @@ Abstention: for each train question it records the evidence strength (best sente
 passage dense score) once with the gold articles in the index and once with them filtered
 out, then grid-searches `RAG_MIN_COVERAGE` / `RAG_MIN_DENSE_SCORE` for the most
 leave-gold-out abstentions while abstaining on at most 10% of the answerable questions.
+With `--reader`: calibrates the reader's confidence. For each train question answered with
+quotes, the reader marks the short answer inside the first quote; a logistic regression of
+"the short answer is right" (token F1 >= 0.5 against a gold answer) on the reader's margin gives
+`RAG_READER_CALIBRATION`.
 Report the result on the valid split with `make eval`, never on the questions tuned on.
 """
 
@@ -20,10 +24,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.answer import Assistant, score_sentences  # noqa: E402
+from rag.answer import Assistant, score_sentences, short_answer_in  # noqa: E402
 from rag.config import get_settings  # noqa: E402
 from rag.embeddings import embedder_for  # noqa: E402
-from rag.evaluate import eval_index_dir, load_questions, recall_at, reciprocal_rank  # noqa: E402
+from rag.evaluate import eval_index_dir, load_questions, recall_at, reciprocal_rank, token_f1  # noqa: E402
+from rag.reader import Reader  # noqa: E402
 from rag.retriever import Filters, Retriever  # noqa: E402
 from shared_data import NEWS_QA, require  # noqa: E402
 
@@ -48,9 +53,28 @@ def tune_fusion(assistant: Assistant, questions) -> None:
     assistant.retriever.settings = assistant.settings
 
 
+def calibrate_reader(assistant: Assistant, questions) -> None:
+    """Fit P(short answer right | reader margin) on train questions (Platt scaling)."""
+    from sklearn.linear_model import LogisticRegression
+
+    reader = Reader().load()
+    margins, right = [], []
+    for q in questions:
+        answer = assistant.answer(q.question, llm=False)
+        found = None if answer.abstained else short_answer_in(reader, q.question, answer)
+        if found:
+            margins.append([found[1]])
+            right.append(token_f1(found[0], q.answers) >= 0.5)
+    model = LogisticRegression().fit(margins, right)
+    calibration = [round(float(model.coef_[0][0]), 3), round(float(model.intercept_[0]), 3)]
+    print(f"{len(margins)} short answers on train questions, {sum(right) / len(right):.3f} right (F1 >= 0.5)")
+    print(f"| RAG_READER_CALIBRATION |\n| --- |\n| {calibration} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--questions", type=int, default=500)
+    parser.add_argument("--reader", action="store_true", help="calibrate the reader's confidence instead")
     args = parser.parse_args()
     require(NEWS_QA / "questions-dev.jsonl", NEWS_QA / "corpus")
     questions = load_questions(NEWS_QA / "questions-dev.jsonl", "train")
@@ -59,7 +83,10 @@ def main() -> None:
     corpus = NEWS_QA / "corpus"
     settings = get_settings(corpus_dir=corpus)
     settings = settings.model_copy(update={"index_dir": eval_index_dir(corpus, settings)})
-    assistant = Assistant(Retriever(settings.index_dir, embedder_for(settings, threads=1), settings), settings)
+    assistant = Assistant(Retriever(settings.index_dir, embedder_for(settings, threads=1), settings),
+                          settings.model_copy(update={"reader": False}))
+    if args.reader:
+        return calibrate_reader(assistant, questions)
     tune_fusion(assistant, questions)
     with_gold = [evidence(assistant, q.question, None) for q in questions]
     without = [evidence(assistant, q.question, Filters(exclude_articles=q.gold_docs)) for q in questions]

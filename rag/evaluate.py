@@ -10,6 +10,8 @@ import hashlib
 import json
 import math
 import time
+import unicodedata
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +66,45 @@ def load_questions(path: Path, split: str | None = None) -> list[Question]:
     return questions
 
 
+def is_squad_file(path: Path) -> bool:
+    """Does the file hold SQuAD-v2-shape rows (question, context, answers.text, is_impossible)?"""
+    with open(path, encoding="utf-8") as handle:
+        first = next((line for line in handle if line.strip()), "")
+    try:
+        return "context" in json.loads(first)
+    except (json.JSONDecodeError, TypeError):
+        return False
+
+
+def squad_questions(path: Path, split: str | None, corpus: Path) -> list[Question]:
+    """Read a SQuAD-v2-shape JSONL file: its contexts become the articles of `corpus` (one
+    `contexts.jsonl` written there, rewritten only when it changes), each question's gold
+    article is its context, and an `is_impossible` question must be abstained on."""
+    questions, contexts = [], {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        record = json.loads(line)
+        if not isinstance(record.get("context"), str) or not isinstance(record.get("question"), str):
+            raise QuestionFileError(f"{path}:{number}: a SQuAD-shape row needs 'question' and 'context' strings")
+        if split and record.get("split", split) != split:
+            continue
+        article = "ctx-" + hashlib.sha256(record["context"].encode()).hexdigest()[:12]
+        contexts[article] = {"id": article, "title": record.get("title") or record["context"][:60], "text": record["context"]}
+        answers = tuple((record.get("answers") or {}).get("text") or ())
+        answerable = bool(answers) and not record.get("is_impossible", False)
+        questions.append(Question(str(record.get("id", number)), record["question"], answers,
+                                  frozenset({article}), answerable, record.get("split")))
+    if not questions:
+        raise QuestionFileError(f"{path}: no questions" + (f" in split {split!r}" if split else ""))
+    corpus.mkdir(parents=True, exist_ok=True)
+    content = "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in contexts.values())
+    target = corpus / "contexts.jsonl"
+    if not target.exists() or target.read_text(encoding="utf-8") != content:
+        target.write_text(content, encoding="utf-8")
+    return questions
+
+
 # ---------------------------------------------------------------- metrics (pure)
 
 def first_gold_rank(ranked_docs: Sequence[str], gold: frozenset[str]) -> int | None:
@@ -92,6 +133,31 @@ def contains_answer(text: str, answers: Sequence[str]) -> bool:
     return any(answer.lower() in lowered for answer in answers if answer.strip())
 
 
+def normalise_answer(text: str) -> str:
+    """SQuAD's normalisation: lower case, no punctuation, no English articles, single spaces
+    (Indonesian has no articles; its punctuation is the same)."""
+    text = "".join(" " if unicodedata.category(c).startswith("P") else c for c in text.lower())
+    return " ".join(w for w in text.split() if w not in ("a", "an", "the"))
+
+
+def exact_match(prediction: str, answers: Sequence[str]) -> float:
+    """1.0 when the normalised prediction equals a normalised gold answer (SQuAD EM)."""
+    return float(any(normalise_answer(prediction) == normalise_answer(a) for a in answers))
+
+
+def token_f1(prediction: str, answers: Sequence[str]) -> float:
+    """The best token-overlap F1 of the prediction against the gold answers (SQuAD F1)."""
+    predicted = normalise_answer(prediction).split()
+    best = 0.0
+    for answer in answers:
+        gold = normalise_answer(answer).split()
+        common = sum((Counter(predicted) & Counter(gold)).values())
+        if common:
+            precision, recall = common / len(predicted), common / len(gold)
+            best = max(best, 2 * precision * recall / (precision + recall))
+    return best
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     if not values:
         return 0.0
@@ -110,6 +176,8 @@ class Tally:
     recall10: float = 0
     mrr10: float = 0
     ndcg10: float = 0
+    exact: float = 0
+    f1: float = 0
     contained_first: int = 0
     contained_any: int = 0
     answered: int = 0
@@ -121,6 +189,13 @@ class Tally:
     correctly_abstained: int = 0
     left_out: int = 0
     abstained_without_gold: int = 0
+
+
+def short_answer(answer: Answer) -> str:
+    """What the user reads as the answer: the reader's span, else the first quoted sentence."""
+    if answer.short_answer is not None:
+        return answer.short_answer
+    return answer.citations[0].sentence if answer.citations else answer.text
 
 
 def score_answer(tally: Tally, question: Question, answer: Answer, file_texts: dict[str, str]) -> None:
@@ -143,6 +218,9 @@ def score_answer(tally: Tally, question: Question, answer: Answer, file_texts: d
         tally.falsely_abstained += 1
         return
     tally.answered += 1
+    predicted = short_answer(answer)
+    tally.exact += exact_match(predicted, question.answers)
+    tally.f1 += token_f1(predicted, question.answers)
     tally.contained_first += bool(answer.citations) and contains_answer(answer.citations[0].sentence, question.answers)
     tally.contained_any += contains_answer(answer.text, question.answers)
     for citation in answer.citations:
@@ -158,6 +236,7 @@ def report(tally: Tally, latencies: Sequence[float]) -> dict[str, float]:
         "questions": tally.questions,
         "recall@1": tally.recall1 / n, "recall@5": tally.recall5 / n, "recall@10": tally.recall10 / n,
         "MRR@10": tally.mrr10 / n, "nDCG@10": tally.ndcg10 / n,
+        "short answer EM": tally.exact / n, "short answer F1": tally.f1 / n,
         "containment (first cited sentence)": tally.contained_first / n,
         "containment (anywhere in answer)": tally.contained_any / n,
         "citation precision": tally.citations_in_gold / max(tally.citations, 1),
@@ -173,14 +252,19 @@ def report(tally: Tally, latencies: Sequence[float]) -> dict[str, float]:
     return rows
 
 
-def format_table(rows: dict[str, float | str]) -> str:
-    lines = ["| metric | value |", "| --- | --- |"]
-    for name, value in rows.items():
-        if isinstance(value, str):
-            shown = value
-        else:
-            shown = f"{value:.0f}" if name == "questions" or name.endswith("ms") else f"{value:.3f}"
-        lines.append(f"| {name} | {shown} |")
+def _shown(name: str, value: float | str | None) -> str:
+    if value is None or isinstance(value, str):
+        return value or "–"
+    return f"{value:.0f}" if name == "questions" or name.endswith("ms") else f"{value:.3f}"
+
+
+def format_table(reports: dict[str, float | str] | Sequence[dict[str, float | str]],
+                 headers: Sequence[str] = ("value",)) -> str:
+    """A Markdown table of one report, or of several side by side (one column each)."""
+    reports = [reports] if isinstance(reports, dict) else list(reports)
+    lines = ["| metric | " + " | ".join(headers) + " |", "| --- |" + " --- |" * len(headers)]
+    for name in reports[0]:
+        lines.append(f"| {name} | " + " | ".join(_shown(name, report.get(name)) for report in reports) + " |")
     return "\n".join(lines)
 
 
@@ -229,4 +313,5 @@ def evaluate(assistant: Assistant, questions: Sequence[Question], k: int = 10, l
             without = assistant.answer(question.question, k=k, filters=Filters(exclude_articles=question.gold_docs), llm=llm or False)
             tally.left_out += 1
             tally.abstained_without_gold += without.abstained
-    return {"answer mode": f"LLM {llm}" if llm else "extractive", **report(tally, latencies)}
+    mode = f"LLM {llm}" if llm else "extractive, reader" if assistant.reader else "extractive, quotes only"
+    return {"answer mode": mode, **report(tally, latencies)}

@@ -149,9 +149,18 @@ def render_sources(answer: Answer | None, article_of: Callable[[str], Article | 
     return "\n".join(cards + ["</div>"])
 
 
+CONFIDENCE = {"id": ("yakin", "kurang yakin"), "en": ("confident", "less sure")}
+
+
 def render_reply(answer: Answer) -> str:
-    """The reply as chat markdown: escaped text, each [n] a link to its source."""
+    """The reply as chat markdown: escaped text with the short answer in bold and a plain
+    confidence label, each [n] a link to its source."""
     text = html.escape(answer.text, quote=False)
+    if answer.short_answer and answer.confidence is not None:
+        short = html.escape(answer.short_answer, quote=False)
+        sure, unsure = CONFIDENCE.get(answer.language, CONFIDENCE["en"])
+        label = sure if answer.confidence >= 0.5 else unsure  # the rerank's output is a probability
+        text = text.replace(short, f"**{short}** _({label})_", 1)
     for n in sorted({c.n for c in answer.citations}, reverse=True):
         text = text.replace(f"[{n}]", f'<a href="#cite-{n}">[{n}]</a>')
     if answer.notice:

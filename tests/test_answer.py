@@ -86,6 +86,7 @@ def test_ask_cli_json(assistant):
     )
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
-    assert set(payload) >= {"answer", "citations", "sources", "abstained"}
+    assert set(payload) >= {"answer", "short_answer", "confidence", "citations", "sources", "abstained"}
+    assert payload["short_answer"] in payload["citations"][0]["sentence"] and 0 < payload["confidence"] <= 1
     citation = payload["citations"][0]
     assert set(citation) >= {"n", "article_id", "title", "source", "url", "published", "sentence", "start", "end", "score"}

@@ -32,6 +32,7 @@ def http(server):
 def test_health_and_openapi(http):
     health = http.get("/api/health").json()
     assert health["status"] == "ok" and health["articles"] == 1 and health["model"] == "intfloat/multilingual-e5-small"
+    assert health["answers"] in ("reader (bf16)", "reader (fp32)", "reader (loading)")
     spec = http.get("/openapi.json").json()
     assert {"/api/search", "/api/ask", "/api/articles", "/api/index/update"} <= set(spec["paths"])
     assert http.get("/docs").status_code == 200
@@ -69,6 +70,7 @@ def test_ask_returns_cited_answer(http, server):
     assert not body["abstained"] and "[1]" in body["answer"]
     citation = body["citations"][0]
     assert "Lavrov" in citation["sentence"]
+    assert body["short_answer"] and body["short_answer"] in citation["sentence"] and 0 < body["confidence"] <= 1
     assert text_on_disk(server.corpus / citation["article_id"])[citation["start"] : citation["end"]] == citation["sentence"]
     assert http.post("/api/ask", json={"question": QUESTION, "mode": "llm"}).status_code == 400
 

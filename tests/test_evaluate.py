@@ -11,7 +11,8 @@ import pytest
 from conftest import PROJECT, write
 
 from rag.evaluate import (
-    QuestionFileError, contains_answer, load_questions, ndcg_at, percentile, recall_at, reciprocal_rank,
+    QuestionFileError, contains_answer, exact_match, load_questions, ndcg_at, normalise_answer, percentile, recall_at,
+    reciprocal_rank, token_f1,
 )
 
 
@@ -31,6 +32,15 @@ def test_containment_and_percentiles():
     assert not contains_answer("Lavrov berkata", ["Peskov", " "])
     assert percentile([0.1, 0.2, 0.3, 0.4], 0.5) == 0.2
     assert percentile([0.1, 0.2, 0.3, 0.4], 0.95) == 0.4
+
+
+def test_short_answer_metrics_follow_squad():
+    assert normalise_answer("  Presiden  Joe Biden, (AS).") == "presiden joe biden as"
+    assert exact_match("joe biden.", ["Obama", "Joe Biden"]) == 1.0
+    assert exact_match("Presiden Joe Biden", ["Joe Biden"]) == 0.0
+    assert token_f1("Presiden Joe Biden", ["Joe Biden"]) == pytest.approx(0.8)  # precision 2/3, recall 1
+    assert token_f1("the Kremlin", ["Kremlin", "Moskow"]) == 1.0  # English articles do not count
+    assert token_f1("Lavrov", ["Peskov"]) == 0.0
 
 
 @pytest.mark.parametrize("line, message", [
@@ -62,18 +72,44 @@ def test_eval_command_end_to_end(tmp_path):
     questions = write(tmp_path / "q.jsonl", "\n".join(json.dumps(q) for q in QUESTIONS))
     result = subprocess.run(
         [sys.executable, "-m", "rag", "eval", str(questions), "--corpus", str(tmp_path / "corpus"),
-         "--index", str(tmp_path / "index"), "--json", "--leave-gold-out"],
+         "--index", str(tmp_path / "index"), "--json", "--leave-gold-out", "--compare-reader"],
         cwd=PROJECT, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr
-    rows = json.loads(result.stdout)
+    reports = json.loads(result.stdout)
+    rows, without = reports["reader"], reports["quotes only (no reader)"]
+    assert (rows["answer mode"], without["answer mode"]) == ("extractive, reader", "extractive, quotes only")
+    # the reader marks "5.000 warga", "Mahyeldi", and a name in the sentence the quote chose for Persija
+    assert rows["short answer EM"] >= 1 / 3 and rows["short answer F1"] >= 0.5 > without["short answer F1"]
+    assert without["short answer EM"] == 0.0  # a whole quoted sentence is never the exact answer
     assert rows["questions"] == 3
     assert rows["recall@1"] == 1.0 and rows["MRR@10"] == 1.0
     assert rows["citation validity"] == 1.0 and rows["citation precision"] == 1.0
     assert rows["containment (first cited sentence)"] >= 2 / 3  # "siapa pencetak gol" also matches the team name
-    assert rows["answer mode"] == "extractive"
     # without its gold article no question has an answer in this archive: every one must abstain
     assert rows["abstention (leave-gold-out)"] == 1.0
+
+
+def test_eval_reads_a_squad_shape_file_whose_contexts_are_the_corpus(tmp_path):
+    rows = [
+        {"id": "a", "question": "Berapa warga yang mengungsi karena banjir di Jakarta?", "context": TINY["banjir.md"].split("---\n")[-1],
+         "answers": {"text": ["5.000"], "answer_start": [60]}, "is_impossible": False},
+        {"id": "b", "question": "Siapa gubernur yang meminta warga Padang tetap tenang?", "context": TINY["gempa.md"].split("---\n")[-1],
+         "answers": {"text": ["Mahyeldi"], "answer_start": [44]}, "is_impossible": False},
+        {"id": "c", "question": "Siapa presiden Brasil saat ini?", "context": TINY["bola.md"].split("---\n")[-1],
+         "answers": {"text": [], "answer_start": []}, "is_impossible": True},
+    ]
+    questions = write(tmp_path / "squad.jsonl", "\n".join(json.dumps(r) for r in rows))
+    result = subprocess.run(
+        [sys.executable, "-m", "rag", "eval", str(questions), "--corpus", str(tmp_path / "contexts"),
+         "--index", str(tmp_path / "index"), "--json"],
+        cwd=PROJECT, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert len((tmp_path / "contexts" / "contexts.jsonl").read_text().splitlines()) == 3
+    assert report["questions"] == 3 and report["recall@1"] == 1.0
+    assert report["short answer F1"] >= 0.8 and report["abstention (unanswerable)"] == 1.0
 
 
 def test_eval_command_rejects_a_malformed_file(tmp_path):

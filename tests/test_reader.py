@@ -1,0 +1,95 @@
+"""The reader as shipped in models/reader: it loads offline from the repository, marks the short
+answer inside the sentence the answer quotes (in both languages), reads alike in bf16 and fp32,
+and when the model is missing the assistant still answers with quotes, after one log line."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+
+import pytest
+from conftest import NEWS_FIXTURES, PROJECT, text_on_disk
+
+from rag.answer import Assistant
+from rag.config import get_settings
+from rag.indexer import build_index
+from rag.reader import READER_DIR, Reader, choose_precision
+from rag.retriever import Retriever
+
+SEED = PROJECT / "corpus" / "000_b0a4adb478896665.md"
+SEED_QUESTIONS = [  # (question, the short answer)
+    ("Siapa juru bicara Kremlin?", "Dmitry Peskov"),
+    ("Who is the spokesman of the Kremlin?", "Dmitry Peskov"),
+    ("Who said the Kremlin monitors the summit very carefully?", "Dmitry Peskov"),
+    ("Siapa Menteri Luar Negeri Rusia?", "Sergey Lavrov"),
+]
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory, embedder):
+    """The seed article among the 90 news fixture articles."""
+    root = tmp_path_factory.mktemp("reader")
+    shutil.copytree(NEWS_FIXTURES / "corpus", root / "corpus")
+    shutil.copy(SEED, root / "corpus" / "seed.md")
+    settings = get_settings(corpus_dir=root / "corpus", index_dir=root / "index")
+    build_index(settings, embedder)
+    return Assistant(Retriever(settings.index_dir, embedder, settings), settings)
+
+
+@pytest.mark.parametrize(("question", "expected"), SEED_QUESTIONS)
+def test_seed_questions_get_the_short_answer_inside_the_quote(archive, question, expected):
+    answer = archive.answer(question)
+    assert not answer.abstained and answer.short_answer == expected, answer.text
+    first = answer.citations[0]
+    assert first.article_id == "seed.md" and expected in first.sentence
+    assert text_on_disk(archive.settings.corpus_dir / "seed.md")[first.start : first.end] == first.sentence
+    frame = "Menurut arsip:" if answer.language == "id" else "According to the archive:"
+    assert answer.text.startswith(f"{frame} {expected}\n{first.sentence} [1]")
+    assert 0.0 < answer.confidence < 1.0
+
+
+def test_short_answer_and_confidence_in_json(archive):
+    payload = archive.answer("Siapa juru bicara Kremlin?").to_json()
+    assert payload["short_answer"] == "Dmitry Peskov" and 0 < payload["confidence"] < 1
+
+
+def test_abstention_has_no_short_answer(archive):
+    answer = archive.answer("Siapa pemenang Piala Dunia sepak bola tahun 2018?")
+    assert answer.abstained and answer.short_answer is None and answer.confidence is None
+
+
+def test_bf16_and_fp32_find_the_same_spans():
+    passages = [line for line in SEED.read_text(encoding="utf-8").split("\n\n") if len(line) > 80][:6]
+    question = "Kantor berita apa yang mengutip ucapan Lavrov?"
+    exact = Reader(precision="fp32").read(question, passages)
+    fast = Reader(precision="bf16").read(question, passages)
+    assert [(r.best.start, r.best.end) for r in exact] == [(r.best.start, r.best.end) for r in fast]
+    assert max(abs(a.margin - b.margin) for a, b in zip(exact, fast)) < 0.5
+
+
+def test_precision_is_measured_unless_set(monkeypatch):
+    """'auto' becomes whichever precision reads faster here (fp32 without native bf16); the
+    environment variable overrides the measurement, and a wrong value is refused by name."""
+    import torch
+
+    monkeypatch.delenv("RAG_READER_PRECISION", raising=False)
+    reader = Reader().load()
+    assert reader.precision in ("bf16", "fp32")
+    if not (torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()):
+        assert reader.precision == "fp32"
+    monkeypatch.setenv("RAG_READER_PRECISION", "bf16")
+    assert Reader().load().precision == "bf16"
+    monkeypatch.setenv("RAG_READER_PRECISION", "fp16")
+    with pytest.raises(ValueError, match="RAG_READER_PRECISION"):
+        choose_precision(reader.model, reader.tokenizer, 64)
+
+
+def test_missing_model_falls_back_to_quoting_by_words(archive, tmp_path, caplog):
+    shutil.copy(READER_DIR / "reader.json", tmp_path / "reader.json")  # weights file missing
+    without = Assistant(archive.retriever, archive.settings, reader=Reader(tmp_path))
+    with caplog.at_level(logging.WARNING, logger="rag.answer"):
+        answer = without.answer("Apa yang dikatakan Lavrov tentang perluasan NATO?")
+    assert without.reader is None and answer.short_answer is None and answer.confidence is None
+    assert not answer.abstained and "Lavrov" in answer.citations[0].sentence
+    assert answer.text.startswith("Menurut arsip:\n")
+    assert [r.message for r in caplog.records if "reader unavailable" in r.message]
