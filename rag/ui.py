@@ -18,7 +18,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from rag.answer import Answer, Assistant
+from rag.answer import FRAME, Answer, Assistant
 from rag.articles import Archive, ArticleNotFound, WriteRefused
 from rag.corpus import Article, ArticleError
 from rag.retriever import Filters
@@ -157,10 +157,12 @@ def render_reply(answer: Answer) -> str:
     confidence label, each [n] a link to its source."""
     text = html.escape(answer.text, quote=False)
     if answer.short_answer and answer.confidence is not None:
-        short = html.escape(answer.short_answer, quote=False)
-        sure, unsure = CONFIDENCE.get(answer.language, CONFIDENCE["en"])
-        label = sure if answer.confidence >= 0.5 else unsure  # the rerank's output is a probability
-        text = text.replace(short, f"**{short}** _({label})_", 1)
+        lead = html.escape(f"{FRAME[answer.language]} {answer.short_answer}", quote=False)
+        if text.startswith(lead):  # the frame, then the short answer: bold it there, and only there
+            sure, unsure = CONFIDENCE.get(answer.language, CONFIDENCE["en"])
+            label = sure if answer.confidence >= 0.5 else unsure  # a calibrated probability
+            frame = html.escape(FRAME[answer.language], quote=False)
+            text = f"{frame} **{text[len(frame) + 1 : len(lead)]}** _({label})_" + text[len(lead):]
     for n in sorted({c.n for c in answer.citations}, reverse=True):
         text = text.replace(f"[{n}]", f'<a href="#cite-{n}">[{n}]</a>')
     if answer.notice:

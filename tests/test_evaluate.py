@@ -35,12 +35,14 @@ def test_containment_and_percentiles():
 
 
 def test_short_answer_metrics_follow_squad():
-    assert normalise_answer("  Presiden  Joe Biden, (AS).") == "presiden joe biden as"
+    assert normalise_answer("  Presiden  Joe Biden, (A.S.).") == "presiden joe biden as"
+    assert normalise_answer("Rp2.500,00") == "rp250000"
     assert exact_match("joe biden.", ["Obama", "Joe Biden"]) == 1.0
     assert exact_match("Presiden Joe Biden", ["Joe Biden"]) == 0.0
     assert token_f1("Presiden Joe Biden", ["Joe Biden"]) == pytest.approx(0.8)  # precision 2/3, recall 1
     assert token_f1("the Kremlin", ["Kremlin", "Moskow"]) == 1.0  # English articles do not count
     assert token_f1("Lavrov", ["Peskov"]) == 0.0
+    assert (token_f1("", [""]), token_f1("", ["Peskov"])) == (1.0, 0.0)
 
 
 @pytest.mark.parametrize("line, message", [

@@ -78,10 +78,12 @@ def test_precision_is_measured_unless_set(monkeypatch):
     if not (torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()):
         assert reader.precision == "fp32"
     monkeypatch.setenv("RAG_READER_PRECISION", "bf16")
-    assert Reader().load().precision == "bf16"
+    assert choose_precision(reader.model, reader.tokenizer, 64) == "bf16"
     monkeypatch.setenv("RAG_READER_PRECISION", "fp16")
     with pytest.raises(ValueError, match="RAG_READER_PRECISION"):
         choose_precision(reader.model, reader.tokenizer, 64)
+    with pytest.raises(ValueError, match="precision='fp16'"):
+        Reader(precision="fp16")
 
 
 def test_missing_model_falls_back_to_quoting_by_words(archive, tmp_path, caplog):
@@ -89,7 +91,24 @@ def test_missing_model_falls_back_to_quoting_by_words(archive, tmp_path, caplog)
     without = Assistant(archive.retriever, archive.settings, reader=Reader(tmp_path))
     with caplog.at_level(logging.WARNING, logger="rag.answer"):
         answer = without.answer("Apa yang dikatakan Lavrov tentang perluasan NATO?")
+        again = without.answer("Siapa juru bicara Kremlin?")
     assert without.reader is None and answer.short_answer is None and answer.confidence is None
     assert not answer.abstained and "Lavrov" in answer.citations[0].sentence
-    assert answer.text.startswith("Menurut arsip:\n")
-    assert [r.message for r in caplog.records if "reader unavailable" in r.message]
+    assert answer.text.startswith("Menurut arsip:\n") and again.text.startswith("Menurut arsip:\n")
+    assert len([r for r in caplog.records if "reader unavailable" in r.message]) == 1  # said once, not per question
+    assert without.answer_path == "quotes only"
+
+
+class BrokenReader(Reader):
+    """Loads, then fails to read (a tokenizer or runtime error in production)."""
+
+    def read(self, *args, **kwargs):
+        raise RuntimeError("out of memory")
+
+
+def test_reader_that_fails_while_reading_falls_back_to_quotes(archive, caplog):
+    broken = Assistant(archive.retriever, archive.settings, reader=BrokenReader(embedder=archive.retriever.embedder))
+    with caplog.at_level(logging.WARNING, logger="rag.answer"):
+        answer = broken.answer("Siapa juru bicara Kremlin?")
+    assert not answer.abstained and answer.short_answer is None and "Peskov" in answer.citations[0].sentence
+    assert [r.message for r in caplog.records if "out of memory" in r.message]

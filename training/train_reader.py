@@ -10,7 +10,7 @@ Data: `../shared/data/train/` (see its README): IDK-MRC train, TyDi QA-ID train,
 Held out, never trained on: FacQA valid and IDK-MRC valid, measured at the end with the shipped
 reader (`rag.reader.Reader`) by `training/validate_reader.py`.
 
-    python training/train_reader.py --out models/reader          # ~35 min on 2 CPU cores
+    python training/train_reader.py --out models/reader          # 42 min on 2 CPU cores
     python training/train_reader.py --limit 200 --out /tmp/reader  # a smoke run
 """
 

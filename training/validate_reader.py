@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from rag.chunking import split_sentences  # noqa: E402
 from rag.evaluate import contains_answer, exact_match, format_table, token_f1  # noqa: E402
-from rag.reader import READER_DIR, Reader  # noqa: E402
+from rag.reader import READER_DIR, Reader, Span  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "train"
 
@@ -47,18 +47,17 @@ def validate(reader: Reader, data: Path, threshold: float) -> dict[str, float | 
     rows: dict[str, float | str] = {"precision": reader.precision}
     scores = {"all": [], "unseen": []}
     begin = time.perf_counter()
-    windows = 0
     for row in valid:
         [found] = reader.read(row["question"], [row["context"]])
-        windows += 1
-        predicted = row["context"][found.best.start : found.best.end]
+        best = found.best or Span(0, 0, 0.0)
+        predicted = row["context"][best.start : best.end]
         gold = row["answers"]["text"]
         result = (exact_match(predicted, gold), token_f1(predicted, gold),
-                  contains_answer(sentence_around(row["context"], found.best.start, found.best.end), gold))
+                  contains_answer(sentence_around(row["context"], best.start, best.end), gold))
         scores["all"].append(result)
         if row["context"] not in train_contexts:
             scores["unseen"].append(result)
-    rows["ms per question (facqa, one passage)"] = (time.perf_counter() - begin) * 1000 / windows
+    rows["ms per question (facqa, one passage)"] = (time.perf_counter() - begin) * 1000 / len(valid)
     for name, results in scores.items():
         label = "FacQA valid" if name == "all" else f"FacQA valid, unseen passages ({len(results)})"
         rows[f"{label}: EM"] = sum(r[0] for r in results) / len(results)
@@ -68,7 +67,8 @@ def validate(reader: Reader, data: Path, threshold: float) -> dict[str, float | 
     forced, recognised, answered_f1 = [], [], []
     for row in idk:
         [found] = reader.read(row["question"], [row["context"]])
-        predicted = row["context"][found.best.start : found.best.end]
+        best = found.best or Span(0, 0, 0.0)
+        predicted = row["context"][best.start : best.end]
         if row["is_impossible"]:
             recognised.append(found.margin < threshold)
         else:
