@@ -156,7 +156,7 @@ class Reader:
     @cached_property
     def tokenizer(self):
         """The base model's tokenizer, a copy of its own (~300 MB): a fast tokenizer shared with
-        the embedder across threads, with other truncation settings, fails ("Already borrowed")."""
+        the embedder across threads while each sets other truncation settings is not safe."""
         from transformers import AutoTokenizer
 
         base_dir, _ = ensure_converted()
