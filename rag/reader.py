@@ -18,7 +18,6 @@ faster than fp32 (same answers), fp32 elsewhere (`RAG_READER_PRECISION` override
 from __future__ import annotations
 
 import json
-import logging
 import os
 import threading
 import time
@@ -38,7 +37,6 @@ CONFIG_FILE = "reader.json"
 MAX_QUESTION_TOKENS = 48  # longer questions are cut: the passage needs the room
 MAX_ANSWER_TOKENS = 30
 SPANS_KEPT = 20  # candidate answers kept per passage, best first
-_log = logging.getLogger(__name__)
 
 
 class ReaderUnavailable(RuntimeError):
@@ -130,10 +128,11 @@ class Reader:
         self.precision = precision  # 'auto' is resolved when the model loads
         self.embedder = embedder
         self._load_lock = threading.Lock()
+        self._tokenize_lock = threading.Lock()  # a fast tokenizer's settings change per call: one caller at a time
 
     @cached_property
     def config(self) -> dict:
-        """`reader.json`: layers, window length and stride, base weights, calibration."""
+        """`reader.json`: layers, window length and stride, the base weights, how it was trained."""
         path = self.directory / CONFIG_FILE
         if not path.is_file() or not (self.directory / WEIGHTS_FILE).is_file():
             raise ReaderUnavailable(f"no reader model in {self.directory} (run `make train` to build one)")
@@ -203,12 +202,13 @@ class Reader:
 
     def windows(self, question: str, passages: Sequence[str]) -> dict:
         """Tokenised (question, passage window) pairs; a long passage spans several windows."""
-        question = self._shorten(question)
-        return self.tokenizer(
-            [question] * len(passages), list(passages), truncation="only_second",
-            max_length=self.config["max_length"], stride=self.config["stride"],
-            return_overflowing_tokens=True, return_offsets_mapping=True, padding=True, return_tensors="pt",
-        )
+        with self._tokenize_lock:
+            question = self._shorten(question)
+            return self.tokenizer(
+                [question] * len(passages), list(passages), truncation="only_second",
+                max_length=self.config["max_length"], stride=self.config["stride"],
+                return_overflowing_tokens=True, return_offsets_mapping=True, padding=True, return_tensors="pt",
+            )
 
     def _shorten(self, question: str) -> str:
         offsets = self.tokenizer(question, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
