@@ -32,6 +32,7 @@ from rag.reader import Reader
 from rag.retriever import Filters, Hit, Retriever
 
 MAX_SENTENCES = 3
+MAX_QUESTION_CHARS = 1000  # the page, the API and the library accept questions up to this long
 PASSAGES_READ = 4  # the answer is looked for in the sentences of this many top passages
 _STEMMER = Stemmer.Stemmer("indonesian")
 _log = logging.getLogger(__name__)

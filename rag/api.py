@@ -21,12 +21,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from rag import __version__
-from rag.answer import Answer, Assistant
+from rag.answer import MAX_QUESTION_CHARS, Answer, Assistant
 from rag.articles import Archive, ArticleNotFound, WriteRefused
 from rag.corpus import ArticleError
 from rag.retriever import Filters
 
-MAX_QUERY_CHARS = 1000
+MAX_QUERY_CHARS = MAX_QUESTION_CHARS
 MAX_JSON_BYTES = 2 * 1024 * 1024
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from rag.answer import FRAME, Answer, Assistant
+from rag.answer import FRAME, MAX_QUESTION_CHARS, Answer, Assistant
 from rag.articles import Archive, ArticleNotFound, WriteRefused
 from rag.corpus import Article, ArticleError
 from rag.retriever import Filters
@@ -293,7 +293,8 @@ def chat_tab(assistant: Assistant, labels: dict[str, str]) -> ChatTab:
     with gr.Row():
         with gr.Column(scale=3):
             chatbot = gr.Chatbot(label=labels["chat"], height=480, sanitize_html=True, elem_id="chat")
-            question = gr.Textbox(label=labels["question"], placeholder=labels["placeholder"], elem_id="question")
+            question = gr.Textbox(label=labels["question"], placeholder=labels["placeholder"], elem_id="question",
+                                  max_length=MAX_QUESTION_CHARS)
             with gr.Row():
                 send = gr.Button(labels["send"], variant="primary", elem_id="send")
                 retry = gr.Button(labels["retry"], elem_id="retry")
@@ -351,7 +352,7 @@ def wire_chat(assistant: Assistant, chat: ChatTab, language: gr.State) -> None:
     """Send, Retry, Undo and Clear; the chat event is callable as /chat."""
     def respond(message: str, history: list[dict], since: str, until: str, sources: list[str], k: float,
                 mode: str, language: str) -> Iterator[tuple[list[dict], str, str]]:
-        message = (message or "").strip()
+        message = (message or "").strip()[:MAX_QUESTION_CHARS]  # the box stops typing there; a client may not
         if not message:
             yield history, gr.skip(), ""
             return

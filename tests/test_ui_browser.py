@@ -77,7 +77,16 @@ def test_ask_in_indonesian_and_follow_the_citation(page):
 def test_ask_in_english(page):
     reply = ask(page, "Who is the spokesman of the Kremlin?", new_conversation=True)
     assert reply.startswith("According to the archive") and "Peskov" in reply
+    # the reader's short answer comes first, in bold, with a plain confidence label
+    assert page.locator("#chat [data-testid='bot'] strong").last.inner_text() == "Dmitry Peskov"
+    assert "confident)" in reply or "less sure)" in reply
     page.screenshot(path=str(SHOTS / "3-english-question.png"), full_page=True)
+
+
+def test_question_box_stops_at_the_api_limit(page):
+    page.fill("#question textarea", "x" * 5000)
+    assert len(page.input_value("#question textarea")) == 1000  # as the API: 1,000 characters
+    page.fill("#question textarea", "")
 
 
 def test_hostile_title_is_shown_as_text(page):
