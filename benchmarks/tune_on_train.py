@@ -57,7 +57,7 @@ def calibrate_reader(assistant: Assistant, questions) -> None:
     """Fit P(short answer right | reader margin) on train questions (Platt scaling)."""
     from sklearn.linear_model import LogisticRegression
 
-    reader = Reader().load()
+    reader = Reader(embedder=assistant.retriever.embedder).load()  # borrows the embedder's word embeddings
     margins, right = [], []
     for q in questions:
         answer = assistant.answer(q.question, llm=False)

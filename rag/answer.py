@@ -32,7 +32,7 @@ from rag.reader import Reader
 from rag.retriever import Filters, Hit, Retriever
 
 MAX_SENTENCES = 3
-MAX_QUESTION_CHARS = 1000  # the page, the API and the library accept questions up to this long
+MAX_QUESTION_CHARS = 1000  # the longest question the page and the API accept
 PASSAGES_READ = 4  # the answer is looked for in the sentences of this many top passages
 _STEMMER = Stemmer.Stemmer("indonesian")
 _log = logging.getLogger(__name__)
@@ -293,11 +293,11 @@ class Assistant:
         hits = self.retriever.search(in_context, k or self.settings.top_k, filters)
         answer = self._quote(in_context, language, hits)
         spec = self.settings.llm if llm is None else llm or None
-        if not answer.abstained and not spec:
-            answer = self._mark_short_answer(question, answer)
         if spec and not answer.abstained:
             answer = yield from self._generate(spec, question, history, language, hits, answer)
         else:
+            if not answer.abstained:
+                answer = self._mark_short_answer(question, answer)
             for piece in re.split(r"(?<=[\]:]) ", answer.text):
                 yield piece + " "
         yield answer

@@ -26,7 +26,6 @@ from rag.articles import Archive, ArticleNotFound, WriteRefused
 from rag.corpus import ArticleError
 from rag.retriever import Filters
 
-MAX_QUERY_CHARS = MAX_QUESTION_CHARS
 MAX_JSON_BYTES = 2 * 1024 * 1024
 
 
@@ -45,7 +44,7 @@ class Turn(BaseModel):
 
 
 class AskIn(BaseModel):
-    question: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
+    question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
     history: list[Turn] = Field(default_factory=list, max_length=50)
     filters: FiltersIn | None = None
     mode: Literal["extractive", "llm"] = "extractive"
@@ -118,7 +117,7 @@ def add_read_routes(app: FastAPI, assistant: Assistant, archive: Archive) -> Non
 
     @app.get("/api/search")
     def search(
-        q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS)],
+        q: Annotated[str, Query(min_length=1, max_length=MAX_QUESTION_CHARS)],
         k: Annotated[int, Query(ge=1, le=50)] = 10,
         since: dt.date | None = None, until: dt.date | None = None,
         source: Annotated[list[str] | None, Query(max_length=20)] = None,

