@@ -42,6 +42,7 @@ bench: $(DEV)
 	$(PY) benchmarks/bench_index.py
 	$(PY) benchmarks/bench_quality.py
 	$(PY) benchmarks/bench_query.py
+	$(PY) benchmarks/bench_memory.py
 
 TRAIN_DATA := ../shared/data/train
 TRAINING := $(VENV)/.train-installed
