@@ -39,7 +39,7 @@ def main() -> None:
     from rag.embeddings import embedder_for, set_threads
     from rag.indexer import IndexUpdater, build_index
     from rag.retriever import Retriever
-    from rag.ui import CSS, HEAD, build_ui
+    from rag.ui import CSS, HEAD, THEME, build_ui
 
     settings = get_settings()
     embedder = embedder_for(settings)
@@ -55,8 +55,8 @@ def main() -> None:
     ui.queue(default_concurrency_limit=settings.ui_concurrency, max_size=settings.ui_queue_size)
     ui.state_session_capacity = settings.ui_sessions  # Gradio keeps 10,000 sessions' state by default
     if args.share:
-        ui.launch(share=True, prevent_thread_lock=True, css=CSS, head=HEAD)
-    app = gr.mount_gradio_app(api, ui, path="/", css=CSS, head=HEAD, max_file_size=settings.max_file_bytes)
+        ui.launch(share=True, prevent_thread_lock=True, css=CSS, head=HEAD, theme=THEME)
+    app = gr.mount_gradio_app(api, ui, path="/", css=CSS, head=HEAD, theme=THEME, max_file_size=settings.max_file_bytes)
     print(f"Serving on http://{args.host}:{args.port}/ (API docs: /docs)", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", limit_concurrency=settings.max_connections)
 

@@ -77,7 +77,7 @@ async def search_api(client: httpx.AsyncClient, question: str) -> None:
 
 async def chat_gradio(client: httpx.AsyncClient, question: str) -> None:
     """The web chat's own event, through Gradio's HTTP API (queue, then a server-sent event stream)."""
-    response = await client.post("/gradio_api/call/chat", json={"data": [question, [], "", "", [], 5, "Ekstraktif (kutipan)"]})
+    response = await client.post("/gradio_api/call/chat", json={"data": [question, "", "", [], 5, "extractive"]})
     response.raise_for_status()
     event_id = response.json()["event_id"]
     last_event, data = None, ""

@@ -155,7 +155,8 @@ def add_read_routes(app: FastAPI, assistant: Assistant, archive: Archive) -> Non
     @app.get("/api/index/status")
     def update_status() -> dict:
         job = archive.updater.current
-        return {"job": job.__dict__ if job else None, "index": health()}
+        shown = {name: value for name, value in job.__dict__.items() if name != "report"} if job else None  # the summary says it
+        return {"job": shown, "index": health()}
 
 
 def add_write_routes(app: FastAPI, archive: Archive) -> None:

@@ -200,6 +200,7 @@ class UpdateJob:
     started_at: float = field(default_factory=time.time)
     finished_at: float | None = None
     summary: str | None = None
+    report: BuildReport | None = None
     error: str | None = None
     problems: list[str] = field(default_factory=list)
 
@@ -232,7 +233,8 @@ class IndexUpdater:
 
         try:
             report = build_index(self.settings, self.embedder, progress=progress)
-            job.summary, job.problems, job.state = report.summary(), [str(p) for p in report.problems], "done"
+            job.summary, job.report, job.problems = report.summary(), report, [str(p) for p in report.problems]
+            job.state = "done"
         except Exception as error:  # reported to the user through the job status
             job.error, job.state = f"{type(error).__name__}: {error}", "failed"
             log.exception("index update %s failed", job.id)

@@ -1,9 +1,13 @@
-"""The Gradio web app: a chat with cited answers, a sources panel that shows each cited sentence
-in its article, filters, and an index tab. A thin shell over `rag.answer.Assistant` (answers)
-and `rag.articles.Archive` (listing and the token-checked writes).
+"""The Gradio web app: a chat whose every answer keeps its cited sources, filters, and an index
+tab. A thin shell over `rag.answer.Assistant` (answers) and `rag.articles.Archive` (listing and
+the token-checked writes); what it shows is rendered by `rag.ui_render`, in the words of
+`rag.ui_text`.
 
-Every piece of article data is escaped before it reaches the page: titles, text and URLs
-are shown as text, never as live HTML, and only http(s) links are made clickable.
+The conversation lives in the session's state (`Turn`: question, answer, answer id), not in the
+chat component: Send, Retry, Undo, a follow-up and the chat's own clear button all change that
+list, and the chat and the sources panel are drawn from it. So a follow-up is read with the
+questions before it, Retry and Undo work on exactly what was asked, and each answer's `[n]` keeps
+opening its own article.
 """
 
 from __future__ import annotations
@@ -12,201 +16,121 @@ import datetime as dt
 import html
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 
-from rag.answer import FRAME, MAX_QUESTION_CHARS, Answer, Assistant
+from rag.answer import MAX_QUESTION_CHARS, Answer, Assistant
 from rag.articles import Archive, ArticleNotFound, WriteRefused
-from rag.corpus import Article, ArticleError
+from rag.corpus import ArticleError
+from rag.followups import suggest_follow_ups
+from rag.indexer import UpdateJob
 from rag.retriever import Filters
+from rag.ui_render import Turn, literal, render_reply, render_sources
+from rag.ui_text import LABELS, LANGUAGES
 
-LABELS = {
-    "id": {
-        "title": "# Arsip Berita\nTanyakan apa saja tentang arsip berita; setiap jawaban menunjuk kalimat sumbernya.",
-        "chat_tab": "Tanya", "index_tab": "Indeks", "question": "Pertanyaan",
-        "placeholder": "Misalnya: Apa yang dikatakan Lavrov tentang perluasan NATO?",
-        "send": "Kirim", "retry": "Ulangi", "undo": "Batalkan", "clear": "Hapus percakapan",
-        "filters": "Filter", "since": "Sejak (YYYY-MM-DD)", "until": "Sampai (YYYY-MM-DD)", "sources": "Sumber",
-        "k": "Jumlah artikel yang dicari", "mode": "Mode jawaban", "extractive": "Ekstraktif (kutipan)",
-        "sources_heading": "Sumber", "no_sources": "Sumber jawaban terakhir muncul di sini.",
-        "open_article": "Buka artikel lengkap", "upload": "Unggah artikel (.md, .txt, .jsonl, .html)",
-        "update": "Perbarui indeks", "search_articles": "Cari artikel", "delete_id": "ID artikel yang dihapus",
-        "delete": "Hapus artikel", "language": "Bahasa antarmuka", "examples": "Contoh pertanyaan",
-        "bad_date": "Tanggal harus berformat YYYY-MM-DD", "chat": "Percakapan",
-        "token": "Token akses (RAG_API_TOKEN)",
-        "writes_enabled": "Unggah, hapus, dan perbarui indeks memerlukan token akses server.",
-        "writes_disabled": "Halaman ini hanya-baca: jalankan server dengan RAG_API_TOKEN=<rahasia> untuk mengaktifkan unggah, hapus, dan pembaruan indeks.",
-        "wrong_token": "token salah atau kosong: isi token akses server",
-        "not_found": "tidak ada di indeks", "saved": "{count} artikel disimpan; perbarui indeks agar dapat dicari",
-        "deleted": "dihapus dari korpus; perbarui indeks untuk mengeluarkannya",
-    },
-    "en": {
-        "title": "# News Archive\nAsk anything about the news archive; every answer points to its source sentence.",
-        "chat_tab": "Ask", "index_tab": "Index", "question": "Question",
-        "placeholder": "For example: What did Lavrov say about NATO expansion?",
-        "send": "Send", "retry": "Retry", "undo": "Undo", "clear": "Clear chat",
-        "filters": "Filters", "since": "Since (YYYY-MM-DD)", "until": "Until (YYYY-MM-DD)", "sources": "Sources",
-        "k": "Articles retrieved", "mode": "Answer mode", "extractive": "Extractive (quotes)",
-        "sources_heading": "Sources", "no_sources": "The sources of the latest answer appear here.",
-        "open_article": "Open the full article", "upload": "Upload articles (.md, .txt, .jsonl, .html)",
-        "update": "Update index", "search_articles": "Search articles", "delete_id": "Article id to delete",
-        "delete": "Delete article", "language": "Interface language", "examples": "Example questions",
-        "bad_date": "Dates must be written YYYY-MM-DD", "chat": "Conversation",
-        "token": "Access token (RAG_API_TOKEN)",
-        "writes_enabled": "Uploading, deleting and updating the index need the server's access token.",
-        "writes_disabled": "This page is read-only: start the server with RAG_API_TOKEN=<secret> to enable uploads, deletes and index updates.",
-        "wrong_token": "missing or wrong token: enter the server's access token",
-        "not_found": "not in the index", "saved": "{count} article(s) saved; update the index to make them searchable",
-        "deleted": "removed from the corpus; update the index to drop it",
-    },
-}
-LANGUAGES = {"Bahasa Indonesia": "id", "English": "en"}
 EXAMPLES = [
     "Apa yang dikatakan Lavrov tentang perluasan NATO?",
     "Siapa juru bicara Kremlin?",
     "What did Zelenskyy say before the NATO summit?",
     "Who is the Russian ambassador to the United States?",
 ]
+FOLLOW_UPS = 3  # suggested follow-up buttons under the question box
+PERIODS = {"all_time": None, "last_7": 7, "last_30": 30, "last_365": 365}
+
+# System fonts only: Gradio's default theme asks a font CDN, which an offline newsroom cannot reach.
+THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "sans-serif"],
+                          font_mono=["ui-monospace", "Consolas", "monospace"])
 
 CSS = """
-.source-card {border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px 12px; margin-bottom: 8px;}
-.source-card h4 {margin: 0 0 4px 0;}
+#sources {max-height: 600px; overflow-y: auto !important;}
+#sources details.turn > summary {cursor: pointer; list-style-position: outside;}
+#sources details.turn > summary h3 {display: inline; font-size: 1em;}
+.source-card {border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px 12px; margin: 8px 0;}
+.source-card h4 {margin: 4px 0;}
+.source-card p {margin: 4px 0; overflow-wrap: anywhere;}
+.card-head {display: flex; gap: 6px; align-items: center; font-size: 0.85em; color: var(--body-text-color-subdued);}
+.card-head .badge {display: inline-flex; width: 1.6em; height: 1.6em; border-radius: 50%; align-items: center;
+  justify-content: center; background: var(--color-accent-soft, #e0e7ff); font-weight: 700;}
+.card-foot {font-size: 0.85em;}
+.card-foot button.copy-quote {border: 1px solid var(--border-color-primary); border-radius: 6px; padding: 0 6px;
+  background: var(--button-secondary-background-fill); cursor: pointer; font-size: 1em; font-weight: normal;}
 .source-card mark, .article-view mark {background: #ffe58a; color: inherit; padding: 0 2px;}
 .article-view {white-space: pre-wrap; max-height: 420px; overflow-y: auto; border-left: 3px solid #f0b400; padding-left: 10px;}
 mark.focused {outline: 2px solid #d48806;}
 #chat a[href^="#cite-"], .source-card a[href^="#cite-"] {color: var(--link-text-color, #2563eb); font-weight: 600; text-decoration: underline;}
+#buttons button, #follow-ups button {min-width: 0;}
+#filter-error {color: var(--error-text-color, #b91c1c);}
+@media (max-width: 640px) {
+  #sources {max-height: none; overflow-y: visible !important;}
+  .gradio-container {padding-left: 6px !important; padding-right: 6px !important;}
+}
 """
 
-# Clicking a citation [n] (in the chat or on a card) opens article n and scrolls to the cited sentence.
+# Clicking a citation [n] of answer t (in the chat or on a card) opens that answer's sources,
+# article n, and scrolls to the cited sentence; "Copy quote" puts the citation line on the clipboard.
 HEAD = """
 <script>
 document.addEventListener("click", (event) => {
+  const copy = event.target.closest("button.copy-quote");
+  if (copy) {
+    const text = copy.dataset.citation;
+    const done = () => { copy.textContent = copy.dataset.copied; };
+    if (navigator.clipboard && window.isSecureContext) { navigator.clipboard.writeText(text).then(done); }
+    else {
+      const area = Object.assign(document.createElement("textarea"), {value: text});
+      document.body.appendChild(area); area.select(); document.execCommand("copy"); area.remove(); done();
+    }
+    return;
+  }
   const link = event.target.closest("a[href^='#cite-']");
   if (!link) return;
   event.preventDefault();
-  const n = link.getAttribute("href").slice(6);
-  const details = document.getElementById("article-" + n);
+  const key = link.getAttribute("href").slice(6);
+  const turn = document.getElementById("turn-" + key.split("-")[0]);
+  if (turn) turn.open = true;
+  const details = document.getElementById("article-" + key);
   if (!details) return;
   details.open = true;
   document.querySelectorAll("mark.focused").forEach((m) => m.classList.remove("focused"));
-  const mark = document.getElementById("cite-" + n);
+  const mark = document.getElementById("cite-" + key);
   if (mark) { mark.classList.add("focused"); mark.scrollIntoView({block: "center"}); }
+  else { document.getElementById("source-" + key).scrollIntoView({block: "start"}); }
 });
 </script>
 """
 
 
-def _meta(source: str | None, published: str | None, url: str | None) -> str:
-    parts = [html.escape(x) for x in (source, published) if x]
-    if url and url.startswith(("http://", "https://")):
-        parts.append(f'<a href="{html.escape(url, quote=True)}" target="_blank" rel="noopener noreferrer">{html.escape(url)}</a>')
-    return " · ".join(parts)
+def parse_filters(since: str, until: str, sources: list[str] | None) -> tuple[Filters | None, str | None]:
+    """The filters, or (None, the value that is not a YYYY-MM-DD date)."""
+    dates = []
+    for value in (since, until):
+        value = (value or "").strip()
+        try:
+            dates.append(dt.date.fromisoformat(value) if value else None)
+        except ValueError:
+            return None, value
+    return Filters(dates[0], dates[1], tuple(sources or ())), None
 
 
-def _highlight(text: str, spans: list[tuple[int, int]], offset: int, n: int) -> str:
-    """Escape `text` and wrap the cited spans (article offsets) in <mark>; the first gets the anchor id."""
-    pieces, cursor = [], 0
-    for index, (start, end) in enumerate(sorted(spans)):
-        start, end = start - offset, end - offset
-        if start < cursor or start < 0 or end > len(text):
-            continue
-        anchor = f' id="cite-{n}"' if index == 0 else ""
-        pieces += [html.escape(text[cursor:start]), f"<mark{anchor}>", html.escape(text[start:end]), "</mark>"]
-        cursor = end
-    pieces.append(html.escape(text[cursor:]))
-    return "".join(pieces)
+def history_of(turns: Sequence[Turn]) -> list[dict[str, str]]:
+    """The conversation as the library's history: `{"role", "content"}` turns, plain text."""
+    return [message for turn in turns for message in
+            ({"role": "user", "content": turn.question}, {"role": "assistant", "content": turn.answer.text})]
 
 
-def render_sources(answer: Answer | None, article_of: Callable[[str], Article | None], language: str,
-                   turn: int = 0, answer_id: str = "") -> str:
-    """One card per source (passage with the cited sentence highlighted) and its full article, collapsed.
-
-    `article_of` looks an article up by id (the live index's `IndexStore.article`); `turn`
-    numbers the answer in the conversation and `answer_id` tells answers apart (a retried one
-    too): both are set once the answer is complete (`data-turn`, `data-answer`).
-    """
-    labels = LABELS[language]
-    wrapper = f'<div data-turn="{turn}" data-answer="{html.escape(answer_id, quote=True)}">'
-    if answer is None or not answer.sources:
-        return f'{wrapper}<p>{labels["no_sources"]}</p></div>'
-    cards = [wrapper, f"<h3>{labels['sources_heading']}</h3>"]
-    for source in answer.sources:
-        spans = [(c.start, c.end) for c in answer.citations if c.n == source.n]
-        article = article_of(source.article_id)
-        full = _highlight(article.text, spans, 0, source.n) if article else ""
-        passage = _highlight(source.passage, spans, source.passage_start, source.n).replace(f' id="cite-{source.n}"', "")
-        cards.append(
-            f'<div class="source-card" id="source-{source.n}"><h4>[{source.n}] {html.escape(source.title)}</h4>'
-            f"<small>{_meta(source.source, source.published, source.url)}</small>"
-            f"<p>{passage}</p>"
-            f'<p><a href="#cite-{source.n}">{labels["open_article"]} [{source.n}]</a></p>'
-            f'<details id="article-{source.n}"><summary>{html.escape(source.title)}</summary>'
-            f'<div class="article-view">{full}</div></details></div>'
-        )
-    return "\n".join(cards + ["</div>"])
+def chat_messages(turns: Sequence[Turn]) -> list[dict[str, str]]:
+    """The conversation as the chat shows it: each question exactly as typed, each reply rendered."""
+    return [message for t, turn in enumerate(turns, 1) for message in
+            ({"role": "user", "content": literal(turn.question)}, {"role": "assistant", "content": render_reply(turn.answer, t)})]
 
 
-CONFIDENCE = {"id": ("yakin", "kurang yakin"), "en": ("confident", "less sure")}
-
-
-def render_reply(answer: Answer) -> str:
-    """The reply as chat markdown: escaped text with the short answer in bold and a plain
-    confidence label, each [n] a link to its source."""
-    text = html.escape(answer.text, quote=False)
-    if answer.short_answer and answer.confidence is not None:
-        lead = html.escape(f"{FRAME[answer.language]} {answer.short_answer}", quote=False)
-        if text.startswith(lead):  # the frame, then the short answer: bold it there, and only there
-            sure, unsure = CONFIDENCE.get(answer.language, CONFIDENCE["en"])
-            label = sure if answer.confidence >= 0.5 else unsure  # a calibrated probability
-            frame = html.escape(FRAME[answer.language], quote=False)
-            text = f"{frame} **{text[len(frame) + 1 : len(lead)]}** _({label})_" + text[len(lead):]
-    for n in sorted({c.n for c in answer.citations}, reverse=True):
-        text = text.replace(f"[{n}]", f'<a href="#cite-{n}">[{n}]</a>')
-    if answer.notice:
-        text += f"\n\n_{html.escape(answer.notice)}_"
-    return text.replace("\n", "  \n")
-
-
-def parse_filters(since: str, until: str, sources: list[str] | None, language: str) -> Filters:
-    try:
-        first = dt.date.fromisoformat(since.strip()) if since and since.strip() else None
-        last = dt.date.fromisoformat(until.strip()) if until and until.strip() else None
-    except ValueError:
-        raise gr.Error(LABELS[language]["bad_date"]) from None
-    return Filters(first, last, tuple(sources or ()))
-
-
-def message_text(content: object) -> str:
-    """The plain text of one Gradio chat message's content: a string, one part
-    (`{"type": "text", "text": ...}`) or a list of parts, as Gradio 6 hands history back."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, dict):
-        return str(content.get("text") or "")
-    if isinstance(content, list):
-        return "".join(message_text(part) for part in content)
-    return ""
-
-
-def as_history(messages: list[dict]) -> list[dict[str, str]]:
-    """Gradio's chat messages as the library's history: `{"role", "content": str}` turns. The one
-    conversion used by send, Retry and Undo.
-
-    Example::
-
-        as_history([{"role": "user", "content": [{"type": "text", "text": "Siapa?"}]}])
-        # [{"role": "user", "content": "Siapa?"}]
-    """
-    return [{"role": message["role"], "content": message_text(message.get("content"))} for message in messages or []]
-
-
-def index_stats(assistant: Assistant) -> str:
+def index_stats(assistant: Assistant, language: str) -> str:
     manifest = assistant.retriever.refresh().manifest
-    return (f"**{manifest.articles}** articles · **{manifest.chunks}** chunks · model `{manifest.model_id}` · "
-            f"generation `{manifest.generation}` · built {manifest.built_at}")
+    return LABELS[language]["stats"].format(articles=manifest.articles, chunks=manifest.chunks, model=manifest.model_id,
+                                            generation=manifest.generation, built=manifest.built_at)
 
 
 @dataclass
@@ -214,17 +138,21 @@ class ChatTab:
     """The chat tab's components."""
 
     chatbot: gr.Chatbot
+    sources_panel: gr.HTML
     question: gr.Textbox
     send: gr.Button
     retry: gr.Button
     undo: gr.Button
-    clear: gr.Button
+    follow_ups: list[gr.Button]
+    examples: gr.Dataset
+    filters: gr.Accordion
+    period: gr.Radio
     since: gr.Textbox
     until: gr.Textbox
+    filter_error: gr.Markdown
     sources: gr.Dropdown
     k: gr.Slider
     mode: gr.Radio
-    sources_panel: gr.HTML
 
 
 @dataclass
@@ -242,6 +170,10 @@ class IndexTab:
     articles: gr.Dataframe
     delete_id: gr.Textbox
     delete: gr.Button
+    confirm_row: gr.Row
+    confirm_text: gr.Markdown
+    confirm: gr.Button
+    cancel: gr.Button
     delete_report: gr.Markdown
 
 
@@ -252,70 +184,99 @@ def build_ui(assistant: Assistant, archive: Archive) -> gr.Blocks:
     Example::
 
         page = build_ui(assistant, Archive(settings, assistant.retriever, updater, token="s3cret"))
-        page.launch()
+        page.launch(css=CSS, head=HEAD, theme=THEME)
     """
     labels = LABELS["id"]
     with gr.Blocks(title="Arsip Berita") as page:
         language = gr.State("id")
+        turns = gr.State([])
         with gr.Row():
             title = gr.Markdown(labels["title"])
-            language_choice = gr.Radio(list(LANGUAGES), value="Bahasa Indonesia", label=labels["language"], scale=0)
-        with gr.Tab(labels["chat_tab"]):
+            language_choice = gr.Radio(list(LANGUAGES), value="Bahasa Indonesia", label=labels["language"], scale=0,
+                                       elem_id="language")
+        with gr.Tab(labels["chat_tab"], elem_id="chat-tab") as chat_tab_:
             chat = chat_tab(assistant, labels)
-        with gr.Tab(labels["index_tab"]):
+        with gr.Tab(labels["index_tab"], elem_id="index-tab") as index_tab_:
             index = index_tab(assistant, archive, labels)
-        wire_chat(assistant, chat, language)
-        wire_index(assistant, archive, index, language)
-        components = [title, chat.chatbot, chat.question, chat.send, chat.retry, chat.undo, chat.clear, chat.since,
-                      chat.until, chat.sources, chat.k, chat.mode, index.access, index.token, index.files, index.update,
-                      index.article_query, index.delete_id, index.delete]
-        language_choice.change(lambda choice: (LANGUAGES[choice], *relabel(LABELS[LANGUAGES[choice]], archive.writable)),
-                               language_choice, [language, *components], api_visibility="private")
+        wire_chat(assistant, chat, turns, language)
+        wire_index(assistant, archive, index, chat.sources, language)
+
+        def switch(choice: str, conversation: list[Turn], query: str) -> list:
+            code = LANGUAGES[choice]
+            panel = render_sources(conversation, assistant.retriever.store.article, code)
+            return [code, *relabel(LABELS[code], archive.writable), panel, index_stats(assistant, code),
+                    gr.update(value=article_rows(archive, query), headers=headers(code)), "", "", ""]  # old reports go
+
+        components = [title, language_choice, chat_tab_, index_tab_, chat.chatbot, chat.question, chat.send, chat.retry,
+                      chat.undo, chat.examples, chat.filters, chat.period, chat.since, chat.until, chat.sources, chat.k,
+                      chat.mode, index.access, index.token, index.files, index.update, index.article_query,
+                      index.delete_id, index.delete, index.confirm, index.cancel]
+        language_choice.change(switch, [language_choice, turns, index.article_query],
+                               [language, *components, chat.sources_panel, index.stats, index.articles,
+                                index.upload_report, index.update_report, index.delete_report],
+                               api_visibility="private")
     return page
 
 
 def relabel(labels: dict[str, str], writable: bool) -> list:
     """Updates for the components `build_ui` lists, in that order, in another language."""
-    return [gr.update(value=labels["title"]), gr.update(label=labels["chat"]),
+    return [gr.update(value=labels["title"]), gr.update(label=labels["language"]), gr.update(label=labels["chat_tab"]),
+            gr.update(label=labels["index_tab"]), gr.update(label=labels["chat"]),
             gr.update(label=labels["question"], placeholder=labels["placeholder"]),
             gr.update(value=labels["send"]), gr.update(value=labels["retry"]), gr.update(value=labels["undo"]),
-            gr.update(value=labels["clear"]), gr.update(label=labels["since"]), gr.update(label=labels["until"]),
-            gr.update(label=labels["sources"]), gr.update(label=labels["k"]), gr.update(label=labels["mode"]),
+            gr.update(label=labels["examples"]), gr.update(label=labels["filters"]),
+            gr.update(label=labels["period"], choices=periods(labels)), gr.update(label=labels["since"]),
+            gr.update(label=labels["until"]), gr.update(label=labels["sources"]), gr.update(label=labels["k"]),
+            gr.update(label=labels["mode"], choices=modes(labels, None)),
             gr.update(value=labels["writes_enabled" if writable else "writes_disabled"]),
             gr.update(label=labels["token"]), gr.update(label=labels["upload"]), gr.update(value=labels["update"]),
-            gr.update(label=labels["search_articles"]), gr.update(label=labels["delete_id"]), gr.update(value=labels["delete"])]
+            gr.update(label=labels["search_articles"]), gr.update(label=labels["delete_id"]),
+            gr.update(value=labels["delete"]), gr.update(value=labels["confirm"]), gr.update(value=labels["cancel"])]
+
+
+def periods(labels: dict[str, str]) -> list[tuple[str, str]]:
+    return [(labels[key], key) for key in PERIODS]
+
+
+def modes(labels: dict[str, str], llm: str | None) -> list[tuple[str, str]]:
+    """Answer modes as (label, value): the value stays the same in every language."""
+    return [(labels["extractive"], "extractive")] + ([(f"LLM: {llm}", "llm")] if llm else [])
 
 
 def chat_tab(assistant: Assistant, labels: dict[str, str]) -> ChatTab:
-    """Chat, question box, buttons, examples and filters on the left; the sources on the right."""
-    llm = assistant.settings.llm
-    modes = [labels["extractive"]] + ([f"LLM: {llm}"] if llm else [])
-    with gr.Row():
-        with gr.Column(scale=3):
-            chatbot = gr.Chatbot(label=labels["chat"], height=480, sanitize_html=True, elem_id="chat")
-            question = gr.Textbox(label=labels["question"], placeholder=labels["placeholder"], elem_id="question",
-                                  max_length=MAX_QUESTION_CHARS)
-            with gr.Row():
-                send = gr.Button(labels["send"], variant="primary", elem_id="send")
-                retry = gr.Button(labels["retry"], elem_id="retry")
-                undo = gr.Button(labels["undo"], elem_id="undo")
-                clear = gr.Button(labels["clear"], elem_id="clear")
-            gr.Examples(EXAMPLES, inputs=question, label=labels["examples"])
-            with gr.Accordion(labels["filters"], open=False):
-                with gr.Row():
-                    since = gr.Textbox(label=labels["since"], elem_id="since")
-                    until = gr.Textbox(label=labels["until"], elem_id="until")
-                sources = gr.Dropdown(assistant.retriever.store.sources(), multiselect=True, label=labels["sources"])
-                k = gr.Slider(1, 20, value=assistant.settings.top_k, step=1, label=labels["k"])
-                mode = gr.Radio(modes, value=modes[0], label=labels["mode"])
-        with gr.Column(scale=2):
-            sources_panel = gr.HTML(f"<p>{labels['no_sources']}</p>", elem_id="sources")
-    return ChatTab(chatbot, question, send, retry, undo, clear, since, until, sources, k, mode, sources_panel)
+    """The chat and its sources side by side (on a phone: the answer, then its sources), then the
+    question box and its buttons, then examples and filters."""
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3, min_width=300):
+            chatbot = gr.Chatbot(label=labels["chat"], height=480, sanitize_html=True, elem_id="chat", buttons=["copy", "copy_all"])
+        with gr.Column(scale=2, min_width=300):
+            sources_panel = gr.HTML(render_sources([], assistant.retriever.store.article, "id"), elem_id="sources")
+    question = gr.Textbox(label=labels["question"], placeholder=labels["placeholder"], elem_id="question",
+                          max_length=MAX_QUESTION_CHARS)
+    with gr.Row(elem_id="buttons"):
+        send = gr.Button(labels["send"], variant="primary", elem_id="send", size="sm")
+        retry = gr.Button(labels["retry"], elem_id="retry", size="sm")
+        undo = gr.Button(labels["undo"], elem_id="undo", size="sm")
+    with gr.Row(elem_id="follow-ups"):
+        follow_ups = [gr.Button(visible=False, size="sm", elem_classes="follow-up") for _ in range(FOLLOW_UPS)]
+    examples = gr.Examples(EXAMPLES, inputs=question, label=labels["examples"]).dataset
+    with gr.Accordion(labels["filters"], open=False, elem_id="filters") as filters:
+        period = gr.Radio(periods(labels), value="all_time", label=labels["period"], elem_id="period")
+        with gr.Row():
+            since = gr.Textbox(label=labels["since"], elem_id="since")
+            until = gr.Textbox(label=labels["until"], elem_id="until")
+        filter_error = gr.Markdown(visible=False, elem_id="filter-error")
+        sources = gr.Dropdown(assistant.retriever.store.sources(), multiselect=True, label=labels["sources"], elem_id="outlets")
+        k = gr.Slider(1, 20, value=assistant.settings.top_k, step=1, label=labels["k"])
+        choices = modes(labels, assistant.settings.llm)
+        mode = gr.Radio(choices, value=choices[0][1], label=labels["mode"])
+    return ChatTab(chatbot, sources_panel, question, send, retry, undo, follow_ups, examples, filters, period, since,
+                   until, filter_error, sources, k, mode)
 
 
 def index_tab(assistant: Assistant, archive: Archive, labels: dict[str, str]) -> IndexTab:
     """Counts, the token that unlocks writes, upload, update, and the article list with delete."""
-    stats = gr.Markdown(index_stats(assistant))
+    stats = gr.Markdown(index_stats(assistant, "id"), elem_id="stats")
     access = gr.Markdown(labels["writes_enabled"] if archive.writable else labels["writes_disabled"], elem_id="access")
     token = gr.Textbox(label=labels["token"], type="password", elem_id="token", interactive=archive.writable)
     files = gr.File(file_count="multiple", file_types=[".md", ".txt", ".jsonl", ".html", ".htm"],
@@ -323,19 +284,30 @@ def index_tab(assistant: Assistant, archive: Archive, labels: dict[str, str]) ->
     upload_report = gr.Markdown(elem_id="upload-report")
     update = gr.Button(labels["update"], variant="primary", elem_id="update", interactive=archive.writable)
     update_report = gr.Markdown(elem_id="update-report")
-    article_query = gr.Textbox(label=labels["search_articles"])
-    articles = gr.Dataframe(headers=["id", "title", "source", "published"], value=article_rows(archive, ""), interactive=False)
+    article_query = gr.Textbox(label=labels["search_articles"], elem_id="article-query")
+    articles = gr.Dataframe(headers=headers("id"), value=article_rows(archive, ""), interactive=False,
+                            wrap=True, elem_id="articles", column_widths=["50%", "20%", "15%", "15%"])
     with gr.Row():
         delete_id = gr.Textbox(label=labels["delete_id"], elem_id="delete-id")
-        delete = gr.Button(labels["delete"], variant="stop", elem_id="delete", interactive=archive.writable)
+        delete = gr.Button(labels["delete"], variant="stop", elem_id="delete", interactive=archive.writable, scale=0)
+    with gr.Row(visible=False, elem_id="confirm-delete") as confirm_row:
+        confirm_text = gr.Markdown()
+        confirm = gr.Button(labels["confirm"], variant="stop", elem_id="confirm", scale=0)
+        cancel = gr.Button(labels["cancel"], elem_id="cancel", scale=0)
     delete_report = gr.Markdown(elem_id="delete-report")
     return IndexTab(stats, access, token, files, upload_report, update, update_report, article_query, articles,
-                    delete_id, delete, delete_report)
+                    delete_id, delete, confirm_row, confirm_text, confirm, cancel, delete_report)
+
+
+def headers(language: str) -> list[str]:
+    labels = LABELS[language]
+    return [labels["column_title"], labels["column_source"], labels["column_published"], labels["column_id"]]
 
 
 def article_rows(archive: Archive, query: str) -> list[list[str]]:
+    """Title, outlet and date first (what a person looks for), the id last."""
     _, rows = archive.list(query or "", 0, 500)
-    return [[row["id"], row["title"], row["source"] or "", row["published"] or ""] for row in rows]
+    return [[row["title"], row["source"] or "", row["published"] or "", row["id"]] for row in rows]
 
 
 def refusal(error: WriteRefused | ArticleError | ArticleNotFound, language: str) -> str:
@@ -348,93 +320,152 @@ def refusal(error: WriteRefused | ArticleError | ArticleNotFound, language: str)
     return f"{html.escape(error.reason)}. {html.escape(error.hint)}"
 
 
-def wire_chat(assistant: Assistant, chat: ChatTab, language: gr.State) -> None:
-    """Send, Retry, Undo and Clear; the chat event is callable as /chat."""
-    def respond(message: str, history: list[dict], since: str, until: str, sources: list[str], k: float,
-                mode: str, language: str) -> Iterator[tuple[list[dict], str, str]]:
+def wire_chat(assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr.State) -> None:
+    """Send (also Enter, an example or a follow-up), Retry, Undo, and the chat's own clear button;
+    the chat event is callable as /chat."""
+    def article_of(article_id: str):  # the live generation's store: an index update replaces it
+        return assistant.retriever.store.article(article_id)
+
+    hidden = [gr.update(visible=False)] * FOLLOW_UPS
+
+    def respond(message: str, conversation: list[Turn], since: str, until: str, outlets: list[str], k: float,
+                mode: str, language: str) -> Iterator[list]:
+        """Outputs: chat, sources panel, question box, conversation, filter error, filters, follow-ups."""
         message = (message or "").strip()[:MAX_QUESTION_CHARS]  # the box stops typing there; a client may not
         if not message:
-            yield history, gr.skip(), ""
+            yield [gr.skip()] * (6 + FOLLOW_UPS)
             return
-        filters = parse_filters(since, until, sources, language)
-        history = as_history(history) + [{"role": "user", "content": message}, {"role": "assistant", "content": ""}]
-        llm = assistant.settings.llm if mode.startswith("LLM") else False
-        for item in assistant.stream(message, history[:-2], filters, int(k), llm):
+        filters, bad = parse_filters(since, until, outlets)
+        if filters is None:  # a user's mistake: said next to the field, the chat left as it was
+            error = gr.update(value=LABELS[language]["bad_date"].format(value=html.escape(bad)), visible=True)
+            yield [gr.skip()] * 4 + [error, gr.update(open=True)] + [gr.skip()] * FOLLOW_UPS
+            return
+        shown = chat_messages(conversation) + [{"role": "user", "content": literal(message)}, {"role": "assistant", "content": ""}]
+        llm = assistant.settings.llm if mode == "llm" else False
+        for item in assistant.stream(message, history_of(conversation), filters, int(k), llm):
             if isinstance(item, Answer):
-                history[-1] = {"role": "assistant", "content": render_reply(item)}
-                turn = sum(t["role"] == "user" for t in history)
-                sources = render_sources(item, assistant.retriever.store.article, language, turn, uuid.uuid4().hex[:12])
-                yield history, sources, ""
+                conversation = [*conversation, Turn(message, item, uuid.uuid4().hex[:12])]
+                panel = render_sources(conversation, article_of, language)
+                yield [chat_messages(conversation), panel, "", conversation, gr.update(visible=False), gr.skip(),
+                       *follow_up_buttons(item, conversation)]
             else:
-                history[-1] = {"role": "assistant", "content": history[-1]["content"] + html.escape(item, quote=False)}
-                yield history, gr.skip(), ""
+                shown[-1] = {"role": "assistant", "content": shown[-1]["content"] + html.escape(item, quote=False)}
+                yield [shown, gr.skip(), "", gr.skip(), gr.update(visible=False), gr.skip(), *hidden]
 
-    def retry(history: list[dict], *rest) -> Iterator[tuple[list[dict], str, str]]:
-        history = as_history(history)
-        users = [i for i, turn in enumerate(history) if turn["role"] == "user"]
-        if not users:
-            yield history, gr.skip(), ""
+    def follow_up_buttons(answer: Answer, conversation: list[Turn]) -> list:
+        article = article_of(answer.citations[0].article_id) if answer.citations else None
+        asked = " ".join(turn.question for turn in conversation)
+        questions = suggest_follow_ups(answer, article.text, asked, FOLLOW_UPS) if article else []
+        return [gr.update(value=q, visible=True) for q in questions] + hidden[len(questions):]
+
+    def retry(conversation: list[Turn], *rest) -> Iterator[list]:
+        if not conversation:
+            yield [gr.skip()] * (6 + FOLLOW_UPS)
             return
-        last = users[-1]
-        yield from respond(history[last]["content"], history[:last], *rest)
+        yield from respond(conversation[-1].question, conversation[:-1], *rest)
 
-    def undo(history: list[dict]) -> tuple[list[dict], str]:
-        history = as_history(history)
-        users = [i for i, turn in enumerate(history) if turn["role"] == "user"]
-        if not users:
-            return history, ""
-        return history[: users[-1]], history[users[-1]]["content"]
+    def undo(conversation: list[Turn], language: str) -> list:
+        if not conversation:
+            return [gr.skip()] * (4 + FOLLOW_UPS)
+        kept = conversation[:-1]
+        return [chat_messages(kept), render_sources(kept, article_of, language), conversation[-1].question, kept, *hidden]
 
-    inputs = [chat.question, chat.chatbot, chat.since, chat.until, chat.sources, chat.k, chat.mode, language]
-    outputs = [chat.chatbot, chat.sources_panel, chat.question]
-    chat.question.submit(respond, inputs, outputs, api_name="chat")
-    chat.send.click(respond, inputs, outputs, api_visibility="private")
-    chat.retry.click(retry, inputs[1:], outputs, api_visibility="private")
-    chat.undo.click(undo, chat.chatbot, [chat.chatbot, chat.question], api_visibility="private")
-    chat.clear.click(lambda lang: ([], render_sources(None, assistant.retriever.store.article, lang)), language,
-                     [chat.chatbot, chat.sources_panel], api_visibility="private")
+    filters = [chat.since, chat.until, chat.sources, chat.k, chat.mode, language]
+    outputs = [chat.chatbot, chat.sources_panel, chat.question, turns, chat.filter_error, chat.filters, *chat.follow_ups]
+    chat.question.submit(respond, [chat.question, turns, *filters], outputs, api_name="chat")
+    chat.send.click(respond, [chat.question, turns, *filters], outputs, api_visibility="private")
+    for button in chat.follow_ups:
+        button.click(respond, [button, turns, *filters], outputs, api_visibility="private")
+    chat.retry.click(retry, [turns, *filters], outputs, api_visibility="private")
+    chat.undo.click(undo, [turns, language], [chat.chatbot, chat.sources_panel, chat.question, turns, *chat.follow_ups],
+                    api_visibility="private")
+    chat.chatbot.clear(lambda lang: [render_sources([], article_of, lang), [], *hidden], language,
+                       [chat.sources_panel, turns, *chat.follow_ups], api_visibility="private")
+    chat.period.change(period_dates, chat.period, [chat.since, chat.until], api_visibility="private")
 
 
-def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, language: gr.State) -> None:
+def period_dates(period: str) -> tuple[str, str]:
+    """(since, until) for a quick range ending today; both empty for all time."""
+    days = PERIODS.get(period)
+    if days is None:
+        return "", ""
+    today = dt.date.today()
+    return (today - dt.timedelta(days=days)).isoformat(), today.isoformat()
+
+
+def update_report(job: UpdateJob, language: str) -> str:
+    """A finished update in words: what changed, then each problem on its own line."""
+    labels = LABELS[language]
+    if job.state != "done" or job.report is None:
+        return f"**{labels['failed_status']}**: {html.escape(job.error or '')}"
+    report = job.report
+    text = labels["update_done"].format(seconds=report.seconds, added=report.added, updated=report.updated,
+                                        removed=report.removed, unchanged=report.unchanged, failed=report.failed,
+                                        embedded=report.chunks_embedded, reused=report.chunks_reused)
+    if not report.generation:
+        text += " " + labels["index_unchanged"]
+    return text + "".join(f"\n- **{labels['problem']}**: {html.escape(p)}" for p in job.problems)
+
+
+def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets: gr.Dropdown, language: gr.State) -> None:
     """Upload, update and delete (each needs the token: /upload_articles, /update_index,
     /delete_article) and the article search."""
-    def upload(files: list[str] | None, token: str, language: str) -> str:
+    def upload(files: list[str] | None, token: str, language: str) -> tuple[str, None]:
+        labels = LABELS[language]
         try:
             archive.authorize(token)  # before reading the files
         except WriteRefused as error:
-            return f"❌ {refusal(error, language)}"
+            return f"**{labels['refused_status']}**: {refusal(error, language)}", None
         lines = []
         for path in files or []:
             name = Path(path).name
             try:
                 saved, articles = archive.save_file(name, Path(path).read_bytes(), token)
-                lines.append(f"✅ {html.escape(saved.name)}: {LABELS[language]['saved'].format(count=len(articles))}")
+                lines.append(f"**{labels['saved_status']}** {html.escape(saved.name)}: {labels['saved'].format(count=len(articles))}")
             except ArticleError as error:
-                lines.append(f"❌ {html.escape(name)}: {refusal(error, language)}")
-        return "\n".join(f"- {line}" for line in lines)
+                lines.append(f"**{labels['refused_status']}** {html.escape(name)}: {refusal(error, language)}")
+        return "\n".join(f"- {line}" for line in lines), None  # the box empties: the next upload starts afresh
 
-    def update(token: str, language: str, progress: gr.Progress = gr.Progress()) -> tuple[str, str]:
+    def update(token: str, language: str, progress: gr.Progress = gr.Progress()) -> tuple[str, str, dict, list]:
         try:
             job = archive.start_update(token)
         except WriteRefused as error:
-            return f"❌ {refusal(error, language)}", index_stats(assistant)
+            return (f"**{LABELS[language]['refused_status']}**: {refusal(error, language)}", index_stats(assistant, language),
+                    gr.skip(), gr.skip())
         while job.state == "running":
-            progress((job.done, job.total) if job.total else 0.0, desc="embedding", unit="chunks")
+            progress((job.done, job.total) if job.total else 0.0, desc=LABELS[language]["updating"])
             time.sleep(0.3)
-        message = job.summary if job.state == "done" else f"❌ {job.error}"
-        problems = "".join(f"\n- ⚠ {html.escape(p)}" for p in job.problems)
-        return f"{html.escape(message or '')}{problems}", index_stats(assistant)
+        return (update_report(job, language), index_stats(assistant, language),
+                gr.update(choices=assistant.retriever.store.sources()), article_rows(archive, ""))
 
-    def delete(article_id: str, token: str, language: str) -> str:
+    def ask_to_delete(article_id: str, language: str) -> tuple[dict, str, str]:
+        article_id = (article_id or "").strip()
+        try:
+            title = archive.article(article_id).title
+        except ArticleNotFound as error:
+            return gr.update(visible=False), "", f"**{LABELS[language]['refused_status']}** {html.escape(article_id)}: {refusal(error, language)}"
+        question = LABELS[language]["confirm_delete"].format(title=html.escape(title), id=html.escape(article_id))
+        return gr.update(visible=True), question, ""
+
+    def delete(article_id: str, token: str, language: str) -> tuple[str, dict]:
+        labels = LABELS[language]
         try:
             article = archive.delete((article_id or "").strip(), token)
         except (WriteRefused, ArticleError, ArticleNotFound) as error:
-            return f"❌ {html.escape(article_id or '')}: {refusal(error, language)}"
-        return f"🗑 {html.escape(article.id)}: {LABELS[language]['deleted']}"
+            return f"**{labels['refused_status']}** {html.escape(article_id or '')}: {refusal(error, language)}", gr.update(visible=False)
+        return f"**{labels['deleted_status']}** {html.escape(article.id)}: {labels['deleted']}", gr.update(visible=False)
 
-    index.files.upload(upload, [index.files, index.token, language], index.upload_report, api_name="upload_articles")
-    index.update.click(update, [index.token, language], [index.update_report, index.stats], api_name="update_index",
-                       concurrency_limit=1)
+    def pick(event: gr.SelectData) -> str:
+        return str(event.row_value[-1])  # the id column
+
+    index.files.upload(upload, [index.files, index.token, language], [index.upload_report, index.files], api_name="upload_articles")
+    index.update.click(update, [index.token, language], [index.update_report, index.stats, outlets, index.articles],
+                       api_name="update_index", concurrency_limit=1)
     index.article_query.change(lambda query: article_rows(archive, query), index.article_query, index.articles,
                                api_visibility="private")
-    index.delete.click(delete, [index.delete_id, index.token, language], index.delete_report, api_name="delete_article")
+    index.articles.select(pick, None, index.delete_id, api_visibility="private")
+    index.delete.click(ask_to_delete, [index.delete_id, language], [index.confirm_row, index.confirm_text, index.delete_report],
+                       api_visibility="private")
+    index.confirm.click(delete, [index.delete_id, index.token, language], [index.delete_report, index.confirm_row],
+                        api_name="delete_article")
+    index.cancel.click(lambda: gr.update(visible=False), None, index.confirm_row, api_visibility="private")

@@ -9,15 +9,15 @@ import sys
 import httpx
 from server import PROJECT, serve_in_thread
 
-from rag.ui import LABELS
+from rag.ui_text import LABELS
 
 
 def test_chat_endpoint_through_gradio_client(shared_server):
     from gradio_client import Client
 
     client = Client(f"{shared_server.url}/", verbose=False)
-    history, sources, question = client.predict(
-        "Apa kata Lavrov tentang NATO?", [], "", "", [], 5, "Ekstraktif (kutipan)", api_name="/chat")
+    history, sources, question, *_ = client.predict(
+        "Apa kata Lavrov tentang NATO?", "", "", [], 5, "extractive", api_name="/chat")
     assert history[-1]["role"] == "assistant" and "[1]" in str(history[-1]["content"])
     assert "Lavrov" in str(history[-1]["content"]) and "Al Jazeera" in sources and "<mark" in sources
     assert question == ""
@@ -36,17 +36,17 @@ def test_page_writes_through_gradio_client_need_the_token(shared_server, tmp_pat
     generation = httpx.get(f"{shared_server.url}/api/health").json()["generation"]
     refused = LABELS["id"]["wrong_token"]  # the page's language is Indonesian by default
     for token in ("", "wrong-token"):
-        assert refused in client.predict([handle_file(str(article))], token, api_name="/upload_articles")
+        assert refused in client.predict([handle_file(str(article))], token, api_name="/upload_articles")[0]
         assert refused in client.predict(token, api_name="/update_index")[0]
         assert refused in client.predict("000_b0a4adb478896665.md", token, api_name="/delete_article")
     assert sorted(p.name for p in corpus.iterdir()) == before  # nothing saved, nothing deleted
     assert httpx.get(f"{shared_server.url}/api/health").json()["generation"] == generation  # no update ran
 
-    assert "✅ uji_akses.md" in client.predict([handle_file(str(article))], "test-token", api_name="/upload_articles")
-    assert "1 added" in client.predict("test-token", api_name="/update_index")[0]
-    assert client.predict("uji_akses.md", "test-token", api_name="/delete_article").startswith("🗑 uji_akses.md")
+    assert "Tersimpan** uji_akses.md" in client.predict([handle_file(str(article))], "test-token", api_name="/upload_articles")[0]
+    assert "1 artikel baru" in client.predict("test-token", api_name="/update_index")[0]
+    assert "Dihapus** uji_akses.md" in client.predict("uji_akses.md", "test-token", api_name="/delete_article")
     assert not (corpus / "uji_akses.md").exists()
-    assert "1 removed" in client.predict("test-token", api_name="/update_index")[0]
+    assert "1 dihapus" in client.predict("test-token", api_name="/update_index")[0]
 
 
 def test_without_a_configured_token_the_page_is_read_only(settings, embedder):

@@ -123,7 +123,7 @@ class _Page(HTMLParser):
             self.marks[-1] += data
 
 
-SAFE_TAGS = {"h3", "h4", "div", "small", "p", "a", "mark", "details", "summary"}
+SAFE_TAGS = {"h3", "h4", "div", "span", "small", "p", "a", "mark", "details", "summary", "button"}
 hostile_text = st.lists(st.sampled_from(list("ab <>&\"'=/.!?\n") + ["<script>", "javascript:", "onerror=", "[1]", "[9]", "&amp;"]),
                         min_size=1, max_size=80).map("".join)
 
@@ -134,7 +134,7 @@ hostile_text = st.lists(st.sampled_from(list("ab <>&\"'=/.!?\n") + ["<script>", 
 @counted
 def test_citations_render_inert_and_highlight_exactly_the_cited_sentences(body, title, url, picks):
     from rag.answer import Answer, Citation, Source
-    from rag.ui import render_reply, render_sources
+    from rag.ui_render import Turn, render_reply, render_sources
 
     assume(body.strip())
     article = make_article("a.md", "a.md", {"title": title.strip() or "t"}, "x. " + body, "a")
@@ -144,11 +144,11 @@ def test_citations_render_inert_and_highlight_exactly_the_cited_sentences(body, 
     source = Source(1, article.id, article.title, "<b>Sumber</b>", url, "2024-01-01", article.text, 0, len(article.text))
     answer = Answer(" ".join(f"{c.sentence} [1]" for c in citations) + " [9]", citations, [source], False, "id")
 
-    sources_page = _Page(render_sources(answer, {article.id: article}.get, "id"))
+    sources_page = _Page(render_sources([Turn("q", answer, "a1")], {article.id: article}.get, "id"))
     assert sources_page.tags <= SAFE_TAGS
-    assert all(link.startswith("#cite-") or (url and link == url and url.startswith(("http://", "https://"))) for link in sources_page.links)
+    assert all(link.startswith("#cite-1-") or (url and link == url and url.startswith(("http://", "https://"))) for link in sources_page.links)
     expected = [article.text[s:e] for s, e in chosen]
-    assert sources_page.marks == expected * 2  # in the passage card and in the full article: the exact sentences
+    assert sources_page.marks == expected * 2  # in the snippet and in the full article: the exact sentences
 
-    reply_page = _Page(render_reply(answer))
-    assert reply_page.tags <= {"a"} and set(reply_page.links) <= {"#cite-1"}  # [9] cites nothing, so it is no link
+    reply_page = _Page(render_reply(answer, 1))
+    assert reply_page.tags <= {"a"} and set(reply_page.links) <= {"#cite-1-1"}  # [9] cites nothing, so it is no link

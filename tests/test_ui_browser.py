@@ -1,7 +1,9 @@
-"""The web page in headless Chromium (Debian's, driven by Playwright): ask, read, click a citation,
-ask in English, upload and index a new article, and see hostile titles shown as text.
+"""The web page in headless Chromium (Debian's, driven by Playwright), as a user goes through it:
+ask, read, click a citation (also one of an earlier answer), ask in English, follow up, Retry,
+Undo, copy a quote, a wrong filter date, the page in each language, a phone, no internet, and
+the Index tab's upload, update and delete; hostile titles are shown as text.
 
-Screenshots of every step go to test-output/ui/.
+Screenshots of every step go to test-output/ui/ (desktop 1400 px wide, phone 390×844).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from pathlib import Path
 
 import pytest
 from server import PROJECT, AppServer
+
+from rag.ui_text import LABELS
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = PROJECT / "test-output" / "ui"
@@ -46,13 +50,20 @@ def page(server):
         browser.close()
 
 
+def clear_chat(page) -> None:
+    """The chat's own trash button: the conversation and its sources go."""
+    if page.locator("#chat [data-testid='user']").count():
+        page.click("#chat button[aria-label='Clear']")
+        page.wait_for_function("() => !document.querySelector('#chat [data-testid=\"user\"]')", timeout=30_000)
+        page.wait_for_function("() => !document.querySelector('#sources [data-turn]')", timeout=30_000)
+
+
 def ask(page, question: str, new_conversation: bool = False) -> str:
     """Ask and wait until the answer is complete: the sources panel is rendered for this turn
     only when the final, checked answer has arrived (streamed pieces come before it).
     `new_conversation` clears the chat first, so the question is not read as a follow-up."""
     if new_conversation:
-        page.click("#clear")
-        page.wait_for_function("() => !document.querySelector('#chat [data-testid=\"user\"]')", timeout=30_000)
+        clear_chat(page)
     turn = page.locator("#chat [data-testid='user']").count() + 1
     page.fill("#question textarea", question)
     page.press("#question textarea", "Enter")
@@ -67,8 +78,8 @@ def test_ask_in_indonesian_and_follow_the_citation(page):
     page.wait_for_selector("#sources .source-card mark")
     assert "Lavrov" in page.locator("#sources .source-card mark").first.inner_text()
     page.screenshot(path=str(SHOTS / "1-answer-with-sources.png"), full_page=True)
-    page.locator("#chat a[href='#cite-1']").first.click()
-    mark = page.locator("#article-1 mark#cite-1")
+    page.locator("#chat a[href='#cite-1-1']").first.click()
+    mark = page.locator("#article-1-1 mark#cite-1-1")
     mark.wait_for(state="visible")
     assert "Lavrov" in mark.inner_text() and "focused" in mark.get_attribute("class")
     page.screenshot(path=str(SHOTS / "2-citation-opens-article.png"), full_page=True)
@@ -101,25 +112,65 @@ def test_hostile_title_is_shown_as_text(page):
 
 
 def test_upload_update_and_ask_about_the_new_article(page, server, tmp_path):
+    """Upload (refused without the token), the box empties, a second file goes alone; the update
+    reports in words, the new outlet appears in the filter; the new article is answered."""
     article = tmp_path / "gempa_garut.md"
     article.write_text("---\ntitle: Gempa Guncang Garut\nsource: Warta Jabar\npublished: 2024-05-01\n---\n"
                        "Gempa bermagnitudo 5,2 mengguncang Garut pada Rabu pagi. Sebanyak 37 rumah rusak ringan.\n")
+    second = tmp_path / "banjir_bekasi.md"
+    second.write_text("---\ntitle: Banjir Bekasi\n---\nBanjir setinggi 80 sentimeter merendam Bekasi Timur pada Senin.\n")
     page.get_by_role("tab", name="Indeks").click()
     page.set_input_files("#upload input[type=file]", str(article))  # locked: refused without the token
     page.wait_for_function("() => document.querySelector('#upload-report').innerText.includes('token')", timeout=30_000)
+    assert "Ditolak" in page.inner_text("#upload-report")
     assert not (server.corpus / "gempa_garut.md").exists()
     page.fill("#token input", "test-token")  # unlock the writes
     page.set_input_files("#upload input[type=file]", str(article))
-    page.wait_for_function("() => document.querySelector('#upload-report').innerText.includes('✅ gempa_garut.md')", timeout=30_000)
+    page.wait_for_function("() => document.querySelector('#upload-report').innerText.includes('Tersimpan gempa_garut.md')", timeout=30_000)
     assert (server.corpus / "gempa_garut.md").exists()
+    page.wait_for_function("() => !document.querySelector('#upload').innerText.includes('gempa_garut.md')", timeout=10_000)
+    page.set_input_files("#upload input[type=file]", str(second))  # the box was emptied: only the new file goes
+    page.wait_for_function("() => document.querySelector('#upload-report').innerText.includes('banjir_bekasi.md')", timeout=30_000)
+    assert "gempa_garut" not in page.inner_text("#upload-report")
     page.click("#update")
-    page.wait_for_function("() => /1 added/.test(document.querySelector('#update-report').innerText)", timeout=120_000)
+    page.wait_for_function("() => /2 artikel baru/.test(document.querySelector('#update-report').innerText)", timeout=120_000)
+    assert "Warta Jabar" in page.inner_text("#articles")
     page.screenshot(path=str(SHOTS / "5-index-updated.png"), full_page=True)
     page.get_by_role("tab", name="Tanya").click()
+    page.click("#filters button")  # the outlet list now offers the new outlet
+    page.click("#outlets input")
+    assert page.get_by_role("option", name="Warta Jabar").count() == 1
+    page.keyboard.press("Escape")
+    page.click("#filters button")
     reply = ask(page, "Berapa rumah yang rusak akibat gempa di Garut?", new_conversation=True)
     assert "37 rumah" in reply
     assert "Gempa Guncang Garut" in page.locator("#sources").inner_text()
     page.screenshot(path=str(SHOTS / "6-new-article-cited.png"), full_page=True)
+
+
+def test_delete_from_a_row_asks_first(page, server, tmp_path):
+    article = tmp_path / "hapus_saya.md"
+    article.write_text("---\ntitle: Artikel Untuk Dihapus\n---\nLomba perahu naga digelar di Danau Toba pada Sabtu.\n")
+    page.get_by_role("tab", name="Indeks").click()
+    page.fill("#token input", "test-token")
+    page.set_input_files("#upload input[type=file]", str(article))
+    page.wait_for_function("() => document.querySelector('#upload-report').innerText.includes('hapus_saya.md')", timeout=30_000)
+    page.click("#update")
+    page.wait_for_function("() => /1 artikel baru/.test(document.querySelector('#update-report').innerText)", timeout=120_000)
+    page.fill("#article-query textarea", "Untuk Dihapus")
+    page.wait_for_function("() => document.querySelectorAll('#articles tbody tr').length === 1", timeout=30_000)
+    page.locator("#articles [data-testid='cell-0-0']").click()  # pick the row
+    page.wait_for_function("() => document.querySelector('#delete-id textarea').value === 'hapus_saya.md'", timeout=10_000)
+    page.click("#delete")
+    page.wait_for_selector("#confirm-delete", state="visible")
+    assert "Artikel Untuk Dihapus" in page.inner_text("#confirm-delete")
+    assert (server.corpus / "hapus_saya.md").exists()  # nothing gone before the confirmation
+    page.screenshot(path=str(SHOTS / "9-delete-asks-first.png"), full_page=True)
+    page.click("#confirm")
+    page.wait_for_function("() => document.querySelector('#delete-report').innerText.includes('Dihapus hapus_saya.md')", timeout=30_000)
+    assert not (server.corpus / "hapus_saya.md").exists()
+    page.wait_for_selector("#confirm-delete", state="hidden")
+    page.get_by_role("tab", name="Tanya").click()
 
 
 def test_api_docs_render_with_the_network_blocked(page, server):
@@ -144,8 +195,8 @@ def test_api_docs_render_with_the_network_blocked(page, server):
 
 
 def test_follow_up_retry_and_undo(page):
-    """Gradio hands the history back as lists of parts: the follow-up keeps its context, Retry
-    answers again without an error, Undo puts back the question's plain text."""
+    """The follow-up is read with the question before it, Retry answers it again, Undo puts its
+    plain text back in the box and drops its sources."""
     page.get_by_role("tab", name="Tanya").click()
     ask(page, "Mengapa Finlandia bergabung dengan NATO?", new_conversation=True)
     follow_up = ask(page, "Bagaimana tanggapan Swedia?")
@@ -159,3 +210,153 @@ def test_follow_up_retry_and_undo(page):
     page.click("#undo")
     page.wait_for_function("() => document.querySelectorAll('#chat [data-testid=\"user\"]').length === 1", timeout=30_000)
     assert page.input_value("#question textarea") == "Bagaimana tanggapan Swedia?"
+    assert page.locator("#sources [data-turn='2']").count() == 0 and page.locator("#sources [data-turn='1']").count() == 1
+
+
+def test_a_citation_of_an_earlier_answer_opens_its_own_article(page):
+    ask(page, "Siapa juru bicara Kremlin?", new_conversation=True)
+    ask(page, "Berapa harga cabai rawit di Bandung?")
+    ask(page, "Apa yang dikatakan Lavrov tentang perluasan NATO?")
+    page.locator("#chat a[href='#cite-1-1']").first.click()  # [1] of the first answer
+    mark = page.locator("#article-1-1 mark#cite-1-1")
+    mark.wait_for(state="visible")
+    assert "Peskov" in mark.inner_text() and "focused" in mark.get_attribute("class")
+    page.screenshot(path=str(SHOTS / "10-first-answer-citation.png"), full_page=True)
+    page.locator("#chat a[href='#cite-2-1']").first.click()  # [1] of the second answer: the chili article
+    page.locator("#article-2-1 mark#cite-2-1").wait_for(state="visible")
+    assert "cabai" in page.locator("#article-2-1 mark#cite-2-1").inner_text()
+
+
+def test_the_question_bubble_shows_exactly_what_was_typed(page):
+    typed = "Berapa harga cabai <b>rawit</b> di *Bandung*?"
+    ask(page, typed, new_conversation=True)
+    bubble = page.locator("#chat [data-testid='user']").last
+    assert bubble.inner_text().strip() == typed and bubble.locator("b, em, strong").count() == 0
+
+
+def test_copy_quote_puts_a_citation_line_on_the_clipboard(page, server):
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
+    ask(page, "Siapa juru bicara Kremlin?", new_conversation=True)
+    button = page.locator("#sources [data-turn='1'] button.copy-quote").first
+    button.click()
+    page.wait_for_function("() => document.querySelector('#sources button.copy-quote').innerText === 'Tersalin'", timeout=10_000)
+    copied = page.evaluate("() => navigator.clipboard.readText()")
+    assert copied.startswith("“Juru bicara Kremlin Dmitry Peskov")
+    assert copied.endswith("” — Rusia Lontarkan Serangkaian Ancaman saat Para Pemimpin NATO Berkumpul di Vilnius, Al Jazeera, 11 Juli 2023.")
+
+
+def test_a_suggested_follow_up_is_asked_with_one_click(page):
+    ask(page, "Siapa juru bicara Kremlin?", new_conversation=True)
+    suggestion = page.locator("#follow-ups button").first
+    suggestion.wait_for(state="visible")
+    text = suggestion.inner_text()
+    assert text.startswith("Apa yang dikatakan tentang ") and "Peskov" not in text  # a name the answer did not give
+    suggestion.click()
+    page.wait_for_selector("#sources [data-turn='2']", timeout=60_000)
+    assert page.locator("#chat [data-testid='user']").last.inner_text().strip() == text
+    page.screenshot(path=str(SHOTS / "11-follow-up-suggestion.png"), full_page=True)
+
+
+def test_an_off_topic_question_abstains_and_lists_related_articles(page):
+    reply = ask(page, "Siapa presiden Brasil saat ini?", new_conversation=True)
+    assert reply.startswith("Tidak ada jawaban") and "Menurut arsip" not in reply
+    related = page.locator("#chat [data-testid='bot'] a[href^='#cite-1-']")
+    assert related.count() >= 1
+    related.first.click()
+    page.wait_for_selector("#article-1-1[open]", state="attached")
+    assert page.locator("#sources [data-turn='1'] .source-card").count() == related.count()
+
+
+def test_a_wrong_filter_date_is_said_next_to_the_field_and_the_chat_stays(page):
+    ask(page, "Siapa juru bicara Kremlin?", new_conversation=True)
+    page.click("#filters button")
+    page.fill("#since textarea", "2023-13-45")
+    page.fill("#question textarea", "Apa yang dikatakan Lavrov tentang perluasan NATO?")
+    page.press("#question textarea", "Enter")
+    error = page.locator("#filter-error")
+    error.wait_for(state="visible", timeout=30_000)
+    assert "2023-13-45" in error.inner_text() and "TTTT-BB-HH" in error.inner_text()
+    assert page.locator("#chat [data-testid='user']").count() == 1  # the chat is as it was
+    assert page.input_value("#question textarea") == "Apa yang dikatakan Lavrov tentang perluasan NATO?"
+    assert page.locator(".toast-body, .error").count() == 0  # no error badge, no toast
+    page.screenshot(path=str(SHOTS / "12-wrong-filter-date.png"), full_page=True)
+    page.fill("#since textarea", "")
+    page.press("#question textarea", "Enter")
+    page.wait_for_selector("#sources [data-turn='2']", timeout=60_000)
+    error.wait_for(state="hidden")
+    page.click("#filters button")
+
+
+def _page_texts(page) -> set[str]:
+    """The page's own words: every text node outside the chat bubbles, the article snippets and
+    the example and follow-up questions (content, in the language it was written in)."""
+    return set(page.evaluate("""() => {
+        const skip = "#chat .message, .source-card h4, .source-card p, .article-view, details[id^=article] > summary, #follow-ups, .gallery, #articles tbody, #turns summary";
+        const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+        const texts = [];
+        while (walker.nextNode()) {
+            const node = walker.currentNode, text = node.textContent.trim();
+            if (text && !node.parentElement.closest(skip)) texts.push(text);
+        }
+        return texts;
+    }"""))
+
+
+def _strings_of(language: str) -> list[str]:
+    """The table's strings that the other language writes differently (templates up to their first field)."""
+    other = "en" if language == "id" else "id"
+    found = []
+    for key, value in LABELS[language].items():
+        if value != LABELS[other][key]:
+            fixed = value.split("{")[0].strip(" :*#")
+            found += [fixed] if len(fixed) >= 4 else []
+    return found
+
+
+@pytest.mark.parametrize("language, question", [("English", "Who is the spokesman of the Kremlin?"),
+                                                ("Bahasa Indonesia", "Siapa juru bicara Kremlin?")])
+def test_the_page_speaks_one_language(page, language, question):
+    """Switch the language, ask, walk both tabs: no string of the other language's table."""
+    code = "en" if language == "English" else "id"
+    page.get_by_role("radio", name=language).check()
+    page.wait_for_function(f"() => document.body.innerText.includes({LABELS[code]['send']!r})", timeout=10_000)
+    ask(page, question, new_conversation=True)
+    texts = _page_texts(page)
+    page.get_by_role("tab", name=LABELS[code]["index_tab"]).click()
+    page.wait_for_selector("#stats")
+    texts |= _page_texts(page)
+    page.screenshot(path=str(SHOTS / f"13-index-tab-{code}.png"), full_page=True)
+    page.get_by_role("tab", name=LABELS[code]["chat_tab"]).click()
+    foreign = [s for s in _strings_of("id" if code == "en" else "en") if any(s == t or (len(s) > 12 and s in t) for t in texts)]
+    assert not foreign, foreign
+    assert LABELS[code]["stats"].split("**")[2].strip() in " ".join(texts)  # the counts speak this language too
+
+
+def test_phone_layout_answer_then_sources_then_controls(page, server):
+    phone = page.context.browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    phone.goto(server.url + "/")
+    phone.wait_for_selector("#question textarea")
+    ask(phone, "Siapa juru bicara Kremlin?")
+    box = {name: phone.locator(name).bounding_box() for name in ("#chat", "#sources", "#question", "#filters")}
+    assert box["#chat"]["y"] + box["#chat"]["height"] <= box["#sources"]["y"] < box["#question"]["y"] < box["#filters"]["y"]
+    assert box["#sources"]["y"] - (box["#chat"]["y"] + box["#chat"]["height"]) < 100  # the sources right under the answer
+    assert phone.evaluate("() => document.scrollingElement.scrollWidth") <= 390  # no sideways scrolling
+    phone.screenshot(path=str(SHOTS / "14-phone.png"), full_page=True)
+    phone.close()
+
+
+def test_the_page_loads_nothing_from_the_internet(page, server):
+    """Every request off this server is blocked and recorded: none is made; one font family throughout."""
+    offline = page.context.browser.new_page(viewport={"width": 1400, "height": 1000})
+    outside: list[str] = []
+    offline.route("**/*", lambda route: route.continue_() if route.request.url.startswith(server.url)
+                  else (outside.append(route.request.url), route.abort()))
+    offline.goto(server.url + "/")
+    offline.wait_for_selector("#question textarea")
+    ask(offline, "Siapa juru bicara Kremlin?")
+    fonts = offline.evaluate("() => ['h1', '#send', '#question textarea', '#sources h4', '#chat .message']"
+                             ".map((s) => getComputedStyle(document.querySelector(s)).fontFamily)")
+    assert not outside, outside
+    assert len(set(fonts)) == 1 and fonts[0].startswith("ui-sans-serif"), fonts
+    offline.screenshot(path=str(SHOTS / "15-offline.png"), full_page=True)
+    offline.close()

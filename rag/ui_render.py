@@ -1,0 +1,179 @@
+"""The chat's HTML: the reply bubbles, and the source cards every answer keeps.
+
+Why its own module: what the page shows is decided here and only here, so that it can be
+checked without a browser (`tests/test_properties.py` feeds it hostile text) and so that
+`rag/ui.py` stays the page's layout and events.
+
+Every piece of article data is escaped before it reaches the page: titles, text and URLs are
+shown as text, never as live HTML, and only http(s) links are made clickable. The user's own
+question is shown exactly as typed. Every answer keeps its own sources: citation `[n]` of answer
+`t` links to `#cite-t-n`, so the first answer's `[1]` still opens its own article after three
+more questions.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+from rag.answer import FRAME, Answer, Source
+from rag.corpus import Article
+from rag.ui_text import LABELS, format_date
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One question of the conversation, its answer, and an id that tells a retried answer apart."""
+
+    question: str
+    answer: Answer
+    answer_id: str
+
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+
+
+def literal(text: str) -> str:
+    """Chat markdown that shows `text` exactly as typed: no HTML, no emphasis, no links.
+
+    Example::
+
+        literal("<img src=x> *bukan tebal*")   # shown as '<img src=x> *bukan tebal*'
+    """
+    return _MARKDOWN.sub(r"\\\1", html.escape(text, quote=False)).replace("\n", "  \n")
+
+
+def render_reply(answer: Answer, turn: int) -> str:
+    """The reply to question `turn` (1, 2, ...) as chat markdown, in the answer's language:
+    escaped text with the short answer in bold and a plain confidence label, each [n] a link to
+    its source in this answer's cards. An abstention has no frame; it names the related
+    articles, each a link to its card."""
+    labels = LABELS.get(answer.language, LABELS["en"])
+    if answer.abstained:
+        first, *rest = answer.text.split("\n")
+        text = f"_{html.escape(first, quote=False)}_"
+        if answer.sources and rest:
+            text += "\n" + html.escape(rest[0], quote=False)  # "Possibly related articles:"
+        for source in answer.sources:
+            text += f'\n- <a href="#cite-{turn}-{source.n}">{html.escape(source.title, quote=False)}</a>'
+        return text.replace("\n", "  \n")
+    text = html.escape(answer.text, quote=False)
+    if answer.short_answer and answer.confidence is not None:
+        lead = html.escape(f"{FRAME[answer.language]} {answer.short_answer}", quote=False)
+        if text.startswith(lead):  # the frame, then the short answer: bold it there, and only there
+            label = labels["confident"] if answer.confidence >= 0.5 else labels["unsure"]  # a calibrated probability
+            frame = html.escape(FRAME[answer.language], quote=False)
+            text = f"{frame} **{text[len(frame) + 1 : len(lead)]}** _({label})_" + text[len(lead):]
+    for n in sorted({c.n for c in answer.citations}, reverse=True):
+        text = text.replace(f"[{n}]", f'<a href="#cite-{turn}-{n}">[{n}]</a>')
+    if answer.notice:
+        text += f"\n\n_{html.escape(answer.notice)}_"
+    return text.replace("\n", "  \n")
+
+
+def render_sources(turns: Sequence[Turn], article_of: Callable[[str], Article | None], language: str) -> str:
+    """Every answer's source cards, the latest answer first and open, earlier ones folded.
+
+    Each group carries `data-turn` (1, 2, ...) and `data-answer` (the answer's id), set once its
+    answer is complete. `article_of` looks an article up by id (`IndexStore.article`).
+    """
+    labels = LABELS[language]
+    if not turns:
+        return f'<div id="turns"><p>{labels["no_sources"]}</p></div>'
+    groups = []
+    for t, turn in reversed(list(enumerate(turns, 1))):
+        key = "related_of" if turn.answer.abstained else "sources_of"
+        heading = f'{labels[key].format(n=t)}: {html.escape(turn.question)}'
+        cards = "\n".join(source_card(turn.answer, source, t, article_of, language) for source in turn.answer.sources)
+        attributes = f'class="turn" id="turn-{t}" data-turn="{t}" data-answer="{html.escape(turn.answer_id, quote=True)}"'
+        opened = " open" if t == len(turns) else ""
+        groups.append(f"<details {attributes}{opened}><summary><h3>{heading}</h3></summary>\n{cards}</details>")
+    return '<div id="turns">' + "\n".join(groups) + "</div>"
+
+
+def source_card(answer: Answer, source: Source, turn: int, article_of: Callable[[str], Article | None],
+                language: str) -> str:
+    """A compact card: outlet badge and name, date, title, the passage with the cited sentence
+    highlighted, the link as its domain, "Copy quote", and the full article folded below."""
+    labels = LABELS[language]
+    spans = [(c.start, c.end) for c in answer.citations if c.n == source.n]
+    anchor = f"cite-{turn}-{source.n}"
+    article = article_of(source.article_id)
+    full = _highlight(article.text, spans, 0, anchor) if article else ""
+    passage = snippet(source.passage, spans, source.passage_start)
+    outlet = source.source or domain(source.url) or ""
+    head = [f'<span class="badge">{html.escape(outlet[:1].upper() or "?")}</span>']
+    head += [f'<span class="outlet">{html.escape(outlet)}</span>'] if outlet else []
+    head += [f'<span class="date">{html.escape(format_date(source.published, language))}</span>'] if source.published else []
+    foot = []
+    if source.url and source.url.startswith(("http://", "https://")):
+        foot.append(f'<a class="domain" href="{html.escape(source.url, quote=True)}" target="_blank" '
+                    f'rel="noopener noreferrer">{html.escape(domain(source.url))}</a>')
+    quote = " ".join(c.sentence for c in answer.citations if c.n == source.n)
+    if quote:
+        line = citation_line(quote, source, language)
+        foot.append(f'<button type="button" class="copy-quote" data-citation="{html.escape(line, quote=True)}" '
+                    f'data-copied="{labels["copied"]}">{labels["copy_quote"]}</button>')
+    foot.append(f'<a href="#{anchor}">{labels["open_article"]} [{source.n}]</a>')
+    return (f'<div class="source-card" id="source-{turn}-{source.n}"><div class="card-head">{" ".join(head)}</div>'
+            f"<h4>[{source.n}] {html.escape(source.title)}</h4><p>{passage}</p>"
+            f'<div class="card-foot">{" · ".join(foot)}</div>'
+            f'<details id="article-{turn}-{source.n}"><summary>{html.escape(source.title)}</summary>'
+            f'<div class="article-view">{full}</div></details></div>')
+
+
+def snippet(passage: str, spans: list[tuple[int, int]], offset: int, context: int = 160) -> str:
+    """The cited sentences of a passage (article offsets `spans`, the passage starting at
+    `offset`) highlighted, with about `context` characters around them, cut at spaces with "…";
+    the passage's opening when nothing in it is cited.
+
+    Example::
+
+        snippet("A. B cited. C.", [(3, 11)], 0)   # 'A. <mark>B cited.</mark> C.'
+    """
+    inside = [(a, b) for a, b in spans if offset <= a and b <= offset + len(passage)]
+    first = min((a for a, _ in inside), default=offset) - offset
+    last = max((b for _, b in inside), default=offset) - offset
+    start = 0 if first <= context else passage.rfind(" ", 0, first - context) + 1
+    end = len(passage) if len(passage) - last <= context else passage.find(" ", last + (context if inside else 2 * context))
+    end = len(passage) if end < 0 else end
+    text = passage[start:end]
+    return ("… " if start else "") + _highlight(text, inside, offset + start, None) + (" …" if end < len(passage) else "")
+
+
+def citation_line(quote: str, source: Source, language: str) -> str:
+    """The quote as a journalist pastes it: “quote” — title, outlet, date. URL
+
+    Example::
+
+        citation_line("Peskov berkata ...", source, "id")
+        # '“Peskov berkata ...” — Rusia Lontarkan Ancaman, Al Jazeera, 11 Juli 2023. https://...'
+    """
+    where = ", ".join(x for x in (source.title, source.source, format_date(source.published, language)) if x)
+    url = f" {source.url}" if source.url and source.url.startswith(("http://", "https://")) else ""
+    return f"“{quote}” — {where}.{url}"
+
+
+def domain(url: str | None) -> str:
+    """The host of an http(s) URL without `www.` ('' for anything else)."""
+    if not url or not url.startswith(("http://", "https://")):
+        return ""
+    host = urlparse(url).hostname or ""
+    return host.removeprefix("www.")
+
+
+def _highlight(text: str, spans: list[tuple[int, int]], offset: int, anchor: str | None) -> str:
+    """Escape `text` and wrap the cited spans (article offsets) in <mark>; the first gets the anchor id."""
+    pieces, cursor = [], 0
+    for index, (start, end) in enumerate(sorted(spans)):
+        start, end = start - offset, end - offset
+        if start < cursor or start < 0 or end > len(text):
+            continue
+        attribute = f' id="{anchor}"' if anchor and index == 0 else ""
+        pieces += [html.escape(text[cursor:start]), f"<mark{attribute}>", html.escape(text[start:end]), "</mark>"]
+        cursor = end
+    pieces.append(html.escape(text[cursor:]))
+    return "".join(pieces)

@@ -1,0 +1,107 @@
+"""Every string the web page shows, one table per language (Indonesian first, English second).
+
+Why one table per language: a page that switches to English but keeps "Sumber" in a heading,
+or speaks English in the Indonesian Index tab, looks broken; with every label, count, status and
+error here, `tests/test_ui_browser.py` walks the page in each language and looks for any string of
+the other table. Strings the library itself writes (the answer's frame, "no answer") follow the
+question's language and live in `rag.answer`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+LANGUAGES = {"Bahasa Indonesia": "id", "English": "en"}
+
+LABELS: dict[str, dict[str, str]] = {
+    "id": {
+        "title": "# Arsip Berita\nTanyakan apa saja tentang arsip berita; setiap jawaban menunjuk kalimat sumbernya.",
+        "language": "Bahasa antarmuka", "chat_tab": "Tanya", "index_tab": "Indeks", "chat": "Percakapan",
+        "question": "Pertanyaan", "placeholder": "Misalnya: Apa yang dikatakan Lavrov tentang perluasan NATO?",
+        "send": "Kirim", "retry": "Ulangi", "undo": "Batalkan", "examples": "Contoh pertanyaan",
+        "follow_ups": "Pertanyaan lanjutan",
+        "filters": "Filter", "since": "Sejak (TTTT-BB-HH)", "until": "Sampai (TTTT-BB-HH)", "sources": "Sumber berita",
+        "period": "Rentang waktu", "all_time": "Semua", "last_7": "7 hari terakhir", "last_30": "30 hari terakhir",
+        "last_365": "Setahun terakhir",
+        "bad_date": "Tanggal «{value}» tidak dikenali: tulis TTTT-BB-HH, misalnya 2023-07-11.",
+        "k": "Jumlah artikel yang dicari", "mode": "Mode jawaban", "extractive": "Ekstraktif (kutipan)",
+        "no_sources": "Sumber setiap jawaban muncul di sini, dengan kalimat yang dikutip disorot.",
+        "sources_of": "Sumber jawaban {n}", "related_of": "Artikel terkait untuk pertanyaan {n}",
+        "open_article": "Buka artikel lengkap", "copy_quote": "Salin kutipan", "copied": "Tersalin",
+        "confident": "yakin", "unsure": "kurang yakin",
+        "token": "Token akses (RAG_API_TOKEN)",
+        "writes_enabled": "Unggah, hapus, dan perbarui indeks memerlukan token akses server.",
+        "writes_disabled": "Halaman ini hanya-baca: jalankan server dengan RAG_API_TOKEN=<rahasia> untuk mengaktifkan unggah, hapus, dan pembaruan indeks.",
+        "upload": "Unggah artikel (.md, .txt, .jsonl, .html)", "update": "Perbarui indeks",
+        "search_articles": "Cari artikel", "articles": "Artikel di indeks",
+        "column_title": "Judul", "column_source": "Sumber", "column_published": "Tanggal", "column_id": "ID",
+        "delete_id": "Artikel yang akan dihapus (pilih baris di tabel atau ketik ID-nya)", "delete": "Hapus artikel",
+        "confirm_delete": "Hapus «{title}» ({id}) dari korpus?", "confirm": "Ya, hapus", "cancel": "Batal",
+        "saved_status": "Tersimpan", "refused_status": "Ditolak", "deleted_status": "Dihapus", "failed_status": "Gagal",
+        "wrong_token": "token salah atau kosong: isi token akses server",
+        "not_found": "tidak ada di korpus", "saved": "{count} artikel disimpan; perbarui indeks agar dapat dicari",
+        "deleted": "dihapus dari korpus; perbarui indeks untuk mengeluarkannya",
+        "stats": "**{articles}** artikel · **{chunks}** potongan teks · model `{model}` · generasi `{generation}` · dibangun {built}",
+        "updating": "menyematkan potongan teks",
+        "update_done": "Selesai dalam {seconds:.1f} dtk: {added} artikel baru, {updated} diubah, {removed} dihapus, "
+                       "{unchanged} tetap, {failed} gagal; {embedded} potongan disematkan, {reused} dari cache.",
+        "index_unchanged": "Indeks tidak berubah.", "problem": "Masalah",
+    },
+    "en": {
+        "title": "# News Archive\nAsk anything about the news archive; every answer points to its source sentence.",
+        "language": "Interface language", "chat_tab": "Ask", "index_tab": "Index", "chat": "Conversation",
+        "question": "Question", "placeholder": "For example: What did Lavrov say about NATO expansion?",
+        "send": "Send", "retry": "Retry", "undo": "Undo", "examples": "Example questions",
+        "follow_ups": "Follow-up questions",
+        "filters": "Filters", "since": "Since (YYYY-MM-DD)", "until": "Until (YYYY-MM-DD)", "sources": "News outlets",
+        "period": "Period", "all_time": "All", "last_7": "Last 7 days", "last_30": "Last 30 days",
+        "last_365": "Last year",
+        "bad_date": "Date «{value}» not understood: write YYYY-MM-DD, for example 2023-07-11.",
+        "k": "Articles retrieved", "mode": "Answer mode", "extractive": "Extractive (quotes)",
+        "no_sources": "The sources of every answer appear here, the quoted sentence highlighted.",
+        "sources_of": "Sources of answer {n}", "related_of": "Related articles for question {n}",
+        "open_article": "Open the full article", "copy_quote": "Copy quote", "copied": "Copied",
+        "confident": "confident", "unsure": "less sure",
+        "token": "Access token (RAG_API_TOKEN)",
+        "writes_enabled": "Uploading, deleting and updating the index need the server's access token.",
+        "writes_disabled": "This page is read-only: start the server with RAG_API_TOKEN=<secret> to enable uploads, deletes and index updates.",
+        "upload": "Upload articles (.md, .txt, .jsonl, .html)", "update": "Update index",
+        "search_articles": "Search articles", "articles": "Articles in the index",
+        "column_title": "Title", "column_source": "Outlet", "column_published": "Date", "column_id": "Id",
+        "delete_id": "Article to delete (pick a row in the table or type its id)", "delete": "Delete article",
+        "confirm_delete": "Delete «{title}» ({id}) from the corpus?", "confirm": "Yes, delete", "cancel": "Cancel",
+        "saved_status": "Saved", "refused_status": "Refused", "deleted_status": "Deleted", "failed_status": "Failed",
+        "wrong_token": "missing or wrong token: enter the server's access token",
+        "not_found": "not in the corpus", "saved": "{count} article(s) saved; update the index to make them searchable",
+        "deleted": "removed from the corpus; update the index to drop it",
+        "stats": "**{articles}** articles · **{chunks}** text chunks · model `{model}` · generation `{generation}` · built {built}",
+        "updating": "embedding text chunks",
+        "update_done": "Done in {seconds:.1f} s: {added} new articles, {updated} changed, {removed} removed, "
+                       "{unchanged} unchanged, {failed} failed; {embedded} chunks embedded, {reused} from the cache.",
+        "index_unchanged": "The index did not change.", "problem": "Problem",
+    },
+}
+
+MONTHS = {
+    "id": ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober",
+           "November", "Desember"),
+    "en": ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December"),
+}
+
+
+def format_date(iso: str | None, language: str) -> str:
+    """A YYYY-MM-DD date the way the page's language writes it; anything else unchanged.
+
+    Example::
+
+        format_date("2023-07-11", "id")   # '11 Juli 2023'
+        format_date("2023-07-11", "en")   # '11 July 2023'
+    """
+    if not iso:
+        return ""
+    try:
+        day = dt.date.fromisoformat(iso[:10])
+    except ValueError:
+        return iso
+    return f"{day.day} {MONTHS[language][day.month - 1]} {day.year}"
