@@ -14,6 +14,7 @@ import ctypes
 
 import hashlib
 import logging
+import threading
 import warnings
 from collections.abc import Callable, Sequence
 from functools import cached_property
@@ -131,7 +132,21 @@ class SentenceTransformerEmbedder:
         model = SentenceTransformer(str(self.directory), device="cpu", local_files_only=True)
         if self.quantize:
             quantize_linear_layers(model[0].auto_model)
+        tokenize = model[0].preprocess  # what encode() calls per batch: run it under the tokenizer's lock
+
+        def preprocess(*args, **kwargs):
+            with self.tokenizer_lock:
+                return tokenize(*args, **kwargs)
+
+        model[0].preprocess = preprocess
         return model
+
+    @cached_property
+    def tokenizer_lock(self) -> threading.Lock:
+        """Held while the model's tokenizer runs. A fast tokenizer keeps its truncation settings
+        between calls (and refuses a change while another thread encodes), so whoever shares it,
+        as the reader does to save the ~280 MB of a second copy, tokenizes under this lock."""
+        return threading.Lock()
 
     @property
     def dimension(self) -> int:
@@ -156,7 +171,8 @@ class SentenceTransformerEmbedder:
         """Content tokens of each text, without special tokens or prefix (what a chunk budget counts)."""
         if not texts:
             return []
-        encoded = self.model.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        with self.tokenizer_lock:
+            encoded = self.model.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
         return [len(ids) for ids in encoded]
 
     def _encode(self, texts: list[str], batch_size: int) -> np.ndarray:

@@ -76,9 +76,10 @@ class Reading:
         return self.spans[0].score - self.null_score if self.spans else -np.inf
 
 
-def choose_precision(model, tokenizer, length: int) -> str:
-    """'bf16' or 'fp32', whichever reads a batch of windows faster on this CPU, measured once at
-    load (~1 s); `RAG_READER_PRECISION=bf16|fp32` skips the measurement.
+def choose_precision(model, batch: dict) -> str:
+    """'bf16' or 'fp32', whichever reads `batch` (a few tokenised windows, see `probe_batch`)
+    faster on this CPU, measured once at load (~1 s); `RAG_READER_PRECISION=bf16|fp32` skips
+    the measurement.
 
     CPU flags do not tell: on one of our AVX-512 BF16 machines bf16 autocast read 8 windows in
     628 ms against fp32's 375 ms, while the prototype measured the opposite on another.
@@ -92,7 +93,6 @@ def choose_precision(model, tokenizer, length: int) -> str:
         raise ValueError(f"RAG_READER_PRECISION={wanted!r}: use auto, bf16 or fp32")
     if not (torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()):
         return "fp32"  # without native bf16 autocast emulates it: always slower
-    batch = tokenizer(["siapa"] * 4, ["kata " * (length - 8)] * 4, truncation=True, max_length=length, return_tensors="pt")
     timings = {}
     for precision in ("fp32", "bf16", "fp32", "bf16"):
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
@@ -100,6 +100,11 @@ def choose_precision(model, tokenizer, length: int) -> str:
             model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
             timings[precision] = time.perf_counter() - start  # the second run of each counts
     return min(timings, key=timings.__getitem__)
+
+
+def probe_batch(tokenizer, length: int) -> dict:
+    """Four full windows of `length` tokens to time the model on."""
+    return tokenizer(["siapa"] * 4, ["kata " * (length - 8)] * 4, truncation=True, max_length=length, return_tensors="pt")
 
 
 class Reader:
@@ -128,7 +133,6 @@ class Reader:
         self.precision = precision  # 'auto' is resolved when the model loads
         self.embedder = embedder
         self._load_lock = threading.Lock()
-        self._tokenize_lock = threading.Lock()  # a fast tokenizer's settings change per call: one caller at a time
 
     @cached_property
     def config(self) -> dict:
@@ -150,23 +154,36 @@ class Reader:
         return ensure_converted()
 
     @cached_property
+    def _shares_embedder(self) -> bool:
+        """Does the embedder run the very weights the reader was built on? Then the reader
+        borrows its word embeddings (~380 MB) and its tokenizer (~280 MB) instead of copies."""
+        return getattr(self.embedder, "directory", None) == self._base[0]
+
+    @cached_property
     def _model(self):
         base_dir, fingerprint = self._base
-        shared = None
-        if getattr(self.embedder, "directory", None) == base_dir:  # the very weights the reader was built on
-            shared = self.embedder.model[0].auto_model.embeddings.word_embeddings
+        shared = self.embedder.model[0].auto_model.embeddings.word_embeddings if self._shares_embedder else None
         model = assemble(self.directory, self.config, base_dir, fingerprint, shared)
         if self.precision == "auto":
-            self.precision = choose_precision(model, self.tokenizer, self.config["max_length"])
+            with self._tokenize_lock:
+                batch = probe_batch(self.tokenizer, self.config["max_length"])
+            self.precision = choose_precision(model, batch)
         return model
 
     @cached_property
     def tokenizer(self):
-        """The base model's tokenizer, a copy of its own (~300 MB): a fast tokenizer shared with
-        the embedder across threads while each sets other truncation settings is not safe."""
+        """The base model's tokenizer: the embedder's own when they share weights, used under its
+        lock (`_tokenize_lock`); otherwise a copy."""
+        if self._shares_embedder:
+            return self.embedder.model.tokenizer
         from transformers import AutoTokenizer
 
         return AutoTokenizer.from_pretrained(str(self._base[0]))
+
+    @cached_property
+    def _tokenize_lock(self) -> threading.Lock:
+        """One tokenizer call at a time: a fast tokenizer's truncation settings change per call."""
+        return self.embedder.tokenizer_lock if self._shares_embedder else threading.Lock()
 
     @property
     def loaded(self) -> bool:

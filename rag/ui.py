@@ -62,7 +62,7 @@ CSS = """
 mark.focused {outline: 2px solid #d48806;}
 #chat a[href^="#cite-"], .source-card a[href^="#cite-"] {color: var(--link-text-color, #2563eb); font-weight: 600; text-decoration: underline;}
 #buttons button, #follow-ups button {min-width: 0;}
-#filter-error {color: var(--error-text-color, #b91c1c);}
+#filter-error p {color: var(--error-text-color, #b91c1c); font-weight: 600;}
 @media (max-width: 640px) {
   #sources {max-height: none; overflow-y: visible !important;}
   .gradio-container {padding-left: 6px !important; padding-right: 6px !important;}

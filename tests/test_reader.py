@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from conftest import NEWS_FIXTURES, PROJECT, text_on_disk
@@ -13,7 +14,7 @@ from conftest import NEWS_FIXTURES, PROJECT, text_on_disk
 from rag.answer import Assistant
 from rag.config import get_settings
 from rag.indexer import build_index
-from rag.reader import READER_DIR, Reader, choose_precision
+from rag.reader import READER_DIR, Reader, choose_precision, probe_batch
 from rag.retriever import Retriever
 
 SEED = PROJECT / "corpus" / "000_b0a4adb478896665.md"
@@ -78,12 +79,36 @@ def test_precision_is_measured_unless_set(monkeypatch):
     if not (torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()):
         assert reader.precision == "fp32"
     monkeypatch.setenv("RAG_READER_PRECISION", "bf16")
-    assert choose_precision(reader.model, reader.tokenizer, 64) == "bf16"
+    assert choose_precision(reader.model, probe_batch(reader.tokenizer, 64)) == "bf16"
     monkeypatch.setenv("RAG_READER_PRECISION", "fp16")
     with pytest.raises(ValueError, match="RAG_READER_PRECISION"):
-        choose_precision(reader.model, reader.tokenizer, 64)
+        choose_precision(reader.model, probe_batch(reader.tokenizer, 64))
     with pytest.raises(ValueError, match="precision='fp16'"):
         Reader(precision="fp16")
+
+
+def test_the_reader_shares_the_embedders_tokenizer_safely(embedder):
+    """One tokenizer for both (~280 MB saved). A fast tokenizer's truncation settings change per
+    call, so reader windows (pairs, stride, overflow) and embedder batches (single texts cut at
+    the model's length) tokenised at once from several threads must each come out as alone (without the shared
+    lock, ~1 call in 8 failed here with "Truncation error: Second sequence not provided")."""
+    reader = Reader(embedder=embedder).load()
+    assert reader.tokenizer is embedder.model.tokenizer
+    passage, long_text = text_on_disk(SEED), "kata " * 600
+
+    def window_ids() -> list:
+        return reader.windows("Siapa juru bicara Kremlin?", [passage])["input_ids"].tolist()
+
+    def batch_ids() -> list:
+        return embedder.model.preprocess([long_text])["input_ids"].tolist()
+
+    alone = (window_ids(), batch_ids(), embedder.count_tokens([long_text]))
+    with ThreadPoolExecutor(4) as pool:
+        runs = [(pool.submit(window_ids), pool.submit(batch_ids), pool.submit(embedder.count_tokens, [long_text]))
+                for _ in range(300)]
+        together = [tuple(future.result() for future in run) for run in runs]
+    assert len(alone[0]) > 1 and len(alone[1][0]) == embedder.model.max_seq_length  # several windows; a batch cut
+    assert all(result == alone for result in together)
 
 
 def test_missing_model_falls_back_to_quoting_by_words(archive, tmp_path, caplog):
