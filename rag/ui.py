@@ -137,6 +137,7 @@ def index_stats(assistant: Assistant, language: str) -> str:
 class ChatTab:
     """The chat tab's components."""
 
+    active: gr.CheckboxGroup
     chatbot: gr.Chatbot
     sources_panel: gr.HTML
     question: gr.Textbox
@@ -207,7 +208,7 @@ def build_ui(assistant: Assistant, archive: Archive) -> gr.Blocks:
             return [code, *relabel(LABELS[code], archive.writable), panel, index_stats(assistant, code),
                     gr.update(value=article_rows(archive, query), headers=headers(code)), "", "", ""]  # old reports go
 
-        components = [title, language_choice, chat_tab_, index_tab_, chat.chatbot, chat.question, chat.send, chat.retry,
+        components = [title, language_choice, chat_tab_, index_tab_, chat.active, chat.chatbot, chat.question, chat.send, chat.retry,
                       chat.undo, chat.examples, chat.filters, chat.period, chat.since, chat.until, chat.sources, chat.k,
                       chat.mode, index.access, index.token, index.files, index.update, index.article_query,
                       index.delete_id, index.delete, index.confirm, index.cancel]
@@ -221,7 +222,7 @@ def build_ui(assistant: Assistant, archive: Archive) -> gr.Blocks:
 def relabel(labels: dict[str, str], writable: bool) -> list:
     """Updates for the components `build_ui` lists, in that order, in another language."""
     return [gr.update(value=labels["title"]), gr.update(label=labels["language"]), gr.update(label=labels["chat_tab"]),
-            gr.update(label=labels["index_tab"]), gr.update(label=labels["chat"]),
+            gr.update(label=labels["index_tab"]), gr.update(label=labels["active_filters"]), gr.update(label=labels["chat"]),
             gr.update(label=labels["question"], placeholder=labels["placeholder"]),
             gr.update(value=labels["send"]), gr.update(value=labels["retry"]), gr.update(value=labels["undo"]),
             gr.update(label=labels["examples"]), gr.update(label=labels["filters"]),
@@ -244,8 +245,10 @@ def modes(labels: dict[str, str], llm: str | None) -> list[tuple[str, str]]:
 
 
 def chat_tab(assistant: Assistant, labels: dict[str, str]) -> ChatTab:
-    """The chat and its sources side by side (on a phone: the answer, then its sources), then the
-    question box and its buttons, then examples and filters."""
+    """The active filters (one click removes one), the chat and its sources side by side (on a
+    phone: the answer, then its sources), then the question box and its buttons, then examples
+    and filters."""
+    active = gr.CheckboxGroup(label=labels["active_filters"], visible=False, elem_id="active-filters")
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=300):
             chatbot = gr.Chatbot(label=labels["chat"], height=480, sanitize_html=True, elem_id="chat", buttons=["copy", "copy_all"])
@@ -270,7 +273,7 @@ def chat_tab(assistant: Assistant, labels: dict[str, str]) -> ChatTab:
         k = gr.Slider(1, 20, value=assistant.settings.top_k, step=1, label=labels["k"])
         choices = modes(labels, assistant.settings.llm)
         mode = gr.Radio(choices, value=choices[0][1], label=labels["mode"])
-    return ChatTab(chatbot, sources_panel, question, send, retry, undo, follow_ups, examples, filters, period, since,
+    return ChatTab(active, chatbot, sources_panel, question, send, retry, undo, follow_ups, examples, filters, period, since,
                    until, filter_error, sources, k, mode)
 
 
@@ -381,7 +384,28 @@ def wire_chat(assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr
                     api_visibility="private")
     chat.chatbot.clear(lambda lang: [render_sources([], article_of, lang), [], *hidden], language,
                        [chat.sources_panel, turns, *chat.follow_ups], api_visibility="private")
-    chat.period.change(period_dates, chat.period, [chat.since, chat.until], api_visibility="private")
+    chat.period.input(period_dates, chat.period, [chat.since, chat.until], api_visibility="private")
+    fields = [chat.since, chat.until, chat.sources, language]
+    for field in (chat.since, chat.until, chat.sources):
+        field.change(active_filters, fields, chat.active, api_visibility="private")
+    chat.active.input(remove_filters, [chat.active, chat.since, chat.until, chat.sources],
+                      [chat.since, chat.until, chat.sources, chat.period], api_visibility="private")
+
+
+def active_filters(since: str, until: str, outlets: list[str] | None, language: str) -> dict:
+    """The filters in force as ticked chips above the chat (hidden when there are none)."""
+    labels = LABELS[language]
+    chips = [(f"{labels['since_chip']} {since.strip()}", "since")] if (since or "").strip() else []
+    chips += [(f"{labels['until_chip']} {until.strip()}", "until")] if (until or "").strip() else []
+    chips += [(outlet, f"outlet:{outlet}") for outlet in outlets or []]
+    return gr.update(choices=chips, value=[value for _, value in chips], visible=bool(chips), label=labels["active_filters"])
+
+
+def remove_filters(kept: list[str], since: str, until: str, outlets: list[str] | None) -> tuple:
+    """Clear the filters whose chip was unticked."""
+    dates_kept = "since" in kept and "until" in kept
+    return ("" if "since" not in kept else since, "" if "until" not in kept else until,
+            [o for o in outlets or [] if f"outlet:{o}" in kept], gr.skip() if dates_kept else None)  # no quick period now
 
 
 def period_dates(period: str) -> tuple[str, str]:

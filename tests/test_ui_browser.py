@@ -360,3 +360,24 @@ def test_the_page_loads_nothing_from_the_internet(page, server):
     assert len(set(fonts)) == 1 and fonts[0].startswith("ui-sans-serif"), fonts
     offline.screenshot(path=str(SHOTS / "15-offline.png"), full_page=True)
     offline.close()
+
+
+def test_active_filters_are_chips_one_click_removes_one(page):
+    """A quick period fills both dates and shows them as chips above the chat; the archive's
+    article (July 2023) is then out of range; unticking the chips lifts the filter."""
+    clear_chat(page)
+    page.click("#filters button")
+    page.get_by_role("radio", name="30 hari terakhir").check()
+    page.wait_for_function("() => document.querySelector('#since textarea').value !== ''", timeout=10_000)
+    chips = page.locator("#active-filters")
+    chips.wait_for(state="visible", timeout=10_000)
+    assert "sejak " in chips.inner_text() and "sampai " in chips.inner_text()
+    assert not ask(page, "Siapa juru bicara Kremlin?").startswith("Menurut arsip")  # nothing since 30 days ago
+    page.screenshot(path=str(SHOTS / "16-filter-chips.png"), full_page=True)
+    chips.locator("label", has_text="sejak").click()
+    page.wait_for_function("() => document.querySelector('#since textarea').value === ''", timeout=10_000)
+    assert page.input_value("#until textarea") != ""  # only that filter went
+    chips.locator("label", has_text="sampai").click()
+    chips.wait_for(state="hidden", timeout=10_000)
+    assert "Peskov" in ask(page, "Siapa juru bicara Kremlin?", new_conversation=True)
+    page.click("#filters button")
