@@ -51,7 +51,7 @@ $(TRAINING): $(RUNTIME) requirements-train.txt
 	touch $@
 
 # Rebuild the shipped reader (models/reader) from ../shared/data/train with a fixed seed, then measure
-# it on the held-out sets. 42 min on 2 CPU cores (bf16 autocast); uses a GPU when there is one.
+# it on the held-out sets. 56 min on 2 CPU cores (12 layers, fp32 there); uses a GPU when there is one.
 train: $(TRAINING)
 	@test -f $(TRAIN_DATA)/idkmrc-train.jsonl || { echo "error: $(TRAIN_DATA) is missing. make train reads the project's reader training data (see ../shared/data/README.md), which lives beside the project and is not part of the repository." >&2; exit 2; }
 	$(PY) training/train_reader.py --data $(TRAIN_DATA) --out models/reader

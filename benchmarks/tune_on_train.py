@@ -24,11 +24,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.answer import Assistant, score_sentences, short_answer_in  # noqa: E402
+from rag.answer import Assistant, score_sentences  # noqa: E402
 from rag.config import get_settings  # noqa: E402
 from rag.embeddings import embedder_for  # noqa: E402
 from rag.evaluate import eval_index_dir, load_questions, recall_at, reciprocal_rank, token_f1  # noqa: E402
-from rag.reader import Reader  # noqa: E402
 from rag.retriever import Filters, Retriever  # noqa: E402
 from shared_data import NEWS_QA, require  # noqa: E402
 
@@ -54,17 +53,17 @@ def tune_fusion(assistant: Assistant, questions) -> None:
 
 
 def calibrate_reader(assistant: Assistant, questions) -> None:
-    """Fit P(short answer right | reader margin) on train questions (Platt scaling)."""
+    """Fit P(short answer right | reader margin) on train questions (Platt scaling), answering
+    each exactly as the product does."""
     from sklearn.linear_model import LogisticRegression
 
-    reader = Reader(embedder=assistant.retriever.embedder).load()  # borrows the embedder's word embeddings
+    reading = Assistant(assistant.retriever, assistant.settings.model_copy(update={"reader": True}))
     margins, right = [], []
     for q in questions:
-        answer = assistant.answer(q.question, llm=False)
-        found = None if answer.abstained else short_answer_in(reader, q.question, answer)
-        if found:
-            margins.append([found[1]])
-            right.append(token_f1(found[0], q.answers) >= 0.5)
+        answer = reading.answer(q.question, llm=False)
+        if answer.short_answer is not None:
+            margins.append([answer.margin])
+            right.append(token_f1(answer.short_answer, q.answers) >= 0.5)
     model = LogisticRegression().fit(margins, right)
     calibration = [round(float(model.coef_[0][0]), 3), round(float(model.intercept_[0]), 3)]
     print(f"{len(margins)} short answers on train questions, {sum(right) / len(right):.3f} right (F1 >= 0.5)")

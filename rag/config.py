@@ -30,8 +30,8 @@ class Settings(BaseSettings):
     min_coverage: float = Field(0.44, ge=0, le=1, description="abstain below this share of question terms in the best sentence...")
     min_dense_score: float = Field(0.88, ge=0, le=1, description="...unless the best passage is at least this similar")
     min_dense_cross_lingual: float = Field(0.80, ge=0, le=1, description="question and article in different languages: abstain below this similarity")
-    reader: bool = Field(True, description="mark the short answer with the trained reader (models/reader); 0: quotes only")
-    reader_calibration: list[float] = Field([0.099, 0.362], min_length=2, max_length=2,
+    reader: bool = Field(True, description="find the short answer and its sentence with the trained reader (models/reader); 0: quotes only")
+    reader_calibration: list[float] = Field([0.189, -0.491], min_length=2, max_length=2,
                                             description="slope and intercept mapping the reader's margin to the probability that "
                                                         "the short answer is right (learned: benchmarks/tune_on_train.py --reader)")
     top_k: int = Field(5, ge=1, le=50)
