@@ -338,7 +338,8 @@ class Assistant:
         trained and calibrated.
         """
         ranked = score_sentences(in_context, hits)
-        if ranked and hits[ranked[0].hit_rank].article.language not in (None, language):
+        by_meaning = bool(ranked) and hits[ranked[0].hit_rank].article.language not in (None, language)
+        if by_meaning:
             ranked = self._rank_by_meaning(in_context, hits, ranked)
         if not ranked or self._is_weak(hits, ranked[0], language, in_context):
             return self._abstain(language, hits)
@@ -346,8 +347,10 @@ class Assistant:
         articles = list(dict.fromkeys(hits[s.hit_rank].article.id for s in ranked))[:READ_ARTICLES]
         found = self._read(question, hits, ranked, articles) if read else None
         first = found.sentence if found else best
-        more = [s for s in ranked if s != first and s.hit_rank == first.hit_rank and s.score >= 0.8 * best.score]
-        answer = self._compose(language, hits, [first, *more[: MAX_SENTENCES - 1]])  # same passage: context, not doubt
+        # More sentences of the same passage when their words answer almost as well: context, not
+        # doubt. Not across languages: similar meaning is what every sentence of the passage has.
+        more = [] if by_meaning else [s for s in ranked if s != first and s.hit_rank == first.hit_rank and s.score >= 0.8 * best.score]
+        answer = self._compose(language, hits, [first, *more[: MAX_SENTENCES - 1]])
         if found:
             frame = FRAME[language]
             answer.text = f"{frame} {found.short_answer}" + answer.text[len(frame):]

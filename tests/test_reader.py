@@ -49,6 +49,13 @@ def test_seed_questions_get_the_short_answer_inside_the_quote(archive, question,
     assert 0.0 < answer.confidence < 1.0
 
 
+def test_an_english_question_is_answered_without_padding(archive):
+    """Across languages every sentence of the passage is similar in meaning: quote only the one
+    holding the answer (the seed question once got two cut-off sentences after it)."""
+    answer = archive.answer("Who said the Kremlin monitors the summit very carefully?")
+    assert answer.short_answer == "Dmitry Peskov" and len(answer.citations) == 1, answer.text
+
+
 def test_short_answer_and_confidence_in_json(archive):
     payload = archive.answer("Siapa juru bicara Kremlin?").to_json()
     assert payload["short_answer"] == "Dmitry Peskov" and 0 < payload["confidence"] < 1
