@@ -88,6 +88,7 @@ def render_sources(turns: Sequence[Turn], article_of: Callable[[str], Article | 
         key = "related_of" if turn.answer.abstained else "sources_of"
         heading = f'{labels[key].format(n=t)}: {html.escape(turn.question)}'
         cards = "\n".join(source_card(turn.answer, source, t, article_of, language) for source in turn.answer.sources)
+        cards = cards or f'<p>{labels["no_related"]}</p>'  # nothing retrieved (e.g. filters that exclude all)
         attributes = f'class="turn" id="turn-{t}" data-turn="{t}" data-answer="{html.escape(turn.answer_id, quote=True)}"'
         opened = " open" if t == len(turns) else ""
         groups.append(f"<details {attributes}{opened}><summary><h3>{heading}</h3></summary>\n{cards}</details>")

@@ -373,6 +373,7 @@ def test_active_filters_are_chips_one_click_removes_one(page):
     chips.wait_for(state="visible", timeout=10_000)
     assert "sejak " in chips.inner_text() and "sampai " in chips.inner_text()
     assert not ask(page, "Siapa juru bicara Kremlin?").startswith("Menurut arsip")  # nothing since 30 days ago
+    assert "Tidak ada artikel yang cocok" in page.inner_text("#sources [data-turn='1']")
     page.screenshot(path=str(SHOTS / "16-filter-chips.png"), full_page=True)
     chips.locator("label", has_text="sejak").click()
     page.wait_for_function("() => document.querySelector('#since textarea').value === ''", timeout=10_000)
