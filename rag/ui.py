@@ -62,6 +62,7 @@ CSS = """
 mark.focused {outline: 2px solid #d48806;}
 #chat a[href^="#cite-"], .source-card a[href^="#cite-"] {color: var(--link-text-color, #2563eb); font-weight: 600; text-decoration: underline;}
 #buttons button, #follow-ups button {min-width: 0;}
+#question-count {text-align: right; font-size: 0.8em; color: var(--body-text-color-subdued);}
 #filter-error p {color: var(--error-text-color, #b91c1c); font-weight: 600;}
 @media (max-width: 640px) {
   #sources {max-height: none; overflow-y: visible !important;}
@@ -101,6 +102,15 @@ document.addEventListener("click", (event) => {
 });
 </script>
 """
+
+
+# Characters typed, shown under the question box (empty when the box is).
+COUNTER_JS = f"""(text) => {{
+  const box = document.querySelector("#question");
+  let count = document.getElementById("question-count");
+  if (!count) {{ count = Object.assign(document.createElement("div"), {{id: "question-count"}}); box.appendChild(count); }}
+  count.textContent = text ? `${{text.length}} / {MAX_QUESTION_CHARS}` : "";
+}}"""
 
 
 def parse_filters(since: str, until: str, sources: list[str] | None) -> tuple[Filters | None, str | None]:
@@ -384,6 +394,7 @@ def wire_chat(assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr
                     api_visibility="private")
     chat.chatbot.clear(lambda lang: [render_sources([], article_of, lang), [], *hidden], language,
                        [chat.sources_panel, turns, *chat.follow_ups], api_visibility="private")
+    chat.question.change(None, chat.question, None, js=COUNTER_JS)  # in the browser: no round trip per key
     chat.period.input(period_dates, chat.period, [chat.since, chat.until], api_visibility="private")
     fields = [chat.since, chat.until, chat.sources, language]
     for field in (chat.since, chat.until, chat.sources):

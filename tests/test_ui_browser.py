@@ -94,10 +94,12 @@ def test_ask_in_english(page):
     page.screenshot(path=str(SHOTS / "3-english-question.png"), full_page=True)
 
 
-def test_question_box_stops_at_the_api_limit(page):
+def test_question_box_stops_at_the_api_limit_with_a_counter(page):
     page.fill("#question textarea", "x" * 5000)
     assert len(page.input_value("#question textarea")) == 1000  # as the API: 1,000 characters
+    page.wait_for_function("() => document.querySelector('#question-count').innerText === '1000 / 1000'", timeout=10_000)
     page.fill("#question textarea", "")
+    page.wait_for_function("() => document.querySelector('#question-count').innerText === ''", timeout=10_000)
 
 
 def test_hostile_title_is_shown_as_text(page):
@@ -194,23 +196,30 @@ def test_api_docs_render_with_the_network_blocked(page, server):
     docs.close()
 
 
-def test_follow_up_retry_and_undo(page):
-    """The follow-up is read with the question before it, Retry answers it again, Undo puts its
-    plain text back in the box and drops its sources."""
-    page.get_by_role("tab", name="Tanya").click()
-    ask(page, "Mengapa Finlandia bergabung dengan NATO?", new_conversation=True)
-    follow_up = ask(page, "Bagaimana tanggapan Swedia?")
-    assert "[1]" in follow_up and not follow_up.startswith("Tidak ada jawaban")  # read with the first question
+@pytest.mark.parametrize("language, first, follow_up", [
+    ("Bahasa Indonesia", "Mengapa Finlandia bergabung dengan NATO?", "Bagaimana tanggapan Swedia?"),
+    ("English", "Why did Finland join NATO?", "What about Sweden?"),
+])
+def test_follow_up_retry_and_undo(page, language, first, follow_up):
+    """In either page language: the follow-up is read with the question before it, Retry
+    answers it again, Undo puts its plain text back in the box and drops its sources."""
+    code = "en" if language == "English" else "id"
+    page.get_by_role("radio", name=language).check()
+    page.get_by_role("tab", name=LABELS[code]["chat_tab"]).click()
+    ask(page, first, new_conversation=True)
+    reply = ask(page, follow_up)
+    assert "[1]" in reply and not reply.startswith(("Tidak ada jawaban", "The archive has no answer"))  # read with the first
     answer_id = page.locator("#sources [data-turn='2']").get_attribute("data-answer")
     page.click("#retry")
     page.wait_for_selector(f"#sources [data-turn='2']:not([data-answer='{answer_id}'])", timeout=60_000)
     assert page.locator("#chat [data-testid='user']").count() == 2 and page.locator("#chat [data-testid='bot']").count() == 2
     assert "[1]" in page.locator("#chat [data-testid='bot']").nth(1).inner_text()
-    page.screenshot(path=str(SHOTS / "8-follow-up-retried.png"), full_page=True)
+    page.screenshot(path=str(SHOTS / f"8-follow-up-retried-{code}.png"), full_page=True)
     page.click("#undo")
     page.wait_for_function("() => document.querySelectorAll('#chat [data-testid=\"user\"]').length === 1", timeout=30_000)
-    assert page.input_value("#question textarea") == "Bagaimana tanggapan Swedia?"
+    assert page.input_value("#question textarea") == follow_up
     assert page.locator("#sources [data-turn='2']").count() == 0 and page.locator("#sources [data-turn='1']").count() == 1
+    page.get_by_role("radio", name="Bahasa Indonesia").check()
 
 
 def test_a_citation_of_an_earlier_answer_opens_its_own_article(page):
