@@ -56,7 +56,8 @@ def main() -> None:
     ui.state_session_capacity = settings.ui_sessions  # Gradio keeps 10,000 sessions' state by default
     if args.share:
         ui.launch(share=True, prevent_thread_lock=True, css=CSS, head=HEAD, theme=THEME)
-    app = gr.mount_gradio_app(api, ui, path="/", css=CSS, head=HEAD, theme=THEME, max_file_size=settings.max_file_bytes)
+    app = gr.mount_gradio_app(api, ui, path="/", css=CSS, head=HEAD, theme=THEME, max_file_size=settings.max_file_bytes,
+                              footer_links=[])  # Gradio's footer speaks English only; the API docs are at /docs
     print(f"Serving on http://{args.host}:{args.port}/ (API docs: /docs)", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", limit_concurrency=settings.max_connections)
 

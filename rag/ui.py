@@ -173,7 +173,7 @@ class IndexTab:
     stats: gr.Markdown
     access: gr.Markdown
     token: gr.Textbox
-    files: gr.File
+    files: gr.UploadButton
     upload_report: gr.Markdown
     update: gr.Button
     update_report: gr.Markdown
@@ -292,8 +292,9 @@ def index_tab(assistant: Assistant, archive: Archive, labels: dict[str, str]) ->
     stats = gr.Markdown(index_stats(assistant, "id"), elem_id="stats")
     access = gr.Markdown(labels["writes_enabled"] if archive.writable else labels["writes_disabled"], elem_id="access")
     token = gr.Textbox(label=labels["token"], type="password", elem_id="token", interactive=archive.writable)
-    files = gr.File(file_count="multiple", file_types=[".md", ".txt", ".jsonl", ".html", ".htm"],
-                    type="filepath", label=labels["upload"], elem_id="upload", interactive=archive.writable)
+    # A button, not Gradio's drop zone: its texts ("Drop File Here") would stay English in the Indonesian page.
+    files = gr.UploadButton(labels["upload"], file_count="multiple", file_types=[".md", ".txt", ".jsonl", ".html", ".htm"],
+                            type="filepath", elem_id="upload", interactive=archive.writable)
     upload_report = gr.Markdown(elem_id="upload-report")
     update = gr.Button(labels["update"], variant="primary", elem_id="update", interactive=archive.writable)
     update_report = gr.Markdown(elem_id="update-report")
@@ -459,7 +460,7 @@ def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets:
                 lines.append(f"**{labels['saved_status']}** {html.escape(saved.name)}: {labels['saved'].format(count=len(articles))}")
             except ArticleError as error:
                 lines.append(f"**{labels['refused_status']}** {html.escape(name)}: {refusal(error, language)}")
-        return "\n".join(f"- {line}" for line in lines), None  # the box empties: the next upload starts afresh
+        return "\n".join(f"- {line}" for line in lines), None  # the next upload starts afresh
 
     def update(token: str, language: str, progress: gr.Progress = gr.Progress()) -> tuple[str, str, dict, list]:
         try:
