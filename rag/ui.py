@@ -212,18 +212,19 @@ def build_ui(assistant: Assistant, archive: Archive) -> gr.Blocks:
         wire_chat(assistant, chat, turns, language)
         wire_index(assistant, archive, index, chat.sources, language)
 
-        def switch(choice: str, conversation: list[Turn], query: str) -> list:
+        def switch(choice: str, conversation: list[Turn], query: str, since: str, until: str, outlets: list[str]) -> list:
             code = LANGUAGES[choice]
             panel = render_sources(conversation, assistant.retriever.store.article, code)
-            return [code, *relabel(LABELS[code], archive.writable), panel, index_stats(assistant, code),
+            return [code, *relabel(LABELS[code], archive.writable), active_filters(since, until, outlets, code), panel,
+                    index_stats(assistant, code),
                     gr.update(value=article_rows(archive, query), headers=headers(code)), "", "", ""]  # old reports go
 
-        components = [title, language_choice, chat_tab_, index_tab_, chat.active, chat.chatbot, chat.question, chat.send, chat.retry,
+        components = [title, language_choice, chat_tab_, index_tab_, chat.chatbot, chat.question, chat.send, chat.retry,
                       chat.undo, chat.examples, chat.filters, chat.period, chat.since, chat.until, chat.sources, chat.k,
                       chat.mode, index.access, index.token, index.files, index.update, index.article_query,
                       index.delete_id, index.delete, index.confirm, index.cancel]
-        language_choice.change(switch, [language_choice, turns, index.article_query],
-                               [language, *components, chat.sources_panel, index.stats, index.articles,
+        language_choice.change(switch, [language_choice, turns, index.article_query, chat.since, chat.until, chat.sources],
+                               [language, *components, chat.active, chat.sources_panel, index.stats, index.articles,
                                 index.upload_report, index.update_report, index.delete_report],
                                api_visibility="private")
     return page
@@ -232,7 +233,7 @@ def build_ui(assistant: Assistant, archive: Archive) -> gr.Blocks:
 def relabel(labels: dict[str, str], writable: bool) -> list:
     """Updates for the components `build_ui` lists, in that order, in another language."""
     return [gr.update(value=labels["title"]), gr.update(label=labels["language"]), gr.update(label=labels["chat_tab"]),
-            gr.update(label=labels["index_tab"]), gr.update(label=labels["active_filters"]), gr.update(label=labels["chat"]),
+            gr.update(label=labels["index_tab"]), gr.update(label=labels["chat"]),
             gr.update(label=labels["question"], placeholder=labels["placeholder"]),
             gr.update(value=labels["send"]), gr.update(value=labels["retry"]), gr.update(value=labels["undo"]),
             gr.update(label=labels["examples"]), gr.update(label=labels["filters"]),

@@ -391,6 +391,10 @@ def test_active_filters_are_chips_one_click_removes_one(page):
     assert not ask(page, "Siapa juru bicara Kremlin?").startswith("Menurut arsip")  # nothing since 30 days ago
     assert "Tidak ada artikel yang cocok" in page.inner_text("#sources [data-turn='1']")
     page.screenshot(path=str(SHOTS / "16-filter-chips.png"), full_page=True)
+    page.get_by_role("radio", name="English").check()  # the chips speak the page's language too
+    page.wait_for_function("() => document.querySelector('#active-filters').innerText.includes('since ')", timeout=10_000)
+    page.get_by_role("radio", name="Bahasa Indonesia").check()
+    page.wait_for_function("() => document.querySelector('#active-filters').innerText.includes('sejak ')", timeout=10_000)
     chips.locator("label", has_text="sejak").click()
     page.wait_for_function("() => document.querySelector('#since textarea').value === ''", timeout=10_000)
     assert page.input_value("#until textarea") != ""  # only that filter went
