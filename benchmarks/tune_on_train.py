@@ -7,10 +7,10 @@ Abstention: for each train question it records the evidence strength (best sente
 passage dense score) once with the gold articles in the index and once with them filtered
 out, then grid-searches `RAG_MIN_COVERAGE` / `RAG_MIN_DENSE_SCORE` for the most
 leave-gold-out abstentions while abstaining on at most 10% of the answerable questions.
-With `--reader`: calibrates the reader's confidence. For each train question answered with
-quotes, the reader marks the short answer inside the first quote; a logistic regression of
-"the short answer is right" (token F1 >= 0.5 against a gold answer) on the reader's margin gives
-`RAG_READER_CALIBRATION`.
+With `--reader`: calibrates the reader's confidence. Each train question is answered as the
+product answers it (the reader picks the short answer in the chosen article); a logistic
+regression of "the short answer is right" (token F1 >= 0.5 against a gold answer) on the
+reader's margin gives `RAG_READER_CALIBRATION`.
 Report the result on the valid split with `make eval`, never on the questions tuned on.
 """
 
@@ -64,6 +64,8 @@ def calibrate_reader(assistant: Assistant, questions) -> None:
         if answer.short_answer is not None:
             margins.append([answer.margin])
             right.append(token_f1(answer.short_answer, q.answers) >= 0.5)
+    if not reading.reader or len(set(right)) < 2:
+        sys.exit("error: no usable short answers: the reader did not load (see the log line above) or marked nothing")
     model = LogisticRegression().fit(margins, right)
     calibration = [round(float(model.coef_[0][0]), 3), round(float(model.intercept_[0]), 3)]
     print(f"{len(margins)} short answers on train questions, {sum(right) / len(right):.3f} right (F1 >= 0.5)")

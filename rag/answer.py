@@ -252,7 +252,9 @@ def read_articles(reader: Reader, question: str, hits: Sequence[Hit], ranked: Se
     margin, rank, span = max(found, key=lambda f: f[0])
     hit = hits[rank]
     start, end = hit.start + span.start, hit.start + span.end
-    sentence = next((s for s in ranked if s.hit_rank == rank and s.span[0] <= start and end <= s.span[1]), None)
+    # By article offsets: chunks overlap, and a shared sentence is ranked under the first passage holding it.
+    sentence = next((s for s in ranked if hits[s.hit_rank].article.id == hit.article.id
+                     and s.span[0] <= start and end <= s.span[1]), None)
     short = hit.article.text[start:end].strip()
     return ReaderAnswer(sentence, short, margin) if sentence and short else None
 

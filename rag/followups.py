@@ -14,7 +14,7 @@ import re
 from collections import Counter
 
 from rag.answer import Answer
-from rag.language import ENGLISH_STOPWORDS, INDONESIAN_STOPWORDS
+from rag.language import ENGLISH_STOPWORDS, INDONESIAN_STOPWORDS, words
 from rag.ui_text import MONTHS
 
 TEMPLATES = {"id": "Apa yang dikatakan tentang {name}?", "en": "What does the archive say about {name}?"}
@@ -60,8 +60,7 @@ def suggest_follow_ups(answer: Answer, article_text: str, asked: str, limit: int
     """
     if answer.abstained or not answer.citations:
         return []
-    known = f"{asked} {answer.short_answer or ''}".lower()
-    fresh = [name for name, _ in names(article_text).most_common()
-             if not any(word.lower() in known for word in name.split())]
+    known = set(words(f"{asked} {answer.short_answer or ''}"))
+    fresh = [name for name, _ in names(article_text).most_common() if not known & set(words(name))]
     template = TEMPLATES.get(answer.language, TEMPLATES["en"])
     return [template.format(name=name) for name in fresh[:limit]]

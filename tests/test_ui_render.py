@@ -1,0 +1,32 @@
+"""What the chat shows of an answer: article text as typed, never live markdown or HTML."""
+
+from __future__ import annotations
+
+from rag.answer import Answer, Citation, Source
+from rag.ui_render import Turn, literal, render_reply, render_sources
+
+SENTENCE = "Lihat [foto](https://contoh.id/x) dan ![](http://pelacak.id/p.png) <b>sekarang</b> *penting*."
+
+
+def answer(abstained: bool = False) -> Answer:
+    citation = Citation(1, "a.md", "Judul [tautan](http://x.id)", None, None, None, SENTENCE, 0, len(SENTENCE), 1.0)
+    source = Source(1, "a.md", "Judul [tautan](http://x.id)", None, None, None, SENTENCE, 0, len(SENTENCE))
+    if abstained:
+        return Answer("Tidak ada jawaban.\nArtikel yang mungkin terkait:\n- x", [], [source], True, "id")
+    return Answer(f"Menurut arsip: foto\n{SENTENCE} [1]", [citation], [source], False, "id", short_answer="foto", confidence=0.8)
+
+
+def test_article_markdown_stays_text_in_the_reply():
+    for reply in (render_reply(answer(), 1), render_reply(answer(abstained=True), 1)):
+        assert "](" not in reply and "<b>" not in reply  # no live link, image or tag: shown as typed
+    reply = render_reply(answer(), 1)
+    assert reply.startswith("Menurut arsip: **foto** _(yakin)_") and '<a href="#cite-1-1">[1]</a>' in reply
+
+
+def test_literal_round_trip_characters():
+    assert literal("a*b_c") == "a\\*b\\_c" and literal("<i>") == "&lt;i&gt;"
+
+
+def test_the_cited_sentence_is_anchored_and_highlighted():
+    panel = render_sources([Turn("q", answer(), "id1")], lambda _: None, "id")
+    assert 'data-turn="1"' in panel and "<mark>" in panel and "](http" in panel  # cards are HTML: brackets are plain text there
