@@ -198,13 +198,8 @@ class Reader:
         self.tokenizer  # noqa: B018
         return self
 
-    def read(self, question: str, passages: Sequence[str], within: Sequence[tuple[int, int]] | None = None,
-             batch_size: int = 16) -> list[Reading]:
-        """The best answer spans and the no-answer score of each passage, in passage order.
-
-        `within`: per passage, the character range [start, end) spans must lie in (e.g. the
-        sentence to be quoted); the reader still reads the whole passage for context.
-        """
+    def read(self, question: str, passages: Sequence[str], batch_size: int = 16) -> list[Reading]:
+        """The best answer spans and the no-answer score of each passage, in passage order."""
         import torch
 
         if not passages:
@@ -218,7 +213,7 @@ class Reader:
                 output = model(**batch)
                 starts.append(output.start_logits.float().numpy())
                 ends.append(output.end_logits.float().numpy())
-        found = decode(np.concatenate(starts), np.concatenate(ends), windows, len(passages), within)
+        found = decode(np.concatenate(starts), np.concatenate(ends), windows, len(passages))
         return [replace(r, spans=tuple(replace(x, start=_skip_spaces(passages[r.passage], x.start, x.end)) for x in r.spans))
                 for r in found]
 
@@ -237,10 +232,9 @@ class Reader:
         return question if len(offsets) <= MAX_QUESTION_TOKENS else question[: offsets[MAX_QUESTION_TOKENS - 1][1]]
 
 
-def decode(start_logits: np.ndarray, end_logits: np.ndarray, windows, passages: int,
-           within: Sequence[tuple[int, int]] | None = None, top: int = SPANS_KEPT) -> list[Reading]:
+def decode(start_logits: np.ndarray, end_logits: np.ndarray, windows, passages: int, top: int = SPANS_KEPT) -> list[Reading]:
     """The `top` best distinct spans per passage over its windows (ends after starts, at most
-    MAX_ANSWER_TOKENS, inside the passage and `within` its range), and its lowest no-answer score."""
+    MAX_ANSWER_TOKENS, inside the passage), and its lowest no-answer score."""
     length = start_logits.shape[1]
     band = np.triu(np.ones((length, length), dtype=bool)) & ~np.triu(np.ones((length, length), dtype=bool), MAX_ANSWER_TOKENS)
     spans: dict[int, list[Span]] = {p: [] for p in range(passages)}
@@ -248,9 +242,7 @@ def decode(start_logits: np.ndarray, end_logits: np.ndarray, windows, passages: 
     for w, passage in enumerate(windows["overflow_to_sample_mapping"].tolist()):
         sequence = windows.sequence_ids(w)
         offsets = windows["offset_mapping"][w].tolist()
-        low, high = within[passage] if within else (0, np.inf)
-        in_passage = np.array([s == 1 and low <= offsets[i][0] and offsets[i][1] <= high for i, s in enumerate(sequence)]
-                              + [False] * (length - len(sequence)))
+        in_passage = np.array([s == 1 for s in sequence] + [False] * (length - len(sequence)))
         scores = start_logits[w][:, None] + end_logits[w][None, :]
         scores = np.where(band & in_passage[:, None] & in_passage[None, :], scores, -np.inf).ravel()
         for flat in np.argpartition(-scores, top)[:top]:
