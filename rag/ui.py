@@ -343,13 +343,15 @@ def wire_chat(assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr
         return assistant.retriever.store.article(article_id)
 
     hidden = [gr.update(visible=False)] * FOLLOW_UPS
+    outputs = [chat.chatbot, chat.sources_panel, chat.question, turns, chat.filter_error, chat.filters, *chat.follow_ups]
+    undo_outputs = [chat.chatbot, chat.sources_panel, chat.question, turns, *chat.follow_ups]
 
     def respond(message: str, conversation: list[Turn], since: str, until: str, outlets: list[str], k: float,
                 mode: str, language: str) -> Iterator[list]:
         """Outputs: chat, sources panel, question box, conversation, filter error, filters, follow-ups."""
         message = (message or "").strip()[:MAX_QUESTION_CHARS]  # the box stops typing there; a client may not
         if not message:
-            yield [gr.skip()] * (6 + FOLLOW_UPS)
+            yield [gr.skip()] * len(outputs)
             return
         filters, bad = parse_filters(since, until, outlets)
         if filters is None:  # a user's mistake: said next to the field, the chat left as it was
@@ -378,26 +380,24 @@ def wire_chat(assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr
 
     def retry(conversation: list[Turn], *rest) -> Iterator[list]:
         if not conversation:
-            yield [gr.skip()] * (6 + FOLLOW_UPS)
+            yield [gr.skip()] * len(outputs)
             return
         yield from respond(conversation[-1].question, conversation[:-1], *rest)
 
     def undo(conversation: list[Turn], language: str) -> list:
         if not conversation:
-            return [gr.skip()] * (4 + FOLLOW_UPS)
+            return [gr.skip()] * len(undo_outputs)
         kept = conversation[:-1]
         return [chat_messages(kept), render_sources(kept, article_of, language), conversation[-1].question, kept, *hidden]
 
     filters = [chat.since, chat.until, chat.sources, chat.k, chat.mode, language]
-    outputs = [chat.chatbot, chat.sources_panel, chat.question, turns, chat.filter_error, chat.filters, *chat.follow_ups]
     answering = {"concurrency_id": "answers"}  # one limit for every way of asking (RAG_UI_CONCURRENCY)
     chat.question.submit(respond, [chat.question, turns, *filters], outputs, api_name="chat", **answering)
     chat.send.click(respond, [chat.question, turns, *filters], outputs, api_visibility="private", **answering)
     for button in chat.follow_ups:
         button.click(respond, [button, turns, *filters], outputs, api_visibility="private", **answering)
     chat.retry.click(retry, [turns, *filters], outputs, api_visibility="private", **answering)
-    chat.undo.click(undo, [turns, language], [chat.chatbot, chat.sources_panel, chat.question, turns, *chat.follow_ups],
-                    api_visibility="private")
+    chat.undo.click(undo, [turns, language], undo_outputs, api_visibility="private")
     chat.chatbot.clear(lambda lang: [render_sources([], article_of, lang), [], *hidden], language,
                        [chat.sources_panel, turns, *chat.follow_ups], api_visibility="private")
     chat.question.change(None, chat.question, None, js=COUNTER_JS)  # in the browser: no round trip per key
