@@ -59,7 +59,7 @@ RELATED = {"id": "Artikel yang mungkin terkait:", "en": "Possibly related articl
 _MONTHS = (r"januari|februari|maret|april|mei|juni|juli|agustus|september|oktober|november|desember|"
            r"january|february|march|may|june|july|august|october|december|jan|feb|mar|apr|jun|jul|agu|aug|sep|okt|oct|nov|des|dec")
 _DAYS = r"senin|selasa|rabu|kamis|jumat|sabtu|minggu|monday|tuesday|wednesday|thursday|friday|saturday|sunday"
-_DATE = re.compile(rf"\b(?:{_MONTHS}|{_DAYS})\b|\b(?:1[89]|20)\d\d\b|\b\d{{1,2}}/\d{{1,2}}\b", re.IGNORECASE)
+DATE = re.compile(rf"\b(?:{_MONTHS}|{_DAYS})\b|\b(?:1[89]|20)\d\d\b|\b\d{{1,2}}/\d{{1,2}}\b", re.IGNORECASE)
 _NUMBER = re.compile(r"\d|\b(?:satu|dua|tiga|empat|lima|enam|tujuh|delapan|sembilan|sepuluh|sebelas|puluh|ratus|ribu|juta|miliar|triliun|"
                      r"one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|million|billion)\b", re.IGNORECASE)
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'-]+")
@@ -155,7 +155,7 @@ def answer_type(question: str) -> str | None:
 def has_answer_type(sentence: str, kind: str | None, question: str) -> bool:
     """Does the sentence hold the kind of thing asked for (a date, a number, a name, a place)?"""
     if kind == "date":
-        return bool(_DATE.search(sentence))
+        return bool(DATE.search(sentence))
     if kind == "number":
         return bool(_NUMBER.search(sentence))
     if kind in ("name", "place"):

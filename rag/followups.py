@@ -13,15 +13,13 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from rag.answer import Answer
+from rag.answer import DATE, Answer
 from rag.language import ENGLISH_STOPWORDS, INDONESIAN_STOPWORDS, words
-from rag.ui_text import MONTHS
 
 TEMPLATES = {"id": "Apa yang dikatakan tentang {name}?", "en": "What does the archive say about {name}?"}
 # A run of capitalised words that does not open a sentence: "Jens Stoltenberg", "Vilnius", "NATO".
 _NAME = re.compile(r"(?<![.!?\n]\s)(?<![.!?\n])(?<!^)\b[A-Z][\w'-]+(?:\s+[A-Z][\w'-]+)*")
-_COMMON = (INDONESIAN_STOPWORDS | ENGLISH_STOPWORDS | {m.lower() for names in MONTHS.values() for m in names}
-           | {"senin", "selasa", "rabu", "kamis", "jumat", "sabtu", "minggu", "presiden", "menteri", "kata", "ujar"})
+_COMMON = INDONESIAN_STOPWORDS | ENGLISH_STOPWORDS | {"presiden", "menteri", "kata", "ujar"}
 
 
 def names(text: str) -> Counter[str]:
@@ -34,9 +32,9 @@ def names(text: str) -> Counter[str]:
     """
     found: Counter[str] = Counter()
     for match in _NAME.finditer(text):
-        words = [w for w in match.group().split() if w.lower() not in _COMMON]
-        if words and len(" ".join(words)) > 2:
-            found[" ".join(words)] += 1
+        kept = [w for w in match.group().split() if w.lower() not in _COMMON and not DATE.fullmatch(w)]  # no months, days
+        if kept and len(" ".join(kept)) > 2:
+            found[" ".join(kept)] += 1
     return found
 
 

@@ -326,14 +326,17 @@ def article_rows(archive: Archive, query: str) -> list[list[str]]:
     return [[row["title"], row["source"] or "", row["published"] or "", row["id"]] for row in rows]
 
 
-def refusal(error: WriteRefused | ArticleError | ArticleNotFound, language: str) -> str:
-    """A refused write as one line in the page's language (article errors keep their reason and hint)."""
+def refusal(error: WriteRefused | ArticleError | ArticleNotFound, language: str, subject: str = "") -> str:
+    """A refused write as one line in the page's language: "**Ditolak** subject: why" (article
+    errors keep their reason and hint)."""
     labels = LABELS[language]
     if isinstance(error, WriteRefused):
-        return labels["wrong_token"] if error.configured else labels["writes_disabled"]
-    if isinstance(error, ArticleNotFound):
-        return labels["not_found"]
-    return f"{literal(error.reason)}. {literal(error.hint)}"
+        why = labels["wrong_token"] if error.configured else labels["writes_disabled"]
+    elif isinstance(error, ArticleNotFound):
+        why = labels["not_found"]
+    else:
+        why = f"{literal(error.reason)}. {literal(error.hint)}"
+    return f"**{labels['refused_status']}** {literal(subject)}: {why}" if subject else f"**{labels['refused_status']}**: {why}"
 
 
 def wire_chat(assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr.State) -> None:
@@ -457,7 +460,7 @@ def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets:
         try:
             archive.authorize(token)  # before reading the files
         except WriteRefused as error:
-            return f"**{labels['refused_status']}**: {refusal(error, language)}", None
+            return refusal(error, language), None
         lines = []
         for path in files or []:
             name = Path(path).name
@@ -465,14 +468,14 @@ def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets:
                 saved, articles = archive.save_file(name, Path(path).read_bytes(), token)
                 lines.append(f"**{labels['saved_status']}** {literal(saved.name)}: {labels['saved'].format(count=len(articles))}")
             except ArticleError as error:
-                lines.append(f"**{labels['refused_status']}** {literal(name)}: {refusal(error, language)}")
+                lines.append(refusal(error, language, name))
         return "\n".join(f"- {line}" for line in lines), None  # the next upload starts afresh
 
     def update(token: str, language: str, progress: gr.Progress = gr.Progress()) -> tuple[str, str, dict, list]:
         try:
             job = archive.start_update(token)
         except WriteRefused as error:
-            return (f"**{LABELS[language]['refused_status']}**: {refusal(error, language)}", index_stats(assistant, language),
+            return (refusal(error, language), index_stats(assistant, language),
                     gr.skip(), gr.skip())
         while job.state == "running":
             progress((job.done, job.total) if job.total else 0.0, desc=LABELS[language]["updating"])
@@ -485,7 +488,7 @@ def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets:
         try:
             title = archive.article(article_id).title
         except ArticleNotFound as error:
-            return gr.update(visible=False), "", f"**{LABELS[language]['refused_status']}** {literal(article_id)}: {refusal(error, language)}"
+            return gr.update(visible=False), "", refusal(error, language, article_id)
         question = LABELS[language]["confirm_delete"].format(title=literal(title), id=literal(article_id))
         return gr.update(visible=True), question, ""
 
@@ -494,7 +497,7 @@ def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets:
         try:
             article = archive.delete((article_id or "").strip(), token)
         except (WriteRefused, ArticleError, ArticleNotFound) as error:
-            return f"**{labels['refused_status']}** {literal(article_id or '')}: {refusal(error, language)}", gr.update(visible=False)
+            return refusal(error, language, article_id or ""), gr.update(visible=False)
         return f"**{labels['deleted_status']}** {literal(article.id)}: {labels['deleted']}", gr.update(visible=False)
 
     def pick(event: gr.SelectData) -> str:
