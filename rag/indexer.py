@@ -99,9 +99,10 @@ def _embed_all(
     report.chunks_reused = len(texts) - len(missing)
     missing.sort(key=lambda h: len(texts[h]))  # similar lengths batch with little padding
     progress = _Progress(len(missing), callback)
+    step = embedder.passages_per_call(batch_size) if missing else batch_size
     try:
-        for start in range(0, len(missing), batch_size):
-            batch = missing[start : start + batch_size]
+        for start in range(0, len(missing), step):
+            batch = missing[start : start + step]
             embedded = embedder.embed_passages([texts[h] for h in batch], batch_size=batch_size)
             cache.put(batch, embedded)
             vectors.update(zip(batch, embedded))
@@ -119,7 +120,7 @@ def _write_generation(
     """Embed what is pending and write the next generation; on any failure nothing becomes visible."""
     with contextlib.closing(EmbeddingCache(settings.index_dir / "embedding-cache.sqlite", embedder.fingerprint)) as cache:
         vectors = _embed_all(pending, embedder, cache, settings.embed_batch_size, report, progress)
-    writer = GenerationWriter(settings.index_dir, previous)
+    writer = GenerationWriter(settings.index_dir, previous, settings.exact_search_max_chunks)
     try:
         writer.remove_articles(removed)
         for article, chunks in pending:
@@ -128,7 +129,8 @@ def _write_generation(
         return writer.commit({
             "model_id": embedder.model_id, "dimension": embedder.dimension,
             "query_prefix": embedder.query_prefix, "passage_prefix": embedder.passage_prefix,
-            "fingerprint": embedder.fingerprint, "embedder_variant": embedder.variant, "chunk_tokens": settings.chunk_tokens,
+            "fingerprint": embedder.fingerprint, "embedder_variant": embedder.variant, "embedder_device": embedder.device,
+            "chunk_tokens": settings.chunk_tokens,
             "chunk_overlap": settings.chunk_overlap,
         })
     except BaseException:
@@ -160,7 +162,8 @@ def build_index(settings: Settings, embedder: Embedder, full: bool = False, prog
                 log.info("the index format changed; rewriting it from the cached vectors")
                 previous = None
             else:
-                manifest.check_compatible(embedder.model_id, embedder.fingerprint, embedder.variant,
+                embedder.match(manifest.embedder_variant)
+                manifest.check_compatible(embedder.model_id, embedder.fingerprint, embedder.family,
                                           settings.chunk_tokens, settings.chunk_overlap)
                 known = read_article_hashes(previous)
 

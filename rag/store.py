@@ -31,6 +31,7 @@ from typing import Any
 import faiss
 import numpy as np
 
+from rag import vector_index
 from rag.chunking import Chunk, indexable_text
 from rag.corpus import Article
 from rag.lexical import LexicalIndex
@@ -133,7 +134,7 @@ class IndexStore:
         self.manifest.check_format()
         self.db = sqlite3.connect(f"file:{generation / 'index.sqlite'}?mode=ro", uri=True, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
-        self.vectors = faiss.read_index(str(generation / "vectors.faiss"))
+        self.vectors = vector_index.read(generation / "vectors.faiss")
         self.chunk_bm25 = LexicalIndex.load(generation / "bm25-chunks")
         self.article_bm25 = LexicalIndex.load(generation / "bm25-articles")
 
@@ -175,13 +176,11 @@ class IndexStore:
         return np.fromiter((r[0] for r in rows), dtype=np.int64)
 
     # -- search
-    def search_dense(self, vector: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
-        params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed)) if allowed is not None else None
-        k = min(k, self.vectors.ntotal)
-        if k <= 0:
-            return []
-        scores, ids = self.vectors.search(vector.reshape(1, -1).astype(np.float32), k, params=params)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+    def search_dense(self, vector: np.ndarray, k: int, allowed: np.ndarray | None = None, *,
+                     nprobe: int) -> list[tuple[int, float]]:
+        """The `k` chunks most similar to `vector` (among `allowed` chunk ids); `nprobe`: cells an
+        IVF index scans (`rag.vector_index`)."""
+        return vector_index.search(self.vectors, vector, k, allowed, nprobe)
 
     def search_lexical(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         """BM25 over chunks: which passage of an article matches best."""
@@ -198,7 +197,7 @@ class IndexStore:
         return [ChunkRow(*r) for r in self.db.execute("SELECT * FROM chunks WHERE article_id = ? ORDER BY ordinal", [article_id])]
 
     def chunk_vectors(self, chunk_ids: Sequence[int]) -> np.ndarray:
-        return np.stack([self.vectors.reconstruct(int(i)) for i in chunk_ids])
+        return vector_index.vectors_of(self.vectors, list(chunk_ids))
 
 
 # ---------------------------------------------------------------- writing a generation
@@ -206,8 +205,9 @@ class IndexStore:
 class GenerationWriter:
     """Builds the next generation next to the live one; nothing is visible until `commit`."""
 
-    def __init__(self, index_dir: Path, previous: Path | None):
+    def __init__(self, index_dir: Path, previous: Path | None, exact_up_to: int = 200_000):
         self.index_dir = index_dir
+        self.exact_up_to = exact_up_to  # more chunks than this are searched through IVF (rag.vector_index)
         root = index_dir / GENERATIONS
         root.mkdir(parents=True, exist_ok=True)
         for leftover in root.glob(".staging-*"):  # a build that was killed; we hold the lock
@@ -242,7 +242,7 @@ class GenerationWriter:
     def add_article(self, article: Article, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         """Insert the article, its sentences (the citation targets) and its chunks with vectors."""
         if self.vectors is None:
-            self.vectors = faiss.IndexIDMap2(faiss.IndexFlatIP(vectors.shape[1]))
+            self.vectors = vector_index.empty(vectors.shape[1])
         sentences = sorted({span for chunk in chunks for span in chunk.sentences})
         ordinal = {span: i for i, span in enumerate(sentences)}
         self.db.execute(
@@ -279,12 +279,14 @@ class GenerationWriter:
         self._write_bm25(self.staging)
         self.db.close()
         if self.vectors is None:
-            self.vectors = faiss.IndexIDMap2(faiss.IndexFlatIP(manifest_fields["dimension"]))
+            self.vectors = vector_index.empty(manifest_fields["dimension"])
+        self.vectors = vector_index.fit(self.vectors, self.exact_up_to)
         _write_faiss(self.vectors, self.staging / "vectors.faiss")
         name = _next_generation_name(self.index_dir)
         manifest = Manifest(
             format_version=FORMAT_VERSION, generation=name, articles=counts[0], chunks=counts[1],
-            built_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), **manifest_fields,
+            built_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            vector_index=vector_index.kind(self.vectors), **manifest_fields,
         )
         manifest.write(self.staging / "manifest.json")
         for path in self.staging.rglob("*"):

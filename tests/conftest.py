@@ -15,7 +15,7 @@ NEWS_FIXTURES = PROJECT / "tests" / "fixtures" / "news-qa"  # shipped with the t
 
 @pytest.fixture(scope="session")
 def embedder():
-    """The embedder a user gets by default (int8 unless RAG_EMBED_QUANTIZE=0), loaded once."""
+    """The embedder a user gets by default (RAG_EMBED_PRECISION=auto: the fastest measured here), loaded once."""
     from rag.config import get_settings
     from rag.embeddings import embedder_for
 

@@ -14,10 +14,10 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 @pytest.fixture(scope="module")
 def fp32_embedder():
-    """The exact (fp32) variant, RAG_EMBED_QUANTIZE=0; the default the user gets is int8 (conftest)."""
+    """The exact (fp32) variant, RAG_EMBED_PRECISION=fp32; the user gets `auto` (conftest)."""
     from rag.embeddings import load_embedder
 
-    return load_embedder(quantize=False)
+    return load_embedder(precision="fp32")
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +106,7 @@ def test_generic_sentence_transformers_directory_loads_offline():
     minilm = load_embedder(path)
     vectors = minilm.embed_passages(["The cat sat on the mat.", "A dog barked at the mailman."])
     assert vectors.shape == (2, minilm.dimension) and vectors.dtype == np.float32
-    assert minilm.query_prefix == "" and len(minilm.fingerprint) == 64
+    assert minilm.query_prefix == "" and len(minilm.fingerprint.split("+")[0]) == 64
     assert abs(float(np.linalg.norm(minilm.embed_query("cats"))) - 1) < 1e-4
 
 
@@ -117,8 +117,67 @@ def test_unknown_model_fails_with_a_clear_message():
         load_embedder("no-such-org/no-such-model").fingerprint
 
 
-def test_the_default_is_int8_and_its_variant_is_recorded_in_the_fingerprint(embedder, fp32_embedder):
+def test_auto_precision_is_one_this_cpu_offers_and_int8_is_in_the_fingerprint(embedder, fp32_embedder):
     from rag.embeddings import INT8_VARIANT
+    from rag.precision import native_bf16
 
-    assert embedder.quantize and not fp32_embedder.quantize
-    assert embedder.fingerprint == f"{fp32_embedder.fingerprint}+{INT8_VARIANT}"
+    assert embedder.requested == "auto" and embedder.device == "cpu"
+    assert embedder.precision in (("int8", "fp32", "bf16") if native_bf16() else ("int8", "fp32"))
+    int8 = embedder.precision == "int8"
+    assert embedder.fingerprint == fp32_embedder.fingerprint + (f"+{INT8_VARIANT}" if int8 else "")
+
+
+def test_auto_times_bf16_only_on_a_cpu_that_has_it(monkeypatch, fp32_embedder):
+    """The measured choice is kept (here forced to bf16: its vectors equal fp32's); without native
+    bf16 the fallback is fp32 and nothing is timed."""
+    from rag import embeddings
+
+    timed: list[list[str]] = []
+
+    def pick_bf16(runs):
+        timed.append(sorted(runs))
+        return "bf16" if "bf16" in runs else "int8"
+
+    monkeypatch.setattr(embeddings, "fastest", pick_bf16)
+    monkeypatch.setattr(embeddings, "native_bf16", lambda: True)
+    chosen = embeddings.load_embedder(precision="auto")
+    chosen.match("fp32")  # an exact index: int8 is not a candidate
+    texts = parity_texts()[:40]
+    cosine = (chosen.embed_passages(texts) * fp32_embedder.embed_passages(texts)).sum(axis=1)
+    assert timed == [["bf16", "fp32"]] and chosen.variant == "bf16" and chosen.family == "exact"
+    assert cosine.min() >= 0.9999, f"worst cosine {cosine.min():.5f}"
+
+    monkeypatch.setattr(embeddings, "native_bf16", lambda: False)
+    fallback = embeddings.load_embedder(precision="auto")
+    fallback.match("bf16")
+    assert fallback.variant == "fp32" and timed == [["bf16", "fp32"]]
+    unpinned = embeddings.load_embedder(precision="auto")
+    assert unpinned.variant == embeddings.INT8_VARIANT and unpinned.family == "int8" and timed[-1] == ["fp32", "int8"]
+
+
+def test_auto_device_is_the_gpu_only_when_torch_sees_one_and_gpu_only_precisions_fail_clearly(monkeypatch):
+    import torch
+
+    from rag.embeddings import load_embedder
+    from rag.precision import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert (resolve_device("auto"), resolve_device("cpu")) == ("cuda", "cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # this machine and CI
+    assert resolve_device("auto") == "cpu"
+    with pytest.raises(RuntimeError, match="RAG_DEVICE=cuda, but torch .* sees no CUDA GPU"):
+        resolve_device("cuda")
+    with pytest.raises(ValueError, match="fp16 needs a GPU"):
+        load_embedder(precision="fp16").embed_query("x")
+    with pytest.raises(ValueError, match="RAG_EMBED_PRECISION='fp8'"):
+        load_embedder(precision="fp8")
+
+
+def test_token_batches_pad_little_and_respect_the_budget():
+    from rag.embeddings import token_batches
+
+    lengths = [10, 300, 12, 290, 500, 7]
+    batches = token_batches(lengths, budget=600)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    assert all(lengths[b[0]] * len(b) <= 600 or len(b) == 1 for b in batches)
+    assert batches == [[4], [1, 3], [2, 0, 5]]

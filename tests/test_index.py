@@ -18,7 +18,7 @@ SEED = PROJECT / "corpus" / "000_b0a4adb478896665.md"
 
 def search_titles(index_dir: Path, embedder, query: str) -> list[str]:
     store = IndexStore.open(index_dir)
-    hits = store.search_dense(embedder.embed_query(query), 3)
+    hits = store.search_dense(embedder.embed_query(query), 3, nprobe=32)
     rows = store.chunks([i for i, _ in hits])
     return [store.article(rows[i].article_id).title for i, _ in hits]
 
@@ -87,22 +87,37 @@ def test_another_embedder_is_refused_with_how_to_rebuild(settings, embedder):
         build_index(settings.model_copy(update={"chunk_tokens": 100}), embedder)
 
 
-def test_the_int8_or_fp32_variant_is_read_from_the_manifest(settings, embedder):
+def test_an_index_is_searched_and_extended_in_its_own_vector_family(settings, monkeypatch):
+    """int8 vectors and exact ones (fp32, bf16) never mix; `auto` follows the index's family."""
     import json
 
+    from rag import embeddings
     from rag.embeddings import INT8_VARIANT, load_embedder
     from rag.retriever import Retriever
 
+    monkeypatch.setattr(embeddings, "fastest", lambda runs: "fp32")  # were auto to measure, fp32 would win
+
     write(settings.corpus_dir / "a.md", "Judul\nIsi berita.")
-    build_index(settings, embedder)
+    build_index(settings, load_embedder(precision="int8"))
     store = IndexStore.open(settings.index_dir)
-    assert store.manifest.embedder_variant == INT8_VARIANT
+    assert (store.manifest.embedder_variant, store.manifest.embedder_device) == (INT8_VARIANT, "cpu")
     assert json.loads((store.path / "manifest.json").read_text())["embedder_variant"] == INT8_VARIANT
     write(settings.corpus_dir / "b.md", "Judul Dua\nIsi berita dua.")
-    with pytest.raises(IndexMismatch, match="RAG_EMBED_QUANTIZE=1"):
-        build_index(settings, load_embedder(quantize=False))
-    with pytest.raises(IndexMismatch, match="RAG_EMBED_QUANTIZE=1"):
-        Retriever(settings.index_dir, load_embedder(quantize=False), settings)
+    with pytest.raises(IndexMismatch, match="RAG_EMBED_PRECISION=int8 or auto"):
+        build_index(settings, load_embedder(precision="fp32"))
+    with pytest.raises(IndexMismatch, match="RAG_EMBED_PRECISION=int8 or auto"):
+        Retriever(settings.index_dir, load_embedder(precision="bf16"), settings)
+    follower = load_embedder(precision="auto")
+    assert build_index(settings, follower).added == 1 and follower.variant == INT8_VARIANT  # no measuring: one candidate
+
+    exact = settings.model_copy(update={"index_dir": settings.index_dir.parent / "exact-index"})
+    build_index(exact, load_embedder(precision="fp32"))
+    write(settings.corpus_dir / "c.md", "Judul Tiga\nIsi berita tiga.")
+    assert build_index(exact, load_embedder(precision="bf16")).added == 1  # bf16 extends an fp32 index
+    with pytest.raises(IndexMismatch, match=r"RAG_EMBED_PRECISION=fp32 \(or bf16\) or auto"):
+        Retriever(exact.index_dir, load_embedder(precision="int8"), exact)
+    retriever = Retriever(exact.index_dir, settings=exact)
+    assert retriever.embedder.family == "exact" and retriever.search("berita tiga")[0].article.id == "c.md"
 
 
 def test_an_index_of_an_older_format_is_refused_then_rewritten_from_the_cache(settings, embedder):

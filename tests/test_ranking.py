@@ -48,3 +48,42 @@ def test_fusion_is_at_least_as_good_as_either_side_alone(archive, embedder):
     dense = ranking_scores(archive, embedder, lexical_weight=0.0)  # measured MRR@10 0.96
     assert fused["MRR@10"] >= max(lexical["MRR@10"], dense["MRR@10"]), (fused, lexical, dense)
     assert min(lexical["R@1"], dense["R@1"]) >= 0.8  # each side alone is a real retriever too
+
+
+def test_past_the_exact_search_threshold_an_ivf_index_ranks_like_exact_search(archive, embedder, tmp_path):
+    """The index kind follows the size (threshold set low here): IVF past it, with the same answers
+    as exact search; incremental builds add and remove in it; well below it, exact again."""
+    from rag.retriever import Filters
+    from rag.store import IndexStore
+
+    settings = archive.model_copy(update={"index_dir": tmp_path / "index", "corpus_dir": tmp_path / "corpus",
+                                          "exact_search_max_chunks": 100})
+    shutil.copytree(archive.corpus_dir, settings.corpus_dir)
+    shutil.copytree(archive.index_dir, settings.index_dir)  # the flat index and its embedding cache
+    assert IndexStore.open(settings.index_dir).manifest.vector_index == "flat"
+    report = build_index(settings, embedder, full=True)
+    assert report.chunks_embedded == 0, report.summary()  # every vector came from the cache
+    store = IndexStore.open(settings.index_dir)
+    chunks = store.manifest.chunks
+    assert chunks > 100 and store.manifest.vector_index == "ivf64" and store.vectors.ntotal == chunks
+
+    exact, approximate = ranking_scores(archive, embedder), ranking_scores(settings, embedder)
+    assert approximate == exact, (approximate, exact)
+    every_cell = ranking_scores(settings, embedder, ivf_nprobe=64)  # scanning every cell is exact search
+    assert every_cell == exact
+    question = "Siapa juru bicara Kremlin?"
+    flat_hits = Retriever(archive.index_dir, embedder, archive).search(question, 10)
+    ivf_hits = Retriever(settings.index_dir, embedder, settings.model_copy(update={"ivf_nprobe": 64})).search(question, 10)
+    assert [(h.article.id, round(h.score, 4)) for h in ivf_hits] == [(h.article.id, round(h.score, 4)) for h in flat_hits]
+
+    source = store.sources()[0]
+    filtered = Retriever(settings.index_dir, embedder, settings).search(question, 10, Filters(sources=(source,)))
+    assert filtered and {h.article.source for h in filtered} == {source}
+
+    gone = sorted(settings.corpus_dir.iterdir())[:60]
+    for path in gone:
+        path.unlink()
+    removed = build_index(settings, embedder)
+    store = IndexStore.open(settings.index_dir)
+    assert removed.removed == 60 and store.vectors.ntotal == store.manifest.chunks
+    assert store.manifest.vector_index == ("flat" if store.manifest.chunks < 50 else "ivf64")
