@@ -13,7 +13,7 @@ $(RUNTIME): requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
-$(DEV): $(RUNTIME) requirements-dev.txt
+$(DEV): $(RUNTIME) requirements-dev.txt requirements-scale.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 

@@ -143,8 +143,10 @@ def serve(index_dir: Path, vectors: np.ndarray, texts: list[str]) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump({"vectors": vectors.tolist(), "texts": (texts * (len(vectors) // len(texts) + 1))[: len(vectors)]}, handle)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "RAG_READER": "0"}
-    out = subprocess.run([sys.executable, "-c", SERVE, str(index_dir), handle.name], capture_output=True, text=True, env=env, check=True)
+    out = subprocess.run([sys.executable, "-c", SERVE, str(index_dir), handle.name], capture_output=True, text=True, env=env)
     os.unlink(handle.name)
+    if out.returncode:
+        sys.exit(f"the serving process failed:\n{out.stderr}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

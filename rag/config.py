@@ -26,6 +26,11 @@ class Settings(BaseSettings):
                             "(within the family of an existing index: int8, or exact = fp32/bf16/fp16)")
     exact_search_max_chunks: int = Field(200_000, ge=1, description="more chunks than this are searched through an IVF index "
                                                                       "(approximate, memory-mapped; benchmarks/bench_scale.py)")
+    vector_store: Literal["faiss", "milvus"] = Field("faiss", description="where the vectors live: a FAISS file per generation, "
+                                                                        "or Milvus (Lite or a server, RAG_MILVUS_URI)")
+    milvus_uri: str | None = Field(None, description="Milvus Lite file path or http://host:19530; default <index_dir>/milvus.db")
+    milvus_collection: str = Field("rag", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+                                   description="prefix of the Milvus collections; the live one is aliased <prefix>_live")
     ivf_nprobe: int = Field(32, ge=1, description="IVF cells scanned per question: more find more of the exact top hits, slower")
     chunk_tokens: int = Field(200, ge=16, le=510, description="chunk size in model tokens")
     chunk_overlap: int = Field(1, ge=0, le=5, description="sentences repeated between chunks")

@@ -29,6 +29,7 @@ from rag.corpus import Article, Problem, load_corpus
 from rag.embeddings import Embedder
 from rag.embedding_cache import EmbeddingCache
 from rag.manifest import Manifest
+from rag.milvus_vectors import milvus_uri
 from rag.store import GenerationWriter, IndexWriteFailed, current_generation, read_article_hashes
 from rag.writelock import writer_lock
 
@@ -120,7 +121,8 @@ def _write_generation(
     """Embed what is pending and write the next generation; on any failure nothing becomes visible."""
     with contextlib.closing(EmbeddingCache(settings.index_dir / "embedding-cache.sqlite", embedder.fingerprint)) as cache:
         vectors = _embed_all(pending, embedder, cache, settings.embed_batch_size, report, progress)
-    writer = GenerationWriter(settings.index_dir, previous, settings.exact_search_max_chunks)
+    milvus = (milvus_uri(settings), settings.milvus_collection) if settings.vector_store == "milvus" else None
+    writer = GenerationWriter(settings.index_dir, previous, settings.exact_search_max_chunks, milvus)
     try:
         writer.remove_articles(removed)
         for article, chunks in pending:
@@ -158,8 +160,8 @@ def build_index(settings: Settings, embedder: Embedder, full: bool = False, prog
         known: dict[str, tuple[str, str]] = {}
         if previous is not None:
             manifest = Manifest.read(previous / "manifest.json")
-            if not manifest.current_format:
-                log.info("the index format changed; rewriting it from the cached vectors")
+            if not manifest.current_format or manifest.vector_store != settings.vector_store:
+                log.info("the index format or vector store changed; rewriting it from the cached vectors")
                 previous = None
             else:
                 embedder.match(manifest.embedder_variant)

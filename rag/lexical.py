@@ -53,9 +53,11 @@ class LexicalIndex:
 
     @classmethod
     def load(cls, folder: Path) -> "LexicalIndex":
+        """A saved index, its score matrix memory-mapped: at a million chunks it is hundreds of MB
+        that every server process would otherwise copy (benchmarks/bench_scale.py)."""
         tokenizer = make_bm25_tokenizer()
         tokenizer.load_vocab(str(folder))
-        return cls(bm25s.BM25.load(str(folder)), tokenizer, np.load(folder / "keys.npy", allow_pickle=False))
+        return cls(bm25s.BM25.load(str(folder), mmap=True), tokenizer, np.load(folder / "keys.npy", allow_pickle=False))
 
     def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[Any, float]]:
         """(key, score) pairs, best first; only keys in `allowed` when given."""

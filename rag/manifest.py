@@ -48,6 +48,7 @@ class Manifest:
     built_at: str
     embedder_variant: str = "fp32"
     embedder_device: str = "cpu"
+    vector_store: str = "faiss"  # or "milvus" (rag.milvus_vectors)
     vector_index: str = "flat"  # or "ivf<cells>" past RAG_EXACT_SEARCH_MAX_CHUNKS (rag.vector_index)
 
     @classmethod

@@ -11,6 +11,7 @@ shows each side alone next to the fusion.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +50,21 @@ class Filters:
             clauses.append(f"a.id NOT IN ({','.join('?' * len(self.exclude_articles))})")
             params.extend(sorted(self.exclude_articles))
         return (" AND ".join(clauses), params) if clauses else None
+
+    def expression(self) -> str:
+        """The same restriction as a Milvus scalar filter over the fields `rag.milvus_vectors`
+        stores with each vector ('' when nothing is filtered)."""
+        quote = json.dumps  # a JSON string literal is a valid Milvus string literal
+        clauses = []
+        if self.since:
+            clauses.append(f"published >= {quote(self.since.isoformat())}")
+        if self.until:
+            clauses.append(f'published <= {quote(self.until.isoformat())} and published != ""')
+        if self.sources:
+            clauses.append(f"source in [{', '.join(quote(s.lower()) for s in self.sources)}]")
+        if self.exclude_articles:
+            clauses.append(f"article_id not in [{', '.join(quote(a) for a in sorted(self.exclude_articles))}]")
+        return " and ".join(clauses)
 
 
 @dataclass(frozen=True)
@@ -144,7 +160,7 @@ class Retriever:
         if allowed_chunks is not None and len(allowed_chunks) == 0:
             return []
         vector = self.embedder.embed_query(query)
-        dense = store.search_dense(vector, CANDIDATES, allowed_chunks, nprobe=self.settings.ivf_nprobe)
+        dense = store.search_dense(vector, CANDIDATES, allowed_chunks, filters=filters, nprobe=self.settings.ivf_nprobe)
         lexical_chunks = dict(store.search_lexical(query, CANDIDATES, allowed_chunks))
         article_bm25 = dict(store.search_articles_lexical(query, CANDIDATES, allowed_articles))
         rows = store.chunks([chunk_id for chunk_id, _ in dense])

@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import faiss
 import numpy as np
 
 from rag import vector_index
@@ -134,7 +133,7 @@ class IndexStore:
         self.manifest.check_format()
         self.db = sqlite3.connect(f"file:{generation / 'index.sqlite'}?mode=ro", uri=True, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
-        self.vectors = vector_index.read(generation / "vectors.faiss")
+        self.vectors = vector_index.open_vectors(generation)
         self.chunk_bm25 = LexicalIndex.load(generation / "bm25-chunks")
         self.article_bm25 = LexicalIndex.load(generation / "bm25-articles")
 
@@ -147,6 +146,7 @@ class IndexStore:
 
     def close(self) -> None:
         self.db.close()
+        self.vectors.close()
 
     # -- rows
     def article(self, article_id: str) -> Article | None:
@@ -177,10 +177,10 @@ class IndexStore:
 
     # -- search
     def search_dense(self, vector: np.ndarray, k: int, allowed: np.ndarray | None = None, *,
-                     nprobe: int) -> list[tuple[int, float]]:
-        """The `k` chunks most similar to `vector` (among `allowed` chunk ids); `nprobe`: cells an
-        IVF index scans (`rag.vector_index`)."""
-        return vector_index.search(self.vectors, vector, k, allowed, nprobe)
+                     filters=None, nprobe: int) -> list[tuple[int, float]]:
+        """The `k` chunks most similar to `vector`, among the `allowed` chunk ids that `filters`
+        (a `rag.retriever.Filters`) selected; `nprobe`: cells an IVF index scans (`rag.vector_index`)."""
+        return self.vectors.search(vector, k, allowed, filters, nprobe)
 
     def search_lexical(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         """BM25 over chunks: which passage of an article matches best."""
@@ -197,7 +197,7 @@ class IndexStore:
         return [ChunkRow(*r) for r in self.db.execute("SELECT * FROM chunks WHERE article_id = ? ORDER BY ordinal", [article_id])]
 
     def chunk_vectors(self, chunk_ids: Sequence[int]) -> np.ndarray:
-        return vector_index.vectors_of(self.vectors, list(chunk_ids))
+        return self.vectors.vectors_of(list(chunk_ids))
 
 
 # ---------------------------------------------------------------- writing a generation
@@ -205,9 +205,13 @@ class IndexStore:
 class GenerationWriter:
     """Builds the next generation next to the live one; nothing is visible until `commit`."""
 
-    def __init__(self, index_dir: Path, previous: Path | None, exact_up_to: int = 200_000):
+    def __init__(self, index_dir: Path, previous: Path | None, exact_up_to: int = 200_000,
+                 milvus: tuple[str, str] | None = None):
+        """`exact_up_to`: more chunks than this are searched through IVF (`rag.vector_index`);
+        `milvus`: (URI, collection prefix) to keep the vectors in Milvus (`rag.milvus_vectors`)."""
         self.index_dir = index_dir
-        self.exact_up_to = exact_up_to  # more chunks than this are searched through IVF (rag.vector_index)
+        self.exact_up_to = exact_up_to
+        self.vectors = None
         root = index_dir / GENERATIONS
         root.mkdir(parents=True, exist_ok=True)
         for leftover in root.glob(".staging-*"):  # a build that was killed; we hold the lock
@@ -216,17 +220,23 @@ class GenerationWriter:
         self.staging.mkdir()
         self.db = sqlite3.connect(self.staging / "index.sqlite")
         try:
-            self.vectors = self._copy_previous(previous) if previous is not None else None
+            if previous is not None:
+                self._copy_rows(previous)
             self.db.executescript(SCHEMA)
+            if milvus is not None:
+                from rag.milvus_vectors import MilvusVectors
+
+                self.vectors = MilvusVectors.start(*milvus, previous, root)
+            else:
+                self.vectors = vector_index.FaissVectors.open(previous, writable=True) if previous else vector_index.FaissVectors()
         except BaseException:
             self.abort()
             raise
 
-    def _copy_previous(self, previous: Path) -> faiss.Index:
-        """Start from the live generation's rows and vectors (it is only read, never changed)."""
+    def _copy_rows(self, previous: Path) -> None:
+        """Start from the live generation's rows (it is only read, never changed)."""
         with contextlib.closing(sqlite3.connect(f"file:{previous / 'index.sqlite'}?mode=ro", uri=True)) as source:
             source.backup(self.db)
-        return faiss.read_index(str(previous / "vectors.faiss"))
 
     def remove_articles(self, article_ids: Iterable[str]) -> None:
         ids = list(article_ids)
@@ -234,15 +244,12 @@ class GenerationWriter:
             batch = ids[start : start + 500]
             marks = ",".join("?" * len(batch))
             chunk_ids = [r[0] for r in self.db.execute(f"SELECT id FROM chunks WHERE article_id IN ({marks})", batch)]
-            if chunk_ids and self.vectors is not None:
-                self.vectors.remove_ids(np.array(chunk_ids, dtype=np.int64))
+            self.vectors.remove(chunk_ids)
             for table, column in (("chunks", "article_id"), ("sentences", "article_id"), ("articles", "id")):
                 self.db.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", batch)
 
     def add_article(self, article: Article, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         """Insert the article, its sentences (the citation targets) and its chunks with vectors."""
-        if self.vectors is None:
-            self.vectors = vector_index.empty(vectors.shape[1])
         sentences = sorted({span for chunk in chunks for span in chunk.sentences})
         ordinal = {span: i for i, span in enumerate(sentences)}
         self.db.execute(
@@ -260,7 +267,7 @@ class GenerationWriter:
             )
             chunk_ids.append(cursor.lastrowid)
         if chunk_ids:
-            self.vectors.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.array(chunk_ids, dtype=np.int64))
+            self.vectors.add(article, chunk_ids, vectors)
 
     def _write_bm25(self, target: Path) -> None:
         """Rebuild both BM25 indexes from the rows (bm25s has no incremental update; it takes seconds)."""
@@ -278,15 +285,12 @@ class GenerationWriter:
         counts = self.db.execute("SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM chunks)").fetchone()
         self._write_bm25(self.staging)
         self.db.close()
-        if self.vectors is None:
-            self.vectors = vector_index.empty(manifest_fields["dimension"])
-        self.vectors = vector_index.fit(self.vectors, self.exact_up_to)
-        _write_faiss(self.vectors, self.staging / "vectors.faiss")
+        kind = self.vectors.save(self.staging, manifest_fields["dimension"], self.exact_up_to)
         name = _next_generation_name(self.index_dir)
         manifest = Manifest(
             format_version=FORMAT_VERSION, generation=name, articles=counts[0], chunks=counts[1],
             built_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            vector_index=vector_index.kind(self.vectors), **manifest_fields,
+            vector_store=self.vectors.store, vector_index=kind, **manifest_fields,
         )
         manifest.write(self.staging / "manifest.json")
         for path in self.staging.rglob("*"):
@@ -300,23 +304,19 @@ class GenerationWriter:
             _write_atomically(self.index_dir / CURRENT, name)
         except BaseException:
             if current_generation(self.index_dir) != target:  # never switched to: drop it, the live one is untouched
+                self.vectors.abort()
                 shutil.rmtree(target, ignore_errors=True)
             raise
+        self.vectors.went_live()
         _prune_generations(self.index_dir, keep=name)
         return target
 
     def abort(self) -> None:
         with contextlib.suppress(sqlite3.Error):
             self.db.close()
+        if self.vectors is not None:
+            self.vectors.abort()
         shutil.rmtree(self.staging, ignore_errors=True)
-
-
-def _write_faiss(index: faiss.Index, path: Path) -> None:
-    """faiss reports a failed write (a full disk) as RuntimeError; callers handle it as the OSError it is."""
-    try:
-        faiss.write_index(index, str(path))
-    except RuntimeError as error:
-        raise OSError(f"could not write {path.name}: {str(error).rsplit(': ', 1)[-1]}") from error
 
 
 def _next_generation_name(index_dir: Path) -> str:
@@ -329,4 +329,5 @@ def _prune_generations(index_dir: Path, keep: str) -> None:
     generations = sorted(p for p in (index_dir / GENERATIONS).glob("gen-*") if p.is_dir())
     for old in generations[:-KEEP_GENERATIONS]:
         if old.name != keep:
+            vector_index.drop(old)
             shutil.rmtree(old, ignore_errors=True)

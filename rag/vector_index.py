@@ -100,32 +100,103 @@ def contents(index: faiss.Index) -> tuple[np.ndarray, np.ndarray]:
     return faiss.vector_to_array(index.id_map).astype(np.int64), index.index.reconstruct_n(0, index.ntotal)
 
 
-def read(path: Path) -> faiss.Index:
-    """A saved index, for searching only: FAISS memory-maps an IVF index (pages are read as cells
-    are scanned, and shared between processes) and loads a flat one whole."""
-    return faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
+class FaissVectors:
+    """One generation's vectors in `vectors.faiss`: what the writer adds and removes, what a store searches.
 
+    Example::
 
-def search(index: faiss.Index, vector: np.ndarray, k: int, allowed: np.ndarray | None, nprobe: int) -> list[tuple[int, float]]:
-    """The `k` nearest chunk ids and their cosines, only among `allowed` ids when given.
-
-    On IVF, a filter that leaves a share s of the vectors scans nprobe/s cells (up to all), so a
-    narrow filter still finds about as many candidates as an unfiltered search.
+        vectors = FaissVectors()
+        vectors.add(article, [1, 2], matrix)        # chunk ids from the generation's SQLite rows
+        kind = vectors.save(folder, exact_up_to=200_000)
+        FaissVectors.open(folder).search(query_vector, 10, None, None, nprobe=32)
     """
-    k = min(k, index.ntotal)
-    if k <= 0:
-        return []
-    selector = faiss.IDSelectorBatch(allowed) if allowed is not None else None
-    if isinstance(index, faiss.IndexIVF):
-        share = len(allowed) / index.ntotal if allowed is not None else 1.0
-        cells = index.nlist if share == 0 else min(index.nlist, math.ceil(nprobe / min(1.0, share)))
-        params = faiss.SearchParametersIVF(sel=selector, nprobe=cells)
-    else:
-        params = faiss.SearchParameters(sel=selector) if selector is not None else None
-    scores, ids = index.search(vector.reshape(1, -1).astype(np.float32), k, params=params)
-    return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+    FILE = "vectors.faiss"
+    store = "faiss"
+
+    def __init__(self, index: faiss.Index | None = None):
+        self.index = index  # created on the first add, when the dimension is known
+
+    @classmethod
+    def open(cls, folder: Path, writable: bool = False) -> FaissVectors:
+        """A saved generation's vectors: read-only and (IVF) memory-mapped for searching; loaded
+        whole and changeable when `writable`, as the start of the next generation."""
+        flags = 0 if writable else faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY  # FAISS maps IVF, loads flat whole
+        return cls(faiss.read_index(str(folder / cls.FILE), flags))
+
+    @property
+    def count(self) -> int:
+        return self.index.ntotal if self.index is not None else 0
+
+    @property
+    def kind(self) -> str:
+        return kind(self.index) if self.index is not None else "flat"
+
+    def add(self, article, chunk_ids: list[int], vectors: np.ndarray) -> None:
+        """Add one article's chunk vectors under their chunk ids."""
+        if self.index is None:
+            self.index = empty(vectors.shape[1])
+        self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(chunk_ids, dtype=np.int64))
+
+    def remove(self, chunk_ids: list[int]) -> None:
+        if self.index is not None and chunk_ids:
+            self.index.remove_ids(np.asarray(chunk_ids, dtype=np.int64))
+
+    def save(self, folder: Path, dimension: int, exact_up_to: int) -> str:
+        """Write the index of the kind its size calls for (`fit`) into `folder`; returns the kind.
+        FAISS reports a failed write (a full disk) as RuntimeError; it is raised as the OSError it is."""
+        self.index = fit(self.index if self.index is not None else empty(dimension), exact_up_to)
+        try:
+            faiss.write_index(self.index, str(folder / self.FILE))
+        except RuntimeError as error:
+            raise OSError(f"could not write {self.FILE}: {str(error).rsplit(': ', 1)[-1]}") from error
+        return self.kind
+
+    def search(self, vector: np.ndarray, k: int, allowed: np.ndarray | None, filters, nprobe: int) -> list[tuple[int, float]]:
+        """The `k` nearest chunk ids and their cosines, only among `allowed` ids when given
+        (`filters` is what `allowed` was selected by; FAISS needs only the ids).
+
+        On IVF, a filter that leaves a share s of the vectors scans nprobe/s cells (up to all), so
+        a narrow filter still finds about as many candidates as an unfiltered search.
+        """
+        index = self.index
+        k = min(k, index.ntotal)
+        if k <= 0:
+            return []
+        selector = faiss.IDSelectorBatch(allowed) if allowed is not None else None
+        if isinstance(index, faiss.IndexIVF):
+            share = len(allowed) / index.ntotal if allowed is not None else 1.0
+            cells = index.nlist if share == 0 else min(index.nlist, math.ceil(nprobe / min(1.0, share)))
+            params = faiss.SearchParametersIVF(sel=selector, nprobe=cells)
+        else:
+            params = faiss.SearchParameters(sel=selector) if selector is not None else None
+        scores, ids = index.search(vector.reshape(1, -1).astype(np.float32), k, params=params)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+    def vectors_of(self, chunk_ids: list[int]) -> np.ndarray:
+        """The stored vectors of these chunks, in the order given."""
+        return self.index.reconstruct_batch(np.asarray(chunk_ids, dtype=np.int64))
+
+    def went_live(self) -> None:
+        """Nothing to do: CURRENT names the generation folder that holds the file."""
+
+    def abort(self) -> None:
+        """Nothing to undo: the file lives in the staging folder, which is removed."""
+
+    def close(self) -> None:
+        """Nothing to release: the file mapping goes with the object."""
 
 
-def vectors_of(index: faiss.Index, chunk_ids: list[int]) -> np.ndarray:
-    """The stored vectors of these chunks, in the order given."""
-    return index.reconstruct_batch(np.asarray(chunk_ids, dtype=np.int64))
+def open_vectors(folder: Path, writable: bool = False):
+    """A generation's vectors, in whichever store it names: `vectors.faiss` or Milvus (`rag.milvus_vectors`)."""
+    from rag.milvus_vectors import FILE, MilvusVectors
+
+    return MilvusVectors.open(folder) if (folder / FILE).exists() else FaissVectors.open(folder, writable)
+
+
+def drop(folder: Path) -> None:
+    """Release what a pruned generation holds outside its folder (a Milvus collection)."""
+    from rag.milvus_vectors import FILE, MilvusVectors
+
+    if (folder / FILE).exists():
+        MilvusVectors.drop(folder)

@@ -23,6 +23,22 @@ def embedder():
 
 
 @pytest.fixture(scope="session")
+def archive(tmp_path_factory, embedder):
+    """The 90 fixture articles (tests/fixtures/news-qa) indexed once; tests that change them work on copies."""
+    import shutil
+
+    from rag.config import get_settings
+    from rag.indexer import build_index
+
+    root = tmp_path_factory.mktemp("archive")
+    shutil.copytree(NEWS_FIXTURES / "corpus", root / "corpus")
+    settings = get_settings(corpus_dir=root / "corpus", index_dir=root / "index")
+    report = build_index(settings, embedder)
+    assert report.added == 90 and report.failed == 0, report.summary()
+    return settings
+
+
+@pytest.fixture(scope="session")
 def shared_server(tmp_path_factory):
     """One running app (seed corpus, token "test-token") for the tests that do not depend on its exact contents."""
     from server import AppServer

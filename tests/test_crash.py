@@ -80,7 +80,7 @@ def check_resumes(settings, embedder, done_before: int) -> None:
     """The next build completes, reuses what the interrupted one cached, and leaves no debris."""
     report = build_index(settings, embedder)
     store = IndexStore.open(settings.index_dir)
-    assert store.manifest.articles == NEW_ARTICLES + 1 and store.vectors.ntotal == store.manifest.chunks
+    assert store.manifest.articles == NEW_ARTICLES + 1 and store.vectors.count == store.manifest.chunks
     assert report.generation is None or report.chunks_reused >= done_before  # None: killed after the switch
     assert not list((settings.index_dir / "generations").glob(".staging-*"))
 

@@ -31,7 +31,7 @@ def test_build_then_incremental_updates(settings, embedder):
     first = build_index(settings, embedder)
     assert (first.added, first.chunks_reused, first.generation) == (3, 0, "gen-000001")
     # every chunk of the new index was embedded in this build: the seed's several chunks + one each for the short articles
-    assert first.chunks_embedded == IndexStore.open(settings.index_dir).vectors.ntotal >= 4
+    assert first.chunks_embedded == IndexStore.open(settings.index_dir).vectors.count >= 4
     assert search_titles(settings.index_dir, embedder, "Apa kata Lavrov tentang NATO?")[0].startswith("Rusia")
 
     again = build_index(settings, embedder)
@@ -46,7 +46,7 @@ def test_build_then_incremental_updates(settings, embedder):
     store = IndexStore.open(settings.index_dir)
     assert [a["id"] for a in store.article_list()] == ["banjir.md", "pasar.md", "seed.md"]
     assert "Lima ribu" in store.article("banjir.md").text
-    assert store.manifest.articles == 3 and store.vectors.ntotal == store.manifest.chunks
+    assert store.manifest.articles == 3 and store.vectors.count == store.manifest.chunks
     assert search_titles(settings.index_dir, embedder, "kebakaran pasar")[0] == "Kebakaran Pasar"
 
 

@@ -6,23 +6,11 @@ from __future__ import annotations
 
 import shutil
 
-import pytest
 from conftest import NEWS_FIXTURES
 
-from rag.config import get_settings
 from rag.evaluate import load_questions, recall_at, reciprocal_rank
 from rag.indexer import build_index
 from rag.retriever import Retriever
-
-
-@pytest.fixture(scope="module")
-def archive(tmp_path_factory, embedder):
-    root = tmp_path_factory.mktemp("ranking")
-    shutil.copytree(NEWS_FIXTURES / "corpus", root / "corpus")
-    settings = get_settings(corpus_dir=root / "corpus", index_dir=root / "index")
-    report = build_index(settings, embedder)
-    assert report.added == 90 and report.failed == 0, report.summary()
-    return settings
 
 
 def ranking_scores(settings, embedder, **overrides) -> dict[str, float]:
@@ -65,7 +53,7 @@ def test_past_the_exact_search_threshold_an_ivf_index_ranks_like_exact_search(ar
     assert report.chunks_embedded == 0, report.summary()  # every vector came from the cache
     store = IndexStore.open(settings.index_dir)
     chunks = store.manifest.chunks
-    assert chunks > 100 and store.manifest.vector_index == "ivf64" and store.vectors.ntotal == chunks
+    assert chunks > 100 and store.manifest.vector_index == "ivf64" and store.vectors.count == chunks
 
     exact, approximate = ranking_scores(archive, embedder), ranking_scores(settings, embedder)
     assert approximate == exact, (approximate, exact)
@@ -85,5 +73,5 @@ def test_past_the_exact_search_threshold_an_ivf_index_ranks_like_exact_search(ar
         path.unlink()
     removed = build_index(settings, embedder)
     store = IndexStore.open(settings.index_dir)
-    assert removed.removed == 60 and store.vectors.ntotal == store.manifest.chunks
+    assert removed.removed == 60 and store.vectors.count == store.manifest.chunks
     assert store.manifest.vector_index == ("flat" if store.manifest.chunks < 50 else "ivf64")

@@ -1,0 +1,212 @@
+"""The dense side of a generation in Milvus instead of a FAISS file (`RAG_VECTOR_STORE=milvus`).
+
+Why: past one machine's memory and disk, the vectors move to a Milvus cluster while the rest of
+the pipeline stays as it is. `RAG_MILVUS_URI` names it: a local path (default
+`<index>/milvus.db`) runs Milvus Lite, embedded in the process; `http://host:19530` talks to
+Milvus standalone or a cluster with the same code.
+
+How generations map onto Milvus: each generation's vectors are one collection, named in the
+generation's `vectors.milvus.json`. A build copies the live collection's rows into a new
+collection, applies its additions and removals there, and only after CURRENT names the new
+generation moves the alias `<prefix>_live` to it, so a reader, whether it follows CURRENT or the
+alias, sees one whole generation or the one before. A killed build leaves a collection that no
+generation names; the next build drops it. Each vector carries its article id, source
+(lower-cased) and date, so date and source filters are Milvus scalar filters.
+
+The lexical side (BM25) stays in the generation folder: Milvus's BM25 analyzers have no
+Indonesian stemming or stopwords, which the project's BM25 needs ("mengungsi" meets "pengungsi").
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from rag.config import get_settings
+from rag.manifest import IndexProblem
+from rag.vector_index import cells_for
+
+FILE = "vectors.milvus.json"
+ALIAS = "live"
+_clients: dict[str, object] = {}
+_clients_lock = threading.Lock()
+
+
+def client(uri: str):
+    """One Milvus client per URI and process (a Milvus Lite file is opened once)."""
+    with _clients_lock:
+        if uri not in _clients:
+            try:
+                from pymilvus import MilvusClient
+            except ImportError:
+                raise IndexProblem("RAG_VECTOR_STORE=milvus needs pymilvus and milvus-lite: "
+                                   "pip install -r requirements-scale.txt") from None
+            logging.getLogger("pymilvus").setLevel(logging.ERROR)  # its per-iterator timestamp warnings are noise
+            try:
+                _clients[uri] = MilvusClient(uri)
+            except Exception as error:
+                local = "://" not in uri
+                raise IndexProblem(
+                    f"cannot open Milvus at {uri} ({error})" + (
+                        "; a Milvus Lite file is used by one process at a time: stop the other one (the app, or a "
+                        f"build), or share it through a server: milvus-lite server --data-dir {uri} --port 19530, "
+                        "then RAG_MILVUS_URI=http://127.0.0.1:19530" if local else "; is the server running and reachable?")
+                ) from error
+        return _clients[uri]
+
+
+def milvus_uri(settings) -> str:
+    """`RAG_MILVUS_URI`, or Milvus Lite in the index folder."""
+    return settings.milvus_uri or str(Path(settings.index_dir).resolve() / "milvus.db")
+
+
+class MilvusVectors:
+    """One generation's vectors in a Milvus collection, with the FAISS store's operations.
+
+    Args:
+        uri: Milvus Lite file path or server URL.
+        collection: the collection holding this generation's vectors.
+        prefix: the collections' common prefix (`RAG_MILVUS_COLLECTION`); the alias is `<prefix>_live`.
+
+    Example::
+
+        vectors = MilvusVectors.start("index/milvus.db", "rag", previous=None, generations=Path("index/generations"))
+        vectors.add(article, [1, 2], matrix)
+        vectors.save(staging_folder, dimension=384, exact_up_to=200_000)
+        MilvusVectors.open(generation_folder).search(query_vector, 10, None, Filters(sources=("cnn",)), nprobe=32)
+    """
+
+    store = "milvus"
+
+    def __init__(self, uri: str, collection: str, prefix: str):
+        self.uri, self.collection, self.prefix = uri, collection, prefix
+        self.client = client(uri)
+
+    # -- a generation being written
+    @classmethod
+    def start(cls, uri: str, prefix: str, previous: Path | None, generations: Path) -> MilvusVectors:
+        """A new collection for the next generation, holding a copy of the previous one's rows
+        (`generations`: the folder of generation folders, to find collections no one names)."""
+        vectors = cls(uri, f"{prefix}_gen_{time.time_ns()}", prefix)
+        vectors._drop_unnamed(generations)
+        if previous is not None:
+            source = cls.open(previous)
+            rows = source.client.query_iterator(source.collection, batch_size=2000,
+                                                output_fields=["vector", "article_id", "source", "published"])
+            while batch := rows.next():
+                vectors._insert(batch)
+            rows.close()
+        return vectors
+
+    def _drop_unnamed(self, generations: Path) -> None:
+        """Drop collections of killed builds: ours, but named by no generation folder."""
+        named = {json.loads((folder / FILE).read_text())["collection"] for folder in generations.glob("gen-*") if (folder / FILE).exists()}
+        for name in self.client.list_collections():
+            if re.fullmatch(rf"{re.escape(self.prefix)}_gen_\d+", name) and name not in named:
+                self.client.drop_collection(name)
+
+    def _ensure_collection(self, dimension: int) -> None:
+        if self.client.has_collection(self.collection):
+            return
+        from pymilvus import DataType, MilvusClient
+
+        schema = MilvusClient.create_schema(auto_id=False)
+        schema.add_field("id", DataType.INT64, is_primary=True)
+        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dimension)
+        schema.add_field("article_id", DataType.VARCHAR, max_length=2048)
+        schema.add_field("source", DataType.VARCHAR, max_length=1024)
+        schema.add_field("published", DataType.VARCHAR, max_length=10)
+        index = self.client.prepare_index_params()
+        index.add_index(field_name="vector", index_type="FLAT", metric_type="IP")
+        self.client.create_collection(self.collection, schema=schema, index_params=index)
+
+    def _insert(self, rows: list[dict]) -> None:
+        if rows:
+            self._ensure_collection(len(rows[0]["vector"]))
+            self.client.insert(self.collection, [{key: row[key] for key in ("id", "vector", "article_id", "source", "published")}
+                                                 for row in rows])
+
+    def add(self, article, chunk_ids: list[int], vectors: np.ndarray) -> None:
+        """Add one article's chunk vectors, with the fields filters read."""
+        source, published = (article.source or "").lower(), article.published_iso or ""
+        self._insert([{"id": int(i), "vector": v.tolist(), "article_id": article.id, "source": source, "published": published}
+                      for i, v in zip(chunk_ids, np.asarray(vectors, dtype=np.float32))])
+
+    def remove(self, chunk_ids: list[int]) -> None:
+        if chunk_ids and self.client.has_collection(self.collection):
+            self.client.delete(self.collection, ids=[int(i) for i in chunk_ids])
+
+    def save(self, folder: Path, dimension: int, exact_up_to: int) -> str:
+        """Index the collection (exact up to `exact_up_to` vectors, IVF-Flat beyond), load it and
+        name it in `folder`; returns the kind, as the manifest records it."""
+        self._ensure_collection(dimension)
+        self.client.flush(self.collection)
+        count = self.count
+        kind = "flat" if count <= exact_up_to else f"ivf{cells_for(count)}"
+        if kind != "flat":
+            self.client.drop_index(self.collection, "vector")
+            index = self.client.prepare_index_params()
+            index.add_index(field_name="vector", index_type="IVF_FLAT", metric_type="IP", params={"nlist": cells_for(count)})
+            self.client.create_index(self.collection, index)
+        self.client.load_collection(self.collection)
+        (folder / FILE).write_text(json.dumps({"uri": self.uri, "collection": self.collection, "prefix": self.prefix, "kind": kind}))
+        return kind
+
+    def went_live(self) -> None:
+        """Point the alias at this generation's collection (after CURRENT does)."""
+        alias = f"{self.prefix}_{ALIAS}"
+        if alias in self.client.list_aliases().get("aliases", []):
+            self.client.alter_alias(self.collection, alias)
+        else:
+            self.client.create_alias(self.collection, alias)
+
+    def abort(self) -> None:
+        """Drop the collection of a build that failed."""
+        if self.client.has_collection(self.collection):
+            self.client.drop_collection(self.collection)
+
+    # -- a saved generation
+    @classmethod
+    def open(cls, folder: Path, writable: bool = False) -> MilvusVectors:
+        """The vectors a generation folder names (never changed once saved), through `RAG_MILVUS_URI`
+        when set (the same data served another way, e.g. the Lite file behind a server), else the
+        URI it was written through."""
+        fields = json.loads((folder / FILE).read_text())
+        return cls(get_settings().milvus_uri or fields["uri"], fields["collection"], fields["prefix"])
+
+    @classmethod
+    def drop(cls, folder: Path) -> None:
+        """Drop a pruned generation's collection (unless the alias still points at it)."""
+        if (folder / FILE).exists():
+            vectors = cls.open(folder)
+            if vectors.client.has_collection(vectors.collection):
+                vectors.client.drop_collection(vectors.collection)
+
+    @property
+    def count(self) -> int:
+        if not self.client.has_collection(self.collection):
+            return 0
+        return int(self.client.get_collection_stats(self.collection)["row_count"])
+
+    def search(self, vector: np.ndarray, k: int, allowed: np.ndarray | None, filters, nprobe: int) -> list[tuple[int, float]]:
+        """The `k` nearest chunk ids and their cosines; `filters` become a Milvus scalar filter
+        (`allowed`, the same restriction as chunk ids, is what FAISS needs and is not sent)."""
+        expression = filters.expression() if filters is not None else ""
+        hits = self.client.search(self.collection, data=[np.asarray(vector, dtype=np.float32).tolist()], limit=k,
+                                  filter=expression or "", search_params={"metric_type": "IP", "params": {"nprobe": nprobe}},
+                                  output_fields=[])
+        return [(int(hit["id"]), float(hit["distance"])) for hit in hits[0]]
+
+    def vectors_of(self, chunk_ids: list[int]) -> np.ndarray:
+        rows = self.client.query(self.collection, ids=[int(i) for i in chunk_ids], output_fields=["vector"])
+        by_id = {int(row["id"]): row["vector"] for row in rows}
+        return np.array([by_id[int(i)] for i in chunk_ids], dtype=np.float32)
+
+    def close(self) -> None:
+        """The client is shared by the process; nothing to release per generation."""
