@@ -27,7 +27,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     tune_memory_allocator()
     settings = _settings(args)
     embedder = embedder_for(settings)
-    report = build_index(settings, embedder, full=args.full)
+    report = build_index(settings, embedder, full=args.full, ray=args.ray)
     if report.ignored:
         print(f"ignored {len(report.ignored)} file(s) with unsupported extensions: {', '.join(report.ignored[:5])}"
               + (" ..." if len(report.ignored) > 5 else ""), file=sys.stderr)
@@ -135,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     index = with_paths(commands.add_parser("index", help="build or update the index from the corpus"))
     index.add_argument("--full", action="store_true", help="ignore the previous generation and re-chunk everything")
+    index.add_argument("--ray", metavar="auto|HOST:PORT", help="embed the new passages on a Ray cluster (needs requirements-scale.txt)")
     index.set_defaults(handler=cmd_index)
 
     search = with_paths(commands.add_parser("search", help="print the passages that best match a query"))

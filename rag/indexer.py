@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,20 +91,18 @@ class _Progress:
 
 def _embed_all(
     pending: list[tuple[Article, list[Chunk]]], embedder: Embedder, cache: EmbeddingCache,
-    batch_size: int, report: BuildReport, callback: ProgressCallback | None,
+    batch_size: int, report: BuildReport, callback: ProgressCallback | None, ray: str | None = None,
 ) -> dict[str, np.ndarray]:
-    """Vectors for every chunk text, from the cache where possible, else embedded and cached."""
+    """Vectors for every chunk text, from the cache where possible, else embedded (here, or on
+    the Ray cluster at `ray`) and cached batch by batch."""
     texts = {text_hash(t): t for article, chunks in pending for t in (indexable_text(article.title, c.text) for c in chunks)}
     vectors = cache.get(list(texts))
     missing = [h for h in texts if h not in vectors]
     report.chunks_reused = len(texts) - len(missing)
     missing.sort(key=lambda h: len(texts[h]))  # similar lengths batch with little padding
     progress = _Progress(len(missing), callback)
-    step = embedder.passages_per_call(batch_size) if missing else batch_size
     try:
-        for start in range(0, len(missing), step):
-            batch = missing[start : start + step]
-            embedded = embedder.embed_passages([texts[h] for h in batch], batch_size=batch_size)
+        for batch, embedded in _embedded_batches(missing, texts, embedder, batch_size, ray):
             cache.put(batch, embedded)
             vectors.update(zip(batch, embedded))
             report.chunks_embedded += len(batch)
@@ -114,13 +112,29 @@ def _embed_all(
     return vectors
 
 
+def _embedded_batches(missing: list[str], texts: dict[str, str], embedder: Embedder, batch_size: int,
+                      ray: str | None) -> Iterator[tuple[list[str], np.ndarray]]:
+    """(hashes, vectors) of the missing texts, batch by batch: on the Ray cluster, or here."""
+    if not missing:
+        return
+    if ray is not None:
+        from rag.ray_embedding import embed_on_ray
+
+        yield from embed_on_ray(ray, {h: texts[h] for h in missing}, embedder, batch_size)
+        return
+    step = embedder.passages_per_call(batch_size)
+    for start in range(0, len(missing), step):
+        batch = missing[start : start + step]
+        yield batch, embedder.embed_passages([texts[h] for h in batch], batch_size=batch_size)
+
+
 def _write_generation(
     settings: Settings, embedder: Embedder, previous: Path | None, pending: list[tuple[Article, list[Chunk]]],
-    removed: list[str], report: BuildReport, progress: ProgressCallback | None,
+    removed: list[str], report: BuildReport, progress: ProgressCallback | None, ray: str | None,
 ) -> Path:
     """Embed what is pending and write the next generation; on any failure nothing becomes visible."""
     with contextlib.closing(EmbeddingCache(settings.index_dir / "embedding-cache.sqlite", embedder.fingerprint)) as cache:
-        vectors = _embed_all(pending, embedder, cache, settings.embed_batch_size, report, progress)
+        vectors = _embed_all(pending, embedder, cache, settings.embed_batch_size, report, progress, ray)
     milvus = (milvus_uri(settings), settings.milvus_collection) if settings.vector_store == "milvus" else None
     writer = GenerationWriter(settings.index_dir, previous, settings.exact_search_max_chunks, milvus)
     try:
@@ -140,13 +154,15 @@ def _write_generation(
         raise
 
 
-def build_index(settings: Settings, embedder: Embedder, full: bool = False, progress: ProgressCallback | None = None) -> BuildReport:
+def build_index(settings: Settings, embedder: Embedder, full: bool = False, progress: ProgressCallback | None = None,
+                ray: str | None = None) -> BuildReport:
     """Bring the index in `settings.index_dir` up to date with `settings.corpus_dir`.
 
     Articles whose content hash is unchanged are left alone; new and changed ones are
     re-chunked and embedded; articles whose file is gone are removed. An article whose file
     now fails to read keeps what the index already holds for it. `full` ignores the previous
     generation (vectors still come from the cache when the text and model are the same).
+    `ray` ('auto' or HOST:PORT) embeds the new passages on that Ray cluster (`rag.ray_embedding`).
     """
     started = time.monotonic()
     index_dir = settings.index_dir
@@ -181,7 +197,7 @@ def build_index(settings: Settings, embedder: Embedder, full: bool = False, prog
 
         pending = [(a, chunk_article(a, embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap)) for a in added + changed]
         try:
-            generation = _write_generation(settings, embedder, previous, pending, [a.id for a in changed] + removed, report, progress)
+            generation = _write_generation(settings, embedder, previous, pending, [a.id for a in changed] + removed, report, progress, ray)
         except (OSError, sqlite3.Error) as error:
             free_mib = shutil.disk_usage(index_dir).free / 2**20
             raise IndexWriteFailed(
