@@ -106,9 +106,8 @@ def write_generation(index_dir: Path, size: int, sentences: list[str], base: np.
 
 
 SERVE = r"""
-import json, resource, statistics, sys, time
+import json, statistics, sys, time
 import numpy as np
-import psutil
 from rag.config import get_settings
 from rag.embeddings import embedder_for, set_threads
 from rag.retriever import Retriever
@@ -116,8 +115,16 @@ index_dir, queries_file = sys.argv[1], sys.argv[2]
 payload = json.load(open(queries_file))
 set_threads(1)
 settings = get_settings(index_dir=index_dir)
+memory = {}
+def checkpoint(name):  # /proc/self/status: ru_maxrss would report the parent's peak (Linux keeps it across exec)
+    status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+    memory[name] = [int(status[key].split()[0]) / 1024 for key in ("VmRSS", "RssAnon", "RssFile", "VmHWM")]
+from rag.store import IndexStore
+IndexStore.open(settings.index_dir)
+checkpoint("opening the index")
 retriever = Retriever(settings.index_dir, embedder_for(settings, threads=1), settings)
 retriever.embedder.embed_query("warm up")
+checkpoint("loading the model")
 store = retriever.store
 vectors = np.array(payload["vectors"], dtype=np.float32)
 def timed(run, items):
@@ -125,23 +132,29 @@ def timed(run, items):
     for item in items:
         start = time.perf_counter(); results.append(run(item)); times.append((time.perf_counter() - start) * 1000)
     return sorted(times), results
-dense_times, dense = timed(lambda v: [i for i, _ in store.search_dense(v, 10, nprobe=settings.ivf_nprobe)], vectors)
+dense = {}
+for nprobe in payload["nprobes"]:
+    dense[nprobe] = timed(lambda v: [i for i, _ in store.search_dense(v, 10, nprobe=nprobe)], vectors)
+checkpoint("dense")
 bm25_chunks, _ = timed(lambda q: store.search_lexical(q, 200), payload["texts"])
+checkpoint("bm25 chunks")
 bm25_articles, _ = timed(lambda q: store.search_articles_lexical(q, 200), payload["texts"])
+checkpoint("bm25 articles")
 hybrid, _ = timed(lambda q: retriever.search(q, 10), payload["texts"])
+checkpoint("hybrid")
 pct = lambda t, p: t[min(len(t) - 1, int(p * len(t)))]
-print(json.dumps({"dense": dense, "rss_mib": psutil.Process().memory_info().rss / 2**20,
-    "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    "kind": store.manifest.vector_index,
+print(json.dumps({"dense": {n: found for n, (_, found) in dense.items()}, "memory": memory, "kind": store.manifest.vector_index,
     "times": {name: [statistics.median(t), pct(t, 0.95)] for name, t in
-              [("dense", dense_times), ("bm25 chunks", bm25_chunks), ("bm25 articles", bm25_articles), ("hybrid", hybrid)]}}))
+              [*((f"dense (nprobe {n})", t) for n, (t, _) in dense.items()), ("bm25 chunks", bm25_chunks),
+               ("bm25 articles", bm25_articles), ("hybrid", hybrid)]}}))
 """
 
 
-def serve(index_dir: Path, vectors: np.ndarray, texts: list[str]) -> dict:
+def serve(index_dir: Path, vectors: np.ndarray, texts: list[str], nprobes: list[int]) -> dict:
     """Open the generation in a fresh process, as the server does, and time searches there."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
-        json.dump({"vectors": vectors.tolist(), "texts": (texts * (len(vectors) // len(texts) + 1))[: len(vectors)]}, handle)
+        json.dump({"vectors": vectors.tolist(), "texts": (texts * (len(vectors) // len(texts) + 1))[: len(vectors)],
+                   "nprobes": nprobes}, handle)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "RAG_READER": "0"}
     out = subprocess.run([sys.executable, "-c", SERVE, str(index_dir), handle.name], capture_output=True, text=True, env=env)
     os.unlink(handle.name)
@@ -219,18 +232,21 @@ def main() -> None:
         work = Path(tempfile.mkdtemp(prefix=f"bench-scale-{size}-"))
         try:
             timings, ids, vectors = write_generation(work, size, sentences, base, model, settings.exact_search_max_chunks)
-            served = serve(work, queries, texts)
+            nprobes = sorted({settings.ivf_nprobe, 64, 128, 256})
+            served = serve(work, queries, texts, nprobes)
             exact = exact_top10(ids, vectors, queries)
             generation = next((work / "generations").glob("gen-*"))
+            memory = served["memory"]
             rows = [("vector index", served["kind"]),
                     *[(name, f"{seconds:.0f}") for name, seconds in timings.items()],
                     ("on disk MiB (SQLite / BM25 / vectors)",
                      f"{(generation / 'index.sqlite').stat().st_size / 2**20:.0f} / "
                      f"{folder_mib(generation / 'bm25-chunks') + folder_mib(generation / 'bm25-articles'):.0f} / "
                      f"{(generation / 'vectors.faiss').stat().st_size / 2**20:.0f}"),
-                    ("server RSS after the searches MiB (peak)", f"{served['rss_mib']:.0f} ({served['peak_rss_mib']:.0f})"),
+                    *[(f"server RSS after {phase} MiB: all = private + file-backed (peak so far)", f"{rss:.0f} = {anon:.0f} + {file:.0f} ({peak:.0f})")
+                      for phase, (rss, anon, file, peak) in memory.items()],
                     *[(f"{name} p50 / p95 ms", f"{p50:.1f} / {p95:.1f}") for name, (p50, p95) in served["times"].items()],
-                    ("served dense search recall@10 vs exact", f"{recall(served['dense'], exact):.3f}"),
+                    *[(f"served dense search recall@10 vs exact (nprobe {n})", f"{recall(found, exact):.3f}") for n, found in served["dense"].items()],
                     *compare_indexes(ids, vectors, queries, exact, size <= args.hnsw_up_to)]
             columns[f"{size:,} chunks"] = dict(rows)
         finally:

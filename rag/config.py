@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     milvus_uri: str | None = Field(None, description="Milvus Lite file path or http://host:19530; default <index_dir>/milvus.db")
     milvus_collection: str = Field("rag", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
                                    description="prefix of the Milvus collections; the live one is aliased <prefix>_live")
-    ivf_nprobe: int = Field(32, ge=1, description="IVF cells scanned per question: more find more of the exact top hits, slower")
+    ivf_nprobe: int = Field(128, ge=1, description="IVF cells scanned per question: more find more of the exact top hits, slower")
     chunk_tokens: int = Field(200, ge=16, le=510, description="chunk size in model tokens")
     chunk_overlap: int = Field(1, ge=0, le=5, description="sentences repeated between chunks")
     max_file_mb: float = Field(20, gt=0, description="larger corpus files are refused")

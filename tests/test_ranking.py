@@ -55,8 +55,9 @@ def test_past_the_exact_search_threshold_an_ivf_index_ranks_like_exact_search(ar
     chunks = store.manifest.chunks
     assert chunks > 100 and store.manifest.vector_index == "ivf64" and store.vectors.count == chunks
 
-    exact, approximate = ranking_scores(archive, embedder), ranking_scores(settings, embedder)
-    assert approximate == exact, (approximate, exact)
+    exact = ranking_scores(archive, embedder)
+    quarter = ranking_scores(settings, embedder, ivf_nprobe=16)  # a quarter of the cells: approximate, still right
+    assert quarter["R@1"] >= 0.96 and quarter["R@5"] == 1.0, (quarter, exact)
     every_cell = ranking_scores(settings, embedder, ivf_nprobe=64)  # scanning every cell is exact search
     assert every_cell == exact
     question = "Siapa juru bicara Kremlin?"
