@@ -119,10 +119,18 @@ class FaissVectors:
 
     @classmethod
     def open(cls, folder: Path, writable: bool = False) -> FaissVectors:
-        """A saved generation's vectors: read-only and (IVF) memory-mapped for searching; loaded
-        whole and changeable when `writable`, as the start of the next generation."""
-        flags = 0 if writable else faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY  # FAISS maps IVF, loads flat whole
-        return cls(faiss.read_index(str(folder / cls.FILE), flags))
+        """A saved generation's vectors: read-only and memory-mapped for searching (pages are read
+        as they are searched and shared between processes); loaded whole and changeable when
+        `writable`, as the start of the next generation."""
+        path = folder / cls.FILE
+        if writable:
+            return cls(faiss.read_index(str(path)))
+        with open(path, "rb") as handle:
+            inverted_file = handle.read(4) == b"IwFl"  # IndexIVFFlat's tag in FAISS's format
+        # FAISS maps an IVF's lists with IO_FLAG_MMAP, a flat index's vectors with IO_FLAG_MMAP_IFC
+        # (IO_FLAG_MMAP copies those); the two flags together fail on IVF
+        mapping = faiss.IO_FLAG_MMAP if inverted_file else faiss.IO_FLAG_MMAP_IFC
+        return cls(faiss.read_index(str(path), mapping | faiss.IO_FLAG_READ_ONLY))
 
     @property
     def count(self) -> int:
