@@ -177,7 +177,8 @@ class SentenceTransformerEmbedder:
     def match(self, variant: str) -> None:
         """Embed like an index's vectors (its manifest's `embedder_variant`): with precision
         'auto' and the model not loaded yet, only precisions of the same family are tried."""
-        if self.requested == "auto" and "model" not in self.__dict__:
+        settled = {"model", "device", "fingerprint"} & self.__dict__.keys()  # chosen already: too late to restrict
+        if self.requested == "auto" and not settled:
             self._family = vector_family(variant)
 
     @cached_property
@@ -186,8 +187,8 @@ class SentenceTransformerEmbedder:
 
     @cached_property
     def device(self) -> str:
-        """'cpu' or 'cuda'; int8 vectors are computed on the CPU only, so `auto` stays there for them."""
-        if self.requested_device == "auto" and self._family == "int8":
+        """'cpu' or 'cuda'; int8 and bf16 are computed on the CPU only, so `auto` stays there for them."""
+        if self.requested_device == "auto" and (self._family == "int8" or self.requested == "bf16"):
             return "cpu"
         return resolve_device(self.requested_device)
 

@@ -28,7 +28,7 @@ from rag.config import Settings
 from rag.corpus import Article, Problem, load_corpus
 from rag.embeddings import Embedder
 from rag.embedding_cache import EmbeddingCache
-from rag.manifest import Manifest
+from rag.manifest import IndexProblem, Manifest
 from rag.milvus_vectors import milvus_uri
 from rag.store import GenerationWriter, IndexWriteFailed, current_generation, read_article_hashes
 from rag.writelock import writer_lock
@@ -172,15 +172,22 @@ def build_index(settings: Settings, embedder: Embedder, full: bool = False, prog
         for problem in scan.problems:
             log.warning("skipped: %s", problem)
 
-        previous = None if full else current_generation(index_dir)
+        try:
+            previous = current_generation(index_dir)
+        except IndexProblem:
+            if not full:
+                raise
+            previous = None  # a full rebuild repairs a broken pointer
         known: dict[str, tuple[str, str]] = {}
         if previous is not None:
             manifest = Manifest.read(previous / "manifest.json")
-            if not manifest.current_format or manifest.vector_store != settings.vector_store:
+            embedder.match(manifest.embedder_variant)  # `auto` keeps the index's family, even for a full rebuild
+            if full:
+                previous = None
+            elif not manifest.current_format or manifest.vector_store != settings.vector_store:
                 log.info("the index format or vector store changed; rewriting it from the cached vectors")
                 previous = None
             else:
-                embedder.match(manifest.embedder_variant)
                 manifest.check_compatible(embedder.model_id, embedder.fingerprint, embedder.family,
                                           settings.chunk_tokens, settings.chunk_overlap)
                 known = read_article_hashes(previous)

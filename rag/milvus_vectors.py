@@ -19,18 +19,20 @@ Indonesian stemming or stopwords, which the project's BM25 needs ("mengungsi" me
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
 import threading
 import time
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
 from rag.config import get_settings
 from rag.manifest import IndexProblem
-from rag.vector_index import cells_for
+from rag.vector_index import cells_for, cells_to_scan
 
 FILE = "vectors.milvus.json"
 ALIAS = "live"
@@ -61,6 +63,12 @@ def client(uri: str):
         return _clients[uri]
 
 
+def _folder_tag(generations: Path) -> str:
+    """A short tag of the index folder, in its collections' names, so indexes sharing a server and
+    a prefix never drop each other's collections."""
+    return hashlib.sha256(str(generations.resolve().parent).encode()).hexdigest()[:8]
+
+
 def milvus_uri(settings) -> str:
     """`RAG_MILVUS_URI`, or Milvus Lite in the index folder."""
     return settings.milvus_uri or str(Path(settings.index_dir).resolve() / "milvus.db")
@@ -87,13 +95,14 @@ class MilvusVectors:
     def __init__(self, uri: str, collection: str, prefix: str):
         self.uri, self.collection, self.prefix = uri, collection, prefix
         self.client = client(uri)
+        self._saved_kind = "flat"
 
     # -- a generation being written
     @classmethod
     def start(cls, uri: str, prefix: str, previous: Path | None, generations: Path) -> MilvusVectors:
         """A new collection for the next generation, holding a copy of the previous one's rows
         (`generations`: the folder of generation folders, to find collections no one names)."""
-        vectors = cls(uri, f"{prefix}_gen_{time.time_ns()}", prefix)
+        vectors = cls(uri, f"{prefix}_{_folder_tag(generations)}_gen_{time.time_ns()}", prefix)
         vectors._drop_unnamed(generations)
         if previous is not None:
             source = cls.open(previous)
@@ -105,10 +114,12 @@ class MilvusVectors:
         return vectors
 
     def _drop_unnamed(self, generations: Path) -> None:
-        """Drop collections of killed builds: ours, but named by no generation folder."""
+        """Drop collections of killed builds: made for this index folder (its tag is in their
+        name), but named by none of its generations. Other indexes' collections are never touched."""
         named = {json.loads((folder / FILE).read_text())["collection"] for folder in generations.glob("gen-*") if (folder / FILE).exists()}
+        ours = rf"{re.escape(self.prefix)}_{_folder_tag(generations)}_gen_\d+"
         for name in self.client.list_collections():
-            if re.fullmatch(rf"{re.escape(self.prefix)}_gen_\d+", name) and name not in named:
+            if re.fullmatch(ours, name) and name not in named:
                 self.client.drop_collection(name)
 
     def _ensure_collection(self, dimension: int) -> None:
@@ -122,9 +133,7 @@ class MilvusVectors:
         schema.add_field("article_id", DataType.VARCHAR, max_length=2048)
         schema.add_field("source", DataType.VARCHAR, max_length=1024)
         schema.add_field("published", DataType.VARCHAR, max_length=10)
-        index = self.client.prepare_index_params()
-        index.add_index(field_name="vector", index_type="FLAT", metric_type="IP")
-        self.client.create_collection(self.collection, schema=schema, index_params=index)
+        self.client.create_collection(self.collection, schema=schema)  # no index yet, so not loaded: `save` indexes it
 
     def _insert(self, rows: list[dict]) -> None:
         if rows:
@@ -149,11 +158,12 @@ class MilvusVectors:
         self.client.flush(self.collection)
         count = self.count
         kind = "flat" if count <= exact_up_to else f"ivf{cells_for(count)}"
-        if kind != "flat":
-            self.client.drop_index(self.collection, "vector")
-            index = self.client.prepare_index_params()
+        index = self.client.prepare_index_params()
+        if kind == "flat":
+            index.add_index(field_name="vector", index_type="FLAT", metric_type="IP")
+        else:
             index.add_index(field_name="vector", index_type="IVF_FLAT", metric_type="IP", params={"nlist": cells_for(count)})
-            self.client.create_index(self.collection, index)
+        self.client.create_index(self.collection, index)
         self.client.load_collection(self.collection)
         (folder / FILE).write_text(json.dumps({"uri": self.uri, "collection": self.collection, "prefix": self.prefix, "kind": kind}))
         return kind
@@ -178,15 +188,26 @@ class MilvusVectors:
         when set (the same data served another way, e.g. the Lite file behind a server), else the
         URI it was written through."""
         fields = json.loads((folder / FILE).read_text())
-        return cls(get_settings().milvus_uri or fields["uri"], fields["collection"], fields["prefix"])
+        vectors = cls(get_settings().milvus_uri or fields["uri"], fields["collection"], fields["prefix"])
+        vectors._saved_kind = fields["kind"]
+        return vectors
 
     @classmethod
     def drop(cls, folder: Path) -> None:
         """Drop a pruned generation's collection (unless the alias still points at it)."""
         if (folder / FILE).exists():
             vectors = cls.open(folder)
-            if vectors.client.has_collection(vectors.collection):
+            alias = f"{vectors.prefix}_{ALIAS}"
+            aliased = alias in vectors.client.list_aliases().get("aliases", []) and \
+                vectors.client.describe_alias(alias)["collection_name"] == vectors.collection
+            if vectors.client.has_collection(vectors.collection) and not aliased:
                 vectors.client.drop_collection(vectors.collection)
+
+    @cached_property
+    def _cells(self) -> int:
+        """IVF cells of a saved generation (1 for flat: nprobe does not apply)."""
+        kind = self._saved_kind
+        return int(kind[3:]) if kind.startswith("ivf") else 1
 
     @property
     def count(self) -> int:
@@ -198,8 +219,9 @@ class MilvusVectors:
         """The `k` nearest chunk ids and their cosines; `filters` become a Milvus scalar filter
         (`allowed`, the same restriction as chunk ids, is what FAISS needs and is not sent)."""
         expression = filters.expression() if filters is not None else ""
+        cells = cells_to_scan(nprobe, self._cells, len(allowed) if allowed is not None else None, self.count)
         hits = self.client.search(self.collection, data=[np.asarray(vector, dtype=np.float32).tolist()], limit=k,
-                                  filter=expression or "", search_params={"metric_type": "IP", "params": {"nprobe": nprobe}},
+                                  filter=expression, search_params={"metric_type": "IP", "params": {"nprobe": cells}},
                                   output_fields=[])
         return [(int(hit["id"]), float(hit["distance"])) for hit in hits[0]]
 

@@ -82,6 +82,7 @@ def embed_on_ray(address: str, texts: dict[str, str], embedder, batch_size: int)
     import ray
 
     resources = connect(address)
+    embedder.variant  # noqa: B018 - loading settles 'auto', so every worker computes in the same precision
     gpus = int(resources.get("GPU", 0)) if embedder.family == "exact" else 0  # int8 runs on CPUs only
     workers = gpus or max(1, int(resources.get("CPU", 1)))
     precision = "fp16" if gpus else (embedder.precision if embedder.precision != "fp16" else "fp32")

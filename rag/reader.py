@@ -219,9 +219,10 @@ class Reader:
 
     def windows(self, question: str, passages: Sequence[str]) -> dict:
         """Tokenised (question, passage window) pairs; a long passage spans several windows."""
+        tokenizer = self.tokenizer  # loading the embedder's model takes the lock itself (a timing probe)
         with self._tokenize_lock:
             question = self._shorten(question)
-            return self.tokenizer(
+            return tokenizer(
                 [question] * len(passages), list(passages), truncation="only_second",
                 max_length=self.config["max_length"], stride=self.config["stride"],
                 return_overflowing_tokens=True, return_offsets_mapping=True, padding=True, return_tensors="pt",

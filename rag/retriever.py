@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,10 @@ from pathlib import Path
 from rag.config import Settings, get_settings
 from rag.corpus import Article
 from rag.embeddings import Embedder, load_embedder
+from rag.manifest import IndexMismatch
 from rag.store import CURRENT, ChunkRow, IndexStore
+
+log = logging.getLogger(__name__)
 
 CANDIDATES = 200  # candidates taken from each side before fusion
 
@@ -54,7 +58,9 @@ class Filters:
     def expression(self) -> str:
         """The same restriction as a Milvus scalar filter over the fields `rag.milvus_vectors`
         stores with each vector ('' when nothing is filtered)."""
-        quote = json.dumps  # a JSON string literal is a valid Milvus string literal
+        def quote(text: str) -> str:  # a JSON string without \\u escapes, which Milvus Lite's parser refuses
+            return json.dumps(text, ensure_ascii=False)
+
         clauses = []
         if self.since:
             clauses.append(f"published >= {quote(self.since.isoformat())}")
@@ -139,9 +145,16 @@ class Retriever:
         if pointer != self._pointer:
             with self._lock:
                 if pointer != self._pointer:
+                    store = self._open_current()
+                    try:  # a generation built with vectors of another family cannot be searched with ours
+                        store.manifest.check_compatible(self.embedder.model_id, self.embedder.fingerprint, self.embedder.family)
+                    except IndexMismatch as error:
+                        log.error("keeping generation %s: the new one cannot be searched here: %s", self.store.path.name, error)
+                        store.close()
+                        return self.store
                     if self._retired is not None:
                         self._retired.close()
-                    self._retired, self.store = self.store, self._open_current()
+                    self._retired, self.store = self.store, store
         return self.store
 
     def search(self, query: str, k: int | None = None, filters: Filters | None = None) -> list[Hit]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import logging
 import os
 import shutil
 import sqlite3
@@ -35,6 +36,8 @@ from rag.chunking import Chunk, indexable_text
 from rag.corpus import Article
 from rag.lexical import LexicalIndex
 from rag.manifest import FORMAT_VERSION, IndexProblem, Manifest
+
+log = logging.getLogger(__name__)
 
 CURRENT = "CURRENT"
 GENERATIONS = "generations"
@@ -212,6 +215,7 @@ class GenerationWriter:
         self.index_dir = index_dir
         self.exact_up_to = exact_up_to
         self.vectors = None
+        self.committed = False
         root = index_dir / GENERATIONS
         root.mkdir(parents=True, exist_ok=True)
         for leftover in root.glob(".staging-*"):  # a build that was killed; we hold the lock
@@ -307,11 +311,18 @@ class GenerationWriter:
                 self.vectors.abort()
                 shutil.rmtree(target, ignore_errors=True)
             raise
-        self.vectors.went_live()
-        _prune_generations(self.index_dir, keep=name)
+        self.committed = True  # from here on the generation is live: nothing may undo it
+        try:
+            self.vectors.went_live()
+            _prune_generations(self.index_dir, keep=name)
+        except Exception as error:  # the build succeeded; tidying up is retried by the next one
+            log.warning("generation %s is live, but moving the alias or pruning old generations failed: %s", name, error)
         return target
 
     def abort(self) -> None:
+        """Undo a build that failed before its generation went live (after that, nothing to undo)."""
+        if self.committed:
+            return
         with contextlib.suppress(sqlite3.Error):
             self.db.close()
         if self.vectors is not None:

@@ -46,6 +46,21 @@ def cells_for(count: int) -> int:
     return 2 ** max(4, round(math.log2(4 * math.sqrt(max(count, 1)))))
 
 
+def cells_to_scan(nprobe: int, cells: int, allowed: int | None, total: int) -> int:
+    """IVF cells to scan: `nprobe`, widened to nprobe/s when a filter leaves a share s of the
+    `total` vectors (`allowed` of them), so a narrow filter still finds about as many candidates.
+
+    Example::
+
+        cells_to_scan(128, 4096, allowed=None, total=10**6)      # 128
+        cells_to_scan(128, 4096, allowed=10**5, total=10**6)     # 1280
+    """
+    if allowed is None or total <= 0:
+        return min(nprobe, cells)
+    share = allowed / total
+    return cells if share == 0 else min(cells, math.ceil(nprobe / min(1.0, share)))
+
+
 def fit(index: faiss.Index, exact_up_to: int) -> faiss.Index:
     """The index to save for the vectors `index` now holds.
 
@@ -173,8 +188,7 @@ class FaissVectors:
             return []
         selector = faiss.IDSelectorBatch(allowed) if allowed is not None else None
         if isinstance(index, faiss.IndexIVF):
-            share = len(allowed) / index.ntotal if allowed is not None else 1.0
-            cells = index.nlist if share == 0 else min(index.nlist, math.ceil(nprobe / min(1.0, share)))
+            cells = cells_to_scan(nprobe, index.nlist, len(allowed) if allowed is not None else None, index.ntotal)
             params = faiss.SearchParametersIVF(sel=selector, nprobe=cells)
         else:
             params = faiss.SearchParameters(sel=selector) if selector is not None else None

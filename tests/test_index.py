@@ -161,3 +161,22 @@ def test_replaced_generations_are_closed_one_switch_later(settings, embedder):
         first.db.execute("SELECT 1")
     assert second is not first and second.article("a.md").title == "Satu"  # the previous one still answers
     assert retriever.store.manifest.articles == 3
+
+
+def test_a_failure_after_the_switch_never_undoes_the_live_generation(settings, embedder, monkeypatch, caplog):
+    """Once CURRENT names the new generation, tidying up (the alias, old generations) may fail,
+    but the build has succeeded and nothing of it is undone."""
+    from rag import store as store_module
+
+    write(settings.corpus_dir / "a.md", "Judul\nIsi berita.")
+    build_index(settings, embedder)
+    write(settings.corpus_dir / "b.md", "Judul Dua\nIsi berita dua.")
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("the server went away")
+
+    monkeypatch.setattr(store_module, "_prune_generations", fail)
+    report = build_index(settings, embedder)
+    store = IndexStore.open(settings.index_dir)
+    assert report.generation == store.path.name == "gen-000002" and store.manifest.articles == 2
+    assert (store.path / "vectors.faiss").exists() and "the server went away" in caplog.text

@@ -66,7 +66,7 @@ def test_date_and_source_filters_are_milvus_scalar_filters(archive, milvus_archi
 
 def test_incremental_builds_delete_and_add_in_a_new_collection(milvus_archive, embedder, tmp_path):
     settings = milvus_archive.model_copy(update={"corpus_dir": tmp_path / "corpus", "index_dir": tmp_path / "index",
-                                                 "milvus_collection": "incremental"})
+                                                 "milvus_collection": "incremental", "exact_search_max_chunks": 20})
     settings.corpus_dir.mkdir()
     settings.index_dir.mkdir()
     shutil.copy(milvus_archive.index_dir / "embedding-cache.sqlite", settings.index_dir)
@@ -81,10 +81,13 @@ def test_incremental_builds_delete_and_add_in_a_new_collection(milvus_archive, e
     report = build_index(settings, embedder)
     store = IndexStore.open(settings.index_dir)
     assert (report.added, report.removed) == (1, 1) and store.vectors.collection != first.vectors.collection
+    assert store.manifest.vector_index == first.manifest.vector_index == "ivf16"  # past the threshold (20 here): IVF in Milvus
     assert store.vectors.count == store.manifest.chunks and first.vectors.count == first.manifest.chunks  # the old one is untouched
     retriever = Retriever(settings.index_dir, embedder, settings)
     title = first.article(gone).title
     assert all(hit.article.id != gone for hit in retriever.search(title, 12))
+    odd_source = Filters(sources=('Détik "✓"',))  # non-ASCII and quotes in a scalar filter
+    assert store.search_dense(embedder.embed_query(title), 5, None, filters=odd_source, nprobe=16) == []
     assert store.vectors.client.describe_alias("incremental_live")["collection_name"] == store.vectors.collection
 
 
