@@ -50,6 +50,9 @@ def client(uri: str):
                 raise IndexProblem("RAG_VECTOR_STORE=milvus needs pymilvus and milvus-lite: "
                                    "pip install -r requirements-scale.txt") from None
             logging.getLogger("pymilvus").setLevel(logging.ERROR)  # its per-iterator timestamp warnings are noise
+            # Milvus Lite's embedded gRPC adapter lacks AllocTimestamp; pymilvus falls back to a client-side
+            # timestamp, but grpc prints the refused call as a traceback on every build
+            logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
             try:
                 _clients[uri] = MilvusClient(uri)
             except Exception as error:
@@ -190,6 +193,7 @@ class MilvusVectors:
         fields = json.loads((folder / FILE).read_text())
         vectors = cls(get_settings().milvus_uri or fields["uri"], fields["collection"], fields["prefix"])
         vectors._saved_kind = fields["kind"]
+        vectors.client.load_collection(vectors.collection)  # Milvus Lite does not keep a collection loaded across processes
         return vectors
 
     @classmethod

@@ -135,3 +135,21 @@ def test_a_killed_build_leaves_the_previous_generation_answering(settings, embed
     assert report.added == NEW_ARTICLES and store.vectors.count == store.manifest.chunks
     assert set(store.vectors.client.list_collections()) == {live.collection, store.vectors.collection}
     assert store.vectors.client.describe_alias("rag_live")["collection_name"] == store.vectors.collection
+
+
+def test_a_milvus_lite_index_built_by_other_processes_answers_here(settings, monkeypatch):
+    """The CLI builds twice (each its own process, the second copying the first's collection), then
+    this process searches: Milvus Lite keeps no collection loaded across processes."""
+    monkeypatch.setenv("RAG_VECTOR_STORE", "milvus")
+    for path in sorted((NEWS_FIXTURES / "corpus").glob("indosum_*"))[:3]:
+        shutil.copy(path, settings.corpus_dir)
+    for extra in ("", "\nKalimat tambahan yang baru."):
+        with open(settings.corpus_dir / sorted(p.name for p in settings.corpus_dir.iterdir())[0], "a", encoding="utf-8") as handle:
+            handle.write(extra)
+        build = start_build(settings.corpus_dir, settings.index_dir)
+        out, err = build.communicate(timeout=300)
+        assert build.returncode == 0, err[-2000:]
+    store = IndexStore.open(settings.index_dir)
+    assert store.path.name == "gen-000002" and store.manifest.vector_store == "milvus"
+    hits = Retriever(settings.index_dir, settings=settings.model_copy(update={"vector_store": "milvus"})).search("polisi", 3)
+    assert hits and store.vectors.count == store.manifest.chunks
