@@ -25,7 +25,6 @@ import logging
 import re
 import threading
 import time
-from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -95,10 +94,14 @@ class MilvusVectors:
 
     store = "milvus"
 
-    def __init__(self, uri: str, collection: str, prefix: str):
+    INSERT_BATCH = 2000  # rows per insert call: one round trip per article would dominate a large build
+
+    def __init__(self, uri: str, collection: str, prefix: str, kind: str = "flat", count: int | None = None):
         self.uri, self.collection, self.prefix = uri, collection, prefix
+        self.kind, self._saved_count = kind, count  # a saved generation's, read from its folder (it never changes)
         self.client = client(uri)
-        self._saved_kind = "flat"
+        self._pending: list[dict] = []  # rows added but not yet sent
+        self._created = False
 
     # -- a generation being written
     @classmethod
@@ -126,8 +129,9 @@ class MilvusVectors:
                 self.client.drop_collection(name)
 
     def _ensure_collection(self, dimension: int) -> None:
-        if self.client.has_collection(self.collection):
+        if self._created:
             return
+        self._created = True
         from pymilvus import DataType, MilvusClient
 
         schema = MilvusClient.create_schema(auto_id=False)
@@ -144,19 +148,27 @@ class MilvusVectors:
             self.client.insert(self.collection, [{key: row[key] for key in ("id", "vector", "article_id", "source", "published")}
                                                  for row in rows])
 
+    def _send_pending(self) -> None:
+        self._insert(self._pending)
+        self._pending = []
+
     def add(self, article, chunk_ids: list[int], vectors: np.ndarray) -> None:
-        """Add one article's chunk vectors, with the fields filters read."""
+        """Add one article's chunk vectors, with the fields filters read (sent in batches)."""
         source, published = (article.source or "").lower(), article.published_iso or ""
-        self._insert([{"id": int(i), "vector": v.tolist(), "article_id": article.id, "source": source, "published": published}
-                      for i, v in zip(chunk_ids, np.asarray(vectors, dtype=np.float32))])
+        self._pending += [{"id": int(i), "vector": v.tolist(), "article_id": article.id, "source": source, "published": published}
+                          for i, v in zip(chunk_ids, np.asarray(vectors, dtype=np.float32))]
+        if len(self._pending) >= self.INSERT_BATCH:
+            self._send_pending()
 
     def remove(self, chunk_ids: list[int]) -> None:
-        if chunk_ids and self.client.has_collection(self.collection):
+        self._send_pending()
+        if chunk_ids and self._created:
             self.client.delete(self.collection, ids=[int(i) for i in chunk_ids])
 
     def save(self, folder: Path, dimension: int, exact_up_to: int) -> str:
         """Index the collection (exact up to `exact_up_to` vectors, IVF-Flat beyond), load it and
         name it in `folder`; returns the kind, as the manifest records it."""
+        self._send_pending()
         self._ensure_collection(dimension)
         self.client.flush(self.collection)
         count = self.count
@@ -168,7 +180,9 @@ class MilvusVectors:
             index.add_index(field_name="vector", index_type="IVF_FLAT", metric_type="IP", params={"nlist": cells_for(count)})
         self.client.create_index(self.collection, index)
         self.client.load_collection(self.collection)
-        (folder / FILE).write_text(json.dumps({"uri": self.uri, "collection": self.collection, "prefix": self.prefix, "kind": kind}))
+        self.kind = kind
+        (folder / FILE).write_text(json.dumps({"uri": self.uri, "collection": self.collection, "prefix": self.prefix,
+                                               "kind": kind, "count": count}))
         return kind
 
     def went_live(self) -> None:
@@ -186,44 +200,47 @@ class MilvusVectors:
 
     # -- a saved generation
     @classmethod
-    def open(cls, folder: Path, writable: bool = False) -> MilvusVectors:
+    def _named_in(cls, folder: Path) -> MilvusVectors:
         """The vectors a generation folder names (never changed once saved), through `RAG_MILVUS_URI`
         when set (the same data served another way, e.g. the Lite file behind a server), else the
         URI it was written through."""
         fields = json.loads((folder / FILE).read_text())
-        vectors = cls(get_settings().milvus_uri or fields["uri"], fields["collection"], fields["prefix"])
-        vectors._saved_kind = fields["kind"]
-        vectors.client.load_collection(vectors.collection)  # Milvus Lite does not keep a collection loaded across processes
+        vectors = cls(get_settings().milvus_uri or fields["uri"], fields["collection"], fields["prefix"], fields["kind"], fields.get("count"))
+        vectors._created = True
+        return vectors
+
+    @classmethod
+    def open(cls, folder: Path) -> MilvusVectors:
+        """A saved generation's vectors, loaded for searching (Milvus Lite keeps no collection
+        loaded across processes)."""
+        vectors = cls._named_in(folder)
+        vectors.client.load_collection(vectors.collection)
         return vectors
 
     @classmethod
     def drop(cls, folder: Path) -> None:
         """Drop a pruned generation's collection (unless the alias still points at it)."""
         if (folder / FILE).exists():
-            vectors = cls.open(folder)
+            vectors = cls._named_in(folder)
             alias = f"{vectors.prefix}_{ALIAS}"
             aliased = alias in vectors.client.list_aliases().get("aliases", []) and \
                 vectors.client.describe_alias(alias)["collection_name"] == vectors.collection
             if vectors.client.has_collection(vectors.collection) and not aliased:
                 vectors.client.drop_collection(vectors.collection)
 
-    @cached_property
-    def _cells(self) -> int:
-        """IVF cells of a saved generation (1 for flat: nprobe does not apply)."""
-        kind = self._saved_kind
-        return int(kind[3:]) if kind.startswith("ivf") else 1
-
     @property
     def count(self) -> int:
-        if not self.client.has_collection(self.collection):
-            return 0
-        return int(self.client.get_collection_stats(self.collection)["row_count"])
+        """Vectors held: a saved generation's from its folder, one being written asked of Milvus."""
+        if self._saved_count is not None:
+            return self._saved_count
+        return int(self.client.get_collection_stats(self.collection)["row_count"]) if self._created else 0
 
     def search(self, vector: np.ndarray, k: int, allowed: np.ndarray | None, filters, nprobe: int) -> list[tuple[int, float]]:
         """The `k` nearest chunk ids and their cosines; `filters` become a Milvus scalar filter
         (`allowed`, the same restriction as chunk ids, is what FAISS needs and is not sent)."""
         expression = filters.expression() if filters is not None else ""
-        cells = cells_to_scan(nprobe, self._cells, len(allowed) if allowed is not None else None, self.count)
+        ivf_cells = int(self.kind[3:]) if self.kind.startswith("ivf") else 1  # nprobe means nothing to a flat index
+        cells = cells_to_scan(nprobe, ivf_cells, len(allowed) if allowed is not None else None, self.count)
         hits = self.client.search(self.collection, data=[np.asarray(vector, dtype=np.float32).tolist()], limit=k,
                                   filter=expression, search_params={"metric_type": "IP", "params": {"nprobe": cells}},
                                   output_fields=[])
@@ -233,6 +250,3 @@ class MilvusVectors:
         rows = self.client.query(self.collection, ids=[int(i) for i in chunk_ids], output_fields=["vector"])
         by_id = {int(row["id"]): row["vector"] for row in rows}
         return np.array([by_id[int(i)] for i in chunk_ids], dtype=np.float32)
-
-    def close(self) -> None:
-        """The client is shared by the process; nothing to release per generation."""

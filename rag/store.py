@@ -149,7 +149,6 @@ class IndexStore:
 
     def close(self) -> None:
         self.db.close()
-        self.vectors.close()
 
     # -- rows
     def article(self, article_id: str) -> Article | None:

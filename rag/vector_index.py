@@ -205,15 +205,14 @@ class FaissVectors:
     def abort(self) -> None:
         """Nothing to undo: the file lives in the staging folder, which is removed."""
 
-    def close(self) -> None:
-        """Nothing to release: the file mapping goes with the object."""
 
 
-def open_vectors(folder: Path, writable: bool = False):
-    """A generation's vectors, in whichever store it names: `vectors.faiss` or Milvus (`rag.milvus_vectors`)."""
+def open_vectors(folder: Path):
+    """A saved generation's vectors, for searching, in whichever store it names: `vectors.faiss`
+    or Milvus (`rag.milvus_vectors`)."""
     from rag.milvus_vectors import FILE, MilvusVectors
 
-    return MilvusVectors.open(folder) if (folder / FILE).exists() else FaissVectors.open(folder, writable)
+    return MilvusVectors.open(folder) if (folder / FILE).exists() else FaissVectors.open(folder)
 
 
 def drop(folder: Path) -> None:
