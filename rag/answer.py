@@ -30,6 +30,7 @@ import Stemmer
 
 from rag import llm as llm_module
 from rag.config import Settings, get_settings
+from rag.documents import page_of
 from rag.language import ENGLISH_STOPWORDS, INDONESIAN_STOPWORDS, detect_language, words
 from rag.reader import Reader
 from rag.retriever import Filters, Hit, Retriever
@@ -89,12 +90,13 @@ class ArticleRef:
 @dataclass(frozen=True)
 class Citation(ArticleRef):
     """One quoted article sentence, at [start, end) of the article's text; `n` is its source's
-    number in `Answer.sources`."""
+    number in `Answer.sources`; `page` the page of a PDF it stands on (None for other articles)."""
 
     sentence: str
     start: int
     end: int
     score: float
+    page: int | None = None
 
 
 @dataclass(frozen=True)
@@ -490,7 +492,7 @@ def _citation(n: int, hit: Hit, start: int, end: int, score: float) -> Citation:
     if not sentence or start < hit.start or end > hit.end:
         raise ValueError(f"citation span {start}-{end} lies outside passage {hit.start}-{hit.end} of {article.id}")
     return Citation(n, article.id, article.title, article.source, article.url,
-                    article.published_iso, sentence, start, end, round(score, 4))
+                    article.published_iso, sentence, start, end, round(score, 4), page_of(article, start))
 
 
 def _source(n: int, hit: Hit) -> Source:

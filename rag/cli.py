@@ -76,7 +76,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
             print(f"[{source.n}] {source.title}" + (f" — {meta}" if meta else ""))
             for citation in answer.citations:
                 if citation.n == source.n:
-                    print(f"    “{citation.sentence}” (chars {citation.start}–{citation.end})")
+                    page = f"p. {citation.page}, " if citation.page else ""
+                    print(f"    “{citation.sentence}” ({page}chars {citation.start}–{citation.end})")
     if answer.notice:
         print(f"\n{answer.notice}", file=sys.stderr)
     return 0

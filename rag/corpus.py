@@ -1,4 +1,5 @@
-"""Read articles from the corpus folder: Markdown/text with YAML front matter, JSONL, saved HTML.
+"""Read articles from the corpus folder: Markdown/text with YAML front matter, JSONL, saved HTML,
+PDF and Word documents (`rag.documents`).
 
 A corpus is whatever a newsroom has lying around, so reading is forgiving about layout and
 strict about content: a file that cannot be read becomes a `Problem` that names the file,
@@ -23,7 +24,8 @@ import yaml
 from rag.language import detect_language
 
 TEXT_SUFFIXES = {".md", ".markdown", ".txt"}
-SUFFIXES = TEXT_SUFFIXES | {".jsonl", ".html", ".htm"}
+DOCUMENT_SUFFIXES = {".pdf", ".docx"}
+SUFFIXES = TEXT_SUFFIXES | DOCUMENT_SUFFIXES | {".jsonl", ".html", ".htm"}
 KNOWN_FIELDS = {"id", "title", "source", "url", "published", "language", "text", "body"}
 DEFAULT_MAX_FILE_BYTES = 20 * 1024 * 1024
 SNIFF_BYTES = 8192
@@ -350,6 +352,11 @@ def read_file(path: Path, relative: str, max_bytes: int) -> tuple[list[Article],
         raw = _read_bounded(path, max_bytes)
         if suffix in (".html", ".htm"):
             return read_html_article(path, relative, raw), []
+        if suffix in DOCUMENT_SUFFIXES:
+            from rag import documents
+
+            reader = documents.read_pdf if suffix == ".pdf" else documents.read_docx
+            return reader(raw, relative, title_from_path(path)), []
         return read_text_article(path, relative, raw), []
     except ArticleError as error:
         return [], [Problem(relative, error.reason, error.hint, error.line)]

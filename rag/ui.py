@@ -23,7 +23,7 @@ import gradio as gr
 
 from rag.answer import MAX_QUESTION_CHARS, Answer, Assistant
 from rag.articles import Archive, ArticleNotFound, WriteRefused
-from rag.corpus import ArticleError
+from rag.corpus import SUFFIXES, ArticleError
 from rag.followups import suggest_follow_ups
 from rag.indexer import UpdateJob
 from rag.retriever import Filters
@@ -295,7 +295,7 @@ def index_tab(assistant: Assistant, archive: Archive, labels: dict[str, str]) ->
     access = gr.Markdown(labels["writes_enabled"] if archive.writable else labels["writes_disabled"], elem_id="access")
     token = gr.Textbox(label=labels["token"], type="password", elem_id="token", interactive=archive.writable)
     # A button, not Gradio's drop zone: its texts ("Drop File Here") would stay English in the Indonesian page.
-    files = gr.UploadButton(labels["upload"], file_count="multiple", file_types=[".md", ".txt", ".jsonl", ".html", ".htm"],
+    files = gr.UploadButton(labels["upload"], file_count="multiple", file_types=sorted(SUFFIXES),
                             type="filepath", elem_id="upload", interactive=archive.writable)
     upload_report = gr.Markdown(elem_id="upload-report")
     update = gr.Button(labels["update"], variant="primary", elem_id="update", interactive=archive.writable)

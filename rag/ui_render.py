@@ -110,13 +110,16 @@ def source_card(answer: Answer, source: Source, turn: int, article_of: Callable[
     head = [f'<span class="badge">{html.escape(outlet[:1].upper() or "?")}</span>']
     head += [f'<span class="outlet">{html.escape(outlet)}</span>'] if outlet else []
     head += [f'<span class="date">{html.escape(format_date(source.published, language))}</span>'] if source.published else []
+    pages = sorted({c.page for c in answer.citations if c.n == source.n and c.page})
+    page = ", ".join(labels["page"].format(n=n) for n in pages)
+    head += [f'<span class="page">{page}</span>'] if page else []
     foot = []
     if is_web(source.url):
         foot.append(f'<a class="domain" href="{html.escape(source.url, quote=True)}" target="_blank" '
                     f'rel="noopener noreferrer">{html.escape(domain(source.url))}</a>')
     quote = " ".join(c.sentence for c in answer.citations if c.n == source.n)
     if quote:
-        line = citation_line(quote, source, language)
+        line = citation_line(quote, source, language, page)
         foot.append(f'<button type="button" class="copy-quote" data-citation="{html.escape(line, quote=True)}" '
                     f'data-copied="{labels["copied"]}">{labels["copy_quote"]}</button>')
     foot.append(f'<a href="#{anchor}">{labels["open_article"]} [{source.n}]</a>')
@@ -146,15 +149,15 @@ def snippet(passage: str, spans: list[tuple[int, int]], offset: int, context: in
     return ("… " if start else "") + _highlight(text, inside, offset + start, None) + (" …" if end < len(passage) else "")
 
 
-def citation_line(quote: str, source: Source, language: str) -> str:
-    """The quote as a journalist pastes it: “quote” — title, outlet, date. URL
+def citation_line(quote: str, source: Source, language: str, page: str = "") -> str:
+    """The quote as a journalist pastes it: “quote” — title, outlet, date, page. URL
 
     Example::
 
         citation_line("Peskov berkata ...", source, "id")
         # '“Peskov berkata ...” — Rusia Lontarkan Ancaman, Al Jazeera, 11 Juli 2023. https://...'
     """
-    where = ", ".join(x for x in (source.title, source.source, format_date(source.published, language)) if x)
+    where = ", ".join(x for x in (source.title, source.source, format_date(source.published, language), page) if x)
     url = f" {source.url}" if is_web(source.url) else ""
     return f"“{quote}” — {where}.{url}"
 

@@ -30,3 +30,11 @@ def test_literal_round_trip_characters():
 def test_the_cited_sentence_is_anchored_and_highlighted():
     panel = render_sources([Turn("q", answer(), "id1")], lambda _: None, "id")
     assert 'data-turn="1"' in panel and "<mark>" in panel and "](http" in panel  # cards are HTML: brackets are plain text there
+
+
+def test_a_pdf_citation_names_its_page_in_the_card_and_the_copied_quote():
+    cited = answer()
+    cited.citations[0] = Citation(*list(cited.citations[0].__dict__.values())[:-1], page=3)
+    for language, page in (("id", "hlm. 3"), ("en", "p. 3")):
+        panel = render_sources([Turn("q", cited, "id1")], lambda _: None, language)
+        assert f'<span class="page">{page}</span>' in panel and f"{page}." in panel.split("data-citation=")[1]

@@ -1,0 +1,134 @@
+"""PDF and Word files as articles: press releases and reports arrive as documents, not pages.
+
+A PDF's text layer is read page by page (pypdf) and the pages are joined with blank lines; the
+offset where each page starts is kept in the article's metadata (`pages`), so a citation can
+say on which page its sentence stands (`page_of`). A PDF without a text layer (a scan) is
+refused with the reason: OCR is not supported, and an empty article would only hide that.
+A `.docx` is read paragraph by paragraph (python-docx); Word stores no page numbers (pages are
+made when the document is laid out), so its citations have none.
+
+Title, author and date come from the document's own properties when they are filled in.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import io
+import logging
+import zipfile
+from typing import Any
+
+from rag.corpus import Article, ArticleError, make_article, normalise_text, split_headline
+
+PAGE_BREAK = "\n\n"
+logging.getLogger("pypdf").setLevel(logging.ERROR)  # pypdf warns about every odd object of damaged files
+
+
+def page_of(article: Article, offset: int) -> int | None:
+    """The 1-based page of a document article on which character `offset` stands, or None for
+    articles without pages (everything but PDFs).
+
+    Example::
+
+        article = read_pdf(raw, "laporan.pdf", "Laporan")[0]
+        page_of(article, article.text.index("inflasi"))   # 3
+    """
+    starts = article.metadata.get("pages")
+    if not starts:
+        return None
+    return bisect.bisect_right(starts, offset)
+
+
+def read_pdf(raw: bytes, relative: str, fallback_title: str) -> list[Article]:
+    """One article from a PDF's text layer, with the start offset of every page in `metadata['pages']`.
+
+    Raises `ArticleError` for an encrypted or damaged PDF, or one with no text layer.
+    """
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(raw))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise ArticleError("the PDF is password-protected", "Save an unprotected copy.")
+        pages = [reflow(normalise_text(page.extract_text() or "")) for page in reader.pages]
+        info = reader.metadata or {}
+        fields = {"title": info.get("/Title"), "author": info.get("/Author"),
+                  "published": _pdf_date(info.get("/CreationDate"))}
+    except (PdfReadError, ValueError, KeyError, TypeError) as error:
+        raise ArticleError(f"not a readable PDF ({error})", "Open it in a PDF viewer and save it again.") from None
+    if not any(pages):
+        raise ArticleError(f"no text layer in {len(pages)} page(s); OCR is not supported",
+                           "Export the document from its source with text, or run OCR on it first.")
+    if not fields["title"]:  # a first line that reads like a headline becomes the title (as for text files)
+        first = next(i for i, page in enumerate(pages) if page)
+        fields["title"], pages[first] = split_headline(pages[first])
+    text, starts = _join_pages(pages)
+    fields["pages"] = starts
+    return [make_article(relative, relative, _filled(fields), text, fallback_title)]
+
+
+def read_docx(raw: bytes, relative: str, fallback_title: str) -> list[Article]:
+    """One article from a Word document's paragraphs (tables' cells too), title/author/date from its properties."""
+    import docx
+    from docx.opc.exceptions import PackageNotFoundError
+
+    try:
+        document = docx.Document(io.BytesIO(raw))
+    except (PackageNotFoundError, zipfile.BadZipFile, ValueError, KeyError) as error:
+        raise ArticleError(f"not a readable Word document ({error})", "Open it in Word and save it as .docx again.") from None
+    paragraphs = [p.text for p in document.paragraphs]
+    paragraphs += [cell.text for table in document.tables for row in table.rows for cell in row.cells]
+    properties = document.core_properties
+    fields = {"title": properties.title, "author": properties.author, "published": properties.created}
+    return [make_article(relative, relative, _filled(fields), "\n\n".join(p.strip() for p in paragraphs if p.strip()), fallback_title)]
+
+
+def reflow(page: str, full_line: float = 0.7) -> str:
+    """Undo a PDF's line wrapping: a line at least `full_line` of the page's longest line was
+    wrapped by the layout and is joined to the next with a space; shorter lines (headlines, the
+    last line of a paragraph) keep their break. Sentences then read as one line each, which the
+    sentence splitter and the quotes need.
+
+    Example::
+
+        reflow("Inflasi Juli tercatat 3,08\npersen menurut BPS.")   # one line
+    """
+    lines = page.split("\n")
+    longest = max(map(len, lines), default=0)
+    out = lines[:1]
+    for line in lines[1:]:
+        if line and out[-1] and len(out[-1]) >= full_line * longest:
+            out[-1] += " " + line
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
+def _join_pages(pages: list[str]) -> tuple[str, list[int]]:
+    """The pages joined by blank lines, and where each starts in the text the article will hold.
+
+    Pages come normalised (`normalise_text`), so `make_article` changes nothing and the offsets
+    hold; an empty page starts where the next one does.
+    """
+    text, starts = "", []
+    for page in pages:
+        if text and page:
+            text += PAGE_BREAK
+        starts.append(len(text))
+        text += page
+    return text, starts
+
+
+def _pdf_date(value: Any) -> dt.date | None:
+    """A PDF date string ("D:20230711093000+07'00'") as a date; None when missing or malformed."""
+    digits = str(value or "").removeprefix("D:")[:8]
+    try:
+        return dt.datetime.strptime(digits, "%Y%m%d").date()
+    except ValueError:
+        return None
+
+
+def _filled(fields: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in fields.items() if value not in (None, "")}
