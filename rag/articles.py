@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.config import Settings
-from rag.corpus import Article, article_markdown, remove_article_file, save_article_file
+from rag.corpus import Article, article_markdown, remove_article_file, save_article_file, slug
 from rag.indexer import IndexUpdater, UpdateJob
 from rag.retriever import Retriever
 
@@ -106,9 +106,3 @@ class Archive:
         """Start an incremental index update in the background (or return the one running)."""
         self.authorize(token)
         return self.updater.start()
-
-
-def slug(title: str) -> str:
-    """A file name stem from a title: lower-case words joined by '-', at most 80 characters."""
-    words = "".join(c if c.isalnum() else "-" for c in title.lower()).split("-")
-    return "-".join(w for w in words if w)[:80] or "article"

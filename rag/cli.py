@@ -35,6 +35,18 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fetch(args: argparse.Namespace) -> int:
+    """Fetch new articles from feeds, sitemaps or sites into the corpus, then update the index."""
+    from rag.fetch import fetch_sources
+
+    settings = get_settings(corpus_dir=args.corpus, index_dir=args.index, sources_file=args.sources)
+    report = fetch_sources(settings, args.urls)
+    print(report.summary())
+    if report.saved and not args.no_index:
+        return cmd_index(argparse.Namespace(corpus=args.corpus, index=args.index, full=False, ray=None))
+    return 0
+
+
 def _filters(args: argparse.Namespace):
     from rag.retriever import Filters
 
@@ -138,6 +150,13 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("--full", action="store_true", help="ignore the previous generation and re-chunk everything")
     index.add_argument("--ray", metavar="auto|HOST:PORT", help="embed the new passages on a Ray cluster (needs requirements-scale.txt)")
     index.set_defaults(handler=cmd_index)
+
+    fetch = with_paths(commands.add_parser("fetch", help="fetch new articles from feeds, sitemaps or sites, then update the index"))
+    fetch.add_argument("urls", nargs="*", metavar="URL", help="RSS/Atom feed, sitemap, site home page or article page "
+                       "(default: the sources in sources.yaml)")
+    fetch.add_argument("--sources", type=Path, help="a sources.yaml to read instead of RAG_SOURCES_FILE / sources.yaml")
+    fetch.add_argument("--no-index", action="store_true", help="only fetch; leave the index as it is")
+    fetch.set_defaults(handler=cmd_fetch)
 
     search = with_paths(commands.add_parser("search", help="print the passages that best match a query"))
     search.add_argument("query")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -54,10 +54,28 @@ class Settings(BaseSettings):
     max_connections: int = Field(512, ge=8, description="open HTTP connections; more get 503 instead of piling up")
     ui_sessions: int = Field(256, ge=1, description="web sessions whose state the server keeps; the longest idle is dropped first")
     api_token: str | None = Field(None, description="token every write needs (HTTP API, web page, gradio_client); unset = read-only")
+    sources_file: Path = Field(PROJECT_ROOT / "sources.yaml", description="feeds, sitemaps and sites `rag fetch` and the app's schedule follow")
+    fetch_every: float | None = Field(None, gt=0, description="the app fetches the sources this often (30m, 2h, 900s; seconds "
+                                                              "if no unit) and updates the index; unset = never")
+    fetch_delay: float = Field(1.0, ge=0, description="seconds between two requests to the same site when fetching")
+    watch_quiet_seconds: float = Field(2.0, gt=0, description="watch mode: update once the corpus folder has been quiet this long")
     llm: str | None = None
     llm_base_url: str | None = None
     llm_api_key: str | None = None
     llm_timeout: float = Field(60, gt=0, description="seconds before an LLM call is given up")
+
+    @field_validator("fetch_every", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> object:
+        """'30m', '2h', '1d', '90s' or plain seconds."""
+        if isinstance(value, str) and value.strip():
+            text = value.strip().lower()
+            unit = {"s": 1, "m": 60, "h": 3600, "d": 86400}.get(text[-1])
+            try:
+                return float(text[:-1]) * unit if unit else float(text)
+            except ValueError:
+                raise ValueError(f"{value!r} is not a duration; write e.g. 30m, 2h or 900s") from None
+        return value or None
 
     @property
     def max_file_bytes(self) -> int:

@@ -483,6 +483,12 @@ def save_article_file(corpus: Path, name: str, data: bytes, max_bytes: int = DEF
     return target, articles
 
 
+def slug(title: str) -> str:
+    """A file name stem from a title: lower-case words joined by '-', at most 80 characters."""
+    words = "".join(c if c.isalnum() else "-" for c in title.lower()).split("-")
+    return "-".join(w for w in words if w)[:80] or "article"
+
+
 def article_markdown(title: str, text: str, **fields: Any) -> bytes:
     """An article as Markdown with YAML front matter (how articles added through the API are stored)."""
     front = {"title": title, **{key: value for key, value in fields.items() if value not in (None, "")}}

@@ -1,0 +1,408 @@
+"""Fetch new articles from news sites: RSS/Atom feeds and sitemaps, into the corpus as Markdown.
+
+A newsroom's new articles appear in its feeds and sitemaps; `rag fetch URL...` (or the sources
+listed in `sources.yaml`, polled every `RAG_FETCH_EVERY`) follows them so nobody has to copy
+files. Each article page is downloaded once, its text and metadata extracted with trafilatura,
+and written as a Markdown file with front matter under `corpus/<site>/`: the corpus stays a
+plain folder a person can read and edit, and the normal incremental build indexes it.
+
+Polite by construction: robots.txt is obeyed, requests to one host are spaced by
+`RAG_FETCH_DELAY` seconds, every request names the project in its User-Agent, feeds and
+sitemaps are asked for with their ETag/Last-Modified (an unchanged feed costs a 304), and
+transient failures (timeouts, 429, 5xx) are retried with exponential backoff. A failing feed
+or page is one log line and never stops the others.
+
+What was fetched is remembered in `corpus/.fetch/state.json` (a dot folder, so not read as
+articles): canonical URLs (tracking parameters such as `utm_*` removed, or the page's own
+`<link rel=canonical>`) and hashes of the article text, so a second fetch adds nothing and the
+same story under two URLs is saved once. A fetched file you delete stays deleted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+import time
+import urllib.robotparser
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+import httpx
+import yaml
+
+from rag.config import Settings
+from rag.corpus import ArticleError, article_markdown, normalise_text, save_article_file, slug
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = "rag-news-archive/1.0 (news archive assistant; fetches feeds and sitemaps politely)"
+STATE_FILE = Path(".fetch") / "state.json"
+TRACKING_PARAMETERS = {"fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid", "_ga", "ref_src", "yclid"}
+RETRY_STATUSES = {429, 500, 502, 503, 504}
+MAX_SITEMAP_DEPTH = 3
+MIN_ARTICLE_CHARS = 80  # less is a menu or a teaser, not an article
+
+
+class FetchError(Exception):
+    """One URL could not be fetched; the message says why, in one line. `permanent` failures
+    (404, 410, robots.txt, no article on the page) are not tried again by later fetches."""
+
+    def __init__(self, message: str, permanent: bool = False):
+        super().__init__(message)
+        self.permanent = permanent
+
+
+@dataclass
+class FetchReport:
+    """What one fetch did: files saved, URLs already known, duplicates, failures (one line each)."""
+
+    saved: list[str] = field(default_factory=list)
+    known: int = 0
+    duplicates: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    requests: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        """One line, e.g. 'fetched 3 new articles (12 already known, 1 duplicate, 2 failed) in 4.1 s, 17 requests'."""
+        return (f"fetched {len(self.saved)} new article(s) ({self.known} already known, {len(self.duplicates)} duplicate(s), "
+                f"{len(self.failures)} failed) in {self.seconds:.1f} s, {self.requests} request(s)")
+
+
+def canonical_url(url: str) -> str:
+    """The URL an article is known by: lower-case scheme and host, no default port, no fragment,
+    no tracking parameters (`utm_*`, `fbclid`, ...), the other parameters sorted.
+
+    Example::
+
+        canonical_url("HTTPS://Berita.id:443/a?utm_source=x&b=2&a=1#top")   # 'https://berita.id/a?a=1&b=2'
+    """
+    parts = urlsplit(url.strip())
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    port = parts.port
+    netloc = host if port is None or (scheme, port) in (("http", 80), ("https", 443)) else f"{host}:{port}"
+    query = sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+                   if not k.lower().startswith("utm_") and k.lower() not in TRACKING_PARAMETERS)
+    return urlunsplit((scheme, netloc, parts.path or "/", urlencode(query), ""))
+
+
+def read_sources(path: Path) -> list[str]:
+    """The feed/sitemap/site URLs of a `sources.yaml`: a list under `sources:`, each a URL or a
+    mapping with `url` (other keys, such as `name`, are notes for people).
+
+    Example file::
+
+        sources:
+          - https://www.antaranews.com/rss/terkini.xml
+          - {name: Kompas, url: https://www.kompas.com/sitemap.xml}
+    """
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise ValueError(f"{path}: cannot read the sources ({error}); write a 'sources:' list of URLs") from None
+    entries = data.get("sources") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        raise ValueError(f"{path}: no 'sources:' list; write one URL per item")
+    urls = []
+    for number, entry in enumerate(entries, 1):
+        url = entry.get("url") if isinstance(entry, dict) else entry
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise ValueError(f"{path}: source {number} ({entry!r}) is not an http(s) URL")
+        urls.append(url)
+    return urls
+
+
+def fetch_sources(settings: Settings, urls: list[str] | None = None) -> FetchReport:
+    """Fetch new articles from `urls`, or from the sources of `settings.sources_file`, into the
+    corpus (the one entry point of `rag fetch` and the app's schedule).
+
+    Example::
+
+        report = fetch_sources(get_settings(), ["https://www.antaranews.com/rss/terkini.xml"])
+        if report.saved:
+            build_index(settings, embedder)
+    """
+    if not urls:
+        if not settings.sources_file.exists():
+            raise FileNotFoundError(f"no URLs given and no {settings.sources_file}; pass URLs or write a sources.yaml "
+                                    "(see sources.example.yaml)")
+        urls = read_sources(settings.sources_file)
+    settings.corpus_dir.mkdir(parents=True, exist_ok=True)
+    fetcher = Fetcher(settings.corpus_dir, delay=settings.fetch_delay, max_bytes=settings.max_file_bytes)
+    try:
+        return fetcher.fetch(urls)
+    finally:
+        fetcher.close()
+
+
+class FetchState:
+    """What was fetched before: canonical URL -> corpus file, text hash -> corpus file, pages that
+    failed for good (URL -> why), and the validators (ETag, Last-Modified) of feeds and
+    sitemaps. Saved atomically."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        self.articles: dict[str, str] = data.get("articles", {})
+        self.hashes: dict[str, str] = data.get("hashes", {})
+        self.failed: dict[str, str] = data.get("failed", {})
+        self.validators: dict[str, dict[str, str]] = data.get("validators", {})
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        staging = self.path.with_suffix(f".tmp-{os.getpid()}")
+        payload = {"articles": self.articles, "hashes": self.hashes, "failed": self.failed, "validators": self.validators}
+        staging.write_text(json.dumps(payload, ensure_ascii=False, indent=1), encoding="utf-8")
+        os.replace(staging, self.path)
+
+
+class Fetcher:
+    """Downloads new articles from feeds, sitemaps and sites into a corpus folder.
+
+    Args:
+        corpus_dir: where the Markdown files go (one sub-folder per site).
+        delay: seconds between two requests to the same host.
+        timeout: seconds before a request is given up (then retried).
+        retries: extra attempts after a timeout, a connection error, 429 or 5xx.
+        backoff: seconds before the first retry; doubled each time.
+        max_bytes: larger responses are refused.
+
+    Example::
+
+        report = Fetcher(Path("corpus")).fetch(["https://www.antaranews.com/rss/terkini.xml"])
+        print(report.summary())   # then `build_index` indexes the new files
+    """
+
+    def __init__(self, corpus_dir: Path, delay: float = 1.0, timeout: float = 15.0, retries: int = 3,
+                 backoff: float = 1.0, max_bytes: int = 20 * 2**20):
+        self.corpus_dir, self.delay, self.retries, self.backoff, self.max_bytes = corpus_dir, delay, retries, backoff, max_bytes
+        self.client = httpx.Client(headers={"User-Agent": USER_AGENT}, timeout=timeout, follow_redirects=True)
+        self.state = FetchState(corpus_dir / STATE_FILE)
+        self._last_request: dict[str, float] = {}
+        self._robots: dict[str, urllib.robotparser.RobotFileParser | None] = {}
+        self.report = FetchReport()
+
+    def fetch(self, urls: Iterable[str]) -> FetchReport:
+        """Fetch every new article reachable from `urls` (feeds, sitemaps, site home pages or
+        article pages) and return what happened. Never raises for a bad URL: it is reported."""
+        started, self.report = time.monotonic(), FetchReport()
+        try:
+            for url in urls:
+                try:
+                    for link in self._article_links(url):
+                        self._fetch_article(link)
+                except FetchError as error:
+                    self._fail(url, str(error))
+        finally:
+            self.state.save()
+            self.report.seconds = time.monotonic() - started
+        return self.report
+
+    def close(self) -> None:
+        self.client.close()
+
+    # -- discovering article links
+    def _article_links(self, url: str, depth: int = 0) -> list[str]:
+        """The article URLs a feed, a sitemap (index) or a site's home page leads to; an article
+        page leads to itself."""
+        response = self._get(url, conditional=True)
+        if response is None:  # 304: unchanged since the last fetch
+            return []
+        body = response.content
+        links = self._feed_links(body) or self._sitemap_links(body, url, depth)
+        if links is not None:
+            return links
+        feeds = self._discovered_feeds(response.text, url)
+        if feeds:
+            return [link for feed in feeds for link in self._article_links(feed, depth + 1)]
+        return [url]  # an article page itself
+
+    @staticmethod
+    def _feed_links(body: bytes) -> list[str] | None:
+        import feedparser
+
+        parsed = feedparser.parse(body)
+        if not parsed.version:
+            return None
+        return [entry.link for entry in parsed.entries if entry.get("link")]
+
+    def _sitemap_links(self, body: bytes, url: str, depth: int) -> list[str] | None:
+        from lxml import etree
+
+        try:
+            root = etree.fromstring(body, etree.XMLParser(resolve_entities=False, no_network=True))
+        except etree.XMLSyntaxError:
+            return None
+        kind = etree.QName(root).localname
+        if kind not in ("urlset", "sitemapindex"):
+            return None
+        locations = [e.text.strip() for e in root.iter("{*}loc") if e.text and e.text.strip()]
+        if kind == "urlset":
+            return locations
+        if depth >= MAX_SITEMAP_DEPTH:
+            raise FetchError(f"sitemap index nested deeper than {MAX_SITEMAP_DEPTH} levels")
+        links = []
+        for sitemap in locations:
+            try:
+                links += self._article_links(sitemap, depth + 1)
+            except FetchError as error:
+                self._fail(sitemap, str(error))
+        return links
+
+    @staticmethod
+    def _discovered_feeds(html: str, url: str) -> list[str]:
+        """Feeds a site's page announces (`<link rel="alternate" type="application/rss+xml">`)."""
+        from trafilatura.feeds import FeedParameters, determine_feed
+
+        parts = urlsplit(url)
+        return determine_feed(html, FeedParameters(f"{parts.scheme}://{parts.netloc}", parts.hostname or "", url))
+
+    # -- one article
+    def _fetch_article(self, link: str) -> None:
+        canonical = canonical_url(link)
+        if canonical in self.state.articles or canonical in self.state.failed:
+            self.report.known += 1
+            return
+        try:
+            response = self._get(link)
+            fields, text = self._extract(response.text, str(response.url))
+        except FetchError as error:
+            self._fail(link, str(error))
+            if error.permanent:
+                self.state.failed[canonical] = str(error)
+            return
+        canonical_page = canonical_url(fields["url"])
+        text_hash = hashlib.sha256(normalise_text(text).encode("utf-8")).hexdigest()
+        earlier = self.state.articles.get(canonical_page) or self.state.hashes.get(text_hash)
+        if earlier:
+            self.state.articles[canonical] = earlier
+            self.report.duplicates.append(f"{link} (same article as {earlier})")
+            return
+        try:
+            relative = self._save(fields, text, canonical_page)
+        except ArticleError as error:
+            self._fail(link, f"{error.reason}; not saved")
+            return
+        for key in {canonical, canonical_page}:
+            self.state.articles[key] = relative
+        self.state.hashes[text_hash] = relative
+        self.report.saved.append(relative)
+        log.info("fetched %s -> %s", link, relative)
+
+    @staticmethod
+    def _extract(html: str, url: str) -> tuple[dict, str]:
+        import trafilatura
+
+        document = trafilatura.bare_extraction(html, url=url, with_metadata=True, include_comments=False)
+        text = (document.text or "").strip() if document is not None else ""
+        if len(text) < MIN_ARTICLE_CHARS:
+            raise FetchError(f"no article text found on the page ({len(text)} characters)", permanent=True)
+        fields = {"title": document.title, "source": document.sitename or document.hostname, "url": document.url or url,
+                  "published": document.date, "author": document.author, "language": document.language,
+                  "fetched": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+        if text.split("\n", 1)[0].strip() == (document.title or "").strip():  # the headline, already the title
+            text = text.split("\n", 1)[-1].strip()
+        return fields, text
+
+    def _save(self, fields: dict, text: str, url: str) -> str:
+        """Write the article under corpus/<host>/ as Markdown with front matter; a free name is chosen."""
+        site = self.corpus_dir / (urlsplit(url).netloc.replace(":", "_") or "web")
+        site.mkdir(parents=True, exist_ok=True)
+        title = fields.pop("title") or urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1] or "article"
+        stem = "-".join(x for x in (str(fields.get("published") or "")[:10], slug(title)) if x)
+        data = article_markdown(title, text, **fields)
+        for attempt in range(1, 1000):
+            name = f"{stem}.md" if attempt == 1 else f"{stem}-{attempt}.md"
+            if not (site / name).exists():
+                path, _ = save_article_file(site, name, data, self.max_bytes)
+                return path.relative_to(self.corpus_dir).as_posix()
+        raise ArticleError(f"no free file name for {stem}", "Tidy up the folder.")
+
+    # -- HTTP, politely
+    def _get(self, url: str, conditional: bool = False) -> httpx.Response | None:
+        """GET `url` within robots.txt, the per-host delay and the retry policy; None on 304."""
+        if not url.startswith(("http://", "https://")):
+            raise FetchError("not an http(s) URL")
+        if not self._allowed(url):
+            raise FetchError("disallowed by robots.txt", permanent=True)
+        headers = {}
+        known = self.state.validators.get(url, {}) if conditional else {}
+        if known.get("etag"):
+            headers["If-None-Match"] = known["etag"]
+        if known.get("last_modified"):
+            headers["If-Modified-Since"] = known["last_modified"]
+        response = self._request(url, headers)
+        if response.status_code == 304:
+            return None
+        if response.status_code >= 400:
+            raise FetchError(f"HTTP {response.status_code}", permanent=response.status_code in (404, 410))
+        if conditional:
+            validators = {"etag": response.headers.get("etag"), "last_modified": response.headers.get("last-modified")}
+            self.state.validators[url] = {k: v for k, v in validators.items() if v}
+        return response
+
+    def _request(self, url: str, headers: dict[str, str]) -> httpx.Response:
+        """One request with retries: timeouts, connection errors, 429 and 5xx are tried again after
+        `backoff`, 2x`backoff`, ... seconds (or the server's Retry-After, up to 60 s)."""
+        for attempt in range(self.retries + 1):
+            self._wait_turn(url)
+            wait = self.backoff * 2**attempt
+            try:
+                response = self._read(url, headers)
+                if response.status_code not in RETRY_STATUSES:
+                    return response
+                problem = f"HTTP {response.status_code}"
+                retry_after = response.headers.get("retry-after", "")
+                wait = min(float(retry_after), 60.0) if retry_after.isdigit() else wait
+            except httpx.TimeoutException:
+                problem = f"no answer within {self.client.timeout.read} s"
+            except httpx.TransportError as error:
+                problem = f"connection failed ({error})"
+            if attempt < self.retries:
+                time.sleep(wait)
+        raise FetchError(f"{problem} (after {self.retries + 1} attempts)")
+
+    def _read(self, url: str, headers: dict[str, str]) -> httpx.Response:
+        self.report.requests += 1
+        with self.client.stream("GET", url, headers=headers) as response:
+            body = b""
+            for piece in response.iter_bytes():
+                body += piece
+                if len(body) > self.max_bytes:
+                    raise FetchError(f"response over {self.max_bytes / 2**20:.0f} MiB")
+        return httpx.Response(response.status_code, headers=response.headers, content=body, request=response.request)
+
+    def _wait_turn(self, url: str) -> None:
+        host = urlsplit(url).netloc
+        pause = self._last_request.get(host, -1e9) + self.delay - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+        self._last_request[host] = time.monotonic()
+
+    def _allowed(self, url: str) -> bool:
+        """robots.txt of the URL's site (fetched once per run): a missing one (4xx) allows all;
+        one that cannot be read (5xx, no answer) allows nothing, as RFC 9309 asks."""
+        parts = urlsplit(url)
+        site = f"{parts.scheme}://{parts.netloc}"
+        if site not in self._robots:
+            rules = urllib.robotparser.RobotFileParser()
+            try:
+                response = self._request(urljoin(site, "/robots.txt"), {})
+                rules.parse(response.text.splitlines() if response.status_code < 400 else [])
+                self._robots[site] = rules
+            except FetchError as error:
+                self._robots[site] = None
+                self._fail(urljoin(site, "/robots.txt"), f"{error}; not fetching from {parts.netloc} this time")
+        rules = self._robots[site]
+        return rules is not None and rules.can_fetch(USER_AGENT, url)
+
+    def _fail(self, url: str, reason: str) -> None:
+        line = f"{url}: {reason}"
+        if line not in self.report.failures:
+            self.report.failures.append(line)
+            log.warning("fetch failed: %s", line)

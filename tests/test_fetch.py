@@ -1,0 +1,91 @@
+"""New articles from feeds and sitemaps (rag/fetch.py), against a news site on the loopback
+interface (tests/news_site.py): nothing here reaches outside the machine."""
+
+from __future__ import annotations
+
+import yaml
+import pytest
+
+from news_site import COPY_OF_FIRST, NEW_STORY, STORIES, NewsSite
+from rag import cli
+from rag.answer import Assistant
+from rag.config import get_settings
+from rag.corpus import load_corpus
+from rag.fetch import USER_AGENT, Fetcher, canonical_url, fetch_sources, read_sources
+from rag.indexer import build_index
+from rag.retriever import Retriever
+
+
+def quick_fetcher(corpus) -> Fetcher:
+    return Fetcher(corpus, delay=0, timeout=0.5, retries=1, backoff=0.05)
+
+
+def test_feeds_and_sitemap_bring_each_article_once_and_report_each_broken_page_once(tmp_path):
+    with NewsSite(slow_seconds=2.0) as site:
+        sources = [site.base + path for path in ("/rss.xml", "/atom.xml", "/sitemap.xml")]
+        report = quick_fetcher(tmp_path).fetch(sources)
+        assert len(report.saved) == len(STORIES), report.saved
+        failures = sorted(line.split(": ", 1)[0].removeprefix(site.base) for line in report.failures)
+        assert failures == ["/berita/galat-server", "/berita/lambat", "/berita/tanpa-artikel", "/berita/tidak-ada", "/private/internal"]
+        reasons = " | ".join(report.failures)
+        for reason in ("HTTP 404", "HTTP 500 (after 2 attempts)", "no answer within 0.5 s", "no article text", "robots.txt"):
+            assert reason in reasons
+        assert [d.split(" ")[0] for d in report.duplicates] == [site.base + COPY_OF_FIRST]
+        assert site.hits["/private/internal"] == 0 and site.hits["/robots.txt"] == 1
+        assert site.user_agents == {USER_AGENT}
+
+        articles = {a.url: a for a in load_corpus(tmp_path).articles}
+        assert set(articles) == {site.base + s.path for s in STORIES}  # the tracking-parameter copy under its canonical URL
+        first = articles[site.base + STORIES[0].path]
+        assert (first.title, first.source, first.published.isoformat()) == (STORIES[0].title, "Warta Lokal", STORIES[0].published)
+        assert first.metadata["author"] == "Redaksi Warta Lokal" and first.text.startswith(STORIES[0].paragraphs[0])
+        assert first.path.startswith(site.base.removeprefix("http://").replace(":", "_") + "/2024-03-18-banjir")
+
+        again = quick_fetcher(tmp_path).fetch(sources)
+        assert (again.saved, again.failures, again.requests) == ([], [], 4)  # robots.txt, then three 304s
+        assert site.status[304] == 3
+
+
+def test_a_new_feed_item_is_fetched_indexed_and_answered(settings, embedder):
+    settings = settings.model_copy(update={"fetch_delay": 0.0})
+    with NewsSite(broken=False) as site:
+        first = fetch_sources(settings, [site.base + "/"])  # the home page announces its RSS feed
+        assert len(first.saved) == 2 and not first.failures
+        build_index(settings, embedder)
+        site.stories.append(NEW_STORY)
+        second = fetch_sources(settings, [site.base + "/"])
+        assert len(second.saved) == 1 and second.known == 1
+        assert build_index(settings, embedder).added == 1
+    assistant = Assistant(Retriever(settings.index_dir, embedder, settings), settings)
+    answer = assistant.answer("Berapa magnitudo gempa yang mengguncang Garut?")
+    assert not answer.abstained and answer.citations[0].url == site.base + NEW_STORY.path
+    assert "5,1" in answer.citations[0].sentence
+
+
+def test_rag_fetch_reads_sources_yaml(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("RAG_FETCH_DELAY", "0")
+    with NewsSite(broken=False) as site:
+        sources = tmp_path / "sources.yaml"
+        sources.write_text(yaml.safe_dump({"sources": [site.base + "/atom.xml", {"name": "peta situs", "url": site.base + "/sitemap.xml"}]}))
+        code = cli.main(["fetch", "--sources", str(sources), "--corpus", str(tmp_path / "corpus"), "--no-index"])
+    assert code == 0 and capsys.readouterr().out.startswith(f"fetched {len(STORIES)} new article(s)")
+    assert len(load_corpus(tmp_path / "corpus").articles) == len(STORIES)
+
+
+def test_sources_file_and_settings_errors_say_what_to_write(tmp_path):
+    bad = tmp_path / "sources.yaml"
+    bad.write_text("sources:\n  - ftp://contoh.id/feed\n")
+    with pytest.raises(ValueError, match=r"source 1 .* is not an http\(s\) URL"):
+        read_sources(bad)
+    bad.write_text("feeds: []\n")
+    with pytest.raises(ValueError, match="no 'sources:' list"):
+        read_sources(bad)
+    assert get_settings(fetch_every="30m").fetch_every == 1800 and get_settings(fetch_every="2h").fetch_every == 7200
+    assert get_settings(fetch_every="900").fetch_every == 900
+    with pytest.raises(ValueError, match="not a duration"):
+        get_settings(fetch_every="sering")
+
+
+def test_canonical_url_drops_tracking_and_normalises():
+    assert canonical_url("HTTPS://Berita.ID:443/a?utm_source=x&b=2&fbclid=z&a=1#atas") == "https://berita.id/a?a=1&b=2"
+    assert canonical_url("http://berita.id:8080") == "http://berita.id:8080/"
