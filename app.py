@@ -2,6 +2,7 @@
 HTTP API at /api (OpenAPI docs at /docs) from one process."""
 
 import argparse
+import logging
 import socket
 import sys
 import threading
@@ -23,7 +24,11 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=7860)
     parser.add_argument("--share", action="store_true", help="also create a public Gradio share link (off by default)")
+    parser.add_argument("--watch", action="store_true", help="update the index by itself when files in the corpus folder "
+                        "are added, edited or deleted")
     args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", stream=sys.stderr)
+    logging.getLogger("rag").setLevel(logging.INFO)  # index updates, watch mode and fetches say what they did
     if not port_is_free(args.host, args.port):
         sys.exit(f"error: port {args.port} on {args.host} is taken; stop the other server or pass --port N")
 
@@ -36,6 +41,7 @@ def main() -> None:
     from rag.answer import Assistant
     from rag.api import create_api
     from rag.articles import Archive
+    from rag.auto_update import start_in_background
     from rag.embeddings import embedder_for, set_threads
     from rag.indexer import IndexUpdater, build_index
     from rag.retriever import Retriever
@@ -47,7 +53,9 @@ def main() -> None:
     set_threads(settings.query_threads)  # serve queries single-threaded: latency stays flat under load
     assistant = Assistant(Retriever(settings.index_dir, embedder, settings), settings)
     threading.Thread(target=lambda: assistant.reader, name="load-reader", daemon=True).start()  # ready before the first question
-    archive = Archive(settings, assistant.retriever, IndexUpdater(settings, embedder), settings.api_token)
+    updater = IndexUpdater(settings, embedder)
+    archive = Archive(settings, assistant.retriever, updater, settings.api_token)
+    start_in_background(settings, updater, watch=args.watch)  # watch mode, and the fetch schedule when RAG_FETCH_EVERY is set
     api = create_api(assistant, archive)
     ui = build_ui(assistant, archive)
     # Bounded under load: a few chats computed at once (one CPU-bound model), a capped waiting line,

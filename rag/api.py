@@ -24,6 +24,7 @@ from rag import __version__
 from rag.answer import MAX_QUESTION_CHARS, Answer, Assistant
 from rag.articles import Archive, ArticleNotFound, WriteRefused
 from rag.corpus import ArticleError
+from rag.indexer import UpdateJob
 from rag.retriever import Filters
 
 MAX_JSON_BYTES = 2 * 1024 * 1024
@@ -154,9 +155,10 @@ def add_read_routes(app: FastAPI, assistant: Assistant, archive: Archive) -> Non
 
     @app.get("/api/index/status")
     def update_status() -> dict:
-        job = archive.updater.current
-        shown = {name: value for name, value in job.__dict__.items() if name != "report"} if job else None  # the summary says it
-        return {"job": shown, "index": health()}
+        """The running or last update (`job`), the last automatic one (watch mode, fetch schedule) and what runs them."""
+        updater = archive.updater
+        return {"job": _job_json(updater.current), "last_automatic": _job_json(updater.last_automatic),
+                "automatic": sorted(updater.automatic), "index": health()}
 
 
 def add_write_routes(app: FastAPI, archive: Archive) -> None:
@@ -183,6 +185,11 @@ def add_write_routes(app: FastAPI, archive: Archive) -> None:
     def start_update(token: Token) -> dict:
         with _http_errors():
             return archive.start_update(token).__dict__
+
+
+def _job_json(job: UpdateJob | None) -> dict | None:
+    """An update job as JSON: its fields but the report (its summary says it) and the wait event."""
+    return {name: value for name, value in job.__dict__.items() if name not in ("report", "finished")} if job else None
 
 
 def _saved(save) -> dict:

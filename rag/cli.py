@@ -31,7 +31,16 @@ def cmd_index(args: argparse.Namespace) -> int:
     if report.ignored:
         print(f"ignored {len(report.ignored)} file(s) with unsupported extensions: {', '.join(report.ignored[:5])}"
               + (" ..." if len(report.ignored) > 5 else ""), file=sys.stderr)
-    print(report.summary())
+    print(report.summary(), flush=True)
+    if args.watch:
+        import threading
+
+        from rag.auto_update import watch_corpus
+        from rag.indexer import IndexUpdater
+
+        print(f"watching {settings.corpus_dir} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+        watch_corpus(settings, IndexUpdater(settings, embedder), threading.Event(),
+                     on_update=lambda job: print(job.summary or f"update failed: {job.error}", flush=True))
     return 0
 
 
@@ -43,7 +52,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     report = fetch_sources(settings, args.urls)
     print(report.summary())
     if report.saved and not args.no_index:
-        return cmd_index(argparse.Namespace(corpus=args.corpus, index=args.index, full=False, ray=None))
+        return cmd_index(argparse.Namespace(corpus=args.corpus, index=args.index, full=False, ray=None, watch=False))
     return 0
 
 
@@ -149,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     index = with_paths(commands.add_parser("index", help="build or update the index from the corpus"))
     index.add_argument("--full", action="store_true", help="ignore the previous generation and re-chunk everything")
     index.add_argument("--ray", metavar="auto|HOST:PORT", help="embed the new passages on a Ray cluster (needs requirements-scale.txt)")
+    index.add_argument("--watch", action="store_true", help="then keep watching the corpus folder and update the index "
+                       "after each change (RAG_WATCH_QUIET_SECONDS of quiet first)")
     index.set_defaults(handler=cmd_index)
 
     fetch = with_paths(commands.add_parser("fetch", help="fetch new articles from feeds, sitemaps or sites, then update the index"))

@@ -219,9 +219,12 @@ def build_index(settings: Settings, embedder: Embedder, full: bool = False, prog
 
 @dataclass
 class UpdateJob:
-    """One background index update, as the UI and the HTTP API report it."""
+    """One background index update, as the UI and the HTTP API report it. `trigger` says who
+    asked: "manual" (the page, the API), "watch" (the corpus folder changed), "fetch" (new
+    articles from the sources; `note` then holds the fetch's summary)."""
 
     id: str
+    trigger: str = "manual"
     state: str = "running"  # running | done | failed
     done: int = 0
     total: int = 0
@@ -231,28 +234,58 @@ class UpdateJob:
     report: BuildReport | None = None
     error: str | None = None
     problems: list[str] = field(default_factory=list)
+    note: str | None = None
+    finished: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
 
 
 class IndexUpdater:
-    """Runs incremental builds in a background thread, one at a time, for long-lived servers.
+    """Runs incremental builds, one at a time, for long-lived servers and watchers.
 
     Readers are never blocked: they keep the generation they have until the new one is
-    switched in (see `Retriever.refresh`).
+    switched in (see `Retriever.refresh`). `last_automatic` is the latest update started by a
+    watcher or the fetch schedule (`rag.auto_update`), whose names are in `automatic`.
+
+    Example::
+
+        updater = IndexUpdater(settings, embedder)
+        job = updater.start()            # in the background; or return the one running
+        job = updater.run("watch")       # here, after any running one: sees every change made so far
     """
 
     def __init__(self, settings: Settings, embedder: Embedder):
         self.settings, self.embedder = settings, embedder
         self._lock = threading.Lock()
         self.current: UpdateJob | None = None  # the running or the last finished update; older ones are forgotten
+        self.last_automatic: UpdateJob | None = None
+        self.automatic: set[str] = set()  # "watch", "fetch": what starts updates by itself
 
-    def start(self) -> UpdateJob:
-        """Start an update, or return the one already running."""
+    def start(self, trigger: str = "manual") -> UpdateJob:
+        """Start an update in a background thread, or return the one already running."""
         with self._lock:
             if self.current and self.current.state == "running":
                 return self.current
-            job = UpdateJob(id=uuid.uuid4().hex[:12])
-            self.current = job
+            job = self._begin(trigger)
         threading.Thread(target=self._run, args=(job,), daemon=True, name=f"index-update-{job.id}").start()
+        return job
+
+    def run(self, trigger: str, note: str | None = None) -> UpdateJob:
+        """Run an update in this thread and return it when done. A running update is waited for
+        first, then a new one runs: the running one may have read the corpus before the change."""
+        while True:
+            with self._lock:
+                running = self.current if self.current and self.current.state == "running" else None
+                if running is None:
+                    job = self._begin(trigger, note)
+                    break
+            running.finished.wait()
+        self._run(job)
+        return job
+
+    def _begin(self, trigger: str, note: str | None = None) -> UpdateJob:
+        job = UpdateJob(id=uuid.uuid4().hex[:12], trigger=trigger, note=note)
+        self.current = job
+        if trigger != "manual":
+            self.last_automatic = job
         return job
 
     def _run(self, job: UpdateJob) -> None:
@@ -268,4 +301,4 @@ class IndexUpdater:
             log.exception("index update %s failed", job.id)
         finally:
             job.finished_at = time.time()
-
+            job.finished.set()

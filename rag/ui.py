@@ -25,7 +25,7 @@ from rag.answer import MAX_QUESTION_CHARS, Answer, Assistant
 from rag.articles import Archive, ArticleNotFound, WriteRefused
 from rag.corpus import SUFFIXES, ArticleError
 from rag.followups import suggest_follow_ups
-from rag.indexer import UpdateJob
+from rag.indexer import IndexUpdater, UpdateJob
 from rag.retriever import Filters
 from rag.ui_render import Turn, literal, render_reply, render_sources
 from rag.ui_text import LABELS, LANGUAGES
@@ -176,6 +176,7 @@ class IndexTab:
     upload_report: gr.Markdown
     update: gr.Button
     update_report: gr.Markdown
+    auto_report: gr.Markdown
     article_query: gr.Textbox
     articles: gr.Dataframe
     delete_id: gr.Textbox
@@ -215,7 +216,7 @@ def build_ui(assistant: Assistant, archive: Archive) -> gr.Blocks:
             code = LANGUAGES[choice]
             panel = render_sources(conversation, assistant.retriever.store.article, code)
             return [code, *relabel(LABELS[code], archive.writable, assistant.settings.llm), active_filters(since, until, outlets, code), panel,
-                    index_stats(assistant, code),
+                    index_stats(assistant, code), auto_status(archive.updater, code),
                     gr.update(value=article_rows(archive, query), headers=headers(code)), "", "", "",  # old reports go,
                     gr.update(visible=False), gr.update(visible=False)]  # as do a date error and a pending delete
 
@@ -224,7 +225,7 @@ def build_ui(assistant: Assistant, archive: Archive) -> gr.Blocks:
                       chat.mode, index.access, index.token, index.files, index.update, index.article_query,
                       index.delete_id, index.delete, index.confirm, index.cancel]
         language_choice.change(switch, [language_choice, turns, index.article_query, chat.since, chat.until, chat.sources],
-                               [language, *components, chat.active, chat.sources_panel, index.stats, index.articles,
+                               [language, *components, chat.active, chat.sources_panel, index.stats, index.auto_report, index.articles,
                                 index.upload_report, index.update_report, index.delete_report, chat.filter_error,
                                 index.confirm_row],
                                api_visibility="private")
@@ -300,6 +301,7 @@ def index_tab(assistant: Assistant, archive: Archive, labels: dict[str, str]) ->
     upload_report = gr.Markdown(elem_id="upload-report")
     update = gr.Button(labels["update"], variant="primary", elem_id="update", interactive=archive.writable)
     update_report = gr.Markdown(elem_id="update-report")
+    auto_report = gr.Markdown(auto_status(archive.updater, "id"), elem_id="auto-update")
     article_query = gr.Textbox(label=labels["search_articles"], elem_id="article-query")
     articles = gr.Dataframe(headers=headers("id"), value=article_rows(archive, ""), interactive=False,
                             wrap=True, elem_id="articles", column_widths=["50%", "20%", "15%", "15%"])
@@ -311,7 +313,7 @@ def index_tab(assistant: Assistant, archive: Archive, labels: dict[str, str]) ->
         confirm = gr.Button(labels["confirm"], variant="stop", elem_id="confirm", scale=0)
         cancel = gr.Button(labels["cancel"], elem_id="cancel", scale=0)
     delete_report = gr.Markdown(elem_id="delete-report")
-    return IndexTab(stats, access, token, files, upload_report, update, update_report, article_query, articles,
+    return IndexTab(stats, access, token, files, upload_report, update, update_report, auto_report, article_query, articles,
                     delete_id, delete, confirm_row, confirm_text, confirm, cancel, delete_report)
 
 
@@ -452,6 +454,22 @@ def update_report(job: UpdateJob, language: str) -> str:
     return text + "".join(f"\n- **{labels['problem']}**: {literal(p)}" for p in job.problems)
 
 
+def auto_status(updater: IndexUpdater, language: str) -> str:
+    """What updates the index by itself (watch mode, the fetch schedule) and how its last update went."""
+    if not updater.automatic:
+        return ""
+    labels = LABELS[language]
+    what = "; ".join(labels[f"auto_{name}"] for name in sorted(updater.automatic, reverse=True))
+    text = labels["auto_on"].format(what=what)
+    job = updater.last_automatic
+    if job is None:
+        return f"{text} {labels['auto_none']}"
+    when = time.strftime("%H:%M:%S", time.localtime(job.finished_at or job.started_at))
+    result = labels["auto_running"] if job.state == "running" else update_report(job, language)
+    note = f" _{literal(job.note)}_" if job.note else ""
+    return f"{text}  \n{labels['auto_last'].format(time=when, trigger=labels['trigger_' + job.trigger])}{note} {result}"
+
+
 def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets: gr.Dropdown, language: gr.State) -> None:
     """Upload, update and delete (each needs the token: /upload_articles, /update_index,
     /delete_article) and the article search."""
@@ -514,3 +532,16 @@ def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets:
     index.confirm.click(delete, [index.delete_id, index.token, language], [index.delete_report, index.confirm_row],
                         api_name="delete_article")
     index.cancel.click(lambda: gr.update(visible=False), None, index.confirm_row, api_visibility="private")
+    if archive.updater.automatic:  # watch mode or the fetch schedule: show their updates as they happen
+        seen = gr.State("")
+
+        def tick(language: str, seen_job: str) -> tuple:
+            job = archive.updater.last_automatic
+            key = f"{job.id}:{job.state}" if job else ""
+            if key == seen_job:
+                return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return (auto_status(archive.updater, language), index_stats(assistant, language),
+                    gr.update(choices=assistant.retriever.store.sources()), article_rows(archive, ""), key)
+
+        gr.Timer(2).tick(tick, [language, seen], [index.auto_report, index.stats, outlets, index.articles, seen],
+                         api_visibility="private", show_progress="hidden")

@@ -47,6 +47,10 @@ LABELS: dict[str, dict[str, str]] = {
         "update_done": "Selesai dalam {seconds:.1f} dtk: {added} artikel baru, {updated} diubah, {removed} dihapus, "
                        "{unchanged} tetap, {failed} gagal; {embedded} potongan disematkan, {reused} dari cache.",
         "index_unchanged": "Indeks tidak berubah.", "problem": "Masalah",
+        "auto_on": "**Pembaruan otomatis**: {what}.", "auto_watch": "folder korpus diawasi",
+        "auto_fetch": "sumber berita diambil berkala", "auto_none": "Belum ada pembaruan otomatis.",
+        "auto_last": "Terakhir pukul {time} ({trigger}):", "auto_running": "sedang berjalan…",
+        "trigger_watch": "folder korpus berubah", "trigger_fetch": "artikel baru dari sumber",
     },
     "en": {
         "title": "# News Archive\nAsk anything about the news archive; every answer points to its source sentence.",
@@ -81,6 +85,10 @@ LABELS: dict[str, dict[str, str]] = {
         "update_done": "Done in {seconds:.1f} s: {added} new articles, {updated} changed, {removed} removed, "
                        "{unchanged} unchanged, {failed} failed; {embedded} chunks embedded, {reused} from the cache.",
         "index_unchanged": "The index did not change.", "problem": "Problem",
+        "auto_on": "**Automatic updates**: {what}.", "auto_watch": "the corpus folder is watched",
+        "auto_fetch": "the news sources are fetched on a schedule", "auto_none": "No automatic update yet.",
+        "auto_last": "Last at {time} ({trigger}):", "auto_running": "running…",
+        "trigger_watch": "the corpus folder changed", "trigger_fetch": "new articles from the sources",
     },
 }
 

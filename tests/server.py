@@ -25,7 +25,8 @@ def free_port() -> int:
 
 
 class AppServer:
-    def __init__(self, root: Path, token: str | None = "test-token", extra_env: dict | None = None):
+    def __init__(self, root: Path, token: str | None = "test-token", extra_env: dict | None = None, args: tuple[str, ...] = ()):
+        self.args = list(args)
         self.corpus, self.index = root / "corpus", root / "index"
         self.corpus.mkdir(parents=True, exist_ok=True)
         shutil.copy(PROJECT / "corpus" / "000_b0a4adb478896665.md", self.corpus)
@@ -38,7 +39,7 @@ class AppServer:
         self.log = root / "server.log"
 
     def __enter__(self) -> "AppServer":
-        self.process = subprocess.Popen([sys.executable, "app.py", "--port", str(self.port)], cwd=PROJECT, env=self.env,
+        self.process = subprocess.Popen([sys.executable, "app.py", "--port", str(self.port), *self.args], cwd=PROJECT, env=self.env,
                                         stdout=open(self.log, "w"), stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
