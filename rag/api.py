@@ -184,7 +184,7 @@ def add_write_routes(app: FastAPI, archive: Archive) -> None:
     @app.post("/api/index/update", status_code=202)
     def start_update(token: Token) -> dict:
         with _http_errors():
-            return archive.start_update(token).__dict__
+            return _job_json(archive.start_update(token))
 
 
 def _job_json(job: UpdateJob | None) -> dict | None:
