@@ -107,6 +107,7 @@ class Source(ArticleRef):
     passage: str
     passage_start: int
     passage_end: int
+    also_in: list[dict] = field(default_factory=list)  # later copies of the same story: article_id, title, source, published, url
 
 
 @dataclass
@@ -498,4 +499,4 @@ def _citation(n: int, hit: Hit, start: int, end: int, score: float) -> Citation:
 def _source(n: int, hit: Hit) -> Source:
     article = hit.article
     return Source(n, article.id, article.title, article.source, article.url,
-                  article.published_iso, hit.text, hit.start, hit.end)
+                  article.published_iso, hit.text, hit.start, hit.end, hit.copies())

@@ -95,6 +95,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
         for source in answer.sources:
             meta = " · ".join(str(x) for x in (source.source, source.published, source.url) if x)
             print(f"[{source.n}] {source.title}" + (f" — {meta}" if meta else ""))
+            if source.also_in:
+                print("    also in: " + ", ".join(" ".join(str(x) for x in (c["source"] or c["title"], c["published"]) if x)
+                                            for c in source.also_in))
             for citation in answer.citations:
                 if citation.n == source.n:
                     page = f"p. {citation.page}, " if citation.page else ""

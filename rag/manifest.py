@@ -13,7 +13,7 @@ from pathlib import Path
 
 from rag.embeddings import vector_family
 
-FORMAT_VERSION = 3  # 3: the embedder variant (int8/fp32) is a field of its own
+FORMAT_VERSION = 4  # 3: the embedder variant (int8/fp32) is a field of its own; 4: near-duplicate groups
 
 
 class IndexProblem(RuntimeError):

@@ -1,5 +1,6 @@
 """Find the passages that answer a query: whole-article BM25 and dense (FAISS) similarity
-mixed by score, one best passage per article.
+mixed by score, one best passage per article; near-duplicate copies of one story are shown
+once, as the earliest published copy, with the others as `also_in`.
 
 BM25 nails names, numbers and rare words, which factoid questions about news are full of,
 and on the dev questions it is the stronger signal; dense retrieval adds paraphrase and
@@ -14,8 +15,10 @@ import datetime as dt
 import json
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+import numpy as np
 
 from rag.config import Settings, get_settings
 from rag.corpus import Article
@@ -85,10 +88,16 @@ class Hit:
     score: float
     dense_score: float | None
     lexical_score: float | None
+    also_in: tuple[Article, ...] = ()  # later copies of the same story (rag.near_duplicates)
 
     @property
     def text(self) -> str:
         return self.article.text[self.start : self.end]
+
+    def copies(self) -> list[dict]:
+        """The other copies of this story: id, title, outlet, date and URL of each."""
+        return [{"article_id": a.id, "title": a.title, "source": a.source, "published": a.published_iso, "url": a.url}
+                for a in self.also_in]
 
     def to_json(self, rank: int) -> dict:
         article = self.article
@@ -96,7 +105,7 @@ class Hit:
             "rank": rank, "article_id": article.id, "title": article.title, "source": article.source,
             "url": article.url, "published": article.published_iso,
             "text": self.text, "start": self.start, "end": self.end, "score": self.score,
-            "dense_score": self.dense_score, "lexical_score": self.lexical_score,
+            "dense_score": self.dense_score, "lexical_score": self.lexical_score, "also_in": self.copies(),
         }
 
 
@@ -115,6 +124,31 @@ def best_per_article(ranking: list[tuple[int, float]], rows: dict[int, ChunkRow]
         article = rows[chunk_id].article_id
         best[article] = max(best.get(article, score), score)
     return best
+
+
+def one_per_story(store: IndexStore, scores: dict[str, float], allowed: np.ndarray | None) -> tuple[dict[str, float], dict[str, tuple[Article, ...]]]:
+    """Fold near-duplicate copies of a story (`rag.near_duplicates`) into its earliest published
+    copy among the `allowed` articles (None: all), scored as the best of them. Returns the new
+    scores and, for each kept copy, the others.
+
+    Example::
+
+        scores, copies = one_per_story(store, {"antara.md": 0.9, "kompas.md": 0.8}, None)
+        # {"antara.md": 0.9}, {"antara.md": (Article(id="kompas.md", ...),)}
+    """
+    scores, copies = dict(scores), {}
+    permitted = set(allowed.tolist()) if allowed is not None else None
+    folded: set[str] = set()
+    for article_id, members in store.near_duplicates(list(scores)).items():
+        if article_id in folded:
+            continue
+        folded |= {m.id for m in members}
+        shown = [m for m in members if permitted is None or m.id in permitted]
+        earliest = min(shown, key=lambda a: (a.published or dt.date.max, a.id))
+        best = max(scores.pop(m.id, 0.0) for m in members)
+        scores[earliest.id] = best
+        copies[earliest.id] = tuple(m for m in members if m.id != earliest.id)
+    return scores, copies
 
 
 class Retriever:
@@ -182,8 +216,10 @@ class Retriever:
         dense_part, lexical_part = rescale(article_dense), rescale(article_bm25, floor=0.0)
         fused = {a: share * lexical_part.get(a, 0.0) + (1 - share) * dense_part.get(a, 0.0)
                  for a in set(dense_part) | set(lexical_part)}
+        fused, copies = one_per_story(store, fused, allowed_articles)
         best_articles = sorted(fused, key=fused.__getitem__, reverse=True)[:k]
-        return [self._best_passage(store, article_id, vector, lexical_chunks, fused[article_id], article_bm25.get(article_id))
+        return [replace(self._best_passage(store, article_id, vector, lexical_chunks, fused[article_id], article_bm25.get(article_id)),
+                        also_in=copies.get(article_id, ()))
                 for article_id in best_articles]
 
     def _best_passage(self, store: IndexStore, article_id: str, vector, lexical_chunks: dict[int, float],

@@ -1,5 +1,5 @@
 """The index on disk as generations: each a complete, read-only set of FAISS vectors, SQLite
-rows (articles, chunks, sentences) and two BM25 indexes, plus the manifest.
+rows (articles, chunks, sentences, near-duplicate groups) and two BM25 indexes, plus the manifest.
 
 Layout of an index folder::
 
@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from rag import vector_index
+from rag import near_duplicates, vector_index
 from rag.chunking import Chunk, indexable_text
 from rag.corpus import Article
 from rag.lexical import LexicalIndex
@@ -195,6 +195,11 @@ class IndexStore:
     def article_ids_where(self, sql: str, params: Sequence[Any]) -> np.ndarray:
         return np.array([r[0] for r in self.db.execute(f"SELECT a.id FROM articles a WHERE {sql}", list(params))], dtype=str)
 
+    def near_duplicates(self, article_ids: Sequence[str]) -> dict[str, list[Article]]:
+        """For each given article with near-duplicates (`rag.near_duplicates`): every copy, itself included."""
+        groups = near_duplicates.groups_of(self.db, article_ids)
+        return {article_id: [self.article(m) for m in members] for article_id, members in groups.items()}
+
     def chunks_of(self, article_id: str) -> list[ChunkRow]:
         return [ChunkRow(*r) for r in self.db.execute("SELECT * FROM chunks WHERE article_id = ? ORDER BY ordinal", [article_id])]
 
@@ -226,6 +231,7 @@ class GenerationWriter:
             if previous is not None:
                 self._copy_rows(previous)
             self.db.executescript(SCHEMA)
+            self.db.executescript(near_duplicates.SCHEMA)
             if milvus is not None:
                 from rag.milvus_vectors import MilvusVectors
 
@@ -250,6 +256,7 @@ class GenerationWriter:
             self.vectors.remove(chunk_ids)
             for table, column in (("chunks", "article_id"), ("sentences", "article_id"), ("articles", "id")):
                 self.db.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", batch)
+            near_duplicates.remove(self.db, batch)
 
     def add_article(self, article: Article, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         """Insert the article, its sentences (the citation targets) and its chunks with vectors."""
@@ -271,6 +278,7 @@ class GenerationWriter:
             chunk_ids.append(cursor.lastrowid)
         if chunk_ids:
             self.vectors.add(article, chunk_ids, vectors)
+        near_duplicates.add(self.db, article.id, f"{article.title}\n{article.text}")
 
     def _write_bm25(self, target: Path) -> None:
         """Rebuild both BM25 indexes from the rows (bm25s has no incremental update; it takes seconds)."""

@@ -53,7 +53,8 @@ CSS = """
 .card-head {display: flex; gap: 6px; align-items: center; font-size: 0.85em; color: var(--body-text-color-subdued);}
 .card-head .badge {display: inline-flex; width: 1.6em; height: 1.6em; border-radius: 50%; align-items: center;
   justify-content: center; background: var(--color-accent-soft, #e0e7ff); font-weight: 700;}
-.card-foot {font-size: 0.85em;}
+.card-foot, .also-in {font-size: 0.85em;}
+.also-in {color: var(--body-text-color-subdued); margin-top: 2px;}
 .card-foot button.copy-quote {border: 1px solid var(--border-color-primary); border-radius: 6px; padding: 0 6px;
   background: var(--button-secondary-background-fill); cursor: pointer; font-size: 1em; font-weight: normal;}
 .source-card mark, .article-view mark {background: #ffe58a; color: inherit; padding: 0 2px;}

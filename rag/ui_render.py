@@ -125,9 +125,24 @@ def source_card(answer: Answer, source: Source, turn: int, article_of: Callable[
     foot.append(f'<a href="#{anchor}">{labels["open_article"]} [{source.n}]</a>')
     return (f'<div class="source-card" id="source-{turn}-{source.n}"><div class="card-head">{" ".join(head)}</div>'
             f"<h4>[{source.n}] {html.escape(source.title)}</h4><p>{passage}</p>"
-            f'<div class="card-foot">{" · ".join(foot)}</div>'
+            f'<div class="card-foot">{" · ".join(foot)}</div>{copies_line(source, language)}'
             f'<details id="article-{turn}-{source.n}"><summary>{html.escape(source.title)}</summary>'
             f'<div class="article-view">{full}</div></details></div>')
+
+
+def copies_line(source: Source, language: str) -> str:
+    """"Also published in: Kompas (11 April 2024), Detik" for a story other outlets carried too
+    (each a link when it has a web URL); '' when there is no other copy."""
+    if not source.also_in:
+        return ""
+    copies = []
+    for copy in source.also_in:
+        name = html.escape(copy["source"] or copy["title"])
+        when = f" ({html.escape(format_date(copy['published'], language))})" if copy["published"] else ""
+        url = copy["url"]
+        copies.append(f'<a href="{html.escape(url, quote=True)}" target="_blank" rel="noopener noreferrer">{name}</a>{when}'
+                      if is_web(url) else f"{name}{when}")
+    return f'<div class="also-in">{LABELS[language]["also_in"]}: {", ".join(copies)}</div>'
 
 
 def snippet(passage: str, spans: list[tuple[int, int]], offset: int, context: int = 160) -> str:

@@ -38,3 +38,13 @@ def test_a_pdf_citation_names_its_page_in_the_card_and_the_copied_quote():
     for language, page in (("id", "hlm. 3"), ("en", "p. 3")):
         panel = render_sources([Turn("q", cited, "id1")], lambda _: None, language)
         assert f'<span class="page">{page}</span>' in panel and f"{page}." in panel.split("data-citation=")[1]
+
+
+def test_other_copies_of_the_story_are_listed_under_the_card():
+    cited = answer()
+    copies = [{"article_id": "k.md", "title": "Salinan", "source": "Kompas", "published": "2024-04-11", "url": "https://kompas.com/a"},
+              {"article_id": "d.md", "title": "Salinan <b>dua</b>", "source": None, "published": None, "url": "javascript:alert(1)"}]
+    cited.sources[0] = Source(*list(cited.sources[0].__dict__.values())[:-1], also_in=copies)
+    panel = render_sources([Turn("q", cited, "id1")], lambda _: None, "id")
+    assert ('Juga dimuat di: <a href="https://kompas.com/a" target="_blank" rel="noopener noreferrer">Kompas</a> (11 April 2024), '
+            "Salinan &lt;b&gt;dua&lt;/b&gt;</div>") in panel and "javascript:" not in panel
