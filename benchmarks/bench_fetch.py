@@ -78,6 +78,7 @@ def main() -> None:
         (by_hand / f"{story.path.rsplit('/', 1)[-1]}.md").write_bytes(
             article_markdown(story.title, "\n".join(story.paragraphs), source=story.site_name, published=story.published))
     embedder = embedder_for(get_settings())
+    embedder.embed_passages(["pemanasan model"])  # load and choose the precision before timing either build
     for label, corpus in (("index the fetched articles", work / "fetched"), ("index the same articles copied by hand", by_hand)):
         settings = get_settings(corpus_dir=corpus, index_dir=work / f"index-{corpus.name}")
         report = build_index(settings, embedder)
