@@ -402,3 +402,30 @@ def test_active_filters_are_chips_one_click_removes_one(page):
     chips.wait_for(state="hidden", timeout=10_000)
     assert "Peskov" in ask(page, "Siapa juru bicara Kremlin?", new_conversation=True)
     page.click("#filters button")
+
+
+def test_index_tab_shows_the_last_automatic_update(tmp_path):
+    """Watch mode: a file copied into the corpus is indexed by itself, and the Index tab says so
+    (desktop and phone), in both languages."""
+    from playwright.sync_api import sync_playwright
+
+    with AppServer(tmp_path, extra_env={"RAG_WATCH_QUIET_SECONDS": "0.5"}, args=("--watch",)) as server, \
+            sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(server.url + "/")
+        page.get_by_role("tab", name=LABELS["id"]["index_tab"]).click()
+        status = page.locator("#auto-update")
+        status.get_by_text(LABELS["id"]["auto_none"]).wait_for(timeout=10_000)
+        assert LABELS["id"]["auto_watch"] in status.inner_text()
+        (server.corpus / "jembatan.md").write_text("---\ntitle: Jembatan Baru di Lebak\nsource: Kabar Banten\n---\n"
+                                                    "Jembatan gantung sepanjang 120 meter diresmikan di Lebak pada Senin.\n")
+        status.get_by_text(LABELS["id"]["trigger_watch"], exact=False).wait_for(timeout=30_000)
+        page.get_by_text("1 artikel baru").wait_for(timeout=10_000)
+        assert "Jembatan Baru di Lebak" in page.locator("#articles").inner_text()  # the list followed
+        page.screenshot(path=str(SHOTS / "14-automatic-update-id.png"), full_page=True)
+        page.get_by_role("radio", name="English").check()
+        status.get_by_text(LABELS["en"]["trigger_watch"], exact=False).wait_for(timeout=10_000)
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.screenshot(path=str(SHOTS / "15-automatic-update-phone-en.png"), full_page=True)
+        browser.close()
