@@ -7,7 +7,7 @@ and written as a Markdown file with front matter under `corpus/<site>/`: the cor
 plain folder a person can read and edit, and the normal incremental build indexes it.
 
 Polite by construction: robots.txt is obeyed, requests to one host are spaced by
-`RAG_FETCH_DELAY` seconds, every request names the project in its User-Agent, feeds and
+`RAG_FETCH_DELAY` seconds (or the site's Crawl-delay when longer), every request names the project in its User-Agent, feeds and
 sitemaps are asked for with their ETag/Last-Modified (an unchanged feed costs a 304), and
 transient failures (timeouts, 429, 5xx) are retried with exponential backoff. A failing feed
 or page is one log line and never stops the others.
@@ -378,8 +378,12 @@ class Fetcher:
         return httpx.Response(response.status_code, headers=response.headers, content=body, request=response.request)
 
     def _wait_turn(self, url: str) -> None:
-        host = urlsplit(url).netloc
-        pause = self._last_request.get(host, -1e9) + self.delay - time.monotonic()
+        """Space requests to one host by `delay`, or by the site's robots.txt Crawl-delay when longer."""
+        parts = urlsplit(url)
+        host = parts.netloc
+        rules = self._robots.get(f"{parts.scheme}://{host}")
+        delay = max(self.delay, float((rules.crawl_delay(USER_AGENT) if rules else None) or 0))
+        pause = self._last_request.get(host, -1e9) + delay - time.monotonic()
         if pause > 0:
             time.sleep(pause)
         self._last_request[host] = time.monotonic()

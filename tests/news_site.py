@@ -76,8 +76,10 @@ class NewsSite:
             Fetcher(corpus).fetch([site.base + "/rss.xml"])
     """
 
-    def __init__(self, stories: list[Story] | None = None, broken: bool = True, slow_seconds: float = 3.0):
+    def __init__(self, stories: list[Story] | None = None, broken: bool = True, slow_seconds: float = 3.0, crawl_delay: float = 0):
         self.stories = list(STORIES if stories is None else stories)
+        self.crawl_delay = crawl_delay
+        self.times: list[float] = []  # when each article page was asked for
         self.broken, self.slow_seconds = broken, slow_seconds
         self.hits: Counter[str] = Counter()
         self.status: Counter[int] = Counter()
@@ -119,7 +121,8 @@ class NewsSite:
     def page(self, path: str) -> tuple[int, str, str]:
         """(status, content type, body) of a path."""
         if path == "/robots.txt":
-            return 200, "text/plain", "User-agent: *\nDisallow: /private/\n"
+            delay = f"Crawl-delay: {self.crawl_delay}\n" if self.crawl_delay else ""
+            return 200, "text/plain", f"User-agent: *\nDisallow: /private/\n{delay}"
         if path == "/rss.xml":
             return 200, "application/rss+xml", self.rss()
         if path == "/atom.xml":
@@ -147,6 +150,8 @@ class NewsSite:
             def do_GET(self) -> None:
                 path = urlsplit(self.path).path
                 site.hits[path] += 1
+                if path.startswith("/berita/"):
+                    site.times.append(time.monotonic())
                 site.user_agents.add(self.headers.get("User-Agent", ""))
                 if path == "/berita/lambat":
                     time.sleep(site.slow_seconds)

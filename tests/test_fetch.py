@@ -89,3 +89,11 @@ def test_sources_file_and_settings_errors_say_what_to_write(tmp_path):
 def test_canonical_url_drops_tracking_and_normalises():
     assert canonical_url("HTTPS://Berita.ID:443/a?utm_source=x&b=2&fbclid=z&a=1#atas") == "https://berita.id/a?a=1&b=2"
     assert canonical_url("http://berita.id:8080") == "http://berita.id:8080/"
+
+
+def test_the_site_crawl_delay_spaces_the_requests(tmp_path):
+    with NewsSite(broken=False, crawl_delay=1) as site:  # whole seconds: robotparser reads no fractions
+        report = quick_fetcher(tmp_path).fetch([site.base + "/sitemap.xml"])
+    assert len(report.saved) == len(STORIES)
+    gaps = [later - earlier for earlier, later in zip(site.times, site.times[1:])]
+    assert len(gaps) == len(STORIES) - 1 and min(gaps) >= 0.95
