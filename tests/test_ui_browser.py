@@ -404,15 +404,11 @@ def test_active_filters_are_chips_one_click_removes_one(page):
     page.click("#filters button")
 
 
-def test_index_tab_shows_the_last_automatic_update(tmp_path):
+def test_index_tab_shows_the_last_automatic_update(page, tmp_path):
     """Watch mode: a file copied into the corpus is indexed by itself, and the Index tab says so
     (desktop and phone), in both languages."""
-    from playwright.sync_api import sync_playwright
-
-    with AppServer(tmp_path, extra_env={"RAG_WATCH_QUIET_SECONDS": "0.5"}, args=("--watch",)) as server, \
-            sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    with AppServer(tmp_path, extra_env={"RAG_WATCH_QUIET_SECONDS": "0.5"}, args=("--watch",)) as server:
+        page = page.context.browser.new_page(viewport={"width": 1400, "height": 1000})  # the module's browser, a watching server
         page.goto(server.url + "/")
         page.get_by_role("tab", name=LABELS["id"]["index_tab"]).click()
         status = page.locator("#auto-update")
@@ -428,4 +424,4 @@ def test_index_tab_shows_the_last_automatic_update(tmp_path):
         status.get_by_text(LABELS["en"]["trigger_watch"], exact=False).wait_for(timeout=10_000)
         page.set_viewport_size({"width": 390, "height": 844})
         page.screenshot(path=str(SHOTS / "15-automatic-update-phone-en.png"), full_page=True)
-        browser.close()
+        page.close()
