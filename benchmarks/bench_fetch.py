@@ -23,7 +23,6 @@ import shutil
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,9 +49,8 @@ def stories(count: int) -> list[Story]:
 def fetch_once(site: NewsSite, corpus: Path) -> tuple[float, int]:
     shutil.rmtree(corpus, ignore_errors=True)
     corpus.mkdir(parents=True)
-    fetcher = Fetcher(corpus, delay=0)
-    report = fetcher.fetch([site.base + "/sitemap.xml"])
-    fetcher.close()
+    with Fetcher(corpus, delay=0) as fetcher:
+        report = fetcher.fetch([site.base + "/sitemap.xml"])
     assert not report.failures, report.failures
     return report.seconds, len(report.saved)
 
@@ -68,8 +66,8 @@ def main() -> None:
         runs = [fetch_once(site, work / "fetched") for _ in range(args.repeats)]
         seconds, saved = statistics.median(r[0] for r in runs), runs[0][1]
         rows.append(("fetch (sitemap, empty corpus)", saved, seconds))
-        again = Fetcher(work / "fetched", delay=0)
-        report = again.fetch([site.base + "/sitemap.xml"])
+        with Fetcher(work / "fetched", delay=0) as again:
+            report = again.fetch([site.base + "/sitemap.xml"])
         rows.append(("fetch again (nothing new)", len(report.saved), report.seconds))
 
     by_hand = work / "by-hand"

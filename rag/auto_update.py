@@ -56,7 +56,6 @@ def watch_corpus(settings: Settings, updater: IndexUpdater, stop: threading.Even
     from watchfiles import watch
 
     quiet_ms = int(settings.watch_quiet_seconds * 1000)
-    updater.automatic.add("watch")
     log.info("watching %s for changes (update after %.1f s of quiet)", settings.corpus_dir, settings.watch_quiet_seconds)
     root = settings.corpus_dir.resolve()
     for changes in watch(root, watch_filter=CorpusChanges(settings.corpus_dir), step=quiet_ms,
@@ -71,7 +70,6 @@ def fetch_on_schedule(settings: Settings, updater: IndexUpdater, stop: threading
     update the index when new articles came in. A failed round is logged and the next one runs."""
     from rag.fetch import fetch_sources
 
-    updater.automatic.add("fetch")
     while not stop.is_set():
         try:
             report = fetch_sources(settings)
@@ -87,7 +85,7 @@ def start_in_background(settings: Settings, updater: IndexUpdater, watch: bool) 
     """Start watch mode (if `watch`) and the fetch schedule (if `settings.fetch_every`) in
     daemon threads; set the returned event to stop them."""
     stop = threading.Event()
-    updater.automatic |= ({"watch"} if watch else set()) | ({"fetch"} if settings.fetch_every else set())  # before the page is built
+    updater.automatic |= ({"watch"} if watch else set()) | ({"fetch"} if settings.fetch_every else set())  # the page shows them
     if watch:
         threading.Thread(target=watch_corpus, args=(settings, updater, stop), name="watch-corpus", daemon=True).start()
     if settings.fetch_every:

@@ -52,7 +52,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     report = fetch_sources(settings, args.urls)
     print(report.summary())
     if report.saved and not args.no_index:
-        return cmd_index(argparse.Namespace(corpus=args.corpus, index=args.index, full=False, ray=None, watch=False))
+        return cmd_index(args)  # `fetch` has the index command's defaults: no --full, no Ray, no watching
     return 0
 
 
@@ -170,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "(default: the sources in sources.yaml)")
     fetch.add_argument("--sources", type=Path, help="a sources.yaml to read instead of RAG_SOURCES_FILE / sources.yaml")
     fetch.add_argument("--no-index", action="store_true", help="only fetch; leave the index as it is")
-    fetch.set_defaults(handler=cmd_fetch)
+    fetch.set_defaults(handler=cmd_fetch, full=False, ray=None, watch=False)
 
     search = with_paths(commands.add_parser("search", help="print the passages that best match a query"))
     search.add_argument("query")

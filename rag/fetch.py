@@ -7,24 +7,24 @@ and written as a Markdown file with front matter under `corpus/<site>/`: the cor
 plain folder a person can read and edit, and the normal incremental build indexes it.
 
 Polite by construction: robots.txt is obeyed, requests to one host are spaced by
-`RAG_FETCH_DELAY` seconds (or the site's Crawl-delay when longer), every request names the project in its User-Agent, feeds and
-sitemaps are asked for with their ETag/Last-Modified (an unchanged feed costs a 304), and
-transient failures (timeouts, 429, 5xx) are retried with exponential backoff. A failing feed
-or page is one log line and never stops the others.
+`RAG_FETCH_DELAY` seconds (or the site's Crawl-delay when longer), every request names the
+project in its User-Agent, feeds and sitemaps are asked for with their ETag/Last-Modified (an
+unchanged feed costs a 304), and transient failures (timeouts, 429, 5xx) are retried with
+exponential backoff. A failing feed or page is one log line and never stops the others.
 
-What was fetched is remembered in `corpus/.fetch/state.json` (a dot folder, so not read as
+What was fetched is remembered in `corpus/.fetch/state.sqlite` (a dot folder, so not read as
 articles): canonical URLs (tracking parameters such as `utm_*` removed, or the page's own
 `<link rel=canonical>`) and hashes of the article text, so a second fetch adds nothing and the
-same story under two URLs is saved once. A fetched file you delete stays deleted.
+same story under two URLs is saved once. A fetched file you delete stays deleted. Each saved
+article is committed to the state at once, so an interrupted fetch never saves one twice.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import logging
-import os
+import sqlite3
 import time
 import urllib.robotparser
 from collections.abc import Iterable
@@ -41,7 +41,7 @@ from rag.corpus import ArticleError, article_markdown, normalise_text, save_arti
 log = logging.getLogger(__name__)
 
 USER_AGENT = "rag-news-archive/1.0 (news archive assistant; fetches feeds and sitemaps politely)"
-STATE_FILE = Path(".fetch") / "state.json"
+STATE_FILE = Path(".fetch") / "state.sqlite"
 TRACKING_PARAMETERS = {"fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid", "_ga", "ref_src", "yclid"}
 RETRY_STATUSES = {429, 500, 502, 503, 504}
 MAX_SITEMAP_DEPTH = 3
@@ -69,7 +69,7 @@ class FetchReport:
     seconds: float = 0.0
 
     def summary(self) -> str:
-        """One line, e.g. 'fetched 3 new articles (12 already known, 1 duplicate, 2 failed) in 4.1 s, 17 requests'."""
+        """One line, e.g. 'fetched 3 new article(s) (12 already known, 1 duplicate(s), 2 failed) in 4.1 s, 17 request(s)'."""
         return (f"fetched {len(self.saved)} new article(s) ({self.known} already known, {len(self.duplicates)} duplicate(s), "
                 f"{len(self.failures)} failed) in {self.seconds:.1f} s, {self.requests} request(s)")
 
@@ -133,32 +133,32 @@ def fetch_sources(settings: Settings, urls: list[str] | None = None) -> FetchRep
                                     "(see sources.example.yaml)")
         urls = read_sources(settings.sources_file)
     settings.corpus_dir.mkdir(parents=True, exist_ok=True)
-    fetcher = Fetcher(settings.corpus_dir, delay=settings.fetch_delay, max_bytes=settings.max_file_bytes)
-    try:
+    with Fetcher(settings.corpus_dir, delay=settings.fetch_delay, max_bytes=settings.max_file_bytes) as fetcher:
         return fetcher.fetch(urls)
-    finally:
-        fetcher.close()
 
 
 class FetchState:
-    """What was fetched before: canonical URL -> corpus file, text hash -> corpus file, pages that
-    failed for good (URL -> why), and the validators (ETag, Last-Modified) of feeds and
-    sitemaps. Saved atomically."""
+    """What was fetched before, as (kind, key) -> value rows: "article" canonical URL -> corpus
+    file, "hash" text hash -> corpus file, "failed" URL -> why (failed for good), "etag" and
+    "modified" URL -> the validators of a feed or sitemap. Every `put` is committed at once."""
 
     def __init__(self, path: Path):
-        self.path = path
-        data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-        self.articles: dict[str, str] = data.get("articles", {})
-        self.hashes: dict[str, str] = data.get("hashes", {})
-        self.failed: dict[str, str] = data.get("failed", {})
-        self.validators: dict[str, dict[str, str]] = data.get("validators", {})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(path)
+        self.db.execute("CREATE TABLE IF NOT EXISTS seen (kind TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, "
+                        "PRIMARY KEY (kind, key))")
 
-    def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        staging = self.path.with_suffix(f".tmp-{os.getpid()}")
-        payload = {"articles": self.articles, "hashes": self.hashes, "failed": self.failed, "validators": self.validators}
-        staging.write_text(json.dumps(payload, ensure_ascii=False, indent=1), encoding="utf-8")
-        os.replace(staging, self.path)
+    def get(self, kind: str, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM seen WHERE kind = ? AND key = ?", (kind, key)).fetchone()
+        return row[0] if row else None
+
+    def put(self, *rows: tuple[str, str, str]) -> None:
+        """Store (kind, key, value) rows in one transaction."""
+        with self.db:
+            self.db.executemany("INSERT OR REPLACE INTO seen VALUES (?, ?, ?)", rows)
+
+    def close(self) -> None:
+        self.db.close()
 
 
 class Fetcher:
@@ -174,8 +174,8 @@ class Fetcher:
 
     Example::
 
-        report = Fetcher(Path("corpus")).fetch(["https://www.antaranews.com/rss/terkini.xml"])
-        print(report.summary())   # then `build_index` indexes the new files
+        with Fetcher(Path("corpus")) as fetcher:
+            print(fetcher.fetch(["https://www.antaranews.com/rss/terkini.xml"]).summary())   # then `build_index` indexes the new files
     """
 
     def __init__(self, corpus_dir: Path, delay: float = 1.0, timeout: float = 15.0, retries: int = 3,
@@ -186,41 +186,51 @@ class Fetcher:
         self._last_request: dict[str, float] = {}
         self._robots: dict[str, urllib.robotparser.RobotFileParser | None] = {}
         self.report = FetchReport()
+        self._validators: list[tuple[str, str, str]] = []  # ETag/Last-Modified of the source being fetched
+        self._retry_later = False  # did one of its pages fail for now (5xx, timeout)?
 
     def fetch(self, urls: Iterable[str]) -> FetchReport:
         """Fetch every new article reachable from `urls` (feeds, sitemaps, site home pages or
         article pages) and return what happened. Never raises for a bad URL: it is reported."""
         started, self.report = time.monotonic(), FetchReport()
-        try:
-            for url in urls:
-                try:
-                    for link in self._article_links(url):
-                        self._fetch_article(link)
-                except FetchError as error:
-                    self._fail(url, str(error))
-        finally:
-            self.state.save()
-            self.report.seconds = time.monotonic() - started
+        for url in urls:
+            self._validators, self._retry_later = [], False
+            try:
+                for link in self._article_links(url):
+                    self._fetch_article(link)
+            except FetchError as error:
+                self._fail(url, str(error))
+                self._retry_later = True
+            if not self._retry_later:  # a feed counts as seen only once every article behind it is in
+                self.state.put(*self._validators)
+        self.report.seconds = time.monotonic() - started
         return self.report
 
     def close(self) -> None:
         self.client.close()
+        self.state.close()
+
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     # -- discovering article links
     def _article_links(self, url: str, depth: int = 0) -> list[str]:
-        """The article URLs a feed, a sitemap (index) or a site's home page leads to; an article
-        page leads to itself."""
+        """The article URLs a feed, a sitemap (index) or a site's home page (the path `/`: the
+        feeds it announces) leads to; any other page is an article and leads to itself."""
         response = self._get(url, conditional=True)
         if response is None:  # 304: unchanged since the last fetch
             return []
-        body = response.content
-        links = self._feed_links(body) or self._sitemap_links(body, url, depth)
+        links = self._feed_links(response.content)
+        if links is None:
+            links = self._sitemap_links(response.content, url, depth)
         if links is not None:
             return links
-        feeds = self._discovered_feeds(response.text, url)
-        if feeds:
-            return [link for feed in feeds for link in self._article_links(feed, depth + 1)]
-        return [url]  # an article page itself
+        if urlsplit(url).path in ("", "/"):
+            return [link for feed in self._discovered_feeds(response.text, url) for link in self._article_links(feed, depth + 1)]
+        return [url]
 
     @staticmethod
     def _feed_links(body: bytes) -> list[str] | None:
@@ -252,6 +262,7 @@ class Fetcher:
                 links += self._article_links(sitemap, depth + 1)
             except FetchError as error:
                 self._fail(sitemap, str(error))
+                self._retry_later = True
         return links
 
     @staticmethod
@@ -265,7 +276,7 @@ class Fetcher:
     # -- one article
     def _fetch_article(self, link: str) -> None:
         canonical = canonical_url(link)
-        if canonical in self.state.articles or canonical in self.state.failed:
+        if self.state.get("article", canonical) or self.state.get("failed", canonical):
             self.report.known += 1
             return
         try:
@@ -274,13 +285,15 @@ class Fetcher:
         except FetchError as error:
             self._fail(link, str(error))
             if error.permanent:
-                self.state.failed[canonical] = str(error)
+                self.state.put(("failed", canonical, str(error)))
+            else:
+                self._retry_later = True
             return
         canonical_page = canonical_url(fields["url"])
         text_hash = hashlib.sha256(normalise_text(text).encode("utf-8")).hexdigest()
-        earlier = self.state.articles.get(canonical_page) or self.state.hashes.get(text_hash)
+        earlier = self.state.get("article", canonical_page) or self.state.get("hash", text_hash)
         if earlier:
-            self.state.articles[canonical] = earlier
+            self.state.put(("article", canonical, earlier))
             self.report.duplicates.append(f"{link} (same article as {earlier})")
             return
         try:
@@ -288,9 +301,7 @@ class Fetcher:
         except ArticleError as error:
             self._fail(link, f"{error.reason}; not saved")
             return
-        for key in {canonical, canonical_page}:
-            self.state.articles[key] = relative
-        self.state.hashes[text_hash] = relative
+        self.state.put(("article", canonical, relative), ("article", canonical_page, relative), ("hash", text_hash, relative))
         self.report.saved.append(relative)
         log.info("fetched %s -> %s", link, relative)
 
@@ -331,19 +342,18 @@ class Fetcher:
         if not self._allowed(url):
             raise FetchError("disallowed by robots.txt", permanent=True)
         headers = {}
-        known = self.state.validators.get(url, {}) if conditional else {}
-        if known.get("etag"):
-            headers["If-None-Match"] = known["etag"]
-        if known.get("last_modified"):
-            headers["If-Modified-Since"] = known["last_modified"]
+        if conditional:
+            for kind, header in (("etag", "If-None-Match"), ("modified", "If-Modified-Since")):
+                if value := self.state.get(kind, url):
+                    headers[header] = value
         response = self._request(url, headers)
         if response.status_code == 304:
             return None
         if response.status_code >= 400:
             raise FetchError(f"HTTP {response.status_code}", permanent=response.status_code in (404, 410))
-        if conditional:
-            validators = {"etag": response.headers.get("etag"), "last_modified": response.headers.get("last-modified")}
-            self.state.validators[url] = {k: v for k, v in validators.items() if v}
+        if conditional:  # stored once the source's articles are all in (`fetch`)
+            self._validators += [(kind, url, response.headers[header]) for kind, header in (("etag", "etag"), ("modified", "last-modified"))
+                                 if header in response.headers]
         return response
 
     def _request(self, url: str, headers: dict[str, str]) -> httpx.Response:
@@ -370,12 +380,12 @@ class Fetcher:
     def _read(self, url: str, headers: dict[str, str]) -> httpx.Response:
         self.report.requests += 1
         with self.client.stream("GET", url, headers=headers) as response:
-            body = b""
+            body = bytearray()
             for piece in response.iter_bytes():
                 body += piece
                 if len(body) > self.max_bytes:
                     raise FetchError(f"response over {self.max_bytes / 2**20:.0f} MiB")
-        return httpx.Response(response.status_code, headers=response.headers, content=body, request=response.request)
+        return httpx.Response(response.status_code, headers=response.headers, content=bytes(body), request=response.request)
 
     def _wait_turn(self, url: str) -> None:
         """Space requests to one host by `delay`, or by the site's robots.txt Crawl-delay when longer."""

@@ -3,8 +3,14 @@ interface (tests/news_site.py): nothing here reaches outside the machine."""
 
 from __future__ import annotations
 
-import yaml
+import os
+import signal
+import subprocess
+import sys
+import time
+
 import pytest
+import yaml
 
 from news_site import COPY_OF_FIRST, NEW_STORY, STORIES, NewsSite
 from rag import cli
@@ -14,6 +20,7 @@ from rag.corpus import load_corpus
 from rag.fetch import USER_AGENT, Fetcher, canonical_url, fetch_sources, read_sources
 from rag.indexer import build_index
 from rag.retriever import Retriever
+from server import PROJECT
 
 
 def quick_fetcher(corpus) -> Fetcher:
@@ -23,7 +30,8 @@ def quick_fetcher(corpus) -> Fetcher:
 def test_feeds_and_sitemap_bring_each_article_once_and_report_each_broken_page_once(tmp_path):
     with NewsSite(slow_seconds=2.0) as site:
         sources = [site.base + path for path in ("/rss.xml", "/atom.xml", "/sitemap.xml")]
-        report = quick_fetcher(tmp_path).fetch(sources)
+        with quick_fetcher(tmp_path) as fetcher:
+            report = fetcher.fetch(sources)
         assert len(report.saved) == len(STORIES), report.saved
         failures = sorted(line.split(": ", 1)[0].removeprefix(site.base) for line in report.failures)
         assert failures == ["/berita/galat-server", "/berita/lambat", "/berita/tanpa-artikel", "/berita/tidak-ada", "/private/internal"]
@@ -41,9 +49,14 @@ def test_feeds_and_sitemap_bring_each_article_once_and_report_each_broken_page_o
         assert first.metadata["author"] == "Redaksi Warta Lokal" and first.text.startswith(STORIES[0].paragraphs[0])
         assert first.path.startswith(site.base.removeprefix("http://").replace(":", "_") + "/2024-03-18-banjir")
 
-        again = quick_fetcher(tmp_path).fetch(sources)
-        assert (again.saved, again.failures, again.requests) == ([], [], 4)  # robots.txt, then three 304s
-        assert site.status[304] == 3
+        pages = {path: hits for path, hits in site.hits.items() if path.startswith("/berita/")}
+        with quick_fetcher(tmp_path) as fetcher:
+            again = fetcher.fetch(sources)
+        assert again.saved == [] and site.status[304] == 2  # the Atom feed and the sitemap: unchanged, all their articles in
+        retried = sorted(line.split(": ", 1)[0].removeprefix(site.base) for line in again.failures)
+        assert retried == ["/berita/galat-server", "/berita/lambat"]  # the RSS feed is read again for its passing failures only
+        assert {path: site.hits[path] - hits for path, hits in pages.items() if site.hits[path] != hits} == {
+            "/berita/galat-server": 2, "/berita/lambat": 2}
 
 
 def test_a_new_feed_item_is_fetched_indexed_and_answered(settings, embedder):
@@ -93,7 +106,33 @@ def test_canonical_url_drops_tracking_and_normalises():
 
 def test_the_site_crawl_delay_spaces_the_requests(tmp_path):
     with NewsSite(broken=False, crawl_delay=1) as site:  # whole seconds: robotparser reads no fractions
-        report = quick_fetcher(tmp_path).fetch([site.base + "/sitemap.xml"])
+        with quick_fetcher(tmp_path) as fetcher:
+            report = fetcher.fetch([site.base + "/sitemap.xml"])
     assert len(report.saved) == len(STORIES)
     gaps = [later - earlier for earlier, later in zip(site.times, site.times[1:])]
     assert len(gaps) == len(STORIES) - 1 and min(gaps) >= 0.95
+
+
+def test_an_article_url_brings_that_article_not_the_site_feed(tmp_path):
+    with NewsSite(broken=False) as site, quick_fetcher(tmp_path) as fetcher:
+        report = fetcher.fetch([site.base + STORIES[0].path])  # its page links the RSS feed in the menu
+    assert [a.url for a in load_corpus(tmp_path).articles] == [site.base + STORIES[0].path] and len(report.saved) == 1
+
+
+def test_a_killed_fetch_resumes_without_saving_an_article_twice(tmp_path):
+    corpus = tmp_path / "corpus"
+    with NewsSite(broken=False, crawl_delay=1) as site:  # one article a second: time to kill it halfway
+        env = {**os.environ, "RAG_FETCH_DELAY": "0", "PYTHONPATH": str(PROJECT)}
+        command = [sys.executable, "-m", "rag", "fetch", "--no-index", "--corpus", str(corpus), site.base + "/sitemap.xml"]
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while not list(corpus.rglob("*.md")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        first = len(list(corpus.rglob("*.md")))
+        assert 1 <= first < len(STORIES)
+        with quick_fetcher(corpus) as fetcher:
+            report = fetcher.fetch([site.base + "/sitemap.xml"])
+    assert len(report.saved) == len(STORIES) - first and report.known == first and not report.duplicates
+    assert sorted(a.url for a in load_corpus(corpus).articles) == sorted(site.base + s.path for s in STORIES)
