@@ -89,18 +89,19 @@ def remove(db: sqlite3.Connection, article_ids: Sequence[str]) -> None:
                        (group, group))
 
 
-def groups_of(db: sqlite3.Connection, article_ids: Iterable[str]) -> dict[str, list[str]]:
-    """For each given article that has near-duplicates: all members of its group (itself included)."""
+def groups_of(db: sqlite3.Connection, article_ids: Iterable[str]) -> list[list[str]]:
+    """The groups (member ids, sorted) that any of the given articles belongs to, each once."""
     ids = list(dict.fromkeys(article_ids))
-    members: dict[str, list[str]] = {}
+    groups: dict[str, list[str]] = {}
     for start in range(0, len(ids), 500):
         batch = ids[start : start + 500]
         marks = ",".join("?" * len(batch))
-        rows = db.execute(f"SELECT d.article_id, m.article_id FROM near_duplicates d JOIN near_duplicates m "
-                          f"ON m.group_id = d.group_id WHERE d.article_id IN ({marks}) ORDER BY m.article_id", batch)
-        for article_id, member in rows:
-            members.setdefault(article_id, []).append(member)
-    return members
+        rows = db.execute(f"SELECT group_id, article_id FROM near_duplicates WHERE group_id IN "
+                          f"(SELECT group_id FROM near_duplicates WHERE article_id IN ({marks})) ORDER BY article_id", batch)
+        for group, member in rows:
+            if member not in groups.setdefault(group, []):
+                groups[group].append(member)
+    return list(groups.values())
 
 
 def _buckets(values: np.ndarray) -> list[tuple[int, int]]:

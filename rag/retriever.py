@@ -137,16 +137,12 @@ def one_per_story(store: IndexStore, scores: dict[str, float], allowed: np.ndarr
         # {"antara.md": 0.9}, {"antara.md": (Article(id="kompas.md", ...),)}
     """
     scores, copies = dict(scores), {}
-    permitted = set(allowed.tolist()) if allowed is not None else None
-    folded: set[str] = set()
-    for article_id, members in store.near_duplicates(list(scores)).items():
-        if article_id in folded:
-            continue
-        folded |= {m.id for m in members}
+    groups = store.near_duplicates(list(scores))
+    permitted = set(allowed.tolist()) if groups and allowed is not None else None  # built only when a story has copies
+    for members in groups:
         shown = [m for m in members if permitted is None or m.id in permitted]
         earliest = min(shown, key=lambda a: (a.published or dt.date.max, a.id))
-        best = max(scores.pop(m.id, 0.0) for m in members)
-        scores[earliest.id] = best
+        scores[earliest.id] = max(scores.pop(m.id, 0.0) for m in members)
         copies[earliest.id] = tuple(m for m in members if m.id != earliest.id)
     return scores, copies
 

@@ -195,10 +195,9 @@ class IndexStore:
     def article_ids_where(self, sql: str, params: Sequence[Any]) -> np.ndarray:
         return np.array([r[0] for r in self.db.execute(f"SELECT a.id FROM articles a WHERE {sql}", list(params))], dtype=str)
 
-    def near_duplicates(self, article_ids: Sequence[str]) -> dict[str, list[Article]]:
-        """For each given article with near-duplicates (`rag.near_duplicates`): every copy, itself included."""
-        groups = near_duplicates.groups_of(self.db, article_ids)
-        return {article_id: [self.article(m) for m in members] for article_id, members in groups.items()}
+    def near_duplicates(self, article_ids: Sequence[str]) -> list[list[Article]]:
+        """The copies of every story (`rag.near_duplicates`) that one of the given articles is a copy of."""
+        return [[self.article(m) for m in members] for members in near_duplicates.groups_of(self.db, article_ids)]
 
     def chunks_of(self, article_id: str) -> list[ChunkRow]:
         return [ChunkRow(*r) for r in self.db.execute("SELECT * FROM chunks WHERE article_id = ? ORDER BY ordinal", [article_id])]
