@@ -255,29 +255,27 @@ class SentenceTransformerEmbedder:
         return {"int8": ["int8"], "exact": exact, None: ["int8", *exact]}[self._family]
 
     def _settle_precision(self, model) -> str:
-        """Put the model in the chosen precision; with several candidates, time each on a probe
-        batch of eight 120-word passages (the int8 candidate is a quantised copy of the layers)."""
+        """Put the model in the chosen precision; with several candidates, the fastest on this
+        machine (`rag.precision.fastest`: timed once on a probe batch of eight 120-word passages,
+        then remembered; the int8 candidate is timed on a quantised copy of the layers)."""
         candidates = self._candidates()
         transformer = model[0].auto_model
         exact_layers = transformer.encoder
-        int8_layers = None
-        if "int8" in candidates:
-            int8_layers = copy.deepcopy(exact_layers) if len(candidates) > 1 else exact_layers
-            quantize_linear_layers(int8_layers)
+        int8_copy = []
 
-        def use(precision: str) -> None:
-            transformer.encoder = int8_layers if precision == "int8" else exact_layers
+        def run(precision: str) -> None:
+            if precision == "int8" and not int8_copy:
+                int8_copy.append(copy.deepcopy(exact_layers))
+                quantize_linear_layers(int8_copy[0])
+            transformer.encoder = int8_copy[0] if precision == "int8" else exact_layers
+            self._run(model, probe, precision, batch_size=8)
 
-        choice = candidates[0]
-        if len(candidates) > 1:
-            probe = [((model.prompts or {}).get("passage", "")) + "kata berita " * 60] * 8
-
-            def run(precision: str) -> None:
-                use(precision)
-                self._run(model, probe, precision, batch_size=8)
-
-            choice = fastest({precision: partial(run, precision) for precision in candidates})
-        use(choice)
+        probe = [((model.prompts or {}).get("passage", "")) + "kata berita " * 60] * 8
+        choice = candidates[0] if len(candidates) == 1 else fastest(
+            {precision: partial(run, precision) for precision in candidates}, remember=f"embedder {self.model_id}")
+        if choice == "int8" and not int8_copy:  # not timed here (one candidate, or remembered): quantise in place
+            quantize_linear_layers(exact_layers)
+        transformer.encoder = int8_copy[0] if choice == "int8" and int8_copy else exact_layers
         if choice == "fp16":
             model.half()
         return choice

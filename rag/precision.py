@@ -3,15 +3,24 @@
 Why: the fast path differs from machine to machine, and CPU flags do not predict it. On one of
 our AVX-512 BF16 Xeons bf16 autocast embedded passages 2.7x faster than fp32; on another with
 the same flags it was 1.5x slower, and int8 won there. So `auto` times the candidates on a small
-probe when a model loads (about a second) and keeps the fastest; a CPU without native bf16 never
-tries bf16 (it would be emulated, always slower). A GPU, when torch sees one and `RAG_DEVICE`
-allows it, runs fp16.
+probe the first time a model loads on a machine (about a second) and keeps the fastest; the
+choice is remembered for that machine (`RAG_PRECISION_CACHE`, default
+~/.cache/rag/fastest.json), so every later process, the CLI's build as the server's queries,
+takes the same one without timing again (timed per process, a loaded machine could pick int8 in
+one and fp32 in the other, whose vectors do not mix). Delete the file to measure again. A CPU
+without native bf16 never tries bf16 (it would be emulated, always slower). A GPU, when torch
+sees one and `RAG_DEVICE` allows it, runs fp16.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import platform
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -58,12 +67,15 @@ def cpu_flags() -> str:
     return ", ".join(flags)
 
 
-def fastest(runs: dict[str, Callable[[], object]], rounds: int = 2) -> str:
+def fastest(runs: dict[str, Callable[[], object]], rounds: int = 2, remember: str | None = None) -> str:
     """The name of the fastest of `runs`, timed in interleaved rounds, each by its best round.
 
     Args:
         runs: name -> a function that does the work once (e.g. embeds a probe batch).
         rounds: how often each runs; the first round also warms caches up.
+        remember: a name for the work (e.g. 'embedder intfloat/multilingual-e5-small'): the
+            winner is stored for this machine (CPU model and flags, torch version, threads) and
+            returned without timing by every later call with the same name and candidates.
 
     Returns:
         The name whose best time is the lowest.
@@ -72,10 +84,48 @@ def fastest(runs: dict[str, Callable[[], object]], rounds: int = 2) -> str:
 
         fastest({"sum": lambda: sum(range(1000)), "loop": lambda: [i for i in range(10**6)]})   # 'sum'
     """
+    key = f"{remember}|{','.join(sorted(runs))}|{_machine()}" if remember else None
+    known = _remembered().get(key) if key else None
+    if known in runs:
+        return known
     best = dict.fromkeys(runs, float("inf"))
     for _ in range(rounds):
         for name, run in runs.items():
             start = time.perf_counter()
             run()
             best[name] = min(best[name], time.perf_counter() - start)
-    return min(best, key=best.__getitem__)
+    winner = min(best, key=best.__getitem__)
+    if key:
+        _remember(key, winner)
+    return winner
+
+
+def _cache_file() -> Path:
+    return Path(os.environ.get("RAG_PRECISION_CACHE", Path.home() / ".cache" / "rag" / "fastest.json"))
+
+
+def _machine() -> str:
+    """What the winner depends on: the CPU model and flags, torch's version and thread count."""
+    import torch
+
+    model = platform.processor()
+    with contextlib.suppress(OSError):
+        model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), model)
+    return f"{model}|{cpu_flags()}|torch {torch.__version__}|{torch.get_num_threads()} threads"
+
+
+def _remembered() -> dict[str, str]:
+    try:
+        return json.loads(_cache_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}  # none yet, or unreadable: measure
+
+
+def _remember(key: str, winner: str) -> None:
+    """Add one result, written atomically (two processes may measure at once; the last one stays)."""
+    path = _cache_file()
+    with contextlib.suppress(OSError):  # a read-only home only costs a measurement per process
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staging = path.with_name(f".{path.name}.{os.getpid()}")
+        staging.write_text(json.dumps({**_remembered(), key: winner}, indent=1), encoding="utf-8")
+        os.replace(staging, path)

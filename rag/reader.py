@@ -79,7 +79,8 @@ class Reading:
 
 def choose_precision(model, batch: dict) -> str:
     """'bf16' or 'fp32', whichever reads `batch` (a few tokenised windows, see `probe_batch`)
-    faster on this CPU, measured once at load (~1 s, `rag.precision.fastest`);
+    faster on this CPU, measured at the first load on a machine (~1 s) and then remembered
+    (`rag.precision.fastest`);
     `RAG_READER_PRECISION=bf16|fp32` skips the measurement.
 
     CPU flags do not tell: on one of our AVX-512 BF16 machines bf16 autocast read 8 windows in
@@ -99,7 +100,7 @@ def choose_precision(model, batch: dict) -> str:
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
             return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
 
-    return fastest({precision: partial(run, precision) for precision in ("fp32", "bf16")})
+    return fastest({precision: partial(run, precision) for precision in ("fp32", "bf16")}, remember="reader")
 
 
 def probe_batch(tokenizer, length: int) -> dict:

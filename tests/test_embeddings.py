@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -134,7 +135,7 @@ def test_auto_times_bf16_only_on_a_cpu_that_has_it(monkeypatch, fp32_embedder):
 
     timed: list[list[str]] = []
 
-    def pick_bf16(runs):
+    def pick_bf16(runs, remember=None):
         timed.append(sorted(runs))
         return "bf16" if "bf16" in runs else "int8"
 
@@ -181,3 +182,23 @@ def test_token_batches_pad_little_and_respect_the_budget():
     assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
     assert all(lengths[b[0]] * len(b) <= 600 or len(b) == 1 for b in batches)
     assert batches == [[4], [1, 3], [2, 0, 5]]
+
+
+def test_the_fastest_precision_is_measured_once_per_machine(monkeypatch, tmp_path):
+    """Every process takes the same choice (timed apart, a busy machine chose fp32 in one and int8
+    in another, whose vectors do not mix), and only the first pays the timing."""
+    from rag.precision import fastest
+
+    monkeypatch.setenv("RAG_PRECISION_CACHE", str(tmp_path / "fastest.json"))
+    calls: list[str] = []
+
+    def work(name: str, seconds: float):
+        return lambda: (calls.append(name), time.sleep(seconds))
+
+    assert fastest({"int8": work("int8", 0.0), "fp32": work("fp32", 0.02)}, remember="embedder e5") == "int8"
+    assert sorted(set(calls)) == ["fp32", "int8"]
+    calls.clear()
+    assert fastest({"int8": work("int8", 0.05), "fp32": work("fp32", 0.0)}, remember="embedder e5") == "int8"
+    assert calls == []  # remembered: not timed again
+    assert fastest({"bf16": work("bf16", 0.0), "fp32": work("fp32", 0.02)}, remember="embedder e5") == "bf16"  # other candidates
+    assert fastest({"int8": work("int8", 0.05), "fp32": work("fp32", 0.0)}) == "fp32"  # nothing remembered without a name

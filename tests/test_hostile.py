@@ -43,9 +43,9 @@ runpy.run_module("rag", run_name="__main__")
 """
 
 
-def run_index(corpus: Path, index: Path, max_file_mb: float, precision: str = "auto") -> tuple[int, str, str, float]:
+def run_index(corpus: Path, index: Path, max_file_mb: float) -> tuple[int, str, str, float]:
     """Run `python -m rag index` and return (exit code, stdout, stderr, peak RSS in MB) of that process."""
-    env = {**os.environ, "RAG_MAX_FILE_MB": str(max_file_mb), "PYTHONPATH": str(PROJECT), "RAG_EMBED_PRECISION": precision}
+    env = {**os.environ, "RAG_MAX_FILE_MB": str(max_file_mb), "PYTHONPATH": str(PROJECT)}
     result = subprocess.run([sys.executable, "-c", REPORT_PEAK, "index", "--corpus", str(corpus), "--index", str(index)],
                             env=env, capture_output=True, text=True, errors="replace")
     peak_kb = re.search(r"^peak-rss-kb (\d+)$", result.stderr, re.MULTILINE)
@@ -62,9 +62,7 @@ def check_hostile_corpus(tmp_path: Path, embedder, full: bool) -> dict:
 
     corpus = make_hostile_corpus(tmp_path / "corpus", full=full)
     index = tmp_path / "index"
-    # the precision the session's embedder chose: `auto` measures at load, and a loaded embedder cannot change family
-    precision = "int8" if embedder.family == "int8" else embedder.variant
-    code, stdout, stderr, peak_mb = run_index(corpus.root, index, corpus.max_file_mb, precision)
+    code, stdout, stderr, peak_mb = run_index(corpus.root, index, corpus.max_file_mb)  # the default (auto) embedder
     assert code == 0, stderr[-3000:]
     failures: list[str] = []
 
