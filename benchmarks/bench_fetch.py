@@ -9,9 +9,9 @@ the loopback interface (tests/news_site.py: a sitemap and article pages), then i
   trafilatura, Markdown written; `RAG_FETCH_DELAY=0`, so this is the fetcher's own cost, not
   the politeness delay a real site gets), median of `--repeats` runs;
 - fetch again: nothing new (the sitemap answers 304);
-- index the fetched corpus (first build, the default embedder), and the same articles copied in
-  as Markdown files by hand (the baseline): articles/s of each, so the cost of extraction and of
-  the near-duplicate signatures shows side by side.
+- index the fetched corpus (first build, the default embedder, warmed up), and the same
+  articles copied in as Markdown files by hand (the baseline): articles/s of each, so what
+  fetching costs (the first row) stands next to what indexing costs either way.
 
 Prints one Markdown table and the CPU flags. Nothing reaches outside the machine.
 """
