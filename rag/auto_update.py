@@ -27,14 +27,14 @@ class CorpusChanges:
     """The watchfiles filter for a corpus folder: what the corpus scan reads, nothing hidden
     (`.fetch/` state, `.upload-*` staging files), no editor swap files."""
 
-    def __init__(self, corpus_dir: Path):
+    def __init__(self, root: Path):
         from watchfiles import DefaultFilter
 
-        self.root = corpus_dir.resolve()
+        self.root = root  # resolved: watchfiles reports paths under it
         self.default = DefaultFilter()
 
     def __call__(self, change, path: str) -> bool:
-        inside = Path(path).parts[len(self.root.parts):]  # watchfiles reports paths under the resolved root
+        inside = Path(path).parts[len(self.root.parts):]
         return self.default(change, path) and not any(part.startswith(".") for part in inside)
 
 
@@ -58,7 +58,7 @@ def watch_corpus(settings: Settings, updater: IndexUpdater, stop: threading.Even
     quiet_ms = int(settings.watch_quiet_seconds * 1000)
     log.info("watching %s for changes (update after %.1f s of quiet)", settings.corpus_dir, settings.watch_quiet_seconds)
     root = settings.corpus_dir.resolve()
-    for changes in watch(root, watch_filter=CorpusChanges(settings.corpus_dir), step=quiet_ms,
+    for changes in watch(root, watch_filter=CorpusChanges(root), step=quiet_ms,
                          debounce=max(10 * quiet_ms, 10_000), stop_event=stop, rust_timeout=1000, raise_interrupt=False):
         log.info("%d change(s) in %s; updating the index", len(changes), settings.corpus_dir)
         _report(updater.run("watch"), on_update)

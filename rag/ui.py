@@ -474,6 +474,10 @@ def auto_status(updater: IndexUpdater, language: str) -> str:
 def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets: gr.Dropdown, language: gr.State) -> None:
     """Upload, update and delete (each needs the token: /upload_articles, /update_index,
     /delete_article) and the article search."""
+    def index_views(language: str) -> tuple:
+        """The stats, the outlet filter's choices and the article list, after an update."""
+        return index_stats(assistant, language), gr.update(choices=assistant.retriever.store.sources()), article_rows(archive, "")
+
     def upload(files: list[str] | None, token: str, language: str) -> tuple[str, None]:
         labels = LABELS[language]
         try:
@@ -499,8 +503,7 @@ def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets:
         while job.state == "running":
             progress((job.done, job.total) if job.total else 0.0, desc=LABELS[language]["updating"])
             time.sleep(0.3)
-        return (update_report(job, language), index_stats(assistant, language),
-                gr.update(choices=assistant.retriever.store.sources()), article_rows(archive, ""))
+        return update_report(job, language), *index_views(language)
 
     def ask_to_delete(article_id: str, language: str) -> tuple[dict, str, str]:
         article_id = (article_id or "").strip()
@@ -541,8 +544,7 @@ def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets:
             key = f"{job.id}:{job.state}" if job else ""
             if key == seen_job:
                 return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
-            return (auto_status(archive.updater, language), index_stats(assistant, language),
-                    gr.update(choices=assistant.retriever.store.sources()), article_rows(archive, ""), key)
+            return auto_status(archive.updater, language), *index_views(language), key
 
         gr.Timer(2).tick(tick, [language, seen], [index.auto_report, index.stats, outlets, index.articles, seen],
                          api_visibility="private", show_progress="hidden")

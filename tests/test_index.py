@@ -95,7 +95,7 @@ def test_an_index_is_searched_and_extended_in_its_own_vector_family(settings, mo
     from rag.embeddings import INT8_VARIANT, load_embedder
     from rag.retriever import Retriever
 
-    monkeypatch.setattr(embeddings, "fastest", lambda runs: "fp32")  # were auto to measure, fp32 would win
+    monkeypatch.setattr(embeddings, "fastest", lambda runs, remember=None: "fp32")  # were auto to measure, fp32 would win
 
     write(settings.corpus_dir / "a.md", "Judul\nIsi berita.")
     build_index(settings, load_embedder(precision="int8"))
