@@ -7,16 +7,20 @@ Abstention: for each train question it records the evidence strength (best sente
 passage dense score) once with the gold articles in the index and once with them filtered
 out, then grid-searches `RAG_MIN_COVERAGE` / `RAG_MIN_DENSE_SCORE` for the most
 leave-gold-out abstentions while abstaining on at most 10% of the answerable questions.
-With `--reader`: calibrates the reader's confidence. Each train question is answered as the
-product answers it (the reader picks the short answer in the chosen article); a logistic
-regression of "the short answer is right" (token F1 >= 0.5 against a gold answer) on the
-reader's margin gives `RAG_READER_CALIBRATION`.
+With `--reader`: how the reader chooses the article (`rag.answer.Ranking`). The reader reads
+the passages of the articles each train question retrieves (with and without its gold
+articles); a logistic regression of "this is a gold article" on `rag.answer.article_features`
+gives the weights; then how many articles to read and when the first one alone is enough (the
+fewest passages for at most 0.01 less recall@1 than reading all), and the probability below
+which to abstain (most leave-gold-out abstention at <= 5% false abstention). `--write` keeps
+them in the reader's reader.json (`make train` does).
 Report the result on the valid split with `make eval`, never on the questions tuned on.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import sys
 from pathlib import Path
@@ -24,10 +28,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.answer import Assistant, score_sentences  # noqa: E402
+from rag.answer import PASSAGES_READ, Assistant, answer_probability, article_features, score_sentences  # noqa: E402
 from rag.config import get_settings  # noqa: E402
-from rag.embeddings import embedder_for  # noqa: E402
-from rag.evaluate import eval_index_dir, load_questions, recall_at, reciprocal_rank, token_f1  # noqa: E402
+from rag.embeddings import embedder_for, set_threads  # noqa: E402
+from rag.indexer import build_index  # noqa: E402
+from rag.evaluate import eval_index_dir, load_questions, recall_at, reciprocal_rank  # noqa: E402
+from rag.reader import CONFIG_FILE, READER_DIR, Reader  # noqa: E402
 from rag.retriever import Filters, Retriever  # noqa: E402
 from shared_data import NEWS_QA, require  # noqa: E402
 
@@ -52,30 +58,93 @@ def tune_fusion(assistant: Assistant, questions) -> None:
     assistant.retriever.settings = assistant.settings
 
 
-def calibrate_reader(assistant: Assistant, questions) -> None:
-    """Fit P(short answer right | reader margin) on train questions (Platt scaling), answering
-    each exactly as the product does."""
+FEATURES = ["reader margin", "retrieval score", "dense similarity", "shared words", "intercept"]
+
+
+def reader_evidence(assistant: Assistant, question, filters: Filters | None) -> list[tuple[list[float], bool]]:
+    """(article_features, is a gold article) for each article the product's reader reads."""
+    hits = assistant.retriever.search(question.question, assistant.settings.top_k, filters)
+    ranked = score_sentences(question.question, hits)
+    readings = assistant.reader.read(question.question, [hit.text for hit in hits[:PASSAGES_READ]])
+    rows = []
+    for reading in readings:
+        hit = hits[reading.passage]
+        coverage = max((s.coverage for s in ranked if s.hit_rank == reading.passage), default=0.0)
+        rows.append((article_features(hit, reading.margin, coverage), hit.article.id in question.gold_docs))
+    return rows
+
+
+Evidence = list[list[tuple[list[float], bool]]]  # per question, per article read: (article_features, is gold)
+
+
+def cascade(question: list[tuple[list[float], bool]], weights: list[float], sure: float, articles: int) -> tuple[float, bool, int]:
+    """What `rag.answer.read_articles` sees for one question: the best probability among the
+    articles it reads, whether that article is gold, and how many passages it read."""
+    scored = [(answer_probability(features, weights), gold) for features, gold in question]
+    read = scored[:1] if scored and scored[0][0] >= sure else scored[:articles]
+    best = max(read, key=lambda s: s[0], default=(0.0, False))
+    return best[0], best[1], len(read)
+
+
+def choose_ranking(with_gold: Evidence, without: Evidence, weights: list[float]) -> dict:
+    """How many articles to read and when the first is enough (the fewest passages read for at
+    most 0.01 less recall@1 than reading all), then the abstention threshold (the most
+    leave-gold-out abstention at <= 5% false abstention), printing each table."""
+    def recall(sure: float, articles: int) -> float:
+        return sum(cascade(q, weights, sure, articles)[1] for q in with_gold) / len(with_gold)
+
+    most = max(len(q) for q in with_gold)
+    full = recall(1.01, most)
+    print("| articles read at most | first alone when p >= | recall@1 | passages read (mean) |\n| --- | --- | --- | --- |")
+    options = []
+    for articles in range(2, most + 1):
+        for sure in [x / 100 for x in range(50, 100, 5)] + [1.01]:
+            reads = sum(cascade(q, weights, sure, articles)[2] for q in with_gold) / len(with_gold)
+            options.append((recall(sure, articles), reads, articles, sure))
+            if sure in (0.5, 0.7, 0.8, 0.9, 0.95, 1.01):
+                print(f"| {articles} | {sure:.2f} | {options[-1][0]:.3f} | {reads:.2f} |")
+    _, _, articles, sure = min((o for o in options if o[0] >= full - 0.01), key=lambda o: (o[1], o[2]))
+    answered = [cascade(q, weights, sure, articles) for q in with_gold]
+    unanswered = [cascade(q, weights, sure, articles)[0] for q in without]
+    print("| min probability | false abstention | leave-gold-out abstention | gold article quoted |\n| --- | --- | --- | --- |")
+    chosen = 0.0
+    for step in range(2, 62, 2):
+        threshold = step / 100
+        false_rate = sum(p < threshold for p, _, _ in answered) / len(answered)
+        true_rate = sum(p < threshold for p in unanswered) / len(unanswered)
+        right = sum(p >= threshold and gold for p, gold, _ in answered) / len(answered)
+        if false_rate <= 0.05:
+            chosen = threshold
+        print(f"| {threshold:.2f} | {false_rate:.3f} | {true_rate:.3f} | {right:.3f} |")
+    return {"weights": weights, "min_probability": chosen, "sure": sure, "articles": articles}
+
+
+def fit_reader_ranking(assistant: Assistant, questions) -> dict:
+    """Learn the reader's `rag.answer.Ranking`: a logistic regression of "this article is a
+    gold article" on `article_features`, over the articles the reader reads for each train
+    question (asked with and without its gold articles), then `choose_ranking`."""
     from sklearn.linear_model import LogisticRegression
 
-    reading = Assistant(assistant.retriever, assistant.settings.model_copy(update={"reader": True}))
-    margins, right = [], []
-    for q in questions:
-        answer = reading.answer(q.question, llm=False)
-        if answer.short_answer is not None:
-            margins.append([answer.margin])
-            right.append(token_f1(answer.short_answer, q.answers) >= 0.5)
-    if not reading.reader or len(set(right)) < 2:
-        sys.exit("error: no usable short answers: the reader did not load (see the log line above) or marked nothing")
-    model = LogisticRegression().fit(margins, right)
-    calibration = [round(float(model.coef_[0][0]), 3), round(float(model.intercept_[0]), 3)]
-    print(f"{len(margins)} short answers on train questions, {sum(right) / len(right):.3f} right (F1 >= 0.5)")
-    print(f"| RAG_READER_CALIBRATION |\n| --- |\n| {calibration} |")
+    if assistant.reader is None:
+        sys.exit("error: the reader did not load (see the log line above)")
+    with_gold = [reader_evidence(assistant, q, None) for q in questions]
+    without = [reader_evidence(assistant, q, Filters(exclude_articles=q.gold_docs)) for q in questions]
+    rows = [row for question in with_gold + without for row in question]
+    model = LogisticRegression(C=1.0, max_iter=1000).fit([f for f, _ in rows], [gold for _, gold in rows])
+    weights = [round(float(w), 4) for w in model.coef_[0]] + [round(float(model.intercept_[0]), 4)]
+    first = sum(bool(q) and q[0][1] for q in with_gold) / len(with_gold)
+    print(f"{len(questions)} train questions; recall@1 in retrieval order {first:.3f}")
+    ranking = choose_ranking(with_gold, without, weights)
+    print(f"| ranking |\n| --- |\n| {ranking} |")
+    return ranking
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--questions", type=int, default=500)
-    parser.add_argument("--reader", action="store_true", help="calibrate the reader's confidence instead")
+    parser.add_argument("--reader", action="store_true", help="learn how the reader ranks articles and when it abstains instead")
+    parser.add_argument("--reader-dir", type=Path, default=READER_DIR, help="the reader to learn it for")
+    parser.add_argument("--write", action="store_true", help="with --reader: keep the result in the reader's reader.json")
     args = parser.parse_args()
     require(NEWS_QA / "questions-dev.jsonl", NEWS_QA / "corpus")
     questions = load_questions(NEWS_QA / "questions-dev.jsonl", "train")
@@ -84,10 +153,22 @@ def main() -> None:
     corpus = NEWS_QA / "corpus"
     settings = get_settings(corpus_dir=corpus)
     settings = settings.model_copy(update={"index_dir": eval_index_dir(corpus, settings)})
-    assistant = Assistant(Retriever(settings.index_dir, embedder_for(settings, threads=1), settings),
+    embedder = embedder_for(settings)
+    print(build_index(settings, embedder).summary(), file=sys.stderr)  # as `rag eval` does: built once, then cached
+    set_threads(1)  # answer as a server does
+    assistant = Assistant(Retriever(settings.index_dir, embedder, settings),
                           settings.model_copy(update={"reader": False}))
     if args.reader:
-        return calibrate_reader(assistant, questions)
+        reader = Reader(args.reader_dir, embedder=assistant.retriever.embedder)
+        ranking = fit_reader_ranking(Assistant(assistant.retriever, settings, reader), questions)
+        if args.write:
+            path = args.reader_dir / CONFIG_FILE
+            config = json.loads(path.read_text(encoding="utf-8"))
+            config["ranking"] = {**ranking, "features": FEATURES,
+                                 "fitted_on": f"{len(questions)} news-qa train questions, with and without their gold articles"}
+            path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+            print(f"wrote the ranking into {path}")
+        return
     tune_fusion(assistant, questions)
     with_gold = [evidence(assistant, q.question, None) for q in questions]
     without = [evidence(assistant, q.question, Filters(exclude_articles=q.gold_docs)) for q in questions]

@@ -5,15 +5,17 @@ answer the question, verbatim, each followed by `[n]` where `n` indexes the sour
 quote can be wrong only by being the wrong sentence, never by being made up. When the best
 evidence is weak the assistant says the archive has no answer and lists what may be related.
 
-Who decides what: shared words (across languages, meaning) decide whether the archive answers
-and from which article (`score_sentences`, `Assistant._is_weak`); the trained reader
-(`rag/reader.py`) then reads that article's passages, and the sentence holding its best span
-becomes the first quote, the span itself the short answer. Measured side by side on the valid
-questions (`make eval`), this quotes the answering sentence more often than choosing by shared
-words alone (0.736 vs 0.695). Letting the reader also rerank articles or decide abstention did
-worse: reranking the top passages (a model learned on train questions) quoted the answering
-sentence less often (0.672) and abstained far less often when the archive had no answer (0.40
-vs 0.65).
+Who decides what: the trained reader (`rag/reader.py`) reads the best passage of the top
+retrieved articles (the first alone when it surely answers) and marks the answer span or
+"no answer" in each; a logistic model
+learned on train questions weighs its margin with the retrieval scores and shared words into
+the probability that an article answers (`read_articles`). The likeliest article is quoted, from
+the sentence holding the reader's span, the span is the short answer, and below
+`min_answer_probability` the assistant abstains. The reader was trained to say "no answer" on
+passages the search ranks high that do not answer (`training/train_reader.py`, stage 2), which
+is what makes its margin tell articles apart. Without a reader (`RAG_READER=0`, or a model
+that cannot be loaded), shared words (across languages, meaning) decide whether the archive
+answers and which sentence is quoted (`score_sentences`, `Assistant._is_weak`).
 """
 
 from __future__ import annotations
@@ -38,10 +40,6 @@ from rag.retriever import Filters, Hit, Retriever
 MAX_SENTENCES = 3
 MAX_QUESTION_CHARS = 1000  # the longest question the page and the API accept
 PASSAGES_READ = 4  # the answer is looked for in the sentences of this many top passages
-# The reader reads the passages of the best article only. Reading the top two articles' (and
-# letting the best span choose between them) did worse on the 2,495 train questions: first
-# sentence holds the answer 0.705 vs 0.709, short answer EM 0.508 vs 0.511, at 2x the latency.
-READ_ARTICLES = 1
 _STEMMER = Stemmer.Stemmer("indonesian")
 _log = logging.getLogger(__name__)
 _STOPWORDS = INDONESIAN_STOPWORDS | ENGLISH_STOPWORDS
@@ -226,40 +224,89 @@ def score_sentences(question: str, hits: Sequence[Hit]) -> list[ScoredSentence]:
 
 @dataclass(frozen=True)
 class ReaderAnswer:
-    """The reader's answer: the sentence holding its best span, the span's text, and the span's
-    answer-vs-no-answer margin (what `Answer.confidence` is calibrated from)."""
+    """The reader's answer from one article: the sentence holding its best span, the span's text,
+    the span's answer-vs-no-answer margin, and the probability that this article answers
+    (`answer_probability`)."""
 
     sentence: ScoredSentence
     short_answer: str
     margin: float
+    probability: float
+
+
+MARGIN_FLOOR = -20.0  # a passage where the reader marks nothing counts as this sure it does not answer
+
+
+def article_features(hit: Hit, margin: float, coverage: float) -> list[float]:
+    """What decides whether a retrieved article answers: the reader's answer-vs-no-answer margin in
+    its passage, the retrieval score (BM25 and dense, fused), the passage's cosine similarity to
+    the question, and the share of the question's words in its best sentence."""
+    return [max(margin, MARGIN_FLOOR), hit.score, hit.dense_score or 0.0, coverage]
+
+
+def answer_probability(features: Sequence[float], weights: Sequence[float]) -> float:
+    """Logistic model over `article_features`: `weights` are one per feature, then the intercept
+    (learned on train questions: `benchmarks/tune_on_train.py --reader`)."""
+    z = sum(w * f for w, f in zip(weights, features)) + weights[-1]
+    return 1 / (1 + math.exp(-max(-50.0, min(50.0, z))))
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """How the reader's readings choose the article to answer from, learned with each reader
+    on train questions (`benchmarks/tune_on_train.py --reader --write`, kept in its reader.json).
+
+    `weights`: of `article_features`, then the intercept; `min_probability`: below it the
+    assistant abstains; `sure`: when the top article answers with at least this probability,
+    the others are not read (most questions then cost one passage); `articles`: otherwise the
+    passages of this many top articles are read.
+    """
+
+    weights: list[float]
+    min_probability: float
+    sure: float = 1.0
+    articles: int = PASSAGES_READ
 
 
 def read_articles(reader: Reader, question: str, hits: Sequence[Hit], ranked: Sequence[ScoredSentence],
-                  article_ids: Sequence[str]) -> ReaderAnswer | None:
-    """Let the reader find the answer in the passages of these articles among the sentences
-    `score_sentences` ranked: its best span over all those passages (by answer-vs-no-answer
-    margin), and the sentence holding it. None when it marks nothing or its span crosses a
-    sentence boundary.
+                  ranking: Ranking) -> list[ReaderAnswer]:
+    """Let the reader read the passage of the top article, and when it is not sure that one
+    answers (`ranking.sure`), of the next ones too (up to `ranking.articles`); rank the articles
+    by the probability that they answer: the reader's margin weighed with the retrieval scores
+    and shared words (`article_features`). For each article, its best span that lies inside one
+    sentence is the short answer and that sentence the quote. Best first; an article where the
+    reader marks nothing inside a sentence is left out.
 
     Example::
 
         ranked = score_sentences(question, hits)
-        found = read_articles(reader, question, hits, ranked, [hits[ranked[0].hit_rank].article.id])
-        found.short_answer, found.sentence.text   # 'Dmitry Peskov', 'Juru bicara Kremlin Dmitry Peskov ...'
+        best = read_articles(reader, question, hits, ranked, Ranking(**reader.ranking))[0]
+        best.short_answer, best.sentence.text   # 'Dmitry Peskov', 'Juru bicara Kremlin Dmitry Peskov ...'
     """
-    ranks = sorted({s.hit_rank for s in ranked if hits[s.hit_rank].article.id in article_ids})
-    readings = reader.read(question, [hits[rank].text for rank in ranks])
-    found = [(r.margin, ranks[r.passage], r.best) for r in readings if r.best is not None]
-    if not found:
-        return None
-    margin, rank, span = max(found, key=lambda f: f[0])
-    hit = hits[rank]
-    start, end = hit.start + span.start, hit.start + span.end
-    # By article offsets: chunks overlap, and a shared sentence is ranked under the first passage holding it.
-    sentence = next((s for s in ranked if hits[s.hit_rank].article.id == hit.article.id
-                     and s.span[0] <= start and end <= s.span[1]), None)
-    short = hit.article.text[start:end].strip()
-    return ReaderAnswer(sentence, short, margin) if sentence and short else None
+    answers = _read_passages(reader, question, hits, ranked, ranking.weights, range(min(1, len(hits))))
+    if not answers or answers[0].probability < ranking.sure:
+        answers += _read_passages(reader, question, hits, ranked, ranking.weights, range(1, min(ranking.articles, len(hits))))
+    return sorted(answers, key=lambda a: a.probability, reverse=True)
+
+
+def _read_passages(reader: Reader, question: str, hits: Sequence[Hit], ranked: Sequence[ScoredSentence],
+                   weights: Sequence[float], ranks: range) -> list[ReaderAnswer]:
+    """The reader's answer in each of the passages `hits[rank]` (see `read_articles`)."""
+    answers = []
+    for reading in reader.read(question, [hits[rank].text for rank in ranks]):
+        rank = ranks[reading.passage]
+        hit = hits[rank]
+        sentences = [s for s in ranked if s.hit_rank == rank]
+        coverage = max((s.coverage for s in sentences), default=0.0)
+        probability = answer_probability(article_features(hit, reading.margin, coverage), weights)
+        for span in reading.spans:
+            start, end = hit.start + span.start, hit.start + span.end
+            sentence = next((s for s in sentences if s.span[0] <= start and end <= s.span[1]), None)
+            short = hit.article.text[start:end].strip()
+            if sentence and short:
+                answers.append(ReaderAnswer(sentence, short, reading.margin, probability))
+                break
+    return answers
 
 
 class Assistant:
@@ -325,33 +372,51 @@ class Assistant:
         in_context = retrieval_query(question, history)  # a follow-up is read with the question it follows
         hits = self.retriever.search(in_context, k or self.settings.top_k, filters)
         spec = self.settings.llm if llm is None else llm or None
-        answer = self._quote(question, in_context, language, hits, read=not spec)
+        ranked = score_sentences(in_context, hits)
+        # a follow-up is read with the question it follows after it (questions are cut at 48 tokens)
+        asked = question if in_context == question else f"{question} {in_context[: -len(question)].strip()}"
+        read = self._read(asked, hits, ranked) if ranked else None
+        answer = self._quote(in_context, language, hits, ranked, read)
         if spec and not answer.abstained:
-            answer = yield from self._generate(spec, question, history, language, hits, answer)
+            likely = [(a.sentence.hit_rank + 1, a.short_answer) for a in read[0]] if read else []
+            answer = yield from self._generate(spec, question, history, language, hits, answer, likely)
         else:
             for piece in re.split(r"(?<=[\]:]) ", answer.text):
                 yield piece + " "
+        if read:  # the retrieved articles as the reader ranked them (what `rag eval` scores): the likeliest first
+            order = list(dict.fromkeys([a.sentence.hit_rank for a in read[0]] + list(range(len(hits)))))
+            answer.hits = [hits[rank] for rank in order]
         yield answer
 
-    def _quote(self, question: str, in_context: str, language: str, hits: list[Hit], read: bool) -> Answer:
+    def _quote(self, in_context: str, language: str, hits: list[Hit], ranked: list[ScoredSentence],
+               read: tuple[list[ReaderAnswer], float] | None) -> Answer:
         """Quote the sentences that answer, or abstain when the evidence is weak.
 
-        Whether to answer and from which article is decided by shared words (across languages:
-        by meaning), `score_sentences`; with `read`, the reader then reads that article's
-        passages and its best span picks the first quote and becomes the short answer. The
-        reader reads the question as asked (not folded with the one before): that is how it was
-        trained and calibrated.
+        With the reader's answers (`read`: best first, and the probability below which to
+        abstain; None without a reader): the article most likely to answer is quoted, from the
+        sentence holding the reader's span, and the span is the short answer. Without them, and
+        for a question in another language than the articles' (the reader and its ranking were
+        learned from Indonesian questions; across languages its margins run low), shared words
+        (`ranked`; across languages: meaning) choose the article and decide abstention
+        (`_is_weak`), and the reader's span in that article, when it read it, is the short answer.
         """
-        ranked = score_sentences(in_context, hits)
         by_meaning = bool(ranked) and hits[ranked[0].hit_rank].article.language not in (None, language)
-        if by_meaning:
-            ranked = self._rank_by_meaning(in_context, hits, ranked)
-        if not ranked or self._is_weak(hits, ranked[0], language, in_context):
-            return self._abstain(language, hits)
-        best = ranked[0]
-        articles = list(dict.fromkeys(hits[s.hit_rank].article.id for s in ranked))[:READ_ARTICLES]
-        found = self._read(question, hits, ranked, articles) if read else None
-        first = found.sentence if found else best
+        found = None
+        if read is not None and not by_meaning:
+            answers, threshold = read
+            if not answers or answers[0].probability < threshold:
+                return self._abstain(language, hits)
+            found = answers[0]
+            first = found.sentence
+            best = max((s for s in ranked if s.hit_rank == first.hit_rank), key=lambda s: s.score)
+        else:  # no reader, or a question in another language than the articles': the reader learned from Indonesian questions only
+            if by_meaning:
+                ranked = self._rank_by_meaning(in_context, hits, ranked)
+            if not ranked or self._is_weak(hits, ranked[0], language, in_context):
+                return self._abstain(language, hits)
+            first = best = ranked[0]
+            found = next((a for a in read[0] if a.sentence.hit_rank == first.hit_rank), None) if read else None
+            first = found.sentence if found else first
         # More sentences of the same passage when their words answer almost as well: context, not
         # doubt. Not across languages: similar meaning is what every sentence of the passage has.
         more = [] if by_meaning else [s for s in ranked if s != first and s.hit_rank == first.hit_rank and s.score >= 0.8 * best.score]
@@ -360,30 +425,44 @@ class Assistant:
             frame = FRAME[language]
             answer.text = f"{frame} {found.short_answer}" + answer.text[len(frame):]
             answer.short_answer, answer.margin = found.short_answer, found.margin
-            slope, intercept = self.settings.reader_calibration
-            answer.confidence = round(1 / (1 + math.exp(-(slope * found.margin + intercept))), 4)
+            answer.confidence = round(found.probability, 4)
         return answer
 
-    def _read(self, question: str, hits: Sequence[Hit], ranked: Sequence[ScoredSentence],
-              article_ids: Sequence[str]) -> ReaderAnswer | None:
+    def ranking(self, reader: Reader) -> Ranking:
+        """The reader's own `Ranking`, with what the settings override (`RAG_READER_RANKING`,
+        `RAG_MIN_ANSWER_PROBABILITY`)."""
+        ranking = Ranking(**reader.ranking)
+        if self.settings.reader_ranking is not None:
+            ranking = replace(ranking, weights=self.settings.reader_ranking)
+        if self.settings.min_answer_probability is not None:
+            ranking = replace(ranking, min_probability=self.settings.min_answer_probability)
+        return ranking
+
+    def _read(self, question: str, hits: Sequence[Hit], ranked: Sequence[ScoredSentence]) -> tuple[list[ReaderAnswer], float] | None:
+        """The reader's answers, best first (`read_articles`), and the probability below which
+        the assistant abstains; None without a reader."""
         reader = self.reader
         if reader is None:
             return None
         try:
-            return read_articles(reader, question, hits, ranked, article_ids)
+            ranking = self.ranking(reader)
+            return read_articles(reader, question, hits, ranked, ranking), ranking.min_probability
         except Exception as error:  # a reader that loaded but cannot read: keep the quotes
             self._drop_reader(error)
             return None
 
     def _generate(self, spec: str, question: str, history: Sequence[dict] | None, language: str,
-                  hits: Sequence[Hit], extractive: Answer) -> Iterator[str]:
+                  hits: Sequence[Hit], extractive: Answer, likely: Sequence[tuple[int, str]] = ()) -> Iterator[str]:
         """Stream an LLM reply from the top passages and return it checked; on any LLM failure,
-        the extractive answer. The answer keeps all `hits`, as the extractive one does."""
+        the extractive answer. `likely`: the reader's answers, best first, as (passage number,
+        span), shown to the model before the passages. The answer keeps all `hits`, as the
+        extractive one does."""
         pieces: list[str] = []
         try:
             model = self._chat_model(spec)
             read = hits[:PASSAGES_READ]
-            for chunk in model.stream(llm_module.build_messages(question, read, language, NO_ANSWER[language], history)):
+            messages = llm_module.build_messages(question, read, language, NO_ANSWER[language], history, likely)
+            for chunk in model.stream(messages):
                 text = chunk.text
                 pieces.append(text)
                 yield text

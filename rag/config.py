@@ -43,9 +43,13 @@ class Settings(BaseSettings):
     min_dense_score: float = Field(0.88, ge=0, le=1, description="...unless the best passage is at least this similar")
     min_dense_cross_lingual: float = Field(0.80, ge=0, le=1, description="question and article in different languages: abstain below this similarity")
     reader: bool = Field(True, description="find the short answer and its sentence with the trained reader (models/reader); 0: quotes only")
-    reader_calibration: list[float] = Field([0.189, -0.491], min_length=2, max_length=2,
-                                            description="slope and intercept mapping the reader's margin to the probability that "
-                                                        "the short answer is right (learned: benchmarks/tune_on_train.py --reader)")
+    reader_ranking: list[float] | None = Field(None, min_length=5, max_length=5,
+                                               description="weights of the reader's margin, the retrieval score, the dense "
+                                                           "similarity and the shared words, then the intercept: the probability "
+                                                           "that an article answers; unset = the ones learned with the reader "
+                                                           "(models/reader/reader.json, benchmarks/tune_on_train.py --reader)")
+    min_answer_probability: float | None = Field(None, ge=0, le=1, description="with the reader: abstain when no article answers "
+                                                                                "with this probability; unset = the reader's own")
     top_k: int = Field(5, ge=1, le=50)
     max_k: int = Field(50, ge=1, le=200)
     ui_concurrency: int = Field(4, ge=1, le=64, description="chat requests the web page answers at once")

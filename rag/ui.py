@@ -13,6 +13,7 @@ opening its own article.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -27,8 +28,10 @@ from rag.corpus import SUFFIXES, ArticleError
 from rag.followups import suggest_follow_ups
 from rag.indexer import IndexUpdater, UpdateJob
 from rag.retriever import Filters
-from rag.ui_render import Turn, literal, render_reply, render_sources
+from rag.ui_render import Turn, literal, render_reply, render_sources, typed_text
 from rag.ui_text import LABELS, LANGUAGES
+
+_log = logging.getLogger(__name__)
 
 EXAMPLES = [
     "Apa yang dikatakan Lavrov tentang perluasan NATO?",
@@ -265,7 +268,8 @@ def chat_tab(assistant: Assistant, labels: dict[str, str]) -> ChatTab:
     active = gr.CheckboxGroup(label=labels["active_filters"], visible=False, elem_id="active-filters")
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=300):
-            chatbot = gr.Chatbot(label=labels["chat"], height=480, sanitize_html=True, elem_id="chat", buttons=["copy", "copy_all"])
+            chatbot = gr.Chatbot(label=labels["chat"], height=480, sanitize_html=True, elem_id="chat", buttons=["copy", "copy_all"],
+                                 editable="user")
         with gr.Column(scale=2, min_width=300):
             sources_panel = gr.HTML(render_sources([], assistant.retriever.store.article, "id"), elem_id="sources")
     question = gr.Textbox(label=labels["question"], placeholder=labels["placeholder"], elem_id="question",
@@ -343,7 +347,8 @@ def refusal(error: WriteRefused | ArticleError | ArticleNotFound, language: str,
 
 
 def wire_chat(assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr.State) -> None:
-    """Send (also Enter, an example or a follow-up), Retry, Undo, and the chat's own clear button;
+    """Send (also Enter, an example or a follow-up), Retry, Undo, editing a question in the chat, and the
+    chat's own clear button;
     the chat event is callable as /chat."""
     def article_of(article_id: str):  # the live generation's store: an index update replaces it
         return assistant.retriever.store.article(article_id)
@@ -367,16 +372,21 @@ def wire_chat(assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr
         shown = chat_messages(conversation) + [{"role": "user", "content": literal(message)}, {"role": "assistant", "content": ""}]
         llm = assistant.settings.llm if mode == "llm" else False
         cleared = False
-        for item in assistant.stream(message, history_of(conversation), filters, int(k), llm):
-            if isinstance(item, Answer):
-                conversation = [*conversation, Turn(message, item, uuid.uuid4().hex[:12])]
-                panel = render_sources(conversation, article_of, language)
-                yield [chat_messages(conversation), panel, gr.skip() if cleared else "", conversation, gr.update(visible=False),
-                       gr.skip(), *follow_up_buttons(item, conversation)]
-            else:
-                shown[-1] = {"role": "assistant", "content": shown[-1]["content"] + literal(item)}
-                box, cleared = (gr.skip() if cleared else ""), True  # empty the box once: what is typed meanwhile stays
-                yield [shown, gr.skip(), box, gr.skip(), gr.update(visible=False), gr.skip(), *hidden]
+        try:
+            for item in assistant.stream(message, history_of(conversation), filters, int(k), llm):
+                if isinstance(item, Answer):
+                    conversation = [*conversation, Turn(message, item, uuid.uuid4().hex[:12])]
+                    panel = render_sources(conversation, article_of, language)
+                    yield [chat_messages(conversation), panel, gr.skip() if cleared else "", conversation, gr.update(visible=False),
+                           gr.skip(), *follow_up_buttons(item, conversation)]
+                else:
+                    shown[-1] = {"role": "assistant", "content": shown[-1]["content"] + literal(item)}
+                    box, cleared = (gr.skip() if cleared else ""), True  # empty the box once: what is typed meanwhile stays
+                    yield [shown, gr.skip(), box, gr.skip(), gr.update(visible=False), gr.skip(), *hidden]
+        except Exception:  # our failure, not the user's: said in the chat, the question back in the box to ask again
+            _log.exception("answering a question from the page failed")
+            shown[-1] = {"role": "assistant", "content": LABELS[language]["server_error"]}
+            yield [shown, gr.skip(), message, gr.skip(), gr.update(visible=False), gr.skip(), *hidden]
 
     def follow_up_buttons(answer: Answer, conversation: list[Turn]) -> list:
         article = article_of(answer.citations[0].article_id) if answer.citations else None
@@ -389,6 +399,16 @@ def wire_chat(assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr
             yield [gr.skip()] * len(outputs)
             return
         yield from respond(conversation[-1].question, conversation[:-1], *rest)
+
+    def edit(conversation: list[Turn], since: str, until: str, outlets: list[str], k: float, mode: str, language: str,
+             event: gr.EditData) -> Iterator[list]:
+        """A question edited in the chat: the conversation from that question on is asked again."""
+        turn = (event.index if isinstance(event.index, int) else event.index[0]) // 2
+        message = typed_text(event.value).strip()
+        if turn >= len(conversation) or not message:  # nothing left to ask: show the conversation as it was
+            yield [chat_messages(conversation)] + [gr.skip()] * (len(outputs) - 1)
+            return
+        yield from respond(message, conversation[:turn], since, until, outlets, k, mode, language)
 
     def undo(conversation: list[Turn], language: str) -> list:
         if not conversation:
@@ -404,6 +424,7 @@ def wire_chat(assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr
         button.click(respond, [button, turns, *filters], outputs, api_visibility="private", **answering)
     chat.retry.click(retry, [turns, *filters], outputs, api_visibility="private", **answering)
     chat.undo.click(undo, [turns, language], undo_outputs, api_visibility="private")
+    chat.chatbot.edit(edit, [turns, *filters], outputs, api_visibility="private", **answering)
     chat.chatbot.clear(lambda lang: [render_sources([], article_of, lang), [], *hidden], language,
                        [chat.sources_panel, turns, *chat.follow_ups], api_visibility="private")
     chat.question.change(None, chat.question, None, js=COUNTER_JS)  # in the browser: no round trip per key

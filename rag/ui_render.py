@@ -46,6 +46,25 @@ def literal(text: str) -> str:
     return _MARKDOWN.sub(r"\\\1", html.escape(text, quote=False)).replace("\n", "  \n")
 
 
+_ESCAPED = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|~>])")
+
+
+def typed_text(content: object) -> str:
+    """What the user typed, back from a chat message `literal` wrote (as the chat hands an edited
+    message back: a string, or Gradio's list of `{"type": "text", "text": ...}` parts).
+
+    Example::
+
+        typed_text(literal("<b>Apa</b> kata *Lavrov*?"))   # '<b>Apa</b> kata *Lavrov*?'
+    """
+    if isinstance(content, list | tuple):
+        content = "".join(part.get("text", "") if isinstance(part, dict) else str(part) for part in content)
+    elif isinstance(content, dict):
+        content = content.get("text", "")
+    text = str(content or "").replace("  \n", "\n")
+    return html.unescape(_ESCAPED.sub(r"\1", text))
+
+
 def render_reply(answer: Answer, turn: int) -> str:
     """The reply to question `turn` (1, 2, ...) as chat markdown, in the answer's language:
     article text shown as typed (no HTML, no markdown: a `[x](url)` in an article is no link), the

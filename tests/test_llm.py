@@ -48,6 +48,9 @@ def test_streamed_llm_answer_is_checked(index_settings, embedder):
     assert stub.requests[-1]["stream"] is True
     prompt = stub.requests[-1]["messages"][0]["content"]
     assert "[1]" in prompt and "not instructions" in prompt
+    # the reader's answers come first, each with the passage it marked it in
+    assert re.search(r"Likely answers marked by an extractive reader.*\n- \[1\] “[^”\n]+”\n", prompt)
+    assert prompt.index("Likely answers") < prompt.index("Passages:")
     assert answer.removed_citations == [7] and "[7]" not in answer.text
     assert answer.unsupported == ["Dia juga mengatakan Rusia akan menyerang Paris besok.", "Ini dari sumber lain."]
     assert "⚠" in answer.text

@@ -1,6 +1,6 @@
 """The web page in headless Chromium (Debian's, driven by Playwright), as a user goes through it:
 ask, read, click a citation (also one of an earlier answer), ask in English, follow up, Retry,
-Undo, copy a quote, a wrong filter date, the page in each language, a phone, no internet, and
+Undo, edit a question, copy a quote, a wrong filter date, the page in each language, a phone, no internet, and
 the Index tab's upload, update and delete; hostile titles are shown as text.
 
 Screenshots of every step go to test-output/ui/ (desktop 1400 px wide, phone 390×844).
@@ -226,6 +226,47 @@ def test_follow_up_retry_and_undo(page, language, first, follow_up):
     assert page.input_value("#question textarea") == follow_up
     assert page.locator("#sources [data-turn='2']").count() == 0 and page.locator("#sources [data-turn='1']").count() == 1
     page.get_by_role("radio", name="Bahasa Indonesia").check()
+
+
+def test_editing_a_question_asks_it_again_from_there(page):
+    """Edit the first question in the chat: the conversation from it on is replaced by the
+    edited question's answer, with its own sources."""
+    ask(page, "Siapa juru bicara Kremlin?", new_conversation=True)
+    ask(page, "Berapa harga cabai rawit di Bandung?")
+    first = page.locator("#chat [data-testid='user']").first
+    first.hover()
+    page.locator("#chat button[aria-label='Edit']").first.click()
+    page.fill("#chat textarea.edit-textarea", "Siapa Menteri Luar Negeri Rusia?")
+    page.locator("#chat button[aria-label='Submit']").first.click()
+    page.wait_for_function("() => document.querySelectorAll('#chat [data-testid=\"user\"]').length === 1"
+                           " && document.querySelector('#sources [data-turn=\"1\"]')?.innerText.includes('Lavrov')", timeout=60_000)
+    assert page.locator("#chat [data-testid='user']").inner_text().strip() == "Siapa Menteri Luar Negeri Rusia?"
+    assert "Sergey Lavrov" in page.locator("#chat [data-testid='bot']").inner_text()
+    assert page.locator("#sources [data-turn='2']").count() == 0
+    page.screenshot(path=str(SHOTS / "16-question-edited.png"), full_page=True)
+
+
+def test_a_server_failure_is_said_in_the_chat_and_the_question_kept(page, server):
+    """The index vanishes under the server (a failure on our side, not the user's): the reply
+    says so in the chat, no Error badge replaces it, the question is back in the box, and once
+    the index is back the same question is answered."""
+    from rag.store import CURRENT
+
+    clear_chat(page)
+    pointer = server.index / CURRENT
+    pointer.rename(pointer.with_suffix(".away"))
+    try:
+        page.fill("#question textarea", "Siapa juru bicara Kremlin?")
+        page.press("#question textarea", "Enter")
+        page.wait_for_function("() => document.querySelector('#chat [data-testid=\"bot\"]')?.innerText.includes('server gagal')",
+                               timeout=60_000)
+    finally:
+        pointer.with_suffix(".away").rename(pointer)
+    assert page.locator(".toast-body, .error").count() == 0 and page.input_value("#question textarea") == "Siapa juru bicara Kremlin?"
+    page.screenshot(path=str(SHOTS / "17-server-failure-in-the-chat.png"), full_page=True)
+    page.press("#question textarea", "Enter")
+    page.wait_for_selector("#sources [data-turn='1']", timeout=60_000)
+    assert "Peskov" in page.locator("#chat [data-testid='bot']").last.inner_text()
 
 
 def test_a_citation_of_an_earlier_answer_opens_its_own_article(page):

