@@ -60,7 +60,7 @@ train: $(TRAINING)
 	$(PY) training/train_reader.py --data $(TRAIN_DATA) --out models/reader
 	$(PY) training/train_reader.py --data $(TRAIN_DATA) --out models/reader --init models/reader \
 		--negatives 2 --wiki-questions 1000 --epochs 1 --lr 3e-5
-	$(PY) benchmarks/tune_on_train.py --reader --write
+	$(PY) benchmarks/tune_on_train.py --reader --write --questions 600
 	$(PY) training/validate_reader.py --data $(TRAIN_DATA) --reader models/reader
 
 NEWS_QA := ../shared/data/news-qa

@@ -1,4 +1,4 @@
-"""Tune retrieval fusion weights and calibrate abstention on the train split (never on valid).
+"""Tune retrieval fusion weights, abstention and the reader's article ranking on the train split (never on valid).
 
     .venv/bin/python benchmarks/tune_on_train.py [--questions N]
 
@@ -28,11 +28,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.answer import PASSAGES_READ, Assistant, answer_probability, article_features, score_sentences  # noqa: E402
+from rag.answer import PASSAGES_READ, Assistant, answer_probability, read_passages, score_sentences  # noqa: E402
 from rag.config import get_settings  # noqa: E402
 from rag.embeddings import embedder_for, set_threads  # noqa: E402
-from rag.indexer import build_index  # noqa: E402
 from rag.evaluate import eval_index_dir, load_questions, recall_at, reciprocal_rank  # noqa: E402
+from rag.indexer import build_index  # noqa: E402
 from rag.reader import CONFIG_FILE, READER_DIR, Reader  # noqa: E402
 from rag.retriever import Filters, Retriever  # noqa: E402
 from shared_data import NEWS_QA, require  # noqa: E402
@@ -62,16 +62,12 @@ FEATURES = ["reader margin", "retrieval score", "dense similarity", "shared word
 
 
 def reader_evidence(assistant: Assistant, question, filters: Filters | None) -> list[tuple[list[float], bool]]:
-    """(article_features, is a gold article) for each article the product's reader reads."""
+    """(article_features, is a gold article) for each article whose passage the product's reader
+    marks an answer in (`rag.answer.read_passages`, all PASSAGES_READ of them), in retrieval order."""
     hits = assistant.retriever.search(question.question, assistant.settings.top_k, filters)
     ranked = score_sentences(question.question, hits)
-    readings = assistant.reader.read(question.question, [hit.text for hit in hits[:PASSAGES_READ]])
-    rows = []
-    for reading in readings:
-        hit = hits[reading.passage]
-        coverage = max((s.coverage for s in ranked if s.hit_rank == reading.passage), default=0.0)
-        rows.append((article_features(hit, reading.margin, coverage), hit.article.id in question.gold_docs))
-    return rows
+    found = read_passages(assistant.reader, question.question, hits, ranked, [0.0] * 5, range(min(PASSAGES_READ, len(hits))))
+    return [(a.features, hits[a.sentence.hit_rank].article.id in question.gold_docs) for a in found]
 
 
 Evidence = list[list[tuple[list[float], bool]]]  # per question, per article read: (article_features, is gold)

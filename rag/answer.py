@@ -113,8 +113,9 @@ class Answer:
     """A reply: its text with `[n]` marks, the quoted sentences, the sources they come from.
 
     `short_answer` is the reader's answer span inside the first quote (None when abstaining,
-    with an LLM, or without a reader); `confidence` (0..1) the calibrated probability that it
-    is right.
+    with an LLM, or without a reader); `confidence` (0..1) the probability that the quoted
+    article answers, as the reader's ranking estimates it (None across languages, where the
+    ranking, learned on Indonesian questions, does not apply).
     """
 
     text: str
@@ -128,7 +129,6 @@ class Answer:
     removed_citations: list[int] = field(default_factory=list)
     short_answer: str | None = None
     confidence: float | None = None
-    margin: float | None = field(default=None, repr=False)  # the reader's, that confidence is calibrated from
 
     def to_json(self) -> dict:
         return {
@@ -225,12 +225,11 @@ def score_sentences(question: str, hits: Sequence[Hit]) -> list[ScoredSentence]:
 @dataclass(frozen=True)
 class ReaderAnswer:
     """The reader's answer from one article: the sentence holding its best span, the span's text,
-    the span's answer-vs-no-answer margin, and the probability that this article answers
-    (`answer_probability`)."""
+    the article's `article_features` and the probability that it answers (`answer_probability`)."""
 
     sentence: ScoredSentence
     short_answer: str
-    margin: float
+    features: list[float]
     probability: float
 
 
@@ -283,13 +282,13 @@ def read_articles(reader: Reader, question: str, hits: Sequence[Hit], ranked: Se
         best = read_articles(reader, question, hits, ranked, Ranking(**reader.ranking))[0]
         best.short_answer, best.sentence.text   # 'Dmitry Peskov', 'Juru bicara Kremlin Dmitry Peskov ...'
     """
-    answers = _read_passages(reader, question, hits, ranked, ranking.weights, range(min(1, len(hits))))
+    answers = read_passages(reader, question, hits, ranked, ranking.weights, range(min(1, len(hits))))
     if not answers or answers[0].probability < ranking.sure:
-        answers += _read_passages(reader, question, hits, ranked, ranking.weights, range(1, min(ranking.articles, len(hits))))
+        answers += read_passages(reader, question, hits, ranked, ranking.weights, range(1, min(ranking.articles, len(hits))))
     return sorted(answers, key=lambda a: a.probability, reverse=True)
 
 
-def _read_passages(reader: Reader, question: str, hits: Sequence[Hit], ranked: Sequence[ScoredSentence],
+def read_passages(reader: Reader, question: str, hits: Sequence[Hit], ranked: Sequence[ScoredSentence],
                    weights: Sequence[float], ranks: range) -> list[ReaderAnswer]:
     """The reader's answer in each of the passages `hits[rank]` (see `read_articles`)."""
     answers = []
@@ -298,13 +297,14 @@ def _read_passages(reader: Reader, question: str, hits: Sequence[Hit], ranked: S
         hit = hits[rank]
         sentences = [s for s in ranked if s.hit_rank == rank]
         coverage = max((s.coverage for s in sentences), default=0.0)
-        probability = answer_probability(article_features(hit, reading.margin, coverage), weights)
+        features = article_features(hit, reading.margin, coverage)
+        probability = answer_probability(features, weights)
         for span in reading.spans:
             start, end = hit.start + span.start, hit.start + span.end
             sentence = next((s for s in sentences if s.span[0] <= start and end <= s.span[1]), None)
             short = hit.article.text[start:end].strip()
             if sentence and short:
-                answers.append(ReaderAnswer(sentence, short, reading.margin, probability))
+                answers.append(ReaderAnswer(sentence, short, features, probability))
                 break
     return answers
 
@@ -375,8 +375,9 @@ class Assistant:
         ranked = score_sentences(in_context, hits)
         # a follow-up is read with the question it follows after it (questions are cut at 48 tokens)
         asked = question if in_context == question else f"{question} {in_context[: -len(question)].strip()}"
-        read = self._read(asked, hits, ranked) if ranked else None
-        answer = self._quote(in_context, language, hits, ranked, read)
+        by_meaning = bool(ranked) and hits[ranked[0].hit_rank].article.language not in (None, language)
+        read = self._read(asked, hits, ranked) if ranked and not by_meaning else None
+        answer = self._quote(asked, in_context, language, hits, ranked, read)
         if spec and not answer.abstained:
             likely = [(a.sentence.hit_rank + 1, a.short_answer) for a in read[0]] if read else []
             answer = yield from self._generate(spec, question, history, language, hits, answer, likely)
@@ -388,7 +389,7 @@ class Assistant:
             answer.hits = [hits[rank] for rank in order]
         yield answer
 
-    def _quote(self, in_context: str, language: str, hits: list[Hit], ranked: list[ScoredSentence],
+    def _quote(self, asked: str, in_context: str, language: str, hits: list[Hit], ranked: list[ScoredSentence],
                read: tuple[list[ReaderAnswer], float] | None) -> Answer:
         """Quote the sentences that answer, or abstain when the evidence is weak.
 
@@ -402,7 +403,7 @@ class Assistant:
         """
         by_meaning = bool(ranked) and hits[ranked[0].hit_rank].article.language not in (None, language)
         found = None
-        if read is not None and not by_meaning:
+        if read is not None:
             answers, threshold = read
             if not answers or answers[0].probability < threshold:
                 return self._abstain(language, hits)
@@ -415,7 +416,7 @@ class Assistant:
             if not ranked or self._is_weak(hits, ranked[0], language, in_context):
                 return self._abstain(language, hits)
             first = best = ranked[0]
-            found = next((a for a in read[0] if a.sentence.hit_rank == first.hit_rank), None) if read else None
+            found = self._read_one(asked, hits, ranked, first.hit_rank) if by_meaning else None
             first = found.sentence if found else first
         # More sentences of the same passage when their words answer almost as well: context, not
         # doubt. Not across languages: similar meaning is what every sentence of the passage has.
@@ -424,8 +425,8 @@ class Assistant:
         if found:
             frame = FRAME[language]
             answer.text = f"{frame} {found.short_answer}" + answer.text[len(frame):]
-            answer.short_answer, answer.margin = found.short_answer, found.margin
-            answer.confidence = round(found.probability, 4)
+            answer.short_answer = found.short_answer
+            answer.confidence = None if by_meaning else round(found.probability, 4)
         return answer
 
     def ranking(self, reader: Reader) -> Ranking:
@@ -450,6 +451,19 @@ class Assistant:
         except Exception as error:  # a reader that loaded but cannot read: keep the quotes
             self._drop_reader(error)
             return None
+
+    def _read_one(self, asked: str, hits: Sequence[Hit], ranked: Sequence[ScoredSentence], rank: int) -> ReaderAnswer | None:
+        """The reader's answer in `hits[rank]`, the article chosen by meaning for a question in
+        another language; None without a reader or a span inside a sentence."""
+        reader = self.reader
+        if reader is None:
+            return None
+        try:
+            found = read_passages(reader, asked, hits, ranked, self.ranking(reader).weights, range(rank, rank + 1))
+        except Exception as error:  # a reader that loaded but cannot read: keep the quotes
+            self._drop_reader(error)
+            return None
+        return found[0] if found else None
 
     def _generate(self, spec: str, question: str, history: Sequence[dict] | None, language: str,
                   hits: Sequence[Hit], extractive: Answer, likely: Sequence[tuple[int, str]] = ()) -> Iterator[str]:

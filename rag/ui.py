@@ -386,7 +386,8 @@ def wire_chat(assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr
         except Exception:  # our failure, not the user's: said in the chat, the question back in the box to ask again
             _log.exception("answering a question from the page failed")
             shown[-1] = {"role": "assistant", "content": LABELS[language]["server_error"]}
-            yield [shown, gr.skip(), message, gr.skip(), gr.update(visible=False), gr.skip(), *hidden]
+            # the conversation as asked from (an edit asks from an earlier turn): the turns after it are gone
+            yield [shown, gr.skip(), message, conversation, gr.update(visible=False), gr.skip(), *hidden]
 
     def follow_up_buttons(answer: Answer, conversation: list[Turn]) -> list:
         article = article_of(answer.citations[0].article_id) if answer.citations else None

@@ -81,12 +81,14 @@ def render_reply(answer: Answer, turn: int) -> str:
             text += f'  \n- <a href="#cite-{turn}-{source.n}">{literal(source.title)}</a>'
         return text
     text = literal(answer.text)
-    if answer.short_answer and answer.confidence is not None:
+    if answer.short_answer:
         lead = literal(f"{FRAME[answer.language]} {answer.short_answer}")
         if text.startswith(lead):  # the frame, then the short answer: bold it there, and only there
-            label = labels["confident"] if answer.confidence >= 0.5 else labels["unsure"]  # a calibrated probability
+            # the reader's probability that the article answers (none across languages)
+            label = "" if answer.confidence is None else \
+                f" _({labels['confident'] if answer.confidence >= 0.5 else labels['unsure']})_"
             frame = literal(FRAME[answer.language])
-            text = f"{frame} **{text[len(frame) + 1 : len(lead)]}** _({label})_" + text[len(lead):]
+            text = f"{frame} **{text[len(frame) + 1 : len(lead)]}**{label}" + text[len(lead):]
     for n in sorted({c.n for c in answer.citations}, reverse=True):
         text = text.replace(literal(f"[{n}]"), f'<a href="#cite-{turn}-{n}">[{n}]</a>')
     if answer.notice:

@@ -46,7 +46,8 @@ def test_seed_questions_get_the_short_answer_inside_the_quote(archive, question,
     assert text_on_disk(archive.settings.corpus_dir / "seed.md")[first.start : first.end] == first.sentence
     frame = "Menurut arsip:" if answer.language == "id" else "According to the archive:"
     assert answer.text.startswith(f"{frame} {expected}\n{first.sentence} [1]")
-    assert 0.0 < answer.confidence < 1.0
+    # across languages the ranking (learned on Indonesian questions) does not decide: no confidence
+    assert 0.0 < answer.confidence < 1.0 if answer.language == "id" else answer.confidence is None
 
 
 def test_an_english_question_is_answered_without_padding(archive):
@@ -54,7 +55,7 @@ def test_an_english_question_is_answered_without_padding(archive):
     holding the answer (the seed question once got two cut-off sentences after it)."""
     answer = archive.answer("Who said the Kremlin monitors the summit very carefully?")
     # the reader marks "Dmitry Peskov mengatakan pada konferensi pers reguler" here since it learned to
-    # say "no answer" (stage 2): across languages its spans run long (see models/README.md, Limits)
+    # say "no answer" (stage 2): across languages its spans can run long (models/README.md, Limits)
     assert "Dmitry Peskov" in answer.short_answer and len(answer.citations) == 1, answer.text
 
 

@@ -81,7 +81,7 @@ def ask(page, question: str, new_conversation: bool = False) -> str:
 
 def test_ask_in_indonesian_and_follow_the_citation(page):
     reply = ask(page, "Apa yang dikatakan Lavrov tentang perluasan NATO?")
-    assert "[1]" in reply and "Lavrov" in reply
+    assert "[1]" in reply and "Lavrov" in reply and ("(yakin)" in reply or "(kurang yakin)" in reply)
     page.wait_for_selector("#sources .source-card mark")
     assert "Lavrov" in page.locator("#sources .source-card mark").first.inner_text()
     page.screenshot(path=str(SHOTS / "1-answer-with-sources.png"), full_page=True)
@@ -97,7 +97,8 @@ def test_ask_in_english(page):
     assert reply.startswith("According to the archive") and "Peskov" in reply
     # the reader's short answer comes first, in bold, with a plain confidence label
     assert page.locator("#chat [data-testid='bot'] strong").last.inner_text() == "Dmitry Peskov"
-    assert "confident)" in reply or "less sure)" in reply
+    # no confidence label: the reader's ranking, learned on Indonesian questions, does not decide across languages
+    assert "confident)" not in reply and "less sure)" not in reply
     page.screenshot(path=str(SHOTS / "3-english-question.png"), full_page=True)
 
 
