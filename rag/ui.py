@@ -69,6 +69,9 @@ mark.focused {outline: 2px solid #d48806;}
 #filter-error p {color: var(--error-text-color, #b91c1c); font-weight: 600;}
 @media (max-width: 640px) {
   #sources {max-height: none; overflow-y: visible !important;}
+  /* the article table: title, outlet, date; the id column (a file name) is for the desktop and the delete box */
+  #articles th:nth-child(4), #articles td:nth-child(4), #articles .virtual-row > :nth-child(4) {display: none;}
+  #articles th, #articles .body-cell, #articles .body-cell * {word-break: normal !important; overflow-wrap: normal !important; hyphens: auto;}
   .gradio-container {padding-left: 6px !important; padding-right: 6px !important;}
 }
 """

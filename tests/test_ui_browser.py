@@ -244,7 +244,7 @@ def test_editing_a_question_asks_it_again_from_there(page):
     assert page.locator("#chat [data-testid='user']").inner_text().strip() == "Siapa Menteri Luar Negeri Rusia?"
     assert "Sergey Lavrov" in page.locator("#chat [data-testid='bot']").inner_text()
     assert page.locator("#sources [data-turn='2']").count() == 0
-    page.screenshot(path=str(SHOTS / "16-question-edited.png"), full_page=True)
+    page.screenshot(path=str(SHOTS / "18-question-edited.png"), full_page=True)
 
 
 def test_a_server_failure_is_said_in_the_chat_and_the_question_kept(page, server):
@@ -264,7 +264,7 @@ def test_a_server_failure_is_said_in_the_chat_and_the_question_kept(page, server
     finally:
         pointer.with_suffix(".away").rename(pointer)
     assert page.locator(".toast-body, .error").count() == 0 and page.input_value("#question textarea") == "Siapa juru bicara Kremlin?"
-    page.screenshot(path=str(SHOTS / "17-server-failure-in-the-chat.png"), full_page=True)
+    page.screenshot(path=str(SHOTS / "19-server-failure-in-the-chat.png"), full_page=True)
     page.press("#question textarea", "Enter")
     page.wait_for_selector("#sources [data-turn='1']", timeout=60_000)
     assert "Peskov" in page.locator("#chat [data-testid='bot']").last.inner_text()
@@ -465,5 +465,9 @@ def test_index_tab_shows_the_last_automatic_update(page, tmp_path):
         page.get_by_role("radio", name="English").check()
         status.get_by_text(LABELS["en"]["trigger_watch"], exact=False).wait_for(timeout=10_000)
         page.set_viewport_size({"width": 390, "height": 844})
+        # on a phone the article table keeps title, outlet and date, unbroken, and fits the screen
+        assert not page.locator("#articles th").nth(3).is_visible() and page.locator("#articles th").nth(2).is_visible()
+        assert not page.locator("#articles .virtual-row").get_by_text("jembatan.md").first.is_visible()
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         page.screenshot(path=str(SHOTS / "15-automatic-update-phone-en.png"), full_page=True)
         page.close()
