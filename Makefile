@@ -52,7 +52,7 @@ $(TRAINING): $(RUNTIME) requirements-train.txt
 
 # Rebuild the shipped reader (models/reader) from ../shared/data/train with a fixed seed: stage 1 learns
 # to read (56 min on 2 CPU cores, 12 layers, fp32 there), stage 2 to say "no answer" in passages the
-# search ranks high that do not answer (~26 min); then the article ranking it feeds is learned on
+# search ranks high that do not answer (~22 min); then the article ranking it feeds is learned on
 # news-qa train questions and kept in reader.json (~10 min, more when the news-qa index is built
 # first), and the reader is measured on the held-out sets. Uses a GPU when there is one.
 train: $(TRAINING)
