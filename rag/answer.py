@@ -24,9 +24,9 @@ import logging
 import math
 import re
 import threading
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Literal
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, fields, replace
+from typing import Literal, TypeVar
 
 import Stemmer
 
@@ -43,6 +43,7 @@ PASSAGES_READ = 4  # the answer is looked for in the sentences of this many top 
 _STEMMER = Stemmer.Stemmer("indonesian")
 _log = logging.getLogger(__name__)
 _STOPWORDS = INDONESIAN_STOPWORDS | ENGLISH_STOPWORDS
+T = TypeVar("T")
 
 NO_ANSWER = {
     "id": "Tidak ada jawaban di arsip untuk pertanyaan ini.",
@@ -170,15 +171,18 @@ def names_and_numbers(text: str) -> set[str]:
     return {name.lower() for name in _NAME.findall(text)} | set(re.findall(r"\d+", text))
 
 
+def followed_question(question: str, history: Sequence[dict] | None) -> str | None:
+    """The previous question when the new one is short or refers back to it (a follow-up), else None."""
+    previous = [turn["content"] for turn in history or () if turn.get("role") == "user" and isinstance(turn.get("content"), str)]
+    if previous and (len(terms(question)) <= 3 or _REFERS_BACK & set(words(question))):
+        return previous[-1]
+    return None
+
+
 def retrieval_query(question: str, history: Sequence[dict] | None) -> str:
     """Fold the previous question in when the new one is short or refers back to it."""
-    previous = [turn["content"] for turn in history or () if turn.get("role") == "user" and isinstance(turn.get("content"), str)]
-    if not previous:
-        return question
-    tokens = words(question)
-    if len(terms(question)) <= 3 or _REFERS_BACK & set(tokens):
-        return f"{previous[-1]} {question}"
-    return question
+    previous = followed_question(question, history)
+    return f"{previous} {question}" if previous else question
 
 
 @dataclass(frozen=True)
@@ -369,15 +373,15 @@ class Assistant:
         """
         question = question.strip()
         language = detect_language(question) or "id"
-        in_context = retrieval_query(question, history)  # a follow-up is read with the question it follows
+        in_context = retrieval_query(question, history)  # a follow-up is searched with the question it follows...
+        previous = followed_question(question, history)
+        asked = f"{question} {previous}" if previous else question  # ...and read with it after (the reader cuts at 48 tokens)
         hits = self.retriever.search(in_context, k or self.settings.top_k, filters)
         spec = self.settings.llm if llm is None else llm or None
         ranked = score_sentences(in_context, hits)
-        # a follow-up is read with the question it follows after it (questions are cut at 48 tokens)
-        asked = question if in_context == question else f"{question} {in_context[: -len(question)].strip()}"
         by_meaning = bool(ranked) and hits[ranked[0].hit_rank].article.language not in (None, language)
         read = self._read(asked, hits, ranked) if ranked and not by_meaning else None
-        answer = self._quote(asked, in_context, language, hits, ranked, read)
+        answer = self._quote(asked, in_context, language, hits, ranked, read, by_meaning)
         if spec and not answer.abstained:
             likely = [(a.sentence.hit_rank + 1, a.short_answer) for a in read[0]] if read else []
             answer = yield from self._generate(spec, question, history, language, hits, answer, likely)
@@ -390,7 +394,7 @@ class Assistant:
         yield answer
 
     def _quote(self, asked: str, in_context: str, language: str, hits: list[Hit], ranked: list[ScoredSentence],
-               read: tuple[list[ReaderAnswer], float] | None) -> Answer:
+               read: tuple[list[ReaderAnswer], float] | None, by_meaning: bool) -> Answer:
         """Quote the sentences that answer, or abstain when the evidence is weak.
 
         With the reader's answers (`read`: best first, and the probability below which to
@@ -400,8 +404,8 @@ class Assistant:
         learned from Indonesian questions; across languages its margins run low), shared words
         (`ranked`; across languages: meaning) choose the article and decide abstention
         (`_is_weak`), and the reader's span in that article, when it read it, is the short answer.
+        `by_meaning`: the best sentence's article is in another language than the question.
         """
-        by_meaning = bool(ranked) and hits[ranked[0].hit_rank].article.language not in (None, language)
         found = None
         if read is not None:
             answers, threshold = read
@@ -430,39 +434,38 @@ class Assistant:
         return answer
 
     def ranking(self, reader: Reader) -> Ranking:
-        """The reader's own `Ranking`, with what the settings override (`RAG_READER_RANKING`,
-        `RAG_MIN_ANSWER_PROBABILITY`)."""
-        ranking = Ranking(**reader.ranking)
+        """The reader's own `Ranking` (from its reader.json), with what the settings override
+        (`RAG_READER_RANKING`, `RAG_MIN_ANSWER_PROBABILITY`)."""
+        stored = reader.ranking
+        ranking = Ranking(**{f.name: stored[f.name] for f in fields(Ranking) if f.name in stored})
         if self.settings.reader_ranking is not None:
             ranking = replace(ranking, weights=self.settings.reader_ranking)
         if self.settings.min_answer_probability is not None:
             ranking = replace(ranking, min_probability=self.settings.min_answer_probability)
         return ranking
 
-    def _read(self, question: str, hits: Sequence[Hit], ranked: Sequence[ScoredSentence]) -> tuple[list[ReaderAnswer], float] | None:
-        """The reader's answers, best first (`read_articles`), and the probability below which
-        the assistant abstains; None without a reader."""
+    def _with_reader(self, use: Callable[[Reader, Ranking], T]) -> T | None:
+        """`use(reader, ranking)`; None without a reader, or (after one log line) when it fails."""
         reader = self.reader
         if reader is None:
             return None
         try:
-            ranking = self.ranking(reader)
-            return read_articles(reader, question, hits, ranked, ranking), ranking.min_probability
-        except Exception as error:  # a reader that loaded but cannot read: keep the quotes
+            return use(reader, self.ranking(reader))
+        except Exception as error:  # a reader that loaded but cannot read (or has no ranking): keep the quotes
             self._drop_reader(error)
             return None
+
+    def _read(self, question: str, hits: Sequence[Hit], ranked: Sequence[ScoredSentence]) -> tuple[list[ReaderAnswer], float] | None:
+        """The reader's answers, best first (`read_articles`), and the probability below which
+        the assistant abstains; None without a reader."""
+        return self._with_reader(lambda reader, ranking: (read_articles(reader, question, hits, ranked, ranking),
+                                                          ranking.min_probability))
 
     def _read_one(self, asked: str, hits: Sequence[Hit], ranked: Sequence[ScoredSentence], rank: int) -> ReaderAnswer | None:
         """The reader's answer in `hits[rank]`, the article chosen by meaning for a question in
         another language; None without a reader or a span inside a sentence."""
-        reader = self.reader
-        if reader is None:
-            return None
-        try:
-            found = read_passages(reader, asked, hits, ranked, self.ranking(reader).weights, range(rank, rank + 1))
-        except Exception as error:  # a reader that loaded but cannot read: keep the quotes
-            self._drop_reader(error)
-            return None
+        found = self._with_reader(lambda reader, ranking: read_passages(reader, asked, hits, ranked, ranking.weights,
+                                                                        range(rank, rank + 1)))
         return found[0] if found else None
 
     def _generate(self, spec: str, question: str, history: Sequence[dict] | None, language: str,

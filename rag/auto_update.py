@@ -18,24 +18,28 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rag.config import Settings
+from rag.corpus import SUFFIXES
 from rag.indexer import IndexUpdater, UpdateJob
 
 log = logging.getLogger(__name__)
 
 
 class CorpusChanges:
-    """The watchfiles filter for a corpus folder: what the corpus scan reads, nothing hidden
-    (`.fetch/` state, `.upload-*` staging files), no editor swap files."""
+    """The watchfiles filter for a corpus folder: files the corpus scan reads (by suffix; any
+    deletion, a folder's included), nothing hidden (`.fetch/` state, `.upload-*` staging files),
+    no editor swap files."""
 
     def __init__(self, root: Path):
-        from watchfiles import DefaultFilter
+        from watchfiles import Change, DefaultFilter
 
         self.root = root  # resolved: watchfiles reports paths under it
         self.default = DefaultFilter()
+        self.deleted = Change.deleted
 
     def __call__(self, change, path: str) -> bool:
         inside = Path(path).parts[len(self.root.parts):]
-        return self.default(change, path) and not any(part.startswith(".") for part in inside)
+        read = change == self.deleted or Path(path).suffix.lower() in SUFFIXES
+        return read and self.default(change, path) and not any(part.startswith(".") for part in inside)
 
 
 def watch_corpus(settings: Settings, updater: IndexUpdater, stop: threading.Event,
@@ -74,7 +78,7 @@ def fetch_on_schedule(settings: Settings, updater: IndexUpdater, stop: threading
         try:
             report = fetch_sources(settings)
             log.info("scheduled fetch: %s", report.summary())
-            if report.saved:
+            if report.saved and "watch" not in updater.automatic:  # watching, the watcher updates for the saved files
                 _report(updater.run("fetch", note=report.summary()), on_update)
         except Exception as error:  # a broken sources.yaml must not end the schedule: fixed, it works next round
             log.error("scheduled fetch failed: %s", error)

@@ -19,19 +19,25 @@ def _settings(args: argparse.Namespace) -> Settings:
     return get_settings(corpus_dir=getattr(args, "corpus", None), index_dir=getattr(args, "index", None))
 
 
-def cmd_index(args: argparse.Namespace) -> int:
-    """Build or update the index and print what changed."""
+def _build(settings: Settings, full: bool = False, ray: str | None = None):
+    """Build or update the index, print what changed; returns the embedder it used."""
     from rag.embeddings import embedder_for, tune_memory_allocator
     from rag.indexer import build_index
 
     tune_memory_allocator()
-    settings = _settings(args)
     embedder = embedder_for(settings)
-    report = build_index(settings, embedder, full=args.full, ray=args.ray)
+    report = build_index(settings, embedder, full=full, ray=ray)
     if report.ignored:
         print(f"ignored {len(report.ignored)} file(s) with unsupported extensions: {', '.join(report.ignored[:5])}"
               + (" ..." if len(report.ignored) > 5 else ""), file=sys.stderr)
     print(report.summary(), flush=True)
+    return embedder
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    """Build or update the index and print what changed; with --watch, keep it following the corpus."""
+    settings = _settings(args)
+    embedder = _build(settings, args.full, args.ray)
     if args.watch:
         import threading
 
@@ -52,7 +58,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     report = fetch_sources(settings, args.urls)
     print(report.summary())
     if report.saved and not args.no_index:
-        return cmd_index(args)  # `fetch` has the index command's defaults: no --full, no Ray, no watching
+        _build(settings)
     return 0
 
 
@@ -170,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "(default: the sources in sources.yaml)")
     fetch.add_argument("--sources", type=Path, help="a sources.yaml to read instead of RAG_SOURCES_FILE / sources.yaml")
     fetch.add_argument("--no-index", action="store_true", help="only fetch; leave the index as it is")
-    fetch.set_defaults(handler=cmd_fetch, full=False, ray=None, watch=False)
+    fetch.set_defaults(handler=cmd_fetch)
 
     search = with_paths(commands.add_parser("search", help="print the passages that best match a query"))
     search.add_argument("query")

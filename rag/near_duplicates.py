@@ -92,16 +92,15 @@ def remove(db: sqlite3.Connection, article_ids: Sequence[str]) -> None:
 def groups_of(db: sqlite3.Connection, article_ids: Iterable[str]) -> list[list[str]]:
     """The groups (member ids, sorted) that any of the given articles belongs to, each once."""
     ids = list(dict.fromkeys(article_ids))
-    groups: dict[str, list[str]] = {}
+    groups: dict[str, dict[str, None]] = {}  # members as ordered sets: a group can come back in several batches
     for start in range(0, len(ids), 500):
         batch = ids[start : start + 500]
         marks = ",".join("?" * len(batch))
         rows = db.execute(f"SELECT group_id, article_id FROM near_duplicates WHERE group_id IN "
                           f"(SELECT group_id FROM near_duplicates WHERE article_id IN ({marks})) ORDER BY article_id", batch)
         for group, member in rows:
-            if member not in groups.setdefault(group, []):
-                groups[group].append(member)
-    return list(groups.values())
+            groups.setdefault(group, {})[member] = None
+    return [list(members) for members in groups.values()]
 
 
 def _buckets(values: np.ndarray) -> list[tuple[int, int]]:

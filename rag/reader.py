@@ -153,7 +153,7 @@ class Reader:
         if not ranking:
             raise ReaderUnavailable(f"{self.directory / CONFIG_FILE} has no 'ranking' "
                                     "(run benchmarks/tune_on_train.py --reader --write)")
-        return {key: ranking[key] for key in ("weights", "min_probability", "sure", "articles") if key in ranking}
+        return ranking
 
     @property
     def model(self):

@@ -126,24 +126,24 @@ def best_per_article(ranking: list[tuple[int, float]], rows: dict[int, ChunkRow]
     return best
 
 
-def one_per_story(store: IndexStore, scores: dict[str, float], allowed: np.ndarray | None) -> tuple[dict[str, float], dict[str, tuple[Article, ...]]]:
+def one_per_story(store: IndexStore, scores: dict[str, float], allowed: np.ndarray | None) -> tuple[dict[str, float], dict[str, tuple[str, ...]]]:
     """Fold near-duplicate copies of a story (`rag.near_duplicates`) into its earliest published
     copy among the `allowed` articles (None: all), scored as the best of them. Returns the new
-    scores and, for each kept copy, the others.
+    scores and, for each kept copy, the ids of the others.
 
     Example::
 
         scores, copies = one_per_story(store, {"antara.md": 0.9, "kompas.md": 0.8}, None)
-        # {"antara.md": 0.9}, {"antara.md": (Article(id="kompas.md", ...),)}
+        # {"antara.md": 0.9}, {"antara.md": ("kompas.md",)}
     """
     scores, copies = dict(scores), {}
     groups = store.near_duplicates(list(scores))
     permitted = set(allowed.tolist()) if groups and allowed is not None else None  # built only when a story has copies
     for members in groups:
-        shown = [m for m in members if permitted is None or m.id in permitted]
-        earliest = min(shown, key=lambda a: (a.published or dt.date.max, a.id))
-        scores[earliest.id] = max(scores.pop(m.id, 0.0) for m in members)
-        copies[earliest.id] = tuple(m for m in members if m.id != earliest.id)
+        shown = [m for m in members if permitted is None or m in permitted]
+        earliest = min(shown, key=lambda m: (members[m] or "9999-12-31", m))  # ISO dates sort as dates
+        scores[earliest] = max(scores.pop(m, 0.0) for m in members)
+        copies[earliest] = tuple(m for m in members if m != earliest)
     return scores, copies
 
 
@@ -215,7 +215,7 @@ class Retriever:
         fused, copies = one_per_story(store, fused, allowed_articles)
         best_articles = sorted(fused, key=fused.__getitem__, reverse=True)[:k]
         return [replace(self._best_passage(store, article_id, vector, lexical_chunks, fused[article_id], article_bm25.get(article_id)),
-                        also_in=copies.get(article_id, ()))
+                        also_in=tuple(store.article(copy) for copy in copies.get(article_id, ())))  # only the k shown
                 for article_id in best_articles]
 
     def _best_passage(self, store: IndexStore, article_id: str, vector, lexical_chunks: dict[int, float],

@@ -195,9 +195,17 @@ class IndexStore:
     def article_ids_where(self, sql: str, params: Sequence[Any]) -> np.ndarray:
         return np.array([r[0] for r in self.db.execute(f"SELECT a.id FROM articles a WHERE {sql}", list(params))], dtype=str)
 
-    def near_duplicates(self, article_ids: Sequence[str]) -> list[list[Article]]:
-        """The copies of every story (`rag.near_duplicates`) that one of the given articles is a copy of."""
-        return [[self.article(m) for m in members] for members in near_duplicates.groups_of(self.db, article_ids)]
+    def near_duplicates(self, article_ids: Sequence[str]) -> list[dict[str, str | None]]:
+        """The copies of every story (`rag.near_duplicates`) that one of the given articles is a
+        copy of: each group as {article id: its publication date (ISO) or None}, texts not read
+        (this runs for every search's candidates)."""
+        groups = near_duplicates.groups_of(self.db, article_ids)
+        members = [m for group in groups for m in group]
+        published: dict[str, str | None] = {}
+        for start in range(0, len(members), 500):
+            batch = members[start : start + 500]
+            published.update(self.db.execute(f"SELECT id, published FROM articles WHERE id IN ({','.join('?' * len(batch))})", batch))
+        return [{m: published.get(m) for m in group} for group in groups]
 
     def chunks_of(self, article_id: str) -> list[ChunkRow]:
         return [ChunkRow(*r) for r in self.db.execute("SELECT * FROM chunks WHERE article_id = ? ORDER BY ordinal", [article_id])]
@@ -229,8 +237,7 @@ class GenerationWriter:
         try:
             if previous is not None:
                 self._copy_rows(previous)
-            self.db.executescript(SCHEMA)
-            self.db.executescript(near_duplicates.SCHEMA)
+            self.db.executescript(SCHEMA + near_duplicates.SCHEMA)
             if milvus is not None:
                 from rag.milvus_vectors import MilvusVectors
 

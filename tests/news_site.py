@@ -14,7 +14,7 @@ import html
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
@@ -136,7 +136,7 @@ class NewsSite:
             if path == story.path:
                 return 200, "text/html", article_page(story, self.base)
         if path == COPY_OF_FIRST:
-            return 200, "text/html", article_page(Story(COPY_OF_FIRST, *list(self.stories[0].__dict__.values())[1:]), self.base)
+            return 200, "text/html", article_page(replace(self.stories[0], path=COPY_OF_FIRST), self.base)
         if path == "/berita/galat-server":
             return 500, "text/plain", "galat"
         if path == "/berita/tanpa-artikel":

@@ -49,6 +49,7 @@ def test_changes_in_the_corpus_folder_update_the_index_once_per_burst(settings, 
             write(settings.corpus_dir / f"baru-{n}.md", ARTICLE.replace("Lebak", f"Lebak {n}"))
         wait_for(lambda: jobs)
         write(settings.corpus_dir / ".fetch" / "state.json", "{}")  # hidden files are not articles: no update
+        (settings.corpus_dir / "foto.png").write_bytes(b"\x89PNG")  # nor files the corpus scan does not read
         time.sleep(1.5)
         assert [(j.trigger, j.report.added) for j in jobs] == [("watch", 3)]
 

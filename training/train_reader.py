@@ -62,21 +62,27 @@ def training_questions(data: Path) -> list[dict]:
 
 
 def _normal(text: str) -> str:
+    """Lower case, punctuation as spaces, single spaces: an answer is looked for as whole words
+    (`rag.evaluate.contains_answer` matches inside words, so "tiga" would rule out a passage
+    saying "ketiga"; the shipped reader's negatives were chosen this way)."""
     return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
 
 
-def passage_pool(rows: list[dict], corpus: Path | None, tokenizer, chunk_tokens: int) -> list[str]:
+def passage_pool(rows: list[dict], corpus: Path | None, tokenizer) -> list[str]:
     """The passages negatives are drawn from: every distinct training context, and the articles
-    of `corpus` cut into the chunks the index would make of them."""
+    of `corpus` cut into the chunks the index would make of them (its chunk settings, counted
+    with the same tokenizer)."""
     from rag.chunking import chunk_article
+    from rag.config import get_settings
     from rag.corpus import load_corpus
 
+    settings = get_settings()
     pool = list(dict.fromkeys(row["context"] for row in rows))
     if corpus is not None:
         def count_tokens(texts: list[str]) -> list[int]:
             return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
         for article in load_corpus(corpus).articles:
-            pool += [chunk.text for chunk in chunk_article(article, count_tokens, chunk_tokens)]
+            pool += [chunk.text for chunk in chunk_article(article, count_tokens, settings.chunk_tokens, settings.chunk_overlap)]
     return pool
 
 
@@ -175,7 +181,7 @@ def main() -> None:
         if not args.pool.is_dir():
             sys.exit(f"error: {args.pool} is missing: negatives are drawn from the news-qa corpus (../shared/data/news-qa, "
                      "see its README); pass --pool FOLDER")
-        rows = with_negatives(rows, passage_pool(rows, args.pool, tokenizer, 200), args.negatives, args.seed)
+        rows = with_negatives(rows, passage_pool(rows, args.pool, tokenizer), args.negatives, args.seed)
     data = Dataset.from_dict(features(rows, tokenizer, args.max_length, args.stride))
     print(f"{questions} questions, {len(rows) - questions} negative passages, {len(data)} windows of {args.max_length} tokens", flush=True)
 
