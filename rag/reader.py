@@ -247,17 +247,23 @@ class Reader:
 
 def decode(start_logits: np.ndarray, end_logits: np.ndarray, windows, passages: int, top: int = SPANS_KEPT) -> list[Reading]:
     """The `top` best distinct spans per passage over its windows (ends after starts, at most
-    MAX_ANSWER_TOKENS, inside the passage), and its lowest no-answer score."""
+    MAX_ANSWER_TOKENS, inside the passage), and its lowest no-answer score.
+
+    Windows overlap by the stride; a span counts only in the window where its first token sits
+    furthest from a cut edge (`_max_context`), else a name cut at the window's end ("D" of
+    "Dmitry Peskov") outscores the whole name read in the next window.
+    """
     length = start_logits.shape[1]
     band = np.triu(np.ones((length, length), dtype=bool)) & ~np.triu(np.ones((length, length), dtype=bool), MAX_ANSWER_TOKENS)
     spans: dict[int, list[Span]] = {p: [] for p in range(passages)}
     nulls: dict[int, float] = {}
+    starts_here = _max_context(windows, length)
     for w, passage in enumerate(windows["overflow_to_sample_mapping"].tolist()):
         sequence = windows.sequence_ids(w)
         offsets = windows["offset_mapping"][w].tolist()
         in_passage = np.array([s == 1 for s in sequence] + [False] * (length - len(sequence)))
         scores = start_logits[w][:, None] + end_logits[w][None, :]
-        scores = np.where(band & in_passage[:, None] & in_passage[None, :], scores, -np.inf).ravel()
+        scores = np.where(band & (in_passage & starts_here[w])[:, None] & in_passage[None, :], scores, -np.inf).ravel()
         for flat in np.argpartition(-scores, top)[:top]:
             s, e = divmod(int(flat), length)
             span = Span(int(offsets[s][0]), int(offsets[e][1]), float(scores[flat]))
@@ -265,6 +271,25 @@ def decode(start_logits: np.ndarray, end_logits: np.ndarray, windows, passages: 
                 spans[passage].append(span)
         nulls[passage] = min(nulls.get(passage, np.inf), float(start_logits[w][0] + end_logits[w][0]))
     return [Reading(p, tuple(sorted(spans[p], key=lambda x: x.score, reverse=True)[:top]), nulls[p]) for p in range(passages)]
+
+
+def _max_context(windows, length: int) -> np.ndarray:
+    """[window, token]: is this the window where the passage token has the most context on its
+    shorter side (the rule of the original SQuAD code, ties to the longer window)?"""
+    best: dict[tuple[int, int], tuple[float, int]] = {}
+    placed = []
+    for w, passage in enumerate(windows["overflow_to_sample_mapping"].tolist()):
+        tokens = [i for i, s in enumerate(windows.sequence_ids(w)) if s == 1]
+        offsets = windows["offset_mapping"][w].tolist()
+        for k, i in enumerate(tokens):
+            key, context = (passage, offsets[i][0]), min(k, len(tokens) - 1 - k) + 0.01 * len(tokens)
+            placed.append((w, i, key))
+            if key not in best or context > best[key][0]:
+                best[key] = (context, w)
+    mask = np.zeros((len(windows["input_ids"]), length), dtype=bool)
+    for w, i, key in placed:
+        mask[w, i] = best[key][1] == w
+    return mask
 
 
 def _skip_spaces(text: str, start: int, end: int) -> int:

@@ -111,6 +111,14 @@ def test_a_reader_without_its_ranking_falls_back_to_quotes(archive, tmp_path, ca
     assert [r for r in caplog.records if "has no 'ranking'" in r.message]
 
 
+def test_an_answer_cut_by_a_window_edge_is_read_whole():
+    """The whole seed article spans several overlapping windows; one of them ends just after the
+    "D" of "Dmitry Peskov". The span counts only where its first token has the most context."""
+    article = text_on_disk(SEED)
+    [found] = Reader(precision="fp32").read("Siapa juru bicara Kremlin?", [article])
+    assert article[found.best.start : found.best.end] == "Dmitry Peskov" and found.margin > 0
+
+
 def test_bf16_and_fp32_find_the_same_spans():
     passages = [line for line in SEED.read_text(encoding="utf-8").split("\n\n") if len(line) > 80][:6]
     question = "Kantor berita apa yang mengutip ucapan Lavrov?"
