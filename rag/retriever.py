@@ -23,6 +23,7 @@ import numpy as np
 from rag.config import Settings, get_settings
 from rag.corpus import Article
 from rag.embeddings import Embedder, load_embedder
+from rag.language import detect_language
 from rag.manifest import IndexMismatch
 from rag.store import CURRENT, ChunkRow, IndexStore
 
@@ -192,7 +193,7 @@ class Retriever:
 
         Articles are ranked by a weighted sum of their BM25 score (whole article, divided by the
         best) and their best chunk's cosine similarity (min-max over the candidates); the
-        weight `lexical_weight` was tuned on the train questions. Within an article, the passage
+        weight (`lexical_share`) was tuned on the train questions. Within an article, the passage
         is the chunk with the best mix of the same two signals.
         """
         k = max(1, min(k or self.settings.top_k, self.settings.max_k))
@@ -208,23 +209,30 @@ class Retriever:
         article_bm25 = dict(store.search_articles_lexical(query, CANDIDATES, allowed_articles))
         rows = store.chunks([chunk_id for chunk_id, _ in dense])
         article_dense = best_per_article(dense, rows)
-        share = self.settings.lexical_weight
+        share = self.lexical_share(query, store)
         dense_part, lexical_part = rescale(article_dense), rescale(article_bm25, floor=0.0)
         fused = {a: share * lexical_part.get(a, 0.0) + (1 - share) * dense_part.get(a, 0.0)
                  for a in set(dense_part) | set(lexical_part)}
         fused, copies = one_per_story(store, fused, allowed_articles)
         best_articles = sorted(fused, key=fused.__getitem__, reverse=True)[:k]
-        return [replace(self._best_passage(store, article_id, vector, lexical_chunks, fused[article_id], article_bm25.get(article_id)),
+        return [replace(self._best_passage(store, article_id, vector, lexical_chunks, share, fused[article_id], article_bm25.get(article_id)),
                         also_in=tuple(store.article(copy) for copy in copies.get(article_id, ())))  # only the k shown
                 for article_id in best_articles]
 
+    def lexical_share(self, query: str, store: IndexStore) -> float:
+        """BM25's share of the score: `lexical_weight`, or `lexical_weight_cross_lingual` when the
+        query is in another language than most articles (both tuned on train questions,
+        `benchmarks/tune_on_train.py`; across languages BM25 matches only names and numbers)."""
+        language, main = detect_language(query), store.main_language
+        crossing = language is not None and main is not None and language != main
+        return self.settings.lexical_weight_cross_lingual if crossing else self.settings.lexical_weight
+
     def _best_passage(self, store: IndexStore, article_id: str, vector, lexical_chunks: dict[int, float],
-                      score: float, lexical: float | None) -> Hit:
+                      share: float, score: float, lexical: float | None) -> Hit:
         """The article's chunk that best mixes similarity to the query and BM25 evidence."""
         chunks = store.chunks_of(article_id)
         similarity = store.chunk_vectors([c.id for c in chunks]) @ vector
         top_lexical = max((lexical_chunks.get(c.id, 0.0) for c in chunks), default=0.0) or 1.0
-        share = self.settings.lexical_weight
         mixed = [share * lexical_chunks.get(c.id, 0.0) / top_lexical + (1 - share) * float(s) for c, s in zip(chunks, similarity)]
         best = max(range(len(chunks)), key=mixed.__getitem__)
         return self._hit(store, chunks[best], score, float(similarity[best]), lexical)

@@ -26,6 +26,7 @@ import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -159,6 +160,13 @@ class IndexStore:
         """Every article's id, title, source, date, url and file, without the texts (for listings)."""
         rows = self.db.execute("SELECT id, title, source, published, url, path FROM articles ORDER BY id")
         return [dict(row) for row in rows]
+
+    @cached_property
+    def main_language(self) -> str | None:
+        """The language most of the archive's articles are in ('id', 'en'; None when none is known)."""
+        row = self.db.execute("SELECT language FROM articles WHERE language IS NOT NULL "
+                              "GROUP BY language ORDER BY COUNT(*) DESC LIMIT 1").fetchone()
+        return row[0] if row else None
 
     def sources(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT DISTINCT source FROM articles WHERE source IS NOT NULL ORDER BY source")]
