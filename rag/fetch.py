@@ -36,7 +36,7 @@ import httpx
 import yaml
 
 from rag.config import Settings
-from rag.corpus import ArticleError, article_markdown, normalise_text, save_article_file, slug
+from rag.corpus import ArticleError, article_markdown, normalise_text, read_text_article, save_article_file, slug
 
 log = logging.getLogger(__name__)
 
@@ -297,13 +297,16 @@ class Fetcher:
             self.report.duplicates.append(f"{link} (same article as {earlier})")
             return
         try:
-            relative = self._save(fields, text, canonical_page)
+            relative, new = self._save(fields, text, canonical_page)
         except ArticleError as error:
             self._fail(link, f"{error.reason}; not saved")
             return
         self.state.put(("article", canonical, relative), ("article", canonical_page, relative), ("hash", text_hash, relative))
-        self.report.saved.append(relative)
-        log.info("fetched %s -> %s", link, relative)
+        if new:
+            self.report.saved.append(relative)
+            log.info("fetched %s -> %s", link, relative)
+        else:  # saved by a fetch that was stopped before it could note it
+            self.report.known += 1
 
     @staticmethod
     def _extract(html: str, url: str) -> tuple[dict, str]:
@@ -320,8 +323,10 @@ class Fetcher:
             text = text.split("\n", 1)[-1].strip()
         return fields, text
 
-    def _save(self, fields: dict, text: str, url: str) -> str:
-        """Write the article under corpus/<host>/ as Markdown with front matter; a free name is chosen."""
+    def _save(self, fields: dict, text: str, url: str) -> tuple[str, bool]:
+        """Write the article under corpus/<host>/ as Markdown with front matter; a free name is
+        chosen. Returns its path in the corpus and whether it is new: False when a file of that
+        name was already saved from this URL (by a fetch stopped before it noted the article)."""
         site = self.corpus_dir / (urlsplit(url).netloc.replace(":", "_") or "web")
         site.mkdir(parents=True, exist_ok=True)
         title = fields.pop("title") or urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1] or "article"
@@ -329,9 +334,12 @@ class Fetcher:
         data = article_markdown(title, text, **fields)
         for attempt in range(1, 1000):
             name = f"{stem}.md" if attempt == 1 else f"{stem}-{attempt}.md"
-            if not (site / name).exists():
+            path = site / name
+            if not path.exists():
                 path, _ = save_article_file(site, name, data, self.max_bytes)
-                return path.relative_to(self.corpus_dir).as_posix()
+                return path.relative_to(self.corpus_dir).as_posix(), True
+            if _saved_from(path, url):
+                return path.relative_to(self.corpus_dir).as_posix(), False
         raise ArticleError(f"no free file name for {stem}", "Tidy up the folder.")
 
     # -- HTTP, politely
@@ -420,3 +428,12 @@ class Fetcher:
         if line not in self.report.failures:
             self.report.failures.append(line)
             log.warning("fetch failed: %s", line)
+
+
+def _saved_from(path: Path, url: str) -> bool:
+    """Does the article file at `path` say it was saved from `url` (its front matter)?"""
+    try:
+        saved = read_text_article(path, path.name, path.read_bytes())[0].url
+    except (OSError, ArticleError):
+        return False
+    return saved is not None and canonical_url(saved) == url
