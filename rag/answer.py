@@ -13,7 +13,9 @@ the probability that an article answers (`read_articles`). The likeliest article
 the sentence holding the reader's span, the span is the short answer, and below
 `min_answer_probability` the assistant abstains. The reader was trained to say "no answer" on
 passages the search ranks high that do not answer (`training/train_reader.py`, stage 2), which
-is what makes its margin tell articles apart. Without a reader (`RAG_READER=0`, or a model
+is what makes its margin tell articles apart. A question in another language than the
+articles has its own ranking, learned on English train questions: there BM25 and shared words
+say little, and the reader's margins run lower. Without a reader (`RAG_READER=0`, or a model
 that cannot be loaded), shared words (across languages, meaning) decide whether the archive
 answers and which sentence is quoted (`score_sentences`, `Assistant._is_weak`).
 """
@@ -115,8 +117,7 @@ class Answer:
 
     `short_answer` is the reader's answer span inside the first quote (None when abstaining,
     with an LLM, or without a reader); `confidence` (0..1) the probability that the quoted
-    article answers, as the reader's ranking estimates it (None across languages, where the
-    ranking, learned on Indonesian questions, does not apply).
+    article answers, as the reader's ranking estimates it (None without a reader).
     """
 
     text: str
@@ -283,7 +284,7 @@ def read_articles(reader: Reader, question: str, hits: Sequence[Hit], ranked: Se
     Example::
 
         ranked = score_sentences(question, hits)
-        best = read_articles(reader, question, hits, ranked, Ranking(**reader.ranking))[0]
+        best = read_articles(reader, question, hits, ranked, Ranking(**reader.ranking()))[0]
         best.short_answer, best.sentence.text   # 'Dmitry Peskov', 'Juru bicara Kremlin Dmitry Peskov ...'
     """
     answers = read_passages(reader, question, hits, ranked, ranking.weights, range(min(1, len(hits))))
@@ -380,8 +381,8 @@ class Assistant:
         spec = self.settings.llm if llm is None else llm or None
         ranked = score_sentences(in_context, hits)
         by_meaning = bool(ranked) and hits[ranked[0].hit_rank].article.language not in (None, language)
-        read = self._read(asked, hits, ranked) if ranked and not by_meaning else None
-        answer = self._quote(asked, in_context, language, hits, ranked, read, by_meaning)
+        read = self._read(asked, hits, ranked, by_meaning) if ranked else None
+        answer = self._quote(in_context, language, hits, ranked, read, by_meaning)
         if spec and not answer.abstained:
             likely = [(a.sentence.hit_rank + 1, a.short_answer) for a in read[0]] if read else []
             answer = yield from self._generate(spec, question, history, language, hits, answer, likely)
@@ -393,18 +394,16 @@ class Assistant:
             answer.hits = [hits[rank] for rank in order]
         yield answer
 
-    def _quote(self, asked: str, in_context: str, language: str, hits: list[Hit], ranked: list[ScoredSentence],
+    def _quote(self, in_context: str, language: str, hits: list[Hit], ranked: list[ScoredSentence],
                read: tuple[list[ReaderAnswer], float] | None, by_meaning: bool) -> Answer:
         """Quote the sentences that answer, or abstain when the evidence is weak.
 
         With the reader's answers (`read`: best first, and the probability below which to
         abstain; None without a reader): the article most likely to answer is quoted, from the
-        sentence holding the reader's span, and the span is the short answer. Without them, and
-        for a question in another language than the articles' (the reader and its ranking were
-        learned from Indonesian questions; across languages its margins run low), shared words
-        (`ranked`; across languages: meaning) choose the article and decide abstention
-        (`_is_weak`), and the reader's span in that article, when it read it, is the short answer.
-        `by_meaning`: the best sentence's article is in another language than the question.
+        sentence holding the reader's span, and the span is the short answer. Without them,
+        shared words (`ranked`; across languages: meaning) choose the sentence and decide
+        abstention (`_is_weak`). `by_meaning`: the best sentence's article is in another language
+        than the question.
         """
         found = None
         if read is not None:
@@ -414,14 +413,12 @@ class Assistant:
             found = answers[0]
             first = found.sentence
             best = max((s for s in ranked if s.hit_rank == first.hit_rank), key=lambda s: s.score)
-        else:  # no reader, or a question in another language than the articles': the reader learned from Indonesian questions only
+        else:
             if by_meaning:
                 ranked = self._rank_by_meaning(in_context, hits, ranked)
             if not ranked or self._is_weak(hits, ranked[0], language, in_context):
                 return self._abstain(language, hits)
             first = best = ranked[0]
-            found = self._read_one(asked, hits, ranked, first.hit_rank) if by_meaning else None
-            first = found.sentence if found else first
         # More sentences of the same passage when their words answer almost as well: context, not
         # doubt. Not across languages: similar meaning is what every sentence of the passage has.
         more = [] if by_meaning else [s for s in ranked if s != first and s.hit_rank == first.hit_rank and s.score >= 0.8 * best.score]
@@ -430,43 +427,41 @@ class Assistant:
             frame = FRAME[language]
             answer.text = f"{frame} {found.short_answer}" + answer.text[len(frame):]
             answer.short_answer = found.short_answer
-            answer.confidence = None if by_meaning else round(found.probability, 4)
+            answer.confidence = round(found.probability, 4)
         return answer
 
-    def ranking(self, reader: Reader) -> Ranking:
-        """The reader's own `Ranking` (from its reader.json), with what the settings override
-        (`RAG_READER_RANKING`, `RAG_MIN_ANSWER_PROBABILITY`)."""
-        stored = reader.ranking
+    def ranking(self, reader: Reader, across_languages: bool = False) -> Ranking:
+        """The reader's own `Ranking` (from its reader.json), for questions in the articles'
+        language or, `across_languages`, in another; for the former with what the settings
+        override (`RAG_READER_RANKING`, `RAG_MIN_ANSWER_PROBABILITY`)."""
+        stored = reader.ranking(across_languages)
         ranking = Ranking(**{f.name: stored[f.name] for f in fields(Ranking) if f.name in stored})
+        if across_languages:
+            return ranking
         if self.settings.reader_ranking is not None:
             ranking = replace(ranking, weights=self.settings.reader_ranking)
         if self.settings.min_answer_probability is not None:
             ranking = replace(ranking, min_probability=self.settings.min_answer_probability)
         return ranking
 
-    def _with_reader(self, use: Callable[[Reader, Ranking], T]) -> T | None:
+    def _with_reader(self, use: Callable[[Reader, Ranking], T], across_languages: bool) -> T | None:
         """`use(reader, ranking)`; None without a reader, or (after one log line) when it fails."""
         reader = self.reader
         if reader is None:
             return None
         try:
-            return use(reader, self.ranking(reader))
+            return use(reader, self.ranking(reader, across_languages))
         except Exception as error:  # a reader that loaded but cannot read (or has no ranking): keep the quotes
             self._drop_reader(error)
             return None
 
-    def _read(self, question: str, hits: Sequence[Hit], ranked: Sequence[ScoredSentence]) -> tuple[list[ReaderAnswer], float] | None:
+    def _read(self, question: str, hits: Sequence[Hit], ranked: Sequence[ScoredSentence],
+              across_languages: bool) -> tuple[list[ReaderAnswer], float] | None:
         """The reader's answers, best first (`read_articles`), and the probability below which
-        the assistant abstains; None without a reader."""
+        the assistant abstains; None without a reader. `across_languages`: the question is in
+        another language than the articles (its own `Ranking`)."""
         return self._with_reader(lambda reader, ranking: (read_articles(reader, question, hits, ranked, ranking),
-                                                          ranking.min_probability))
-
-    def _read_one(self, asked: str, hits: Sequence[Hit], ranked: Sequence[ScoredSentence], rank: int) -> ReaderAnswer | None:
-        """The reader's answer in `hits[rank]`, the article chosen by meaning for a question in
-        another language; None without a reader or a span inside a sentence."""
-        found = self._with_reader(lambda reader, ranking: read_passages(reader, asked, hits, ranked, ranking.weights,
-                                                                        range(rank, rank + 1)))
-        return found[0] if found else None
+                                                          ranking.min_probability), across_languages)
 
     def _generate(self, spec: str, question: str, history: Sequence[dict] | None, language: str,
                   hits: Sequence[Hit], extractive: Answer, likely: Sequence[tuple[int, str]] = ()) -> Iterator[str]:
