@@ -34,8 +34,16 @@ def words(text: str) -> list[str]:
 
 
 def detect_language(text: str) -> str | None:
-    """'id' or 'en' by which stopword list covers more words; None when neither is clear."""
-    tokens = words(text[:5000])
+    """'id' or 'en' by which stopword list covers more of its words; None when neither is clear.
+    Capitalised words after the first are left out: titles and names carry no language ("Siapa
+    yang menyanyikan lagu 'My Heart Will Go On'?" is Indonesian).
+
+    Example::
+
+        detect_language("Siapa juru bicara Kremlin?"), detect_language("Who is the Kremlin's spokesman?")
+        # ('id', 'en')
+    """
+    tokens = [word.lower() for n, word in enumerate(_WORD.findall(text[:5000])) if n == 0 or not word[0].isupper()]
     indonesian = sum(token in INDONESIAN_STOPWORDS for token in tokens)
     english = sum(token in ENGLISH_STOPWORDS for token in tokens)
     if indonesian == english:

@@ -11,6 +11,7 @@ import sys
 import pytest
 from conftest import PROJECT, text_on_disk, write
 
+from rag.language import detect_language
 from rag.answer import Assistant, retrieval_query
 from rag.indexer import build_index
 from rag.retriever import Filters, Retriever
@@ -90,3 +91,9 @@ def test_ask_cli_json(assistant):
     assert payload["short_answer"] in payload["citations"][0]["sentence"] and 0 < payload["confidence"] <= 1
     citation = payload["citations"][0]
     assert set(citation) >= {"n", "article_id", "title", "source", "url", "published", "sentence", "start", "end", "score"}
+
+
+def test_the_question_word_tells_the_language():
+    """An Indonesian question quoting an English title is still Indonesian (its frame, its BM25 share)."""
+    assert detect_language('Siapa yang menyanyikan lagu "My Heart Will Go On"?') == "id"
+    assert detect_language('Who sang the song "Bengawan Solo"?') == "en"
