@@ -327,6 +327,7 @@ class Assistant:
         self.retriever = retriever or Retriever(self.settings.index_dir, settings=self.settings)
         self._reader = reader or (Reader(embedder=self.retriever.embedder) if self.settings.reader else None)
         self._reader_lock = threading.Lock()
+        self._said_no_cross_lingual_ranking = False
         self._chat_models: dict[str, object] = {}
 
     @property
@@ -445,9 +446,17 @@ class Assistant:
         return ranking
 
     def _with_reader(self, use: Callable[[Reader, Ranking], T], across_languages: bool) -> T | None:
-        """`use(reader, ranking)`; None without a reader, or (after one log line) when it fails."""
+        """`use(reader, ranking)`; None without a reader, or (after one log line) when it fails.
+        A reader without a ranking across languages (made before there was one) still reads
+        questions in the articles' language; the others are answered by quotes."""
         reader = self.reader
         if reader is None:
+            return None
+        if across_languages and not reader.config.get("ranking_cross_lingual"):
+            if not self._said_no_cross_lingual_ranking:
+                self._said_no_cross_lingual_ranking = True
+                _log.warning("%s has no 'ranking_cross_lingual': questions in another language than the articles are "
+                             "answered with quotes (run benchmarks/tune_on_train.py --reader --write)", reader.directory)
             return None
         try:
             return use(reader, self.ranking(reader, across_languages))

@@ -118,6 +118,24 @@ def test_a_reader_without_its_ranking_falls_back_to_quotes(archive, tmp_path, ca
     assert [r for r in caplog.records if "has no 'ranking'" in r.message]
 
 
+def test_a_reader_without_a_ranking_across_languages_still_reads_its_own(archive, tmp_path, caplog):
+    """reader.json made before the cross-lingual ranking: English questions are answered with
+    quotes (one log line), Indonesian ones still by the reader."""
+    import json
+
+    config = json.loads((READER_DIR / "reader.json").read_text())
+    del config["ranking_cross_lingual"]
+    (tmp_path / "reader.json").write_text(json.dumps(config))
+    shutil.copy(READER_DIR / "reader.safetensors", tmp_path / "reader.safetensors")
+    older = Assistant(archive.retriever, archive.settings, reader=Reader(tmp_path, embedder=archive.retriever.embedder))
+    with caplog.at_level(logging.WARNING, logger="rag.answer"):
+        english = [older.answer(q) for q in ("Who is the spokesman of the Kremlin?", "Who is Russia's foreign minister?")]
+        indonesian = older.answer("Siapa juru bicara Kremlin?")
+    assert all(a.short_answer is None and a.confidence is None for a in english) and "Peskov" in english[0].citations[0].sentence
+    assert indonesian.short_answer == "Dmitry Peskov" and indonesian.confidence is not None
+    assert len([r for r in caplog.records if "ranking_cross_lingual" in r.message]) == 1
+
+
 def test_an_answer_cut_by_a_window_edge_is_read_whole():
     """The whole seed article spans several overlapping windows; one of them ends just after the
     "D" of "Dmitry Peskov". The span counts only where its first token has the most context."""
