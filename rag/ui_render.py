@@ -84,7 +84,7 @@ def render_reply(answer: Answer, turn: int) -> str:
     if answer.short_answer:
         lead = literal(f"{FRAME[answer.language]} {answer.short_answer}")
         if text.startswith(lead):  # the frame, then the short answer: bold it there, and only there
-            # the reader's probability that the article answers (none across languages)
+            # the reader's probability that the article answers (none without a reader)
             label = "" if answer.confidence is None else \
                 f" _({labels['confident'] if answer.confidence >= 0.5 else labels['unsure']})_"
             frame = literal(FRAME[answer.language])
