@@ -30,7 +30,7 @@ browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 test: $(DEV) browser
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -m 'not slow' $(PYTEST_ARGS)
 
 # The long robustness runs: 50 MB / 5 MB-line hostile corpus, 1,000-example fuzzing, SIGKILL at 20
 # random moments, a full disk (tmpfs; needs root), 50 sessions for 60 s. Ends with a table (~15 min).

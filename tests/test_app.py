@@ -7,9 +7,12 @@ import subprocess
 import sys
 
 import httpx
+import pytest
 from server import PROJECT, serve_in_thread
 
 from rag.ui_text import LABELS
+
+pytestmark = pytest.mark.integration  # a real server, browser, cluster or killed process: `make test` runs it, a bare `pytest` not
 
 
 def test_chat_endpoint_through_gradio_client(shared_server):

@@ -25,6 +25,8 @@ from rag.indexer import build_index
 from rag.retriever import Retriever
 from rag.store import IndexStore, current_generation
 
+pytestmark = pytest.mark.integration  # a real server, browser, cluster or killed process: `make test` runs it, a bare `pytest` not
+
 SEED = PROJECT / "corpus" / "000_b0a4adb478896665.md"
 NEW_ARTICLES = 30
 

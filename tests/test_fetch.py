@@ -22,6 +22,8 @@ from rag.indexer import build_index
 from rag.retriever import Retriever
 from server import PROJECT
 
+pytestmark = pytest.mark.integration  # a real server, browser, cluster or killed process: `make test` runs it, a bare `pytest` not
+
 
 def quick_fetcher(corpus) -> Fetcher:
     return Fetcher(corpus, delay=0, timeout=0.5, retries=1, backoff=0.05)

@@ -12,6 +12,8 @@ from conftest import PROJECT
 sys.path.insert(0, str(PROJECT / "benchmarks"))
 from load_test import load_questions, memory_growth, print_report, run_load, start_app  # noqa: E402
 
+pytestmark = pytest.mark.integration  # a real server, browser, cluster or killed process: `make test` runs it, a bare `pytest` not
+
 
 def run(tmp_path, sessions: int, seconds: float, max_requests: int, articles: int) -> dict:
     with start_app(tmp_path, articles) as server:

@@ -24,6 +24,8 @@ from rag.indexer import build_index
 from rag.retriever import Filters, Retriever
 from rag.store import IndexStore, current_generation
 
+pytestmark = pytest.mark.integration  # a real server, browser, cluster or killed process: `make test` runs it, a bare `pytest` not
+
 
 @pytest.fixture(scope="module")
 def milvus_archive(archive, embedder, tmp_path_factory):

@@ -16,6 +16,8 @@ from conftest import NEWS_FIXTURES
 from rag.indexer import build_index
 from rag.store import IndexStore
 
+pytestmark = pytest.mark.integration  # a real server, browser, cluster or killed process: `make test` runs it, a bare `pytest` not
+
 
 @pytest.fixture()
 def ray_cluster(tmp_path):

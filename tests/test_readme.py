@@ -1,4 +1,4 @@
-"""The README's Python example runs as written against a real index."""
+"""The README's Python example runs as written against a real index, in a fresh process."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ import pytest
 from conftest import PROJECT
 
 from rag.indexer import build_index
+
+pytestmark = pytest.mark.integration  # a real server, browser, cluster or killed process: `make test` runs it, a bare `pytest` not
 
 
 def readme_block(heading: str) -> str:

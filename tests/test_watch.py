@@ -7,6 +7,7 @@ import threading
 import time
 
 import httpx
+import pytest
 import yaml
 
 from conftest import write
@@ -15,6 +16,8 @@ from rag.auto_update import watch_corpus
 from rag.indexer import IndexUpdater, build_index
 from rag.retriever import Retriever
 from server import AppServer
+
+pytestmark = pytest.mark.integration  # a real server, browser, cluster or killed process: `make test` runs it, a bare `pytest` not
 
 ARTICLE = """---
 title: Jembatan Gantung Baru di Lebak
