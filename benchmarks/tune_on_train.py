@@ -14,7 +14,8 @@ hand-translated train questions of benchmarks/data/news-qa-english.jsonl). The r
 the passages of the articles each train question retrieves (with and without its gold
 articles); a logistic regression of "this is a gold article" on `rag.answer.article_features`
 gives the weights; then how many articles to read and when the first one alone is enough (the
-fewest passages for at most 0.01 less recall@1 than reading all), and the probability below
+fewest passages read by 95% of the questions, then on average, for at most 0.01 less recall@1
+than reading all), and the probability below
 which to abstain (most leave-gold-out abstention at <= 5% false abstention). `--write` keeps
 them in the reader's reader.json (`make train` does).
 Report the result on the valid split with `make eval`, never on the questions tuned on.
@@ -49,9 +50,9 @@ def evidence(assistant: Assistant, question: str, filters: Filters | None) -> tu
     return coverage, dense
 
 
-def fusion_table(assistant: Assistant, questions, setting: str) -> float:
+def fusion_table(assistant: Assistant, questions, setting: str) -> None:
     """Print recall@1/5 and MRR@10 of `questions` for a grid of values of `setting` (a BM25
-    share); return the value with the best MRR@10."""
+    share), and the value with the best MRR@10."""
     print(f"| {setting} | R@1 | R@5 | MRR@10 |\n| --- | --- | --- | --- |")
     best = (-1.0, 0.0)
     for weight in (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0):
@@ -64,7 +65,6 @@ def fusion_table(assistant: Assistant, questions, setting: str) -> float:
         best = max(best, (mrr, weight))
     assistant.retriever.settings = assistant.settings
     print(f"best MRR@10 at {setting} = {best[1]}\n")
-    return best[1]
 
 
 def tune_fusion(assistant: Assistant, questions) -> None:
@@ -77,12 +77,12 @@ def tune_fusion(assistant: Assistant, questions) -> None:
 FEATURES = ["reader margin", "retrieval score", "dense similarity", "shared words", "intercept"]
 
 
-def reader_evidence(assistant: Assistant, question, filters: Filters | None) -> list[tuple[list[float], bool]]:
+def reader_evidence(assistant: Assistant, reader: Reader, question, filters: Filters | None) -> list[tuple[list[float], bool]]:
     """(article_features, is a gold article) for each article whose passage the product's reader
     marks an answer in (`rag.answer.read_passages`, all PASSAGES_READ of them), in retrieval order."""
     hits = assistant.retriever.search(question.question, assistant.settings.top_k, filters)
     ranked = score_sentences(question.question, hits)
-    found = read_passages(assistant.reader, question.question, hits, ranked, [0.0] * 5, range(min(PASSAGES_READ, len(hits))))
+    found = read_passages(reader, question.question, hits, ranked, [0.0] * len(FEATURES), range(min(PASSAGES_READ, len(hits))))
     return [(a.features, hits[a.sentence.hit_rank].article.id in question.gold_docs) for a in found]
 
 
@@ -134,16 +134,14 @@ def choose_ranking(with_gold: Evidence, without: Evidence, weights: list[float])
     return {"weights": weights, "min_probability": chosen, "sure": sure, "articles": articles}
 
 
-def fit_reader_ranking(assistant: Assistant, questions) -> dict:
+def fit_reader_ranking(assistant: Assistant, reader: Reader, questions) -> dict:
     """Learn the reader's `rag.answer.Ranking`: a logistic regression of "this article is a
     gold article" on `article_features`, over the articles the reader reads for each train
     question (asked with and without its gold articles), then `choose_ranking`."""
     from sklearn.linear_model import LogisticRegression
 
-    if assistant.reader is None:
-        sys.exit("error: the reader did not load (see the log line above)")
-    with_gold = [reader_evidence(assistant, q, None) for q in questions]
-    without = [reader_evidence(assistant, q, Filters(exclude_articles=q.gold_docs)) for q in questions]
+    with_gold = [reader_evidence(assistant, reader, q, None) for q in questions]
+    without = [reader_evidence(assistant, reader, q, Filters(exclude_articles=q.gold_docs)) for q in questions]
     rows = [row for question in with_gold + without for row in question]
     model = LogisticRegression(C=1.0, max_iter=1000).fit([f for f, _ in rows], [gold for _, gold in rows])
     weights = [round(float(w), 4) for w in model.coef_[0]] + [round(float(model.intercept_[0]), 4)]
@@ -174,12 +172,11 @@ def main() -> None:
     assistant = Assistant(Retriever(settings.index_dir, embedder, settings),
                           settings.model_copy(update={"reader": False}))
     if args.reader:
-        reader = Reader(args.reader_dir, embedder=assistant.retriever.embedder)
-        reading = Assistant(assistant.retriever, settings, reader)
+        reader = Reader(args.reader_dir, embedder=assistant.retriever.embedder).load()  # a new one has no ranking yet
         english = load_questions(ENGLISH, "train")
         rankings = {
-            "ranking": (fit_reader_ranking(reading, questions), f"{len(questions)} news-qa train questions"),
-            "ranking_cross_lingual": (fit_reader_ranking(reading, english),
+            "ranking": (fit_reader_ranking(assistant, reader, questions), f"{len(questions)} news-qa train questions"),
+            "ranking_cross_lingual": (fit_reader_ranking(assistant, reader, english),
                                       f"{len(english)} news-qa train questions asked in English ({ENGLISH.name})"),
         }
         if args.write:

@@ -26,9 +26,9 @@ import logging
 import math
 import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, fields, replace
-from typing import Literal, TypeVar
+from typing import Literal
 
 import Stemmer
 
@@ -36,7 +36,7 @@ from rag import llm as llm_module
 from rag.config import Settings, get_settings
 from rag.documents import page_of
 from rag.language import ENGLISH_STOPWORDS, INDONESIAN_STOPWORDS, detect_language, words
-from rag.reader import Reader
+from rag.reader import CONFIG_FILE, Reader, ReaderUnavailable
 from rag.retriever import Filters, Hit, Retriever
 
 MAX_SENTENCES = 3
@@ -45,7 +45,6 @@ PASSAGES_READ = 4  # the answer is looked for in the sentences of this many top 
 _STEMMER = Stemmer.Stemmer("indonesian")
 _log = logging.getLogger(__name__)
 _STOPWORDS = INDONESIAN_STOPWORDS | ENGLISH_STOPWORDS
-T = TypeVar("T")
 
 NO_ANSWER = {
     "id": "Tidak ada jawaban di arsip untuk pertanyaan ini.",
@@ -284,7 +283,7 @@ def read_articles(reader: Reader, question: str, hits: Sequence[Hit], ranked: Se
     Example::
 
         ranked = score_sentences(question, hits)
-        best = read_articles(reader, question, hits, ranked, Ranking(**reader.ranking()))[0]
+        best = read_articles(reader, question, hits, ranked, assistant.ranking(reader))[0]
         best.short_answer, best.sentence.text   # 'Dmitry Peskov', 'Juru bicara Kremlin Dmitry Peskov ...'
     """
     answers = read_passages(reader, question, hits, ranked, ranking.weights, range(min(1, len(hits))))
@@ -341,11 +340,15 @@ class Assistant:
 
     @property
     def reader(self) -> Reader | None:
-        """The reader, loaded on first use; None (after one log line) when it cannot be loaded."""
+        """The reader, loaded on first use; None (after one log line) when it cannot be loaded or
+        has no ranking to choose articles by."""
         reader = self._reader
         if reader is not None:
             try:
                 reader.load()
+                if reader.ranking() is None:
+                    raise ReaderUnavailable(f"{reader.directory / CONFIG_FILE} has no 'ranking' "
+                                            "(run benchmarks/tune_on_train.py --reader --write)")
             except Exception as error:  # a missing or damaged model file: answer without it
                 self._drop_reader(error)
                 return None
@@ -431,11 +434,13 @@ class Assistant:
             answer.confidence = round(found.probability, 4)
         return answer
 
-    def ranking(self, reader: Reader, across_languages: bool = False) -> Ranking:
+    def ranking(self, reader: Reader, across_languages: bool = False) -> Ranking | None:
         """The reader's own `Ranking` (from its reader.json), for questions in the articles'
-        language or, `across_languages`, in another; for the former with what the settings
-        override (`RAG_READER_RANKING`, `RAG_MIN_ANSWER_PROBABILITY`)."""
+        language or, `across_languages`, in another (None when it has none); for the former with
+        what the settings override (`RAG_READER_RANKING`, `RAG_MIN_ANSWER_PROBABILITY`)."""
         stored = reader.ranking(across_languages)
+        if stored is None:
+            return None
         ranking = Ranking(**{f.name: stored[f.name] for f in fields(Ranking) if f.name in stored})
         if across_languages:
             return ranking
@@ -445,32 +450,27 @@ class Assistant:
             ranking = replace(ranking, min_probability=self.settings.min_answer_probability)
         return ranking
 
-    def _with_reader(self, use: Callable[[Reader, Ranking], T], across_languages: bool) -> T | None:
-        """`use(reader, ranking)`; None without a reader, or (after one log line) when it fails.
-        A reader without a ranking across languages (made before there was one) still reads
-        questions in the articles' language; the others are answered by quotes."""
+    def _read(self, question: str, hits: Sequence[Hit], ranked: Sequence[ScoredSentence],
+              across_languages: bool) -> tuple[list[ReaderAnswer], float] | None:
+        """The reader's answers, best first (`read_articles`), and the probability below which
+        the assistant abstains. None without a reader, when it fails (after one log line), or for
+        a question in another language than the articles (`across_languages`) when the reader has
+        no ranking for those (one made before there was one): quotes answer those."""
         reader = self.reader
         if reader is None:
             return None
-        if across_languages and not reader.config.get("ranking_cross_lingual"):
+        ranking = self.ranking(reader, across_languages)
+        if ranking is None:
             if not self._said_no_cross_lingual_ranking:
                 self._said_no_cross_lingual_ranking = True
                 _log.warning("%s has no 'ranking_cross_lingual': questions in another language than the articles are "
                              "answered with quotes (run benchmarks/tune_on_train.py --reader --write)", reader.directory)
             return None
         try:
-            return use(reader, self.ranking(reader, across_languages))
-        except Exception as error:  # a reader that loaded but cannot read (or has no ranking): keep the quotes
+            return read_articles(reader, question, hits, ranked, ranking), ranking.min_probability
+        except Exception as error:  # a reader that loaded but cannot read: keep the quotes
             self._drop_reader(error)
             return None
-
-    def _read(self, question: str, hits: Sequence[Hit], ranked: Sequence[ScoredSentence],
-              across_languages: bool) -> tuple[list[ReaderAnswer], float] | None:
-        """The reader's answers, best first (`read_articles`), and the probability below which
-        the assistant abstains; None without a reader. `across_languages`: the question is in
-        another language than the articles (its own `Ranking`)."""
-        return self._with_reader(lambda reader, ranking: (read_articles(reader, question, hits, ranked, ranking),
-                                                          ranking.min_probability), across_languages)
 
     def _generate(self, spec: str, question: str, history: Sequence[dict] | None, language: str,
                   hits: Sequence[Hit], extractive: Answer, likely: Sequence[tuple[int, str]] = ()) -> Iterator[str]:

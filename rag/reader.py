@@ -144,17 +144,13 @@ class Reader:
             raise ReaderUnavailable(f"no reader model in {self.directory} (run `make train` to build one)")
         return json.loads(path.read_text(encoding="utf-8"))
 
-    def ranking(self, across_languages: bool = False) -> dict:
+    def ranking(self, across_languages: bool = False) -> dict | None:
         """How the assistant turns this reader's readings into a choice of article (the fields of
         `rag.answer.Ranking`), for questions in the articles' language or, `across_languages`,
         in another: learned on train questions with this very model
-        (`benchmarks/tune_on_train.py --reader --write`), so they are kept in `reader.json`."""
-        key = "ranking_cross_lingual" if across_languages else "ranking"
-        ranking = self.config.get(key)
-        if not ranking:
-            raise ReaderUnavailable(f"{self.directory / CONFIG_FILE} has no {key!r} "
-                                    "(run benchmarks/tune_on_train.py --reader --write)")
-        return ranking
+        (`benchmarks/tune_on_train.py --reader --write`), so they are kept in `reader.json`.
+        None when it has none (a reader just trained, or made before the cross-lingual one)."""
+        return self.config.get("ranking_cross_lingual" if across_languages else "ranking") or None
 
     @property
     def model(self):

@@ -5,6 +5,7 @@ quotes, after one log line."""
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 from concurrent.futures import ThreadPoolExecutor
@@ -103,15 +104,19 @@ def test_the_reader_reads_further_only_when_unsure(archive):
     assert counting.answer("Siapa presiden Brasil saat ini?").abstained and reader.passages == ranking.articles
 
 
+def shipped_reader_without(key: str, folder, embedder) -> Reader:
+    """The shipped reader, copied into `folder` with `key` taken out of its reader.json."""
+    config = json.loads((READER_DIR / "reader.json").read_text())
+    del config[key]
+    (folder / "reader.json").write_text(json.dumps(config))
+    shutil.copy(READER_DIR / "reader.safetensors", folder / "reader.safetensors")
+    return Reader(folder, embedder=embedder)
+
+
 def test_a_reader_without_its_ranking_falls_back_to_quotes(archive, tmp_path, caplog):
     """reader.json without the ranking learned with it (a stage-1 model): quotes, one log line."""
-    import json
-
-    config = json.loads((READER_DIR / "reader.json").read_text())
-    del config["ranking"]
-    (tmp_path / "reader.json").write_text(json.dumps(config))
-    shutil.copy(READER_DIR / "reader.safetensors", tmp_path / "reader.safetensors")
-    without = Assistant(archive.retriever, archive.settings, reader=Reader(tmp_path, embedder=archive.retriever.embedder))
+    without = Assistant(archive.retriever, archive.settings,
+                        reader=shipped_reader_without("ranking", tmp_path, archive.retriever.embedder))
     with caplog.at_level(logging.WARNING, logger="rag.answer"):
         answer = without.answer("Siapa juru bicara Kremlin?")
     assert answer.short_answer is None and "Peskov" in answer.citations[0].sentence
@@ -121,13 +126,8 @@ def test_a_reader_without_its_ranking_falls_back_to_quotes(archive, tmp_path, ca
 def test_a_reader_without_a_ranking_across_languages_still_reads_its_own(archive, tmp_path, caplog):
     """reader.json made before the cross-lingual ranking: English questions are answered with
     quotes (one log line), Indonesian ones still by the reader."""
-    import json
-
-    config = json.loads((READER_DIR / "reader.json").read_text())
-    del config["ranking_cross_lingual"]
-    (tmp_path / "reader.json").write_text(json.dumps(config))
-    shutil.copy(READER_DIR / "reader.safetensors", tmp_path / "reader.safetensors")
-    older = Assistant(archive.retriever, archive.settings, reader=Reader(tmp_path, embedder=archive.retriever.embedder))
+    older = Assistant(archive.retriever, archive.settings,
+                      reader=shipped_reader_without("ranking_cross_lingual", tmp_path, archive.retriever.embedder))
     with caplog.at_level(logging.WARNING, logger="rag.answer"):
         english = [older.answer(q) for q in ("Who is the spokesman of the Kremlin?", "Who is Russia's foreign minister?")]
         indonesian = older.answer("Siapa juru bicara Kremlin?")
