@@ -45,7 +45,7 @@ def main() -> None:
     from rag.embeddings import embedder_for, set_threads
     from rag.indexer import IndexUpdater, build_index
     from rag.retriever import Retriever
-    from rag.ui import CSS, HEAD, THEME, build_ui
+    from rag.ui import build_ui, page_options
 
     settings = get_settings()
     embedder = embedder_for(settings)
@@ -63,8 +63,8 @@ def main() -> None:
     ui.queue(default_concurrency_limit=settings.ui_concurrency, max_size=settings.ui_queue_size)
     ui.state_session_capacity = settings.ui_sessions  # Gradio keeps 10,000 sessions' state by default
     if args.share:
-        ui.launch(share=True, prevent_thread_lock=True, css=CSS, head=HEAD, theme=THEME)
-    app = gr.mount_gradio_app(api, ui, path="/", css=CSS, head=HEAD, theme=THEME, max_file_size=settings.max_file_bytes,
+        ui.launch(share=True, prevent_thread_lock=True, **page_options())
+    app = gr.mount_gradio_app(api, ui, path="/", **page_options(), max_file_size=settings.max_file_bytes,
                               footer_links=[])  # Gradio's footer speaks English only; the API docs are at /docs
     print(f"Serving on http://{args.host}:{args.port}/ (API docs: /docs)", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", limit_concurrency=settings.max_connections)

@@ -13,6 +13,7 @@ opening its own article.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import time
 import uuid
@@ -76,9 +77,52 @@ mark.focused {outline: 2px solid #d48806;}
 }
 """
 
+
+
+def _gradio_core_module() -> str:
+    """The file name of Gradio's front-end module that exports `changeLocale` ('' if this Gradio
+    has none: its own tooltips then follow the browser's language, with one log line)."""
+    assets = Path(gr.__file__).parent / "templates" / "frontend" / "assets"
+    for path in sorted(assets.glob("core-*.js")):
+        if "changeLocale" in path.read_text(encoding="utf-8", errors="replace"):
+            return path.name
+    _log.warning("Gradio %s has no changeLocale: its own buttons' tooltips follow the browser's language", gr.__version__)
+    return ""
+
+
+# The page's language: ?lang=en|id in the address, else the one last chosen in this browser, else
+# Indonesian. Gradio's own strings (the chat's Copy/Clear/Edit tooltips) are set to it before the
+# components mount: Gradio takes them from the browser's language otherwise, and a switch after
+# mounting does not reach them, so they follow a language chosen in the page from the next load.
+LANGUAGE_HEAD = f"""
+<script>
+window.ragLanguage = () => {{
+  const wanted = new URLSearchParams(location.search).get("lang") || localStorage.getItem("rag-language");
+  return {json.dumps(sorted(LANGUAGES.values()))}.includes(wanted) ? wanted : "id";
+}};
+(() => {{
+  const language = window.ragLanguage(), core = {json.dumps(_gradio_core_module())};
+  document.documentElement.lang = language;
+  const entry = document.querySelector("script[type=module][src*='/assets/index-']");
+  if (entry && core) import(new URL(core, entry.src).href).then((module) => module.changeLocale(language));
+}})();
+</script>
+"""
+
+# At load: the radio shows the page's language (its change event relabels the page).
+LOAD_LANGUAGE_JS = f"() => ({json.dumps({code: name for name, code in LANGUAGES.items()})})[window.ragLanguage()]"
+
+# A language chosen in the page is remembered in this browser (and replaces ?lang= in the address).
+SAVE_LANGUAGE_JS = f"""(name) => {{
+  const code = ({json.dumps(LANGUAGES)})[name];
+  localStorage.setItem("rag-language", code);
+  const address = new URL(location.href);
+  if (address.searchParams.has("lang")) {{ address.searchParams.set("lang", code); history.replaceState(null, "", address); }}
+}}"""
+
 # Clicking a citation [n] of answer t (in the chat or on a card) opens that answer's sources,
 # article n, and scrolls to the cited sentence; "Copy quote" puts the citation line on the clipboard.
-HEAD = """
+HEAD = LANGUAGE_HEAD + """
 <script>
 document.addEventListener("click", (event) => {
   const copy = event.target.closest("button.copy-quote");
@@ -108,6 +152,11 @@ document.addEventListener("click", (event) => {
 });
 </script>
 """
+
+
+# Gradio's own strings its Indonesian table lacks (the chat's copy button); its "Copy conversation"
+# is fixed English in Gradio itself.
+I18N = gr.I18n(id={"chatbot.copy_message": "Salin pesan", "chatbot.copied_message": "Pesan disalin"})
 
 
 # Characters typed, shown under the question box (empty when the box is).
@@ -202,7 +251,7 @@ def build_ui(assistant: Assistant, archive: Archive) -> gr.Blocks:
     Example::
 
         page = build_ui(assistant, Archive(settings, assistant.retriever, updater, token="s3cret"))
-        page.launch(css=CSS, head=HEAD, theme=THEME)
+        page.launch(**page_options())
     """
     labels = LABELS["id"]
     with gr.Blocks(title="Arsip Berita") as page:
@@ -236,6 +285,8 @@ def build_ui(assistant: Assistant, archive: Archive) -> gr.Blocks:
                                 index.upload_report, index.update_report, index.delete_report, chat.filter_error,
                                 index.confirm_row],
                                api_visibility="private")
+        language_choice.change(None, language_choice, None, js=SAVE_LANGUAGE_JS)
+        page.load(None, None, language_choice, js=LOAD_LANGUAGE_JS)
     return page
 
 
@@ -573,3 +624,13 @@ def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets:
 
         gr.Timer(2).tick(tick, [language, seen], [index.auto_report, index.stats, outlets, index.articles, seen],
                          api_visibility="private", show_progress="hidden")
+
+
+def page_options() -> dict:
+    """What `launch` and `gr.mount_gradio_app` need besides the page: its style, script and strings.
+
+    Example::
+
+        gr.mount_gradio_app(api, build_ui(assistant, archive), path="/", **page_options())
+    """
+    return {"css": CSS, "head": HEAD, "theme": THEME, "i18n": I18N}

@@ -62,7 +62,7 @@ def upload(page, path: Path) -> None:
 def clear_chat(page) -> None:
     """The chat's own trash button: the conversation and its sources go."""
     if page.locator("#chat [data-testid='user']").count():
-        page.click("#chat button[aria-label='Clear']")
+        page.click("#chat button[aria-label='Bersihkan obrolan'], #chat button[aria-label='Clear']")  # Gradio's, in the page's language
         page.wait_for_function("() => !document.querySelector('#chat [data-testid=\"user\"]')", timeout=30_000)
         page.wait_for_function("() => !document.querySelector('#sources [data-turn]')", timeout=30_000)
 
@@ -241,7 +241,7 @@ def test_editing_a_question_asks_it_again_from_there(page):
     first.hover()
     page.locator("#chat button[aria-label='Edit']").first.click()
     page.fill("#chat textarea.edit-textarea", "Siapa Menteri Luar Negeri Rusia?")
-    page.locator("#chat button[aria-label='Submit']").first.click()
+    page.locator("#chat button[aria-label='Kirim'], #chat button[aria-label='Submit']").first.click()
     page.wait_for_function("() => document.querySelectorAll('#chat [data-testid=\"user\"]').length === 1"
                            " && document.querySelector('#sources [data-turn=\"1\"]')?.innerText.includes('Lavrov')", timeout=60_000)
     assert page.locator("#chat [data-testid='user']").inner_text().strip() == "Siapa Menteri Luar Negeri Rusia?"
@@ -391,6 +391,36 @@ def test_the_page_speaks_one_language(page, language, question):
     assert not foreign, foreign
     assert not {"Drop File Here", "Click to Upload", "Built with Gradio", "Use via API"} & texts  # Gradio's English-only texts
     assert LABELS[code]["stats"].split("**")[2].strip() in " ".join(texts)  # the counts speak this language too
+
+
+def test_the_language_is_remembered_and_gradio_speaks_it_too(page, server):
+    """Gradio's own tooltips follow the page's language, not the browser's (en-US here): Indonesian
+    by default; English once chosen in the page, from the next load on; ?lang= in the address wins."""
+    browser = page.context.browser.new_context(locale="en-US", viewport={"width": 1400, "height": 900})
+    fresh = browser.new_page()
+
+    def load(address: str = "/") -> tuple[str, str]:
+        """(the page's lang attribute, the language chosen in the radio) once the page is up."""
+        fresh.goto(server.url + address)
+        fresh.wait_for_selector("#question textarea")
+        fresh.wait_for_timeout(500)  # the load event sets the radio
+        return fresh.evaluate("() => [document.documentElement.lang, document.querySelector('#language input:checked').value]")
+
+    def tooltips(question: str) -> list[str]:
+        ask(fresh, question)
+        return fresh.evaluate("() => [...document.querySelectorAll('#chat button[aria-label]')].map((b) => b.getAttribute('aria-label'))")
+
+    assert load() == ["id", "Bahasa Indonesia"]
+    indonesian = tooltips("Siapa juru bicara Kremlin?")
+    assert {"Bersihkan obrolan", "Salin pesan"} <= set(indonesian), indonesian  # Gradio's "Copy conversation" is English-only
+    fresh.get_by_role("radio", name="English").check()
+    fresh.wait_for_function(f"() => document.body.innerText.includes({LABELS['en']['send']!r})", timeout=10_000)
+    assert load() == ["en", "English"] and LABELS["en"]["send"] in fresh.inner_text("#send")
+    assert {"Clear", "Copy message"} <= set(tooltips("Who is the spokesman of the Kremlin?"))
+    fresh.hover("#chat button[aria-label='Clear']")
+    fresh.screenshot(path=str(SHOTS / "20-language-remembered-en.png"))
+    assert load("/?lang=id") == ["id", "Bahasa Indonesia"] and LABELS["id"]["send"] in fresh.inner_text("#send")
+    browser.close()
 
 
 def test_phone_layout_answer_then_sources_then_controls(page, server):
