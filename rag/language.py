@@ -24,6 +24,11 @@ siapa sini situ suatu sudah supaya tak tanpa tapi telah tentang tersebut tetapi 
 wah yaitu yakni yang kapan berapa mengapa kenapa dimana manakah siapakah berapakah
 """.split())
 
+# Question words that tell Indonesian but are not stopwords for BM25 (the index is built with the
+# list above); a word ending in the question particle "-kah" counts when what precedes it does
+# ("kapankah", "dimanakah", "berapakah").
+QUESTION_WORDS: frozenset[str] = frozenset({"kemana", "darimana"})
+
 ENGLISH_STOPWORDS: frozenset[str] = frozenset(STOPWORDS_EN_PLUS)
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 
@@ -44,8 +49,14 @@ def detect_language(text: str) -> str | None:
         # ('id', 'en')
     """
     tokens = [word.lower() for n, word in enumerate(_WORD.findall(text[:5000])) if n == 0 or not word[0].isupper()]
-    indonesian = sum(token in INDONESIAN_STOPWORDS for token in tokens)
+    indonesian = sum(_tells_indonesian(token) for token in tokens)
     english = sum(token in ENGLISH_STOPWORDS for token in tokens)
     if indonesian == english:
         return None
     return "id" if indonesian > english else "en"
+
+
+def _tells_indonesian(word: str) -> bool:
+    if word.endswith("kah") and len(word) > 3:
+        word = word[:-3]
+    return word in INDONESIAN_STOPWORDS or word in QUESTION_WORDS

@@ -97,3 +97,9 @@ def test_the_question_word_tells_the_language():
     """An Indonesian question quoting an English title is still Indonesian (its frame, its BM25 share)."""
     assert detect_language('Siapa yang menyanyikan lagu "My Heart Will Go On"?') == "id"
     assert detect_language('Who sang the song "Bengawan Solo"?') == "en"
+    # question words with the particle -kah, and "kemana": 7 of news-qa's 2,806 questions were called English
+    assert detect_language("Kapankah Kartono Ryadi lahir?") == "id"
+    for question in ("Kapankah diadakannya The First Step to Nobel Prize in Physics ke - 13 Warsawa?",
+                     "Kemana pesawat Mandala Airlines RI - 020 rute Jakarta-Jambi return to base / RTB?",
+                     "Dimanakah lokasi Commanding and General Staff College (CGSC)?"):
+        assert detect_language(question) != "en"  # undecided reads as the articles' language
