@@ -26,12 +26,20 @@ HOSTILE = ("---\ntitle: \"<script>window.hacked = 1</script><img src=x onerror='
            "url: \"javascript:window.hacked=3\"\n---\nBerita tentang kenaikan harga cabai di Bandung. "
            "Harga cabai rawit naik menjadi Rp 80.000 per kilogram <b>minggu ini</b>.\n")
 
+# What a follow-up asked without its first question finds (the bug of issue 13: "Bagaimana
+# tanggapan Swedia?" after a question about NATO answered with a football match against Sweden).
+DECOY = ("---\ntitle: Prancis Tundukkan Swedia di Stockholm\nsource: Bola Kita\npublished: 2023-06-20\n---\n"
+         "Tim nasional Prancis menang 2-1 atas Swedia dalam laga kualifikasi di Stockholm pada Selasa malam. "
+         "Pelatih Swedia mengatakan timnya bermain baik tetapi kurang beruntung. "
+         "Griezmann mencetak gol kemenangan pada menit ke-80 dan menanggapi kritik terhadap timnya.\n")
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("ui")
     (root / "corpus").mkdir()
     (root / "corpus" / "cabai.md").write_text(HOSTILE)
+    (root / "corpus" / "bola.md").write_text(DECOY)
     with AppServer(root) as running:
         yield running
 
@@ -218,7 +226,8 @@ def test_follow_up_retry_and_undo(page, language, first, follow_up):
     page.get_by_role("tab", name=LABELS[code]["chat_tab"]).click()
     ask(page, first, new_conversation=True)
     reply = ask(page, follow_up)
-    assert "[1]" in reply and not reply.startswith(("Tidak ada jawaban", "The archive has no answer"))  # read with the first
+    assert "[1]" in reply and not reply.startswith(("Tidak ada jawaban", "The archive has no answer"))
+    assert "NATO" in page.inner_text("#sources [data-turn='2'] .source-card h4")  # read with the first, not the match against Sweden
     answer_id = page.locator("#sources [data-turn='2']").get_attribute("data-answer")
     page.click("#retry")
     page.wait_for_selector(f"#sources [data-turn='2']:not([data-answer='{answer_id}'])", timeout=60_000)
@@ -230,6 +239,8 @@ def test_follow_up_retry_and_undo(page, language, first, follow_up):
     assert page.input_value("#question textarea") == follow_up
     assert page.locator("#sources [data-turn='2']").count() == 0 and page.locator("#sources [data-turn='1']").count() == 1
     page.get_by_role("radio", name="Bahasa Indonesia").check()
+    # the switch redraws the sources of the conversation it was given: let it land before the next test clears the chat
+    page.wait_for_function(f"() => document.querySelector('#send').innerText.includes({LABELS['id']['send']!r})", timeout=10_000)
 
 
 def test_editing_a_question_asks_it_again_from_there(page):
