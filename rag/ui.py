@@ -30,7 +30,7 @@ from rag.followups import suggest_follow_ups
 from rag.indexer import IndexUpdater, UpdateJob
 from rag.retriever import Filters
 from rag.ui_render import Turn, literal, render_reply, render_sources, typed_text
-from rag.ui_text import LABELS, LANGUAGES
+from rag.ui_text import LABELS, LANGUAGES, counted
 
 _log = logging.getLogger(__name__)
 
@@ -194,7 +194,8 @@ def chat_messages(turns: Sequence[Turn]) -> list[dict[str, str]]:
 
 def index_stats(assistant: Assistant, language: str) -> str:
     manifest = assistant.retriever.refresh().manifest
-    return LABELS[language]["stats"].format(articles=manifest.articles, chunks=manifest.chunks, model=manifest.model_id,
+    return LABELS[language]["stats"].format(articles=counted(manifest.articles, "article", language, bold=True),
+                                            chunks=counted(manifest.chunks, "chunk", language, bold=True), model=manifest.model_id,
                                             generation=manifest.generation, built=manifest.built_at)
 
 
@@ -523,9 +524,10 @@ def update_report(job: UpdateJob, language: str) -> str:
     if job.state != "done" or job.report is None:
         return f"**{labels['failed_status']}**: {literal(job.error or '')}"
     report = job.report
-    text = labels["update_done"].format(seconds=report.seconds, added=report.added, updated=report.updated,
-                                        removed=report.removed, unchanged=report.unchanged, failed=report.failed,
-                                        embedded=report.chunks_embedded, reused=report.chunks_reused)
+    text = labels["update_done"].format(seconds=report.seconds, added=counted(report.added, "new article", language),
+                                        updated=report.updated, removed=report.removed, unchanged=report.unchanged,
+                                        failed=report.failed, embedded=counted(report.chunks_embedded, "chunk", language),
+                                        reused=report.chunks_reused)
     if not report.generation:
         text += " " + labels["index_unchanged"]
     return text + "".join(f"\n- **{labels['problem']}**: {literal(p)}" for p in job.problems)
@@ -565,7 +567,7 @@ def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets:
             name = Path(path).name
             try:
                 saved, articles = archive.save_file(name, Path(path).read_bytes(), token)
-                lines.append(f"**{labels['saved_status']}** {literal(saved.name)}: {labels['saved'].format(count=len(articles))}")
+                lines.append(f"**{labels['saved_status']}** {literal(saved.name)}: {labels['saved'].format(articles=counted(len(articles), 'article', language))}")
             except ArticleError as error:
                 lines.append(refusal(error, language, name))
         return "\n".join(f"- {line}" for line in lines), None  # the next upload starts afresh

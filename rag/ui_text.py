@@ -41,12 +41,12 @@ LABELS: dict[str, dict[str, str]] = {
         "confirm_delete": "Hapus «{title}» ({id}) dari korpus?", "confirm": "Ya, hapus", "cancel": "Batal",
         "saved_status": "Tersimpan", "refused_status": "Ditolak", "deleted_status": "Dihapus", "failed_status": "Gagal",
         "wrong_token": "token salah atau kosong: isi token akses server",
-        "not_found": "tidak ada di korpus", "saved": "{count} artikel disimpan; perbarui indeks agar dapat dicari",
+        "not_found": "tidak ada di korpus", "saved": "{articles} disimpan; perbarui indeks agar dapat dicari",
         "deleted": "dihapus dari korpus; perbarui indeks untuk mengeluarkannya",
-        "stats": "**{articles}** artikel · **{chunks}** potongan teks · model `{model}` · generasi `{generation}` · dibangun {built}",
+        "stats": "{articles} · {chunks} · model `{model}` · generasi `{generation}` · dibangun {built}",
         "updating": "menyematkan potongan teks",
-        "update_done": "Selesai dalam {seconds:.1f} dtk: {added} artikel baru, {updated} diubah, {removed} dihapus, "
-                       "{unchanged} tetap, {failed} gagal; {embedded} potongan disematkan, {reused} dari cache.",
+        "update_done": "Selesai dalam {seconds:.1f} dtk: {added}, {updated} diubah, {removed} dihapus, "
+                       "{unchanged} tetap, {failed} gagal; {embedded} disematkan, {reused} dari cache.",
         "index_unchanged": "Indeks tidak berubah.", "problem": "Masalah",
         "auto_on": "**Pembaruan otomatis**: {what}.", "auto_watch": "folder korpus diawasi",
         "auto_fetch": "sumber berita diambil berkala", "auto_none": "Belum ada pembaruan otomatis.",
@@ -80,12 +80,12 @@ LABELS: dict[str, dict[str, str]] = {
         "confirm_delete": "Delete «{title}» ({id}) from the corpus?", "confirm": "Yes, delete", "cancel": "Cancel",
         "saved_status": "Saved", "refused_status": "Refused", "deleted_status": "Deleted", "failed_status": "Failed",
         "wrong_token": "missing or wrong token: enter the server's access token",
-        "not_found": "not in the corpus", "saved": "{count} article(s) saved; update the index to make them searchable",
+        "not_found": "not in the corpus", "saved": "{articles} saved; update the index to make them searchable",
         "deleted": "removed from the corpus; update the index to drop it",
-        "stats": "**{articles}** articles · **{chunks}** text chunks · model `{model}` · generation `{generation}` · built {built}",
+        "stats": "{articles} · {chunks} · model `{model}` · generation `{generation}` · built {built}",
         "updating": "embedding text chunks",
-        "update_done": "Done in {seconds:.1f} s: {added} new articles, {updated} changed, {removed} removed, "
-                       "{unchanged} unchanged, {failed} failed; {embedded} chunks embedded, {reused} from the cache.",
+        "update_done": "Done in {seconds:.1f} s: {added}, {updated} changed, {removed} removed, "
+                       "{unchanged} unchanged, {failed} failed; {embedded} embedded, {reused} from the cache.",
         "index_unchanged": "The index did not change.", "problem": "Problem",
         "auto_on": "**Automatic updates**: {what}.", "auto_watch": "the corpus folder is watched",
         "auto_fetch": "the news sources are fetched on a schedule", "auto_none": "No automatic update yet.",
@@ -93,6 +93,28 @@ LABELS: dict[str, dict[str, str]] = {
         "trigger_watch": "the corpus folder changed", "trigger_fetch": "new articles from the sources",
     },
 }
+
+# Counted nouns, (one, many): Indonesian does not change the noun, English does.
+NOUNS: dict[str, dict[str, tuple[str, str]]] = {
+    "id": {"article": ("artikel", "artikel"), "new article": ("artikel baru", "artikel baru"),
+           "chunk": ("potongan teks", "potongan teks")},
+    "en": {"article": ("article", "articles"), "new article": ("new article", "new articles"),
+           "chunk": ("text chunk", "text chunks")},
+}
+
+
+def counted(count: int, noun: str, language: str, bold: bool = False) -> str:
+    """`count` and `noun` (a key of `NOUNS`) as the page's language writes them.
+
+    Example::
+
+        counted(1, "article", "en"), counted(2, "article", "en"), counted(2, "chunk", "id", bold=True)
+        # ('1 article', '2 articles', '**2** potongan teks')
+    """
+    one, many = NOUNS[language][noun]
+    number = f"**{count:,}**" if bold else f"{count:,}"
+    return f"{number} {one if count == 1 else many}"
+
 
 MONTHS = {
     "id": ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober",

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from server import PROJECT, AppServer
 
-from rag.ui_text import LABELS
+from rag.ui_text import LABELS, NOUNS
 
 pytestmark = pytest.mark.integration  # a real server, browser, cluster or killed process: `make test` runs it, a bare `pytest` not
 
@@ -401,7 +401,7 @@ def test_the_page_speaks_one_language(page, language, question):
     foreign = [s for s in _strings_of("id" if code == "en" else "en") if any(s == t or (len(s) > 12 and s in t) for t in texts)]
     assert not foreign, foreign
     assert not {"Drop File Here", "Click to Upload", "Built with Gradio", "Use via API"} & texts  # Gradio's English-only texts
-    assert LABELS[code]["stats"].split("**")[2].strip() in " ".join(texts)  # the counts speak this language too
+    assert f"{NOUNS[code]['chunk'][1]} · model" in " ".join(texts)  # the counts speak this language too
 
 
 def test_the_language_is_remembered_and_gradio_speaks_it_too(page, server):

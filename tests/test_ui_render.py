@@ -48,3 +48,11 @@ def test_other_copies_of_the_story_are_listed_under_the_card():
     panel = render_sources([Turn("q", cited, "id1")], lambda _: None, "id")
     assert ('Juga dimuat di: <a href="https://kompas.com/a" target="_blank" rel="noopener noreferrer">Kompas</a> (11 April 2024), '
             "Salinan &lt;b&gt;dua&lt;/b&gt;</div>") in panel and "javascript:" not in panel
+
+
+def test_counts_in_the_page_language():
+    """English counts take the plural only above one ("1 new article", not "1 new articles")."""
+    from rag.ui_text import counted
+
+    assert [counted(n, "new article", "en") for n in (0, 1, 2)] == ["0 new articles", "1 new article", "2 new articles"]
+    assert counted(1, "chunk", "id") == "1 potongan teks" and counted(1200, "chunk", "id", bold=True) == "**1,200** potongan teks"
