@@ -30,7 +30,7 @@ from rag.followups import suggest_follow_ups
 from rag.indexer import IndexUpdater, UpdateJob
 from rag.retriever import Filters
 from rag.ui_render import Turn, literal, render_reply, render_sources, typed_text
-from rag.ui_text import LABELS, LANGUAGES, counted
+from rag.ui_text import LABELS, LANGUAGES, counted, format_date
 
 _log = logging.getLogger(__name__)
 
@@ -274,7 +274,7 @@ def build_ui(assistant: Assistant, archive: Archive) -> gr.Blocks:
             panel = render_sources(conversation, assistant.retriever.store.article, code)
             return [code, *relabel(LABELS[code], archive.writable, assistant.settings.llm), active_filters(since, until, outlets, code), panel,
                     index_stats(assistant, code), auto_status(archive.updater, code),
-                    gr.update(value=article_rows(archive, query), headers=headers(code)), "", "", "",  # old reports go,
+                    gr.update(value=article_rows(archive, query, code), headers=headers(code)), "", "", "",  # old reports go,
                     gr.update(visible=False), gr.update(visible=False)]  # as do a date error and a pending delete
 
         components = [title, language_choice, chat_tab_, index_tab_, chat.chatbot, chat.question, chat.send, chat.retry,
@@ -363,7 +363,7 @@ def index_tab(assistant: Assistant, archive: Archive, labels: dict[str, str]) ->
     update_report = gr.Markdown(elem_id="update-report")
     auto_report = gr.Markdown(auto_status(archive.updater, "id"), elem_id="auto-update")
     article_query = gr.Textbox(label=labels["search_articles"], elem_id="article-query")
-    articles = gr.Dataframe(headers=headers("id"), value=article_rows(archive, ""), interactive=False,
+    articles = gr.Dataframe(headers=headers("id"), value=article_rows(archive, "", "id"), interactive=False,
                             wrap=True, elem_id="articles", column_widths=["50%", "20%", "15%", "15%"])
     with gr.Row():
         delete_id = gr.Textbox(label=labels["delete_id"], elem_id="delete-id")
@@ -382,10 +382,11 @@ def headers(language: str) -> list[str]:
     return [labels["column_title"], labels["column_source"], labels["column_published"], labels["column_id"]]
 
 
-def article_rows(archive: Archive, query: str) -> list[list[str]]:
-    """Title, outlet and date first (what a person looks for), the id last."""
+def article_rows(archive: Archive, query: str, language: str) -> list[list[str]]:
+    """Title, outlet and date (as the page's language writes it: "11 Juli 2023", which a phone's
+    narrow column wraps between words, not inside "2023-07-11") first, the id last."""
     _, rows = archive.list(query or "", 0, 500)
-    return [[row["title"], row["source"] or "", row["published"] or "", row["id"]] for row in rows]
+    return [[row["title"], row["source"] or "", format_date(row["published"], language), row["id"]] for row in rows]
 
 
 def refusal(error: WriteRefused | ArticleError | ArticleNotFound, language: str, subject: str = "") -> str:
@@ -554,7 +555,7 @@ def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets:
     /delete_article) and the article search."""
     def index_views(language: str) -> tuple:
         """The stats, the outlet filter's choices and the article list, after an update."""
-        return index_stats(assistant, language), gr.update(choices=assistant.retriever.store.sources()), article_rows(archive, "")
+        return index_stats(assistant, language), gr.update(choices=assistant.retriever.store.sources()), article_rows(archive, "", language)
 
     def upload(files: list[str] | None, token: str, language: str) -> tuple[str, None]:
         labels = LABELS[language]
@@ -606,7 +607,7 @@ def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets:
     index.files.upload(upload, [index.files, index.token, language], [index.upload_report, index.files], api_name="upload_articles")
     index.update.click(update, [index.token, language], [index.update_report, index.stats, outlets, index.articles],
                        api_name="update_index", concurrency_limit=1)
-    index.article_query.change(lambda query: article_rows(archive, query), index.article_query, index.articles,
+    index.article_query.change(lambda query, language: article_rows(archive, query, language), [index.article_query, language], index.articles,
                                api_visibility="private")
     index.articles.select(pick, None, index.delete_id, api_visibility="private")
     index.delete.click(ask_to_delete, [index.delete_id, language], [index.confirm_row, index.confirm_text, index.delete_report],

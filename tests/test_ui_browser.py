@@ -505,13 +505,15 @@ def test_index_tab_shows_the_last_automatic_update(page, tmp_path):
         status.get_by_text(LABELS["id"]["trigger_watch"], exact=False).wait_for(timeout=30_000)
         page.get_by_text("1 artikel baru").wait_for(timeout=10_000)
         assert "Jembatan Baru di Lebak" in page.locator("#articles").inner_text()  # the list followed
-        page.screenshot(path=str(SHOTS / "14-automatic-update-id.png"), full_page=True)
+        page.screenshot(path=str(SHOTS / "21-automatic-update-id.png"), full_page=True)
         page.get_by_role("radio", name="English").check()
         status.get_by_text(LABELS["en"]["trigger_watch"], exact=False).wait_for(timeout=10_000)
+        assert "1 new article," in status.inner_text()  # English counts in the singular when one
         page.set_viewport_size({"width": 390, "height": 844})
         # on a phone the article table keeps title, outlet and date, unbroken, and fits the screen
         assert not page.locator("#articles th").nth(3).is_visible() and page.locator("#articles th").nth(2).is_visible()
         assert not page.locator("#articles .virtual-row").get_by_text("jembatan.md").first.is_visible()
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-        page.screenshot(path=str(SHOTS / "15-automatic-update-phone-en.png"), full_page=True)
+        page.screenshot(path=str(SHOTS / "22-automatic-update-phone-en.png"), full_page=True)
+        assert "11 July 2023" in page.locator("#articles").inner_text()  # wraps between words on a phone, not inside "2023-07-11"
         page.close()
