@@ -8,7 +8,11 @@ Screenshots of every step go to test-output/ui/ (desktop 1400 px wide, phone 390
 
 from __future__ import annotations
 
+import json
+import platform
 import shutil
+import statistics
+import time
 from pathlib import Path
 
 import pytest
@@ -87,6 +91,31 @@ def ask(page, question: str, new_conversation: bool = False) -> str:
     page.wait_for_selector(f"#sources [data-turn='{turn}']", timeout=60_000)
     bots = page.locator("#chat [data-testid='bot']")
     return bots.nth(bots.count() - 1).inner_text()
+
+
+def test_answer_times_from_enter_to_the_first_and_the_last_piece(page):
+    """What a person waits, measured in the browser: Enter -> the first words of the answer in the
+    chat, and -> the complete answer with its sources. Medians of 5 questions (after one warm-up),
+    written to test-output/ui/answer-times.json for the README and the issue notes."""
+    questions = ["Siapa juru bicara Kremlin?", "Apa yang dikatakan Lavrov tentang perluasan NATO?",
+                 "Who is the spokesman of the Kremlin?", "Berapa harga cabai rawit di Bandung?",
+                 "Kapan para pemimpin NATO berkumpul di Vilnius?", "Siapa juru bicara Kremlin?"]
+    first, last = [], []
+    for question in questions:
+        clear_chat(page)
+        page.fill("#question textarea", question)
+        started = time.perf_counter()
+        page.press("#question textarea", "Enter")
+        page.wait_for_function("() => document.querySelector('#chat [data-testid=\"bot\"]')?.innerText.trim().length > 0",
+                               timeout=60_000, polling=10)
+        first.append(time.perf_counter() - started)
+        page.wait_for_selector("#sources [data-turn='1']", timeout=60_000)
+        last.append(time.perf_counter() - started)
+    times = {"first_piece_ms": round(1000 * statistics.median(first[1:])), "complete_ms": round(1000 * statistics.median(last[1:])),
+             "questions": len(questions) - 1, "cpu": platform.processor() or platform.machine()}
+    (SHOTS / "answer-times.json").write_text(json.dumps(times, indent=2) + "\n")
+    print(times)
+    assert times["first_piece_ms"] <= times["complete_ms"] < 5000
 
 
 def test_ask_in_indonesian_and_follow_the_citation(page):
