@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from rag import __version__
 from rag.answer import MAX_QUESTION_CHARS, Answer, Assistant
 from rag.articles import Archive, ArticleNotFound, WriteRefused
-from rag.corpus import ArticleError
+from rag.problems import ArticleError
 from rag.indexer import UpdateJob
 from rag.retriever import Filters
 
@@ -211,7 +211,7 @@ def _http_errors() -> Iterator[None]:
     except ArticleNotFound as missing:
         raise HTTPException(404, str(missing)) from None
     except ArticleError as error:
-        status = 409 if "already exists" in error.reason or "one record of" in error.reason else 422
+        status = 409 if error.key in ("exists", "record_of_file") else 422
         raise HTTPException(status, f"{error.reason}. {error.hint}") from None
 
 

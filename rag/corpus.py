@@ -22,6 +22,7 @@ from typing import Any, BinaryIO, Iterator
 import yaml
 
 from rag.language import detect_language
+from rag.problems import ArticleError, Problem
 
 TEXT_SUFFIXES = {".md", ".markdown", ".txt"}
 DOCUMENT_SUFFIXES = {".pdf", ".docx"}
@@ -31,7 +32,6 @@ DEFAULT_MAX_FILE_BYTES = 20 * 1024 * 1024
 SNIFF_BYTES = 8192
 MAX_FOLDER_DEPTH = 64
 MAX_PROBLEMS_PER_FILE = 10
-MOVE_HINT = "Move or copy the article file itself into the corpus folder."
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -61,20 +61,6 @@ class Article:
         return {**self.__dict__, "published": self.published_iso}
 
 
-@dataclass(frozen=True)
-class Problem:
-    """A file (or one line of it) that could not be read, and what the user can do about it."""
-
-    path: str
-    reason: str
-    hint: str
-    line: int | None = None
-
-    def __str__(self) -> str:
-        where = printable(f"{self.path}:{self.line}" if self.line else self.path)
-        return f"{where}: {self.reason}. {self.hint}"
-
-
 @dataclass
 class CorpusScan:
     """Everything one pass over the corpus found."""
@@ -87,20 +73,6 @@ class CorpusScan:
     def failed_paths(self) -> set[str]:
         """Files with a problem: the indexer keeps what it already holds for them."""
         return {problem.path for problem in self.problems}
-
-
-class ArticleError(ValueError):
-    """Raised while parsing one file or line; becomes a `Problem`."""
-
-    def __init__(self, reason: str, hint: str, line: int | None = None):
-        super().__init__(reason)
-        self.reason, self.hint, self.line = reason, hint, line
-
-
-def printable(name: str) -> str:
-    """A file name safe to print on one line: control characters and undecodable bytes escaped."""
-    name = name.encode("utf-8", "backslashreplace").decode("utf-8")
-    return "".join(repr(c)[1:-1] if unicodedata.category(c) == "Cc" else c for c in name)
 
 
 def normalise_newlines(text: str) -> str:
@@ -148,7 +120,7 @@ def _check_not_binary(head: bytes) -> str | None:
     """The UTF-16 encoding of text that has NUL bytes, or an error for binary data."""
     utf16 = _utf16_encoding(head)
     if utf16 is None and b"\x00" in head:
-        raise ArticleError("binary file (contains NUL bytes)", "Remove it from the corpus or export it as text.")
+        raise ArticleError("binary")
     return utf16
 
 
@@ -159,11 +131,9 @@ def decode_bytes(raw: bytes) -> str:
         return raw.decode(utf16 or "utf-8-sig")
     except UnicodeDecodeError as error:
         if utf16:
-            raise ArticleError(f"looks like UTF-16 but does not decode (byte {error.start})", "Re-save the file as UTF-8.") from None
+            raise ArticleError("utf16_undecodable", byte=error.start) from None
         line = raw[: error.start].count(b"\n") + 1
-        raise ArticleError(
-            f"not valid UTF-8 (byte {error.start})", "Re-save the file as UTF-8.", line
-        ) from None
+        raise ArticleError("not_utf8", line, byte=error.start) from None
 
 
 def parse_date(value: Any, line: int | None = None) -> dt.date | None:
@@ -177,9 +147,7 @@ def parse_date(value: Any, line: int | None = None) -> dt.date | None:
     try:
         return dt.date.fromisoformat(str(value).strip()[:10])
     except ValueError:
-        raise ArticleError(
-            f"published {value!r} is not an ISO date", "Write it as YYYY-MM-DD.", line
-        ) from None
+        raise ArticleError("bad_date", line, value=value) from None
 
 
 def title_from_path(path: Path) -> str:
@@ -203,7 +171,7 @@ def _front_matter(text: str) -> tuple[dict[str, Any], str, int]:
         return {}, text, 1
     end = re.search(r"^(---|\.\.\.)[ \t]*$", text[4:], flags=re.MULTILINE)
     if not end:
-        raise ArticleError("front matter starts with '---' but never ends", "Close it with a line '---'.", 1)
+        raise ArticleError("front_matter_open", 1)
     block = text[4 : 4 + end.start()]
     body = text[4 + end.end() :]
     try:
@@ -212,9 +180,9 @@ def _front_matter(text: str) -> tuple[dict[str, Any], str, int]:
         mark = getattr(error, "context_mark", None) or getattr(error, "problem_mark", None)
         line = mark.line + 2 if mark else 1
         problem = getattr(error, "problem", None) or "invalid YAML"
-        raise ArticleError(f"front matter is not valid YAML ({problem})", "Fix the YAML between the '---' lines.", line) from None
+        raise ArticleError("front_matter_yaml", line, problem=problem) from None
     if not isinstance(fields, dict):
-        raise ArticleError("front matter is not a mapping of fields", "Write it as 'key: value' lines.", 2)
+        raise ArticleError("front_matter_fields", 2)
     return fields, body, block.count("\n") + 3
 
 
@@ -227,7 +195,7 @@ def make_article(article_id: str, path: str, fields: dict[str, Any], text: str, 
         title, text = (headline, body) if headline else (fallback_title, text)
     title = normalise_text(title)
     if not text:
-        raise ArticleError("the article has no text", "Add the article body (or remove the file).", line)
+        raise ArticleError("no_text", line)
     extra = {key: value for key, value in fields.items() if key not in KNOWN_FIELDS}
     article = Article(
         id=article_id, title=title, text=text,
@@ -263,19 +231,19 @@ def _jsonl_lines(handle: BinaryIO, max_line_bytes: int) -> Iterator[tuple[int, s
     handle.seek(0)
     if utf16:  # rare (Windows exports): decoded whole, within the file limit
         if os.fstat(handle.fileno()).st_size > max_line_bytes:
-            raise ArticleError(f"UTF-16 JSONL over the {_limit_text(max_line_bytes)} limit", "Re-save it as UTF-8.")
+            raise ArticleError("utf16_jsonl_too_big", limit=_limit_text(max_line_bytes))
         yield from enumerate(normalise_newlines(decode_bytes(handle.read())).split("\n"), start=1)
         return
     for number, raw in enumerate(iter(lambda: handle.readline(max_line_bytes + 1), b""), start=1):
         if len(raw) > max_line_bytes and not raw.endswith(b"\n"):
             while (rest := handle.readline(1 << 20)) and not rest.endswith(b"\n"):
                 pass  # skip the rest of the over-long line without holding it
-            yield number, ArticleError(f"line is over the {_limit_text(max_line_bytes)} limit", "Split the article or raise RAG_MAX_FILE_MB.", number)
+            yield number, ArticleError("line_too_long", number, limit=_limit_text(max_line_bytes))
             continue
         try:
             yield number, raw.decode("utf-8-sig" if number == 1 else "utf-8")
         except UnicodeDecodeError as error:
-            yield number, ArticleError(f"not valid UTF-8 (byte {error.start} of the line)", "Re-save the file as UTF-8.", number)
+            yield number, ArticleError("line_not_utf8", number, byte=error.start)
 
 
 def read_jsonl_articles(path: Path, relative: str, max_line_bytes: int) -> tuple[list[Article], list[Problem]]:
@@ -292,21 +260,21 @@ def read_jsonl_articles(path: Path, relative: str, max_line_bytes: int) -> tuple
                 if line.strip():
                     articles.append(_jsonl_article(relative, number, json.loads(line)))
             except json.JSONDecodeError as error:
-                problems.append(Problem(relative, f"not valid JSON ({error.msg})", "Fix or remove the line.", number))
+                problems.append(Problem(relative, "bad_json", {"message": error.msg}, number))
             except ArticleError as error:
-                problems.append(Problem(relative, error.reason, error.hint, error.line or number))
+                problems.append(Problem.of(relative, error, number))
     if len(problems) > MAX_PROBLEMS_PER_FILE:
         more = len(problems) - MAX_PROBLEMS_PER_FILE + 1
-        problems[MAX_PROBLEMS_PER_FILE - 1 :] = [Problem(relative, f"{more} more bad lines", "Check that this is a JSONL article file.")]
+        problems[MAX_PROBLEMS_PER_FILE - 1 :] = [Problem(relative, "more_bad_lines", {"count": more})]
     return articles, problems
 
 
 def _jsonl_article(relative: str, number: int, record: Any) -> Article:
     if not isinstance(record, dict):
-        raise ArticleError("the line is not a JSON object", "Write one {...} object per line.", number)
+        raise ArticleError("not_object", number)
     text = record.get("text") or record.get("body")
     if not isinstance(text, str) or not text.strip():
-        raise ArticleError("no 'text' (or 'body') field", "Add the article text as a string.", number)
+        raise ArticleError("no_text_field", number)
     article_id = str(record.get("id") or f"{relative}#{number}")
     article = make_article(article_id, relative, record, text, f"{Path(relative).stem} #{number}", number)
     return dataclasses.replace(article, line=number)
@@ -318,7 +286,7 @@ def read_html_article(path: Path, relative: str, raw: bytes) -> list[Article]:
 
     document = trafilatura.bare_extraction(decode_bytes(raw), with_metadata=True, include_comments=False)
     if document is None or not getattr(document, "text", None):
-        raise ArticleError("no article text found in the HTML", "Save the article page itself, not an index page.")
+        raise ArticleError("html_no_text")
     fields = {
         "title": document.title, "source": document.sitename or document.hostname,
         "url": document.url, "published": document.date, "language": document.language,
@@ -332,10 +300,7 @@ def _read_bounded(path: Path, max_bytes: int) -> bytes:
         raw = handle.read(max_bytes + 1)
     if len(raw) > max_bytes:
         size = max(path.stat().st_size, len(raw))
-        raise ArticleError(
-            f"file is {size / 2**20:.1f} MiB, over the {_limit_text(max_bytes)} limit",
-            "Split it into articles, or raise RAG_MAX_FILE_MB.",
-        )
+        raise ArticleError("file_too_big", size=f"{size / 2**20:.1f}", limit=_limit_text(max_bytes))
     return raw
 
 
@@ -359,35 +324,35 @@ def read_file(path: Path, relative: str, max_bytes: int) -> tuple[list[Article],
             return reader(raw, relative, title_from_path(path)), []
         return read_text_article(path, relative, raw), []
     except ArticleError as error:
-        return [], [Problem(relative, error.reason, error.hint, error.line)]
+        return [], [Problem.of(relative, error)]
     except OSError as error:
-        return [], [Problem(relative, f"cannot be read ({error.strerror or error})", "Check the file's permissions.")]
+        return [], [Problem(relative, "unreadable", {"error": error.strerror or str(error)})]
 
 
-def _entry_problem(entry: os.DirEntry, root: Path, depth: int) -> tuple[str, str] | None:
+def _entry_problem(entry: os.DirEntry, root: Path, depth: int) -> tuple[str, dict] | None:
     """Why a directory entry is not read as an article file and what to do, or None if it is one to read."""
     try:
         entry.name.encode("utf-8")
     except UnicodeEncodeError:
-        return "file name is not valid UTF-8", "Rename the file."
+        return "name_not_utf8", {}
     if entry.is_symlink():
         target = Path(os.path.realpath(entry.path))
         if not target.is_relative_to(root):
-            return "symlink leads outside the corpus", MOVE_HINT
+            return "symlink_outside", {}
         if target.is_dir():
-            return "symlink to a folder (not followed, so links can never loop)", MOVE_HINT
+            return "symlink_folder", {}
         if not target.is_file():
-            return "symlink does not lead to a file (broken or a loop)", MOVE_HINT
+            return "symlink_broken", {}
         return None
     if entry.is_dir(follow_symlinks=False):
-        return (f"folder nested deeper than {MAX_FOLDER_DEPTH} levels", "Move its articles nearer the corpus folder.") if depth >= MAX_FOLDER_DEPTH else None
+        return ("too_deep", {"depth": MAX_FOLDER_DEPTH}) if depth >= MAX_FOLDER_DEPTH else None
     if not entry.is_file(follow_symlinks=False):
-        return "not a regular file (a pipe, socket or device)", "Remove it from the corpus."
+        return "not_regular", {}
     return None
 
 
-def iter_corpus_files(root: Path) -> Iterator[tuple[Path, str, tuple[str, str] | None]]:
-    """Yield (path, relative name, (problem, hint) or None) for every visible file, never leaving `root`.
+def iter_corpus_files(root: Path) -> Iterator[tuple[Path, str, tuple[str, dict] | None]]:
+    """Yield (path, relative name, (problem key, its fields) or None) for every visible file, never leaving `root`.
 
     Iterative, so no folder depth can exhaust the stack; folder symlinks are not followed
     (no loops); a file symlink is read only if it resolves to a file inside the corpus;
@@ -431,10 +396,7 @@ def load_corpus(root: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Cor
         scan.problems.extend(problems)
         for article in articles:
             if article.id in seen:
-                scan.problems.append(Problem(
-                    relative, f"duplicate article id {article.id!r} (already used by {seen[article.id]})",
-                    "Give each article a unique 'id'.", article.line,
-                ))
+                scan.problems.append(Problem(relative, "duplicate_id", {"id": article.id, "other": seen[article.id]}, article.line))
                 continue
             seen[article.id] = relative
             scan.articles.append(article)
@@ -449,10 +411,7 @@ def safe_file_name(name: str) -> str:
     base = Path(name.replace("\\", "/")).name
     base = _UNSAFE_NAME.sub("_", unicodedata.normalize("NFC", base)).strip(" .")
     if not base or Path(base).suffix.lower() not in SUFFIXES:
-        raise ArticleError(
-            f"file name {name!r} is not a supported article file",
-            f"Use one of {', '.join(sorted(SUFFIXES))}.",
-        )
+        raise ArticleError("unsupported", name=name, suffixes=", ".join(sorted(SUFFIXES)))
     return base[:120]
 
 
@@ -464,19 +423,19 @@ def save_article_file(corpus: Path, name: str, data: bytes, max_bytes: int = DEF
     and renamed, so a reader never sees half a file.
     """
     if len(data) > max_bytes:
-        raise ArticleError(f"file is {len(data) / 2**20:.1f} MiB, over the {max_bytes / 2**20:.0f} MiB limit", "Split it into smaller files.")
+        raise ArticleError("upload_too_big", size=f"{len(data) / 2**20:.1f}", limit=_limit_text(max_bytes))
     file_name = safe_file_name(name)
     target = (corpus / file_name).resolve()
     if not target.is_relative_to(corpus.resolve()):
-        raise ArticleError(f"file name {name!r} leads outside the corpus", "Upload a plain file name.")
+        raise ArticleError("name_outside", name=name)
     if target.exists() and not replace:
-        raise ArticleError(f"{file_name} already exists in the corpus", "Rename the file, or replace it explicitly.")
+        raise ArticleError("exists", name=file_name)
     staging = target.with_name(f".upload-{os.getpid()}-{file_name}")
     staging.write_bytes(data)
     try:
         articles, problems = read_file(staging, file_name, max_bytes)
         if problems:
-            raise ArticleError(problems[0].reason, problems[0].hint, problems[0].line)
+            raise ArticleError(problems[0].key, problems[0].line, **problems[0].fields)
         os.replace(staging, target)
     finally:
         staging.unlink(missing_ok=True)
@@ -502,9 +461,9 @@ def remove_article_file(corpus: Path, article: Article) -> Path:
     the article at its next update.
     """
     if article.id != article.path:
-        raise ArticleError(f"{article.id!r} is one record of {article.path}", "Edit that file to remove it.")
+        raise ArticleError("record_of_file", id=article.id, path=article.path)
     path = (corpus / article.path).resolve()
     if not path.is_relative_to(corpus.resolve()):
-        raise ArticleError(f"{article.path} lies outside the corpus", "Remove it by hand.")
+        raise ArticleError("delete_outside", path=article.path)
     path.unlink(missing_ok=True)
     return path

@@ -19,7 +19,8 @@ import logging
 import zipfile
 from typing import Any
 
-from rag.corpus import Article, ArticleError, make_article, normalise_text, split_headline
+from rag.corpus import Article, make_article, normalise_text, split_headline
+from rag.problems import ArticleError
 
 PAGE_BREAK = "\n\n"
 logging.getLogger("pypdf").setLevel(logging.ERROR)  # pypdf warns about every odd object of damaged files
@@ -51,16 +52,15 @@ def read_pdf(raw: bytes, relative: str, fallback_title: str) -> list[Article]:
     try:
         reader = PdfReader(io.BytesIO(raw))
         if reader.is_encrypted and not reader.decrypt(""):
-            raise ArticleError("the PDF is password-protected", "Save an unprotected copy.")
+            raise ArticleError("pdf_password")
         pages = [reflow(normalise_text(page.extract_text() or "")) for page in reader.pages]
         info = reader.metadata or {}
         fields = {"title": info.get("/Title"), "author": info.get("/Author"),
                   "published": _pdf_date(info.get("/CreationDate"))}
     except (PdfReadError, ValueError, KeyError, TypeError) as error:
-        raise ArticleError(f"not a readable PDF ({error})", "Open it in a PDF viewer and save it again.") from None
+        raise ArticleError("pdf_unreadable", error=str(error)) from None
     if not any(pages):
-        raise ArticleError(f"no text layer in {len(pages)} page(s); OCR is not supported",
-                           "Export the document from its source with text, or run OCR on it first.")
+        raise ArticleError("pdf_no_text", pages=len(pages))
     if not fields["title"]:  # a first line that reads like a headline becomes the title (as for text files)
         first = next(i for i, page in enumerate(pages) if page)
         fields["title"], pages[first] = split_headline(pages[first])
@@ -77,7 +77,7 @@ def read_docx(raw: bytes, relative: str, fallback_title: str) -> list[Article]:
     try:
         document = docx.Document(io.BytesIO(raw))
     except (PackageNotFoundError, zipfile.BadZipFile, ValueError, KeyError) as error:
-        raise ArticleError(f"not a readable Word document ({error})", "Open it in Word and save it as .docx again.") from None
+        raise ArticleError("docx_unreadable", error=str(error)) from None
     paragraphs = [p.text for p in document.paragraphs]
     paragraphs += [cell.text for table in document.tables for row in table.rows for cell in row.cells]
     properties = document.core_properties

@@ -36,7 +36,8 @@ import httpx
 import yaml
 
 from rag.config import Settings
-from rag.corpus import ArticleError, article_markdown, normalise_text, read_text_article, save_article_file, slug
+from rag.corpus import article_markdown, normalise_text, read_text_article, save_article_file, slug
+from rag.problems import ArticleError
 
 log = logging.getLogger(__name__)
 
@@ -340,7 +341,7 @@ class Fetcher:
                 return path.relative_to(self.corpus_dir).as_posix(), True
             if _saved_from(path, url):
                 return path.relative_to(self.corpus_dir).as_posix(), False
-        raise ArticleError(f"no free file name for {stem}", "Tidy up the folder.")
+        raise ArticleError("no_free_name", stem=stem)
 
     # -- HTTP, politely
     def _get(self, url: str, conditional: bool = False) -> httpx.Response | None:

@@ -25,10 +25,11 @@ from tqdm import tqdm
 
 from rag.chunking import Chunk, chunk_article, indexable_text
 from rag.config import Settings
-from rag.corpus import Article, Problem, load_corpus
+from rag.corpus import Article, load_corpus
 from rag.embeddings import Embedder
 from rag.embedding_cache import EmbeddingCache
 from rag.manifest import IndexProblem, Manifest
+from rag.problems import Problem
 from rag.milvus_vectors import milvus_uri
 from rag.store import GenerationWriter, IndexWriteFailed, current_generation, read_article_hashes
 from rag.writelock import writer_lock
@@ -233,7 +234,7 @@ class UpdateJob:
     summary: str | None = None
     report: BuildReport | None = None
     error: str | None = None
-    problems: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
     note: str | None = None
     finished: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
 
@@ -294,7 +295,7 @@ class IndexUpdater:
 
         try:
             report = build_index(self.settings, self.embedder, progress=progress)
-            job.summary, job.report, job.problems = report.summary(), report, [str(p) for p in report.problems]
+            job.summary, job.report, job.problems = report.summary(), report, list(report.problems)
             job.state = "done"
         except Exception as error:  # reported to the user through the job status
             job.error, job.state = f"{type(error).__name__}: {error}", "failed"

@@ -25,10 +25,11 @@ import gradio as gr
 
 from rag.answer import MAX_QUESTION_CHARS, Answer, Assistant
 from rag.articles import Archive, ArticleNotFound, WriteRefused
-from rag.corpus import SUFFIXES, ArticleError
+from rag.corpus import SUFFIXES
 from rag.followups import suggest_follow_ups
 from rag.indexer import IndexUpdater, UpdateJob
 from rag.retriever import Filters
+from rag.problems import ArticleError
 from rag.ui_render import Turn, literal, render_reply, render_sources, typed_text
 from rag.ui_text import LABELS, LANGUAGES, counted, format_date
 
@@ -398,7 +399,7 @@ def refusal(error: WriteRefused | ArticleError | ArticleNotFound, language: str,
     elif isinstance(error, ArticleNotFound):
         why = labels["not_found"]
     else:
-        why = f"{literal(error.reason)}. {literal(error.hint)}"
+        why = ". ".join(literal(part) for part in error.text(language))
     return f"**{labels['refused_status']}** {literal(subject)}: {why}" if subject else f"**{labels['refused_status']}**: {why}"
 
 
@@ -531,7 +532,7 @@ def update_report(job: UpdateJob, language: str) -> str:
                                         reused=report.chunks_reused)
     if not report.generation:
         text += " " + labels["index_unchanged"]
-    return text + "".join(f"\n- **{labels['problem']}**: {literal(p)}" for p in job.problems)
+    return text + "".join(f"\n- **{labels['problem']}**: {literal(p.text(language))}" for p in job.problems)
 
 
 def auto_status(updater: IndexUpdater, language: str) -> str:

@@ -16,7 +16,7 @@ import pytest
 from conftest import PROJECT
 from hostile import make_hostile_corpus
 
-from rag.corpus import printable
+from rag.problems import printable
 
 # Peak RSS of the build process: model (~0.9 GB) + embedding activations + the largest allowed
 # file + chunk texts. Measured (VmHWM of the child alone, int8 default): short 1.27 GB, full

@@ -181,6 +181,9 @@ def test_upload_update_and_ask_about_the_new_article(page, server, tmp_path):
     upload(page, second)  # only the new file goes, not the first again
     page.wait_for_function("() => document.querySelector('#upload-report').innerText.includes('banjir_bekasi.md')", timeout=30_000)
     assert "gempa_garut" not in page.inner_text("#upload-report")
+    upload(page, article)  # again: refused, and said in the page's language, as every library error
+    page.wait_for_function("() => document.querySelector('#upload-report').innerText.includes('gempa_garut.md sudah ada di korpus')",
+                           timeout=30_000)
     page.click("#update")
     page.wait_for_function("() => /2 artikel baru/.test(document.querySelector('#update-report').innerText)", timeout=120_000)
     assert "Warta Jabar" in page.inner_text("#articles")
