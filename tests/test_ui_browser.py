@@ -476,6 +476,11 @@ def test_phone_layout_answer_then_sources_then_controls(page, server):
     assert box["#sources"]["y"] - (box["#chat"]["y"] + box["#chat"]["height"]) < 100  # the sources right under the answer
     assert phone.evaluate("() => document.scrollingElement.scrollWidth") <= 390  # no sideways scrolling
     phone.screenshot(path=str(SHOTS / "14-phone.png"), full_page=True)
+    phone.get_by_role("radio", name="English").check()
+    phone.wait_for_function(f"() => document.querySelector('#send').innerText.includes({LABELS['en']['send']!r})", timeout=10_000)
+    assert "Peskov" in ask(phone, "Who is the spokesman of the Kremlin?", new_conversation=True)
+    assert phone.evaluate("() => document.scrollingElement.scrollWidth") <= 390
+    phone.screenshot(path=str(SHOTS / "14-phone-en.png"), full_page=True)
     phone.close()
 
 
@@ -485,12 +490,15 @@ def test_the_page_loads_nothing_from_the_internet(page, server):
     outside: list[str] = []
     offline.route("**/*", lambda route: route.continue_() if route.request.url.startswith(server.url)
                   else (outside.append(route.request.url), route.abort()))
+    failed: list[str] = []  # and nothing asked of this server fails (a missing asset, a 404)
+    offline.on("response", lambda response: failed.append(f"{response.status} {response.url}") if response.status >= 400 else None)
     offline.goto(server.url + "/")
     offline.wait_for_selector("#question textarea")
     ask(offline, "Siapa juru bicara Kremlin?")
     fonts = offline.evaluate("() => ['h1', '#send', '#question textarea', '#sources h4', '#chat .message']"
                              ".map((s) => getComputedStyle(document.querySelector(s)).fontFamily)")
     assert not outside, outside
+    assert not failed, failed
     assert len(set(fonts)) == 1 and fonts[0].startswith("ui-sans-serif"), fonts
     offline.screenshot(path=str(SHOTS / "15-offline.png"), full_page=True)
     offline.close()

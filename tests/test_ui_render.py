@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import html
+from dataclasses import replace
+
 from rag.answer import Answer, Citation, Source
 from rag.ui_render import Turn, literal, render_reply, render_sources
 
@@ -56,3 +60,25 @@ def test_counts_in_the_page_language():
 
     assert [counted(n, "new article", "en") for n in (0, 1, 2)] == ["0 new articles", "1 new article", "2 new articles"]
     assert counted(1, "chunk", "id") == "1 potongan teks" and counted(1200, "chunk", "id", bold=True) == "**1,200** potongan teks"
+
+
+def test_a_card_shows_the_outlet_badge_the_date_in_the_page_language_and_the_domain():
+    """The compact card: initial badge, outlet, date as the page's language writes it, the link
+    shown as its domain, and a Copy quote button whose citation line ends with the URL."""
+    cited = answer()
+    cited.sources[0] = replace(cited.sources[0], source="Al Jazeera", published="2023-07-11", url="https://www.aljazeera.com/news/2023/7/11/x")
+    for language, date, copy in (("id", "11 Juli 2023", "Salin kutipan"), ("en", "11 July 2023", "Copy quote")):
+        panel = render_sources([Turn("q", cited, "id1")], lambda _: None, language)
+        assert '<span class="badge">A</span>' in panel and "Al Jazeera" in panel and date in panel
+        assert ">aljazeera.com<" in panel and copy in panel
+        line = html.unescape(panel.split('data-citation="')[1].split('"')[0])
+        assert line.startswith("“Lihat") and line.endswith(f"Al Jazeera, {date}. https://www.aljazeera.com/news/2023/7/11/x")
+
+
+def test_quick_date_ranges_end_today():
+    from rag.ui import period_dates
+
+    today = dt.date.today()
+    for period, days in (("last_7", 7), ("last_30", 30), ("last_365", 365)):
+        assert period_dates(period) == ((today - dt.timedelta(days=days)).isoformat(), today.isoformat())
+    assert period_dates("all_time") == ("", "")
