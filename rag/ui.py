@@ -31,7 +31,7 @@ from rag.indexer import IndexUpdater, UpdateJob
 from rag.retriever import Filters
 from rag.problems import ArticleError
 from rag.ui_render import Turn, literal, render_reply, render_sources, typed_text
-from rag.ui_text import LABELS, LANGUAGES, counted, format_date
+from rag.ui_text import GRADIO_TOOLTIPS, LABELS, LANGUAGES, counted, format_date
 
 _log = logging.getLogger(__name__)
 
@@ -92,15 +92,29 @@ def _gradio_core_module() -> str:
 
 
 # The page's language: ?lang=en|id in the address, else the one last chosen in this browser, else
-# Indonesian. Gradio's own strings (the chat's Copy/Clear/Edit tooltips) are set to it before the
-# components mount: Gradio takes them from the browser's language otherwise, and a switch after
-# mounting does not reach them, so they follow a language chosen in the page from the next load.
+# Indonesian. Gradio's own strings are set to it before the components mount (Gradio takes them
+# from the browser's language otherwise, and its locale set later does not reach mounted
+# components). The tooltips of Gradio's buttons (the chat's Clear and Copy, the table's Copy and
+# Fullscreen) are relabelled from `GRADIO_TOOLTIPS` whenever the page changes: after a switch in
+# the page too, and where Gradio has no Indonesian ("Copy conversation").
 LANGUAGE_HEAD = f"""
 <script>
 window.ragLanguage = () => {{
   const wanted = new URLSearchParams(location.search).get("lang") || localStorage.getItem("rag-language");
   return {json.dumps(sorted(LANGUAGES.values()))}.includes(wanted) ? wanted : "id";
 }};
+window.ragTooltips = () => {{
+  const indonesian = window.ragLanguage() === "id";
+  const wanted = new Map(Object.entries({json.dumps(GRADIO_TOOLTIPS)}).flatMap(([en, id]) => [[en, indonesian ? id : en], [id, indonesian ? id : en]]));
+  document.querySelectorAll("button[title], button[aria-label]").forEach((button) => {{
+    for (const name of ["title", "aria-label"]) {{
+      const now = button.getAttribute(name), want = wanted.get(now);
+      if (want && want !== now) button.setAttribute(name, want);
+    }}
+  }});
+}};
+new MutationObserver(window.ragTooltips).observe(document.documentElement,
+  {{subtree: true, childList: true, attributes: true, attributeFilter: ["title", "aria-label"]}});
 (() => {{
   const language = window.ragLanguage(), core = {json.dumps(_gradio_core_module())};
   document.documentElement.lang = language;
@@ -119,6 +133,7 @@ SAVE_LANGUAGE_JS = f"""(name) => {{
   localStorage.setItem("rag-language", code);
   const address = new URL(location.href);
   if (address.searchParams.has("lang")) {{ address.searchParams.set("lang", code); history.replaceState(null, "", address); }}
+  window.ragTooltips();
 }}"""
 
 # Clicking a citation [n] of answer t (in the chat or on a card) opens that answer's sources,
@@ -153,11 +168,6 @@ document.addEventListener("click", (event) => {
 });
 </script>
 """
-
-
-# Gradio's own strings its Indonesian table lacks (the chat's copy button); its "Copy conversation"
-# is fixed English in Gradio itself.
-I18N = gr.I18n(id={"chatbot.copy_message": "Salin pesan", "chatbot.copied_message": "Pesan disalin"})
 
 
 # Characters typed, shown under the question box (empty when the box is).
@@ -631,10 +641,10 @@ def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets:
 
 
 def page_options() -> dict:
-    """What `launch` and `gr.mount_gradio_app` need besides the page: its style, script and strings.
+    """What `launch` and `gr.mount_gradio_app` need besides the page: its style and script.
 
     Example::
 
         gr.mount_gradio_app(api, build_ui(assistant, archive), path="/", **page_options())
     """
-    return {"css": CSS, "head": HEAD, "theme": THEME, "i18n": I18N}
+    return {"css": CSS, "head": HEAD, "theme": THEME}

@@ -13,6 +13,14 @@ import datetime as dt
 
 LANGUAGES = {"Bahasa Indonesia": "id", "English": "en"}
 
+# The tooltips of Gradio's own buttons, English -> Indonesian (Gradio's Indonesian lacks some).
+GRADIO_TOOLTIPS = {
+    "Clear": "Bersihkan obrolan", "Copy message": "Salin pesan", "Copied message": "Pesan disalin",
+    "Copy conversation": "Salin percakapan", "Edit": "Sunting", "Submit": "Kirim", "Cancel": "Batal",
+    "Copy table data": "Salin data tabel", "Fullscreen": "Layar penuh",
+    "Exit fullscreen": "Keluar dari layar penuh", "Exit fullscreen mode": "Keluar dari layar penuh",
+}
+
 LABELS: dict[str, dict[str, str]] = {
     "id": {
         "title": "# Arsip Berita\nTanyakan apa saja tentang arsip berita; setiap jawaban menunjuk kalimat sumbernya.",

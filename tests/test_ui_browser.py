@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from server import PROJECT, AppServer
 
-from rag.ui_text import LABELS, NOUNS
+from rag.ui_text import GRADIO_TOOLTIPS, LABELS, NOUNS
 
 pytestmark = pytest.mark.integration  # a real server, browser, cluster or killed process: `make test` runs it, a bare `pytest` not
 
@@ -115,6 +115,7 @@ def test_answer_times_from_enter_to_the_first_and_the_last_piece(page):
              "questions": len(questions) - 1, "cpu": platform.processor() or platform.machine()}
     (SHOTS / "answer-times.json").write_text(json.dumps(times, indent=2) + "\n")
     print(times)
+    clear_chat(page)  # the next tests start from an empty chat
     assert times["first_piece_ms"] <= times["complete_ms"] < 5000
 
 
@@ -282,7 +283,7 @@ def test_editing_a_question_asks_it_again_from_there(page):
     ask(page, "Berapa harga cabai rawit di Bandung?")
     first = page.locator("#chat [data-testid='user']").first
     first.hover()
-    page.locator("#chat button[aria-label='Edit']").first.click()
+    page.locator("#chat button[aria-label='Sunting'], #chat button[aria-label='Edit']").first.click()
     page.fill("#chat textarea.edit-textarea", "Siapa Menteri Luar Negeri Rusia?")
     page.locator("#chat button[aria-label='Kirim'], #chat button[aria-label='Submit']").first.click()
     page.wait_for_function("() => document.querySelectorAll('#chat [data-testid=\"user\"]').length === 1"
@@ -437,8 +438,8 @@ def test_the_page_speaks_one_language(page, language, question):
 
 
 def test_the_language_is_remembered_and_gradio_speaks_it_too(page, server):
-    """Gradio's own tooltips follow the page's language, not the browser's (en-US here): Indonesian
-    by default; English once chosen in the page, from the next load on; ?lang= in the address wins."""
+    """Gradio's own tooltips follow the page's language, not the browser's (en-US here), and
+    switch with it; the language chosen is remembered for the next load; ?lang= in the address wins."""
     browser = page.context.browser.new_context(locale="en-US", viewport={"width": 1400, "height": 900})
     fresh = browser.new_page()
 
@@ -449,19 +450,25 @@ def test_the_language_is_remembered_and_gradio_speaks_it_too(page, server):
         fresh.wait_for_timeout(500)  # the load event sets the radio
         return fresh.evaluate("() => [document.documentElement.lang, document.querySelector('#language input:checked').value]")
 
-    def tooltips(question: str) -> list[str]:
-        ask(fresh, question)
-        return fresh.evaluate("() => [...document.querySelectorAll('#chat button[aria-label]')].map((b) => b.getAttribute('aria-label'))")
+    def tooltips() -> set[str]:
+        return set(fresh.evaluate("() => [...document.querySelectorAll('button[title]')].map((b) => b.title)"))
 
     assert load() == ["id", "Bahasa Indonesia"]
-    indonesian = tooltips("Siapa juru bicara Kremlin?")
-    assert {"Bersihkan obrolan", "Salin pesan"} <= set(indonesian), indonesian  # Gradio's "Copy conversation" is English-only
-    fresh.get_by_role("radio", name="English").check()
-    fresh.wait_for_function(f"() => document.body.innerText.includes({LABELS['en']['send']!r})", timeout=10_000)
-    assert load() == ["en", "English"] and LABELS["en"]["send"] in fresh.inner_text("#send")
-    assert {"Clear", "Copy message"} <= set(tooltips("Who is the spokesman of the Kremlin?"))
-    fresh.hover("#chat button[aria-label='Clear']")
-    fresh.screenshot(path=str(SHOTS / "20-language-remembered-en.png"))
+    ask(fresh, "Siapa juru bicara Kremlin?")
+    assert {"Bersihkan obrolan", "Salin pesan", "Salin percakapan", "Sunting"} <= tooltips(), tooltips()
+    fresh.get_by_role("tab", name=LABELS["id"]["index_tab"]).click()
+    fresh.wait_for_selector("#articles")
+    assert {"Salin data tabel", "Layar penuh"} <= tooltips()
+    fresh.get_by_role("radio", name="English").check()  # in place: the conversation stays, Gradio's tooltips switch too
+    fresh.wait_for_function(f"() => document.body.innerText.includes({LABELS['en']['update']!r})", timeout=10_000)
+    fresh.wait_for_function("() => [...document.querySelectorAll('button[title]')].some((b) => b.title === 'Copy conversation')", timeout=10_000)
+    english = tooltips()
+    assert {"Clear", "Copy message", "Copy conversation", "Edit", "Copy table data", "Fullscreen"} <= english, english
+    assert not english & set(GRADIO_TOOLTIPS.values()) - {"Edit"}, english
+    fresh.get_by_role("tab", name=LABELS["en"]["chat_tab"]).click()
+    fresh.hover("#chat button[title='Clear']")
+    fresh.screenshot(path=str(SHOTS / "20-language-switched-en.png"))
+    assert load() == ["en", "English"] and LABELS["en"]["send"] in fresh.inner_text("#send")  # remembered
     assert load("/?lang=id") == ["id", "Bahasa Indonesia"] and LABELS["id"]["send"] in fresh.inner_text("#send")
     browser.close()
 
