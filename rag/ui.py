@@ -103,16 +103,20 @@ window.ragLanguage = () => {{
   const wanted = new URLSearchParams(location.search).get("lang") || localStorage.getItem("rag-language");
   return {json.dumps(sorted(LANGUAGES.values()))}.includes(wanted) ? wanted : "id";
 }};
-window.ragTooltips = () => {{
-  const indonesian = window.ragLanguage() === "id";
-  const wanted = new Map(Object.entries({json.dumps(GRADIO_TOOLTIPS)}).flatMap(([en, id]) => [[en, indonesian ? id : en], [id, indonesian ? id : en]]));
-  document.querySelectorAll("button[title], button[aria-label]").forEach((button) => {{
-    for (const name of ["title", "aria-label"]) {{
-      const now = button.getAttribute(name), want = wanted.get(now);
-      if (want && want !== now) button.setAttribute(name, want);
-    }}
-  }});
-}};
+window.ragTooltips = (() => {{
+  // built once: for each page language, a tooltip of either language -> that language's
+  const pairs = Object.entries({json.dumps(GRADIO_TOOLTIPS)});
+  const to = {{en: new Map(pairs.flatMap(([en, id]) => [[en, en], [id, en]])), id: new Map(pairs.flatMap(([en, id]) => [[en, id], [id, id]]))}};
+  return () => {{
+    const wanted = to[window.ragLanguage()];
+    document.querySelectorAll("button[title], button[aria-label]").forEach((button) => {{
+      for (const name of ["title", "aria-label"]) {{
+        const now = button.getAttribute(name), want = wanted.get(now);
+        if (want && want !== now) button.setAttribute(name, want);
+      }}
+    }});
+  }};
+}})();
 new MutationObserver(window.ragTooltips).observe(document.documentElement,
   {{subtree: true, childList: true, attributes: true, attributeFilter: ["title", "aria-label"]}});
 (() => {{

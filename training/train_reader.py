@@ -72,48 +72,42 @@ def _normal(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
 
 
-def passage_pool(rows: list[dict], corpus: Path | None, tokenizer) -> list[str]:
-    """The passages negatives are drawn from: every distinct training context, and the articles
-    of `corpus` cut into the chunks the index would make of them (its chunk settings, counted
-    with the same tokenizer)."""
+def corpus_chunks(corpus: Path, tokenizer) -> dict[str, list[str]]:
+    """Article id (a one-article file's name) -> the chunks the index would make of it (its
+    chunk settings, counted with the same tokenizer), in corpus order."""
     from rag.chunking import chunk_article
     from rag.config import get_settings
     from rag.corpus import load_corpus
 
-    settings = get_settings()
-    pool = list(dict.fromkeys(row["context"] for row in rows))
-    if corpus is not None:
-        def count_tokens(texts: list[str]) -> list[int]:
-            return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
-        for article in load_corpus(corpus).articles:
-            pool += [chunk.text for chunk in chunk_article(article, count_tokens, settings.chunk_tokens, settings.chunk_overlap)]
-    return pool
-
-
-def in_article_chunks(rows: list[dict], corpus: Path, tokenizer) -> list[dict]:
-    """For each news question (FacQA), its answer as the assistant reads it: inside the chunk of
-    its gold article (`corpus`, chunked as the index chunks it) that holds its passage, rather
-    than the one or two sentences FacQA gives. Without these, every answer the reader learns from
-    is a short passage and every "no answer" a full chunk, and it learns to doubt full chunks."""
-    from rag.chunking import chunk_article
-    from rag.config import get_settings
-    from rag.corpus import load_corpus
-
-    questions = corpus.parent / "questions-dev.jsonl"
-    gold = {row["id"]: row["gold_doc"][0] for row in read_jsonl(questions) if row.get("gold_doc")}
     settings = get_settings()
 
     def count_tokens(texts: list[str]) -> list[int]:
         return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
-    articles = {Path(article.path).name: article for article in load_corpus(corpus).articles}
+    return {article.id: [chunk.text for chunk in chunk_article(article, count_tokens, settings.chunk_tokens,
+                                                                           settings.chunk_overlap)]
+            for article in load_corpus(corpus).articles}
+
+
+def passage_pool(rows: list[dict], chunks: dict[str, list[str]]) -> list[str]:
+    """The passages negatives are drawn from: every distinct training context, and the news
+    articles' chunks (`corpus_chunks`)."""
+    return list(dict.fromkeys(row["context"] for row in rows)) + [text for texts in chunks.values() for text in texts]
+
+
+def in_article_chunks(rows: list[dict], chunks: dict[str, list[str]], questions: Path) -> list[dict]:
+    """For each news question (FacQA), its answer as the assistant reads it: inside the chunk of
+    its gold article (named in `questions`, news-qa's question file; `chunks` from
+    `corpus_chunks`) that holds its passage, rather than the one or two sentences FacQA gives.
+    Without these, every answer the reader learns from is a short passage and every "no answer"
+    a full chunk, and it learns to doubt full chunks."""
+    gold = {row["id"]: row["gold_doc"][0] for row in read_jsonl(questions) if row.get("gold_doc")}
     extra = []
     for row in rows:
-        article = articles.get(gold.get(row["id"], ""))
-        if row.get("source") != "facqa" or article is None or not row["answers"]["text"]:
+        if row.get("source") != "facqa" or not row["answers"]["text"]:
             continue
         answer, opening = row["answers"]["text"][0], row["context"][:40]
-        chunks = [c.text for c in chunk_article(article, count_tokens, settings.chunk_tokens, settings.chunk_overlap) if answer in c.text]
-        chunk = next((c for c in chunks if opening in c), chunks[0] if chunks else None)
+        holding = [text for text in chunks.get(gold.get(row["id"], ""), []) if answer in text]
+        chunk = next((text for text in holding if opening in text), holding[0] if holding else None)
         if chunk is not None and chunk != row["context"]:
             extra.append({**row, "context": chunk, "answers": {"text": [answer], "answer_start": [chunk.index(answer)]}})
     return extra
@@ -218,10 +212,11 @@ def main() -> None:
         if not args.pool.is_dir():
             sys.exit(f"error: {args.pool} is missing: negatives are drawn from the news-qa corpus (../shared/data/news-qa, "
                      "see its README); pass --pool FOLDER")
+        chunks = corpus_chunks(args.pool, tokenizer)
         if args.in_article:
-            positives = in_article_chunks(rows, args.pool, tokenizer)
+            positives = in_article_chunks(rows, chunks, args.pool.parent / "questions-dev.jsonl")
             print(f"{len(positives)} news answers also read inside their article's chunk", flush=True)
-        rows = with_negatives(rows, passage_pool(rows, args.pool, tokenizer), args.negatives, args.seed)
+        rows = with_negatives(rows, passage_pool(rows, chunks), args.negatives, args.seed)
         if positives:
             rows += positives
             random.Random(args.seed).shuffle(rows)
