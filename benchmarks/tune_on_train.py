@@ -40,6 +40,7 @@ from rag.indexer import build_index  # noqa: E402
 from rag.reader import CONFIG_FILE, READER_DIR, Reader  # noqa: E402
 from rag.retriever import Filters, Retriever  # noqa: E402
 from shared_data import ENGLISH, NEWS_QA, require  # noqa: E402
+from training.train_reader import fits_the_ranking  # noqa: E402
 
 
 def evidence(assistant: Assistant, question: str, filters: Filters | None) -> tuple[float, float]:
@@ -77,12 +78,13 @@ def tune_fusion(assistant: Assistant, questions) -> None:
 FEATURES = ["reader margin", "retrieval score", "dense similarity", "shared words", "intercept"]
 
 
-def reader_evidence(assistant: Assistant, reader: Reader, question, filters: Filters | None) -> list[tuple[list[float], bool]]:
+def reader_evidence(assistant: Assistant, reader: Reader, question, filters: Filters | None, whole: bool) -> list[tuple[list[float], bool]]:
     """(article_features, is a gold article) for each article whose passage the product's reader
-    marks an answer in (`rag.answer.read_passages`, all PASSAGES_READ of them), in retrieval order."""
+    marks an answer in (`rag.answer.read_passages`, all PASSAGES_READ of them, `whole` passages
+    or the window around the best sentence, as the assistant reads them), in retrieval order."""
     hits = assistant.retriever.search(question.question, assistant.settings.top_k, filters)
     ranked = score_sentences(question.question, hits)
-    found = read_passages(reader, question.question, hits, ranked, [0.0] * len(FEATURES), range(min(PASSAGES_READ, len(hits))))
+    found = read_passages(reader, question.question, hits, ranked, [0.0] * len(FEATURES), range(min(PASSAGES_READ, len(hits))), whole)
     return [(a.features, hits[a.sentence.hit_rank].article.id in question.gold_docs) for a in found]
 
 
@@ -134,14 +136,16 @@ def choose_ranking(with_gold: Evidence, without: Evidence, weights: list[float])
     return {"weights": weights, "min_probability": chosen, "sure": sure, "articles": articles}
 
 
-def fit_reader_ranking(assistant: Assistant, reader: Reader, questions) -> dict:
+def fit_reader_ranking(assistant: Assistant, reader: Reader, questions, across_languages: bool = False) -> dict:
     """Learn the reader's `rag.answer.Ranking`: a logistic regression of "this article is a
     gold article" on `article_features`, over the articles the reader reads for each train
-    question (asked with and without its gold articles), then `choose_ranking`."""
+    question (asked with and without its gold articles), then `choose_ranking`.
+    `across_languages`: the questions are in another language than the articles, so the
+    passages are read whole, as the assistant reads them then."""
     from sklearn.linear_model import LogisticRegression
 
-    with_gold = [reader_evidence(assistant, reader, q, None) for q in questions]
-    without = [reader_evidence(assistant, reader, q, Filters(exclude_articles=q.gold_docs)) for q in questions]
+    with_gold = [reader_evidence(assistant, reader, q, None, across_languages) for q in questions]
+    without = [reader_evidence(assistant, reader, q, Filters(exclude_articles=q.gold_docs), across_languages) for q in questions]
     rows = [row for question in with_gold + without for row in question]
     model = LogisticRegression(C=1.0, max_iter=1000).fit([f for f, _ in rows], [gold for _, gold in rows])
     weights = [round(float(w), 4) for w in model.coef_[0]] + [round(float(model.intercept_[0]), 4)]
@@ -161,6 +165,8 @@ def main() -> None:
     args = parser.parse_args()
     require(NEWS_QA / "questions-dev.jsonl", NEWS_QA / "corpus")
     questions = load_questions(NEWS_QA / "questions-dev.jsonl", "train")
+    if args.reader:  # the one in five the reader's stage 2 leaves out (train_reader.py --hold-out-ranking)
+        questions = [q for q in questions if fits_the_ranking(q.id)]
     random.Random(0).shuffle(questions)
     questions = questions[: args.questions]
     corpus = NEWS_QA / "corpus"
@@ -176,7 +182,7 @@ def main() -> None:
         english = load_questions(ENGLISH, "train")
         rankings = {
             "ranking": (fit_reader_ranking(assistant, reader, questions), f"{len(questions)} news-qa train questions"),
-            "ranking_cross_lingual": (fit_reader_ranking(assistant, reader, english),
+            "ranking_cross_lingual": (fit_reader_ranking(assistant, reader, english, across_languages=True),
                                       f"{len(english)} news-qa train questions asked in English ({ENGLISH.name})"),
         }
         if args.write:

@@ -272,13 +272,15 @@ class Ranking:
 
 
 def read_articles(reader: Reader, question: str, hits: Sequence[Hit], ranked: Sequence[ScoredSentence],
-                  ranking: Ranking) -> list[ReaderAnswer]:
+                  ranking: Ranking, whole: bool = False) -> list[ReaderAnswer]:
     """Let the reader read the passage of the top article, and when it is not sure that one
     answers (`ranking.sure`), of the next ones too (up to `ranking.articles`); rank the articles
     by the probability that they answer: the reader's margin weighed with the retrieval scores
     and shared words (`article_features`). For each article, its best span that lies inside one
     sentence is the short answer and that sentence the quote. Best first; an article where the
-    reader marks nothing inside a sentence is left out.
+    reader marks nothing inside a sentence is left out. `whole`: read whole passages, not the
+    window around their best sentence by shared words (`window_read`), which across languages
+    may miss the answer: shared words are only names and numbers there.
 
     Example::
 
@@ -286,31 +288,47 @@ def read_articles(reader: Reader, question: str, hits: Sequence[Hit], ranked: Se
         best = read_articles(reader, question, hits, ranked, assistant.ranking(reader))[0]
         best.short_answer, best.sentence.text   # 'Dmitry Peskov', 'Juru bicara Kremlin Dmitry Peskov ...'
     """
-    answers = read_passages(reader, question, hits, ranked, ranking.weights, range(min(1, len(hits))))
+    answers = read_passages(reader, question, hits, ranked, ranking.weights, range(min(1, len(hits))), whole)
     if not answers or answers[0].probability < ranking.sure:
-        answers += read_passages(reader, question, hits, ranked, ranking.weights, range(1, min(ranking.articles, len(hits))))
+        answers += read_passages(reader, question, hits, ranked, ranking.weights, range(1, min(ranking.articles, len(hits))), whole)
     return sorted(answers, key=lambda a: a.probability, reverse=True)
 
 
 def read_passages(reader: Reader, question: str, hits: Sequence[Hit], ranked: Sequence[ScoredSentence],
-                   weights: Sequence[float], ranks: range) -> list[ReaderAnswer]:
-    """The reader's answer in each of the passages `hits[rank]` (see `read_articles`)."""
+                   weights: Sequence[float], ranks: range, whole: bool = False) -> list[ReaderAnswer]:
+    """The reader's answer in each of the passages `hits[rank]` (see `read_articles`), each read
+    in one window (`window_read`) unless `whole`."""
     answers = []
-    for reading in reader.read(question, [hits[rank].text for rank in ranks]):
+    windows = [(hits[rank].start, hits[rank].end) if whole else
+               window_read(reader, question, hits[rank], [s for s in ranked if s.hit_rank == rank]) for rank in ranks]
+    for reading in reader.read(question, [hits[rank].article.text[start:end] for rank, (start, end) in zip(ranks, windows)]):
         rank = ranks[reading.passage]
         hit = hits[rank]
         sentences = [s for s in ranked if s.hit_rank == rank]
         coverage = max((s.coverage for s in sentences), default=0.0)
         features = article_features(hit, reading.margin, coverage)
         probability = answer_probability(features, weights)
+        offset = windows[reading.passage][0]
         for span in reading.spans:
-            start, end = hit.start + span.start, hit.start + span.end
+            start, end = offset + span.start, offset + span.end
             sentence = next((s for s in sentences if s.span[0] <= start and end <= s.span[1]), None)
             short = hit.article.text[start:end].strip()
             if sentence and short:
                 answers.append(ReaderAnswer(sentence, short, features, probability))
                 break
     return answers
+
+
+def window_read(reader: Reader, question: str, hit: Hit, sentences: Sequence[ScoredSentence]) -> tuple[int, int]:
+    """Where in its article the reader reads `hit`: the passage's sentences around its best one
+    (`sentences`: the hit's, best first, from `score_sentences`) that fit one reader window with
+    the question (`Reader.one_window`); the whole passage when none was scored."""
+    spans = list(hit.sentences)
+    if not sentences or sentences[0].span not in spans:
+        return hit.start, hit.end
+    article = hit.article.text
+    kept = reader.one_window(question, [article[start:end] for start, end in spans], spans.index(sentences[0].span))
+    return spans[kept[0]][0], spans[kept[-1]][1]
 
 
 class Assistant:
@@ -386,6 +404,8 @@ class Assistant:
         ranked = score_sentences(in_context, hits)
         by_meaning = bool(ranked) and hits[ranked[0].hit_rank].article.language not in (None, language)
         read = self._read(asked, hits, ranked, by_meaning) if ranked else None
+        if read and not by_meaning:
+            hits, ranked, read = self._read_on(asked, in_context, hits, ranked, read)
         answer = self._quote(in_context, language, hits, ranked, read, by_meaning)
         if spec and not answer.abstained:
             likely = [(a.sentence.hit_rank + 1, a.short_answer) for a in read[0]] if read else []
@@ -467,10 +487,34 @@ class Assistant:
                              "answered with quotes (run benchmarks/tune_on_train.py --reader --write)", reader.directory)
             return None
         try:
-            return read_articles(reader, question, hits, ranked, ranking), ranking.min_probability
+            return read_articles(reader, question, hits, ranked, ranking, whole=across_languages), ranking.min_probability
         except Exception as error:  # a reader that loaded but cannot read: keep the quotes
             self._drop_reader(error)
             return None
+
+    def _read_on(self, question: str, in_context: str, hits: list[Hit], ranked: list[ScoredSentence],
+                 read: tuple[list[ReaderAnswer], float]) -> tuple[list[Hit], list[ScoredSentence], tuple[list[ReaderAnswer], float]]:
+        """When the reader is not sure the top article's passage answers, read the article's next
+        passage too (`Retriever.next_passage`): in a long article the answer may sit in another
+        passage than the one the search picked ("Kantor berita apa yang mengutip ucapan Lavrov?"
+        over the seed article). When that passage answers better, it takes the first one's place
+        in `hits` (and `ranked`, the sentences scored again) and its answer in `read`."""
+        answers, threshold = read
+        reader = self.reader
+        ranking = self.ranking(reader) if reader is not None else None
+        top = next((a for a in answers if a.sentence.hit_rank == 0), None)
+        if ranking is None or (top is not None and top.probability >= ranking.sure):
+            return hits, ranked, read
+        passage = self.retriever.next_passage(hits[0], in_context)
+        if passage is None:
+            return hits, ranked, read
+        other_hits = [passage, *hits[1:]]
+        other_ranked = score_sentences(in_context, other_hits)
+        found = read_passages(reader, question, other_hits, other_ranked, ranking.weights, range(1))
+        if not found or (top is not None and found[0].probability <= top.probability):
+            return hits, ranked, read
+        answers = sorted([found[0], *(a for a in answers if a is not top)], key=lambda a: a.probability, reverse=True)
+        return other_hits, other_ranked, (answers, threshold)
 
     def _generate(self, spec: str, question: str, history: Sequence[dict] | None, language: str,
                   hits: Sequence[Hit], extractive: Answer, likely: Sequence[tuple[int, str]] = ()) -> Iterator[str]:

@@ -227,15 +227,42 @@ class Retriever:
         crossing = language is not None and main is not None and language != main
         return self.settings.lexical_weight_cross_lingual if crossing else self.settings.lexical_weight
 
+    def next_passage(self, hit: Hit, query: str) -> Hit | None:
+        """The passage of `hit`'s article that `search` ranks next after `hit`'s (by the same mix
+        of similarity to `query` and BM25 evidence), with `hit`'s scores for the article; None for
+        an article of one passage.
+
+        Example::
+
+            top = retriever.search("Kantor berita apa yang mengutip ucapan Lavrov?", 3)[0]
+            retriever.next_passage(top, "Kantor berita apa yang mengutip ucapan Lavrov?").text   # '... kantor berita TASS ...'
+        """
+        store = self.refresh()
+        share = self.lexical_share(query, store)
+        ranked = self._ranked_chunks(store, hit.article.id, self.embedder.embed_query(query),
+                                     dict(store.search_lexical(query, CANDIDATES, None)), share)
+        after = [(row, similarity) for row, similarity in ranked if row.id != hit.chunk_id]
+        if not after:
+            return None
+        row, similarity = after[0]
+        return replace(self._hit(store, row, hit.score, similarity, hit.lexical_score), also_in=hit.also_in)
+
     def _best_passage(self, store: IndexStore, article_id: str, vector, lexical_chunks: dict[int, float],
                       share: float, score: float, lexical: float | None) -> Hit:
         """The article's chunk that best mixes similarity to the query and BM25 evidence."""
+        row, similarity = self._ranked_chunks(store, article_id, vector, lexical_chunks, share)[0]
+        return self._hit(store, row, score, similarity, lexical)
+
+    def _ranked_chunks(self, store: IndexStore, article_id: str, vector, lexical_chunks: dict[int, float],
+                       share: float) -> list[tuple[ChunkRow, float]]:
+        """The article's chunks and their similarity to the query, best first by the mix of
+        similarity and BM25 evidence (`share` of it, scaled by the article's best chunk)."""
         chunks = store.chunks_of(article_id)
         similarity = store.chunk_vectors([c.id for c in chunks]) @ vector
         top_lexical = max((lexical_chunks.get(c.id, 0.0) for c in chunks), default=0.0) or 1.0
         mixed = [share * lexical_chunks.get(c.id, 0.0) / top_lexical + (1 - share) * float(s) for c, s in zip(chunks, similarity)]
-        best = max(range(len(chunks)), key=mixed.__getitem__)
-        return self._hit(store, chunks[best], score, float(similarity[best]), lexical)
+        order = sorted(range(len(chunks)), key=mixed.__getitem__, reverse=True)
+        return [(chunks[i], float(similarity[i])) for i in order]
 
     def _hit(self, store: IndexStore, row: ChunkRow, score: float, dense: float | None, lexical: float | None) -> Hit:
         article = store.article(row.article_id)

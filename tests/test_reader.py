@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from conftest import NEWS_FIXTURES, PROJECT, text_on_disk
 
-from rag.answer import Assistant
+from rag.answer import Assistant, score_sentences, window_read
 from rag.config import get_settings
 from rag.indexer import build_index
 from rag.reader import READER_DIR, Reader, choose_precision, probe_batch
@@ -24,6 +24,8 @@ SEED_QUESTIONS = [  # (question, the short answer)
     ("Siapa juru bicara Kremlin?", "Dmitry Peskov"),
     ("Who is the spokesman of the Kremlin?", "Dmitry Peskov"),
     ("Siapa Menteri Luar Negeri Rusia?", "Sergey Lavrov"),
+    # the search picks the passage where RIA "mengutip" a diplomat; TASS is in the article's next one
+    ("Kantor berita apa yang mengutip ucapan Lavrov?", "TASS"),
     ("Which news agency quoted Lavrov's remarks to reporters?", "TASS"),  # "... dibawa oleh kantor berita TASS"
 ]
 
@@ -82,18 +84,24 @@ def test_an_off_topic_question_in_english_is_at_most_a_less_sure_answer(archive)
 
 
 class CountingReader(Reader):
-    """The shipped reader, counting the passages it is given."""
+    """The shipped reader, counting the passages it is given and the windows it runs."""
 
-    passages = 0
+    passages = windows_run = 0
 
     def read(self, question, passages, batch_size=16):
         self.passages += len(passages)
         return super().read(question, passages, batch_size)
 
+    def windows(self, question, passages):
+        windows = super().windows(question, passages)
+        self.windows_run += len(windows["input_ids"])
+        return windows
+
 
 def test_the_reader_reads_further_only_when_unsure(archive):
     """A clear question costs one passage (the top article is surely the one); an off-topic one
-    gets the top `articles` read before the assistant abstains."""
+    gets the top `articles` read, and the top article's next passage, before the assistant
+    abstains."""
     reader = CountingReader(embedder=archive.retriever.embedder)
     counting = Assistant(archive.retriever, archive.settings, reader=reader)
     ranking = counting.ranking(reader.load())
@@ -101,7 +109,46 @@ def test_the_reader_reads_further_only_when_unsure(archive):
     answer = counting.answer("Siapa juru bicara Kremlin?")
     assert answer.short_answer == "Dmitry Peskov" and answer.confidence >= ranking.sure and reader.passages == 1
     reader.passages = 0
-    assert counting.answer("Siapa presiden Brasil saat ini?").abstained and reader.passages == ranking.articles
+    off_topic = "Siapa presiden Brasil saat ini?"
+    top = archive.retriever.search(off_topic, 1)[0]
+    more = archive.retriever.next_passage(top, off_topic) is not None
+    assert counting.answer(off_topic).abstained and reader.passages == ranking.articles + more
+
+
+def test_the_next_passage_is_the_articles_runner_up(archive):
+    question = "Kantor berita apa yang mengutip ucapan Lavrov?"
+    retriever = archive.retriever
+    top = retriever.search(question, 1)[0]
+    after = retriever.next_passage(top, question)
+    assert top.article.id == after.article.id == "seed.md" and after.chunk_id != top.chunk_id
+    assert after.score == top.score and "kantor berita TASS" in after.text and "kantor berita TASS" not in top.text
+    one_passage = next(hit for hit in retriever.search("Siapa presiden Brasil saat ini?", 10)
+                       if len(retriever.refresh().chunks_of(hit.article.id)) == 1)
+    assert retriever.next_passage(one_passage, "Siapa presiden Brasil saat ini?") is None
+
+
+def test_a_passage_is_read_in_one_window_around_its_best_sentence(archive):
+    """A 200-token passage and the question take two 192-token windows, the second as dear as
+    the first: the reader reads the passage's sentences around the one sharing the most words
+    with the question that fit one window, and the answer is among them."""
+    question = "Siapa Menteri Luar Negeri Rusia?"
+    hits = archive.retriever.search(question, 3)
+    reader, hit = archive.reader, hits[0]
+    assert hit.article.id == "seed.md" and len(reader.windows(question, [hit.text])["input_ids"]) == 2
+    best_first = [s for s in score_sentences(question, hits) if s.hit_rank == 0]
+    start, end = window_read(reader, question, hit, best_first)
+    assert len(reader.windows(question, [hit.article.text[start:end]])["input_ids"]) == 1
+    assert hit.start <= start < end <= hit.end and best_first[0].text in hit.article.text[start:end]
+    assert "Sergey Lavrov" in hit.article.text[start:end]
+    counting = CountingReader(embedder=archive.retriever.embedder)
+    answer = Assistant(archive.retriever, archive.settings, reader=counting).answer(question)
+    assert answer.short_answer == "Sergey Lavrov" and counting.passages == counting.windows_run == 1
+
+
+def test_one_window_keeps_a_sentence_too_long_for_it_alone(archive):
+    long = "kata " * 400
+    assert archive.reader.one_window("Siapa?", ["Pendek.", long, "Pendek juga."], 1) == range(1, 2)
+    assert archive.reader.one_window("Siapa?", ["Satu.", "Dua.", "Tiga."], 1) == range(0, 3)
 
 
 def shipped_reader_without(key: str, folder, embedder) -> Reader:
