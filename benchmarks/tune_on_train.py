@@ -17,7 +17,9 @@ gives the weights; then how many articles to read and when the first one alone i
 fewest passages read by 95% of the questions, then on average, for at most 0.01 less recall@1
 than reading all), and the probability below
 which to abstain (most leave-gold-out abstention at <= 5% false abstention). `--write` keeps
-them in the reader's reader.json (`make train` does).
+them in the reader's reader.json (`make train` does). The questions: `--questions` drawn at
+random from the train split, or, for a reader trained with `training/train_reader.py
+--hold-out-ranking`, those its stage 2 left out (so the threshold is set on margins it did not learn).
 Report the result on the valid split with `make eval`, never on the questions tuned on.
 """
 
@@ -136,6 +138,12 @@ def choose_ranking(with_gold: Evidence, without: Evidence, weights: list[float])
     return {"weights": weights, "min_probability": chosen, "sure": sure, "articles": articles}
 
 
+def held_out_ranking(reader_dir: Path) -> bool:
+    """Was this reader trained with `--hold-out-ranking`? Then its ranking is fitted on the news
+    questions its stage 2 left out (`fits_the_ranking`), else on a random draw of all of them."""
+    return bool(json.loads((reader_dir / CONFIG_FILE).read_text(encoding="utf-8"))["training"].get("hold_out_ranking"))
+
+
 def fit_reader_ranking(assistant: Assistant, reader: Reader, questions, across_languages: bool = False) -> dict:
     """Learn the reader's `rag.answer.Ranking`: a logistic regression of "this article is a
     gold article" on `article_features`, over the articles the reader reads for each train
@@ -165,8 +173,10 @@ def main() -> None:
     args = parser.parse_args()
     require(NEWS_QA / "questions-dev.jsonl", NEWS_QA / "corpus")
     questions = load_questions(NEWS_QA / "questions-dev.jsonl", "train")
-    if args.reader:  # the one in five the reader's stage 2 leaves out (train_reader.py --hold-out-ranking)
+    drawn = "news-qa train questions"
+    if args.reader and held_out_ranking(args.reader_dir):
         questions = [q for q in questions if fits_the_ranking(q.id)]
+        drawn += " its stage 2 left out (train_reader.fits_the_ranking)"
     random.Random(0).shuffle(questions)
     questions = questions[: args.questions]
     corpus = NEWS_QA / "corpus"
@@ -181,7 +191,7 @@ def main() -> None:
         reader = Reader(args.reader_dir, embedder=assistant.retriever.embedder).load()  # a new one has no ranking yet
         english = load_questions(ENGLISH, "train")
         rankings = {
-            "ranking": (fit_reader_ranking(assistant, reader, questions), f"{len(questions)} news-qa train questions"),
+            "ranking": (fit_reader_ranking(assistant, reader, questions), f"{len(questions)} {drawn}"),
             "ranking_cross_lingual": (fit_reader_ranking(assistant, reader, english, across_languages=True),
                                       f"{len(english)} news-qa train questions asked in English ({ENGLISH.name})"),
         }

@@ -12,6 +12,7 @@ shows each side alone next to the fusion.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import threading
@@ -162,6 +163,8 @@ class Retriever:
         self.embedder = embedder or load_embedder(manifest.model_id, self.settings.query_threads,
                                                   self.settings.embed_precision, self.settings.device)
         self.embedder.match(manifest.embedder_variant)
+        # the last queries' vectors: an answer that reads on in the top article asks for its query's again
+        self._query_vector = functools.lru_cache(maxsize=64)(self.embedder.embed_query)
         manifest.check_compatible(self.embedder.model_id, self.embedder.fingerprint, self.embedder.family)
 
     def _open_current(self) -> IndexStore:
@@ -203,7 +206,7 @@ class Retriever:
         allowed_articles = store.article_ids_where(*where) if where else None
         if allowed_chunks is not None and len(allowed_chunks) == 0:
             return []
-        vector = self.embedder.embed_query(query)
+        vector = self._query_vector(query)
         dense = store.search_dense(vector, CANDIDATES, allowed_chunks, filters=filters, nprobe=self.settings.ivf_nprobe)
         lexical_chunks = dict(store.search_lexical(query, CANDIDATES, allowed_chunks))
         article_bm25 = dict(store.search_articles_lexical(query, CANDIDATES, allowed_articles))
@@ -238,8 +241,10 @@ class Retriever:
             retriever.next_passage(top, "Kantor berita apa yang mengutip ucapan Lavrov?").text   # '... kantor berita TASS ...'
         """
         store = self.refresh()
+        if len(store.chunks_of(hit.article.id)) < 2:
+            return None
         share = self.lexical_share(query, store)
-        ranked = self._ranked_chunks(store, hit.article.id, self.embedder.embed_query(query),
+        ranked = self._ranked_chunks(store, hit.article.id, self._query_vector(query),
                                      dict(store.search_lexical(query, CANDIDATES, None)), share)
         after = [(row, similarity) for row, similarity in ranked if row.id != hit.chunk_id]
         if not after:

