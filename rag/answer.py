@@ -445,7 +445,7 @@ class Assistant:
             first = best = ranked[0]
         # More sentences of the same passage when their words answer almost as well: context, not
         # doubt. Not across languages: similar meaning is what every sentence of the passage has.
-        more = [] if by_meaning else [s for s in ranked if s != first and s.hit_rank == first.hit_rank and s.score >= 0.8 * best.score]
+        more = [] if by_meaning else [s for s in ranked if s.span != first.span and s.hit_rank == first.hit_rank and s.score >= 0.8 * best.score]
         answer = self._compose(language, hits, [first, *more[: MAX_SENTENCES - 1]])
         if found:
             frame = FRAME[language]
@@ -494,23 +494,31 @@ class Assistant:
 
     def _read_on(self, question: str, in_context: str, hits: list[Hit], ranked: list[ScoredSentence],
                  read: tuple[list[ReaderAnswer], float]) -> tuple[list[Hit], list[ScoredSentence], tuple[list[ReaderAnswer], float]]:
-        """When the reader is not sure the top article's passage answers, read the article's next
-        passage too (`Retriever.next_passage`): in a long article the answer may sit in another
-        passage than the one the search picked ("Kantor berita apa yang mengutip ucapan Lavrov?"
-        over the seed article). When that passage answers better, it takes the first one's place
-        in `hits` (and `ranked`, the sentences scored again) and its answer in `read`."""
+        """When the reader is not sure the top article's passage answers, read more of that
+        article: the whole passage when its window left sentences out ("Apa kata Lavrov tentang
+        NATO?" over the seed article: the lead holding Lavrov's warning was outside it), else the
+        article's next passage (`Retriever.next_passage`: "Kantor berita apa yang mengutip ucapan
+        Lavrov?" finds TASS there, not in the passage the search picked). When that reading
+        answers better, it replaces the first: the passage takes the top hit's place in `hits`
+        (and `ranked`, the sentences scored again) and its answer the old one in `read`."""
         answers, threshold = read
         reader = self.reader
         ranking = self.ranking(reader) if reader is not None else None
         top = next((a for a in answers if a.sentence.hit_rank == 0), None)
         if ranking is None or (top is not None and top.probability >= ranking.sure):
             return hits, ranked, read
-        passage = self.retriever.next_passage(hits[0], in_context)
+        first = hits[0]
+        cut = window_read(reader, question, first, [s for s in ranked if s.hit_rank == 0]) != (first.start, first.end)
+        passage = first if cut else self.retriever.next_passage(first, in_context)
         if passage is None:
             return hits, ranked, read
         other_hits = [passage, *hits[1:]]
-        other_ranked = score_sentences(in_context, other_hits)
-        found = read_passages(reader, question, other_hits, other_ranked, ranking.weights, range(1))
+        other_ranked = ranked if cut else score_sentences(in_context, other_hits)
+        try:
+            found = read_passages(reader, question, other_hits, other_ranked, ranking.weights, range(1), whole=cut)
+        except Exception as error:  # as in `_read`: keep what was read
+            self._drop_reader(error)
+            return hits, ranked, read
         if not found or (top is not None and found[0].probability <= top.probability):
             return hits, ranked, read
         answers = sorted([found[0], *(a for a in answers if a is not top)], key=lambda a: a.probability, reverse=True)
