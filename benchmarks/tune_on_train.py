@@ -141,7 +141,7 @@ def choose_ranking(with_gold: Evidence, without: Evidence, weights: list[float])
 def held_out_ranking(reader_dir: Path) -> bool:
     """Was this reader trained with `--hold-out-ranking`? Then its ranking is fitted on the news
     questions its stage 2 left out (`fits_the_ranking`), else on a random draw of all of them."""
-    return bool(json.loads((reader_dir / CONFIG_FILE).read_text(encoding="utf-8"))["training"].get("hold_out_ranking"))
+    return bool(Reader(reader_dir).config["training"].get("hold_out_ranking"))  # reads reader.json only
 
 
 def fit_reader_ranking(assistant: Assistant, reader: Reader, questions, across_languages: bool = False) -> dict:

@@ -241,10 +241,11 @@ class Retriever:
             retriever.next_passage(top, "Kantor berita apa yang mengutip ucapan Lavrov?").text   # '... kantor berita TASS ...'
         """
         store = self.refresh()
-        if len(store.chunks_of(hit.article.id)) < 2:
+        chunks = store.chunks_of(hit.article.id)
+        if len(chunks) < 2:
             return None
         share = self.lexical_share(query, store)
-        ranked = self._ranked_chunks(store, hit.article.id, self._query_vector(query),
+        ranked = self._ranked_chunks(store, chunks, self._query_vector(query),
                                      dict(store.search_lexical(query, CANDIDATES, None)), share)
         after = [(row, similarity) for row, similarity in ranked if row.id != hit.chunk_id]
         if not after:
@@ -255,14 +256,13 @@ class Retriever:
     def _best_passage(self, store: IndexStore, article_id: str, vector, lexical_chunks: dict[int, float],
                       share: float, score: float, lexical: float | None) -> Hit:
         """The article's chunk that best mixes similarity to the query and BM25 evidence."""
-        row, similarity = self._ranked_chunks(store, article_id, vector, lexical_chunks, share)[0]
+        row, similarity = self._ranked_chunks(store, store.chunks_of(article_id), vector, lexical_chunks, share)[0]
         return self._hit(store, row, score, similarity, lexical)
 
-    def _ranked_chunks(self, store: IndexStore, article_id: str, vector, lexical_chunks: dict[int, float],
+    def _ranked_chunks(self, store: IndexStore, chunks: list[ChunkRow], vector, lexical_chunks: dict[int, float],
                        share: float) -> list[tuple[ChunkRow, float]]:
-        """The article's chunks and their similarity to the query, best first by the mix of
+        """An article's `chunks` and their similarity to the query, best first by the mix of
         similarity and BM25 evidence (`share` of it, scaled by the article's best chunk)."""
-        chunks = store.chunks_of(article_id)
         similarity = store.chunk_vectors([c.id for c in chunks]) @ vector
         top_lexical = max((lexical_chunks.get(c.id, 0.0) for c in chunks), default=0.0) or 1.0
         mixed = [share * lexical_chunks.get(c.id, 0.0) / top_lexical + (1 - share) * float(s) for c, s in zip(chunks, similarity)]
