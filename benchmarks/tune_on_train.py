@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.answer import PASSAGES_READ, Assistant, answer_probability, read_passages, score_sentences  # noqa: E402
+from rag.answer import PASSAGES_READ, Assistant, answer_probability, passage_windows, read_passages, score_sentences  # noqa: E402
 from rag.config import get_settings  # noqa: E402
 from rag.embeddings import embedder_for, set_threads  # noqa: E402
 from rag.evaluate import eval_index_dir, load_questions, recall_at, reciprocal_rank  # noqa: E402
@@ -86,7 +86,8 @@ def reader_evidence(assistant: Assistant, reader: Reader, question, filters: Fil
     or the window around the best sentence, as the assistant reads them), in retrieval order."""
     hits = assistant.retriever.search(question.question, assistant.settings.top_k, filters)
     ranked = score_sentences(question.question, hits)
-    found = read_passages(reader, question.question, hits, ranked, [0.0] * len(FEATURES), range(min(PASSAGES_READ, len(hits))), whole)
+    windows = passage_windows(reader, question.question, hits, ranked, range(min(PASSAGES_READ, len(hits))), whole)
+    found = read_passages(reader, question.question, hits, ranked, [0.0] * len(FEATURES), windows)
     return [(a.features, hits[a.sentence.hit_rank].article.id in question.gold_docs) for a in found]
 
 

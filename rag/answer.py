@@ -22,11 +22,12 @@ answers and which sentence is quoted (`score_sentences`, `Assistant._is_weak`).
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Literal
 
@@ -271,44 +272,112 @@ class Ranking:
     articles: int = PASSAGES_READ
 
 
+@dataclass(frozen=True)
+class ReadResult:
+    """What the reader made of one question's passages (`read_articles`): `answers`, best first,
+    the `hits` and `ranked` sentences they point into (the top hit replaced by the passage of
+    the same article that answered better, when one was read), and `min_probability`, below
+    which the assistant abstains."""
+
+    hits: list[Hit]
+    ranked: list[ScoredSentence]
+    answers: list[ReaderAnswer]
+    min_probability: float
+
+    @property
+    def best(self) -> ReaderAnswer | None:
+        """The likeliest answer; None when there is none or it is less likely than `min_probability`."""
+        return self.answers[0] if self.answers and self.answers[0].probability >= self.min_probability else None
+
+
 def read_articles(reader: Reader, question: str, hits: Sequence[Hit], ranked: Sequence[ScoredSentence],
-                  ranking: Ranking, whole: bool = False) -> list[ReaderAnswer]:
+                  ranking: Ranking, whole: bool = False,
+                  next_passage: Callable[[Hit], Hit | None] | None = None) -> ReadResult:
     """Let the reader read the passage of the top article, and when it is not sure that one
-    answers (`ranking.sure`), of the next ones too (up to `ranking.articles`); rank the articles
-    by the probability that they answer: the reader's margin weighed with the retrieval scores
-    and shared words (`article_features`). For each article, its best span that lies inside one
-    sentence is the short answer and that sentence the quote. Best first; an article where the
-    reader marks nothing inside a sentence is left out. `whole`: read whole passages, not the
-    window around their best sentence by shared words (`window_read`), which across languages
-    may miss the answer: shared words are only names and numbers there.
+    answers (`ranking.sure`), of the next ones too (up to `ranking.articles`) and more of the top
+    article (`read_more_of_top`); rank the articles by the probability that they answer: the
+    reader's margin weighed with the retrieval scores and shared words (`article_features`).
+    For each article, its best span that lies inside one sentence is the short answer and that
+    sentence the quote; an article where the reader marks nothing inside a sentence is left out.
+
+    Args:
+        reader: the loaded reader.
+        question: what the reader reads (a follow-up with the question it follows).
+        hits: the search's passages, best first; ranked: their sentences (`score_sentences`).
+        ranking: the reader's `Ranking` (`Assistant.ranking`).
+        whole: read whole passages, not the window around their best sentence by shared words
+            (`window_read`), which across languages may miss the answer: shared words are
+            only names and numbers there.
+        next_passage: the search's next passage of an article (`Retriever.next_passage` bound to
+            the query); None reads no further into the top article.
+
+    Returns:
+        a `ReadResult`.
 
     Example::
 
         ranked = score_sentences(question, hits)
-        best = read_articles(reader, question, hits, ranked, assistant.ranking(reader))[0]
+        best = read_articles(reader, question, hits, ranked, assistant.ranking(reader)).answers[0]
         best.short_answer, best.sentence.text   # 'Dmitry Peskov', 'Juru bicara Kremlin Dmitry Peskov ...'
     """
-    answers = read_passages(reader, question, hits, ranked, ranking.weights, range(min(1, len(hits))), whole)
-    if not answers or answers[0].probability < ranking.sure:
-        answers += read_passages(reader, question, hits, ranked, ranking.weights, range(1, min(ranking.articles, len(hits))), whole)
-    return sorted(answers, key=lambda a: a.probability, reverse=True)
+    hits, ranked = list(hits), list(ranked)
+    first = passage_windows(reader, question, hits, ranked, range(min(1, len(hits))), whole)
+    answers = read_passages(reader, question, hits, ranked, ranking.weights, first)
+    if answers and answers[0].probability >= ranking.sure:
+        return ReadResult(hits, ranked, answers, ranking.min_probability)
+    others = passage_windows(reader, question, hits, ranked, range(1, min(ranking.articles, len(hits))), whole)
+    answers += read_passages(reader, question, hits, ranked, ranking.weights, others)
+    reading = ReadResult(hits, ranked, answers, ranking.min_probability)
+    if next_passage is not None and first:
+        reading = read_more_of_top(reader, question, reading, ranking.weights, first[0][1], next_passage)
+    return replace(reading, answers=sorted(reading.answers, key=lambda a: a.probability, reverse=True))
+
+
+def read_more_of_top(reader: Reader, question: str, reading: ReadResult, weights: Sequence[float],
+                     window: tuple[int, int], next_passage: Callable[[Hit], Hit | None]) -> ReadResult:
+    """More of the top article, read when the reader was not sure its passage answers: the whole
+    passage when its `window` left sentences out ("Apa kata Lavrov tentang NATO?" over the seed
+    article: the lead holding Lavrov's warning was outside it), else the article's next passage
+    (`next_passage`: "Kantor berita apa yang mengutip ucapan Lavrov?" finds TASS there, not in
+    the passage the search picked). When that reading answers better, the passage takes the top
+    hit's place (its sentences scored again) and its answer replaces the top article's."""
+    hits, ranked, answers = reading.hits, reading.ranked, reading.answers
+    top, rest = hits[0], hits[1:]
+    cut = window != (top.start, top.end)
+    passage = top if cut else next_passage(top)
+    if passage is None:
+        return reading
+    other_hits = [passage, *rest]
+    other_ranked = ranked if cut else score_sentences(question, other_hits)
+    window = passage_windows(reader, question, other_hits, other_ranked, range(1), whole=cut)
+    found = read_passages(reader, question, other_hits, other_ranked, weights, window)
+    before = next((a for a in answers if a.sentence.hit_rank == 0), None)
+    if not found or (before is not None and found[0].probability <= before.probability):
+        return reading
+    return replace(reading, hits=other_hits, ranked=other_ranked, answers=[found[0], *(a for a in answers if a is not before)])
+
+
+def passage_windows(reader: Reader, question: str, hits: Sequence[Hit], ranked: Sequence[ScoredSentence],
+                    ranks: range, whole: bool = False) -> list[tuple[int, tuple[int, int]]]:
+    """(rank, the [start, end) of its article to read) for the passages `hits[rank]`: the whole
+    passage when `whole`, else the window around its best sentence (`window_read`)."""
+    return [(rank, (hits[rank].start, hits[rank].end) if whole else
+             window_read(reader, question, hits[rank], [s for s in ranked if s.hit_rank == rank])) for rank in ranks]
 
 
 def read_passages(reader: Reader, question: str, hits: Sequence[Hit], ranked: Sequence[ScoredSentence],
-                   weights: Sequence[float], ranks: range, whole: bool = False) -> list[ReaderAnswer]:
-    """The reader's answer in each of the passages `hits[rank]` (see `read_articles`), each read
-    in one window (`window_read`) unless `whole`."""
+                  weights: Sequence[float], windows: Sequence[tuple[int, tuple[int, int]]]) -> list[ReaderAnswer]:
+    """The reader's answer in each of the passages `hits[rank]`, read in its window (`windows`:
+    (rank, [start, end) of the article), see `passage_windows`), in `windows` order; see
+    `read_articles`."""
     answers = []
-    windows = [(hits[rank].start, hits[rank].end) if whole else
-               window_read(reader, question, hits[rank], [s for s in ranked if s.hit_rank == rank]) for rank in ranks]
-    for reading in reader.read(question, [hits[rank].article.text[start:end] for rank, (start, end) in zip(ranks, windows)]):
-        rank = ranks[reading.passage]
+    for reading in reader.read(question, [hits[rank].article.text[start:end] for rank, (start, end) in windows]):
+        rank, (offset, _) = windows[reading.passage]
         hit = hits[rank]
         sentences = [s for s in ranked if s.hit_rank == rank]
         coverage = max((s.coverage for s in sentences), default=0.0)
         features = article_features(hit, reading.margin, coverage)
         probability = answer_probability(features, weights)
-        offset = windows[reading.passage][0]
         for span in reading.spans:
             start, end = offset + span.start, offset + span.end
             sentence = next((s for s in sentences if s.span[0] <= start and end <= s.span[1]), None)
@@ -403,38 +472,37 @@ class Assistant:
         spec = self.settings.llm if llm is None else llm or None
         ranked = score_sentences(in_context, hits)
         by_meaning = bool(ranked) and hits[ranked[0].hit_rank].article.language not in (None, language)
-        read = self._read(asked, hits, ranked, by_meaning) if ranked else None
-        if read and not by_meaning:
-            hits, ranked, read = self._read_on(asked, in_context, hits, ranked, read)
+        read = self._read(asked, in_context, hits, ranked, by_meaning) if ranked else None
+        if read:
+            hits, ranked = read.hits, read.ranked
         answer = self._quote(in_context, language, hits, ranked, read, by_meaning)
         if spec and not answer.abstained:
-            likely = [(a.sentence.hit_rank + 1, a.short_answer) for a in read[0]] if read else []
+            likely = [(a.sentence.hit_rank + 1, a.short_answer) for a in read.answers] if read else []
             answer = yield from self._generate(spec, question, history, language, hits, answer, likely)
         else:
             for piece in re.split(r"(?<=[\]:]) ", answer.text):
                 yield piece + " "
         if read:  # the retrieved articles as the reader ranked them (what `rag eval` scores): the likeliest first
-            order = list(dict.fromkeys([a.sentence.hit_rank for a in read[0]] + list(range(len(hits)))))
+            order = list(dict.fromkeys([a.sentence.hit_rank for a in read.answers] + list(range(len(hits)))))
             answer.hits = [hits[rank] for rank in order]
         yield answer
 
     def _quote(self, in_context: str, language: str, hits: list[Hit], ranked: list[ScoredSentence],
-               read: tuple[list[ReaderAnswer], float] | None, by_meaning: bool) -> Answer:
+               read: ReadResult | None, by_meaning: bool) -> Answer:
         """Quote the sentences that answer, or abstain when the evidence is weak.
 
-        With the reader's answers (`read`: best first, and the probability below which to
-        abstain; None without a reader): the article most likely to answer is quoted, from the
-        sentence holding the reader's span, and the span is the short answer. Without them,
+        With the reader's answers (`read`; None without a reader): the article most likely to
+        answer is quoted, from the sentence holding the reader's span, and the span is the short
+        answer; below its `min_probability` the assistant abstains. Without them,
         shared words (`ranked`; across languages: meaning) choose the sentence and decide
         abstention (`_is_weak`). `by_meaning`: the best sentence's article is in another language
         than the question.
         """
         found = None
         if read is not None:
-            answers, threshold = read
-            if not answers or answers[0].probability < threshold:
+            found = read.best
+            if found is None:
                 return self._abstain(language, hits)
-            found = answers[0]
             first = found.sentence
             best = max((s for s in ranked if s.hit_rank == first.hit_rank), key=lambda s: s.score)
         else:
@@ -470,12 +538,13 @@ class Assistant:
             ranking = replace(ranking, min_probability=self.settings.min_answer_probability)
         return ranking
 
-    def _read(self, question: str, hits: Sequence[Hit], ranked: Sequence[ScoredSentence],
-              across_languages: bool) -> tuple[list[ReaderAnswer], float] | None:
-        """The reader's answers, best first (`read_articles`), and the probability below which
-        the assistant abstains. None without a reader, when it fails (after one log line), or for
-        a question in another language than the articles (`across_languages`) when the reader has
-        no ranking for those (one made before there was one): quotes answer those."""
+    def _read(self, question: str, query: str, hits: Sequence[Hit], ranked: Sequence[ScoredSentence],
+              across_languages: bool) -> ReadResult | None:
+        """What the reader reads in the passages (`read_articles`; when unsure, further into the
+        top article by the search's order for `query`, except `across_languages`). None without a
+        reader, when it fails (after one log line), or for a question in another language than the
+        articles (`across_languages`) when the reader has no ranking for those (one made before
+        there was one): quotes answer those."""
         reader = self.reader
         if reader is None:
             return None
@@ -487,42 +556,11 @@ class Assistant:
                              "answered with quotes (run benchmarks/tune_on_train.py --reader --write)", reader.directory)
             return None
         try:
-            return read_articles(reader, question, hits, ranked, ranking, whole=across_languages), ranking.min_probability
+            further = None if across_languages else functools.partial(self.retriever.next_passage, query=query)
+            return read_articles(reader, question, hits, ranked, ranking, whole=across_languages, next_passage=further)
         except Exception as error:  # a reader that loaded but cannot read: keep the quotes
             self._drop_reader(error)
             return None
-
-    def _read_on(self, question: str, in_context: str, hits: list[Hit], ranked: list[ScoredSentence],
-                 read: tuple[list[ReaderAnswer], float]) -> tuple[list[Hit], list[ScoredSentence], tuple[list[ReaderAnswer], float]]:
-        """When the reader is not sure the top article's passage answers, read more of that
-        article: the whole passage when its window left sentences out ("Apa kata Lavrov tentang
-        NATO?" over the seed article: the lead holding Lavrov's warning was outside it), else the
-        article's next passage (`Retriever.next_passage`: "Kantor berita apa yang mengutip ucapan
-        Lavrov?" finds TASS there, not in the passage the search picked). When that reading
-        answers better, it replaces the first: the passage takes the top hit's place in `hits`
-        (and `ranked`, the sentences scored again) and its answer the old one in `read`."""
-        answers, threshold = read
-        reader = self.reader
-        ranking = self.ranking(reader) if reader is not None else None
-        top = next((a for a in answers if a.sentence.hit_rank == 0), None)
-        if ranking is None or (top is not None and top.probability >= ranking.sure):
-            return hits, ranked, read
-        first = hits[0]
-        cut = window_read(reader, question, first, [s for s in ranked if s.hit_rank == 0]) != (first.start, first.end)
-        passage = first if cut else self.retriever.next_passage(first, in_context)
-        if passage is None:
-            return hits, ranked, read
-        other_hits = [passage, *hits[1:]]
-        other_ranked = ranked if cut else score_sentences(in_context, other_hits)
-        try:
-            found = read_passages(reader, question, other_hits, other_ranked, ranking.weights, range(1), whole=cut)
-        except Exception as error:  # as in `_read`: keep what was read
-            self._drop_reader(error)
-            return hits, ranked, read
-        if not found or (top is not None and found[0].probability <= top.probability):
-            return hits, ranked, read
-        answers = sorted([found[0], *(a for a in answers if a is not top)], key=lambda a: a.probability, reverse=True)
-        return other_hits, other_ranked, (answers, threshold)
 
     def _generate(self, spec: str, question: str, history: Sequence[dict] | None, language: str,
                   hits: Sequence[Hit], extractive: Answer, likely: Sequence[tuple[int, str]] = ()) -> Iterator[str]:
