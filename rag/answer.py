@@ -335,22 +335,27 @@ def read_articles(reader: Reader, question: str, hits: Sequence[Hit], ranked: Se
 
 def read_more_of_top(reader: Reader, question: str, reading: ReadResult, weights: Sequence[float],
                      window: tuple[int, int], next_passage: Callable[[Hit], Hit | None]) -> ReadResult:
-    """More of the top article, read when the reader was not sure its passage answers: the whole
-    passage when its `window` left sentences out ("Apa kata Lavrov tentang NATO?" over the seed
-    article: the lead holding Lavrov's warning was outside it), else the article's next passage
-    (`next_passage`: "Kantor berita apa yang mengutip ucapan Lavrov?" finds TASS there, not in
-    the passage the search picked). When that reading answers better, the passage takes the top
-    hit's place (its sentences scored again) and its answer replaces the top article's."""
+    """More of the top article, read when the reader was not sure its passage answers: when its
+    `window` left sentences of the passage out, a window around the best of those ("Apa kata
+    Lavrov tentang NATO?" over the seed article: the lead holding Lavrov's warning was outside
+    the first), else the article's next passage (`next_passage`: "Kantor berita apa yang
+    mengutip ucapan Lavrov?" finds TASS there, not in the passage the search picked). When that
+    reading answers better, its passage takes the top hit's place (its sentences scored again)
+    and its answer replaces the top article's."""
     hits, ranked, answers = reading.hits, reading.ranked, reading.answers
-    top, rest = hits[0], hits[1:]
-    cut = window != (top.start, top.end)
-    passage = top if cut else next_passage(top)
-    if passage is None:
-        return reading
-    other_hits = [passage, *rest]
-    other_ranked = ranked if cut else score_sentences(question, other_hits)
-    window = passage_windows(reader, question, other_hits, other_ranked, range(1), whole=cut)
-    found = read_passages(reader, question, other_hits, other_ranked, weights, window)
+    top = hits[0]
+    if window != (top.start, top.end):
+        left_out = [s for s in ranked if s.hit_rank == 0 and not window[0] <= s.span[0] < window[1]]
+        other_hits, other_ranked = hits, ranked
+        windows = [(0, window_read(reader, question, top, left_out))]
+    else:
+        passage = next_passage(top)
+        if passage is None:
+            return reading
+        other_hits = [passage, *hits[1:]]
+        other_ranked = score_sentences(question, other_hits)
+        windows = passage_windows(reader, question, other_hits, other_ranked, range(1))
+    found = read_passages(reader, question, other_hits, other_ranked, weights, windows)
     before = next((a for a in answers if a.sentence.hit_rank == 0), None)
     if not found or (before is not None and found[0].probability <= before.probability):
         return reading

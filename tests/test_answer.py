@@ -61,8 +61,12 @@ def test_follow_up_folds_the_previous_question_into_retrieval(assistant):
                {"role": "assistant", "content": "..."}]
     assert retrieval_query("Bagaimana tanggapan Swedia?", history).startswith("Mengapa Finlandia")
     assert retrieval_query("Berapa warga yang mengungsi karena banjir di Jakarta kemarin?", history).startswith("Berapa")
-    answer = assistant.answer("Bagaimana tanggapan Swedia?", history=history)
-    assert not answer.abstained and answer.citations[0].article_id == "seed.md"
+    # "What did he warn of?" is Lavrov's warning after a question about Lavrov, Gavrilov's after one about
+    # Gavrilov (the seed article does not say how Sweden responded: abstaining on the question above is right)
+    for previous, warned in (("Siapa Menteri Luar Negeri Rusia?", "Sergey Lavrov"), ("Siapa diplomat senior Rusia yang dikutip RIA?", "Gavrilov")):
+        history = [{"role": "user", "content": previous}, {"role": "assistant", "content": "..."}]
+        answer = assistant.answer("Apa yang dia peringatkan?", history=history)
+        assert not answer.abstained and warned in answer.citations[0].sentence, answer.text
 
 
 def test_no_answer_in_the_archive_abstains_with_related_articles(assistant):
