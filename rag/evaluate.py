@@ -191,6 +191,7 @@ class Tally:
     correctly_abstained: int = 0
     left_out: int = 0
     abstained_without_gold: int = 0
+    answered_elsewhere: int = 0  # without the gold articles, quoting another article that holds the answer
 
 
 def short_answer(answer: Answer) -> str:
@@ -251,6 +252,7 @@ def report(tally: Tally, latencies: Sequence[float]) -> dict[str, float]:
         rows["abstention (unanswerable)"] = tally.correctly_abstained / tally.unanswerable
     if tally.left_out:
         rows["abstention (leave-gold-out)"] = tally.abstained_without_gold / tally.left_out
+        rows["leave-gold-out: answer quoted from another article"] = tally.answered_elsewhere / tally.left_out
     return rows
 
 
@@ -292,7 +294,9 @@ def texts_in_file(corpus: Path, path: str, max_file_bytes: int) -> dict[str, str
 
 def evaluate(assistant: Assistant, questions: Sequence[Question], k: int = 10, leave_gold_out: bool = False,
              llm: str | None = None) -> dict[str, float | str]:
-    """Ask every question (and, with `leave_gold_out`, again without its gold articles).
+    """Ask every question (and, with `leave_gold_out`, again without its gold articles: it should
+    abstain, and when it does not, the report says how often it quoted another article holding
+    the answer, a story two outlets carried, rather than a wrong one).
 
     Retrieval metrics come from the same `k` hits whatever writes the answer; `llm` answers
     through that chat model instead of extractively (the mode is part of the report).
@@ -315,5 +319,6 @@ def evaluate(assistant: Assistant, questions: Sequence[Question], k: int = 10, l
             without = assistant.answer(question.question, k=k, filters=Filters(exclude_articles=question.gold_docs), llm=llm or False)
             tally.left_out += 1
             tally.abstained_without_gold += without.abstained
+            tally.answered_elsewhere += bool(without.citations) and contains_answer(without.citations[0].sentence, question.answers)
     mode = f"LLM {llm}" if llm else "extractive, reader" if assistant.reader else "extractive, quotes only"
     return {"answer mode": mode, **report(tally, latencies)}

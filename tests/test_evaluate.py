@@ -11,8 +11,8 @@ import pytest
 from conftest import PROJECT, write
 
 from rag.evaluate import (
-    QuestionFileError, contains_answer, exact_match, load_questions, ndcg_at, normalise_answer, percentile, recall_at,
-    reciprocal_rank, token_f1,
+    QuestionFileError, contains_answer, evaluate, exact_match, load_questions, ndcg_at, normalise_answer, percentile,
+    recall_at, reciprocal_rank, token_f1,
 )
 
 
@@ -119,3 +119,24 @@ def test_eval_command_rejects_a_malformed_file(tmp_path):
     result = subprocess.run([sys.executable, "-m", "rag", "eval", str(questions), "--corpus", str(PROJECT / "corpus")],
                             cwd=PROJECT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "q.jsonl:1: field 'question' must be a str" in result.stderr
+
+
+def test_leave_gold_out_tells_an_answer_from_another_article_from_a_wrong_one(tmp_path, embedder):
+    """Two outlets carried the flood story: without the gold one, quoting the other is a right
+    answer, not a failure to abstain; the report counts it apart."""
+    from rag.answer import Assistant
+    from rag.config import get_settings
+    from rag.indexer import build_index
+    from rag.retriever import Retriever
+
+    for name, text in TINY.items():
+        write(tmp_path / "corpus" / name, text)
+    write(tmp_path / "corpus" / "banjir-lain.md", "---\ntitle: Ribuan Warga Jakarta Mengungsi\n---\n"
+          "Hujan deras sejak Minggu malam membuat sungai meluap. Sebanyak 5.000 warga mengungsi karena banjir di Jakarta.")
+    settings = get_settings(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index")
+    build_index(settings, embedder)
+    assistant = Assistant(Retriever(settings.index_dir, embedder, settings), settings)
+    questions = load_questions(write(tmp_path / "q.jsonl", "\n".join(json.dumps(q) for q in QUESTIONS[:2])))
+    rows = evaluate(assistant, questions, leave_gold_out=True)
+    assert rows["abstention (leave-gold-out)"] == 0.5  # the Padang question has no other source
+    assert rows["leave-gold-out: answer quoted from another article"] == 0.5
