@@ -96,7 +96,9 @@ Evidence = list[list[tuple[list[float], bool]]]  # per question, per article rea
 
 def cascade(question: list[tuple[list[float], bool]], weights: list[float], sure: float, articles: int) -> tuple[float, bool, int]:
     """What `rag.answer.read_articles` sees for one question: the best probability among the
-    articles it reads, whether that article is gold, and how many passages it read."""
+    articles it reads, whether that article is gold, and how many passages it read (leaving out
+    the one more window of the top article it reads when unsure, `read_more_of_top`, which
+    replaces the top article's reading only when it answers better)."""
     scored = [(answer_probability(features, weights), gold) for features, gold in question]
     read = scored[:1] if scored and scored[0][0] >= sure else scored[:articles]
     best = max(read, key=lambda s: s[0], default=(0.0, False))

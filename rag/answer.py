@@ -6,8 +6,8 @@ quote can be wrong only by being the wrong sentence, never by being made up. Whe
 evidence is weak the assistant says the archive has no answer and lists what may be related.
 
 Who decides what: the trained reader (`rag/reader.py`) reads the best passage of the top
-retrieved articles (the first alone when it surely answers) and marks the answer span or
-"no answer" in each; a logistic model
+retrieved articles (the first alone when it surely answers; else also a little more of the
+first) and marks the answer span or "no answer" in each; a logistic model
 learned on train questions weighs its margin with the retrieval scores and shared words into
 the probability that an article answers (`read_articles`). The likeliest article is quoted, from
 the sentence holding the reader's span, the span is the short answer, and below
@@ -263,7 +263,8 @@ class Ranking:
     `weights`: of `article_features`, then the intercept; `min_probability`: below it the
     assistant abstains; `sure`: when the top article answers with at least this probability,
     the others are not read (most questions then cost one passage); `articles`: otherwise the
-    passages of this many top articles are read.
+    passages of this many top articles are read, and one more window of the top article
+    (`read_more_of_top`).
     """
 
     weights: list[float]
@@ -340,8 +341,8 @@ def read_more_of_top(reader: Reader, question: str, reading: ReadResult, weights
     Lavrov tentang NATO?" over the seed article: the lead holding Lavrov's warning was outside
     the first), else the article's next passage (`next_passage`: "Kantor berita apa yang
     mengutip ucapan Lavrov?" finds TASS there, not in the passage the search picked). When that
-    reading answers better, its passage takes the top hit's place (its sentences scored again)
-    and its answer replaces the top article's."""
+    reading answers better, its answer replaces the top article's, and a next passage takes the
+    top hit's place (its sentences scored again)."""
     hits, ranked, answers = reading.hits, reading.ranked, reading.answers
     top = hits[0]
     if window != (top.start, top.end):
@@ -561,10 +562,20 @@ class Assistant:
                              "answered with quotes (run benchmarks/tune_on_train.py --reader --write)", reader.directory)
             return None
         try:
-            further = None if across_languages else functools.partial(self.retriever.next_passage, query=query)
+            further = None if across_languages else functools.partial(self._next_passage, query=query)
             return read_articles(reader, question, hits, ranked, ranking, whole=across_languages, next_passage=further)
         except Exception as error:  # a reader that loaded but cannot read: keep the quotes
             self._drop_reader(error)
+            return None
+
+    def _next_passage(self, hit: Hit, query: str) -> Hit | None:
+        """`Retriever.next_passage`, or None (after a log line) when the index cannot give it: the
+        answer then rests on what was read, and the reader stays on (a failure inside `_read` would
+        switch it off for the process)."""
+        try:
+            return self.retriever.next_passage(hit, query)
+        except Exception as error:
+            _log.warning("could not read further into %s (%s: %s)", hit.article.id, type(error).__name__, error)
             return None
 
     def _generate(self, spec: str, question: str, history: Sequence[dict] | None, language: str,

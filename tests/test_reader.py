@@ -132,6 +132,21 @@ def test_what_the_first_window_left_out_is_read_in_one_more_window(archive):
     assert reader.passages == ranking.articles + 1 and reader.windows_run == reader.passages
 
 
+def test_an_index_that_cannot_give_the_next_passage_leaves_the_reader_on(archive, monkeypatch, caplog):
+    """Reading further is a second look at the index; when it fails, the answer rests on what
+    was read (a log line says so) and the reader answers the next question as before."""
+    assistant = Assistant(archive.retriever, archive.settings, reader=Reader(embedder=archive.retriever.embedder))
+
+    def gone(hit, query):
+        raise OSError("index generation removed")
+
+    monkeypatch.setattr(archive.retriever, "next_passage", gone)
+    with caplog.at_level(logging.WARNING, logger="rag.answer"):
+        assistant.answer("Kantor berita apa yang mengutip ucapan Lavrov?")  # unsure of its first passage: reads on
+    assert "could not read further into seed.md (OSError: index generation removed)" in caplog.text
+    assert assistant.answer_path.startswith("reader (") and assistant.answer("Siapa juru bicara Kremlin?").short_answer == "Dmitry Peskov"
+
+
 def test_the_next_passage_is_the_articles_runner_up(archive):
     question = "Kantor berita apa yang mengutip ucapan Lavrov?"
     retriever = archive.retriever
