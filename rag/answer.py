@@ -180,6 +180,13 @@ def followed_question(question: str, history: Sequence[dict] | None) -> str | No
     return None
 
 
+def previous_lead(history: Sequence[dict] | None) -> str:
+    """The first line of the assistant's last reply in `history` ('' when there is none): for an
+    extractive answer, its frame and short answer ("Menurut arsip: Sergey Lavrov")."""
+    replies = [turn["content"] for turn in history or () if turn.get("role") == "assistant" and isinstance(turn.get("content"), str)]
+    return replies[-1].split("\n", 1)[0] if replies else ""
+
+
 def retrieval_query(question: str, history: Sequence[dict] | None) -> str:
     """Fold the previous question in when the new one is short or refers back to it."""
     previous = followed_question(question, history)
@@ -481,7 +488,7 @@ class Assistant:
         read = self._read(asked, in_context, hits, ranked, by_meaning) if ranked else None
         if read:
             hits, ranked = read.hits, read.ranked
-        answer = self._quote(in_context, language, hits, ranked, read, by_meaning)
+        answer = self._quote(in_context, language, hits, ranked, read, by_meaning, previous_lead(history) if previous else "")
         if spec and not answer.abstained:
             likely = [(a.sentence.hit_rank + 1, a.short_answer) for a in read.answers] if read else []
             answer = yield from self._generate(spec, question, history, language, hits, answer, likely)
@@ -494,7 +501,7 @@ class Assistant:
         yield answer
 
     def _quote(self, in_context: str, language: str, hits: list[Hit], ranked: list[ScoredSentence],
-               read: ReadResult | None, by_meaning: bool) -> Answer:
+               read: ReadResult | None, by_meaning: bool, said: str = "") -> Answer:
         """Quote the sentences that answer, or abstain when the evidence is weak.
 
         With the reader's answers (`read`; None without a reader): the article most likely to
@@ -502,7 +509,10 @@ class Assistant:
         answer; below its `min_probability` the assistant abstains. Without them,
         shared words (`ranked`; across languages: meaning) choose the sentence and decide
         abstention (`_is_weak`). `by_meaning`: the best sentence's article is in another language
-        than the question.
+        than the question. `said`: the first line of the reply a follow-up follows; a span it
+        already gave is not the short answer (the reader reads the follow-up with the question before it and may
+        answer that one again: "Apa yang dia peringatkan?" after "Siapa Menteri Luar Negeri
+        Rusia?" marks "Sergey Lavrov"), the quote still is.
         """
         found = None
         if read is not None:
@@ -521,7 +531,7 @@ class Assistant:
         # doubt. Not across languages: similar meaning is what every sentence of the passage has.
         more = [] if by_meaning else [s for s in ranked if s.span != first.span and s.hit_rank == first.hit_rank and s.score >= 0.8 * best.score]
         answer = self._compose(language, hits, [first, *more[: MAX_SENTENCES - 1]])
-        if found:
+        if found and found.short_answer.lower() not in said.lower():
             frame = FRAME[language]
             answer.text = f"{frame} {found.short_answer}" + answer.text[len(frame):]
             answer.short_answer = found.short_answer

@@ -69,6 +69,21 @@ def test_follow_up_folds_the_previous_question_into_retrieval(assistant):
         assert not answer.abstained and warned in answer.citations[0].sentence, answer.text
 
 
+def test_a_follow_up_does_not_get_the_answer_it_follows_as_its_short_answer(assistant):
+    """The reader reads a follow-up with the question before it and may answer that one again:
+    what was just said is not shown as the new short answer; the quote still is."""
+    question = "Siapa Menteri Luar Negeri Rusia?"
+    first = assistant.answer(question)
+    assert first.short_answer == "Sergey Lavrov"
+    history = [{"role": "user", "content": question}, {"role": "assistant", "content": first.text}]
+    answer = assistant.answer("Apa yang dia peringatkan?", history=history)
+    assert answer.short_answer != "Sergey Lavrov" and "Sergey Lavrov memperingatkan" in answer.citations[0].sentence, answer.text
+    assert "Sergey Lavrov" not in answer.text.split("\n")[0]  # nor in the lead line of the text
+    fresh = assistant.answer("Siapa Menteri Luar Negeri Rusia?", history=[{"role": "user", "content": "Siapa juru bicara Kremlin?"},
+                                                                        {"role": "assistant", "content": "Menurut arsip: Dmitry Peskov"}])
+    assert fresh.short_answer == "Sergey Lavrov"  # not a follow-up: answered as asked
+
+
 def test_no_answer_in_the_archive_abstains_with_related_articles(assistant):
     answer = assistant.answer("Siapa pemenang Piala Dunia sepak bola tahun 2018?")
     assert answer.abstained and not answer.citations
