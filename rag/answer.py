@@ -172,19 +172,32 @@ def names_and_numbers(text: str) -> set[str]:
     return {name.lower() for name in _NAME.findall(text)} | set(re.findall(r"\d+", text))
 
 
+def said_by(role: str, history: Sequence[dict] | None) -> list[str]:
+    """The plain-text turns of `role` ('user' or 'assistant') in `history`, oldest first."""
+    return [turn["content"] for turn in history or () if turn.get("role") == role and isinstance(turn.get("content"), str)]
+
+
 def followed_question(question: str, history: Sequence[dict] | None) -> str | None:
     """The previous question when the new one is short or refers back to it (a follow-up), else None."""
-    previous = [turn["content"] for turn in history or () if turn.get("role") == "user" and isinstance(turn.get("content"), str)]
+    previous = said_by("user", history)
     if previous and (len(terms(question)) <= 3 or _REFERS_BACK & set(words(question))):
         return previous[-1]
     return None
 
 
-def previous_lead(history: Sequence[dict] | None) -> str:
-    """The first line of the assistant's last reply in `history` ('' when there is none): for an
-    extractive answer, its frame and short answer ("Menurut arsip: Sergey Lavrov")."""
-    replies = [turn["content"] for turn in history or () if turn.get("role") == "assistant" and isinstance(turn.get("content"), str)]
-    return replies[-1].split("\n", 1)[0] if replies else ""
+def previous_short_answer(history: Sequence[dict] | None) -> str:
+    """The short answer of the assistant's last reply in `history`: its first line after the
+    frame ("Menurut arsip: Sergey Lavrov" -> "Sergey Lavrov"); '' when there is none."""
+    replies = said_by("assistant", history)
+    lead = replies[-1].split("\n", 1)[0] if replies else ""
+    frame = next((f for f in FRAME.values() if lead.startswith(f)), None)
+    return lead[len(frame):].strip() if frame else ""
+
+
+def repeats(span: str, answered: str) -> bool:
+    """Is `span` made only of words and numbers of `answered` (never when `answered` is empty)?"""
+    said = set(re.findall(r"\w+", answered.casefold()))
+    return bool(said) and set(re.findall(r"\w+", span.casefold())) <= said
 
 
 def retrieval_query(question: str, history: Sequence[dict] | None) -> str:
@@ -488,7 +501,7 @@ class Assistant:
         read = self._read(asked, in_context, hits, ranked, by_meaning) if ranked else None
         if read:
             hits, ranked = read.hits, read.ranked
-        answer = self._quote(in_context, language, hits, ranked, read, by_meaning, previous_lead(history) if previous else "")
+        answer = self._quote(in_context, language, hits, ranked, read, by_meaning, previous_short_answer(history) if previous else "")
         if spec and not answer.abstained:
             likely = [(a.sentence.hit_rank + 1, a.short_answer) for a in read.answers] if read else []
             answer = yield from self._generate(spec, question, history, language, hits, answer, likely)
@@ -501,7 +514,7 @@ class Assistant:
         yield answer
 
     def _quote(self, in_context: str, language: str, hits: list[Hit], ranked: list[ScoredSentence],
-               read: ReadResult | None, by_meaning: bool, said: str = "") -> Answer:
+               read: ReadResult | None, by_meaning: bool, answered: str = "") -> Answer:
         """Quote the sentences that answer, or abstain when the evidence is weak.
 
         With the reader's answers (`read`; None without a reader): the article most likely to
@@ -509,10 +522,10 @@ class Assistant:
         answer; below its `min_probability` the assistant abstains. Without them,
         shared words (`ranked`; across languages: meaning) choose the sentence and decide
         abstention (`_is_weak`). `by_meaning`: the best sentence's article is in another language
-        than the question. `said`: the first line of the reply a follow-up follows; a span it
-        already gave is not the short answer (the reader reads the follow-up with the question before it and may
-        answer that one again: "Apa yang dia peringatkan?" after "Siapa Menteri Luar Negeri
-        Rusia?" marks "Sergey Lavrov"), the quote still is.
+        than the question. `answered`: the short answer of the reply a follow-up follows; a span
+        made of its words is not the new short answer (the reader reads the follow-up with the
+        question before it and may answer that one again: "Apa yang dia peringatkan?" after "Siapa
+        Menteri Luar Negeri Rusia?" marks "Sergey Lavrov"), the quote still is.
         """
         found = None
         if read is not None:
@@ -531,7 +544,7 @@ class Assistant:
         # doubt. Not across languages: similar meaning is what every sentence of the passage has.
         more = [] if by_meaning else [s for s in ranked if s.span != first.span and s.hit_rank == first.hit_rank and s.score >= 0.8 * best.score]
         answer = self._compose(language, hits, [first, *more[: MAX_SENTENCES - 1]])
-        if found and found.short_answer.lower() not in said.lower():
+        if found and not repeats(found.short_answer, answered):
             frame = FRAME[language]
             answer.text = f"{frame} {found.short_answer}" + answer.text[len(frame):]
             answer.short_answer = found.short_answer
