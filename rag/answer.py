@@ -36,7 +36,7 @@ import Stemmer
 from rag import llm as llm_module
 from rag.config import Settings, get_settings
 from rag.documents import page_of
-from rag.language import ENGLISH_STOPWORDS, INDONESIAN_STOPWORDS, detect_language, words
+from rag.language import ENGLISH_STOPWORDS, INDONESIAN_STOPWORDS, detect_language, without_archive_words, words
 from rag.reader import CONFIG_FILE, Reader, ReaderUnavailable
 from rag.retriever import Filters, Hit, Retriever
 
@@ -313,7 +313,7 @@ class ReadResult:
 
 def read_articles(reader: Reader, question: str, hits: Sequence[Hit], ranked: Sequence[ScoredSentence],
                   ranking: Ranking, whole: bool = False,
-                  next_passage: Callable[[Hit], Hit | None] | None = None) -> ReadResult:
+                  next_passages: Callable[[Hit, int], list[Hit]] | None = None) -> ReadResult:
     """Let the reader read the passage of the top article, and when it is not sure that one
     answers (`ranking.sure`), of the next ones too (up to `ranking.articles`) and more of the top
     article (`read_more_of_top`); rank the articles by the probability that they answer: the
@@ -329,8 +329,9 @@ def read_articles(reader: Reader, question: str, hits: Sequence[Hit], ranked: Se
         whole: read whole passages, not the window around their best sentence by shared words
             (`window_read`), which across languages may miss the answer: shared words are
             only names and numbers there.
-        next_passage: the search's next passage of an article (`Retriever.next_passage` bound to
-            the query); None reads no further into the top article.
+        next_passages: the search's next passages of an article, at most so many
+            (`Retriever.next_passages` bound to the query); None reads no further into the top
+            article.
 
     Returns:
         a `ReadResult`.
@@ -349,38 +350,45 @@ def read_articles(reader: Reader, question: str, hits: Sequence[Hit], ranked: Se
     others = passage_windows(reader, question, hits, ranked, range(1, min(ranking.articles, len(hits))), whole)
     answers += read_passages(reader, question, hits, ranked, ranking.weights, others)
     reading = ReadResult(hits, ranked, answers, ranking.min_probability)
-    if next_passage is not None and first:
-        reading = read_more_of_top(reader, question, reading, ranking.weights, first[0][1], next_passage)
+    if next_passages is not None and first:
+        unread = max(0, ranking.articles - len(hits))  # a small archive: read its top article further instead
+        reading = read_more_of_top(reader, question, reading, ranking.weights, first[0][1], next_passages, 1 + unread)
     return replace(reading, answers=sorted(reading.answers, key=lambda a: a.probability, reverse=True))
 
 
 def read_more_of_top(reader: Reader, question: str, reading: ReadResult, weights: Sequence[float],
-                     window: tuple[int, int], next_passage: Callable[[Hit], Hit | None]) -> ReadResult:
-    """More of the top article, read when the reader was not sure its passage answers: when its
-    `window` left sentences of the passage out, a window around the best of those ("Apa kata
-    Lavrov tentang NATO?" over the seed article: the lead holding Lavrov's warning was outside
-    the first), else the article's next passage (`next_passage`: "Kantor berita apa yang
-    mengutip ucapan Lavrov?" finds TASS there, not in the passage the search picked). When that
-    reading answers better, its answer replaces the top article's, and a next passage takes the
-    top hit's place (its sentences scored again)."""
+                     window: tuple[int, int], next_passages: Callable[[Hit, int], list[Hit]],
+                     count: int = 1) -> ReadResult:
+    """`count` more windows of the top article, read when the reader was not sure its passage
+    answers: when its `window` left sentences of the passage out, first a window around the best
+    of those ("Apa kata Lavrov tentang NATO?" over the seed article: the lead holding Lavrov's
+    warning was outside the first), then the article's next passages (`next_passages`: "Kantor
+    berita apa yang mengutip ucapan Lavrov?" finds TASS there, not in the passage the search
+    picked). `read_articles` asks for more than one when the search found fewer articles than it
+    reads when unsure: over the seed article alone, "Siapa presiden Amerika Serikat?" finds
+    "Presiden AS Joe Biden" in the fourth passage. When one of these readings answers better,
+    its answer replaces the top article's, and a next passage takes the top hit's place (its
+    sentences scored again)."""
     hits, ranked, answers = reading.hits, reading.ranked, reading.answers
     top = hits[0]
+    found: list[tuple[ReaderAnswer, list[Hit], list[ScoredSentence]]] = []
     if window != (top.start, top.end):
         left_out = [s for s in ranked if s.hit_rank == 0 and not window[0] <= s.span[0] < window[1]]
-        other_hits, other_ranked = hits, ranked
         windows = [(0, window_read(reader, question, top, left_out))]
-    else:
-        passage = next_passage(top)
-        if passage is None:
-            return reading
+        found += [(a, hits, ranked) for a in read_passages(reader, question, hits, ranked, weights, windows)]
+        count -= 1
+    for passage in next_passages(top, count) if count > 0 else []:
         other_hits = [passage, *hits[1:]]
         other_ranked = score_sentences(question, other_hits)
         windows = passage_windows(reader, question, other_hits, other_ranked, range(1))
-    found = read_passages(reader, question, other_hits, other_ranked, weights, windows)
+        found += [(a, other_hits, other_ranked) for a in read_passages(reader, question, other_hits, other_ranked, weights, windows)]
     before = next((a for a in answers if a.sentence.hit_rank == 0), None)
-    if not found or (before is not None and found[0].probability <= before.probability):
+    if not found:
         return reading
-    return replace(reading, hits=other_hits, ranked=other_ranked, answers=[found[0], *(a for a in answers if a is not before)])
+    better, other_hits, other_ranked = max(found, key=lambda f: f[0].probability)
+    if before is not None and better.probability <= before.probability:
+        return reading
+    return replace(reading, hits=other_hits, ranked=other_ranked, answers=[better, *(a for a in answers if a is not before)])
 
 
 def passage_windows(reader: Reader, question: str, hits: Sequence[Hit], ranked: Sequence[ScoredSentence],
@@ -491,9 +499,10 @@ class Assistant:
         """
         question = question.strip()
         language = detect_language(question) or "id"
-        in_context = retrieval_query(question, history)  # a follow-up is searched with the question it follows...
-        previous = followed_question(question, history)
-        asked = f"{question} {previous}" if previous else question  # ...and read with it after (the reader cuts at 48 tokens)
+        about_news = without_archive_words(question)  # "... yang disebut dalam artikel?" asks about the news
+        in_context = retrieval_query(about_news, history)  # a follow-up is searched with the question it follows...
+        previous = followed_question(about_news, history)
+        asked = f"{about_news} {previous}" if previous else about_news  # ...and read with it after (the reader cuts at 48 tokens)
         hits = self.retriever.search(in_context, k or self.settings.top_k, filters)
         spec = self.settings.llm if llm is None else llm or None
         ranked = score_sentences(in_context, hits)
@@ -585,21 +594,21 @@ class Assistant:
                              "answered with quotes (run benchmarks/tune_on_train.py --reader --write)", reader.directory)
             return None
         try:
-            further = None if across_languages else functools.partial(self._next_passage, query=query)
-            return read_articles(reader, question, hits, ranked, ranking, whole=across_languages, next_passage=further)
+            further = None if across_languages else functools.partial(self._next_passages, query=query)
+            return read_articles(reader, question, hits, ranked, ranking, whole=across_languages, next_passages=further)
         except Exception as error:  # a reader that loaded but cannot read: keep the quotes
             self._drop_reader(error)
             return None
 
-    def _next_passage(self, hit: Hit, query: str) -> Hit | None:
-        """`Retriever.next_passage`, or None (after a log line) when the index cannot give it: the
+    def _next_passages(self, hit: Hit, count: int, query: str) -> list[Hit]:
+        """`Retriever.next_passages`, or none (after a log line) when the index cannot give them: the
         answer then rests on what was read, and the reader stays on (a failure inside `_read` would
         switch it off for the process)."""
         try:
-            return self.retriever.next_passage(hit, query)
+            return self.retriever.next_passages(hit, query, count)
         except Exception as error:
             _log.warning("could not read further into %s (%s: %s)", hit.article.id, type(error).__name__, error)
-            return None
+            return []
 
     def _generate(self, spec: str, question: str, history: Sequence[dict] | None, language: str,
                   hits: Sequence[Hit], extractive: Answer, likely: Sequence[tuple[int, str]] = ()) -> Iterator[str]:

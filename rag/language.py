@@ -60,3 +60,37 @@ def _tells_indonesian(word: str) -> bool:
     if word.endswith("kah") and len(word) > 3:
         word = word[:-3]
     return word in INDONESIAN_STOPWORDS or word in QUESTION_WORDS
+
+
+_SOURCE = r"(?:artikel|berita|arsip|teks|tulisan|naskah|article|news|archive|text|story|report)"
+_THIS = r"(?:\s+(?:ini|itu|tersebut|this|these)(?=\W|$)|(?=\s*[,.?!;:]|\s*$))"  # "dalam berita acara" is no pointer
+_WHERE_SAID = (rf"(?:menurut|berdasarkan|di\s*dalam|dalam|di|pada)\s+{_SOURCE}"
+               rf"|(?:according\s+to|in)\s+the\s+{_SOURCE}")
+_SAID_THERE = (r"yang\s+(?:di)?(?:sebut(?:kan)?|tulis(?:kan)?|bahas|muat|kutip|cerita(?:kan)?)\s+"
+               r"|(?:that|who|which)\s+(?:is|was|are|were)\s+(?:mentioned|named|cited|quoted|described|reported)\s+")
+_ABOUT_THE_ARCHIVE = [re.compile(rf",?\s*(?:{_SAID_THERE})?(?:{_WHERE_SAID}){_THIS}", re.IGNORECASE),
+                      re.compile(rf",?\s*(?:{_WHERE_SAID}){_THIS}", re.IGNORECASE)]
+
+
+def without_archive_words(question: str) -> str:
+    """`question` without the words that point at the archive itself ("yang disebut dalam artikel",
+    "menurut berita ini", "in the article"): every question here is about the articles, and
+    those words only lead the search to stories that say "artikel" and make the reader doubt a
+    span it otherwise marks ("Siapa presiden AS yang disebut dalam artikel?": margin −6.1 on
+    the Biden passage, "Siapa presiden AS?" +0.05). When dropping the clause would leave less
+    than two words ("Siapa yang dikutip dalam berita itu?"), only where it points is dropped;
+    a question that is nothing but such words is kept.
+
+    Example::
+
+        without_archive_words("Siapa presiden AS yang disebut dalam artikel?")   # "Siapa presiden AS?"
+    """
+    for pattern in _ABOUT_THE_ARCHIVE:
+        if not pattern.search(question):
+            continue
+        kept = pattern.sub("", question).strip(" ,")
+        if question[:1].isupper():
+            kept = kept[:1].upper() + kept[1:]
+        if len(words(kept)) >= 2:
+            return kept
+    return question

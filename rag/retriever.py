@@ -230,28 +230,26 @@ class Retriever:
         crossing = language is not None and main is not None and language != main
         return self.settings.lexical_weight_cross_lingual if crossing else self.settings.lexical_weight
 
-    def next_passage(self, hit: Hit, query: str) -> Hit | None:
-        """The passage of `hit`'s article that `search` ranks next after `hit`'s (by the same mix
-        of similarity to `query` and BM25 evidence), with `hit`'s scores for the article; None for
-        an article of one passage.
+    def next_passages(self, hit: Hit, query: str, count: int = 1) -> list[Hit]:
+        """Up to `count` passages of `hit`'s article that `search` ranks after `hit`'s (by the same
+        mix of similarity to `query` and BM25 evidence), best first, with `hit`'s scores for the
+        article; none for an article of one passage.
 
         Example::
 
             top = retriever.search("Kantor berita apa yang mengutip ucapan Lavrov?", 3)[0]
-            retriever.next_passage(top, "Kantor berita apa yang mengutip ucapan Lavrov?").text   # '... kantor berita TASS ...'
+            retriever.next_passages(top, "Kantor berita apa yang mengutip ucapan Lavrov?")[0].text   # '... kantor berita TASS ...'
         """
         store = self.refresh()
         chunks = store.chunks_of(hit.article.id)
-        if len(chunks) < 2:
-            return None
+        if len(chunks) < 2 or count < 1:
+            return []
         share = self.lexical_share(query, store)
         ranked = self._ranked_chunks(store, chunks, self._query_vector(query),
                                      dict(store.search_lexical(query, CANDIDATES, None)), share)
-        after = [(row, similarity) for row, similarity in ranked if row.id != hit.chunk_id]
-        if not after:
-            return None
-        row, similarity = after[0]
-        return replace(self._hit(store, row, hit.score, similarity, hit.lexical_score), also_in=hit.also_in)
+        after = [(row, similarity) for row, similarity in ranked if row.id != hit.chunk_id][:count]
+        return [replace(self._hit(store, row, hit.score, similarity, hit.lexical_score), also_in=hit.also_in)
+                for row, similarity in after]
 
     def _best_passage(self, store: IndexStore, article_id: str, vector, lexical_chunks: dict[int, float],
                       share: float, score: float, lexical: float | None) -> Hit:

@@ -41,6 +41,40 @@ def archive(tmp_path_factory, embedder):
     return Assistant(Retriever(settings.index_dir, embedder, settings), settings)
 
 
+@pytest.fixture(scope="module")
+def seed_alone(tmp_path_factory, embedder):
+    """The seed article alone: what a fresh clone's corpus/ holds."""
+    root = tmp_path_factory.mktemp("seed-alone")
+    (root / "corpus").mkdir()
+    shutil.copy(SEED, root / "corpus" / "seed.md")
+    settings = get_settings(corpus_dir=root / "corpus", index_dir=root / "index")
+    build_index(settings, embedder)
+    return Assistant(Retriever(settings.index_dir, embedder, settings), settings)
+
+
+def test_a_name_in_full_is_read_as_the_initials_the_passage_has(archive):
+    """"Presiden AS Joe Biden": asked with "Amerika Serikat", the reader doubted the span
+    (margin -1.4 on this sentence); it reads the question as "Siapa presiden AS?"."""
+    reader = Reader(embedder=archive.retriever.embedder)
+    sentence = next(line for line in text_on_disk(SEED).splitlines() if line.startswith("Presiden AS Joe Biden"))
+    reading = reader.read("Siapa presiden Amerika Serikat?", [sentence])[0]
+    assert sentence[reading.best.start : reading.best.end] == "Joe Biden" and reading.margin > 0
+
+
+def test_over_one_article_the_reader_reads_as_many_windows_as_over_many(seed_alone):
+    """The issue's Biden question over the seed article alone: the search picks a passage that
+    names "Amerika Serikat" but no president; the windows that would have gone to the second
+    and third articles go to the article's next passages, and the fourth holds "Presiden AS Joe
+    Biden". The words about the archive ("yang disebut dalam artikel") are not searched or read."""
+    reader = CountingReader(embedder=seed_alone.retriever.embedder)
+    counting = Assistant(seed_alone.retriever, seed_alone.settings, reader=reader)
+    ranking = counting.ranking(reader.load())
+    answer = counting.answer("Siapa presiden Amerika Serikat yang disebut dalam artikel?")
+    assert answer.short_answer == "Joe Biden" and answer.citations[0].sentence.startswith("Presiden AS Joe Biden"), answer.text
+    assert reader.passages == ranking.articles + 1
+    assert counting.answer("Siapa presiden Brasil saat ini?").abstained
+
+
 @pytest.mark.parametrize(("question", "expected"), SEED_QUESTIONS)
 def test_seed_questions_get_the_short_answer_inside_the_quote(archive, question, expected):
     answer = archive.answer(question)
@@ -112,7 +146,7 @@ def test_the_reader_reads_further_only_when_unsure(archive):
     hits = archive.retriever.search(off_topic, 10)
     top = hits[0]
     cut = window_read(reader, off_topic, top, [s for s in score_sentences(off_topic, hits) if s.hit_rank == 0]) != (top.start, top.end)
-    more = cut or archive.retriever.next_passage(top, off_topic) is not None  # the rest of its passage, or its next one
+    more = cut or bool(archive.retriever.next_passages(top, off_topic))  # the rest of its passage, or its next one
     assert counting.answer(off_topic).abstained and reader.passages == ranking.articles + more
 
 
@@ -137,26 +171,29 @@ def test_an_index_that_cannot_give_the_next_passage_leaves_the_reader_on(archive
     was read (a log line says so) and the reader answers the next question as before."""
     assistant = Assistant(archive.retriever, archive.settings, reader=Reader(embedder=archive.retriever.embedder))
 
-    def gone(hit, query):
+    def gone(hit, query, count):
         raise OSError("index generation removed")
 
-    monkeypatch.setattr(archive.retriever, "next_passage", gone)
+    monkeypatch.setattr(archive.retriever, "next_passages", gone)
     with caplog.at_level(logging.WARNING, logger="rag.answer"):
         assistant.answer("Kantor berita apa yang mengutip ucapan Lavrov?")  # unsure of its first passage: reads on
     assert "could not read further into seed.md (OSError: index generation removed)" in caplog.text
     assert assistant.answer_path.startswith("reader (") and assistant.answer("Siapa juru bicara Kremlin?").short_answer == "Dmitry Peskov"
 
 
-def test_the_next_passage_is_the_articles_runner_up(archive):
+def test_the_next_passages_are_the_articles_runners_up(archive):
     question = "Kantor berita apa yang mengutip ucapan Lavrov?"
     retriever = archive.retriever
     top = retriever.search(question, 1)[0]
-    after = retriever.next_passage(top, question)
+    after = retriever.next_passages(top, question)[0]
     assert top.article.id == after.article.id == "seed.md" and after.chunk_id != top.chunk_id
     assert after.score == top.score and "kantor berita TASS" in after.text and "kantor berita TASS" not in top.text
+    chunks = len(retriever.refresh().chunks_of("seed.md"))
+    rest = retriever.next_passages(top, question, 10)
+    assert rest[0] == after and len(rest) == chunks - 1 and top.chunk_id not in {hit.chunk_id for hit in rest}
     one_passage = next(hit for hit in retriever.search("Siapa presiden Brasil saat ini?", 10)
                        if len(retriever.refresh().chunks_of(hit.article.id)) == 1)
-    assert retriever.next_passage(one_passage, "Siapa presiden Brasil saat ini?") is None
+    assert retriever.next_passages(one_passage, "Siapa presiden Brasil saat ini?", 3) == []
 
 
 def test_a_passage_is_read_in_one_window_around_its_best_sentence(archive):

@@ -1,0 +1,50 @@
+"""How a question is worded for the search and the reader: names written in full where the
+passage has their initials (and back), and the words that point at the archive itself."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.initials import capitalised_runs, in_passage_words, initials
+from rag.language import without_archive_words
+
+BIDEN = "Presiden AS Joe Biden mengatakan Washington dan sekutunya sedang mendiskusikan pengiriman senjata."
+
+
+def test_initials_count_each_part_of_a_hyphenated_word():
+    assert initials("Amerika Serikat") == "AS" and initials("Perserikatan Bangsa-Bangsa") == "PBB"
+    text = "Rektor Universitas Gadjah Mada, Ova Emilia, dan PT Perusahaan Gas Negara."
+    assert [text[s:e] for s, e in capitalised_runs(text)] == ["Rektor Universitas Gadjah Mada", "Ova Emilia", "PT Perusahaan Gas Negara"]
+
+
+@pytest.mark.parametrize(("question", "passage", "asked"), [
+    ("Siapa presiden Amerika Serikat?", BIDEN, "Siapa presiden AS?"),
+    ("Mulai kapan PT Perusahaan Gas Negara menaikkan harga gas?", "PGN menaikkan harga gas mulai 1 Oktober.",
+     "Mulai kapan PT PGN menaikkan harga gas?"),
+    ("Apa nama badan PBB itu?", "Perserikatan Bangsa-Bangsa memberikan penghargaan.", "Apa nama badan Perserikatan Bangsa-Bangsa itu?"),
+    # the passage names it in full too, or has no initials for it: nothing to change
+    ("Siapa presiden Amerika Serikat?", "Amerika Serikat (AS) dipimpin Presiden Joe Biden.", "Siapa presiden Amerika Serikat?"),
+    ("Siapa juru bicara Kremlin?", BIDEN, "Siapa juru bicara Kremlin?"),
+    # the question already gives both
+    ("Siapa rektor Universitas Gadjah Mada (UGM)?", "Rektor UGM Ova Emilia.", "Siapa rektor Universitas Gadjah Mada (UGM)?"),
+    # two letters stand for too many runs to be spelled out from the passage
+    ("Siapa penasihat Presiden AS George W Bush?", "Penasihat Karl Rove Akan Segera mundur.", "Siapa penasihat Presiden AS George W Bush?"),
+])
+def test_a_question_is_read_in_the_passages_words(question, passage, asked):
+    assert in_passage_words(question, passage) == asked
+
+
+@pytest.mark.parametrize(("question", "kept"), [
+    ("Siapa presiden Amerika Serikat yang disebut dalam artikel?", "Siapa presiden Amerika Serikat?"),
+    ("Menurut berita ini, siapa juru bicara Kremlin?", "Siapa juru bicara Kremlin?"),
+    ("Siapa yang dikutip dalam berita itu?", "Siapa yang dikutip?"),
+    ("According to the article, who is the Kremlin spokesman?", "Who is the Kremlin spokesman?"),
+    ("Which news agency is mentioned in the article?", "Which news agency is mentioned?"),
+    # about the news, not the archive: kept
+    ("Apa judul artikel tentang banjir?", "Apa judul artikel tentang banjir?"),
+    ("Kapan berita acara pemeriksaan dalam berita acara itu ditandatangani?", "Kapan berita acara pemeriksaan dalam berita acara itu ditandatangani?"),
+    ("Apa isi artikel ini?", "Apa isi artikel ini?"),
+    ("Dalam artikel?", "Dalam artikel?"),
+])
+def test_words_about_the_archive_itself_are_not_searched(question, kept):
+    assert without_archive_words(question) == kept
