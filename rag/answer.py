@@ -178,10 +178,11 @@ def said_by(role: str, history: Sequence[dict] | None) -> list[str]:
 
 
 def followed_question(question: str, history: Sequence[dict] | None) -> str | None:
-    """The previous question when the new one is short or refers back to it (a follow-up), else None."""
+    """The previous question (without words about the archive itself) when the new one is short
+    or refers back to it (a follow-up), else None."""
     previous = said_by("user", history)
     if previous and (len(terms(question)) <= 3 or _REFERS_BACK & set(words(question))):
-        return previous[-1]
+        return without_archive_words(previous[-1])
     return None
 
 

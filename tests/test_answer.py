@@ -61,6 +61,8 @@ def test_follow_up_folds_the_previous_question_into_retrieval(assistant):
                {"role": "assistant", "content": "..."}]
     assert retrieval_query("Bagaimana tanggapan Swedia?", history).startswith("Mengapa Finlandia")
     assert retrieval_query("Berapa warga yang mengungsi karena banjir di Jakarta kemarin?", history).startswith("Berapa")
+    pointing = [{"role": "user", "content": "Menurut artikel ini, mengapa Finlandia bergabung dengan NATO?"}]
+    assert retrieval_query("Bagaimana tanggapan Swedia?", pointing) == "Mengapa Finlandia bergabung dengan NATO? Bagaimana tanggapan Swedia?"
     # "What did he warn of?" is Lavrov's warning after a question about Lavrov, Gavrilov's after one about
     # Gavrilov (the seed article does not say how Sweden responded: abstaining on the question above is right)
     for previous, warned in (("Siapa Menteri Luar Negeri Rusia?", "Sergey Lavrov"), ("Siapa diplomat senior Rusia yang dikutip RIA?", "Gavrilov")):
