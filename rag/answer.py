@@ -378,7 +378,7 @@ def read_more_of_top(reader: Reader, question: str, reading: ReadResult, weights
         windows = [(0, window_read(reader, question, top, left_out))]
         found += [(a, hits, ranked) for a in read_passages(reader, question, hits, ranked, weights, windows)]
         count -= 1
-    for passage in next_passages(top, count) if count > 0 else []:
+    for passage in next_passages(top, count):
         other_hits = [passage, *hits[1:]]
         other_ranked = score_sentences(question, other_hits)
         windows = passage_windows(reader, question, other_hits, other_ranked, range(1))

@@ -4,8 +4,8 @@ Indonesian news writes many names by their initials: "Presiden AS Joe Biden", "U
 "BEJ". A question that names them in full ("Siapa presiden Amerika Serikat?") shares no word
 with such a passage, and the reader, trained mostly on questions worded like their passages,
 then doubts the right span: over the seed article its margin for "Joe Biden" is −3.9 asked
-with "Amerika Serikat" and +1.2 asked with "AS". 27 of the 2,806 news-qa questions name in full
-what their gold article has only as initials. Initials are the first letters of the name's
+with "Amerika Serikat" and +1.2 asked with "AS". 28 of the 2,806 news-qa questions are read
+otherwise with their gold article by the rules below (see models/README.md, Limits). Initials are the first letters of the name's
 words (each part of "Bangsa-Bangsa" counts), so no dictionary is needed: a run of capitalised
 words in the question whose initials stand as a word in the passage, while the run itself does
 not, is read as those initials. The other way round too: initials in the question that the

@@ -1,7 +1,8 @@
 """Which language a text is in (Indonesian or English), and the words that carry no meaning.
 
 The archive is Indonesian first: replies are framed in the question's language and BM25 must
-skip function words. A stopword vote is enough to tell Indonesian from English in a question
+skip function words; words that point at the archive itself ("menurut artikel ini") are not
+searched or read either (`without_archive_words`). A stopword vote is enough to tell Indonesian from English in a question
 or an article; anything else is reported as unknown (`None`) rather than guessed.
 """
 
@@ -86,9 +87,10 @@ def without_archive_words(question: str) -> str:
         without_archive_words("Siapa presiden AS yang disebut dalam artikel?")   # "Siapa presiden AS?"
     """
     for pattern in _ABOUT_THE_ARCHIVE:
-        if not pattern.search(question):
+        kept, found = pattern.subn("", question)
+        if not found:
             continue
-        kept = pattern.sub("", question).strip(" ,")
+        kept = kept.strip(" ,")
         if question[:1].isupper():
             kept = kept[:1].upper() + kept[1:]
         if len(words(kept)) >= 2:

@@ -240,9 +240,11 @@ class Retriever:
             top = retriever.search("Kantor berita apa yang mengutip ucapan Lavrov?", 3)[0]
             retriever.next_passages(top, "Kantor berita apa yang mengutip ucapan Lavrov?")[0].text   # '... kantor berita TASS ...'
         """
+        if count < 1:
+            return []
         store = self.refresh()
         chunks = store.chunks_of(hit.article.id)
-        if len(chunks) < 2 or count < 1:
+        if len(chunks) < 2:
             return []
         share = self.lexical_share(query, store)
         ranked = self._ranked_chunks(store, chunks, self._query_vector(query),

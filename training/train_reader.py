@@ -128,7 +128,7 @@ def in_article_chunks(rows: list[dict], chunks: dict[str, list[str]], questions:
     return extra
 
 
-def with_negatives(rows: list[dict], pool: list[str], per_question: int, seed: int, miner=None) -> list[dict]:
+def with_negatives(rows: list[dict], pool: list[str], per_question: int, seed: int, miner: Reader | None = None) -> list[dict]:
     """`rows` plus, for each question, `per_question` unanswerable rows: the passages of `pool`
     that the project's BM25 ranks highest for the question, leaving out its own context and any
     passage holding one of its answers (a passage that answers is not a negative). With a
