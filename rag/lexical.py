@@ -9,6 +9,7 @@ Snowball's Indonesian stemmer, so "mengungsi" and "pengungsi" meet.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,9 +27,29 @@ def _stopwords() -> list[str]:
     return sorted(INDONESIAN_STOPWORDS | ENGLISH_STOPWORDS)
 
 
+_WORD = re.compile(r"(?u)\b\w\w+\b")  # bm25s's default splitter
+
+
+def split_words(text: str) -> list[str]:
+    """Words, lower-cased, except an acronym whose lower case is an English stopword: "AS"
+    (Amerika Serikat), "MA" (Mahkamah Agung) and "WHO" are names in Indonesian news, while
+    "as", "ma" and "who" are dropped as stopwords.
+
+    Example::
+
+        split_words("Presiden AS, as usual")   # ['presiden', 'AS', 'as', 'usual']
+    """
+    return [w if w.isupper() and w.lower() in _ACRONYMS else w.lower() for w in _WORD.findall(text)]
+
+
+_ACRONYMS = ENGLISH_STOPWORDS - INDONESIAN_STOPWORDS
+
+
 def make_bm25_tokenizer() -> bm25s.tokenization.Tokenizer:
-    """Lower-case, drop Indonesian and English stopwords, stem with Snowball's Indonesian stemmer."""
-    return bm25s.tokenization.Tokenizer(lower=True, stopwords=_stopwords(), stemmer=Stemmer.Stemmer("indonesian"))
+    """Lower-case (`split_words`), drop Indonesian and English stopwords, stem with Snowball's
+    Indonesian stemmer."""
+    return bm25s.tokenization.Tokenizer(lower=False, splitter=split_words, stopwords=_stopwords(),
+                                        stemmer=Stemmer.Stemmer("indonesian"))
 
 
 class LexicalIndex:

