@@ -16,7 +16,8 @@ articles); a logistic regression of "this is a gold article" on `rag.answer.arti
 gives the weights; then how many articles to read and when the first one alone is enough (the
 fewest passages read by 95% of the questions, then on average, for at most 0.01 less recall@1
 than reading all), and the probability below
-which to abstain (most leave-gold-out abstention at <= 5% false abstention). `--write` keeps
+which to abstain (most leave-gold-out abstention at <= 4% false abstention on these questions,
+`FALSE_ABSTENTION_BUDGET`). `--write` keeps
 them in the reader's reader.json (`make train` does). The questions: `--questions` drawn at
 random from the train split, or, for a reader trained with `training/train_reader.py
 --hold-out-ranking`, those its stage 2 left out (so the threshold is set on margins it did not learn).
@@ -77,7 +78,7 @@ def tune_fusion(assistant: Assistant, questions) -> None:
     fusion_table(assistant, load_questions(ENGLISH, "train"), "lexical_weight_cross_lingual")
 
 
-FEATURES = ["reader margin", "retrieval score", "dense similarity", "shared words", "intercept"]
+FEATURES = ["reader margin", "retrieval score", "dense similarity", "shared words", "question names missing", "intercept"]
 
 
 def reader_evidence(assistant: Assistant, reader: Reader, question, filters: Filters | None, whole: bool) -> list[tuple[list[float], bool]]:
@@ -90,6 +91,12 @@ def reader_evidence(assistant: Assistant, reader: Reader, question, filters: Fil
     found = read_passages(reader, question.question, hits, ranked, [0.0] * len(FEATURES), windows)
     return [(a.features, hits[a.sentence.hit_rank].article.id in question.gold_docs) for a in found]
 
+
+# The target is <= 5% false abstention on held-out questions. Counted on the questions the
+# weights were fitted on it runs low: a 5% budget here (threshold 0.10 with the "question names
+# missing" feature) gave 0.051 on news-qa valid and 0.066 on IDK-MRC valid; 4% (0.06) gave 0.039
+# and 0.037 (README, "Quality and speed").
+FALSE_ABSTENTION_BUDGET = 0.04
 
 Evidence = list[list[tuple[list[float], bool]]]  # per question, per article read: (article_features, is gold)
 
@@ -109,7 +116,7 @@ def choose_ranking(with_gold: Evidence, without: Evidence, weights: list[float])
     """How many articles to read and when the first is enough (the fewest passages read for at
     most 0.01 less recall@1 than reading all: first the fewest read by 95% of the questions,
     which sets the p95 latency, then the fewest on average), then the abstention threshold (the
-    most leave-gold-out abstention at <= 5% false abstention), printing each table."""
+    most leave-gold-out abstention within `FALSE_ABSTENTION_BUDGET`), printing each table."""
     def recall(sure: float, articles: int) -> float:
         return sum(cascade(q, weights, sure, articles)[1] for q in with_gold) / len(with_gold)
 
@@ -135,7 +142,7 @@ def choose_ranking(with_gold: Evidence, without: Evidence, weights: list[float])
         false_rate = sum(p < threshold for p, _, _ in answered) / len(answered)
         true_rate = sum(p < threshold for p in unanswered) / len(unanswered)
         right = sum(p >= threshold and gold for p, gold, _ in answered) / len(answered)
-        if false_rate <= 0.05:
+        if false_rate <= FALSE_ABSTENTION_BUDGET:
             chosen = threshold
         print(f"| {threshold:.2f} | {false_rate:.3f} | {true_rate:.3f} | {right:.3f} |")
     return {"weights": weights, "min_probability": chosen, "sure": sure, "articles": articles}

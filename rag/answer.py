@@ -36,6 +36,7 @@ import Stemmer
 from rag import llm as llm_module
 from rag.config import Settings, get_settings
 from rag.documents import page_of
+from rag.initials import in_passage_words
 from rag.language import ENGLISH_STOPWORDS, INDONESIAN_STOPWORDS, detect_language, without_archive_words, words
 from rag.reader import CONFIG_FILE, Reader, ReaderUnavailable
 from rag.retriever import Filters, Hit, Retriever
@@ -262,11 +263,28 @@ class ReaderAnswer:
 MARGIN_FLOOR = -20.0  # a passage where the reader marks nothing counts as this sure it does not answer
 
 
-def article_features(hit: Hit, margin: float, coverage: float) -> list[float]:
+def article_features(hit: Hit, margin: float, coverage: float, missing: float) -> list[float]:
     """What decides whether a retrieved article answers: the reader's answer-vs-no-answer margin in
     its passage, the retrieval score (BM25 and dense, fused), the passage's cosine similarity to
-    the question, and the share of the question's words in its best sentence."""
-    return [max(margin, MARGIN_FLOOR), hit.score, hit.dense_score or 0.0, coverage]
+    the question, the share of the question's words in its best sentence, and the share of the
+    question's names and numbers its passage lacks (`names_missing`)."""
+    return [max(margin, MARGIN_FLOOR), hit.score, hit.dense_score or 0.0, coverage, missing]
+
+
+def names_missing(question: str, passage: str) -> float:
+    """The share of the question's names and numbers (`names_and_numbers`, the question read in
+    the passage's words: `in_passage_words`) that are not words of `passage`. The reader answers
+    a passage about another championship, ministry or year as surely as the right one
+    ("Siapakah Menteri Dalam Negeri Irak?" → the deputy health minister); this tells them apart.
+
+    Example::
+
+        names_missing("Siapa Menteri Dalam Negeri Irak?", "Wakil Menteri Kesehatan Irak Jalil Al-Shumari")   # 0.5
+    """
+    asked = names_and_numbers(in_passage_words(question, passage))
+    lowered = passage.lower()
+    lacking = [name for name in asked if not re.search(rf"(?<!\w){re.escape(name)}(?!\w)", lowered)]
+    return len(lacking) / len(asked) if asked else 0.0
 
 
 def answer_probability(features: Sequence[float], weights: Sequence[float]) -> float:
@@ -406,12 +424,13 @@ def read_passages(reader: Reader, question: str, hits: Sequence[Hit], ranked: Se
     (rank, [start, end) of the article), see `passage_windows`), in `windows` order; see
     `read_articles`."""
     answers = []
-    for reading in reader.read(question, [hits[rank].article.text[start:end] for rank, (start, end) in windows]):
+    texts = [hits[rank].article.text[start:end] for rank, (start, end) in windows]
+    for reading in reader.read(question, texts):
         rank, (offset, _) = windows[reading.passage]
         hit = hits[rank]
         sentences = [s for s in ranked if s.hit_rank == rank]
         coverage = max((s.coverage for s in sentences), default=0.0)
-        features = article_features(hit, reading.margin, coverage)
+        features = article_features(hit, reading.margin, coverage, names_missing(question, texts[reading.passage]))
         probability = answer_probability(features, weights)
         for span in reading.spans:
             start, end = offset + span.start, offset + span.end

@@ -45,9 +45,9 @@ class Settings(BaseSettings):
     min_dense_score: float = Field(0.88, ge=0, le=1, description="...unless the best passage is at least this similar")
     min_dense_cross_lingual: float = Field(0.80, ge=0, le=1, description="question and article in different languages: abstain below this similarity")
     reader: bool = Field(True, description="find the short answer and its sentence with the trained reader (models/reader); 0: quotes only")
-    reader_ranking: list[float] | None = Field(None, min_length=5, max_length=5,
+    reader_ranking: list[float] | None = Field(None, min_length=6, max_length=6,
                                                description="weights of the reader's margin, the retrieval score, the dense "
-                                                           "similarity and the shared words, then the intercept: the probability "
+                                                           "similarity, the shared words and the question's names missing, then the intercept: the probability "
                                                            "that an article answers; unset = the ones learned with the reader "
                                                            "(models/reader/reader.json, benchmarks/tune_on_train.py --reader)")
     min_answer_probability: float | None = Field(None, ge=0, le=1, description="with the reader: abstain when no article answers "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from rag.answer import names_missing
 from rag.initials import capitalised_runs, in_passage_words, initials
 from rag.language import without_archive_words
 
@@ -48,3 +49,17 @@ def test_a_question_is_read_in_the_passages_words(question, passage, asked):
 ])
 def test_words_about_the_archive_itself_are_not_searched(question, kept):
     assert without_archive_words(question) == kept
+
+
+@pytest.mark.parametrize(("question", "passage", "missing"), [
+    # another ministry of the same country: "Dalam" and "Negeri" are not in the passage
+    ("Siapakah Menteri Dalam Negeri Irak?", "Menurut Wakil Menteri Kesehatan Irak Jalil Al-Shumari, ribuan orang ...", 0.5),
+    # the question's names in the passage's initials, a number inside a range: nothing lacks
+    ("Siapa presiden Amerika Serikat?", BIDEN, 0.0),
+    ("Berapa harimau yang tersisa pada 1995?", "Data 1995 menyebutkan populasi tersisa 400-500 ekor.", 0.0),
+    # a name is a whole word of the passage, not a piece of one
+    ("Di mana Ani tinggal?", "Daniel tinggal di Bandung.", 1.0),
+    ("Apa yang terjadi kemarin?", "Tidak ada nama di pertanyaan.", 0.0),
+])
+def test_the_questions_names_a_passage_lacks(question, passage, missing):
+    assert names_missing(question, passage) == missing
