@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.answer import PASSAGES_READ, Assistant, answer_probability, passage_windows, read_passages, score_sentences  # noqa: E402
+from rag.answer import ARTICLE_FEATURES, PASSAGES_READ, Assistant, answer_probability, passage_windows, read_passages, score_sentences  # noqa: E402
 from rag.config import get_settings  # noqa: E402
 from rag.embeddings import embedder_for, set_threads  # noqa: E402
 from rag.evaluate import eval_index_dir, load_questions, recall_at, reciprocal_rank  # noqa: E402
@@ -78,7 +78,7 @@ def tune_fusion(assistant: Assistant, questions) -> None:
     fusion_table(assistant, load_questions(ENGLISH, "train"), "lexical_weight_cross_lingual")
 
 
-FEATURES = ["reader margin", "retrieval score", "dense similarity", "shared words", "question names missing", "intercept"]
+FEATURES = [*ARTICLE_FEATURES, "intercept"]
 
 
 def reader_evidence(assistant: Assistant, reader: Reader, question, filters: Filters | None, whole: bool) -> list[tuple[list[float], bool]]:

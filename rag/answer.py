@@ -8,8 +8,9 @@ evidence is weak the assistant says the archive has no answer and lists what may
 Who decides what: the trained reader (`rag/reader.py`) reads the best passage of the top
 retrieved articles (the first alone when it surely answers; else also a little more of the
 first) and marks the answer span or "no answer" in each; a logistic model
-learned on train questions weighs its margin with the retrieval scores and shared words into
-the probability that an article answers (`read_articles`). The likeliest article is quoted, from
+learned on train questions weighs its margin with the retrieval scores, shared words and the
+question's names the passage lacks into the probability that an article answers
+(`article_features`, `read_articles`). The likeliest article is quoted, from
 the sentence holding the reader's span, the span is the short answer, and below
 `min_answer_probability` the assistant abstains. The reader was trained to say "no answer" on
 passages the search ranks high that do not answer (`training/train_reader.py`, stage 2), which
@@ -36,7 +37,7 @@ import Stemmer
 from rag import llm as llm_module
 from rag.config import Settings, get_settings
 from rag.documents import page_of
-from rag.initials import in_passage_words
+from rag.initials import acronyms, in_passage_words, spelled_out
 from rag.language import ENGLISH_STOPWORDS, INDONESIAN_STOPWORDS, detect_language, without_archive_words, words
 from rag.reader import CONFIG_FILE, Reader, ReaderUnavailable
 from rag.retriever import Filters, Hit, Retriever
@@ -263,6 +264,9 @@ class ReaderAnswer:
 MARGIN_FLOOR = -20.0  # a passage where the reader marks nothing counts as this sure it does not answer
 
 
+ARTICLE_FEATURES = ("reader margin", "retrieval score", "dense similarity", "shared words", "question names missing")
+
+
 def article_features(hit: Hit, margin: float, coverage: float, missing: float) -> list[float]:
     """What decides whether a retrieved article answers: the reader's answer-vs-no-answer margin in
     its passage, the retrieval score (BM25 and dense, fused), the passage's cosine similarity to
@@ -273,18 +277,23 @@ def article_features(hit: Hit, margin: float, coverage: float, missing: float) -
 
 def names_missing(question: str, passage: str) -> float:
     """The share of the question's names and numbers (`names_and_numbers`, the question read in
-    the passage's words: `in_passage_words`) that are not words of `passage`. The reader answers
-    a passage about another championship, ministry or year as surely as the right one
-    ("Siapakah Menteri Dalam Negeri Irak?" → the deputy health minister); this tells them apart.
+    the passage's words: `in_passage_words`) that are neither words of `passage` nor initials it
+    spells out. The reader answers a passage about another championship, ministry or year as
+    surely as the right one ("Siapakah Menteri Dalam Negeri Irak?" → the deputy health
+    minister); this tells them apart.
 
     Example::
 
         names_missing("Siapa Menteri Dalam Negeri Irak?", "Wakil Menteri Kesehatan Irak Jalil Al-Shumari")   # 0.5
     """
-    asked = names_and_numbers(in_passage_words(question, passage))
-    lowered = passage.lower()
-    lacking = [name for name in asked if not re.search(rf"(?<!\w){re.escape(name)}(?!\w)", lowered)]
-    return len(lacking) / len(asked) if asked else 0.0
+    question = in_passage_words(question, passage)
+    asked, short, lowered = names_and_numbers(question), acronyms(question), passage.lower()
+
+    def present(name: str) -> bool:  # as a word, or initials the passage spells out ("AS": "Amerika Serikat")
+        return (re.search(rf"(?<!\w){re.escape(name)}(?!\w)", lowered) is not None
+                or (name.upper() in short and spelled_out(name.upper(), passage) is not None))
+
+    return sum(not present(name) for name in asked) / len(asked) if asked else 0.0
 
 
 def answer_probability(features: Sequence[float], weights: Sequence[float]) -> float:
@@ -336,7 +345,8 @@ def read_articles(reader: Reader, question: str, hits: Sequence[Hit], ranked: Se
     """Let the reader read the passage of the top article, and when it is not sure that one
     answers (`ranking.sure`), of the next ones too (up to `ranking.articles`) and more of the top
     article (`read_more_of_top`); rank the articles by the probability that they answer: the
-    reader's margin weighed with the retrieval scores and shared words (`article_features`).
+    reader's margin weighed with the retrieval scores, shared words and the question's names the
+    passage lacks (`article_features`).
     For each article, its best span that lies inside one sentence is the short answer and that
     sentence the quote; an article where the reader marks nothing inside a sentence is left out.
 
@@ -490,6 +500,12 @@ class Assistant:
                 if reader.ranking() is None:
                     raise ReaderUnavailable(f"{reader.directory / CONFIG_FILE} has no 'ranking' "
                                             "(run benchmarks/tune_on_train.py --reader --write)")
+                for stored in filter(None, (reader.ranking(), reader.ranking(across_languages=True))):
+                    if len(stored["weights"]) != len(ARTICLE_FEATURES) + 1:
+                        raise ReaderUnavailable(
+                            f"{reader.directory / CONFIG_FILE}: a ranking of {len(stored['weights']) - 1} features, this "
+                            f"version weighs {len(ARTICLE_FEATURES)} ({', '.join(ARTICLE_FEATURES)}); run "
+                            "benchmarks/tune_on_train.py --reader --write")
             except Exception as error:  # a missing or damaged model file: answer without it
                 self._drop_reader(error)
                 return None

@@ -81,9 +81,26 @@ def in_passage_words(question: str, passage: str) -> str:
                 asked = asked.replace(name, short)
                 break
     for short in set(_SPELLED_OUT.findall(question)) - set(_INITIALS.findall(passage)):
-        for start, end in capitalised_runs(passage):
-            name = next((n for n in _names_in(passage[start:end]) if initials(n) == short), None)
-            if name is not None:
-                asked = re.sub(rf"(?<!\w){short}(?!\w)", name, asked)
-                break
+        name = spelled_out(short, passage)
+        if name is not None:
+            asked = re.sub(rf"(?<!\w){short}(?!\w)", name, asked)
     return asked
+
+
+def acronyms(text: str) -> set[str]:
+    """The words of two to six capitals in `text` ("AS", "PBB", "WHO")."""
+    return set(_INITIALS.findall(text))
+
+
+def spelled_out(short: str, passage: str) -> str | None:
+    """The stretch of a capitalised run of `passage` whose initials are `short`, if any.
+
+    Example::
+
+        spelled_out("AS", "Presiden Amerika Serikat Joe Biden")   # "Amerika Serikat"
+    """
+    for start, end in capitalised_runs(passage):
+        name = next((n for n in _names_in(passage[start:end]) if initials(n) == short), None)
+        if name is not None:
+            return name
+    return None

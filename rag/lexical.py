@@ -33,7 +33,8 @@ _WORD = re.compile(r"(?u)\b\w\w+\b")  # bm25s's default splitter
 def split_words(text: str) -> list[str]:
     """Words, lower-cased, except an acronym whose lower case is an English stopword: "AS"
     (Amerika Serikat), "MA" (Mahkamah Agung) and "WHO" are names in Indonesian news, while
-    "as", "ma" and "who" are dropped as stopwords.
+    "as", "ma" and "who" are dropped as stopwords. A headline in capitals keeps its English
+    stopwords ("THE") as words too; they match only a question written in capitals.
 
     Example::
 
