@@ -37,7 +37,7 @@ import Stemmer
 from rag import llm as llm_module
 from rag.config import Settings, get_settings
 from rag.documents import page_of
-from rag.initials import acronyms, in_passage_words, spelled_out
+from rag.initials import acronyms, has_word, in_passage_words, spelled_out
 from rag.language import ENGLISH_STOPWORDS, INDONESIAN_STOPWORDS, detect_language, without_archive_words, words
 from rag.reader import CONFIG_FILE, Reader, ReaderUnavailable
 from rag.retriever import Filters, Hit, Retriever
@@ -290,8 +290,7 @@ def names_missing(question: str, passage: str) -> float:
     asked, short, lowered = names_and_numbers(question), acronyms(question), passage.lower()
 
     def present(name: str) -> bool:  # as a word, or initials the passage spells out ("AS": "Amerika Serikat")
-        return (re.search(rf"(?<!\w){re.escape(name)}(?!\w)", lowered) is not None
-                or (name.upper() in short and spelled_out(name.upper(), passage) is not None))
+        return has_word(lowered, name) or (name.upper() in short and spelled_out(name.upper(), passage) is not None)
 
     return sum(not present(name) for name in asked) / len(asked) if asked else 0.0
 

@@ -5,10 +5,10 @@ Indonesian news writes many names by their initials: "Presiden AS Joe Biden", "U
 with such a passage, and the reader, trained mostly on questions worded like their passages,
 then doubts the right span: over the seed article its margin for "Joe Biden" is −3.9 asked
 with "Amerika Serikat" and +1.2 asked with "AS". 28 of the 2,806 news-qa questions are read
-otherwise with their gold article by the rules below (see models/README.md, Limits). Initials are the first letters of the name's
-words (each part of "Bangsa-Bangsa" counts), so no dictionary is needed: a run of capitalised
-words in the question whose initials stand as a word in the passage, while the run itself does
-not, is read as those initials. The other way round too: initials in the question that the
+otherwise with their gold article by the rules below (see models/README.md, Limits).
+Initials are the first letters of the name's words (each part of "Bangsa-Bangsa" counts), so
+no dictionary is needed: a run of capitalised words in the question whose initials stand as a
+word in the passage, while the run itself does not, is read as those initials. The other way round too: initials in the question that the
 passage does not have, where it has a capitalised run with those first letters.
 """
 
@@ -52,7 +52,8 @@ def _names_in(run: str) -> list[str]:
             for i in range(len(parts) - n + 1)]
 
 
-def _has_word(text: str, word: str) -> bool:
+def has_word(text: str, word: str) -> bool:
+    """Does `word` stand in `text` as a whole word (not inside another)?"""
     return re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text) is not None
 
 
@@ -76,8 +77,8 @@ def in_passage_words(question: str, passage: str) -> str:
     for start, end in capitalised_runs(question):
         for name in _names_in(question[start:end]):
             short = initials(name)
-            if (name in asked and not _has_word(asked, short) and not _has_word(passage, name)
-                    and _has_word(passage, short)):
+            if (name in asked and not has_word(asked, short) and not has_word(passage, name)
+                    and has_word(passage, short)):
                 asked = asked.replace(name, short)
                 break
     for short in set(_SPELLED_OUT.findall(question)) - set(_INITIALS.findall(passage)):

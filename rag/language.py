@@ -2,8 +2,9 @@
 
 The archive is Indonesian first: replies are framed in the question's language and BM25 must
 skip function words; words that point at the archive itself ("menurut artikel ini") are not
-searched or read either (`without_archive_words`). A stopword vote is enough to tell Indonesian from English in a question
-or an article; anything else is reported as unknown (`None`) rather than guessed.
+searched or read either (`without_archive_words`). A stopword vote is enough to tell
+Indonesian from English in a question or an article; anything else is reported as unknown
+(`None`) rather than guessed.
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ def _stopwords() -> list[str]:
 
 
 _WORD = re.compile(r"(?u)\b\w\w+\b")  # bm25s's default splitter
+_ENGLISH_ONLY = ENGLISH_STOPWORDS - INDONESIAN_STOPWORDS  # in capitals: "AS", "MA", "WHO"
 
 
 def split_words(text: str) -> list[str]:
@@ -40,10 +41,7 @@ def split_words(text: str) -> list[str]:
 
         split_words("Presiden AS, as usual")   # ['presiden', 'AS', 'as', 'usual']
     """
-    return [w if w.isupper() and w.lower() in _ACRONYMS else w.lower() for w in _WORD.findall(text)]
-
-
-_ACRONYMS = ENGLISH_STOPWORDS - INDONESIAN_STOPWORDS
+    return [w if w.isupper() and w.lower() in _ENGLISH_ONLY else w.lower() for w in _WORD.findall(text)]
 
 
 def make_bm25_tokenizer() -> bm25s.tokenization.Tokenizer:

@@ -229,10 +229,10 @@ def test_one_window_keeps_a_sentence_too_long_for_it_alone(archive):
     assert archive.reader.one_window("Siapa?", ["Satu.", "Dua.", "Tiga."], 1) == range(0, 3)
 
 
-def shipped_reader_without(key: str, folder, embedder) -> Reader:
-    """The shipped reader, copied into `folder` with `key` taken out of its reader.json."""
+def shipped_reader_changed(change, folder, embedder) -> Reader:
+    """The shipped reader, copied into `folder` with `change` made to its reader.json (a dict)."""
     config = json.loads((READER_DIR / "reader.json").read_text())
-    del config[key]
+    change(config)
     (folder / "reader.json").write_text(json.dumps(config))
     shutil.copy(READER_DIR / "reader.safetensors", folder / "reader.safetensors")
     return Reader(folder, embedder=embedder)
@@ -241,7 +241,7 @@ def shipped_reader_without(key: str, folder, embedder) -> Reader:
 def test_a_reader_without_its_ranking_falls_back_to_quotes(archive, tmp_path, caplog):
     """reader.json without the ranking learned with it (a stage-1 model): quotes, one log line."""
     without = Assistant(archive.retriever, archive.settings,
-                        reader=shipped_reader_without("ranking", tmp_path, archive.retriever.embedder))
+                        reader=shipped_reader_changed(lambda config: config.pop("ranking"), tmp_path, archive.retriever.embedder))
     with caplog.at_level(logging.WARNING, logger="rag.answer"):
         answer = without.answer("Siapa juru bicara Kremlin?")
     assert answer.short_answer is None and "Peskov" in answer.citations[0].sentence
@@ -251,11 +251,11 @@ def test_a_reader_without_its_ranking_falls_back_to_quotes(archive, tmp_path, ca
 def test_a_ranking_fitted_for_other_features_falls_back_to_quotes(archive, tmp_path, caplog):
     """A reader.json ranked before "question names missing" (five weights and an intercept): its
     intercept would weigh the new feature. Quotes, and one log line that says what to run."""
-    config = json.loads((READER_DIR / "reader.json").read_text())
-    config["ranking"]["weights"] = config["ranking"]["weights"][:4] + config["ranking"]["weights"][-1:]
-    (tmp_path / "reader.json").write_text(json.dumps(config))
-    shutil.copy(READER_DIR / "reader.safetensors", tmp_path / "reader.safetensors")
-    older = Assistant(archive.retriever, archive.settings, reader=Reader(tmp_path, embedder=archive.retriever.embedder))
+    def five_weights(config: dict) -> None:
+        del config["ranking"]["weights"][4]
+
+    older = Assistant(archive.retriever, archive.settings,
+                      reader=shipped_reader_changed(five_weights, tmp_path, archive.retriever.embedder))
     with caplog.at_level(logging.WARNING, logger="rag.answer"):
         answer = older.answer("Siapa juru bicara Kremlin?")
     assert answer.short_answer is None and "Peskov" in answer.citations[0].sentence
@@ -266,7 +266,8 @@ def test_a_reader_without_a_ranking_across_languages_still_reads_its_own(archive
     """reader.json made before the cross-lingual ranking: English questions are answered with
     quotes (one log line), Indonesian ones still by the reader."""
     older = Assistant(archive.retriever, archive.settings,
-                      reader=shipped_reader_without("ranking_cross_lingual", tmp_path, archive.retriever.embedder))
+                      reader=shipped_reader_changed(lambda config: config.pop("ranking_cross_lingual"), tmp_path,
+                                                     archive.retriever.embedder))
     with caplog.at_level(logging.WARNING, logger="rag.answer"):
         english = [older.answer(q) for q in ("Who is the spokesman of the Kremlin?", "Who is Russia's foreign minister?")]
         indonesian = older.answer("Siapa juru bicara Kremlin?")
