@@ -8,11 +8,11 @@ Abstention: for each train question it records the evidence strength (best sente
 passage dense score) once with the gold articles in the index and once with them filtered
 out, then grid-searches `RAG_MIN_COVERAGE` / `RAG_MIN_DENSE_SCORE` for the most
 leave-gold-out abstentions while abstaining on at most 10% of the answerable questions.
-With `--reader`: how the reader chooses the article (`rag.answer.Ranking`), once for questions
+With `--reader`: how the reader chooses the article (`rag.rerank.Ranking`), once for questions
 in the articles' language and once for English ones (`ranking_cross_lingual`, learned on the
 hand-translated train questions of benchmarks/data/news-qa-english.jsonl). The reader reads
 the passages of the articles each train question retrieves (with and without its gold
-articles); a logistic regression of "this is a gold article" on `rag.answer.article_features`
+articles); a logistic regression of "this is a gold article" on `rag.rerank.article_features`
 gives the weights; then how many articles to read and when the first one alone is enough (the
 fewest passages read by 95% of the questions, then on average, for at most 0.01 less recall@1
 than reading all), and the probability below
@@ -35,13 +35,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.answer import ARTICLE_FEATURES, PASSAGES_READ, Assistant, answer_probability, passage_windows, read_passages, score_sentences  # noqa: E402
+from rag.answer import Assistant  # noqa: E402
 from rag.config import get_settings  # noqa: E402
 from rag.embeddings import embedder_for, set_threads  # noqa: E402
 from rag.evaluate import eval_index_dir, load_questions, recall_at, reciprocal_rank  # noqa: E402
 from rag.indexer import build_index  # noqa: E402
 from rag.reader import CONFIG_FILE, READER_DIR, Reader  # noqa: E402
+from rag.rerank import ARTICLE_FEATURES, answer_probability, passage_windows, read_passages  # noqa: E402
 from rag.retriever import Filters, Retriever  # noqa: E402
+from rag.sentences import PASSAGES_READ, score_sentences  # noqa: E402
 from shared_data import ENGLISH, NEWS_QA, require  # noqa: E402
 from training.train_reader import fits_the_ranking  # noqa: E402
 
@@ -83,7 +85,7 @@ FEATURES = [*ARTICLE_FEATURES, "intercept"]
 
 def reader_evidence(assistant: Assistant, reader: Reader, question, filters: Filters | None, whole: bool) -> list[tuple[list[float], bool]]:
     """(article_features, is a gold article) for each article whose passage the product's reader
-    marks an answer in (`rag.answer.read_passages`, all PASSAGES_READ of them, `whole` passages
+    marks an answer in (`rag.rerank.read_passages`, all PASSAGES_READ of them, `whole` passages
     or the window around the best sentence, as the assistant reads them), in retrieval order."""
     hits = assistant.retriever.search(question.question, assistant.settings.top_k, filters)
     ranked = score_sentences(question.question, hits)
@@ -102,7 +104,7 @@ Evidence = list[list[tuple[list[float], bool]]]  # per question, per article rea
 
 
 def cascade(question: list[tuple[list[float], bool]], weights: list[float], sure: float, articles: int) -> tuple[float, bool, int]:
-    """What `rag.answer.read_articles` sees for one question: the best probability among the
+    """What `rag.rerank.read_articles` sees for one question: the best probability among the
     articles it reads, whether that article is gold, and how many passages it read (leaving out
     the one more window of the top article it reads when unsure, `read_more_of_top`, which
     replaces the top article's reading only when it answers better)."""
@@ -155,7 +157,7 @@ def held_out_ranking(reader_dir: Path) -> bool:
 
 
 def fit_reader_ranking(assistant: Assistant, reader: Reader, questions, across_languages: bool = False) -> dict:
-    """Learn the reader's `rag.answer.Ranking`: a logistic regression of "this article is a
+    """Learn the reader's `rag.rerank.Ranking`: a logistic regression of "this article is a
     gold article" on `article_features`, over the articles the reader reads for each train
     question (asked with and without its gold articles), then `choose_ranking`.
     `across_languages`: the questions are in another language than the articles, so the

@@ -13,8 +13,9 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from rag.answer import DATE, Answer
+from rag.answer import Answer
 from rag.language import ENGLISH_STOPWORDS, INDONESIAN_STOPWORDS, words
+from rag.sentences import DATE
 
 TEMPLATES = {"id": "Apa yang dikatakan tentang {name}?", "en": "What does the archive say about {name}?"}
 # A run of capitalised words that does not open a sentence: "Jens Stoltenberg", "Vilnius", "NATO".

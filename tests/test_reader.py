@@ -13,11 +13,13 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from conftest import NEWS_FIXTURES, PROJECT, text_on_disk
 
-from rag.answer import Assistant, score_sentences, window_read
+from rag.answer import Assistant
 from rag.config import get_settings
 from rag.indexer import build_index
 from rag.reader import READER_DIR, Reader, choose_precision, probe_batch
+from rag.rerank import window_read
 from rag.retriever import Retriever
+from rag.sentences import score_sentences
 
 SEED = PROJECT / "corpus" / "000_b0a4adb478896665.md"
 SEED_QUESTIONS = [  # (question, the short answer)

@@ -1,0 +1,129 @@
+"""Score the sentences of the retrieved passages by the words they share with the question.
+
+Why: a quote must be a sentence of the article, and the cheapest evidence of which sentence
+answers is the question's own words in it (stemmed, stopwords left out, weighted by how rare
+they are among the candidate sentences), plus whether it holds the kind of thing asked for (a
+date for "kapan", a number for "berapa", a name for "siapa"). This is what the reader's window
+is centred on (`rag.rerank.window_read`), one of the features the reader's ranking weighs
+(shared words), and, without a reader, what chooses the quote outright.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import Stemmer
+
+from rag.language import ENGLISH_STOPWORDS, INDONESIAN_STOPWORDS, words
+from rag.retriever import Hit
+
+PASSAGES_READ = 4  # the answer is looked for in the sentences of this many top passages
+_STEMMER = Stemmer.Stemmer("indonesian")
+_STOPWORDS = INDONESIAN_STOPWORDS | ENGLISH_STOPWORDS
+
+_MONTHS = (r"januari|februari|maret|april|mei|juni|juli|agustus|september|oktober|november|desember|"
+           r"january|february|march|may|june|july|august|october|december|jan|feb|mar|apr|jun|jul|agu|aug|sep|okt|oct|nov|des|dec")
+_DAYS = r"senin|selasa|rabu|kamis|jumat|sabtu|minggu|monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+DATE = re.compile(rf"\b(?:{_MONTHS}|{_DAYS})\b|\b(?:1[89]|20)\d\d\b|\b\d{{1,2}}/\d{{1,2}}\b", re.IGNORECASE)
+_NUMBER = re.compile(r"\d|\b(?:satu|dua|tiga|empat|lima|enam|tujuh|delapan|sembilan|sepuluh|sebelas|puluh|ratus|ribu|juta|miliar|triliun|"
+                     r"one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|million|billion)\b", re.IGNORECASE)
+_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'-]+")
+
+# Question words that announce what kind of answer is wanted.
+ANSWER_TYPES: dict[str, tuple[str, ...]] = {
+    "date": ("kapan", "kapankah", "tanggal", "when", "tahun berapa", "what year", "pukul berapa"),
+    "number": ("berapa", "berapakah", "how many", "how much", "jumlah"),
+    "name": ("siapa", "siapakah", "who", "whom"),
+    "place": ("di mana", "dimana", "di manakah", "dimanakah", "ke mana", "kemana", "where", "di kota apa", "di negara"),
+}
+
+
+def terms(text: str) -> list[str]:
+    """Stemmed content words: what lexical evidence is counted in."""
+    return _STEMMER.stemWords([w for w in words(text) if w not in _STOPWORDS and len(w) > 1])
+
+
+def answer_type(question: str) -> str | None:
+    lowered = " " + question.lower() + " "
+    for kind, cues in ANSWER_TYPES.items():
+        if any(f" {cue} " in lowered or f" {cue}?" in lowered for cue in cues):
+            return kind
+    return None
+
+
+def has_answer_type(sentence: str, kind: str | None, question: str) -> bool:
+    """Does the sentence hold the kind of thing asked for (a date, a number, a name, a place)?"""
+    if kind == "date":
+        return bool(DATE.search(sentence))
+    if kind == "number":
+        return bool(_NUMBER.search(sentence))
+    if kind in ("name", "place"):
+        asked = set(words(question))
+        return any(name.lower() not in asked for name in _NAME.findall(sentence))
+    return False
+
+
+def names_and_numbers(text: str) -> set[str]:
+    """Capitalised words (not sentence-initial) and numbers, lower-cased: what translation keeps."""
+    return {name.lower() for name in _NAME.findall(text)} | set(re.findall(r"\d+", text))
+
+
+@dataclass(frozen=True)
+class ScoredSentence:
+    """One sentence of `hits[hit_rank]`, at [start, end) = `span` of its article: the IDF-weighted
+    share of the question's terms it holds (`coverage`) and its `score` (coverage with the
+    answer-type bonus and the passage prior), see `score_sentences`."""
+
+    hit_rank: int
+    span: tuple[int, int]
+    text: str
+    coverage: float
+    score: float
+
+
+def score_sentences(question: str, hits: Sequence[Hit]) -> list[ScoredSentence]:
+    """Rank the sentences of the top passages by how well they answer the question.
+
+    Coverage is the IDF-weighted share of question terms a sentence contains (IDF over the
+    candidate sentences, so words that single a sentence out weigh most); a sentence that
+    holds the asked-for answer type gets a bonus; sentences of better passages a small prior.
+
+    Args:
+        question: as asked (or with the question it follows, for a follow-up).
+        hits: the search's passages, best first; the first `PASSAGES_READ` are scored.
+
+    Returns:
+        a `ScoredSentence` for each distinct sentence, best first.
+
+    Example::
+
+        hits = retriever.search("Siapa juru bicara Kremlin?", 5)
+        score_sentences("Siapa juru bicara Kremlin?", hits)[0].text   # 'Juru bicara Kremlin Dmitry Peskov ...'
+    """
+    asked = set(terms(question))
+    kind = answer_type(question)
+    candidates = []
+    seen = set()
+    for rank, hit in enumerate(hits[:PASSAGES_READ]):
+        for start, end in hit.sentences:
+            key = (hit.article.id, start)
+            if key not in seen:
+                seen.add(key)
+                text = hit.article.text[start:end]
+                candidates.append((rank, (start, end), text, set(terms(text))))
+    if not candidates:
+        return []
+    frequency = {t: sum(t in c[3] for c in candidates) for t in asked}
+    weight = {t: math.log(1 + len(candidates) / (1 + frequency[t])) for t in asked}
+    total = sum(weight.values()) or 1.0
+    scored = []
+    for rank, span, text, found in candidates:
+        coverage = sum(weight[t] for t in asked & found) / total
+        bonus = 0.25 if has_answer_type(text, kind, question) else 0.0
+        prior = 0.15 / (1 + rank)
+        scored.append(ScoredSentence(rank, span, text, coverage, coverage + bonus + prior))
+    return sorted(scored, key=lambda s: s.score, reverse=True)
+
