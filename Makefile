@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 RUNTIME := $(VENV)/.runtime-installed
 DEV := $(VENV)/.dev-installed
 
-.PHONY: install index run test stress bench eval train clean-index browser
+.PHONY: install index run test lint stress bench eval train clean-index browser
 
 $(RUNTIME): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,8 +29,12 @@ run: $(RUNTIME)
 browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
-test: $(DEV) browser
+test: $(DEV) browser lint
 	$(PY) -m pytest -m 'not slow' $(PYTEST_ARGS)
+
+# Errors, not style (pyproject.toml: undefined and unused names, syntax); under a second.
+lint: $(DEV)
+	$(VENV)/bin/ruff check
 
 # The long robustness runs: 50 MB / 5 MB-line hostile corpus, 1,000-example fuzzing, SIGKILL at 20
 # random moments, a full disk (tmpfs; needs root), 50 sessions for 60 s. Ends with a table (~15 min).
