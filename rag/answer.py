@@ -52,6 +52,14 @@ LLM_FAILED = {
 }
 RELATED = {"id": "Artikel yang mungkin terkait:", "en": "Possibly related articles:"}
 
+# A question whose answer is what someone said: the quoted sentence answers it, a span of it does
+# not ("Apa yang dikatakan Lavrov tentang NATO?" -> "Sergey Lavrov memperingatkan bahwa Moskow").
+_WHAT_WAS_SAID = re.compile(
+    r"\bapa\s+yang\s+(?:\w+\s+){0,3}?(?:di)?(?:katakan|sampaikan|ungkapkan|nyatakan|peringatkan)\b"
+    r"|\bapa\s+(?:kata|tanggapan|komentar|pendapat|pernyataan)\s+(?!yang\b)"  # not "apa kata yang ..." (which word)
+    r"|^\W*what\s+(?:did|does|do|will|would)\s.*\b(?:say|tell|think|warn)\b"
+    r"|^\W*what\s+(?:has|have|had)\s.*\b(?:said|told|warned)\b|^\W*what\s+(?:was|is|has\s+been)\s+said\b",
+    re.IGNORECASE)
 _REFERS_BACK = {"dia", "ia", "mereka", "itu", "tersebut", "beliau", "nya", "he", "she", "they", "it", "that", "this", "those"}
 
 
@@ -95,7 +103,7 @@ class Answer:
     """A reply: its text with `[n]` marks, the quoted sentences, the sources they come from.
 
     `short_answer` is the reader's answer span inside the first quote (None when abstaining,
-    with an LLM, or without a reader); `confidence` (0..1) the probability that the quoted
+    with an LLM, without a reader, or when the question asks what was said: `asks_what_was_said`); `confidence` (0..1) the probability that the quoted
     article answers, as the reader's ranking estimates it (None without a reader).
     """
 
@@ -143,6 +151,19 @@ def previous_short_answer(history: Sequence[dict] | None) -> str:
     lead = replies[-1].split("\n", 1)[0] if replies else ""
     frame = next((f for f in FRAME.values() if lead.startswith(f)), None)
     return lead[len(frame):].strip() if frame else ""
+
+
+def asks_what_was_said(question: str) -> bool:
+    """Is the answer to `question` a statement (what someone said, warned or replied), which the
+    quote gives whole, rather than a fact a short span can give (a name, a date, a number)? The
+    suggested follow-ups ask this way ("Apa yang dikatakan tentang Vilnius?").
+
+    Example::
+
+        asks_what_was_said("Apa yang dikatakan Lavrov tentang perluasan NATO?")   # True
+        asks_what_was_said("Siapa juru bicara Kremlin?")                          # False
+    """
+    return bool(_WHAT_WAS_SAID.search(question))
 
 
 def repeats(span: str, answered: str) -> bool:
@@ -240,7 +261,8 @@ class Assistant:
         read = self._read(asked, in_context, hits, ranked, by_meaning) if ranked else None
         if read:
             hits, ranked = read.hits, read.ranked
-        answer = self._quote(in_context, language, hits, ranked, read, by_meaning, previous_short_answer(history) if previous else "")
+        answered = previous_short_answer(history) if previous else ""
+        answer = self._quote(in_context, language, hits, ranked, read, by_meaning, answered, not asks_what_was_said(about_news))
         if spec and not answer.abstained:
             likely = [(a.sentence.hit_rank + 1, a.short_answer) for a in read.answers] if read else []
             answer = yield from self._generate(spec, question, history, language, hits, answer, likely)
@@ -253,7 +275,7 @@ class Assistant:
         yield answer
 
     def _quote(self, in_context: str, language: str, hits: list[Hit], ranked: list[ScoredSentence],
-               read: ReadResult | None, by_meaning: bool, answered: str = "") -> Answer:
+               read: ReadResult | None, by_meaning: bool, answered: str = "", span_wanted: bool = True) -> Answer:
         """Quote the sentences that answer, or abstain when the evidence is weak.
 
         With the reader's answers (`read`; None without a reader): the article most likely to
@@ -264,7 +286,9 @@ class Assistant:
         than the question. `answered`: the short answer of the reply a follow-up follows; a span
         made of its words is not the new short answer (the reader reads the follow-up with the
         question before it and may answer that one again: "Apa yang dia peringatkan?" after "Siapa
-        Menteri Luar Negeri Rusia?" marks "Sergey Lavrov"), the quote still is.
+        Menteri Luar Negeri Rusia?" marks "Sergey Lavrov"), the quote still is. `span_wanted`:
+        False when the question asks what was said (`asks_what_was_said`): the quote is the
+        answer, with the reader's confidence, and no span is shown as the short answer.
         """
         found = None
         if read is not None:
@@ -283,11 +307,12 @@ class Assistant:
         # doubt. Not across languages: similar meaning is what every sentence of the passage has.
         more = [] if by_meaning else [s for s in ranked if s.span != first.span and s.hit_rank == first.hit_rank and s.score >= 0.8 * best.score]
         answer = self._compose(language, hits, [first, *more[: MAX_SENTENCES - 1]])
-        if found and not repeats(found.short_answer, answered):
+        if found:
+            answer.confidence = round(found.probability, 4)
+        if found and span_wanted and not repeats(found.short_answer, answered):
             frame = FRAME[language]
             answer.text = f"{frame} {found.short_answer}" + answer.text[len(frame):]
             answer.short_answer = found.short_answer
-            answer.confidence = round(found.probability, 4)
         return answer
 
     def ranking(self, reader: Reader, across_languages: bool = False) -> Ranking | None:

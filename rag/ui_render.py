@@ -68,9 +68,9 @@ def typed_text(content: object) -> str:
 def render_reply(answer: Answer, turn: int) -> str:
     """The reply to question `turn` (1, 2, ...) as chat markdown, in the answer's language:
     article text shown as typed (no HTML, no markdown: a `[x](url)` in an article is no link), the
-    short answer in bold with a plain confidence label, each [n] a link to its source in this
-    answer's cards. An abstention has no frame; it names the related articles, each a link to
-    its card."""
+    short answer in bold with a plain confidence label (after the frame when the quote is the
+    answer), each [n] a link to its source in this answer's cards. An abstention has no frame;
+    it names the related articles, each a link to its card."""
     labels = LABELS.get(answer.language, LABELS["en"])
     if answer.abstained:
         first, *rest = answer.text.split("\n")
@@ -81,14 +81,15 @@ def render_reply(answer: Answer, turn: int) -> str:
             text += f'  \n- <a href="#cite-{turn}-{source.n}">{literal(source.title)}</a>'
         return text
     text = literal(answer.text)
-    if answer.short_answer:
-        lead = literal(f"{FRAME[answer.language]} {answer.short_answer}")
-        if text.startswith(lead):  # the frame, then the short answer: bold it there, and only there
-            # the reader's probability that the article answers (none without a reader)
-            label = "" if answer.confidence is None else \
-                f" _({labels['confident'] if answer.confidence >= 0.5 else labels['unsure']})_"
-            frame = literal(FRAME[answer.language])
-            text = f"{frame} **{text[len(frame) + 1 : len(lead)]}**{label}" + text[len(lead):]
+    frame = literal(FRAME[answer.language])
+    # the reader's probability that the article answers (none without a reader)
+    label = "" if answer.confidence is None else \
+        f" _({labels['confident'] if answer.confidence >= 0.5 else labels['unsure']})_"
+    lead = literal(f"{FRAME[answer.language]} {answer.short_answer}") if answer.short_answer else None
+    if lead and text.startswith(lead):  # the frame, then the short answer: bold it there, and only there
+        text = f"{frame} **{text[len(frame) + 1 : len(lead)]}**{label}" + text[len(lead):]
+    elif label and text.startswith(frame):  # the quote is the answer (what someone said)
+        text = frame + label + text[len(frame):]
     for n in sorted({c.n for c in answer.citations}, reverse=True):
         text = text.replace(literal(f"[{n}]"), f'<a href="#cite-{turn}-{n}">[{n}]</a>')
     if answer.notice:

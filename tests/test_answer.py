@@ -102,7 +102,7 @@ def test_filters_restrict_the_archive(assistant):
 def test_ask_cli_json(assistant):
     settings = assistant.settings
     result = subprocess.run(
-        [sys.executable, "-m", "rag", "ask", "Apa yang dikatakan Lavrov tentang perluasan NATO?", "--json",
+        [sys.executable, "-m", "rag", "ask", "Siapa Menteri Luar Negeri Rusia?", "--json",
          "--corpus", str(settings.corpus_dir), "--index", str(settings.index_dir)],
         cwd=PROJECT, capture_output=True, text=True, timeout=120,
     )

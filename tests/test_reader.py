@@ -97,6 +97,21 @@ def test_an_english_question_is_answered_without_padding(archive):
     assert answer.short_answer == "Dmitry Peskov" and len(answer.citations) == 1, answer.text
 
 
+@pytest.mark.parametrize(("question", "said_in"), [
+    ("Apa yang dikatakan Lavrov tentang perluasan NATO?", "Sergey Lavrov memperingatkan"),
+    ("What did Lavrov say about NATO expansion?", "Sergey Lavrov memperingatkan"),
+    ("Apa yang dikatakan tentang Dmitry Peskov?", "Peskov"),  # as the suggested follow-ups ask
+])
+def test_a_question_about_what_was_said_is_answered_by_the_quote(archive, question, said_in):
+    """The reader's span in a statement is a fragment ("Sergey Lavrov memperingatkan bahwa
+    Moskow"): the quote is the answer, with the reader's confidence, and no short answer."""
+    answer = archive.answer(question)
+    assert not answer.abstained and said_in in answer.citations[0].sentence, answer.text
+    assert answer.short_answer is None and 0 < answer.confidence < 1
+    frame = "Menurut arsip:" if answer.language == "id" else "According to the archive:"
+    assert answer.text.startswith(f"{frame}\n{answer.citations[0].sentence} [1]")
+
+
 def test_short_answer_and_confidence_in_json(archive):
     payload = archive.answer("Siapa juru bicara Kremlin?").to_json()
     assert payload["short_answer"] == "Dmitry Peskov" and 0 < payload["confidence"] < 1

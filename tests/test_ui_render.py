@@ -27,6 +27,13 @@ def test_article_markdown_stays_text_in_the_reply():
     assert reply.startswith("Menurut arsip: **foto** _(yakin)_") and '<a href="#cite-1-1">[1]</a>' in reply
 
 
+def test_a_quote_that_is_the_answer_gets_the_confidence_label_after_the_frame():
+    """A question about what someone said has no short answer: the label follows the frame."""
+    said = replace(answer(), text=f"Menurut arsip:\n{SENTENCE} [1]", short_answer=None, confidence=0.2)
+    assert render_reply(said, 1).startswith("Menurut arsip: _(kurang yakin)_  \n")
+    assert render_reply(replace(said, confidence=None), 1).startswith("Menurut arsip:  \n")  # quotes only: no label
+
+
 def test_literal_round_trip_characters():
     assert literal("a*b_c") == "a\\*b\\_c" and literal("<i>") == "&lt;i&gt;"
 
