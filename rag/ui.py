@@ -31,16 +31,10 @@ from rag.indexer import IndexUpdater, UpdateJob
 from rag.retriever import Filters
 from rag.problems import ArticleError
 from rag.ui_render import Turn, literal, render_reply, render_sources, typed_text
-from rag.ui_text import GRADIO_TOOLTIPS, LABELS, LANGUAGES, counted, format_date
+from rag.ui_text import EXAMPLES, GRADIO_TOOLTIPS, LABELS, LANGUAGES, counted, format_date
 
 _log = logging.getLogger(__name__)
 
-EXAMPLES = [
-    "Apa yang dikatakan Lavrov tentang perluasan NATO?",
-    "Siapa juru bicara Kremlin?",
-    "What did Zelenskyy say before the NATO summit?",
-    "Who is the Russian ambassador to the United States?",
-]
 FOLLOW_UPS = 3  # suggested follow-up buttons under the question box
 PERIODS = {"all_time": None, "last_7": 7, "last_30": 30, "last_365": 365}
 

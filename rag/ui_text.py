@@ -13,6 +13,15 @@ import datetime as dt
 
 LANGUAGES = {"Bahasa Indonesia": "id", "English": "en"}
 
+# The example questions under the question box, in both languages: each is answered from the seed
+# article a fresh clone's corpus holds (tests/test_answer.py).
+EXAMPLES = [
+    "Apa yang dikatakan Lavrov tentang perluasan NATO?",
+    "Siapa juru bicara Kremlin?",
+    "What did Zelenskyy say before the NATO summit?",
+    "Where did the NATO leaders meet?",
+]
+
 # The tooltips of Gradio's own buttons, English -> Indonesian (Gradio's Indonesian lacks some).
 GRADIO_TOOLTIPS = {
     "Clear": "Bersihkan obrolan", "Copy message": "Salin pesan", "Copied message": "Pesan disalin",
