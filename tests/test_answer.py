@@ -109,6 +109,7 @@ def test_filters_restrict_the_archive(assistant):
     assert assistant.retriever.search("NATO", filters=Filters(sources=("Tempo",))) == []
 
 
+@pytest.mark.integration  # runs `python -m rag` as a user does (a real process): `make test` runs it, a bare `pytest` not
 def test_ask_cli_json(assistant):
     settings = assistant.settings
     result = subprocess.run(

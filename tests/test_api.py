@@ -16,6 +16,8 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 SEED = PROJECT / "corpus" / "000_b0a4adb478896665.md"
 QUESTION = "Apa yang dikatakan Lavrov tentang perluasan NATO?"
 
+pytestmark = pytest.mark.integration  # a real server, browser, cluster or killed process: `make test` runs it, a bare `pytest` not
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):

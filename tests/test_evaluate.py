@@ -68,6 +68,7 @@ QUESTIONS = [
 ]
 
 
+@pytest.mark.integration  # runs `python -m rag` as a user does (a real process): `make test` runs it, a bare `pytest` not
 def test_eval_command_end_to_end(tmp_path):
     for name, text in TINY.items():
         write(tmp_path / "corpus" / name, text)
@@ -92,6 +93,7 @@ def test_eval_command_end_to_end(tmp_path):
     assert rows["abstention (leave-gold-out)"] == 1.0
 
 
+@pytest.mark.integration  # runs `python -m rag` as a user does (a real process): `make test` runs it, a bare `pytest` not
 def test_eval_reads_a_squad_shape_file_whose_contexts_are_the_corpus(tmp_path):
     rows = [
         {"id": "a", "question": "Berapa warga yang mengungsi karena banjir di Jakarta?", "context": TINY["banjir.md"].split("---\n")[-1],

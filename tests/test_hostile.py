@@ -98,6 +98,7 @@ def check_hostile_corpus(tmp_path: Path, embedder, full: bool) -> dict:
     return {"files": len(corpus.good) + len(corpus.bad), "bad": len(corpus.bad), "peak_mb": peak_mb, "failures": failures}
 
 
+@pytest.mark.integration  # runs `python -m rag index` and reads its peak memory (a real process): `make test` runs it, a bare `pytest` not
 def test_hostile_corpus_short(tmp_path, embedder):
     result = check_hostile_corpus(tmp_path, embedder, full=False)
     assert not result["failures"], result["failures"]

@@ -11,7 +11,7 @@ import shutil
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import NEWS_FIXTURES, PROJECT, text_on_disk
+from conftest import PROJECT, text_on_disk
 
 from rag.answer import Assistant
 from rag.config import get_settings
@@ -33,13 +33,16 @@ SEED_QUESTIONS = [  # (question, the short answer)
 
 
 @pytest.fixture(scope="module")
-def archive(tmp_path_factory, embedder):
-    """The seed article among the 90 news fixture articles."""
+def archive(tmp_path_factory, embedder, archive):
+    """The seed article among the 90 news fixture articles: a copy of their index (conftest's
+    `archive`, built once a session) updated with the seed, as a user adds an article."""
     root = tmp_path_factory.mktemp("reader")
-    shutil.copytree(NEWS_FIXTURES / "corpus", root / "corpus")
+    shutil.copytree(archive.corpus_dir, root / "corpus")
+    shutil.copytree(archive.index_dir, root / "index")
     shutil.copy(SEED, root / "corpus" / "seed.md")
     settings = get_settings(corpus_dir=root / "corpus", index_dir=root / "index")
-    build_index(settings, embedder)
+    report = build_index(settings, embedder)
+    assert report.added == 1 and report.unchanged == 90, report.summary()
     return Assistant(Retriever(settings.index_dir, embedder, settings), settings)
 
 
