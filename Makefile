@@ -29,7 +29,7 @@ run: $(RUNTIME)
 browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
-test: $(DEV) browser lint
+test: $(DEV) lint browser
 	$(PY) -m pytest -m 'not slow' $(PYTEST_ARGS)
 
 # Errors, not style (pyproject.toml: undefined and unused names, syntax); under a second.

@@ -9,7 +9,7 @@ Who decides what: the search finds the passages (`rag/retriever.py`); their sent
 scored by the words they share with the question (`rag/sentences.py`); the trained reader
 (`rag/reader.py`) reads the best of them and reranks the articles (`rag/rerank.py`): the
 likeliest article is quoted, from the sentence holding the reader's span, the span is the short
-answer, and below the ranking's `min_probability` the assistant abstains. A question in another
+answer (unless the question asks what someone said: then the quote is), and below the ranking's `min_probability` the assistant abstains. A question in another
 language than the articles has its own ranking, learned on English train questions: there BM25
 and shared words say little, and the reader's margins run lower. Without a reader
 (`RAG_READER=0`, or a model that cannot be loaded), shared words (across languages, meaning)
@@ -54,11 +54,16 @@ RELATED = {"id": "Artikel yang mungkin terkait:", "en": "Possibly related articl
 
 # A question whose answer is what someone said: the quoted sentence answers it, a span of it does
 # not ("Apa yang dikatakan Lavrov tentang NATO?" -> "Sergey Lavrov memperingatkan bahwa Moskow").
+_SAID_ID = r"(?:di)?(?:katakan|sampaikan|ungkapkan|nyatakan|peringatkan)(?:nya)?"
 _WHAT_WAS_SAID = re.compile(
-    r"\bapa\s+yang\s+(?:\w+\s+){0,3}?(?:di)?(?:katakan|sampaikan|ungkapkan|nyatakan|peringatkan)\b"
-    r"|\bapa\s+(?:kata|tanggapan|komentar|pendapat|pernyataan)\s+(?!yang\b)"  # not "apa kata yang ..." (which word)
-    r"|^\W*what\s+(?:did|does|do|will|would)\s.*\b(?:say|tell|think|warn)\b"
-    r"|^\W*what\s+(?:has|have|had)\s.*\b(?:said|told|warned)\b|^\W*what\s+(?:was|is|has\s+been)\s+said\b",
+    rf"\bapa\s+(?:saja\s+)?yang\s+(?:\w+\s+){{0,4}}?{_SAID_ID}\b(?![^?]*\bsebagai\b)"  # not "... dikatakan X sebagai ancaman?"
+    r"|\bapa\s+(?:kata|tanggapan|komentar|pendapat|pernyataan)(?:nya\b|\s+(?!(?:yang|kunci|lain|pertama|terakhir|dasar)\b))"
+    # English: say/tell/think/warn ends the question or opens what it is about ("... say before the summit?"),
+    # so "What did the report say the death toll was?" (a number) is not one
+    r"|^\W*what\s+(?:did|does|do|will|would)\s[^?.!]*\b(?:say|tell|think|warn)\b"
+    r"(?:\s+(?:about|of|on|regarding|before|after|at|in|to|during)\b[^?]*)?\W*$"
+    r"|^\W*what\s+(?:has|have|had)\s[^?.!]*\b(?:said|told|warned)\b(?:\s+(?:about|of|on|regarding|before|after|at|in|to|during)\b[^?]*)?\W*$"
+    r"|^\W*what\s+(?:was|is|has\s+been)\s+said\b",
     re.IGNORECASE)
 _REFERS_BACK = {"dia", "ia", "mereka", "itu", "tersebut", "beliau", "nya", "he", "she", "they", "it", "that", "this", "those"}
 
@@ -103,8 +108,10 @@ class Answer:
     """A reply: its text with `[n]` marks, the quoted sentences, the sources they come from.
 
     `short_answer` is the reader's answer span inside the first quote (None when abstaining,
-    with an LLM, without a reader, or when the question asks what was said: `asks_what_was_said`); `confidence` (0..1) the probability that the quoted
-    article answers, as the reader's ranking estimates it (None without a reader).
+    with an LLM, without a reader, when the question asks what was said (`asks_what_was_said`),
+    or when a follow-up's span repeats the answer it follows); `confidence` (0..1) the
+    probability that the quoted article answers, as the reader's ranking estimates it (None
+    when abstaining, with an LLM or without a reader).
     """
 
     text: str
@@ -127,7 +134,6 @@ class Answer:
             "language": self.language, "notice": self.notice,
             "unsupported": self.unsupported, "removed_citations": self.removed_citations,
         }
-
 
 
 def said_by(role: str, history: Sequence[dict] | None) -> list[str]:
@@ -176,7 +182,6 @@ def retrieval_query(question: str, history: Sequence[dict] | None) -> str:
     """Fold the previous question in when the new one is short or refers back to it."""
     previous = followed_question(question, history)
     return f"{previous} {question}" if previous else question
-
 
 
 class Assistant:

@@ -8,7 +8,8 @@ alone when it surely answers; else also of the next ones and a little more of th
 a logistic model learned on train questions (`benchmarks/tune_on_train.py --reader`) weighs its
 margin with the retrieval scores, the shared words and the question's names the passage lacks
 into the probability that an article answers (`article_features`, `Ranking`). The likeliest
-article is quoted from the sentence holding the reader's span, and the span is the short answer.
+article is quoted from the sentence holding the reader's span, and the span is the short answer
+(`rag.answer` decides when it is shown).
 """
 
 from __future__ import annotations
@@ -234,4 +235,3 @@ def window_read(reader: Reader, question: str, hit: Hit, sentences: Sequence[Sco
     article = hit.article.text
     kept = reader.one_window(question, [article[start:end] for start, end in spans], spans.index(sentences[0].span))
     return spans[kept[0]][0], spans[kept[-1]][1]
-

@@ -126,4 +126,3 @@ def score_sentences(question: str, hits: Sequence[Hit]) -> list[ScoredSentence]:
         prior = 0.15 / (1 + rank)
         scored.append(ScoredSentence(rank, span, text, coverage, coverage + bonus + prior))
     return sorted(scored, key=lambda s: s.score, reverse=True)
-

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from rag.rerank import names_missing
+from rag.answer import asks_what_was_said
 from rag.initials import capitalised_runs, in_passage_words, initials
 from rag.language import without_archive_words
+from rag.rerank import names_missing
 
 BIDEN = "Presiden AS Joe Biden mengatakan Washington dan sekutunya sedang mendiskusikan pengiriman senjata."
 
@@ -65,3 +66,25 @@ def test_words_about_the_archive_itself_are_not_searched(question, kept):
 ])
 def test_the_questions_names_a_passage_lacks(question, passage, missing):
     assert names_missing(question, passage) == missing
+
+
+@pytest.mark.parametrize("question", [
+    "Apa yang dikatakan Lavrov tentang perluasan NATO?", "Apa yang dia peringatkan?", "Apa yang Lavrov katakan?",
+    "Apa yang dikatakannya?", "Apa saja yang disampaikan Jokowi?", "Apa kata Lavrov tentang NATO?", "Apa katanya?",
+    "Apa tanggapan Swedia?", "What did Zelenskyy say before the NATO summit?", "What does the archive say about Peskov?",
+    "What has Peskov said about Ukraine?", "What was said about NATO?",
+])
+def test_a_question_about_what_was_said(question):
+    assert asks_what_was_said(question)
+
+
+@pytest.mark.parametrize("question", [
+    "Siapa juru bicara Kremlin?", "Siapa yang mengatakan itu?", "Kapan Peskov mengatakan hal itu?", "Di mana dia berbicara?",
+    "Apa kata yang prasejarahnya singkat?", "Apa kata kunci artikel ini?", "Apa yang dikatakan Lavrov sebagai ancaman?",
+    "Who said the Kremlin monitors the summit very carefully?", "What did the report say the death toll was?",
+    "What did Lavrov tell TASS the date was?", "What is the name of the man who said a tiger had given birth?",
+    "What does NATO stand for? How many people did he say died?",
+])
+def test_a_question_about_a_fact_that_mentions_saying(question):
+    """A name, a date, a number or a word: the reader's span is the answer."""
+    assert not asks_what_was_said(question)
