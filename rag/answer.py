@@ -35,7 +35,7 @@ from rag.language import detect_language, without_archive_words, words
 from rag.reader import CONFIG_FILE, Reader, ReaderUnavailable
 from rag.rerank import ARTICLE_FEATURES, Ranking, ReadResult, read_articles
 from rag.retriever import Filters, Hit, Retriever
-from rag.sentences import PASSAGES_READ, ScoredSentence, names_and_numbers, score_sentences, terms
+from rag.sentences import PASSAGES_READ, ScoredSentence, answer_type, names_and_numbers, score_sentences, terms
 
 MAX_SENTENCES = 3
 MAX_QUESTION_CHARS = 1000  # the longest question the page and the API accept
@@ -52,19 +52,6 @@ LLM_FAILED = {
 }
 RELATED = {"id": "Artikel yang mungkin terkait:", "en": "Possibly related articles:"}
 
-# A question whose answer is what someone said: the quoted sentence answers it, a span of it does
-# not ("Apa yang dikatakan Lavrov tentang NATO?" -> "Sergey Lavrov memperingatkan bahwa Moskow").
-_SAID_ID = r"(?:di)?(?:katakan|sampaikan|ungkapkan|nyatakan|peringatkan)(?:nya)?"
-_WHAT_WAS_SAID = re.compile(
-    rf"\bapa\s+(?:saja\s+)?yang\s+(?:\w+\s+){{0,4}}?{_SAID_ID}\b(?![^?]*\bsebagai\b)"  # not "... dikatakan X sebagai ancaman?"
-    r"|\bapa\s+(?:kata|tanggapan|komentar|pendapat|pernyataan)(?:nya\b|\s+(?!(?:yang|kunci|lain|pertama|terakhir|dasar)\b))"
-    # English: say/tell/think/warn ends the question or opens what it is about ("... say before the summit?"),
-    # so "What did the report say the death toll was?" (a number) is not one
-    r"|^\W*what\s+(?:did|does|do|will|would)\s[^?.!]*\b(?:say|tell|think|warn)\b"
-    r"(?:\s+(?:about|of|on|regarding|before|after|at|in|to|during)\b[^?]*)?\W*$"
-    r"|^\W*what\s+(?:has|have|had)\s[^?.!]*\b(?:said|told|warned)\b(?:\s+(?:about|of|on|regarding|before|after|at|in|to|during)\b[^?]*)?\W*$"
-    r"|^\W*what\s+(?:was|is|has\s+been)\s+said\b",
-    re.IGNORECASE)
 _REFERS_BACK = {"dia", "ia", "mereka", "itu", "tersebut", "beliau", "nya", "he", "she", "they", "it", "that", "this", "those"}
 
 
@@ -108,7 +95,7 @@ class Answer:
     """A reply: its text with `[n]` marks, the quoted sentences, the sources they come from.
 
     `short_answer` is the reader's answer span inside the first quote (None when abstaining,
-    with an LLM, without a reader, when the question asks what was said (`asks_what_was_said`),
+    with an LLM, without a reader, when the question asks what was said (`answer_type` "statement"),
     or when a follow-up's span repeats the answer it follows); `confidence` (0..1) the
     probability that the quoted article answers, as the reader's ranking estimates it (None
     when abstaining, with an LLM or without a reader).
@@ -157,19 +144,6 @@ def previous_short_answer(history: Sequence[dict] | None) -> str:
     lead = replies[-1].split("\n", 1)[0] if replies else ""
     frame = next((f for f in FRAME.values() if lead.startswith(f)), None)
     return lead[len(frame):].strip() if frame else ""
-
-
-def asks_what_was_said(question: str) -> bool:
-    """Is the answer to `question` a statement (what someone said, warned or replied), which the
-    quote gives whole, rather than a fact a short span can give (a name, a date, a number)? The
-    suggested follow-ups ask this way ("Apa yang dikatakan tentang Vilnius?").
-
-    Example::
-
-        asks_what_was_said("Apa yang dikatakan Lavrov tentang perluasan NATO?")   # True
-        asks_what_was_said("Siapa juru bicara Kremlin?")                          # False
-    """
-    return bool(_WHAT_WAS_SAID.search(question))
 
 
 def repeats(span: str, answered: str) -> bool:
@@ -267,7 +241,7 @@ class Assistant:
         if read:
             hits, ranked = read.hits, read.ranked
         answered = previous_short_answer(history) if previous else ""
-        answer = self._quote(in_context, language, hits, ranked, read, by_meaning, answered, not asks_what_was_said(about_news))
+        answer = self._quote(in_context, language, hits, ranked, read, by_meaning, answered, answer_type(about_news) != "statement")
         if spec and not answer.abstained:
             likely = [(a.sentence.hit_rank + 1, a.short_answer) for a in read.answers] if read else []
             answer = yield from self._generate(spec, question, history, language, hits, answer, likely)
@@ -292,7 +266,7 @@ class Assistant:
         made of its words is not the new short answer (the reader reads the follow-up with the
         question before it and may answer that one again: "Apa yang dia peringatkan?" after "Siapa
         Menteri Luar Negeri Rusia?" marks "Sergey Lavrov"), the quote still is. `span_wanted`:
-        False when the question asks what was said (`asks_what_was_said`): the quote is the
+        False when the question asks what was said (`answer_type` "statement"): the quote is the
         answer, with the reader's confidence, and no span is shown as the short answer.
         """
         found = None

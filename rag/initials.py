@@ -81,7 +81,7 @@ def in_passage_words(question: str, passage: str) -> str:
                     and has_word(passage, short)):
                 asked = asked.replace(name, short)
                 break
-    for short in set(_SPELLED_OUT.findall(question)) - set(_INITIALS.findall(passage)):
+    for short in set(_SPELLED_OUT.findall(question)) - acronyms(passage):
         name = spelled_out(short, passage)
         if name is not None:
             asked = re.sub(rf"(?<!\w){short}(?!\w)", name, asked)

@@ -40,6 +40,21 @@ ANSWER_TYPES: dict[str, tuple[str, ...]] = {
     "place": ("di mana", "dimana", "di manakah", "dimanakah", "ke mana", "kemana", "where", "di kota apa", "di negara"),
 }
 
+# A question whose answer is what someone said ("statement"): the quoted sentence answers it, a
+# span of it does not ("Apa yang dikatakan Lavrov tentang NATO?" -> "Sergey Lavrov memperingatkan
+# bahwa Moskow"); the suggested follow-ups ask this way ("Apa yang dikatakan tentang Vilnius?").
+_SAID_ID = r"(?:di)?(?:katakan|sampaikan|ungkapkan|nyatakan|peringatkan)(?:nya)?"
+_WHAT_WAS_SAID = re.compile(
+    rf"\bapa\s+(?:saja\s+)?yang\s+(?:\w+\s+){{0,4}}?{_SAID_ID}\b(?![^?]*\bsebagai\b)"  # not "... dikatakan X sebagai ancaman?"
+    r"|\bapa\s+(?:kata|tanggapan|komentar|pendapat|pernyataan)(?:nya\b|\s+(?!(?:yang|kunci|lain|pertama|terakhir|dasar)\b))"
+    # English: say/tell/think/warn ends the question or opens what it is about ("... say before the summit?"),
+    # so "What did the report say the death toll was?" (a number) is not one
+    r"|^\W*what\s+(?:did|does|do|will|would)\s[^?.!]*\b(?:say|tell|think|warn)\b"
+    r"(?:\s+(?:about|of|on|regarding|before|after|at|in|to|during)\b[^?]*)?\W*$"
+    r"|^\W*what\s+(?:has|have|had)\s[^?.!]*\b(?:said|told|warned)\b(?:\s+(?:about|of|on|regarding|before|after|at|in|to|during)\b[^?]*)?\W*$"
+    r"|^\W*what\s+(?:was|is|has\s+been)\s+said\b",
+    re.IGNORECASE)
+
 
 def terms(text: str) -> list[str]:
     """Stemmed content words: what lexical evidence is counted in."""
@@ -47,6 +62,17 @@ def terms(text: str) -> list[str]:
 
 
 def answer_type(question: str) -> str | None:
+    """What kind of answer `question` asks for: "statement" (what someone said, which the quote
+    gives whole; no short answer is shown), else "date", "number", "name" or "place" by its
+    question words (`ANSWER_TYPES`), or None.
+
+    Example::
+
+        answer_type("Apa yang dikatakan Lavrov tentang perluasan NATO?")   # 'statement'
+        answer_type("Siapa juru bicara Kremlin?")                          # 'name'
+    """
+    if _WHAT_WAS_SAID.search(question):
+        return "statement"
     lowered = " " + question.lower() + " "
     for kind, cues in ANSWER_TYPES.items():
         if any(f" {cue} " in lowered or f" {cue}?" in lowered for cue in cues):

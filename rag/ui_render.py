@@ -85,7 +85,7 @@ def render_reply(answer: Answer, turn: int) -> str:
     # the reader's probability that the article answers (none without a reader)
     label = "" if answer.confidence is None else \
         f" _({labels['confident'] if answer.confidence >= 0.5 else labels['unsure']})_"
-    lead = literal(f"{FRAME[answer.language]} {answer.short_answer}") if answer.short_answer else None
+    lead = f"{frame} {literal(answer.short_answer)}" if answer.short_answer else None
     if lead and text.startswith(lead):  # the frame, then the short answer: bold it there, and only there
         text = f"{frame} **{text[len(frame) + 1 : len(lead)]}**{label}" + text[len(lead):]
     elif label and text.startswith(frame):  # the quote is the answer (what someone said)
