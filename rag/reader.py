@@ -38,7 +38,7 @@ WEIGHTS_FILE = "reader.safetensors"
 CONFIG_FILE = "reader.json"
 MAX_QUESTION_TOKENS = 48  # longer questions are cut: the passage needs the room
 PAIR_SPECIAL_TOKENS = 4  # <s> question </s></s> passage </s>
-MAX_ANSWER_TOKENS = 30
+MAX_ANSWER_TOKENS = 30  # a name, a date: the assistant allows longer spans for some questions (`rag.rerank.longest_answer`)
 SPANS_KEPT = 20  # candidate answers kept per passage, best first
 
 
@@ -209,8 +209,10 @@ class Reader:
         self.tokenizer  # noqa: B018
         return self
 
-    def read(self, question: str, passages: Sequence[str], batch_size: int = 16) -> list[Reading]:
-        """The best answer spans and the no-answer score of each passage, in passage order."""
+    def read(self, question: str, passages: Sequence[str], batch_size: int = 16,
+             max_answer_tokens: int = MAX_ANSWER_TOKENS) -> list[Reading]:
+        """The best answer spans (at most `max_answer_tokens` long) and the no-answer score of
+        each passage, in passage order."""
         import torch
 
         if not passages:
@@ -224,7 +226,7 @@ class Reader:
                 output = model(**batch)
                 starts.append(output.start_logits.float().numpy())
                 ends.append(output.end_logits.float().numpy())
-        found = decode(np.concatenate(starts), np.concatenate(ends), windows, len(passages))
+        found = decode(np.concatenate(starts), np.concatenate(ends), windows, len(passages), max_answer_tokens)
         return [replace(r, spans=tuple(replace(x, start=_skip_spaces(passages[r.passage], x.start, x.end)) for x in r.spans))
                 for r in found]
 
@@ -274,16 +276,17 @@ class Reader:
         return question if len(offsets) <= MAX_QUESTION_TOKENS else question[: offsets[MAX_QUESTION_TOKENS - 1][1]]
 
 
-def decode(start_logits: np.ndarray, end_logits: np.ndarray, windows, passages: int, top: int = SPANS_KEPT) -> list[Reading]:
+def decode(start_logits: np.ndarray, end_logits: np.ndarray, windows, passages: int,
+           max_answer_tokens: int = MAX_ANSWER_TOKENS, top: int = SPANS_KEPT) -> list[Reading]:
     """The `top` best distinct spans per passage over its windows (ends after starts, at most
-    MAX_ANSWER_TOKENS, inside the passage), and its lowest no-answer score.
+    `max_answer_tokens`, inside the passage), and its lowest no-answer score.
 
     Windows overlap by the stride; a span counts only in the window where its first token sits
     furthest from a cut edge (`_max_context`), else a name cut at the window's end ("D" of
     "Dmitry Peskov") outscores the whole name read in the next window.
     """
     length = start_logits.shape[1]
-    band = np.triu(np.ones((length, length), dtype=bool)) & ~np.triu(np.ones((length, length), dtype=bool), MAX_ANSWER_TOKENS)
+    band = np.triu(np.ones((length, length), dtype=bool)) & ~np.triu(np.ones((length, length), dtype=bool), max_answer_tokens)
     spans: dict[int, list[Span]] = {p: [] for p in range(passages)}
     nulls: dict[int, float] = {}
     starts_here = _max_context(windows, length)

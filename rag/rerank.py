@@ -15,13 +15,14 @@ article is quoted from the sentence holding the reader's span, and the span is t
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from rag.initials import acronyms, has_word, in_passage_words, spelled_out
-from rag.reader import Reader
+from rag.reader import MAX_ANSWER_TOKENS, Reader
 from rag.retriever import Hit
-from rag.sentences import PASSAGES_READ, ScoredSentence, names_and_numbers, score_sentences
+from rag.sentences import ANSWER_TYPES, PASSAGES_READ, ScoredSentence, answer_type, names_and_numbers, score_sentences
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,31 @@ def names_missing(question: str, passage: str) -> float:
         return has_word(lowered, name) or (name.upper() in short and spelled_out(name.upper(), passage) is not None)
 
     return sum(not present(name) for name in asked) / len(asked) if asked else 0.0
+
+
+# What a definition, a "how" or a "why" asks for is a clause ("Apa yang dimaksud dengan
+# komunisme?" -> "ideologi yang berkenaan dengan filosofi, politik, sosial, dan ekonomi ..."):
+# 4% of IDK-MRC's train answers are longer than the reader's 30 tokens, 0.5% longer than 50
+# (FacQA's news answers: 0.2%, none).
+CLAUSE_ANSWER_TOKENS = 64
+# Names and measures asked for without the question words `answer_type` knows them by.
+_NAME_OR_MEASURE = re.compile(r"\bwhat(?:'s|\s+is|\s+was|\s+are|\s+were)?\s+the\s+names?\b|\bapa(?:kah)?\s+nama\b"
+                              r"|\bhow\s+(?:large|big|long|far|old|tall|high|wide|deep|heavy)\b|\bseberapa\b", re.IGNORECASE)
+
+
+def longest_answer(question: str) -> int:
+    """The most reader tokens the short answer to `question` may span: the reader's
+    `MAX_ANSWER_TOKENS` (30) when it asks for a name, date, number or place
+    (`rag.sentences.answer_type`, or "what is the name", "apa nama", "how large" ...), else
+    `CLAUSE_ANSWER_TOKENS`.
+
+    Example::
+
+        longest_answer("Siapa juru bicara Kremlin?")             # 30
+        longest_answer("Apa yang dimaksud dengan komunisme?")    # 64
+    """
+    short = answer_type(question) in ANSWER_TYPES or _NAME_OR_MEASURE.search(question)
+    return MAX_ANSWER_TOKENS if short else CLAUSE_ANSWER_TOKENS
 
 
 def answer_probability(features: Sequence[float], weights: Sequence[float]) -> float:
@@ -208,7 +234,7 @@ def read_passages(reader: Reader, question: str, hits: Sequence[Hit], ranked: Se
     `read_articles`."""
     answers = []
     texts = [hits[rank].article.text[start:end] for rank, (start, end) in windows]
-    for reading in reader.read(question, texts):
+    for reading in reader.read(question, texts, max_answer_tokens=longest_answer(question)):
         rank, (offset, _) = windows[reading.passage]
         hit = hits[rank]
         sentences = [s for s in ranked if s.hit_rank == rank]

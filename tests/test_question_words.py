@@ -7,7 +7,7 @@ import pytest
 
 from rag.initials import capitalised_runs, in_passage_words, initials
 from rag.language import without_archive_words
-from rag.rerank import names_missing
+from rag.rerank import longest_answer, names_missing
 from rag.sentences import answer_type
 
 BIDEN = "Presiden AS Joe Biden mengatakan Washington dan sekutunya sedang mendiskusikan pengiriman senjata."
@@ -88,3 +88,14 @@ def test_a_question_about_what_was_said(question):
 def test_a_question_about_a_fact_that_mentions_saying(question):
     """A name, a date, a number or a word: the reader's span is the answer."""
     assert answer_type(question) != "statement"
+
+
+@pytest.mark.parametrize(("question", "tokens"), [
+    ("Siapa juru bicara Kremlin?", 30), ("Kapan KTT NATO digelar?", 30), ("Berapa korban tewas?", 30),
+    ("Di mana para pemimpin NATO bertemu?", 30), ("Apa nama sungai terpanjang di Tiongkok?", 30),
+    ("What is the name of Iran's foreign minister?", 30), ("How large is the area of sugar cane fields?", 30),
+    ("Apa yang dimaksud dengan inflasi inti?", 64), ("Apa itu komunisme?", 64), ("Bagaimana cara mengobati tuberkulosis?", 64),
+    ("Mengapa Finlandia bergabung dengan NATO?", 64),
+])
+def test_a_name_date_number_or_place_is_a_short_answer_a_definition_may_be_a_clause(question, tokens):
+    assert longest_answer(question) == tokens

@@ -115,6 +115,32 @@ def test_a_question_about_what_was_said_is_answered_by_the_quote(archive, questi
     assert answer.text.startswith(f"{frame}\n{answer.citations[0].sentence} [1]")
 
 
+DEFINITION = """---
+title: Inflasi inti Oktober turun
+published: 2026-11-02
+---
+Bank Indonesia mencatat inflasi inti pada Oktober turun menjadi 2,1 persen dari 2,3 persen sebulan sebelumnya. \
+Inflasi inti adalah komponen inflasi yang cenderung menetap di dalam pergerakan inflasi dan dipengaruhi oleh \
+faktor fundamental, seperti interaksi permintaan dan penawaran, nilai tukar, harga komoditas internasional, serta \
+ekspektasi inflasi dari pedagang dan konsumen. Gubernur Bank Indonesia Perry Warjiyo mengatakan penurunan itu \
+sejalan dengan melemahnya permintaan domestik.
+"""
+
+
+def test_a_definition_is_answered_whole_a_name_short(tmp_path, embedder):
+    """What "Apa yang dimaksud dengan ...?" asks for is a clause: the reader may mark up to 64
+    tokens for it (30 cut it after "... di dalam pergerakan inflasi"), while a name stays short."""
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "inflasi.md").write_text(DEFINITION, encoding="utf-8")
+    settings = get_settings(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index")
+    build_index(settings, embedder)
+    assistant = Assistant(Retriever(settings.index_dir, embedder, settings), settings)
+    answer = assistant.answer("Apa yang dimaksud dengan inflasi inti?")
+    assert answer.short_answer.startswith("komponen inflasi yang cenderung menetap"), answer.text
+    assert answer.short_answer.endswith("ekspektasi inflasi dari pedagang dan konsumen"), answer.text
+    assert assistant.answer("Siapa Gubernur Bank Indonesia?").short_answer == "Perry Warjiyo"
+
+
 def test_short_answer_and_confidence_in_json(archive):
     payload = archive.answer("Siapa juru bicara Kremlin?").to_json()
     assert payload["short_answer"] == "Dmitry Peskov" and 0 < payload["confidence"] < 1

@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 from rag.chunking import split_sentences  # noqa: E402
 from rag.evaluate import contains_answer, exact_match, format_table, token_f1  # noqa: E402
 from rag.reader import READER_DIR, Reader, Span  # noqa: E402
+from rag.rerank import longest_answer  # noqa: E402
 from train_reader import DATA, read_jsonl  # noqa: E402  (same folder)
 
 
@@ -39,7 +40,7 @@ def validate(reader: Reader, data: Path, threshold: float) -> dict[str, float | 
     scores = {"all": [], "unseen": []}
     begin = time.perf_counter()
     for row in valid:
-        [found] = reader.read(row["question"], [row["context"]])
+        [found] = reader.read(row["question"], [row["context"]], max_answer_tokens=longest_answer(row["question"]))
         best = found.best or Span(0, 0, 0.0)
         predicted = row["context"][best.start : best.end]
         gold = row["answers"]["text"]
@@ -57,7 +58,7 @@ def validate(reader: Reader, data: Path, threshold: float) -> dict[str, float | 
     idk = read_jsonl(data / "idkmrc-valid.jsonl")
     forced, recognised, answered_f1 = [], [], []
     for row in idk:
-        [found] = reader.read(row["question"], [row["context"]])
+        [found] = reader.read(row["question"], [row["context"]], max_answer_tokens=longest_answer(row["question"]))
         best = found.best or Span(0, 0, 0.0)
         predicted = row["context"][best.start : best.end]
         if row["is_impossible"]:
