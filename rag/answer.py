@@ -38,6 +38,9 @@ from rag.retriever import Filters, Hit, Retriever
 from rag.sentences import PASSAGES_READ, ScoredSentence, answer_type, names_and_numbers, score_sentences, terms
 
 MAX_SENTENCES = 3
+# A short answer this share of its sentence or more (a definition: "Inflasi inti adalah komponen
+# inflasi yang ...") is not written before the quote again; `Answer.short_answer` still holds it.
+CLAUSE_SHARE = 0.5
 MAX_QUESTION_CHARS = 1000  # the longest question the page and the API accept
 _log = logging.getLogger(__name__)
 
@@ -96,7 +99,8 @@ class Answer:
 
     `short_answer` is the reader's answer span inside the first quote (None when abstaining,
     with an LLM, without a reader, when the question asks what was said (`answer_type` "statement"),
-    or when a follow-up's span repeats the answer it follows); `confidence` (0..1) the
+    or when a follow-up's span repeats the answer it follows); `text` leads with it after the
+    frame unless it is most of the quoted sentence (`CLAUSE_SHARE`); `confidence` (0..1) the
     probability that the quoted article answers, as the reader's ranking estimates it (None
     when abstaining, with an LLM or without a reader).
     """
@@ -283,15 +287,20 @@ class Assistant:
                 return self._abstain(language, hits)
             first = best = ranked[0]
         # More sentences of the same passage when their words answer almost as well: context, not
-        # doubt. Not across languages: similar meaning is what every sentence of the passage has.
-        more = [] if by_meaning else [s for s in ranked if s.span != first.span and s.hit_rank == first.hit_rank and s.score >= 0.8 * best.score]
+        # doubt. Not across languages: similar meaning is what every sentence of the passage has;
+        # not when the reader's span answers: the sentence holding it is the quote ("Siapa Gubernur
+        # Bank Indonesia?" is not answered by the passage's other sentence naming Bank Indonesia).
+        spanned = found is not None and span_wanted
+        more = [] if by_meaning or spanned else \
+            [s for s in ranked if s.span != first.span and s.hit_rank == first.hit_rank and s.score >= 0.8 * best.score]
         answer = self._compose(language, hits, [first, *more[: MAX_SENTENCES - 1]])
         if found:
             answer.confidence = round(found.probability, 4)
-        if found and span_wanted and not repeats(found.short_answer, answered):
-            frame = FRAME[language]
-            answer.text = f"{frame} {found.short_answer}" + answer.text[len(frame):]
+        if spanned and not repeats(found.short_answer, answered):
             answer.short_answer = found.short_answer
+            if len(found.short_answer) < CLAUSE_SHARE * len(first.text):  # else the quote says it all
+                frame = FRAME[language]
+                answer.text = f"{frame} {found.short_answer}" + answer.text[len(frame):]
         return answer
 
     def ranking(self, reader: Reader, across_languages: bool = False) -> Ranking | None:

@@ -129,7 +129,10 @@ sejalan dengan melemahnya permintaan domestik.
 
 def test_a_definition_is_answered_whole_a_name_short(tmp_path, embedder):
     """What "Apa yang dimaksud dengan ...?" asks for is a clause: the reader may mark up to 64
-    tokens for it (30 cut it after "... di dalam pergerakan inflasi"), while a name stays short."""
+    tokens for it (30 cut it after "... di dalam pergerakan inflasi"), while a name stays short.
+    Either way the quote is the sentence holding the span, alone (the passage's other sentence
+    naming Bank Indonesia was quoted after it), and a span that is most of its sentence is not
+    written before the quote again."""
     (tmp_path / "corpus").mkdir()
     (tmp_path / "corpus" / "inflasi.md").write_text(DEFINITION, encoding="utf-8")
     settings = get_settings(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index")
@@ -138,7 +141,10 @@ def test_a_definition_is_answered_whole_a_name_short(tmp_path, embedder):
     answer = assistant.answer("Apa yang dimaksud dengan inflasi inti?")
     assert answer.short_answer.startswith("komponen inflasi yang cenderung menetap"), answer.text
     assert answer.short_answer.endswith("ekspektasi inflasi dari pedagang dan konsumen"), answer.text
-    assert assistant.answer("Siapa Gubernur Bank Indonesia?").short_answer == "Perry Warjiyo"
+    assert answer.text.startswith("Menurut arsip:\nInflasi inti adalah komponen") and answer.text.count("[1]") == 1, answer.text
+    governor = assistant.answer("Siapa Gubernur Bank Indonesia?")
+    assert governor.short_answer == "Perry Warjiyo" and governor.text.startswith("Menurut arsip: Perry Warjiyo\n")
+    assert [c.sentence[:26] for c in governor.citations] == ["Gubernur Bank Indonesia Pe"], governor.text
 
 
 def test_short_answer_and_confidence_in_json(archive):
@@ -177,9 +183,9 @@ class CountingReader(Reader):
 
     passages = windows_run = 0
 
-    def read(self, question, passages, batch_size=16):
+    def read(self, question, passages, **options):
         self.passages += len(passages)
-        return super().read(question, passages, batch_size)
+        return super().read(question, passages, **options)
 
     def windows(self, question, passages):
         windows = super().windows(question, passages)
