@@ -33,13 +33,14 @@ from rag.config import Settings, get_settings
 from rag.documents import page_of
 from rag.language import detect_language, without_archive_words, words
 from rag.reader import CONFIG_FILE, Reader, ReaderUnavailable
-from rag.rerank import ARTICLE_FEATURES, Ranking, ReadResult, read_articles
+from rag.rerank import ARTICLE_FEATURES, CLAUSE_ANSWER_TOKENS, Ranking, ReadResult, longest_answer, read_articles
 from rag.retriever import Filters, Hit, Retriever
 from rag.sentences import PASSAGES_READ, ScoredSentence, answer_type, names_and_numbers, score_sentences, terms
 
-MAX_SENTENCES = 3
-# A short answer this share of its sentence or more (a definition: "Inflasi inti adalah komponen
-# inflasi yang ...") is not written before the quote again; `Answer.short_answer` still holds it.
+MAX_SENTENCES = 3  # quoted without the reader, or when the quote is the answer (what someone said)
+# A clause answer (`longest_answer`) this share of its sentence or more (a definition: "Inflasi inti
+# adalah komponen inflasi yang ...") is not written before the quote again; `Answer.short_answer`
+# still holds it.
 CLAUSE_SHARE = 0.5
 MAX_QUESTION_CHARS = 1000  # the longest question the page and the API accept
 _log = logging.getLogger(__name__)
@@ -143,11 +144,18 @@ def followed_question(question: str, history: Sequence[dict] | None) -> str | No
 
 def previous_short_answer(history: Sequence[dict] | None) -> str:
     """The short answer of the assistant's last reply in `history`: its first line after the
-    frame ("Menurut arsip: Sergey Lavrov" -> "Sergey Lavrov"); '' when there is none."""
+    frame ("Menurut arsip: Sergey Lavrov" -> "Sergey Lavrov"), or its quote when the frame stands
+    alone because the answer was most of that sentence (a definition; not when the question
+    asked what was said, where the quote is no answer a name in it repeats); '' when there is none."""
     replies = said_by("assistant", history)
-    lead = replies[-1].split("\n", 1)[0] if replies else ""
+    lead, _, rest = replies[-1].partition("\n") if replies else ("", "", "")
     frame = next((f for f in FRAME.values() if lead.startswith(f)), None)
-    return lead[len(frame):].strip() if frame else ""
+    if frame is None:
+        return ""
+    asked = said_by("user", history)
+    if lead.strip() == frame and asked and answer_type(asked[-1]) != "statement":
+        return re.sub(r"\s*\[\d+\]", "", rest.partition("\n")[0]).strip()
+    return lead[len(frame):].strip()
 
 
 def repeats(span: str, answered: str) -> bool:
@@ -241,11 +249,13 @@ class Assistant:
         spec = self.settings.llm if llm is None else llm or None
         ranked = score_sentences(in_context, hits)
         by_meaning = bool(ranked) and hits[ranked[0].hit_rank].article.language not in (None, language)
-        read = self._read(asked, in_context, hits, ranked, by_meaning) if ranked else None
+        tokens = longest_answer(about_news, *filter(None, [previous]))  # a name is short, a definition a clause
+        read = self._read(asked, in_context, hits, ranked, by_meaning, tokens) if ranked else None
         if read:
             hits, ranked = read.hits, read.ranked
         answered = previous_short_answer(history) if previous else ""
-        answer = self._quote(in_context, language, hits, ranked, read, by_meaning, answered, answer_type(about_news) != "statement")
+        answer = self._quote(in_context, language, hits, ranked, read, by_meaning, answered,
+                             answer_type(about_news) != "statement", tokens == CLAUSE_ANSWER_TOKENS)
         if spec and not answer.abstained:
             likely = [(a.sentence.hit_rank + 1, a.short_answer) for a in read.answers] if read else []
             answer = yield from self._generate(spec, question, history, language, hits, answer, likely)
@@ -258,7 +268,8 @@ class Assistant:
         yield answer
 
     def _quote(self, in_context: str, language: str, hits: list[Hit], ranked: list[ScoredSentence],
-               read: ReadResult | None, by_meaning: bool, answered: str = "", span_wanted: bool = True) -> Answer:
+               read: ReadResult | None, by_meaning: bool, answered: str = "", span_wanted: bool = True,
+               clause_wanted: bool = False) -> Answer:
         """Quote the sentences that answer, or abstain when the evidence is weak.
 
         With the reader's answers (`read`; None without a reader): the article most likely to
@@ -272,6 +283,8 @@ class Assistant:
         Menteri Luar Negeri Rusia?" marks "Sergey Lavrov"), the quote still is. `span_wanted`:
         False when the question asks what was said (`answer_type` "statement"): the quote is the
         answer, with the reader's confidence, and no span is shown as the short answer.
+        `clause_wanted`: the question may be answered by a clause (`longest_answer`): a span that
+        is most of its sentence is then not written before the quote again.
         """
         found = None
         if read is not None:
@@ -290,15 +303,15 @@ class Assistant:
         # doubt. Not across languages: similar meaning is what every sentence of the passage has;
         # not when the reader's span answers: the sentence holding it is the quote ("Siapa Gubernur
         # Bank Indonesia?" is not answered by the passage's other sentence naming Bank Indonesia).
-        spanned = found is not None and span_wanted
+        spanned = found is not None and span_wanted and not repeats(found.short_answer, answered)
         more = [] if by_meaning or spanned else \
             [s for s in ranked if s.span != first.span and s.hit_rank == first.hit_rank and s.score >= 0.8 * best.score]
         answer = self._compose(language, hits, [first, *more[: MAX_SENTENCES - 1]])
         if found:
             answer.confidence = round(found.probability, 4)
-        if spanned and not repeats(found.short_answer, answered):
+        if spanned:
             answer.short_answer = found.short_answer
-            if len(found.short_answer) < CLAUSE_SHARE * len(first.text):  # else the quote says it all
+            if not clause_wanted or len(found.short_answer) < CLAUSE_SHARE * len(first.text):  # else the quote says it all
                 frame = FRAME[language]
                 answer.text = f"{frame} {found.short_answer}" + answer.text[len(frame):]
         return answer
@@ -320,9 +333,10 @@ class Assistant:
         return ranking
 
     def _read(self, question: str, query: str, hits: Sequence[Hit], ranked: Sequence[ScoredSentence],
-              across_languages: bool) -> ReadResult | None:
-        """What the reader reads in the passages (`read_articles`; when unsure, further into the
-        top article by the search's order for `query`, except `across_languages`). None without a
+              across_languages: bool, answer_tokens: int) -> ReadResult | None:
+        """What the reader reads in the passages (`read_articles`, spans of at most `answer_tokens`;
+        when unsure, further into the top article by the search's order for `query`, except
+        `across_languages`). None without a
         reader, when it fails (after one log line), or for a question in another language than the
         articles (`across_languages`) when the reader has no ranking for those (one made before
         there was one): quotes answer those."""
@@ -338,7 +352,8 @@ class Assistant:
             return None
         try:
             further = None if across_languages else functools.partial(self._next_passages, query=query)
-            return read_articles(reader, question, hits, ranked, ranking, whole=across_languages, next_passages=further)
+            return read_articles(reader, question, hits, ranked, ranking, whole=across_languages, next_passages=further,
+                                 answer_tokens=answer_tokens)
         except Exception as error:  # a reader that loaded but cannot read: keep the quotes
             self._drop_reader(error)
             return None

@@ -75,24 +75,37 @@ def names_missing(question: str, passage: str) -> float:
 # 4% of IDK-MRC's train answers are longer than the reader's 30 tokens, 0.5% longer than 50
 # (FacQA's news answers: 0.2%, none).
 CLAUSE_ANSWER_TOKENS = 64
+# Asks for a clause, whatever else it names ("Mengapa jumlah pengangguran naik?" is no number question).
+_CLAUSE = re.compile(r"\b(?:mengapa|kenapa|bagaimana|apa(?:kah)?\s+(?:yang\s+)?dimaksud|apa(?:kah)?\s+itu|pengertian|arti\s+dari"
+                     r"|why|how(?!\s+(?:many|much|large|big|long|far|old|tall|high|wide|deep|heavy|often|soon)\b))\b", re.IGNORECASE)
 # Names and measures asked for without the question words `answer_type` knows them by.
-_NAME_OR_MEASURE = re.compile(r"\bwhat(?:'s|\s+is|\s+was|\s+are|\s+were)?\s+the\s+names?\b|\bapa(?:kah)?\s+nama\b"
-                              r"|\bhow\s+(?:large|big|long|far|old|tall|high|wide|deep|heavy)\b|\bseberapa\b", re.IGNORECASE)
+_NAME_OR_MEASURE = re.compile(
+    r"\bwhat(?:'s|\s+is|\s+was|\s+are|\s+were)?\s+the\s+names?\b|\bwho's\b|\bapa(?:kah)?\s+nama\b|\bsebutkan\s+nama\b"
+    r"|\b(?:which|what)\s+(?:country|city|town|province|region|year|month|day|party|team|club|company|agency|newspaper|ship)\b"
+    r"|\b(?:negara|kota|provinsi|daerah|partai|tim|klub|perusahaan)\s+(?:mana|apa)\b"
+    r"|\bhow\s+(?:large|big|long|far|old|tall|high|wide|deep|heavy|often|soon)\b|\bseberapa\s+(?:besar|banyak|jauh|lama|tinggi|luas)\b",
+    re.IGNORECASE)
 
 
-def longest_answer(question: str) -> int:
-    """The most reader tokens the short answer to `question` may span: the reader's
-    `MAX_ANSWER_TOKENS` (30) when it asks for a name, date, number or place
-    (`rag.sentences.answer_type`, or "what is the name", "apa nama", "how large" ...), else
-    `CLAUSE_ANSWER_TOKENS`.
+def longest_answer(*questions: str) -> int:
+    """The most reader tokens the short answer may span: `CLAUSE_ANSWER_TOKENS` when the question
+    asks why, how or what something is; the reader's `MAX_ANSWER_TOKENS` (30) when it asks for a
+    name, date, number or place (`rag.sentences.answer_type`, or "what is the name", "negara
+    mana", "how large" ...). The first of `questions` that says which decides (a follow-up, then
+    the question it follows: "Dan Swedia?" after "Siapa ...?"); none: a clause.
 
     Example::
 
         longest_answer("Siapa juru bicara Kremlin?")             # 30
         longest_answer("Apa yang dimaksud dengan komunisme?")    # 64
+        longest_answer("Dan Swedia?", "Kapan Finlandia bergabung dengan NATO?")   # 30
     """
-    short = answer_type(question) in ANSWER_TYPES or _NAME_OR_MEASURE.search(question)
-    return MAX_ANSWER_TOKENS if short else CLAUSE_ANSWER_TOKENS
+    for question in questions:
+        if _CLAUSE.search(question):
+            return CLAUSE_ANSWER_TOKENS
+        if answer_type(question) in ANSWER_TYPES or _NAME_OR_MEASURE.search(question):
+            return MAX_ANSWER_TOKENS
+    return CLAUSE_ANSWER_TOKENS
 
 
 def answer_probability(features: Sequence[float], weights: Sequence[float]) -> float:
@@ -140,7 +153,8 @@ class ReadResult:
 
 def read_articles(reader: Reader, question: str, hits: Sequence[Hit], ranked: Sequence[ScoredSentence],
                   ranking: Ranking, whole: bool = False,
-                  next_passages: Callable[[Hit, int], list[Hit]] | None = None) -> ReadResult:
+                  next_passages: Callable[[Hit, int], list[Hit]] | None = None,
+                  answer_tokens: int | None = None) -> ReadResult:
     """Let the reader read the passage of the top article, and when it is not sure that one
     answers (`ranking.sure`), of the next ones too (up to `ranking.articles`) and more of the top
     article (`read_more_of_top`); rank the articles by the probability that they answer: the
@@ -160,6 +174,7 @@ def read_articles(reader: Reader, question: str, hits: Sequence[Hit], ranked: Se
         next_passages: the search's next passages of an article, at most so many
             (`Retriever.next_passages` bound to the query); None reads no further into the top
             article.
+        answer_tokens: the most tokens a span may have; None: `longest_answer(question)`.
 
     Returns:
         a `ReadResult`.
@@ -171,22 +186,23 @@ def read_articles(reader: Reader, question: str, hits: Sequence[Hit], ranked: Se
         best.short_answer, best.sentence.text   # 'Dmitry Peskov', 'Juru bicara Kremlin Dmitry Peskov ...'
     """
     hits, ranked = list(hits), list(ranked)
+    tokens = answer_tokens or longest_answer(question)
     first = passage_windows(reader, question, hits, ranked, range(min(1, len(hits))), whole)
-    answers = read_passages(reader, question, hits, ranked, ranking.weights, first)
+    answers = read_passages(reader, question, hits, ranked, ranking.weights, first, tokens)
     if answers and answers[0].probability >= ranking.sure:
         return ReadResult(hits, ranked, answers, ranking.min_probability)
     others = passage_windows(reader, question, hits, ranked, range(1, min(ranking.articles, len(hits))), whole)
-    answers += read_passages(reader, question, hits, ranked, ranking.weights, others)
+    answers += read_passages(reader, question, hits, ranked, ranking.weights, others, tokens)
     reading = ReadResult(hits, ranked, answers, ranking.min_probability)
     if next_passages is not None and first:
         unread = max(0, ranking.articles - len(hits))  # a small archive: read its top article further instead
-        reading = read_more_of_top(reader, question, reading, ranking.weights, first[0][1], next_passages, 1 + unread)
+        reading = read_more_of_top(reader, question, reading, ranking.weights, first[0][1], next_passages, 1 + unread, tokens)
     return replace(reading, answers=sorted(reading.answers, key=lambda a: a.probability, reverse=True))
 
 
 def read_more_of_top(reader: Reader, question: str, reading: ReadResult, weights: Sequence[float],
                      window: tuple[int, int], next_passages: Callable[[Hit, int], list[Hit]],
-                     count: int = 1) -> ReadResult:
+                     count: int = 1, answer_tokens: int | None = None) -> ReadResult:
     """`count` more windows of the top article, read when the reader was not sure its passage
     answers: when its `window` left sentences of the passage out, first a window around the best
     of those ("Apa kata Lavrov tentang NATO?" over the seed article: the lead holding Lavrov's
@@ -203,13 +219,14 @@ def read_more_of_top(reader: Reader, question: str, reading: ReadResult, weights
     if window != (top.start, top.end):
         left_out = [s for s in ranked if s.hit_rank == 0 and not window[0] <= s.span[0] < window[1]]
         windows = [(0, window_read(reader, question, top, left_out))]
-        found += [(a, hits, ranked) for a in read_passages(reader, question, hits, ranked, weights, windows)]
+        found += [(a, hits, ranked) for a in read_passages(reader, question, hits, ranked, weights, windows, answer_tokens)]
         count -= 1
     for passage in next_passages(top, count):
         other_hits = [passage, *hits[1:]]
         other_ranked = score_sentences(question, other_hits)
         windows = passage_windows(reader, question, other_hits, other_ranked, range(1))
-        found += [(a, other_hits, other_ranked) for a in read_passages(reader, question, other_hits, other_ranked, weights, windows)]
+        found += [(a, other_hits, other_ranked)
+                  for a in read_passages(reader, question, other_hits, other_ranked, weights, windows, answer_tokens)]
     before = next((a for a in answers if a.sentence.hit_rank == 0), None)
     if not found:
         return reading
@@ -228,13 +245,14 @@ def passage_windows(reader: Reader, question: str, hits: Sequence[Hit], ranked: 
 
 
 def read_passages(reader: Reader, question: str, hits: Sequence[Hit], ranked: Sequence[ScoredSentence],
-                  weights: Sequence[float], windows: Sequence[tuple[int, tuple[int, int]]]) -> list[ReaderAnswer]:
+                  weights: Sequence[float], windows: Sequence[tuple[int, tuple[int, int]]],
+                  answer_tokens: int | None = None) -> list[ReaderAnswer]:
     """The reader's answer in each of the passages `hits[rank]`, read in its window (`windows`:
-    (rank, [start, end) of the article), see `passage_windows`), in `windows` order; see
-    `read_articles`."""
+    (rank, [start, end) of the article), see `passage_windows`), in `windows` order, its spans
+    at most `answer_tokens` long (None: `longest_answer(question)`); see `read_articles`."""
     answers = []
     texts = [hits[rank].article.text[start:end] for rank, (start, end) in windows]
-    for reading in reader.read(question, texts, max_answer_tokens=longest_answer(question)):
+    for reading in reader.read(question, texts, max_answer_tokens=answer_tokens or longest_answer(question)):
         rank, (offset, _) = windows[reading.passage]
         hit = hits[rank]
         sentences = [s for s in ranked if s.hit_rank == rank]

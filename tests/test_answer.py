@@ -12,7 +12,7 @@ import pytest
 from conftest import PROJECT, text_on_disk, write
 
 from rag.language import detect_language
-from rag.answer import Assistant, retrieval_query
+from rag.answer import Assistant, previous_short_answer, retrieval_query
 from rag.indexer import build_index
 from rag.retriever import Filters, Retriever
 from rag.ui_text import EXAMPLES
@@ -64,6 +64,20 @@ def test_english_question_gets_an_english_frame_and_verbatim_quotes(assistant):
     assert answer.text.startswith("According to the archive:")
     assert any("Peskov" in c.sentence for c in answer.citations)
     check_citations(answer, assistant.settings.corpus_dir)
+
+
+def test_the_answer_a_follow_up_follows_is_its_short_answer_or_a_definitions_quote():
+    """What a follow-up's span must not merely repeat: the bold lead of the last reply, or, when
+    the frame stood alone because the answer was most of its sentence, that sentence; never the
+    quote that answered what someone said (a name in it is a new answer)."""
+    def history(question: str, reply: str) -> list[dict]:
+        return [{"role": "user", "content": question}, {"role": "assistant", "content": reply}]
+
+    assert previous_short_answer(history("Siapa juru bicara Kremlin?", "Menurut arsip: Dmitry Peskov\nJuru bicara ... [1]")) == "Dmitry Peskov"
+    definition = "Menurut arsip:\nInflasi inti adalah komponen inflasi yang cenderung menetap. [1]\n\nSumber: ..."
+    assert previous_short_answer(history("Apa itu inflasi inti?", definition)) == "Inflasi inti adalah komponen inflasi yang cenderung menetap."
+    said = "Menurut arsip:\nSergey Lavrov memperingatkan bahwa Moskow akan menanggapi. [1]"
+    assert previous_short_answer(history("Apa yang dikatakan Lavrov tentang NATO?", said)) == ""
 
 
 def test_follow_up_folds_the_previous_question_into_retrieval(assistant):

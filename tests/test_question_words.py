@@ -96,6 +96,16 @@ def test_a_question_about_a_fact_that_mentions_saying(question):
     ("What is the name of Iran's foreign minister?", 30), ("How large is the area of sugar cane fields?", 30),
     ("Apa yang dimaksud dengan inflasi inti?", 64), ("Apa itu komunisme?", 64), ("Bagaimana cara mengobati tuberkulosis?", 64),
     ("Mengapa Finlandia bergabung dengan NATO?", 64),
+    # why and how whatever else they name; names and places asked for with other words
+    ("Mengapa jumlah pengangguran naik?", 64), ("Bagaimana dampaknya di negara berkembang?", 64),
+    ("How did Biden react when Putin spoke?", 64), ("How many people died?", 30), ("Negara mana yang menjadi tuan rumah?", 30),
+    ("Which country hosted the summit?", 30), ("Who's the spokesman of the Kremlin?", 30), ("Sebutkan nama menteri itu!", 30),
 ])
 def test_a_name_date_number_or_place_is_a_short_answer_a_definition_may_be_a_clause(question, tokens):
     assert longest_answer(question) == tokens
+
+
+def test_a_follow_up_that_does_not_say_takes_the_length_of_the_question_it_follows():
+    assert longest_answer("Dan Swedia?", "Kapan Finlandia bergabung dengan NATO?") == 30
+    assert longest_answer("Mengapa?", "Siapa juru bicara Kremlin?") == 64
+    assert longest_answer("Dan Swedia?") == 64

@@ -142,6 +142,9 @@ def test_a_definition_is_answered_whole_a_name_short(tmp_path, embedder):
     assert answer.short_answer.startswith("komponen inflasi yang cenderung menetap"), answer.text
     assert answer.short_answer.endswith("ekspektasi inflasi dari pedagang dan konsumen"), answer.text
     assert answer.text.startswith("Menurut arsip:\nInflasi inti adalah komponen") and answer.text.count("[1]") == 1, answer.text
+    # a follow-up whose span only repeats the definition gets no short answer (the frame stood alone)
+    history = [{"role": "user", "content": "Apa yang dimaksud dengan inflasi inti?"}, {"role": "assistant", "content": answer.text}]
+    assert assistant.answer("Apa artinya?", history=history).short_answer is None
     governor = assistant.answer("Siapa Gubernur Bank Indonesia?")
     assert governor.short_answer == "Perry Warjiyo" and governor.text.startswith("Menurut arsip: Perry Warjiyo\n")
     assert [c.sentence[:26] for c in governor.citations] == ["Gubernur Bank Indonesia Pe"], governor.text
