@@ -273,10 +273,11 @@ class Assistant:
         """Quote the sentences that answer, or abstain when the evidence is weak.
 
         With the reader's answers (`read`; None without a reader): the article most likely to
-        answer is quoted, from the sentence holding the reader's span, and the span is the short
-        answer; below its `min_probability` the assistant abstains. Without them,
-        shared words (`ranked`; across languages: meaning) choose the sentence and decide
-        abstention (`_is_weak`). `by_meaning`: the best sentence's article is in another language
+        answer is quoted, from the sentence holding the reader's span (that sentence alone), and
+        the span is the short answer; below its `min_probability` the assistant abstains. Without
+        them, shared words (`ranked`; across languages: meaning) choose the sentence and decide
+        abstention (`_is_weak`), and up to `MAX_SENTENCES` of the passage whose words answer
+        almost as well follow it, as they do when the quote is the answer (no span). `by_meaning`: the best sentence's article is in another language
         than the question. `answered`: the short answer of the reply a follow-up follows; a span
         made of its words is not the new short answer (the reader reads the follow-up with the
         question before it and may answer that one again: "Apa yang dia peringatkan?" after "Siapa

@@ -69,7 +69,7 @@ def render_reply(answer: Answer, turn: int) -> str:
     """The reply to question `turn` (1, 2, ...) as chat markdown, in the answer's language:
     article text shown as typed (no HTML, no markdown: a `[x](url)` in an article is no link), the
     short answer in bold with a plain confidence label (after the frame when the quote is the
-    answer), each [n] a link to its source in this answer's cards. An abstention has no frame;
+    answer: what someone said, or a definition that is most of its sentence), each [n] a link to its source in this answer's cards. An abstention has no frame;
     it names the related articles, each a link to its card."""
     labels = LABELS.get(answer.language, LABELS["en"])
     if answer.abstained:
@@ -88,7 +88,7 @@ def render_reply(answer: Answer, turn: int) -> str:
     lead = f"{frame} {literal(answer.short_answer)}" if answer.short_answer else None
     if lead and text.startswith(lead):  # the frame, then the short answer: bold it there, and only there
         text = f"{frame} **{text[len(frame) + 1 : len(lead)]}**{label}" + text[len(lead):]
-    elif label and text.startswith(frame):  # the quote is the answer (what someone said)
+    elif label and text.startswith(frame):  # the quote is the answer (what someone said, a definition)
         text = frame + label + text[len(frame):]
     for n in sorted({c.n for c in answer.citations}, reverse=True):
         text = text.replace(literal(f"[{n}]"), f'<a href="#cite-{turn}-{n}">[{n}]</a>')
