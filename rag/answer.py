@@ -101,7 +101,8 @@ class Answer:
     `short_answer` is the reader's answer span inside the first quote (None when abstaining,
     with an LLM, without a reader, when the question asks what was said (`answer_type` "statement"),
     or when a follow-up's span repeats the answer it follows); `text` leads with it after the
-    frame unless it is most of the quoted sentence (`CLAUSE_SHARE`); `confidence` (0..1) the
+    frame, unless the question asks for a clause and it is most of the quoted sentence
+    (`CLAUSE_SHARE`: a definition); `confidence` (0..1) the
     probability that the quoted article answers, as the reader's ranking estimates it (None
     when abstaining, with an LLM or without a reader).
     """
@@ -249,7 +250,7 @@ class Assistant:
         spec = self.settings.llm if llm is None else llm or None
         ranked = score_sentences(in_context, hits)
         by_meaning = bool(ranked) and hits[ranked[0].hit_rank].article.language not in (None, language)
-        tokens = longest_answer(about_news, *filter(None, [previous]))  # a name is short, a definition a clause
+        tokens = longest_answer(about_news, previous) if previous else longest_answer(about_news)  # a name is short
         read = self._read(asked, in_context, hits, ranked, by_meaning, tokens) if ranked else None
         if read:
             hits, ranked = read.hits, read.ranked
@@ -277,8 +278,8 @@ class Assistant:
         the span is the short answer; below its `min_probability` the assistant abstains. Without
         them, shared words (`ranked`; across languages: meaning) choose the sentence and decide
         abstention (`_is_weak`), and up to `MAX_SENTENCES` of the passage whose words answer
-        almost as well follow it, as they do when the quote is the answer (no span). `by_meaning`: the best sentence's article is in another language
-        than the question. `answered`: the short answer of the reply a follow-up follows; a span
+        almost as well follow it, as they do when the quote is the answer (no span).
+        `by_meaning`: the best sentence's article is in another language than the question. `answered`: the short answer of the reply a follow-up follows; a span
         made of its words is not the new short answer (the reader reads the follow-up with the
         question before it and may answer that one again: "Apa yang dia peringatkan?" after "Siapa
         Menteri Luar Negeri Rusia?" marks "Sergey Lavrov"), the quote still is. `span_wanted`:
@@ -337,10 +338,9 @@ class Assistant:
               across_languages: bool, answer_tokens: int) -> ReadResult | None:
         """What the reader reads in the passages (`read_articles`, spans of at most `answer_tokens`;
         when unsure, further into the top article by the search's order for `query`, except
-        `across_languages`). None without a
-        reader, when it fails (after one log line), or for a question in another language than the
-        articles (`across_languages`) when the reader has no ranking for those (one made before
-        there was one): quotes answer those."""
+        `across_languages`). None without a reader, when it fails (after one log line), or for a
+        question in another language than the articles (`across_languages`) when the reader has
+        no ranking for those (one made before there was one): quotes answer those."""
         reader = self.reader
         if reader is None:
             return None
