@@ -9,7 +9,8 @@ a logistic model learned on train questions (`benchmarks/tune_on_train.py --read
 margin with the retrieval scores, the shared words and the question's names the passage lacks
 into the probability that an article answers (`article_features`, `Ranking`). The likeliest
 article is quoted from the sentence holding the reader's span, and the span is the short answer
-(`rag.answer` decides when it is shown).
+(`rag.answer` decides when it is shown): a name, date, number or place of at most 30 tokens, a
+definition or a reason of up to 64 (`longest_answer`).
 """
 
 from __future__ import annotations
