@@ -41,7 +41,7 @@ from rag.embeddings import embedder_for, set_threads  # noqa: E402
 from rag.evaluate import eval_index_dir, load_questions, recall_at, reciprocal_rank  # noqa: E402
 from rag.indexer import build_index  # noqa: E402
 from rag.reader import CONFIG_FILE, READER_DIR, Reader  # noqa: E402
-from rag.rerank import ARTICLE_FEATURES, answer_probability, passage_windows, read_passages  # noqa: E402
+from rag.rerank import ARTICLE_FEATURES, answer_probability, longest_answer, passage_windows, read_passages  # noqa: E402
 from rag.retriever import Filters, Retriever  # noqa: E402
 from rag.sentences import PASSAGES_READ, score_sentences  # noqa: E402
 from shared_data import ENGLISH, NEWS_QA, require  # noqa: E402
@@ -90,7 +90,7 @@ def reader_evidence(assistant: Assistant, reader: Reader, question, filters: Fil
     hits = assistant.retriever.search(question.question, assistant.settings.top_k, filters)
     ranked = score_sentences(question.question, hits)
     windows = passage_windows(reader, question.question, hits, ranked, range(min(PASSAGES_READ, len(hits))), whole)
-    found = read_passages(reader, question.question, hits, ranked, [0.0] * len(FEATURES), windows)
+    found = read_passages(reader, question.question, hits, ranked, [0.0] * len(FEATURES), windows, longest_answer(question.question))
     return [(a.features, hits[a.sentence.hit_rank].article.id in question.gold_docs) for a in found]
 
 

@@ -9,8 +9,9 @@ Who decides what: the search finds the passages (`rag/retriever.py`); their sent
 scored by the words they share with the question (`rag/sentences.py`); the trained reader
 (`rag/reader.py`) reads the best of them and reranks the articles (`rag/rerank.py`): the
 likeliest article is quoted, from the sentence holding the reader's span, the span is the short
-answer (unless the question asks what someone said: then the quote is), and below the ranking's `min_probability` the assistant abstains. A question in another
-language than the articles has its own ranking, learned on English train questions: there BM25
+answer (unless the question asks what someone said: then the quote is), and below the ranking's
+`min_probability` the assistant abstains. A question in another language than the articles has
+its own ranking, learned on English train questions: there BM25
 and shared words say little, and the reader's margins run lower. Without a reader
 (`RAG_READER=0`, or a model that cannot be loaded), shared words (across languages, meaning)
 decide whether the archive answers and which sentence is quoted (`Assistant._is_weak`). This

@@ -16,14 +16,13 @@ definition or a reason of up to 64 (`longest_answer`).
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from rag.initials import acronyms, has_word, in_passage_words, spelled_out
 from rag.reader import MAX_ANSWER_TOKENS, Reader
 from rag.retriever import Hit
-from rag.sentences import ANSWER_TYPES, PASSAGES_READ, ScoredSentence, answer_type, names_and_numbers, score_sentences
+from rag.sentences import PASSAGES_READ, ScoredSentence, asks_for_clause, names_and_numbers, score_sentences
 
 
 @dataclass(frozen=True)
@@ -76,37 +75,19 @@ def names_missing(question: str, passage: str) -> float:
 # 4% of IDK-MRC's train answers are longer than the reader's 30 tokens, 0.5% longer than 50
 # (FacQA's news answers: 0.2%, none).
 CLAUSE_ANSWER_TOKENS = 64
-# Asks for a clause, whatever else it names ("Mengapa jumlah pengangguran naik?" is no number question).
-_CLAUSE = re.compile(r"\b(?:mengapa|kenapa|bagaimana|apa(?:kah)?\s+(?:yang\s+)?dimaksud|apa(?:kah)?\s+itu|pengertian|arti\s+dari"
-                     r"|why|how(?!\s+(?:many|much|large|big|long|far|old|tall|high|wide|deep|heavy|often|soon)\b))\b", re.IGNORECASE)
-# Names and measures asked for without the question words `answer_type` knows them by.
-_NAME_OR_MEASURE = re.compile(
-    r"\bwhat(?:'s|\s+is|\s+was|\s+are|\s+were)?\s+the\s+names?\b|\bwho's\b|\bapa(?:kah)?\s+nama\b|\bsebutkan\s+nama\b"
-    r"|\b(?:which|what)\s+(?:country|city|town|province|region|year|month|day|party|team|club|company|agency|newspaper|ship)\b"
-    r"|\b(?:negara|kota|provinsi|daerah|partai|tim|klub|perusahaan)\s+(?:mana|apa)\b"
-    r"|\bhow\s+(?:large|big|long|far|old|tall|high|wide|deep|heavy|often|soon)\b|\bseberapa\s+(?:besar|banyak|jauh|lama|tinggi|luas)\b",
-    re.IGNORECASE)
 
 
 def longest_answer(*questions: str) -> int:
     """The most reader tokens the short answer may span: `CLAUSE_ANSWER_TOKENS` when the question
-    asks why, how or what something is; the reader's `MAX_ANSWER_TOKENS` (30) when it asks for a
-    name, date, number or place (`rag.sentences.answer_type`, or "what is the name", "negara
-    mana", "how large" ...). The first of `questions` that says which decides (a follow-up, then
-    the question it follows: "Dan Swedia?" after "Siapa ...?"); none: a clause.
+    asks for a clause (`rag.sentences.asks_for_clause`: why, how, what something is, or no name,
+    date, number or place), else the reader's `MAX_ANSWER_TOKENS` (30).
 
     Example::
 
         longest_answer("Siapa juru bicara Kremlin?")             # 30
         longest_answer("Apa yang dimaksud dengan komunisme?")    # 64
-        longest_answer("Dan Swedia?", "Kapan Finlandia bergabung dengan NATO?")   # 30
     """
-    for question in questions:
-        if _CLAUSE.search(question):
-            return CLAUSE_ANSWER_TOKENS
-        if answer_type(question) in ANSWER_TYPES or _NAME_OR_MEASURE.search(question):
-            return MAX_ANSWER_TOKENS
-    return CLAUSE_ANSWER_TOKENS
+    return CLAUSE_ANSWER_TOKENS if asks_for_clause(*questions) else MAX_ANSWER_TOKENS
 
 
 def answer_probability(features: Sequence[float], weights: Sequence[float]) -> float:
@@ -197,13 +178,14 @@ def read_articles(reader: Reader, question: str, hits: Sequence[Hit], ranked: Se
     reading = ReadResult(hits, ranked, answers, ranking.min_probability)
     if next_passages is not None and first:
         unread = max(0, ranking.articles - len(hits))  # a small archive: read its top article further instead
-        reading = read_more_of_top(reader, question, reading, ranking.weights, first[0][1], next_passages, 1 + unread, tokens)
+        reading = read_more_of_top(reader, question, reading, ranking.weights, first[0][1], next_passages, 1 + unread,
+                                   answer_tokens=tokens)
     return replace(reading, answers=sorted(reading.answers, key=lambda a: a.probability, reverse=True))
 
 
 def read_more_of_top(reader: Reader, question: str, reading: ReadResult, weights: Sequence[float],
                      window: tuple[int, int], next_passages: Callable[[Hit, int], list[Hit]],
-                     count: int = 1, answer_tokens: int | None = None) -> ReadResult:
+                     count: int = 1, *, answer_tokens: int) -> ReadResult:
     """`count` more windows of the top article, read when the reader was not sure its passage
     answers: when its `window` left sentences of the passage out, first a window around the best
     of those ("Apa kata Lavrov tentang NATO?" over the seed article: the lead holding Lavrov's
@@ -247,13 +229,13 @@ def passage_windows(reader: Reader, question: str, hits: Sequence[Hit], ranked: 
 
 def read_passages(reader: Reader, question: str, hits: Sequence[Hit], ranked: Sequence[ScoredSentence],
                   weights: Sequence[float], windows: Sequence[tuple[int, tuple[int, int]]],
-                  answer_tokens: int | None = None) -> list[ReaderAnswer]:
+                  answer_tokens: int) -> list[ReaderAnswer]:
     """The reader's answer in each of the passages `hits[rank]`, read in its window (`windows`:
     (rank, [start, end) of the article), see `passage_windows`), in `windows` order, its spans
-    at most `answer_tokens` long (None: `longest_answer(question)`); see `read_articles`."""
+    at most `answer_tokens` long (`longest_answer`); see `read_articles`."""
     answers = []
     texts = [hits[rank].article.text[start:end] for rank, (start, end) in windows]
-    for reading in reader.read(question, texts, max_answer_tokens=answer_tokens or longest_answer(question)):
+    for reading in reader.read(question, texts, max_answer_tokens=answer_tokens):
         rank, (offset, _) = windows[reading.passage]
         hit = hits[rank]
         sentences = [s for s in ranked if s.hit_rank == rank]

@@ -55,6 +55,18 @@ _WHAT_WAS_SAID = re.compile(
     r"|^\W*what\s+(?:was|is|has\s+been)\s+said\b",
     re.IGNORECASE)
 
+# Asks for a clause, whatever else it names ("Mengapa jumlah pengangguran naik?" is no number question).
+_CLAUSE = re.compile(r"\b(?:mengapa|kenapa|bagaimana|apa(?:kah)?\s+(?:yang\s+)?dimaksud|apa(?:kah)?\s+itu|pengertian|arti\s+dari"
+                     r"|why|how(?!\s+(?:many|much|large|big|long|far|old|tall|high|wide|deep|heavy|often|soon)\b))\b", re.IGNORECASE)
+# Names and measures asked for without the question words of `ANSWER_TYPES` (which also weigh the
+# sentences, so these are kept apart: "apa nama" asks 12% of the news questions).
+_NAME_OR_MEASURE = re.compile(
+    r"\bwhat(?:'s|\s+is|\s+was|\s+are|\s+were)?\s+the\s+names?\b|\bwho's\b|\bapa(?:kah)?\s+nama\b|\bsebutkan\s+nama\b"
+    r"|\b(?:which|what)\s+(?:country|city|town|province|region|year|month|day|party|team|club|company|agency|newspaper|ship)\b"
+    r"|\b(?:negara|kota|provinsi|daerah|partai|tim|klub|perusahaan)\s+(?:mana|apa)\b"
+    r"|\bhow\s+(?:large|big|long|far|old|tall|high|wide|deep|heavy|often|soon)\b|\bseberapa\s+(?:besar|banyak|jauh|lama|tinggi|luas)\b",
+    re.IGNORECASE)
+
 
 def terms(text: str) -> list[str]:
     """Stemmed content words: what lexical evidence is counted in."""
@@ -78,6 +90,27 @@ def answer_type(question: str) -> str | None:
         if any(f" {cue} " in lowered or f" {cue}?" in lowered for cue in cues):
             return kind
     return None
+
+
+def asks_for_clause(*questions: str) -> bool:
+    """Is the answer a clause rather than a name, date, number or place: the question asks why,
+    how or what something is, or for none of those (`answer_type`, or "apa nama", "negara mana",
+    "which country", "how large" ...)? The first of `questions` that says which decides (a
+    follow-up, then the question it follows); none says: a clause. The reader may then mark a
+    longer span (`rag.rerank.longest_answer`).
+
+    Example::
+
+        asks_for_clause("Apa yang dimaksud dengan komunisme?")                      # True
+        asks_for_clause("Siapa juru bicara Kremlin?")                               # False
+        asks_for_clause("Dan Swedia?", "Kapan Finlandia bergabung dengan NATO?")    # False
+    """
+    for question in questions:
+        if _CLAUSE.search(question):
+            return True
+        if answer_type(question) in ANSWER_TYPES or _NAME_OR_MEASURE.search(question):
+            return False
+    return True
 
 
 def has_answer_type(sentence: str, kind: str | None, question: str) -> bool:

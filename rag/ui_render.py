@@ -69,8 +69,9 @@ def render_reply(answer: Answer, turn: int) -> str:
     """The reply to question `turn` (1, 2, ...) as chat markdown, in the answer's language:
     article text shown as typed (no HTML, no markdown: a `[x](url)` in an article is no link), the
     short answer in bold with a plain confidence label (after the frame when the quote is the
-    answer: what someone said, or a definition that is most of its sentence), each [n] a link to its source in this answer's cards. An abstention has no frame;
-    it names the related articles, each a link to its card."""
+    answer: what someone said, or a definition that is most of its sentence), each [n] a link to
+    its source in this answer's cards. An abstention has no frame; it names the related articles,
+    each a link to its card."""
     labels = LABELS.get(answer.language, LABELS["en"])
     if answer.abstained:
         first, *rest = answer.text.split("\n")
