@@ -32,12 +32,40 @@ wah yaitu yakni yang kapan berapa mengapa kenapa dimana manakah siapakah berapak
 QUESTION_WORDS: frozenset[str] = frozenset({"kemana", "darimana"})
 
 ENGLISH_STOPWORDS: frozenset[str] = frozenset(STOPWORDS_EN_PLUS)
+_ENGLISH_ONLY = ENGLISH_STOPWORDS - INDONESIAN_STOPWORDS  # in capitals: "AS", "MA", "WHO"
+_STOPWORDS = INDONESIAN_STOPWORDS | ENGLISH_STOPWORDS
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 
 
 def words(text: str) -> list[str]:
     """Lower-cased alphabetic words."""
     return _WORD.findall(text.lower())
+
+
+def case_folded(word: str) -> str:
+    """`word` lower-cased, except an acronym whose lower case is an English stopword: "AS"
+    (Amerika Serikat), "MA" (Mahkamah Agung) and "WHO" are names in Indonesian news, while "as",
+    "ma" and "who" are dropped as stopwords. A headline in capitals keeps its English stopwords
+    ("THE") as words too; they match only a question written in capitals.
+
+    Example::
+
+        [case_folded(w) for w in "Presiden AS, as usual".replace(",", "").split()]
+        # ['presiden', 'AS', 'as', 'usual']
+    """
+    return word if word.isupper() and word.lower() in _ENGLISH_ONLY else word.lower()
+
+
+def content_words(text: str) -> list[str]:
+    """Alphabetic words, `case_folded`, without stopwords or one-letter words: what a question
+    and a sentence are compared by.
+
+    Example::
+
+        content_words("Siapa presiden AS saat ini?")   # ['presiden', 'AS']
+    """
+    folded = (case_folded(word) for word in _WORD.findall(text))
+    return [word for word in folded if len(word) > 1 and word not in _STOPWORDS]
 
 
 def detect_language(text: str) -> str | None:

@@ -18,7 +18,7 @@ import bm25s
 import numpy as np
 import Stemmer
 
-from rag.language import ENGLISH_STOPWORDS, INDONESIAN_STOPWORDS
+from rag.language import ENGLISH_STOPWORDS, INDONESIAN_STOPWORDS, case_folded
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # its per-build debug lines are noise
 
@@ -28,20 +28,17 @@ def _stopwords() -> list[str]:
 
 
 _WORD = re.compile(r"(?u)\b\w\w+\b")  # bm25s's default splitter
-_ENGLISH_ONLY = ENGLISH_STOPWORDS - INDONESIAN_STOPWORDS  # in capitals: "AS", "MA", "WHO"
 
 
 def split_words(text: str) -> list[str]:
-    """Words, lower-cased, except an acronym whose lower case is an English stopword: "AS"
-    (Amerika Serikat), "MA" (Mahkamah Agung) and "WHO" are names in Indonesian news, while
-    "as", "ma" and "who" are dropped as stopwords. A headline in capitals keeps its English
-    stopwords ("THE") as words too; they match only a question written in capitals.
+    """Words of two characters or more, `case_folded` (so "AS", Amerika Serikat, is not dropped
+    as the stopword "as").
 
     Example::
 
         split_words("Presiden AS, as usual")   # ['presiden', 'AS', 'as', 'usual']
     """
-    return [w if w.isupper() and w.lower() in _ENGLISH_ONLY else w.lower() for w in _WORD.findall(text)]
+    return [case_folded(w) for w in _WORD.findall(text)]
 
 
 def make_bm25_tokenizer() -> bm25s.tokenization.Tokenizer:

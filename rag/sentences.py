@@ -17,12 +17,11 @@ from dataclasses import dataclass
 
 import Stemmer
 
-from rag.language import ENGLISH_STOPWORDS, INDONESIAN_STOPWORDS, words
+from rag.language import content_words, words
 from rag.retriever import Hit
 
 PASSAGES_READ = 4  # the answer is looked for in the sentences of this many top passages
 _STEMMER = Stemmer.Stemmer("indonesian")
-_STOPWORDS = INDONESIAN_STOPWORDS | ENGLISH_STOPWORDS
 
 _MONTHS = (r"januari|februari|maret|april|mei|juni|juli|agustus|september|oktober|november|desember|"
            r"january|february|march|may|june|july|august|october|december|jan|feb|mar|apr|jun|jul|agu|aug|sep|okt|oct|nov|des|dec")
@@ -34,11 +33,13 @@ _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'-]+")
 
 # Question words that announce what kind of answer is wanted.
 ANSWER_TYPES: dict[str, tuple[str, ...]] = {
-    "date": ("kapan", "kapankah", "tanggal", "when", "tahun berapa", "what year", "pukul berapa"),
+    "date": ("kapan", "kapankah", "tanggal", "when", "tahun berapa", "tahun berapakah", "what year", "pukul berapa"),
     "number": ("berapa", "berapakah", "how many", "how much", "jumlah"),
     "name": ("siapa", "siapakah", "who", "whom"),
     "place": ("di mana", "dimana", "di manakah", "dimanakah", "ke mana", "kemana", "where", "di kota apa", "di negara"),
 }
+
+_CUE_WORD = re.compile(r"[\w'-]+")
 
 # A question whose answer is what someone said ("statement"): the quoted sentence answers it, a
 # span of it does not ("Apa yang dikatakan Lavrov tentang NATO?" -> "Sergey Lavrov memperingatkan
@@ -69,25 +70,43 @@ _NAME_OR_MEASURE = re.compile(
 
 
 def terms(text: str) -> list[str]:
-    """Stemmed content words: what lexical evidence is counted in."""
-    return _STEMMER.stemWords([w for w in words(text) if w not in _STOPWORDS and len(w) > 1])
+    """Stemmed content words (`rag.language.content_words`): what lexical evidence is counted in.
+
+    Example::
+
+        terms("Siapa presiden AS?")   # ['presiden', 'AS']
+    """
+    return _STEMMER.stemWords(content_words(text))
+
+
+# A title or a quote inside a question: its words are no question words ("Tahun berapa terbit buku
+# "50 Alasan Mengapa Anwar ..."?" asks for a year, not why). An apostrophe within a word is no quote.
+_QUOTED = re.compile(r'"[^"]*"|“[^”]*”|(?<!\w)\'[^\']*\'(?!\w)')
+
+
+def _question_words_part(question: str) -> str:
+    """`question` without what it quotes, unless that is all of it."""
+    outside = _QUOTED.sub(" ", question)
+    return outside if words(outside) else question
 
 
 def answer_type(question: str) -> str | None:
     """What kind of answer `question` asks for: "statement" (what someone said, which the quote
     gives whole; no short answer is shown), else "date", "number", "name" or "place" by its
-    question words (`ANSWER_TYPES`), or None.
+    question words (`ANSWER_TYPES`, not counting words it quotes), or None.
 
     Example::
 
         answer_type("Apa yang dikatakan Lavrov tentang perluasan NATO?")   # 'statement'
         answer_type("Siapa juru bicara Kremlin?")                          # 'name'
+        answer_type('Siapa penulis buku "Kapan Kita Kawin?"')              # 'name'
     """
+    question = _question_words_part(question)
     if _WHAT_WAS_SAID.search(question):
         return "statement"
-    lowered = " " + question.lower() + " "
+    lowered = f" {' '.join(_CUE_WORD.findall(question.lower()))} "  # "tahun berapakah, ..." too
     for kind, cues in ANSWER_TYPES.items():
-        if any(f" {cue} " in lowered or f" {cue}?" in lowered for cue in cues):
+        if any(f" {cue} " in lowered for cue in cues):
             return kind
     return None
 
@@ -105,7 +124,7 @@ def asks_for_clause(*questions: str) -> bool:
         asks_for_clause("Siapa juru bicara Kremlin?")                               # False
         asks_for_clause("Dan Swedia?", "Kapan Finlandia bergabung dengan NATO?")    # False
     """
-    for question in questions:
+    for question in map(_question_words_part, questions):
         if _CLAUSE.search(question):
             return True
         if answer_type(question) in ANSWER_TYPES or _NAME_OR_MEASURE.search(question):

@@ -90,6 +90,16 @@ def test_a_question_about_a_fact_that_mentions_saying(question):
     assert answer_type(question) != "statement"
 
 
+@pytest.mark.parametrize(("question", "kind"), [
+    ('Siapa penulis buku "Kapan Kita Kawin?"', "name"), ("Kapan lagu “Siapa Dia” dirilis?", "date"),
+    ("Siapa yang menulis 'Apa kata dunia'?", "name"),
+    # a comma after the question word, or the whole question in quotes, hides nothing
+    ("Pada tahun berapakah, SEA Games terakhir diadakan di Vietnam?", "date"), ('"Siapa juru bicara Kremlin?"', "name"),
+])
+def test_question_words_are_read_outside_quotes_whatever_punctuation_follows(question, kind):
+    assert answer_type(question) == kind
+
+
 @pytest.mark.parametrize(("question", "tokens"), [
     ("Siapa juru bicara Kremlin?", 30), ("Kapan KTT NATO digelar?", 30), ("Berapa korban tewas?", 30),
     ("Di mana para pemimpin NATO bertemu?", 30), ("Apa nama sungai terpanjang di Tiongkok?", 30),
@@ -100,6 +110,9 @@ def test_a_question_about_a_fact_that_mentions_saying(question):
     ("Mengapa jumlah pengangguran naik?", 64), ("Bagaimana dampaknya di negara berkembang?", 64),
     ("How did Biden react when Putin spoke?", 64), ("How many people died?", 30), ("Negara mana yang menjadi tuan rumah?", 30),
     ("Which country hosted the summit?", 30), ("Who's the spokesman of the Kremlin?", 30), ("Sebutkan nama menteri itu!", 30),
+    # words of a quoted title are no question words
+    ('Tahun berapa terbit buku "50 Alasan Mengapa Anwar Tak Bisa Menjadi Perdana Menteri"?', 30),
+    ("Siapa penyanyi lagu 'Bagaimana Kalau Aku Tidak Baik-Baik Saja'?", 30), ('"Mengapa harga naik?"', 64),
 ])
 def test_a_name_date_number_or_place_is_a_short_answer_a_definition_may_be_a_clause(question, tokens):
     assert longest_answer(question) == tokens

@@ -417,3 +417,13 @@ def test_reader_that_fails_while_reading_falls_back_to_quotes(archive, caplog):
         answer = broken.answer("Siapa juru bicara Kremlin?")
     assert not answer.abstained and answer.short_answer is None and "Peskov" in answer.citations[0].sentence
     assert [r.message for r in caplog.records if "out of memory" in r.message]
+
+
+def test_initials_that_are_english_stopwords_are_words_of_the_question(seed_alone):
+    """"AS" (Amerika Serikat) lower-cased is the English stopword "as": the sentence scoring
+    dropped it, so "Siapa presiden AS?" shared only "presiden" with the Zelenskyy sentence and
+    the Biden one alike. Without a reader the quote is chosen by those words alone."""
+    quotes_only = Assistant(seed_alone.retriever, get_settings(corpus_dir=seed_alone.settings.corpus_dir,
+                                                               index_dir=seed_alone.settings.index_dir, reader=False))
+    answer = quotes_only.answer("Siapa presiden AS?")
+    assert quotes_only.reader is None and answer.citations[0].sentence.startswith("Presiden AS Joe Biden")
