@@ -71,8 +71,19 @@ class CorpusScan:
 
     @property
     def failed_paths(self) -> set[str]:
-        """Files with a problem: the indexer keeps what it already holds for them."""
+        """Files (and folders) with a problem."""
         return {problem.path for problem in self.problems}
+
+    def failed(self, path: str) -> bool:
+        """Could the file at `path` (relative to the corpus) not be read, or the folder holding it?
+        The indexer then keeps what it already holds for it.
+
+        Example::
+
+            scan = load_corpus(Path("corpus"))
+            scan.failed("2024/banjir.md")   # True when 2024/ could not be listed
+        """
+        return any(path == failed or failed == "." or path.startswith(failed + "/") for failed in self.failed_paths)
 
 
 def normalise_newlines(text: str) -> str:
@@ -365,7 +376,7 @@ def iter_corpus_files(root: Path) -> Iterator[tuple[Path, str, tuple[str, dict] 
         try:
             entries = sorted((e for e in os.scandir(folder) if not e.name.startswith(".")), key=lambda e: e.name)
         except OSError as error:
-            yield folder, folder.relative_to(root).as_posix(), (f"folder cannot be read ({error.strerror or error})", "Check its permissions.")
+            yield folder, folder.relative_to(root).as_posix(), ("folder_unreadable", {"error": error.strerror or str(error)})
             continue
         subfolders = []
         for entry in entries:

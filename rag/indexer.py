@@ -196,7 +196,7 @@ def build_index(settings: Settings, embedder: Embedder, full: bool = False, prog
         current = {article.id: article for article in scan.articles}
         changed = [a for a in scan.articles if a.id in known and known[a.id][0] != a.sha256]
         added = [a for a in scan.articles if a.id not in known]
-        removed = [i for i, (_, path) in known.items() if i not in current and path not in scan.failed_paths]
+        removed = [i for i, (_, path) in known.items() if i not in current and not scan.failed(path)]
         report.added, report.updated, report.removed = len(added), len(changed), len(removed)
         report.unchanged = len(current) - len(added) - len(changed)
         if previous is not None and not (added or changed or removed):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -57,6 +58,28 @@ def test_a_file_that_turns_bad_keeps_its_previous_chunks(settings, embedder):
     report = build_index(settings, embedder)
     assert report.failed == 1 and report.removed == 0 and "not valid YAML" in str(report.problems[0])
     assert IndexStore.open(settings.index_dir).article("a.md").title == "Satu"
+
+
+def test_a_folder_that_cannot_be_listed_keeps_its_articles(settings, embedder, monkeypatch):
+    """A folder the build may not list (its permissions changed, a network share gone) is reported
+    with what to do, and the articles indexed from it stay; the rest of the corpus updates."""
+    write(settings.corpus_dir / "2024" / "banjir.md", "---\ntitle: Banjir\n---\nHujan deras membuat banjir di Jakarta.")
+    write(settings.corpus_dir / "gempa.md", "---\ntitle: Gempa\n---\nGempa mengguncang Padang.")
+    build_index(settings, embedder)
+    listing = os.scandir
+
+    def refused(folder):
+        if Path(folder).name == "2024":
+            raise PermissionError(13, "Permission denied")
+        return listing(folder)
+
+    monkeypatch.setattr(os, "scandir", refused)
+    write(settings.corpus_dir / "pasar.md", "---\ntitle: Pasar\n---\nPasar Senen terbakar.")
+    report = build_index(settings, embedder)
+    assert (report.added, report.removed, report.failed) == (1, 0, 1)
+    assert str(report.problems[0]) == ("2024: folder cannot be read (Permission denied); the index keeps what it holds from it. "
+                                       "Check the folder's permissions.")
+    assert IndexStore.open(settings.index_dir).article("2024/banjir.md").title == "Banjir"
 
 
 def test_sentences_and_chunks_point_into_the_article(settings, embedder):
