@@ -348,7 +348,10 @@ class Fetcher:
         """GET `url` within robots.txt, the per-host delay and the retry policy; None on 304."""
         if not url.startswith(("http://", "https://")):
             raise FetchError("not an http(s) URL")
-        if not self._allowed(url):
+        rules = self._robots_rules(url)
+        if rules is None:  # tried again on the next run
+            raise FetchError("its site's robots.txt could not be read")
+        if not rules.can_fetch(USER_AGENT, url):
             raise FetchError("disallowed by robots.txt", permanent=True)
         headers = {}
         if conditional:
@@ -407,9 +410,10 @@ class Fetcher:
             time.sleep(pause)
         self._last_request[host] = time.monotonic()
 
-    def _allowed(self, url: str) -> bool:
+    def _robots_rules(self, url: str) -> urllib.robotparser.RobotFileParser | None:
         """robots.txt of the URL's site (fetched once per run): a missing one (4xx) allows all;
-        one that cannot be read (5xx, no answer) allows nothing, as RFC 9309 asks."""
+        one that cannot be read (5xx, no answer) is None and allows nothing this run, as RFC 9309
+        asks."""
         parts = urlsplit(url)
         site = f"{parts.scheme}://{parts.netloc}"
         if site not in self._robots:
@@ -421,8 +425,7 @@ class Fetcher:
             except FetchError as error:
                 self._robots[site] = None
                 self._fail(urljoin(site, "/robots.txt"), f"{error}; not fetching from {parts.netloc} this time")
-        rules = self._robots[site]
-        return rules is not None and rules.can_fetch(USER_AGENT, url)
+        return self._robots[site]
 
     def _fail(self, url: str, reason: str) -> None:
         line = f"{url}: {reason}"

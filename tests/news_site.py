@@ -81,6 +81,8 @@ class NewsSite:
         self.crawl_delay = crawl_delay
         self.times: list[float] = []  # when each article page was asked for
         self.broken, self.slow_seconds = broken, slow_seconds
+        self.robots_status = 200  # 503: a robots.txt that cannot be read
+        self.article_base: str | None = None  # the site the RSS feed's links point to (None: this one)
         self.hits: Counter[str] = Counter()
         self.status: Counter[int] = Counter()
         self.user_agents: set[str] = set()
@@ -105,7 +107,8 @@ class NewsSite:
 
     def rss(self) -> str:
         links = [s.path for s in self.stories[-2:]] + self.broken_links()  # the newest two
-        items = "".join(f"<item><title>{p}</title><link>{self.base}{p}</link><guid>{self.base}{p}</guid></item>" for p in links)
+        base = self.article_base or self.base
+        items = "".join(f"<item><title>{p}</title><link>{base}{p}</link><guid>{base}{p}</guid></item>" for p in links)
         return f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Warta Lokal</title>{items}</channel></rss>'
 
     def atom(self) -> str:
@@ -122,7 +125,7 @@ class NewsSite:
         """(status, content type, body) of a path."""
         if path == "/robots.txt":
             delay = f"Crawl-delay: {self.crawl_delay}\n" if self.crawl_delay else ""
-            return 200, "text/plain", f"User-agent: *\nDisallow: /private/\n{delay}"
+            return self.robots_status, "text/plain", f"User-agent: *\nDisallow: /private/\n{delay}"
         if path == "/rss.xml":
             return 200, "application/rss+xml", self.rss()
         if path == "/atom.xml":

@@ -30,6 +30,21 @@ def quick_fetcher(corpus) -> Fetcher:
     return Fetcher(corpus, delay=0, timeout=0.5, retries=1, backoff=0.05)
 
 
+def test_articles_behind_a_robots_txt_that_cannot_be_read_are_fetched_once_it_can_be(tmp_path):
+    """RFC 9309: a robots.txt answering 5xx allows nothing, this run; the feed's articles on that
+    site are fetched by a later run (they were recorded as failed for good)."""
+    with NewsSite(broken=False) as feed, NewsSite(broken=False) as articles:
+        feed.article_base, articles.robots_status = articles.base, 503
+        with quick_fetcher(tmp_path) as fetcher:
+            first = fetcher.fetch([feed.base + "/rss.xml"])
+        assert first.saved == [] and not any(path.startswith("/berita/") for path in articles.hits)
+        assert any("robots.txt could not be read" in line for line in first.failures), first.failures
+        articles.robots_status = 200
+        with quick_fetcher(tmp_path) as fetcher:
+            again = fetcher.fetch([feed.base + "/rss.xml"])
+        assert len(again.saved) == 2, again.failures
+
+
 def test_feeds_and_sitemap_bring_each_article_once_and_report_each_broken_page_once(tmp_path):
     with NewsSite(slow_seconds=2.0) as site:
         sources = [site.base + path for path in ("/rss.xml", "/atom.xml", "/sitemap.xml")]
