@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from rag import __version__
 from rag.answer import MAX_QUESTION_CHARS, Answer, Assistant
 from rag.articles import Archive, ArticleNotFound, WriteRefused
-from rag.problems import ArticleError
+from rag.problems import ArticleError, Problem
 from rag.indexer import UpdateJob
 from rag.retriever import Filters
 
@@ -173,7 +173,7 @@ def add_write_routes(app: FastAPI, archive: Archive) -> None:
         with _http_errors():
             archive.authorize(token)  # before reading up to RAG_MAX_FILE_MB of body
         data = await file.read(archive.settings.max_file_bytes + 1)
-        return _saved(lambda: archive.save_file(file.filename or "", data, token, replace))
+        return _saved(lambda: archive.save_file(file.filename or "", data, token, replace), file.filename or "")
 
     @app.delete("/api/articles/{article_id:path}")
     def delete_article(article_id: str, token: Token) -> dict:
@@ -192,16 +192,18 @@ def _job_json(job: UpdateJob | None) -> dict | None:
     return {name: value for name, value in job.__dict__.items() if name not in ("report", "finished")} if job else None
 
 
-def _saved(save) -> dict:
-    with _http_errors():
+def _saved(save, file_name: str = "") -> dict:
+    with _http_errors(file_name):
         path, articles = save()
     return {"path": path.name, "articles": [a.id for a in articles],
             "note": "saved in the corpus; POST /api/index/update to make it searchable"}
 
 
 @contextlib.contextmanager
-def _http_errors() -> Iterator[None]:
-    """The library's refusals as HTTP statuses: 403 writes disabled, 401 bad token, 404, 409, 422."""
+def _http_errors(file_name: str = "") -> Iterator[None]:
+    """The library's refusals as HTTP statuses: 403 writes disabled, 401 bad token, 404, 409, 422
+    (an uploaded file's problem names it and the line: "a.jsonl:3: not valid JSON ... Fix or
+    remove the line.")."""
     try:
         yield
     except WriteRefused as refused:
@@ -212,7 +214,7 @@ def _http_errors() -> Iterator[None]:
         raise HTTPException(404, str(missing)) from None
     except ArticleError as error:
         status = 409 if error.key in ("exists", "record_of_file") else 422
-        raise HTTPException(status, f"{error.reason}. {error.hint}") from None
+        raise HTTPException(status, Problem.of(file_name, error).text() if file_name else f"{error.reason}. {error.hint}") from None
 
 
 def _events(items: Iterator[str | Answer]) -> Iterator[str]:

@@ -400,8 +400,10 @@ def article_rows(archive: Archive, query: str, language: str) -> list[list[str]]
 
 def refusal(error: WriteRefused | ArticleError | ArticleNotFound, language: str, subject: str = "") -> str:
     """A refused write as one line in the page's language: "**Ditolak** subject: why" (article
-    errors keep their reason and hint)."""
+    errors keep their reason and hint, and the line of the file they concern: "subject:3")."""
     labels = LABELS[language]
+    if isinstance(error, ArticleError) and error.line and subject:
+        subject = f"{subject}:{error.line}"
     if isinstance(error, WriteRefused):
         why = labels["wrong_token"] if error.configured else labels["writes_disabled"]
     elif isinstance(error, ArticleNotFound):

@@ -152,6 +152,10 @@ def test_upload_is_sanitised_and_checked(http, server):
     bad = {"file": ("rusak.md", b"---\ntitle: [rusak\n---\nIsi.", "text/markdown")}
     response = http.post("/api/articles/upload", files=bad, headers=AUTH)
     assert response.status_code == 422 and "not valid YAML" in response.json()["detail"]
+    lines = {"file": ("rusak.jsonl", b'{"title": "Satu", "text": "Isi pertama."}\n{"title": "Dua", "text": \n', "application/jsonl")}
+    response = http.post("/api/articles/upload", files=lines, headers=AUTH)  # the file, the line and what to do
+    assert response.status_code == 422 and response.json()["detail"].startswith("rusak.jsonl:2: not valid JSON (")
+    assert response.json()["detail"].endswith("Fix or remove the line.") and not (server.corpus / "rusak.jsonl").exists()
     binary = {"file": ("gambar.png", b"\x89PNG", "image/png")}
     assert http.post("/api/articles/upload", files=binary, headers=AUTH).status_code == 422
     (server.corpus / "evil.md").unlink()

@@ -185,6 +185,11 @@ def test_upload_update_and_ask_about_the_new_article(page, server, tmp_path):
     upload(page, article)  # again: refused, and said in the page's language, as every library error
     page.wait_for_function("() => document.querySelector('#upload-report').innerText.includes('gempa_garut.md sudah ada di korpus')",
                            timeout=30_000)
+    broken = tmp_path / "rusak.jsonl"
+    broken.write_text('{"title": "Satu", "text": "Isi pertama."}\n{"title": "Dua", "text": \n')
+    upload(page, broken)  # the file, its line and what to do
+    page.wait_for_function("() => document.querySelector('#upload-report').innerText.includes('rusak.jsonl:2: bukan JSON yang sah')",
+                           timeout=30_000)
     page.click("#update")
     page.wait_for_function("() => /2 artikel baru/.test(document.querySelector('#update-report').innerText)", timeout=120_000)
     assert "Warta Jabar" in page.inner_text("#articles")
