@@ -32,9 +32,13 @@ def main() -> None:
     if not port_is_free(args.host, args.port):
         sys.exit(f"error: port {args.port} on {args.host} is taken; stop the other server or pass --port N")
 
-    from rag.embeddings import tune_memory_allocator
+    from rag.cli import USER_ERRORS, build_and_report
 
-    tune_memory_allocator()  # before any thread or model exists
+    settings = get_settings()
+    try:
+        embedder = build_and_report(settings)  # tunes the memory allocator first: before any thread or model exists
+    except USER_ERRORS as error:
+        sys.exit(f"error: {error}")
     import gradio as gr
     import uvicorn
 
@@ -42,14 +46,11 @@ def main() -> None:
     from rag.api import create_api
     from rag.articles import Archive
     from rag.auto_update import start_in_background
-    from rag.embeddings import embedder_for, set_threads
-    from rag.indexer import IndexUpdater, build_index
+    from rag.embeddings import set_threads
+    from rag.indexer import IndexUpdater
     from rag.retriever import Retriever
     from rag.ui import build_ui, page_options
 
-    settings = get_settings()
-    embedder = embedder_for(settings)
-    print(build_index(settings, embedder).summary(), flush=True)
     set_threads(settings.query_threads)  # serve queries single-threaded: latency stays flat under load
     assistant = Assistant(Retriever(settings.index_dir, embedder, settings), settings)
     threading.Thread(target=lambda: assistant.reader, name="load-reader", daemon=True).start()  # ready before the first question

@@ -19,8 +19,18 @@ def _settings(args: argparse.Namespace) -> Settings:
     return get_settings(corpus_dir=getattr(args, "corpus", None), index_dir=getattr(args, "index", None))
 
 
-def _build(settings: Settings, full: bool = False, ray: str | None = None):
-    """Build or update the index, print what changed; returns the embedder it used."""
+# What a user can fix (a missing corpus folder, an index another build holds, a bad setting): one line, no traceback.
+USER_ERRORS = (IndexProblem, FileNotFoundError, ValueError, RuntimeError)
+
+
+def build_and_report(settings: Settings, full: bool = False, ray: str | None = None):
+    """Build or update the index, print what changed (and the files it ignored); returns the
+    embedder it used. `rag index`, `rag fetch` and `app.py` start this way.
+
+    Example::
+
+        embedder = build_and_report(get_settings())   # prints "articles: 1 added, ..."
+    """
     from rag.embeddings import embedder_for, tune_memory_allocator
     from rag.indexer import build_index
 
@@ -37,7 +47,7 @@ def _build(settings: Settings, full: bool = False, ray: str | None = None):
 def cmd_index(args: argparse.Namespace) -> int:
     """Build or update the index and print what changed; with --watch, keep it following the corpus."""
     settings = _settings(args)
-    embedder = _build(settings, args.full, args.ray)
+    embedder = build_and_report(settings, args.full, args.ray)
     if args.watch:
         import threading
 
@@ -58,7 +68,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     report = fetch_sources(settings, args.urls)
     print(report.summary())
     if report.saved and not args.no_index:
-        _build(settings)
+        build_and_report(settings)
     return 0
 
 
@@ -216,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (IndexProblem, FileNotFoundError, ValueError, RuntimeError) as error:
+    except USER_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

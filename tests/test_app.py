@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -91,3 +92,15 @@ def test_a_taken_port_gives_a_clear_message():
         port = sock.getsockname()[1]
         result = subprocess.run([sys.executable, "app.py", "--port", str(port)], cwd=PROJECT, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0 and f"port {port}" in result.stderr and "--port" in result.stderr
+
+
+def test_a_missing_corpus_folder_gives_a_clear_message(tmp_path):
+    """What a user can fix is said in one line, as `rag index` says it, not as a traceback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "RAG_CORPUS_DIR": str(tmp_path / "nowhere"), "RAG_INDEX_DIR": str(tmp_path / "index")}
+    result = subprocess.run([sys.executable, "app.py", "--port", str(port)], cwd=PROJECT, capture_output=True, text=True,
+                            timeout=120, env=env)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert result.stderr.strip().endswith("does not exist; create it, or name another with --corpus DIR or RAG_CORPUS_DIR"), result.stderr
