@@ -92,7 +92,7 @@ class Source(ArticleRef):
     passage: str
     passage_start: int
     passage_end: int
-    also_in: list[dict] = field(default_factory=list)  # later copies of the same story: article_id, title, source, published, url
+    also_in: list[dict] = field(default_factory=list)  # the story's other copies: article_id, title, source, published, url
 
 
 @dataclass
@@ -166,9 +166,15 @@ def repeats(span: str, answered: str) -> bool:
     return bool(said) and set(re.findall(r"\w+", span.casefold())) <= said
 
 
-def retrieval_query(question: str, history: Sequence[dict] | None) -> str:
-    """Fold the previous question in when the new one is short or refers back to it."""
-    previous = followed_question(question, history)
+def retrieval_query(question: str, previous: str | None) -> str:
+    """What is searched for `question`: the question it follows (`followed_question`) first,
+    when there is one.
+
+    Example::
+
+        retrieval_query("Dan Swedia?", "Kapan Finlandia bergabung dengan NATO?")
+        # 'Kapan Finlandia bergabung dengan NATO? Dan Swedia?'
+    """
     return f"{previous} {question}" if previous else question
 
 
@@ -244,8 +250,8 @@ class Assistant:
         question = question.strip()
         language = detect_language(question) or "id"
         about_news = without_archive_words(question)  # "... yang disebut dalam artikel?" asks about the news
-        in_context = retrieval_query(about_news, history)  # a follow-up is searched with the question it follows...
         previous = followed_question(about_news, history)
+        in_context = retrieval_query(about_news, previous)  # a follow-up is searched with the question it follows...
         asked = f"{about_news} {previous}" if previous else about_news  # ...and read with it after (the reader cuts at 48 tokens)
         hits = self.retriever.search(in_context, k or self.settings.top_k, filters)
         spec = self.settings.llm if llm is None else llm or None

@@ -84,7 +84,8 @@ def create_api(assistant: Assistant, archive: Archive) -> FastAPI:
     async def lifespan(_: FastAPI):
         # Endpoints run in anyio's worker threads (40 by default). Answers are CPU-bound, so more
         # threads add no throughput; they only take CPU from the web page's chat queue. Capping
-        # them at the chat's concurrency shares the CPU fairly (benchmarks/load_test.py).
+        # them (RAG_API_CONCURRENCY, beside the chat's RAG_UI_CONCURRENCY) shares the CPU fairly
+        # (benchmarks/load_test.py).
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_concurrency
         yield
 

@@ -2,8 +2,9 @@
 bm25s's own files (no pickle).
 
 BM25 nails names, numbers and rare words, which factoid questions about news are full of.
-Indonesian text is lower-cased, stripped of Indonesian and English stopwords and stemmed with
-Snowball's Indonesian stemmer, so "mengungsi" and "pengungsi" meet.
+Indonesian text is lower-cased (but for initials such as "AS" that lower-cased would be English
+stopwords), stripped of Indonesian and English stopwords and stemmed with Snowball's Indonesian
+stemmer, so "mengungsi" and "pengungsi" meet.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def split_words(text: str) -> list[str]:
 
 
 def make_bm25_tokenizer() -> bm25s.tokenization.Tokenizer:
-    """Lower-case (`split_words`), drop Indonesian and English stopwords, stem with Snowball's
+    """Split and lower-case (`split_words`), drop Indonesian and English stopwords, stem with Snowball's
     Indonesian stemmer."""
     return bm25s.tokenization.Tokenizer(lower=False, splitter=split_words, stopwords=_stopwords(),
                                         stemmer=Stemmer.Stemmer("indonesian"))

