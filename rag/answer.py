@@ -409,7 +409,7 @@ class Assistant:
     def _compose_checked(self, reply: str, language: str, hits: Sequence[Hit]) -> Answer:
         """Rebuild an LLM reply from its checked sentences, with citations tied to exact sentences.
         The reply may cite only the passages the model read (the first PASSAGES_READ hits)."""
-        checked, invalid = llm_module.check_reply(reply, hits[:PASSAGES_READ], terms, self.retriever.embedder.embed_passages)
+        checked, invalid = llm_module.check_reply(reply, hits[:PASSAGES_READ], self.retriever.embedder.embed_passages)
         sources = SourceList(hits)
         citations: list[Citation] = []
         parts: list[str] = []

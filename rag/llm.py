@@ -10,12 +10,15 @@ sentence that best supports it, and unsupported sentences are flagged to the rea
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from rag.chunking import split_sentences
 from rag.language import detect_language
 from rag.retriever import Hit
+from rag.sentences import terms
 
 CITATION = re.compile(r"\s*\[(\d+)\]")
 LEXICAL_SUPPORT = 0.5  # share of an answer sentence's content words found in the cited sentence
@@ -93,12 +96,13 @@ def _lexical_support(sentence_terms: set[str], candidate_terms: set[str]) -> flo
     return len(sentence_terms & candidate_terms) / len(sentence_terms) if sentence_terms else 0.0
 
 
-def best_support(sentence: str, hit: Hit, terms, embed) -> tuple[tuple[int, int], float, bool]:
+def best_support(sentence: str, hit: Hit, embed: Callable[[list[str]], np.ndarray]) -> tuple[tuple[int, int], float, bool]:
     """The passage sentence that best supports an answer sentence, its score, and whether it suffices.
 
     Within one language, shared content words are the evidence (a made-up claim about the same
     topic shares few of them). Across languages no words are shared, so the multilingual
-    embedding's cosine decides, with a stricter bar.
+    embedding's cosine decides, with a stricter bar (`embed`: texts to unit vectors, the
+    embedder's `embed_passages`).
     """
     spans = list(hit.sentences)
     candidates = [hit.article.text[s:e] for s, e in spans]
@@ -114,7 +118,7 @@ def best_support(sentence: str, hit: Hit, terms, embed) -> tuple[tuple[int, int]
     return spans[best], scores[best], scores[best] >= threshold
 
 
-def check_reply(reply: str, hits: Sequence[Hit], terms, embed) -> tuple[list[SupportedSentence], list[int]]:
+def check_reply(reply: str, hits: Sequence[Hit], embed: Callable[[list[str]], np.ndarray]) -> tuple[list[SupportedSentence], list[int]]:
     """Split the reply into sentences; drop citations to no passage; find each citation's sentence.
 
     Returns the checked sentences and the passage numbers that were cited but do not exist.
@@ -133,7 +137,7 @@ def check_reply(reply: str, hits: Sequence[Hit], terms, embed) -> tuple[list[Sup
             if not 1 <= n <= len(hits):
                 invalid.append(n)
                 continue
-            span, score, enough = best_support(plain, hits[n - 1], terms, embed)
+            span, score, enough = best_support(plain, hits[n - 1], embed)
             cited.append((n, span, score))
             supported = supported or enough
         checked.append(SupportedSentence(plain, tuple(cited), supported))
