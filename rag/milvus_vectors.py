@@ -31,12 +31,38 @@ import numpy as np
 
 from rag.config import get_settings
 from rag.manifest import IndexProblem
+from rag.retriever import Filters
 from rag.vector_index import cells_for, cells_to_scan
 
 FILE = "vectors.milvus.json"
 ALIAS = "live"
 _clients: dict[str, object] = {}
 _clients_lock = threading.Lock()
+
+
+def _quote(text: str) -> str:
+    """A JSON string without \\u escapes, which Milvus Lite's parser refuses."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def filter_expression(filters: Filters) -> str:
+    """`filters` as a Milvus scalar filter over the fields stored with each vector ('' when
+    nothing is filtered): the same restriction as `Filters.where` over the article table.
+
+    Example::
+
+        filter_expression(Filters(sources=("Kompas",)))   # 'source in ["kompas"]'
+    """
+    clauses = []
+    if filters.since:
+        clauses.append(f"published >= {_quote(filters.since.isoformat())}")
+    if filters.until:
+        clauses.append(f'published <= {_quote(filters.until.isoformat())} and published != ""')
+    if filters.sources:
+        clauses.append(f"source in [{', '.join(_quote(s.lower()) for s in filters.sources)}]")
+    if filters.exclude_articles:
+        clauses.append(f"article_id not in [{', '.join(_quote(a) for a in sorted(filters.exclude_articles))}]")
+    return " and ".join(clauses)
 
 
 def client(uri: str):
@@ -235,10 +261,11 @@ class MilvusVectors:
             return self._saved_count
         return int(self.client.get_collection_stats(self.collection)["row_count"]) if self._created else 0
 
-    def search(self, vector: np.ndarray, k: int, allowed: np.ndarray | None, filters, nprobe: int) -> list[tuple[int, float]]:
+    def search(self, vector: np.ndarray, k: int, allowed: np.ndarray | None, filters: Filters | None,
+               nprobe: int) -> list[tuple[int, float]]:
         """The `k` nearest chunk ids and their cosines; `filters` become a Milvus scalar filter
         (`allowed`, the same restriction as chunk ids, is what FAISS needs and is not sent)."""
-        expression = filters.expression() if filters is not None else ""
+        expression = filter_expression(filters) if filters is not None else ""
         ivf_cells = int(self.kind[3:]) if self.kind.startswith("ivf") else 1  # nprobe means nothing to a flat index
         cells = cells_to_scan(nprobe, ivf_cells, len(allowed) if allowed is not None else None, self.count)
         hits = self.client.search(self.collection, data=[np.asarray(vector, dtype=np.float32).tolist()], limit=k,

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
 import logging
 import threading
 from dataclasses import dataclass, field, replace
@@ -59,23 +58,6 @@ class Filters:
             clauses.append(f"a.id NOT IN ({','.join('?' * len(self.exclude_articles))})")
             params.extend(sorted(self.exclude_articles))
         return (" AND ".join(clauses), params) if clauses else None
-
-    def expression(self) -> str:
-        """The same restriction as a Milvus scalar filter over the fields `rag.milvus_vectors`
-        stores with each vector ('' when nothing is filtered)."""
-        def quote(text: str) -> str:  # a JSON string without \\u escapes, which Milvus Lite's parser refuses
-            return json.dumps(text, ensure_ascii=False)
-
-        clauses = []
-        if self.since:
-            clauses.append(f"published >= {quote(self.since.isoformat())}")
-        if self.until:
-            clauses.append(f'published <= {quote(self.until.isoformat())} and published != ""')
-        if self.sources:
-            clauses.append(f"source in [{', '.join(quote(s.lower()) for s in self.sources)}]")
-        if self.exclude_articles:
-            clauses.append(f"article_id not in [{', '.join(quote(a) for a in sorted(self.exclude_articles))}]")
-        return " and ".join(clauses)
 
 
 @dataclass(frozen=True)

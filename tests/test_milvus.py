@@ -21,6 +21,7 @@ from test_ranking import ranking_scores
 
 from rag.evaluate import load_questions
 from rag.indexer import build_index
+from rag.milvus_vectors import filter_expression
 from rag.retriever import Filters, Retriever
 from rag.store import IndexStore, current_generation
 
@@ -60,7 +61,7 @@ def test_date_and_source_filters_are_milvus_scalar_filters(archive, milvus_archi
     vector = embedder.embed_query(question)
     dense = store.search_dense(vector, 50, None, filters=filters, nprobe=32)  # no chunk ids sent: Milvus filters itself
     allowed = set(store.chunk_ids_where(*filters.where()).tolist())
-    assert dense and {chunk for chunk, _ in dense} <= allowed, filters.expression()
+    assert dense and {chunk for chunk, _ in dense} <= allowed, filter_expression(filters)
     expected = Retriever(archive.index_dir, embedder, archive).search(question, 10, filters)
     found = Retriever(milvus_archive.index_dir, embedder, milvus_archive).search(question, 10, filters)
     assert [h.article.id for h in found] == [h.article.id for h in expected] and found
