@@ -31,7 +31,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from news_site import NewsSite, Story  # noqa: E402
 from rag.config import get_settings  # noqa: E402
-from rag.corpus import article_markdown, load_corpus  # noqa: E402
+from rag.corpus import load_corpus  # noqa: E402
+from rag.corpus_files import article_markdown  # noqa: E402
 from rag.embeddings import embedder_for  # noqa: E402
 from rag.fetch import Fetcher  # noqa: E402
 from rag.indexer import build_index  # noqa: E402

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.config import Settings
-from rag.corpus import Article, article_markdown, remove_article_file, save_article_file, slug
+from rag.corpus import Article
+from rag.corpus_files import article_markdown, remove_article_file, save_article_file, slug
 from rag.indexer import IndexUpdater, UpdateJob
 from rag.retriever import Retriever
 
@@ -85,7 +86,7 @@ class Archive:
 
     # -- writes
     def save_file(self, name: str, data: bytes, token: str | None, replace: bool = False) -> tuple[Path, list[Article]]:
-        """Check an article file and store it in the corpus (see `rag.corpus.save_article_file`).
+        """Check an article file and store it in the corpus (see `rag.corpus_files.save_article_file`).
         Searchable after the next index update."""
         self.authorize(token)
         return save_article_file(self.settings.corpus_dir, name, data, self.settings.max_file_bytes, replace)

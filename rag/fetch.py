@@ -36,7 +36,8 @@ import httpx
 import yaml
 
 from rag.config import Settings
-from rag.corpus import article_markdown, normalise_text, read_text_article, save_article_file, slug
+from rag.corpus import normalise_text, read_text_article
+from rag.corpus_files import article_markdown, save_article_file, slug
 from rag.problems import ArticleError
 
 log = logging.getLogger(__name__)
