@@ -121,6 +121,8 @@ class Answer:
     confidence: float | None = None
 
     def to_json(self) -> dict:
+        """The answer as `rag ask --json` and `POST /api/ask` return it (the shape the API's
+        schema documents)."""
         return {
             "answer": self.text, "short_answer": self.short_answer, "confidence": self.confidence,
             "citations": [c.__dict__ for c in self.citations],
@@ -183,6 +185,20 @@ class Assistant:
 
     Extractive by default; with an LLM configured (`RAG_LLM`, or `llm=` per call) a chat
     model writes the reply from the same passages and the reply is checked afterwards.
+
+    Args:
+        retriever: the search (default: a `Retriever` on `settings.index_dir`).
+        settings: `rag.config.Settings` (default: from `RAG_*` variables).
+        reader: the answer reader (default: the one in `models/reader`, loaded at the first
+            question; None with `RAG_READER=0`). When it cannot be loaded, quotes answer.
+
+    Example::
+
+        from rag.answer import Assistant
+        assistant = Assistant()
+        print(assistant.answer("Siapa juru bicara Kremlin?").text)
+        # Menurut arsip: Dmitry Peskov
+        # Juru bicara Kremlin Dmitry Peskov mengatakan pada konferensi pers reguler: ... [1]
     """
 
     def __init__(self, retriever: Retriever | None = None, settings: Settings | None = None,
@@ -233,7 +249,13 @@ class Assistant:
 
     def answer(self, question: str, history: Sequence[dict] | None = None, filters: Filters | None = None,
                k: int | None = None, llm: str | Literal[False] | None = None) -> Answer:
-        """The complete answer (the last item `stream` yields)."""
+        """The complete answer (the last item `stream` yields; its arguments are `stream`'s).
+
+        Example::
+
+            answer = Assistant().answer("Siapa juru bicara Kremlin?")
+            answer.short_answer, answer.citations[0].sentence   # 'Dmitry Peskov', 'Juru bicara Kremlin Dmitry Peskov ...'
+        """
         *_, final = self.stream(question, history, filters, k, llm)
         return final
 
@@ -241,11 +263,24 @@ class Assistant:
                k: int | None = None, llm: str | Literal[False] | None = None) -> Iterator[str | Answer]:
         """Yield reply text as it is produced, then the complete, checked `Answer` last.
 
-        `llm`: None answers as configured (through `RAG_LLM` when it is set, else extractive),
-        False extractively whatever is configured, a model spec through that chat model.
+        Args:
+            question: in any language; the reply is framed in its language, the quotes are the
+                articles' own sentences.
+            history: the conversation so far, `{"role": "user"|"assistant", "content": ...}`
+                turns; a short follow-up ("Dan Swedia?") is read with the question it follows.
+            filters: restrict the archive (`Filters`: dates, outlets).
+            k: how many articles to retrieve (default `RAG_TOP_K`).
+            llm: None answers as configured (through `RAG_LLM` when it is set, else
+                extractive), False extractively whatever is configured, a model spec through
+                that chat model.
 
         The final `Answer.text` is authoritative: after an LLM reply is checked, citations to
         no passage are gone and unsupported sentences are flagged.
+
+        Example::
+
+            for item in assistant.stream("Apa kata Lavrov tentang NATO?"):
+                print(item if isinstance(item, str) else item.citations, end="")
         """
         question = question.strip()
         language = detect_language(question) or "id"

@@ -13,7 +13,17 @@ from rag.retriever import Filters, Hit, Retriever
 
 
 class E5Embeddings(Embeddings):
-    """The archive's embedding model for LangChain: `query: ` / `passage: ` prefixes applied."""
+    """The archive's embedding model for LangChain: `query: ` / `passage: ` prefixes applied.
+
+    Args:
+        embedder: an `Embedder` to share (default: the bundled multilingual e5-small, fastest
+            precision for this CPU).
+
+    Example::
+
+        from rag.langchain import E5Embeddings
+        vectors = E5Embeddings().embed_documents(["Banjir merendam Demak."])   # one 384-dim unit vector
+    """
 
     def __init__(self, embedder: Embedder | None = None):
         self.embedder = embedder or load_embedder()
@@ -26,6 +36,8 @@ class E5Embeddings(Embeddings):
 
 
 def hit_to_document(hit: Hit) -> Document:
+    """A search hit as a LangChain `Document`: the passage as its content; the article's id,
+    title, source, url and date, the passage's offsets and the score as metadata."""
     article = hit.article
     return Document(
         page_content=hit.text,
@@ -38,7 +50,20 @@ def hit_to_document(hit: Hit) -> Document:
 
 
 class ArticleRetriever(BaseRetriever):
-    """Hybrid archive search as a LangChain retriever (one passage per article, best first)."""
+    """Hybrid archive search as a LangChain retriever (one passage per article, best first).
+
+    Args:
+        retriever: the archive's `Retriever`.
+        k: how many articles each query returns.
+        filters: restrict every query (`Filters`: dates, outlets).
+
+    Example::
+
+        from rag.langchain import ArticleRetriever
+        from rag.retriever import Retriever
+        docs = ArticleRetriever(retriever=Retriever("index"), k=3).invoke("Siapa juru bicara Kremlin?")
+        docs[0].metadata["title"]
+    """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 

@@ -34,7 +34,13 @@ CANDIDATES = 200  # candidates taken from each side before fusion
 
 @dataclass(frozen=True)
 class Filters:
-    """Restrict a search to a date range, to some sources, or away from some articles."""
+    """Restrict a search to a date range (both ends included; an article without a date is left
+    out by either end), to some sources (outlet names, any case), or away from some articles.
+
+    Example::
+
+        Filters(since=dt.date(2023, 7, 1), until=dt.date(2023, 7, 31), sources=("Kompas", "Tempo"))
+    """
 
     since: dt.date | None = None
     until: dt.date | None = None
@@ -84,6 +90,7 @@ class Hit:
                 for a in self.also_in]
 
     def to_json(self, rank: int) -> dict:
+        """The hit as `rag search --json` and `GET /api/search` return it, at `rank` (1 = best)."""
         article = self.article
         return {
             "rank": rank, "article_id": article.id, "title": article.title, "source": article.source,
@@ -132,7 +139,21 @@ def one_per_story(store: IndexStore, scores: dict[str, float], allowed: np.ndarr
 
 
 class Retriever:
-    """Hybrid search over an index folder; follows new index generations as they appear."""
+    """Hybrid search over an index folder; follows new index generations as they appear.
+
+    Args:
+        index_dir: the index folder (default: `RAG_INDEX_DIR`, else `index/`).
+        embedder: the query embedder; default: the model the index was built with, loaded in
+            the index's family (int8 or exact) and the fastest precision this CPU offers.
+        settings: `rag.config.Settings` (default: from `RAG_*` variables).
+
+    Example::
+
+        from rag.retriever import Filters, Retriever
+        retriever = Retriever("index")
+        hits = retriever.search("Siapa juru bicara Kremlin?", k=3, filters=Filters(sources=("CNN Indonesia",)))
+        hits[0].article.title, hits[0].text[:80]
+    """
 
     def __init__(self, index_dir: Path | None = None, embedder: Embedder | None = None, settings: Settings | None = None):
         self.settings = settings or get_settings()
@@ -179,7 +200,21 @@ class Retriever:
         Articles are ranked by a weighted sum of their BM25 score (whole article, divided by the
         best) and their best chunk's cosine similarity (min-max over the candidates); the
         weight (`lexical_share`) was tuned on the train questions. Within an article, the passage
-        is the chunk with the best mix of the same two signals.
+        is the chunk with the best mix of the same two signals. A story several outlets carried
+        comes once, its other copies in `Hit.also_in`.
+
+        Args:
+            query: a question or keywords, in any language.
+            k: how many articles (default `RAG_TOP_K`; at most `RAG_MAX_K`).
+            filters: a date range, outlets, articles to leave out (`Filters`); None: all.
+
+        Returns:
+            `Hit`s, best first: the article, the passage's [start, end) in its text, the
+            passage's sentences and the scores.
+
+        Example::
+
+            [hit.article.id for hit in retriever.search("banjir Demak", k=5)]
         """
         k = max(1, min(k or self.settings.top_k, self.settings.max_k))
         store = self.refresh()
