@@ -43,7 +43,7 @@ MAX_SENTENCES = 3  # quoted without the reader, or when the quote is the answer 
 # adalah komponen inflasi yang ...") is not written before the quote again; `Answer.short_answer`
 # still holds it.
 CLAUSE_SHARE = 0.5
-MAX_QUESTION_CHARS = 1000  # the longest question the page and the API accept
+MAX_QUESTION_CHARS = 1000  # the longest question answered (the page's box stops there, the API refuses longer)
 _log = logging.getLogger(__name__)
 
 NO_ANSWER = {
@@ -277,12 +277,18 @@ class Assistant:
         The final `Answer.text` is authoritative: after an LLM reply is checked, citations to
         no passage are gone and unsupported sentences are flagged.
 
+        Raises:
+            ValueError: an empty question, or one over `MAX_QUESTION_CHARS` characters.
+
         Example::
 
             for item in assistant.stream("Apa kata Lavrov tentang NATO?"):
                 print(item if isinstance(item, str) else item.citations, end="")
         """
         question = question.strip()
+        if not question or len(question) > MAX_QUESTION_CHARS:
+            raise ValueError(f"a question has 1 to {MAX_QUESTION_CHARS} characters; this one has {len(question)}: "
+                             "ask it shorter, or search for its keywords with `rag search`")
         language = detect_language(question) or "id"
         about_news = without_archive_words(question)  # "... yang disebut dalam artikel?" asks about the news
         previous = followed_question(about_news, history)

@@ -18,7 +18,7 @@ from fastapi import Depends, FastAPI, File, HTTPException, Query, Request, Uploa
 from fastapi_offline import FastAPIOffline
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from rag import __version__
 from rag.answer import MAX_QUESTION_CHARS, Answer, Assistant
@@ -45,7 +45,7 @@ class Turn(BaseModel):
 
 
 class AskIn(BaseModel):
-    question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
+    question: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_QUESTION_CHARS)]
     history: list[Turn] = Field(default_factory=list, max_length=50)
     filters: FiltersIn | None = None
     mode: Literal["extractive", "llm"] = "extractive"

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.answer import Answer, Assistant
+from rag.answer import MAX_QUESTION_CHARS, Answer, Assistant
 from rag.config import Settings
 from rag.corpus import read_file
 from rag.embeddings import DEFAULT_MODEL
@@ -40,6 +40,13 @@ class Question:
     split: str | None
 
 
+def _check_question(path: Path, number: int, question: str) -> None:
+    """Refuse, before any is asked, a question the assistant would refuse (blank or too long)."""
+    if not 1 <= len(question.strip()) <= MAX_QUESTION_CHARS:
+        raise QuestionFileError(f"{path}:{number}: field 'question' must have 1 to {MAX_QUESTION_CHARS} characters, "
+                                f"has {len(question.strip())}")
+
+
 def load_questions(path: Path, split: str | None = None) -> list[Question]:
     """Parse and validate a question file (see ../shared/data/README.md for the format)."""
     questions = []
@@ -55,6 +62,7 @@ def load_questions(path: Path, split: str | None = None) -> list[Question]:
         for name, kind in REQUIRED_FIELDS.items():
             if not isinstance(record.get(name), kind):
                 raise QuestionFileError(f"{path}:{number}: field '{name}' must be a {kind.__name__}, got {record.get(name)!r}")
+        _check_question(path, number, record["question"])
         if record["answerable"] and not record["gold_doc"]:
             raise QuestionFileError(f"{path}:{number}: field 'gold_doc' is empty for an answerable question")
         if split and record.get("split") != split:
@@ -87,6 +95,7 @@ def squad_questions(path: Path, split: str | None, corpus: Path) -> list[Questio
         record = json.loads(line)
         if not isinstance(record.get("context"), str) or not isinstance(record.get("question"), str):
             raise QuestionFileError(f"{path}:{number}: a SQuAD-shape row needs 'question' and 'context' strings")
+        _check_question(path, number, record["question"])
         if split and record.get("split", split) != split:
             continue
         article = "ctx-" + hashlib.sha256(record["context"].encode()).hexdigest()[:12]

@@ -72,6 +72,12 @@ def test_bad_search_inputs_are_4xx_naming_the_field(http, params, field):
     assert response.status_code == 422 and field in json.dumps(response.json())
 
 
+@pytest.mark.parametrize("question", ["   ", "x" * 1001])
+def test_a_blank_or_overlong_question_is_refused_naming_the_field(http, question):
+    response = http.post("/api/ask", json={"question": question})
+    assert response.status_code == 422 and "question" in json.dumps(response.json())
+
+
 def test_ask_returns_cited_answer(http, server):
     body = http.post("/api/ask", json={"question": QUESTION}).json()
     assert not body["abstained"] and "[1]" in body["answer"]
