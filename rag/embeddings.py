@@ -48,12 +48,25 @@ class Embedder(Protocol):
     variant: str  # "fp32", "bf16", "fp16", or INT8_VARIANT when the Linear layers run in int8
     family: str  # "int8" or "exact": which vectors are interchangeable (see vector_family)
 
-    def match(self, variant: str) -> None: ...
-    def passages_per_call(self, batch_size: int) -> int: ...
+    def match(self, variant: str) -> None:
+        """Embed like an index whose vectors are of `variant` (see `SentenceTransformerEmbedder.match`)."""
+        ...
 
-    def embed_passages(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray: ...
-    def embed_query(self, text: str) -> np.ndarray: ...
-    def count_tokens(self, texts: Sequence[str]) -> list[int]: ...
+    def passages_per_call(self, batch_size: int) -> int:
+        """How many passages to hand `embed_passages` at once."""
+        ...
+
+    def embed_passages(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        """Unit vectors (one row per text) of passages, with the model's passage prefix."""
+        ...
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """The unit vector of a query, with the model's query prefix."""
+        ...
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Content tokens of each text (what a chunk's budget counts)."""
+        ...
 
 
 def fingerprint_directory(directory: Path) -> str:
@@ -309,9 +322,22 @@ class SentenceTransformerEmbedder:
         return prompts.get("passage", prompts.get("document", ""))
 
     def embed_passages(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        """Unit vectors of passages ("passage: " + text), `batch_size` at a time.
+
+        Example::
+
+            embedder.embed_passages(["Banjir merendam Demak.", "Gempa mengguncang Garut."]).shape   # (2, 384)
+        """
         return self._encode([self.passage_prefix + text for text in texts], batch_size)
 
     def embed_query(self, text: str) -> np.ndarray:
+        """The unit vector of a query ("query: " + text); its dot product with a passage's is
+        their cosine similarity.
+
+        Example::
+
+            embedder.embed_query("banjir") @ embedder.embed_passages(["Banjir merendam Demak."])[0]   # ~0.88
+        """
         return self._encode([self.query_prefix + text], 1)[0]
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:

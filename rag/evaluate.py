@@ -32,6 +32,9 @@ class QuestionFileError(ValueError):
 
 @dataclass(frozen=True)
 class Question:
+    """One question of a question file: its gold answers (strings the quote should hold), the
+    articles that answer it (`gold_docs`) and whether any does (`answerable`)."""
+
     id: str
     question: str
     answers: tuple[str, ...]
@@ -122,22 +125,26 @@ def first_gold_rank(ranked_docs: Sequence[str], gold: frozenset[str]) -> int | N
 
 
 def recall_at(ranked_docs: Sequence[str], gold: frozenset[str], k: int) -> float:
+    """1.0 when a gold article is among the first `k` of `ranked_docs`, else 0.0."""
     rank = first_gold_rank(ranked_docs, gold)
     return 1.0 if rank is not None and rank <= k else 0.0
 
 
 def reciprocal_rank(ranked_docs: Sequence[str], gold: frozenset[str], k: int = 10) -> float:
+    """1 / the rank of the first gold article within the first `k` (0.0 when none is): MRR@k's term."""
     rank = first_gold_rank(ranked_docs[:k], gold)
     return 1.0 / rank if rank else 0.0
 
 
 def ndcg_at(ranked_docs: Sequence[str], gold: frozenset[str], k: int = 10) -> float:
+    """nDCG@k with binary relevance (each gold article counts 1)."""
     dcg = sum(1 / math.log2(rank + 1) for rank, doc in enumerate(ranked_docs[:k], 1) if doc in gold)
     ideal = sum(1 / math.log2(rank + 1) for rank in range(1, min(len(gold), k) + 1))
     return dcg / ideal if ideal else 0.0
 
 
 def contains_answer(text: str, answers: Sequence[str]) -> bool:
+    """Does `text` hold one of the (non-blank) gold `answers`, ignoring case? (Containment.)"""
     lowered = text.lower()
     return any(answer.lower() in lowered for answer in answers if answer.strip())
 
@@ -170,6 +177,7 @@ def token_f1(prediction: str, answers: Sequence[str]) -> float:
 
 
 def percentile(values: Sequence[float], q: float) -> float:
+    """The nearest-rank `q` quantile (0..1) of `values` (0.0 for none): p50 and p95 latency."""
     if not values:
         return 0.0
     ordered = sorted(values)

@@ -55,6 +55,7 @@ class BuildReport:
     ignored: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
+        """One line: articles added, updated, removed, unchanged, failed; chunks embedded and reused; time."""
         return (
             f"articles: {self.added} added, {self.updated} updated, {self.removed} removed, "
             f"{self.unchanged} unchanged, {self.failed} failed; chunks: {self.chunks_embedded} embedded, "
@@ -64,6 +65,7 @@ class BuildReport:
 
 
 def text_hash(text: str) -> str:
+    """sha256 of a chunk's text: the embedding cache's key (with the model's fingerprint)."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

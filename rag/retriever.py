@@ -110,6 +110,7 @@ def rescale(scores: dict, floor: float | None = None) -> dict:
 
 
 def best_per_article(ranking: list[tuple[int, float]], rows: dict[int, ChunkRow]) -> dict[str, float]:
+    """Each article's best score among its chunks' (`ranking`: chunk id, score)."""
     best: dict[str, float] = {}
     for chunk_id, score in ranking:
         article = rows[chunk_id].article_id

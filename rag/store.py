@@ -143,16 +143,25 @@ class IndexStore:
 
     @classmethod
     def open(cls, index_dir: Path) -> "IndexStore":
+        """The index folder's current generation, opened for reading (IndexProblem when there is none).
+
+        Example::
+
+            store = IndexStore.open(Path("index"))
+            store.manifest.articles, store.article("000_b0a4adb478896665.md").title
+        """
         generation = current_generation(index_dir)
         if generation is None:
             raise IndexProblem(f"no index in {index_dir}; build one first: python -m rag index")
         return cls(generation)
 
     def close(self) -> None:
+        """Close the generation's database (its files stay as they are)."""
         self.db.close()
 
     # -- rows
     def article(self, article_id: str) -> Article | None:
+        """The indexed article with this id, its text included; None when the index has none."""
         row = self.db.execute("SELECT * FROM articles WHERE id = ?", [article_id]).fetchone()
         return article_from_row(row) if row else None
 
@@ -169,14 +178,17 @@ class IndexStore:
         return row[0] if row else None
 
     def sources(self) -> list[str]:
+        """Every outlet named by an article, sorted (the page's outlet filter offers these)."""
         return [r[0] for r in self.db.execute("SELECT DISTINCT source FROM articles WHERE source IS NOT NULL ORDER BY source")]
 
     def chunks(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRow]:
+        """The chunk rows (article, [start, end) in its text) of these ids, by id."""
         ids = [int(i) for i in chunk_ids]
         rows = self.db.execute(f"SELECT * FROM chunks WHERE id IN ({','.join('?' * len(ids))})", ids) if ids else []
         return {r["id"]: ChunkRow(*r) for r in rows}
 
     def sentences(self, article_id: str) -> list[tuple[int, int]]:
+        """The article's sentences as [start, end) offsets into its text, in order (what citations point at)."""
         rows = self.db.execute('SELECT start, "end" FROM sentences WHERE article_id = ? ORDER BY ordinal', [article_id])
         return [(r[0], r[1]) for r in rows]
 
@@ -201,6 +213,7 @@ class IndexStore:
         return self.article_bm25.search(query, k, allowed)
 
     def article_ids_where(self, sql: str, params: Sequence[Any]) -> np.ndarray:
+        """Article ids matching a WHERE clause over `articles` (alias a; `Filters.where`)."""
         return np.array([r[0] for r in self.db.execute(f"SELECT a.id FROM articles a WHERE {sql}", list(params))], dtype=str)
 
     def near_duplicates(self, article_ids: Sequence[str]) -> list[dict[str, str | None]]:
@@ -216,9 +229,11 @@ class IndexStore:
         return [{m: published.get(m) for m in group} for group in groups]
 
     def chunks_of(self, article_id: str) -> list[ChunkRow]:
+        """The article's chunks, in order."""
         return [ChunkRow(*r) for r in self.db.execute("SELECT * FROM chunks WHERE article_id = ? ORDER BY ordinal", [article_id])]
 
     def chunk_vectors(self, chunk_ids: Sequence[int]) -> np.ndarray:
+        """The stored vectors of these chunks, one row each, in the order asked."""
         return self.vectors.vectors_of(list(chunk_ids))
 
 
