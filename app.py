@@ -34,8 +34,8 @@ def main() -> None:
 
     from rag.cli import USER_ERRORS, build_and_report
 
-    settings = get_settings()
     try:
+        settings = get_settings()
         embedder = build_and_report(settings)  # tunes the memory allocator first: before any thread or model exists
     except USER_ERRORS as error:
         sys.exit(f"error: {error}")

@@ -168,6 +168,23 @@ def repeats(span: str, answered: str) -> bool:
     return bool(said) and set(re.findall(r"\w+", span.casefold())) <= said
 
 
+def checked_question(question: str) -> str:
+    """`question` without surrounding white space; ValueError, saying why, when that leaves
+    nothing or more than `MAX_QUESTION_CHARS` characters (the page's box stops there too).
+
+    Example::
+
+        checked_question("  Siapa juru bicara Kremlin? ")   # 'Siapa juru bicara Kremlin?'
+    """
+    question = question.strip()
+    if not question:
+        raise ValueError("the question is empty: type a question")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise ValueError(f"a question has at most {MAX_QUESTION_CHARS} characters; this one has {len(question)}: ask it "
+                         "shorter, or search for its keywords")
+    return question
+
+
 def retrieval_query(question: str, previous: str | None) -> str:
     """What is searched for `question`: the question it follows (`followed_question`) first,
     when there is one.
@@ -278,17 +295,14 @@ class Assistant:
         no passage are gone and unsupported sentences are flagged.
 
         Raises:
-            ValueError: an empty question, or one over `MAX_QUESTION_CHARS` characters.
+            ValueError: an empty question, or one over `MAX_QUESTION_CHARS` characters (`checked_question`).
 
         Example::
 
             for item in assistant.stream("Apa kata Lavrov tentang NATO?"):
                 print(item if isinstance(item, str) else item.citations, end="")
         """
-        question = question.strip()
-        if not question or len(question) > MAX_QUESTION_CHARS:
-            raise ValueError(f"a question has 1 to {MAX_QUESTION_CHARS} characters; this one has {len(question)}: "
-                             "ask it shorter, or search for its keywords with `rag search`")
+        question = checked_question(question)
         language = detect_language(question) or "id"
         about_news = without_archive_words(question)  # "... yang disebut dalam artikel?" asks about the news
         previous = followed_question(about_news, history)

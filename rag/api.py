@@ -21,7 +21,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, StringConstraints
 
 from rag import __version__
-from rag.answer import MAX_QUESTION_CHARS, Answer, Assistant
+from rag.answer import MAX_QUESTION_CHARS, Answer, Assistant, checked_question
 from rag.articles import Archive, ArticleNotFound, WriteRefused
 from rag.problems import ArticleError, Problem
 from rag.indexer import UpdateJob
@@ -131,6 +131,10 @@ def add_read_routes(app: FastAPI, assistant: Assistant, archive: Archive) -> Non
     def ask(body: AskIn, stream: bool = False) -> dict | StreamingResponse:
         if body.mode == "llm" and not settings.llm:
             raise HTTPException(400, "no LLM is configured: set RAG_LLM (and RAG_LLM_BASE_URL / RAG_LLM_API_KEY)")
+        try:
+            checked_question(body.question)  # before a stream starts: white space pydantic does not strip
+        except ValueError as error:
+            raise HTTPException(422, str(error)) from None
         items = assistant.stream(
             body.question, [t.model_dump() for t in body.history],
             body.filters.to_filters() if body.filters else None, body.k, settings.llm if body.mode == "llm" else False,

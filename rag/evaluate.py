@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.answer import MAX_QUESTION_CHARS, Answer, Assistant
+from rag.answer import Answer, Assistant, checked_question
 from rag.config import Settings
 from rag.corpus import read_file
 from rag.embeddings import DEFAULT_MODEL
@@ -44,10 +44,11 @@ class Question:
 
 
 def _check_question(path: Path, number: int, question: str) -> None:
-    """Refuse, before any is asked, a question the assistant would refuse (blank or too long)."""
-    if not 1 <= len(question.strip()) <= MAX_QUESTION_CHARS:
-        raise QuestionFileError(f"{path}:{number}: field 'question' must have 1 to {MAX_QUESTION_CHARS} characters, "
-                                f"has {len(question.strip())}")
+    """Refuse, before any is asked, a question the assistant would refuse (`checked_question`)."""
+    try:
+        checked_question(question)
+    except ValueError as error:
+        raise QuestionFileError(f"{path}:{number}: field 'question': {error}") from None
 
 
 def load_questions(path: Path, split: str | None = None) -> list[Question]:

@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from rag.chunking import Chunk, chunk_article, indexable_text
 from rag.config import Settings
-from rag.corpus import Article, load_corpus
+from rag.corpus import Article, CorpusScan, load_corpus
 from rag.embeddings import Embedder
 from rag.embedding_cache import EmbeddingCache
 from rag.manifest import IndexProblem, Manifest
@@ -157,6 +157,15 @@ def _write_generation(
         raise
 
 
+def _refuse_to_drop_unread_folders(scan: CorpusScan) -> None:
+    """A full rewrite keeps only what it reads: refuse it while a folder cannot be listed, whose
+    indexed articles it would drop (an incremental update keeps them)."""
+    unread = [problem.path for problem in scan.problems if problem.key == "folder_unreadable"]
+    if unread:
+        raise IndexProblem(f"{', '.join(unread)}: cannot be read, and rewriting the whole index would drop the articles "
+                           "indexed from there; fix the folder's permissions and build again (the current index stays as it is)")
+
+
 def build_index(settings: Settings, embedder: Embedder, full: bool = False, progress: ProgressCallback | None = None,
                 ray: str | None = None) -> BuildReport:
     """Bring the index in `settings.index_dir` up to date with `settings.corpus_dir`.
@@ -185,6 +194,8 @@ def build_index(settings: Settings, embedder: Embedder, full: bool = False, prog
         if previous is not None:
             manifest = Manifest.read(previous / "manifest.json")
             embedder.match(manifest.embedder_variant)  # `auto` keeps the index's family, even for a full rebuild
+            if full or not manifest.current_format or manifest.vector_store != settings.vector_store:
+                _refuse_to_drop_unread_folders(scan)
             if full:
                 previous = None
             elif not manifest.current_format or manifest.vector_store != settings.vector_store:

@@ -39,7 +39,7 @@ ANSWER_TYPES: dict[str, tuple[str, ...]] = {
     "place": ("di mana", "dimana", "di manakah", "dimanakah", "ke mana", "kemana", "where", "di kota apa", "di negara"),
 }
 
-_CUE_WORD = re.compile(r"[\w'-]+")
+_CUE_WORD = re.compile(r"\w+(?:['’-]\w+)*")  # "who's", "Baik-Baik"; not a quote mark before a word
 
 # A question whose answer is what someone said ("statement"): the quoted sentence answers it, a
 # span of it does not ("Apa yang dikatakan Lavrov tentang NATO?" -> "Sergey Lavrov memperingatkan
@@ -81,13 +81,21 @@ def terms(text: str) -> list[str]:
 
 # A title or a quote inside a question: its words are no question words ("Tahun berapa terbit buku
 # "50 Alasan Mengapa Anwar ..."?" asks for a year, not why). An apostrophe within a word is no quote.
-_QUOTED = re.compile(r'"[^"]*"|“[^”]*”|(?<!\w)\'[^\']*\'(?!\w)')
+_QUOTED = re.compile(r'"[^"]*"|“[^”]*”|(?<!\w)\'[^\']*\'(?!\w)|(?<!\w)‘[^’]*’(?!\w)')
 
 
 def _question_words_part(question: str) -> str:
-    """`question` without what it quotes, unless that is all of it."""
+    """`question` without what it quotes, unless no question word is left outside the quotes
+    ('Tolong jawab: "Siapa presiden AS?"' asks the quoted question)."""
     outside = _QUOTED.sub(" ", question)
-    return outside if words(outside) else question
+    return outside if _has_question_word(outside) else question
+
+
+def _has_question_word(text: str) -> bool:
+    lowered = f" {' '.join(_CUE_WORD.findall(text.lower()))} "
+    return (any(f" {cue} " in lowered for cues in ANSWER_TYPES.values() for cue in cues)
+            or any(pattern.search(text) for pattern in (_WHAT_WAS_SAID, _CLAUSE, _NAME_OR_MEASURE))
+            or any(f" {word} " in lowered for word in ("apa", "apakah", "what", "which", "mana", "manakah")))
 
 
 def answer_type(question: str) -> str | None:

@@ -49,7 +49,7 @@ def test_short_answer_metrics_follow_squad():
     ("{oops", "1: not valid JSON"),
     ('{"id": "q", "question": "Siapa?", "answers": "Budi", "gold_doc": ["a"], "answerable": true}', "field 'answers' must be a list"),
     ('{"id": "q", "question": "Siapa?", "answers": [], "gold_doc": [], "answerable": true}', "'gold_doc' is empty"),
-    ('{"id": "q", "question": "  ", "answers": [], "gold_doc": ["a"], "answerable": true}', "1: field 'question' must have 1 to 1000 characters, has 0"),
+    ('{"id": "q", "question": "  ", "answers": [], "gold_doc": ["a"], "answerable": true}', "1: field 'question': the question is empty"),
 ])
 def test_malformed_question_file_names_line_and_field(tmp_path, line, message):
     path = write(tmp_path / "q.jsonl", line + "\n")

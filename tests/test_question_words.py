@@ -95,6 +95,9 @@ def test_a_question_about_a_fact_that_mentions_saying(question):
     ("Siapa yang menulis 'Apa kata dunia'?", "name"),
     # a comma after the question word, or the whole question in quotes, hides nothing
     ("Pada tahun berapakah, SEA Games terakhir diadakan di Vietnam?", "date"), ('"Siapa juru bicara Kremlin?"', "name"),
+    ("'Siapa juru bicara Kremlin?'", "name"), ("Kapan lagu ‘Siapa Dia’ dirilis?", "date"), ('Apa judul buku "Siapa Dia"?', None),
+    # a question that quotes the question it asks
+    ('Tolong jawab: "Siapa presiden AS?"', "name"),
 ])
 def test_question_words_are_read_outside_quotes_whatever_punctuation_follows(question, kind):
     assert answer_type(question) == kind
