@@ -98,8 +98,9 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     """Answer a question with numbered citations and the sources under it."""
-    from rag.answer import Assistant
+    from rag.answer import Assistant, checked_question
 
+    checked_question(args.question)  # before the model loads
     settings = _settings(args)
     answer = Assistant(settings=settings).answer(args.question, filters=_filters(args), k=args.k, llm=args.llm)
     if args.json:
