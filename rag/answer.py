@@ -138,10 +138,23 @@ def said_by(role: str, history: Sequence[dict] | None) -> list[str]:
 
 
 def followed_question(question: str, history: Sequence[dict] | None) -> str | None:
-    """The previous question (without words about the archive itself) when the new one is short
-    or refers back to it (a follow-up), else None."""
+    """The previous question (without words about the archive itself) when the new one refers
+    back to it, or is short and does not ask what was said about a name of its own (a
+    follow-up), else None. "Dan Swedia?", "Apa yang dia peringatkan?" follow the question
+    before; "Apa yang dikatakan tentang Ukraina?" (what the page suggests after an answer)
+    stands alone: read with "Siapa juru bicara Kremlin?" it got Peskov's sentence again.
+
+    Example::
+
+        history = [{"role": "user", "content": "Siapa juru bicara Kremlin?"}]
+        followed_question("Apa yang dia katakan?", history), followed_question("Apa yang dikatakan tentang NATO?", history)
+        # ('Siapa juru bicara Kremlin?', None)
+    """
     previous = said_by("user", history)
-    if previous and (len(terms(question)) <= 3 or _REFERS_BACK & set(words(question))):
+    if not previous:
+        return None
+    about_a_new_name = answer_type(question) == "statement" and bool(names_and_numbers(question) - names_and_numbers(previous[-1]))
+    if _REFERS_BACK & set(words(question)) or (len(terms(question)) <= 3 and not about_a_new_name):
         return without_archive_words(previous[-1])
     return None
 

@@ -13,6 +13,7 @@ from conftest import PROJECT, text_on_disk, write
 
 from rag.language import detect_language
 from rag.answer import Assistant, followed_question, previous_short_answer, retrieval_query
+from rag.followups import suggest_follow_ups
 from rag.indexer import build_index
 from rag.retriever import Filters, Retriever
 from rag.ui_text import EXAMPLES
@@ -111,6 +112,23 @@ def test_a_follow_up_does_not_get_the_answer_it_follows_as_its_short_answer(assi
     fresh = assistant.answer("Siapa Menteri Luar Negeri Rusia?", history=[{"role": "user", "content": "Siapa juru bicara Kremlin?"},
                                                                         {"role": "assistant", "content": "Menurut arsip: Dmitry Peskov"}])
     assert fresh.short_answer == "Sergey Lavrov"  # not a follow-up: answered as asked
+
+
+def test_each_suggested_follow_up_gets_a_quote_about_its_own_name(assistant):
+    """What the page suggests after an answer asks what was said about another name of the cited
+    article; read with the question before it ("Siapa juru bicara Kremlin?"), each got Peskov's
+    sentence back, which names none of them."""
+    question = "Siapa juru bicara Kremlin?"
+    first = assistant.answer(question)
+    history = [{"role": "user", "content": question}, {"role": "assistant", "content": first.text}]
+    text = assistant.retriever.store.article(first.citations[0].article_id).text
+    suggested = suggest_follow_ups(first, text, question)
+    assert len(suggested) == 3
+    for follow_up in suggested:
+        name = follow_up.removeprefix("Apa yang dikatakan tentang ").removesuffix("?")
+        answer = assistant.answer(follow_up, history=history)
+        assert answer.citations[0].sentence != first.citations[0].sentence, follow_up
+        assert any(name in citation.sentence for citation in answer.citations), (follow_up, answer.text)
 
 
 def test_no_answer_in_the_archive_abstains_with_related_articles(assistant):
