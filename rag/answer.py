@@ -153,10 +153,10 @@ def followed_question(question: str, history: Sequence[dict] | None) -> str | No
     previous = said_by("user", history)
     if not previous:
         return None
-    about_a_new_name = answer_type(question) == "statement" and bool(names_and_numbers(question) - names_and_numbers(previous[-1]))
-    if _REFERS_BACK & set(words(question)) or (len(terms(question)) <= 3 and not about_a_new_name):
+    if _REFERS_BACK & set(words(question)):
         return without_archive_words(previous[-1])
-    return None
+    about_a_new_name = answer_type(question) == "statement" and bool(names_and_numbers(question) - names_and_numbers(previous[-1]))
+    return without_archive_words(previous[-1]) if len(terms(question)) <= 3 and not about_a_new_name else None
 
 
 def previous_short_answer(history: Sequence[dict] | None) -> str:
@@ -325,7 +325,7 @@ class Assistant:
         spec = self.settings.llm if llm is None else llm or None
         ranked = score_sentences(in_context, hits)
         by_meaning = bool(ranked) and hits[ranked[0].hit_rank].article.language not in (None, language)
-        tokens = longest_answer(about_news, previous) if previous else longest_answer(about_news)  # a name is short
+        tokens = longest_answer(*filter(None, (about_news, previous)))  # a name is short; a follow-up may say so
         read = self._read(asked, in_context, hits, ranked, by_meaning, tokens) if ranked else None
         if read:
             hits, ranked = read.hits, read.ranked

@@ -17,7 +17,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO, Iterable, Iterator
 
 import yaml
 
@@ -74,16 +74,20 @@ class CorpusScan:
         """Files (and folders) with a problem."""
         return {problem.path for problem in self.problems}
 
-    def failed(self, path: str) -> bool:
-        """Could the file at `path` (relative to the corpus) not be read, or the folder holding it?
-        The indexer then keeps what it already holds for it.
+    def unread(self, paths: Iterable[str]) -> set[str]:
+        """Those of `paths` (relative to the corpus) that could not be read, as files or because
+        their folder could not be listed: the indexer keeps what it already holds for them.
 
         Example::
 
             scan = load_corpus(Path("corpus"))
-            scan.failed("2024/banjir.md")   # True when 2024/ could not be listed
+            scan.unread(["2024/banjir.md", "gempa.md"])   # {'2024/banjir.md'} when 2024/ could not be listed
         """
-        return any(path == failed or failed == "." or path.startswith(failed + "/") for failed in self.failed_paths)
+        files = self.failed_paths
+        folders = tuple(f"{p.path}/" for p in self.problems if p.key == "folder_unreadable")
+        if "./" in folders:  # the corpus folder itself
+            return set(paths)
+        return {path for path in paths if path in files or path.startswith(folders)}
 
 
 def normalise_newlines(text: str) -> str:

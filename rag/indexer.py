@@ -196,10 +196,8 @@ def build_index(settings: Settings, embedder: Embedder, full: bool = False, prog
             embedder.match(manifest.embedder_variant)  # `auto` keeps the index's family, even for a full rebuild
             if full or not manifest.current_format or manifest.vector_store != settings.vector_store:
                 _refuse_to_drop_unread_folders(scan)
-            if full:
-                previous = None
-            elif not manifest.current_format or manifest.vector_store != settings.vector_store:
-                log.info("the index format or vector store changed; rewriting it from the cached vectors")
+                if not full:
+                    log.info("the index format or vector store changed; rewriting it from the cached vectors")
                 previous = None
             else:
                 manifest.check_compatible(embedder.model_id, embedder.fingerprint, embedder.family,
@@ -209,7 +207,8 @@ def build_index(settings: Settings, embedder: Embedder, full: bool = False, prog
         current = {article.id: article for article in scan.articles}
         changed = [a for a in scan.articles if a.id in known and known[a.id][0] != a.sha256]
         added = [a for a in scan.articles if a.id not in known]
-        removed = [i for i, (_, path) in known.items() if i not in current and not scan.failed(path)]
+        unread = scan.unread(path for _, path in known.values())
+        removed = [i for i, (_, path) in known.items() if i not in current and path not in unread]
         report.added, report.updated, report.removed = len(added), len(changed), len(removed)
         report.unchanged = len(current) - len(added) - len(changed)
         if previous is not None and not (added or changed or removed):

@@ -85,18 +85,23 @@ def terms(text: str) -> list[str]:
 _QUOTED = re.compile(r'"[^"]*"|“[^”]*”|(?<!\w)\'[^\']*\'(?!\w)|(?<!\w)‘[^’]*’(?!\w)')
 
 
+_OTHER_QUESTION_WORDS = ("apa", "apakah", "what", "which", "mana", "manakah")
+
+
 def _question_words_part(question: str) -> str:
     """`question` without what it quotes, unless no question word is left outside the quotes
     ('Tolong jawab: "Siapa presiden AS?"' asks the quoted question)."""
     outside = _QUOTED.sub(" ", question)
-    return outside if _has_question_word(outside) else question
+    asks = _has_cue(outside, *ANSWER_TYPES.values(), _OTHER_QUESTION_WORDS) or \
+        any(pattern.search(outside) for pattern in (_WHAT_WAS_SAID, _CLAUSE, _NAME_OR_MEASURE))
+    return outside if asks else question
 
 
-def _has_question_word(text: str) -> bool:
+def _has_cue(text: str, *cues: Sequence[str]) -> bool:
+    """Does `text` hold one of the `cues` (words or phrases) as whole words, whatever the
+    punctuation around them ("tahun berapakah, ...")?"""
     lowered = f" {' '.join(_CUE_WORD.findall(text.lower()))} "
-    return (any(f" {cue} " in lowered for cues in ANSWER_TYPES.values() for cue in cues)
-            or any(pattern.search(text) for pattern in (_WHAT_WAS_SAID, _CLAUSE, _NAME_OR_MEASURE))
-            or any(f" {word} " in lowered for word in ("apa", "apakah", "what", "which", "mana", "manakah")))
+    return any(f" {cue} " in lowered for group in cues for cue in group)
 
 
 def answer_type(question: str) -> str | None:
@@ -110,14 +115,14 @@ def answer_type(question: str) -> str | None:
         answer_type("Siapa juru bicara Kremlin?")                          # 'name'
         answer_type('Siapa penulis buku "Kapan Kita Kawin?"')              # 'name'
     """
-    question = _question_words_part(question)
+    return _answer_type_of(_question_words_part(question))
+
+
+def _answer_type_of(question: str) -> str | None:
+    """`answer_type` of a question whose quotes are already left out."""
     if _WHAT_WAS_SAID.search(question):
         return "statement"
-    lowered = f" {' '.join(_CUE_WORD.findall(question.lower()))} "  # "tahun berapakah, ..." too
-    for kind, cues in ANSWER_TYPES.items():
-        if any(f" {cue} " in lowered for cue in cues):
-            return kind
-    return None
+    return next((kind for kind, cues in ANSWER_TYPES.items() if _has_cue(question, cues)), None)
 
 
 def asks_for_clause(*questions: str) -> bool:
@@ -136,7 +141,7 @@ def asks_for_clause(*questions: str) -> bool:
     for question in map(_question_words_part, questions):
         if _CLAUSE.search(question):
             return True
-        if answer_type(question) in ANSWER_TYPES or _NAME_OR_MEASURE.search(question):
+        if _answer_type_of(question) in ANSWER_TYPES or _NAME_OR_MEASURE.search(question):
             return False
     return True
 
