@@ -54,6 +54,11 @@ def start_build(corpus: Path, index: Path, file_size_limit: int | None = None) -
                             preexec_fn=limit_file_size if file_size_limit else None)
 
 
+def disk_use_kib(folder: Path) -> int:
+    """What the files under `folder` take on disk (allocated blocks, as du counts them)."""
+    return sum(path.stat().st_blocks for path in folder.rglob("*")) // 2
+
+
 def grow_corpus(settings, embedder) -> None:
     """Generation 1 holds the seed article; thirty new articles wait in the corpus."""
     settings.corpus_dir.mkdir(exist_ok=True)
@@ -171,8 +176,11 @@ def test_a_disk_refusing_writes_keeps_the_previous_generation(grown_corpus, embe
 @pytest.mark.slow
 def test_a_full_filesystem_keeps_the_previous_generation(tmp_path, embedder, stress_table):
     """A real full disk: the index lives on a small tmpfs (needs root, as in CI), sized so that
-    the build runs out of space at different points (embedding cache, generation files)."""
-    sizes_kib = [160, 256, 384, 512, 640, 768, 1024, 2048]
+    the build runs out of space at different points (embedding cache, generation files). The
+    sizes start from what generation 1 takes on disk, so they stay right as the index format grows."""
+    first = get_settings(corpus_dir=tmp_path / "corpus-first", index_dir=tmp_path / "index-first")
+    grow_corpus(first, embedder)
+    sizes_kib = [disk_use_kib(first.index_dir) + extra for extra in (32, 96, 224, 352, 480, 608, 864, 1888)]
     outcomes, failures = [], []
     for size in sizes_kib:
         disk = tmp_path / f"disk-{size}"
