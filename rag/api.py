@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Annotated, Literal
 
 import anyio.to_thread
-from fastapi import Depends, FastAPI, File, HTTPException, Query, Request, UploadFile
+from fastapi import Depends, FastAPI, File, HTTPException, Query, UploadFile
 from fastapi_offline import FastAPIOffline
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -28,6 +28,9 @@ from rag.indexer import UpdateJob
 from rag.retriever import Filters
 
 MAX_JSON_BYTES = 2 * 1024 * 1024
+# Routes whose bodies are files, bounded by RAG_MAX_FILE_MB: the API's upload and, mounted on the
+# same app by app.py, the page's (Gradio's) upload.
+UPLOAD_PATHS = ("/api/articles/upload", "/gradio_api/upload")
 
 
 class FiltersIn(BaseModel):
@@ -70,6 +73,59 @@ def bearer_token(credentials: HTTPAuthorizationCredentials | None = Depends(HTTP
 Token = Annotated[str | None, Depends(bearer_token)]
 
 
+class WriteGate:
+    """Bounds every request body as it arrives, and refuses a write without the token before
+    reading its body.
+
+    A `Content-Length` header is a promise a client need not make (a chunked upload has none),
+    so the bytes are counted as they come: past the limit (`MAX_JSON_BYTES`, or `upload_limit`
+    for the `UPLOAD_PATHS`) the request ends with 413. A write (anything but GET/HEAD/OPTIONS
+    under /api/articles or /api/index) is refused with 401/403 before its body is read; the
+    endpoints check the token again through `Archive`, the library's gate.
+    """
+
+    def __init__(self, app, archive: Archive, upload_limit: int) -> None:
+        self.app, self.archive, self.upload_limit = app, archive, upload_limit
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        path, headers = scope["path"], dict(scope["headers"])
+        if scope["method"] not in ("GET", "HEAD", "OPTIONS") and path.startswith(("/api/articles", "/api/index")):
+            try:
+                self.archive.authorize(_bearer(headers.get(b"authorization", b"").decode("latin-1")))
+            except WriteRefused as refused:
+                status, extra = _refusal_status(refused)
+                return await JSONResponse({"detail": str(refused)}, status, extra)(scope, receive, send)
+        limit = self.upload_limit if path in UPLOAD_PATHS else MAX_JSON_BYTES
+        too_large = HTTPException(413, f"request body over {limit // 2**20} MiB")
+        length = headers.get(b"content-length", b"")
+        if length.isdigit() and int(length) > limit:
+            return await JSONResponse({"detail": too_large.detail}, 413)(scope, receive, send)
+        received = 0
+
+        async def counted():
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise too_large  # raised where the endpoint reads its body: FastAPI answers it
+            return message
+
+        await self.app(scope, counted, send)
+
+
+def _bearer(header: str) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header value, if any."""
+    scheme, _, token = header.partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def _refusal_status(refused: WriteRefused) -> tuple[int, dict[str, str]]:
+    """401 (and how to authenticate) for a missing or wrong token, 403 when writes are disabled."""
+    return (401, {"WWW-Authenticate": "Bearer"}) if refused.configured else (403, {})
+
+
 def create_api(assistant: Assistant, archive: Archive) -> FastAPI:
     """The API bound to one assistant (its index) and one archive (its corpus, updates and token).
 
@@ -93,14 +149,7 @@ def create_api(assistant: Assistant, archive: Archive) -> FastAPI:
     app = FastAPIOffline(title="News archive assistant API", version=__version__, docs_url="/docs", redoc_url=None,
                          openapi_url="/openapi.json", lifespan=lifespan)
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):
-        limit = settings.max_file_bytes + 65536 if request.url.path == "/api/articles/upload" else MAX_JSON_BYTES
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > limit:
-            return JSONResponse({"detail": f"request body over {limit // 2**20} MiB"}, status_code=413)
-        return await call_next(request)
-
+    app.add_middleware(WriteGate, archive=archive, upload_limit=settings.max_file_bytes + 65536)
     add_read_routes(app, assistant, archive)
     add_write_routes(app, archive)
     return app
@@ -175,8 +224,6 @@ def add_write_routes(app: FastAPI, archive: Archive) -> None:
 
     @app.post("/api/articles/upload", status_code=201)
     async def upload_article(token: Token, file: UploadFile = File(...), replace: bool = False) -> dict:
-        with _http_errors():
-            archive.authorize(token)  # before reading up to RAG_MAX_FILE_MB of body
         data = await file.read(archive.settings.max_file_bytes + 1)
         return _saved(lambda: archive.save_file(file.filename or "", data, token, replace), file.filename or "")
 
@@ -212,9 +259,8 @@ def _http_errors(file_name: str = "") -> Iterator[None]:
     try:
         yield
     except WriteRefused as refused:
-        if refused.configured:
-            raise HTTPException(401, str(refused), headers={"WWW-Authenticate": "Bearer"}) from None
-        raise HTTPException(403, str(refused)) from None
+        status, headers = _refusal_status(refused)
+        raise HTTPException(status, str(refused), headers=headers or None) from None
     except ArticleNotFound as missing:
         raise HTTPException(404, str(missing)) from None
     except ArticleError as error:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -167,9 +169,45 @@ def test_upload_is_sanitised_and_checked(http, server):
     (server.corpus / "evil.md").unlink()
 
 
+def multipart(name: str, mib: int) -> Iterator[bytes]:
+    """A file upload of `mib` MiB, sent chunked: no Content-Length tells its size."""
+    yield f'--x\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n\r\n'.encode()
+    for _ in range(mib):
+        yield b"kata " * (2**20 // 5) + b"kata"
+    yield b"\r\n--x--\r\n"
+
+
+MULTIPART = {"Content-Type": "multipart/form-data; boundary=x"}
+
+
+def server_writes(server) -> int:
+    """Bytes the server process has written so far (a spooled upload is written to a temporary file)."""
+    return int(dict(line.split(": ") for line in (Path("/proc") / str(server.process.pid) / "io").read_text().splitlines())["wchar"])
+
+
 def test_request_size_is_bounded(http):
     response = http.post("/api/ask", content=b"x" * (3 * 1024 * 1024), headers={"Content-Type": "application/json"})
     assert response.status_code == 413
+    chunked = (part for part in [b'{"question": "Siapa?", "x": "', b"a" * 3 * 2**20, b'"}'])  # no Content-Length
+    response = http.post("/api/ask", content=chunked, headers={"Content-Type": "application/json"})
+    assert response.status_code == 413 and response.json()["detail"] == "request body over 2 MiB"
+    response = http.post("/api/articles/upload", content=multipart("besar.md", 21), headers={**MULTIPART, **AUTH})
+    assert response.status_code == 413 and response.json()["detail"] == "request body over 20 MiB"
+
+
+def test_a_write_without_the_token_is_refused_before_its_body_is_read(http, server):
+    written = server_writes(server)
+    response = http.post("/api/articles/upload", content=multipart("besar.md", 15), headers=MULTIPART)
+    assert response.status_code == 401 and response.headers["WWW-Authenticate"] == "Bearer"
+    assert server_writes(server) - written < 2**20  # the 15 MiB were not spooled to disk first
+    assert http.delete("/api/articles/000_b0a4adb478896665.md").status_code == 401
+
+
+def test_the_page_uploads_files_up_to_the_file_limit(http):
+    """The page's upload (Gradio's route on the same server) takes files over the JSON bodies' 2 MiB."""
+    article = b"---\ntitle: Besar\n---\n" + b"kata " * (3 * 2**20 // 5)
+    response = http.post("/gradio_api/upload", files={"files": ("besar.md", article, "text/markdown")})
+    assert response.status_code == 200 and response.json()[0].endswith("besar.md")
 
 
 def test_queries_keep_working_while_an_update_runs(http, server):
