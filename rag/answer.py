@@ -218,7 +218,7 @@ class Assistant:
 
     Args:
         retriever: the search (default: a `Retriever` on `settings.index_dir`).
-        settings: `rag.config.Settings` (default: from `RAG_*` variables).
+        settings: `rag.config.Settings` (default: the retriever's, else from `RAG_*` variables).
         reader: the answer reader (default: the one in `models/reader`, loaded at the first
             question; None with `RAG_READER=0`). When it cannot be loaded, quotes answer.
 
@@ -233,7 +233,7 @@ class Assistant:
 
     def __init__(self, retriever: Retriever | None = None, settings: Settings | None = None,
                  reader: Reader | None = None):
-        self.settings = settings or get_settings()
+        self.settings = settings or (retriever.settings if retriever else get_settings())
         self.retriever = retriever or Retriever(self.settings.index_dir, settings=self.settings)
         self._reader = reader or (Reader(embedder=self.retriever.embedder) if self.settings.reader else None)
         self._reader_lock = threading.Lock()

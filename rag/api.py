@@ -18,7 +18,7 @@ from fastapi import Depends, FastAPI, File, HTTPException, Query, UploadFile
 from fastapi_offline import FastAPIOffline
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from rag import __version__
 from rag.answer import MAX_QUESTION_CHARS, Answer, Assistant, checked_question
@@ -33,7 +33,14 @@ MAX_JSON_BYTES = 2 * 1024 * 1024
 UPLOAD_PATHS = ("/api/articles/upload", "/gradio_api/upload")
 
 
-class FiltersIn(BaseModel):
+class Strict(BaseModel):
+    """A request body that names a field the API does not know is refused (422 naming it), not
+    quietly half-applied: a filter sent as "source" or "filter" would otherwise be ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class FiltersIn(Strict):
     since: dt.date | None = None
     until: dt.date | None = None
     sources: list[Annotated[str, Field(max_length=200)]] = Field(default_factory=list, max_length=20)
@@ -42,12 +49,12 @@ class FiltersIn(BaseModel):
         return Filters(self.since, self.until, tuple(self.sources))
 
 
-class Turn(BaseModel):
+class Turn(Strict):
     role: Literal["user", "assistant"]
     content: str = Field(max_length=20_000)
 
 
-class AskIn(BaseModel):
+class AskIn(Strict):
     question: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_QUESTION_CHARS)]
     history: list[Turn] = Field(default_factory=list, max_length=50)
     filters: FiltersIn | None = None
@@ -55,7 +62,7 @@ class AskIn(BaseModel):
     k: int | None = Field(None, ge=1, le=50)
 
 
-class ArticleIn(BaseModel):
+class ArticleIn(Strict):
     title: str = Field(min_length=1, max_length=500)
     text: str = Field(min_length=1, max_length=1_000_000)
     id: str | None = Field(None, max_length=200, pattern=r"^[\w\-. ]+$", description="file name stem; derived from the title if absent")
@@ -173,7 +180,10 @@ def add_read_routes(app: FastAPI, assistant: Assistant, archive: Archive) -> Non
         since: dt.date | None = None, until: dt.date | None = None,
         source: Annotated[list[str] | None, Query(max_length=20)] = None,
     ) -> dict:
-        hits = assistant.retriever.search(q, k, Filters(since, until, tuple(source or ())))
+        try:
+            hits = assistant.retriever.search(q, k, Filters(since, until, tuple(source or ())))
+        except ValueError as error:  # a blank query
+            raise HTTPException(422, f"q: {error}") from None
         return {"query": q, "results": [hit.to_json(rank) for rank, hit in enumerate(hits, 1)]}
 
     @app.post("/api/ask", response_model=None)

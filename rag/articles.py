@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.config import Settings
-from rag.corpus import Article
+from rag.corpus import Article, read_file
 from rag.corpus_files import article_markdown, remove_article_file, save_article_file, slug
 from rag.indexer import IndexUpdater, UpdateJob
 from rag.retriever import Retriever
@@ -97,11 +97,26 @@ class Archive:
         return self.save_file(f"{file_stem or slug(title)}.md", article_markdown(title, text, **fields), token, replace)
 
     def delete(self, article_id: str, token: str | None) -> Article:
-        """Remove an article's file from the corpus; the index drops it at the next update."""
+        """Remove an article's file from the corpus; the index drops it at the next update.
+
+        An article saved but not indexed yet can be removed too (a wrong upload need not be made
+        searchable first); one whose file is gone already is not found (`ArticleNotFound`).
+        """
         self.authorize(token)
-        article = self.article(article_id)
+        article = self.retriever.refresh().article(article_id) or self._not_indexed_yet(article_id)
+        if article is None or not (self.settings.corpus_dir / article.path).is_file():
+            raise ArticleNotFound(f"no article {article_id!r} in the corpus")
         remove_article_file(self.settings.corpus_dir, article)
         return article
+
+    def _not_indexed_yet(self, article_id: str) -> Article | None:
+        """The article a corpus file holds alone, read from the file (the index has not seen it)."""
+        corpus = self.settings.corpus_dir.resolve()
+        path = (corpus / article_id).resolve()
+        if not path.is_relative_to(corpus) or not path.is_file():
+            return None
+        articles, _ = read_file(path, article_id, self.settings.max_file_bytes)
+        return next((article for article in articles if article.id == article_id), None)
 
     def start_update(self, token: str | None) -> UpdateJob:
         """Start an incremental index update in the background (or return the one running)."""

@@ -6,7 +6,7 @@ from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
 from rag.embeddings import Embedder, load_embedder
 from rag.retriever import Filters, Hit, Retriever
@@ -54,22 +54,28 @@ class ArticleRetriever(BaseRetriever):
 
     Args:
         retriever: the archive's `Retriever`.
-        k: how many articles each query returns.
-        filters: restrict every query (`Filters`: dates, outlets).
+        k: how many articles each query returns (1 or more); `invoke(query, k=2)` overrides it
+            for one call.
+        filters: restrict every query (`Filters`: dates, outlets); `invoke(query,
+            filters=Filters(...))` overrides it for one call. Another keyword raises TypeError.
 
     Example::
 
         from rag.langchain import ArticleRetriever
-        from rag.retriever import Retriever
-        docs = ArticleRetriever(retriever=Retriever("index"), k=3).invoke("Siapa juru bicara Kremlin?")
+        from rag.retriever import Filters, Retriever
+        archive = ArticleRetriever(retriever=Retriever("index"), k=3)
+        docs = archive.invoke("Siapa juru bicara Kremlin?")
         docs[0].metadata["title"]
+        archive.invoke("Siapa juru bicara Kremlin?", k=1, filters=Filters(sources=("Kompas",)))
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     retriever: Retriever
-    k: int = 5
+    k: int = Field(5, ge=1)
     filters: Filters | None = None
 
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        return [hit_to_document(hit) for hit in self.retriever.search(query, self.k, self.filters)]
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun,
+                                k: int | None = None, filters: Filters | None = None) -> list[Document]:
+        hits = self.retriever.search(query, self.k if k is None else k, filters or self.filters)
+        return [hit_to_document(hit) for hit in hits]

@@ -47,6 +47,14 @@ class Filters:
     sources: tuple[str, ...] = ()
     exclude_articles: frozenset[str] = field(default_factory=frozenset)
 
+    def __post_init__(self) -> None:
+        if isinstance(self.sources, str):  # Filters(sources="Kompas") would match each letter as an outlet
+            object.__setattr__(self, "sources", (self.sources,))
+        elif not isinstance(self.sources, tuple):
+            object.__setattr__(self, "sources", tuple(self.sources))
+        if not all(isinstance(source, str) for source in self.sources):
+            raise TypeError(f"Filters(sources=...) takes outlet names, got {self.sources!r}")
+
     def where(self) -> tuple[str, list[object]] | None:
         """A WHERE clause over `articles` (alias a), or None when nothing is filtered."""
         clauses: list[str] = []
@@ -58,7 +66,7 @@ class Filters:
             clauses.append("a.published <= ?")
             params.append(self.until.isoformat())
         if self.sources:
-            clauses.append(f"lower(a.source) IN ({','.join('?' * len(self.sources))})")
+            clauses.append(f"lower_text(a.source) IN ({','.join('?' * len(self.sources))})")  # IndexStore's Python lower()
             params.extend(s.lower() for s in self.sources)
         if self.exclude_articles:
             clauses.append(f"a.id NOT IN ({','.join('?' * len(self.exclude_articles))})")
@@ -206,18 +214,25 @@ class Retriever:
 
         Args:
             query: a question or keywords, in any language.
-            k: how many articles (default `RAG_TOP_K`; at most `RAG_MAX_K`).
+            k: how many articles, 1 or more (default `RAG_TOP_K`; at most `RAG_MAX_K`).
             filters: a date range, outlets, articles to leave out (`Filters`); None: all.
 
         Returns:
             `Hit`s, best first: the article, the passage's [start, end) in its text, the
             passage's sentences and the scores.
 
+        Raises:
+            ValueError: a blank query, or `k` below 1.
+
         Example::
 
             [hit.article.id for hit in retriever.search("banjir Demak", k=5)]
         """
-        k = max(1, min(k or self.settings.top_k, self.settings.max_k))
+        if not query.strip():
+            raise ValueError("the query is empty: give words to search for")
+        if k is not None and k < 1:
+            raise ValueError(f"k is how many articles to return: 1 or more, got {k}")
+        k = min(k or self.settings.top_k, self.settings.max_k)
         store = self.refresh()
         where = (filters or Filters()).where()
         allowed_chunks = store.chunk_ids_where(*where) if where else None

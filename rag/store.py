@@ -137,6 +137,8 @@ class IndexStore:
         self.manifest.check_format()
         self.db = sqlite3.connect(f"file:{generation / 'index.sqlite'}?mode=ro", uri=True, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
+        # SQLite's lower() folds ASCII only: "ÉLYSÉE Média" would never match its own name
+        self.db.create_function("lower_text", 1, lambda text: text.lower() if isinstance(text, str) else text, deterministic=True)
         self.vectors = vector_index.open_vectors(generation)
         self.chunk_bm25 = LexicalIndex.load(generation / "bm25-chunks")
         self.article_bm25 = LexicalIndex.load(generation / "bm25-articles")

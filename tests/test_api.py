@@ -74,6 +74,33 @@ def test_bad_search_inputs_are_4xx_naming_the_field(http, params, field):
     assert response.status_code == 422 and field in json.dumps(response.json())
 
 
+def test_a_blank_query_is_refused(http):
+    response = http.get("/api/search", params={"q": "   "})
+    assert response.status_code == 422 and response.json()["detail"].startswith("q: the query is empty")
+
+
+@pytest.mark.parametrize("body, field", [({"question": "Siapa juru bicara Kremlin?", "filters": {"source": ["Kompas"]}}, "source"),
+                                         ({"question": "Siapa juru bicara Kremlin?", "filter": {"sources": ["Kompas"]}}, "filter"),
+                                         ({"question": "Siapa juru bicara Kremlin?", "stream": True}, "stream")])
+def test_a_field_the_api_does_not_know_is_refused_not_ignored(http, body, field):
+    response = http.post("/api/ask", json=body)  # ignored, the answer would come from outlets the client left out
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"][-1] == field
+    article = {"title": "Banjir", "text": "Banjir melanda Demak.", "date": "2024-03-02"}
+    response = http.post("/api/articles", json=article, headers=AUTH)
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"][-1] == "date"
+
+
+def test_an_article_saved_but_not_indexed_yet_can_be_deleted(http, server):
+    article = {"title": "Coba Salah", "text": "Artikel yang salah unggah."}
+    assert http.post("/api/articles", json=article, headers=AUTH).status_code == 201
+    assert http.delete("/api/articles/coba-salah.md", headers=AUTH).status_code == 200  # before any update
+    assert not (server.corpus / "coba-salah.md").exists()
+    again = http.delete("/api/articles/coba-salah.md", headers=AUTH)
+    assert again.status_code == 404 and "coba-salah.md" in again.json()["detail"]
+    assert http.delete("/api/articles/..%2Fserver.log", headers=AUTH).status_code == 404  # beside the corpus, not in it
+    assert server.log.exists()
+
+
 @pytest.mark.parametrize("question", ["   ", "\x1f", "x" * 1001])  # pydantic does not strip U+001C-U+001F, Python does
 def test_a_blank_or_overlong_question_is_refused_naming_the_field(http, question):
     response = http.post("/api/ask", json={"question": question})

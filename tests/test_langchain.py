@@ -5,7 +5,8 @@ from __future__ import annotations
 import shutil
 
 import numpy as np
-from conftest import PROJECT
+import pytest
+from conftest import PROJECT, write
 
 from rag.indexer import build_index
 from rag.langchain import ArticleRetriever, E5Embeddings
@@ -24,6 +25,20 @@ def test_article_retriever_returns_documents_with_citable_metadata(settings, emb
     assert documents[0].page_content in text
     filtered = ArticleRetriever(retriever=retriever.retriever, filters=Filters(sources=("Reuters",)))
     assert filtered.invoke("NATO") == []
+
+
+def test_k_and_filters_given_to_one_call_apply_to_it(settings, embedder):
+    shutil.copy(PROJECT / "corpus" / "000_b0a4adb478896665.md", settings.corpus_dir / "seed.md")
+    write(settings.corpus_dir / "banjir.md", "---\ntitle: Banjir Demak\nsource: Kompas\n---\nBanjir merendam Demak. NATO tidak disebut.")
+    build_index(settings, embedder)
+    archive = ArticleRetriever(retriever=Retriever(settings.index_dir, embedder, settings), k=3)
+    assert len(archive.invoke("NATO")) == 2 and len(archive.invoke("NATO", k=1)) == 1
+    kompas = archive.invoke("NATO", filters=Filters(sources=("Kompas",)))
+    assert [d.metadata["source"] for d in kompas] == ["Kompas"]
+    with pytest.raises(TypeError):
+        archive.invoke("NATO", fliters=Filters(sources=("Kompas",)))  # a misspelt keyword is not dropped
+    with pytest.raises(ValueError):
+        ArticleRetriever(retriever=archive.retriever, k=0)
 
 
 def test_e5_embeddings_apply_the_prefixes(embedder):

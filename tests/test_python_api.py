@@ -1,0 +1,52 @@
+"""The Python API as a developer embedding it meets it: filters, bad arguments, settings."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from conftest import PROJECT, write
+
+from rag.answer import Assistant
+from rag.indexer import build_index
+from rag.retriever import Filters, Retriever
+
+FRENCH = """---
+title: "Gempa di Cianjur"
+source: "ÉLYSÉE Média"
+published: 2023-07-12
+---
+Gempa bermagnitudo 5,6 mengguncang Cianjur, Jawa Barat. Ratusan rumah rusak dan warga mengungsi.
+"""
+
+
+@pytest.fixture()
+def retriever(settings, embedder) -> Retriever:
+    shutil.copy(PROJECT / "corpus" / "000_b0a4adb478896665.md", settings.corpus_dir / "seed.md")
+    write(settings.corpus_dir / "gempa.md", FRENCH)
+    build_index(settings, embedder)
+    return Retriever(settings.index_dir, embedder, settings)
+
+
+def test_an_outlet_with_accented_capitals_is_found_by_its_name_in_any_case(retriever):
+    for name in ("ÉLYSÉE Média", "élysée média", "ÉLYSÉE MÉDIA"):  # SQLite's lower() folds ASCII only
+        assert [hit.article.id for hit in retriever.search("gempa Cianjur", 5, Filters(sources=(name,)))] == ["gempa.md"]
+    assert [hit.article.id for hit in retriever.search("NATO", 5, Filters(sources="Al Jazeera"))] == ["seed.md"]  # one name, not letters
+
+
+def test_bad_arguments_are_refused_not_guessed(retriever):
+    with pytest.raises(ValueError, match="query is empty"):
+        retriever.search("   ")
+    with pytest.raises(ValueError, match="1 or more"):
+        retriever.search("gempa", k=0)
+    with pytest.raises(TypeError, match="outlet names"):
+        Filters(sources=(1,))
+
+
+def test_the_assistant_answers_with_the_settings_of_its_retriever(settings, embedder):
+    shutil.copy(PROJECT / "corpus" / "000_b0a4adb478896665.md", settings.corpus_dir / "seed.md")
+    build_index(settings, embedder)
+    quotes_only = settings.model_copy(update={"reader": False, "top_k": 1})
+    assistant = Assistant(Retriever(settings.index_dir, embedder, quotes_only))
+    assert assistant.settings is quotes_only and assistant.answer_path == "quotes only"
+    assert len(assistant.answer("Siapa juru bicara Kremlin?").sources) == 1
