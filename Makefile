@@ -7,10 +7,11 @@ DEV := $(VENV)/.dev-installed
 
 .PHONY: install index run test lint stress bench eval train clean-index browser
 
-$(RUNTIME): requirements.txt
+$(RUNTIME): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --editable .  # `import rag` from any folder (examples/, your app)
 	touch $@
 
 $(DEV): $(RUNTIME) requirements-dev.txt requirements-scale.txt

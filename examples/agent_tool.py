@@ -30,9 +30,14 @@ def build_agent(retriever: Retriever, model):
 
 
 if __name__ == "__main__":
-    from examples.lcel_chain import default_model
+    from rag.config import get_settings
+    from rag.llm import make_chat_model
 
-    agent = build_agent(Retriever(), default_model())
+    settings = get_settings()
+    if not settings.llm:  # an agent needs a model that can call tools; LangChain's fake one cannot
+        sys.exit("error: set RAG_LLM to a chat model that can call tools (e.g. RAG_LLM=openai:gpt-4o-mini, "
+                 "with RAG_LLM_BASE_URL for a local OpenAI-compatible server)")
+    agent = build_agent(Retriever(), make_chat_model(settings.llm, settings.llm_base_url, settings.llm_api_key))
     question = sys.argv[1] if len(sys.argv) > 1 else "Siapa juru bicara Kremlin?"
     result = agent.invoke({"messages": [{"role": "user", "content": question}]})
     print(result["messages"][-1].content)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 
 import pytest
 from conftest import PROJECT
@@ -51,3 +54,16 @@ def test_agent_calls_the_archive_tool_and_reads_its_passages(retriever):
     assert tool_result["role"] == "tool" and tool_result["tool_call_id"] == "call_1"
     peskov = next(h for h in retriever.search("juru bicara Kremlin", 3) if "Peskov" in h.text)
     assert tool_result["content"].startswith("[1] Rusia Lontarkan") and peskov.text in tool_result["content"]
+
+
+@pytest.mark.integration
+def test_the_examples_run_as_their_docstrings_say_from_any_folder(retriever, settings, tmp_path):
+    """`make install` installs the project (editable), so `python examples/x.py` finds `rag`."""
+    env = {**os.environ, "RAG_INDEX_DIR": str(settings.index_dir)}
+    env.pop("RAG_LLM", None)
+    chain = subprocess.run([sys.executable, str(PROJECT / "examples" / "lcel_chain.py"), "Apa kata Lavrov?"],
+                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert chain.returncode == 0 and "fake chat model" in chain.stdout, chain.stderr[-2000:]
+    agent = subprocess.run([sys.executable, str(PROJECT / "examples" / "agent_tool.py")],
+                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert agent.returncode == 1 and agent.stderr.startswith("error: set RAG_LLM to a chat model that can call tools")
