@@ -150,7 +150,7 @@ def main() -> None:
     assert added.added == 10 and added.chunks_reused == 0 and added.chunks_embedded > 0, added.summary()
 
     articles = load_corpus(corpus).articles
-    texts = [indexable_text(a.title, c.text) for a in articles for c in chunk_article(a, embedder.count_tokens)][: args.chunks]
+    texts = [indexable_text(a.title, c.text) for a in articles for c in chunk_article(a, embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap)][: args.chunks]
     hardware = torch_device_name(device)
     rows = [
         ("device", hardware),

@@ -56,11 +56,13 @@ def real_parts(base_chunks: int, queries: int) -> tuple[list[str], np.ndarray, n
     and the embedder's manifest fields (so the server opens the generation as its own)."""
     data = NEWS_QA if (NEWS_QA / "corpus").is_dir() else FIXTURES
     articles = load_corpus(data / "corpus").articles
-    embedder = embedder_for(get_settings(), threads=os.cpu_count())
-    chunks = [indexable_text(a.title, c.text) for a in articles for c in chunk_article(a, embedder.count_tokens)]
+    settings = get_settings()
+    embedder = embedder_for(settings, threads=os.cpu_count())
+    chunked = [(a, c) for a in articles for c in chunk_article(a, embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap)]
+    chunks = [indexable_text(a.title, c.text) for a, c in chunked]
     random.Random(0).shuffle(chunks)
     passages = embedder.embed_passages(chunks[:base_chunks])
-    sentences = [a.text[s:e] for a in articles for c in chunk_article(a, embedder.count_tokens) for s, e in c.sentences]
+    sentences = [a.text[s:e] for a, c in chunked for s, e in c.sentences]
     question_file = data / ("questions-dev.jsonl" if data == NEWS_QA else "questions.jsonl")
     texts = [q.question for q in load_questions(question_file)][:queries]
     vectors = np.stack([embedder.embed_query(t) for t in texts])

@@ -158,7 +158,7 @@ def _fit(text: str, words: list[Span], count_tokens: TokenCounter, max_tokens: i
     return _fit(text, words[:middle], count_tokens, max_tokens) + _fit(text, words[middle:], count_tokens, max_tokens)
 
 
-def chunk_article(article: Article, count_tokens: TokenCounter, max_tokens: int = 200, overlap: int = 1) -> list[Chunk]:
+def chunk_article(article: Article, count_tokens: TokenCounter, max_tokens: int, overlap: int) -> list[Chunk]:
     """Group the article's sentences into chunks of at most `max_tokens` model tokens.
 
     Each chunk after the first repeats the last `overlap` sentences of the one before. A
