@@ -21,7 +21,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from rag import __version__
-from rag.answer import MAX_QUESTION_CHARS, Answer, Assistant, checked_question
+from rag.answer import MAX_QUESTION_CHARS, Answer, Assistant, Citation, Source, checked_question
 from rag.articles import Archive, ArticleNotFound, WriteRefused
 from rag.problems import ArticleError, Problem
 from rag.indexer import UpdateJob
@@ -60,6 +60,33 @@ class AskIn(Strict):
     filters: FiltersIn | None = None
     mode: Literal["extractive", "llm"] = "extractive"
     k: int | None = Field(None, ge=1, le=50)
+
+
+class AnswerOut(BaseModel):
+    """What `POST /api/ask` returns (`rag.answer.Answer.to_json`); documents the response in OpenAPI."""
+
+    answer: str = Field(description="the reply: the short answer, then the quoted sentences with [n] marks")
+    short_answer: str | None = Field(description="the answer span inside the first quote (None when abstaining, for a statement, with an LLM)")
+    confidence: float | None = Field(description="0..1: the probability that the quoted article answers (None when abstaining or with an LLM)")
+    citations: list[Citation] = Field(description="each quoted sentence, at [start, end) of its article's text")
+    sources: list[Source] = Field(description="the articles cited (or, when abstaining, related ones), numbered as the [n] marks")
+    abstained: bool
+    language: str = Field(description="the reply's language ('id' or 'en', the question's)")
+    notice: str | None = Field(description="a one-line notice, e.g. that the LLM failed and the extractive answer stands")
+    unsupported: list[str] = Field(description="LLM mode: sentences of the reply that no quoted sentence supports")
+    removed_citations: list[int] = Field(description="LLM mode: [n] marks that cited no passage, removed")
+
+
+ERRORS = {code: {"description": text} for code, text in [
+    (401, "missing or wrong token (writes)"), (403, "writes are disabled: no RAG_API_TOKEN on the server"),
+    (404, "no such article"), (409, "the article exists (use replace=true), or is a record of a JSONL file"),
+    (413, "request body over its limit (2 MiB JSON, RAG_MAX_FILE_MB for uploads)"),
+    (422, "a field missing, unknown or invalid, or an article file that cannot be read; the message names it")]}
+
+
+def errors(*codes: int) -> dict:
+    """OpenAPI entries for the error statuses an endpoint answers with."""
+    return {code: ERRORS[code] for code in codes}
 
 
 class ArticleIn(Strict):
@@ -173,7 +200,7 @@ def add_read_routes(app: FastAPI, assistant: Assistant, archive: Archive) -> Non
                 "chunks": manifest.chunks, "model": manifest.model_id, "built_at": manifest.built_at,
                 "answers": assistant.answer_path}
 
-    @app.get("/api/search")
+    @app.get("/api/search", responses=errors(422))
     def search(
         q: Annotated[str, Query(min_length=1, max_length=MAX_QUESTION_CHARS)],
         k: Annotated[int, Query(ge=1, le=50)] = 10,
@@ -186,7 +213,11 @@ def add_read_routes(app: FastAPI, assistant: Assistant, archive: Archive) -> Non
             raise HTTPException(422, f"q: {error}") from None
         return {"query": q, "results": [hit.to_json(rank) for rank, hit in enumerate(hits, 1)]}
 
-    @app.post("/api/ask", response_model=None)
+    @app.post("/api/ask", response_model=None, responses={
+        200: {"model": AnswerOut, "content": {"text/event-stream": {"schema": {"type": "string"}, "example":
+              'event: token\ndata: "Menurut arsip: "\n\nevent: answer\ndata: {"answer": ..., "citations": [...]}\n\n'}},
+              "description": "the answer; with ?stream=true server-sent events: `token` events with text, then one `answer` event"},
+        400: {"description": "mode 'llm' without a configured LLM"}, **errors(413, 422)})
     def ask(body: AskIn, stream: bool = False) -> dict | StreamingResponse:
         if body.mode == "llm" and not settings.llm:
             raise HTTPException(400, "no LLM is configured: set RAG_LLM (and RAG_LLM_BASE_URL / RAG_LLM_API_KEY)")
@@ -209,7 +240,7 @@ def add_read_routes(app: FastAPI, assistant: Assistant, archive: Archive) -> Non
         total, articles = archive.list(q, offset, limit)
         return {"total": total, "articles": articles}
 
-    @app.get("/api/articles/{article_id:path}")
+    @app.get("/api/articles/{article_id:path}", responses=errors(404))
     def get_article(article_id: str) -> dict:
         try:
             article = archive.article(article_id)
@@ -227,23 +258,23 @@ def add_read_routes(app: FastAPI, assistant: Assistant, archive: Archive) -> Non
 
 def add_write_routes(app: FastAPI, archive: Archive) -> None:
     """Add, upload and delete articles, start an update: each needs the token (checked by `Archive`)."""
-    @app.post("/api/articles", status_code=201)
+    @app.post("/api/articles", status_code=201, responses=errors(401, 403, 409, 413, 422))
     def add_article(body: ArticleIn, token: Token, replace: bool = False) -> dict:
         fields = body.model_dump(exclude={"title", "text", "id"})
         return _saved(lambda: archive.save_article(body.title, body.text, token, body.id, replace, **fields))
 
-    @app.post("/api/articles/upload", status_code=201)
+    @app.post("/api/articles/upload", status_code=201, responses=errors(401, 403, 409, 413, 422))
     async def upload_article(token: Token, file: UploadFile = File(...), replace: bool = False) -> dict:
         data = await file.read(archive.settings.max_file_bytes + 1)
         return _saved(lambda: archive.save_file(file.filename or "", data, token, replace), file.filename or "")
 
-    @app.delete("/api/articles/{article_id:path}")
+    @app.delete("/api/articles/{article_id:path}", responses=errors(401, 403, 404, 409))
     def delete_article(article_id: str, token: Token) -> dict:
         with _http_errors():
             archive.delete(article_id, token)
         return {"deleted": article_id, "note": "removed from the corpus; POST /api/index/update to drop it from the index"}
 
-    @app.post("/api/index/update", status_code=202)
+    @app.post("/api/index/update", status_code=202, responses=errors(401, 403))
     def start_update(token: Token) -> dict:
         with _http_errors():
             return _job_json(archive.start_update(token))

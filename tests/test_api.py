@@ -44,6 +44,10 @@ def test_health_and_openapi(http):
     assert health["answers"] in ("reader (bf16)", "reader (fp32)")
     spec = http.get("/openapi.json").json()
     assert {"/api/search", "/api/ask", "/api/articles", "/api/index/update"} <= set(spec["paths"])
+    ask = spec["paths"]["/api/ask"]["post"]["responses"]
+    assert ask["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/AnswerOut"}
+    assert "text/event-stream" in ask["200"]["content"] and {"400", "413", "422"} <= set(ask)
+    assert {"401", "403", "409", "413", "422"} <= set(spec["paths"]["/api/articles/upload"]["post"]["responses"])
     assert http.get("/docs").status_code == 200
 
 

@@ -50,3 +50,12 @@ def test_the_assistant_answers_with_the_settings_of_its_retriever(settings, embe
     assistant = Assistant(Retriever(settings.index_dir, embedder, quotes_only))
     assert assistant.settings is quotes_only and assistant.answer_path == "quotes only"
     assert len(assistant.answer("Siapa juru bicara Kremlin?").sources) == 1
+
+
+def test_the_api_documents_the_answer_as_it_is(retriever):
+    """`AnswerOut` (the OpenAPI schema of POST /api/ask) has exactly the fields `to_json` gives, of their types."""
+    from rag.api import AnswerOut
+
+    answer = Assistant(retriever).answer("Siapa juru bicara Kremlin?").to_json()
+    assert set(AnswerOut.model_fields) == set(answer)
+    assert AnswerOut.model_validate(answer).short_answer == "Dmitry Peskov"
