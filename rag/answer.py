@@ -27,7 +27,7 @@ import re
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, fields, replace
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from rag import llm as llm_module
 from rag.config import Settings, get_settings
@@ -36,6 +36,7 @@ from rag.language import detect_language, without_archive_words, words
 from rag.reader import CONFIG_FILE, Reader, ReaderUnavailable
 from rag.rerank import ARTICLE_FEATURES, CLAUSE_ANSWER_TOKENS, Ranking, ReadResult, longest_answer, read_articles
 from rag.retriever import Filters, Hit, Retriever
+from rag.initials import has_word
 from rag.sentences import PASSAGES_READ, ScoredSentence, answer_type, names_and_numbers, score_sentences, terms
 
 MAX_SENTENCES = 3  # quoted without the reader, or when the quote is the answer (what someone said)
@@ -57,6 +58,7 @@ LLM_FAILED = {
 }
 RELATED = {"id": "Artikel yang mungkin terkait:", "en": "Possibly related articles:"}
 
+CONFIDENT = 0.5  # an answer at least this likely is shown as "confident" (yakin); a short question so answered alone is no follow-up
 _REFERS_BACK = {"dia", "ia", "mereka", "itu", "tersebut", "beliau", "nya", "he", "she", "they", "it", "that", "this", "those"}
 
 
@@ -137,6 +139,11 @@ def said_by(role: str, history: Sequence[dict] | None) -> list[str]:
     return [turn["content"] for turn in history or () if turn.get("role") == role and isinstance(turn.get("content"), str)]
 
 
+def refers_back(question: str) -> bool:
+    """Does the question point at something said before ("dia", "itu", "mereka", "he", "that")?"""
+    return bool(_REFERS_BACK & set(words(question)))
+
+
 def followed_question(question: str, history: Sequence[dict] | None) -> str | None:
     """The previous question (without words about the archive itself) when the new one refers
     back to it, or is short and does not ask what was said about a name of its own (a
@@ -153,7 +160,7 @@ def followed_question(question: str, history: Sequence[dict] | None) -> str | No
     previous = said_by("user", history)
     if not previous:
         return None
-    if _REFERS_BACK & set(words(question)):
+    if refers_back(question):
         return without_archive_words(previous[-1])
     about_a_new_name = answer_type(question) == "statement" and bool(names_and_numbers(question) - names_and_numbers(previous[-1]))
     return without_archive_words(previous[-1]) if len(terms(question)) <= 3 and not about_a_new_name else None
@@ -208,6 +215,37 @@ def retrieval_query(question: str, previous: str | None) -> str:
         # 'Kapan Finlandia bergabung dengan NATO? Dan Swedia?'
     """
     return f"{previous} {question}" if previous else question
+
+
+class Found(NamedTuple):
+    """What was searched for a question (`in_context`), the passages found and their sentences,
+    what the reader made of them (None without a reader), whether the quote is chosen by
+    meaning (another language), and the most tokens a span may have."""
+
+    in_context: str
+    hits: list[Hit]
+    ranked: list[ScoredSentence]
+    read: ReadResult | None
+    by_meaning: bool
+    tokens: int
+
+    @property
+    def sure(self) -> bool:
+        """The reader surely found the answer (the page calls it "confident")."""
+        best = self.read.best if self.read else None
+        return best is not None and best.probability >= CONFIDENT
+
+    def names(self, names: set[str]) -> bool:
+        """Does the article the answer would quote name one of `names` (or are there none)?"""
+        best = self.read.best if self.read else None
+        rank = best.sentence.hit_rank if best else self.ranked[0].hit_rank if self.ranked else None
+        text = self.hits[rank].article.text.lower() if rank is not None else ""
+        return not names or any(has_word(text, name) for name in names)
+
+
+def own_names(question: str, previous: str) -> set[str]:
+    """The names and numbers of `question` that the question it may follow does not have."""
+    return names_and_numbers(question) - names_and_numbers(previous)
 
 
 class Assistant:
@@ -297,7 +335,9 @@ class Assistant:
             question: in any language; the reply is framed in its language, the quotes are the
                 articles' own sentences.
             history: the conversation so far, `{"role": "user"|"assistant", "content": ...}`
-                turns; a short follow-up ("Dan Swedia?") is read with the question it follows.
+                turns; a short follow-up ("Dan Swedia?") is read with the question it follows,
+                unless the archive answers it confidently as it was asked, or the article that
+                would answer it with the question before does not name its own names.
             filters: restrict the archive (`Filters`: dates, outlets).
             k: how many articles to retrieve (default `RAG_TOP_K`).
             llm: None answers as configured (through `RAG_LLM` when it is set, else
@@ -319,16 +359,16 @@ class Assistant:
         language = detect_language(question) or "id"
         about_news = without_archive_words(question)  # "... yang disebut dalam artikel?" asks about the news
         previous = followed_question(about_news, history)
-        in_context = retrieval_query(about_news, previous)  # a follow-up is searched with the question it follows...
-        asked = f"{about_news} {previous}" if previous else about_news  # ...and read with it after (the reader cuts at 48 tokens)
-        hits = self.retriever.search(in_context, k or self.settings.top_k, filters)
+        alone = None
+        if previous and not refers_back(about_news):  # short, so perhaps a follow-up: first as it was asked
+            alone = self._find(about_news, None, language, k, filters)
+            if alone.sure:  # "Siapa juru bicara Kremlin?" after a question about Lavrov is its own question
+                previous = None
+        found = alone if alone is not None and previous is None else self._find(about_news, previous, language, k, filters)
+        if alone is not None and previous and not found.names(own_names(about_news, previous)):
+            found, previous = alone, None  # "Apa ancaman Korea Utara?" is not answered from the Kremlin article
+        in_context, hits, ranked, read, by_meaning, tokens = found
         spec = self.settings.llm if llm is None else llm or None
-        ranked = score_sentences(in_context, hits)
-        by_meaning = bool(ranked) and hits[ranked[0].hit_rank].article.language not in (None, language)
-        tokens = longest_answer(*filter(None, (about_news, previous)))  # a name is short; a follow-up may say so
-        read = self._read(asked, in_context, hits, ranked, by_meaning, tokens) if ranked else None
-        if read:
-            hits, ranked = read.hits, read.ranked
         answered = previous_short_answer(history) if previous else ""
         answer = self._quote(in_context, language, hits, ranked, read, by_meaning, answered,
                              answer_type(about_news) != "statement", tokens == CLAUSE_ANSWER_TOKENS)
@@ -408,6 +448,20 @@ class Assistant:
         if self.settings.min_answer_probability is not None:
             ranking = replace(ranking, min_probability=self.settings.min_answer_probability)
         return ranking
+
+    def _find(self, question: str, previous: str | None, language: str, k: int | None, filters: Filters | None) -> Found:
+        """Search for `question` (with the question it follows, `previous`, when it is a
+        follow-up), score the passages' sentences and let the reader read them."""
+        in_context = retrieval_query(question, previous)  # a follow-up is searched with the question it follows...
+        asked = f"{question} {previous}" if previous else question  # ...and read with it after (the reader cuts at 48 tokens)
+        hits = self.retriever.search(in_context, k or self.settings.top_k, filters)
+        ranked = score_sentences(in_context, hits)
+        by_meaning = bool(ranked) and hits[ranked[0].hit_rank].article.language not in (None, language)
+        tokens = longest_answer(*filter(None, (question, previous)))  # a name is short; a follow-up may say so
+        read = self._read(asked, in_context, hits, ranked, by_meaning, tokens) if ranked else None
+        if read:
+            hits, ranked = read.hits, read.ranked
+        return Found(in_context, hits, ranked, read, by_meaning, tokens)
 
     def _read(self, question: str, query: str, hits: Sequence[Hit], ranked: Sequence[ScoredSentence],
               across_languages: bool, answer_tokens: int) -> ReadResult | None:

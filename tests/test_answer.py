@@ -99,6 +99,30 @@ def test_follow_up_folds_the_previous_question_into_retrieval(assistant):
         assert not answer.abstained and warned in answer.citations[0].sentence, answer.text
 
 
+def test_a_short_question_the_archive_answers_on_its_own_is_no_follow_up(assistant):
+    """Short questions were read with the one before them: "Di mana para pemimpin NATO
+    berkumpul?" after the Kremlin question got Peskov's sentence, marked confident; "Siapa juru
+    bicara Kremlin?" after Lavrov's warning got "Maria Zakharova". One answered confidently as
+    asked stands alone; one whose names the followed answer's article lacks does too."""
+    def after(previous: str, question: str):
+        first = assistant.answer(previous)
+        return assistant.answer(question, history=[{"role": "user", "content": previous}, {"role": "assistant", "content": first.text}])
+
+    leaders = after("Siapa juru bicara Kremlin?", "Di mana para pemimpin NATO berkumpul?")
+    assert leaders.short_answer == "Lituania" and "Peskov" not in leaders.citations[0].sentence
+    assert after("Apa kata Lavrov tentang NATO?", "Siapa juru bicara Kremlin?").short_answer == "Dmitry Peskov"
+    flood = after("Siapa juru bicara Kremlin?", "Berapa warga Jakarta mengungsi?")  # "Jakarta": not in the Kremlin article
+    assert "5.000 warga" in flood.citations[0].sentence, flood.text
+
+
+def test_a_span_is_whole_words():
+    from rag.rerank import whole_words
+
+    text = "Juru bicara Kremlin Dmitry Peskov mengatakan"
+    assert text[slice(*whole_words(text, 29, 33))] == "Peskov"  # the reader marked "skov"
+    assert whole_words(text, 27, 33) == (27, 33) and whole_words(text, 0, len(text)) == (0, len(text))
+
+
 def test_a_follow_up_does_not_get_the_answer_it_follows_as_its_short_answer(assistant):
     """The reader reads a follow-up with the question before it and may answer that one again:
     what was just said is not shown as the new short answer; the quote still is."""
