@@ -438,18 +438,18 @@ def wire_chat(assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr
             return
         shown = chat_messages(conversation) + [{"role": "user", "content": literal(message)}, {"role": "assistant", "content": ""}]
         llm = assistant.settings.llm if mode == "llm" else False
-        cleared = False
+        # the question shows in the chat and the box empties at once: what is typed while the answer comes stays
+        yield [shown, gr.skip(), "", gr.skip(), gr.update(visible=False), gr.skip(), *hidden]
         try:
             for item in assistant.stream(message, history_of(conversation), filters, int(k), llm):
                 if isinstance(item, Answer):
                     conversation = [*conversation, Turn(message, item, uuid.uuid4().hex[:12])]
                     panel = render_sources(conversation, article_of, language)
-                    yield [chat_messages(conversation), panel, gr.skip() if cleared else "", conversation, gr.update(visible=False),
-                           gr.skip(), *follow_up_buttons(item, conversation)]
+                    yield [chat_messages(conversation), panel, gr.skip(), conversation, gr.skip(), gr.skip(),
+                           *follow_up_buttons(item, conversation)]
                 else:
                     shown[-1] = {"role": "assistant", "content": shown[-1]["content"] + literal(item)}
-                    box, cleared = (gr.skip() if cleared else ""), True  # empty the box once: what is typed meanwhile stays
-                    yield [shown, gr.skip(), box, gr.skip(), gr.update(visible=False), gr.skip(), *hidden]
+                    yield [shown, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), *hidden]
         except Exception:  # our failure, not the user's: said in the chat, the question back in the box to ask again
             _log.exception("answering a question from the page failed")
             shown[-1] = {"role": "assistant", "content": LABELS[language]["server_error"]}

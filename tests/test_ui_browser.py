@@ -337,6 +337,23 @@ def test_a_citation_of_an_earlier_answer_opens_its_own_article(page):
     assert "cabai" in page.locator("#article-2-1 mark#cite-2-1").inner_text()
 
 
+def test_what_is_typed_while_an_answer_comes_stays_in_the_box(page):
+    """The box emptied when the first piece of the answer arrived, taking with it what had been
+    typed since Enter: now it empties at Enter."""
+    clear_chat(page)
+    turn = page.locator("#chat [data-testid='user']").count() + 1
+    page.fill("#question textarea", "Siapa juru bicara Kremlin?")
+    page.press("#question textarea", "Enter")
+    emptied = page.wait_for_function(  # what the answer's bubble says when the box empties: nothing yet
+        """() => document.querySelector('#question textarea').value === ''
+                 && [...document.querySelectorAll('#chat [data-testid="bot"]')].map(b => b.innerText.trim())""",
+        timeout=30_000, polling=10).json_value()
+    assert len(emptied) == turn and emptied[-1] == "", emptied
+    page.type("#question textarea", "Kapan KTT NATO diadakan?")  # the next question, typed while the answer comes
+    page.wait_for_selector(f"#sources [data-turn='{turn}']", timeout=60_000)
+    assert page.input_value("#question textarea") == "Kapan KTT NATO diadakan?"
+
+
 def test_the_question_bubble_shows_exactly_what_was_typed(page):
     typed = "Berapa harga cabai <b>rawit</b> di *Bandung*?"
     ask(page, typed, new_conversation=True)
