@@ -587,3 +587,52 @@ def test_index_tab_shows_the_last_automatic_update(page, tmp_path):
         page.screenshot(path=str(SHOTS / "22-automatic-update-phone-en.png"), full_page=True)
         assert "11 July 2023" in page.locator("#articles").inner_text()  # wraps between words on a phone, not inside "2023-07-11"
         page.close()
+
+
+def updated_over_http(server, title: str, source: str) -> None:
+    """Add an article through the API and update the index, waiting until the update is done."""
+    import httpx
+
+    auth = {"Authorization": "Bearer test-token"}
+    article = {"title": title, "source": source, "text": f"{title} terjadi pada Senin pagi. Warga diminta waspada."}
+    assert httpx.post(f"{server.url}/api/articles", json=article, headers=auth, timeout=30).status_code == 201
+    job = httpx.post(f"{server.url}/api/index/update", headers=auth, timeout=30).json()
+    deadline = time.monotonic() + 120
+    while httpx.get(f"{server.url}/api/index/status", timeout=30).json()["job"]["state"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert httpx.get(f"{server.url}/api/index/status", timeout=30).json()["job"]["id"] == job["id"]
+
+
+def test_a_page_opened_after_an_update_shows_the_index_as_it_is_now(server):
+    """The counts, the article list and the outlet filter were those of the app's start in every
+    page opened later; an update from the page kept the list's search; an empty delete box asks
+    to pick an article; the primary buttons' text is readable (contrast)."""
+    from playwright.sync_api import sync_playwright
+
+    updated_over_http(server, "Longsor di Bogor", "Kabar Baru")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(server.url + "/")
+        page.wait_for_selector("#question textarea")
+        assert page.eval_on_selector("#send", "b => getComputedStyle(b).backgroundColor") == "rgb(194, 65, 12)"
+        page.get_by_role("tab", name="Indeks").click()
+        page.wait_for_function("() => document.querySelector('#articles').innerText.includes('Longsor di Bogor')", timeout=30_000)
+        page.get_by_role("tab", name="Tanya").click()
+        page.click("#filters button")
+        page.click("#outlets input")
+        assert page.get_by_role("option", name="Kabar Baru").count() == 1
+        page.keyboard.press("Escape")
+        page.get_by_role("tab", name="Indeks").click()
+        page.fill("#article-query input, #article-query textarea", "Longsor")
+        page.wait_for_function("() => !document.querySelector('#articles').innerText.includes('cabai')", timeout=30_000)
+        updated_over_http(server, "Banjir di Depok", "Kabar Baru")  # then the page's own update, with the list searched
+        page.fill("#token input", "test-token")
+        page.click("#update")
+        page.wait_for_function("() => document.querySelector('#update-report').innerText.trim() !== ''", timeout=120_000)
+        rows = page.inner_text("#articles")
+        assert "Longsor di Bogor" in rows and "Banjir di Depok" not in rows  # still the search's rows
+        page.fill("#delete-id input, #delete-id textarea", "")
+        page.click("#delete")
+        page.wait_for_function("() => document.querySelector('#delete-report').innerText.includes('Pilih dulu')", timeout=30_000)
+        browser.close()
