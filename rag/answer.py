@@ -59,6 +59,7 @@ LLM_FAILED = {
 RELATED = {"id": "Artikel yang mungkin terkait:", "en": "Possibly related articles:"}
 
 CONFIDENT = 0.5  # an answer at least this likely is shown as "confident" (yakin); a short question so answered alone is no follow-up
+_GOES_ON = re.compile(r"(dan|lalu|kalau|bagaimana dengan|and|what about|how about)\b", re.IGNORECASE)
 _REFERS_BACK = {"dia", "ia", "mereka", "itu", "tersebut", "beliau", "nya", "he", "she", "they", "it", "that", "this", "those"}
 
 
@@ -140,8 +141,9 @@ def said_by(role: str, history: Sequence[dict] | None) -> list[str]:
 
 
 def refers_back(question: str) -> bool:
-    """Does the question point at something said before ("dia", "itu", "mereka", "he", "that")?"""
-    return bool(_REFERS_BACK & set(words(question)))
+    """Does the question point at something said before ("dia", "itu", "mereka", "he", "that"),
+    or go on from it ("Dan Swedia?", "Bagaimana dengan Swedia?", "What about Sweden?")?"""
+    return bool(_REFERS_BACK & set(words(question))) or bool(_GOES_ON.match(question.strip()))
 
 
 def followed_question(question: str, history: Sequence[dict] | None) -> str | None:
@@ -365,7 +367,7 @@ class Assistant:
             if alone.sure:  # "Siapa juru bicara Kremlin?" after a question about Lavrov is its own question
                 previous = None
         found = alone if alone is not None and previous is None else self._find(about_news, previous, language, k, filters)
-        if alone is not None and previous and not found.names(own_names(about_news, previous)):
+        if alone is not None and previous and not found.by_meaning and not found.names(own_names(about_news, previous)):
             found, previous = alone, None  # "Apa ancaman Korea Utara?" is not answered from the Kremlin article
         in_context, hits, ranked, read, by_meaning, tokens = found
         spec = self.settings.llm if llm is None else llm or None

@@ -115,6 +115,13 @@ def test_a_short_question_the_archive_answers_on_its_own_is_no_follow_up(assista
     assert "5.000 warga" in flood.citations[0].sentence, flood.text
 
 
+def test_a_question_that_goes_on_from_the_one_before_is_a_follow_up():
+    from rag.answer import refers_back
+
+    assert all(map(refers_back, ["Dan Swedia?", "Bagaimana dengan Swedia?", "What about Sweden?", "Apa yang dia katakan?"]))
+    assert not any(map(refers_back, ["Di mana para pemimpin NATO berkumpul?", "Danau Toba ada di mana?", "Andorra di mana?"]))
+
+
 def test_a_span_is_whole_words():
     from rag.rerank import whole_words
 

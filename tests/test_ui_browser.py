@@ -8,6 +8,7 @@ Screenshots of every step go to test-output/ui/ (desktop 1400 px wide, phone 390
 
 from __future__ import annotations
 
+import contextlib
 import json
 import platform
 import shutil
@@ -603,16 +604,12 @@ def updated_over_http(server, title: str, source: str) -> None:
     assert httpx.get(f"{server.url}/api/index/status", timeout=30).json()["job"]["id"] == job["id"]
 
 
-def test_a_page_opened_after_an_update_shows_the_index_as_it_is_now(server):
+def test_a_page_opened_after_an_update_shows_the_index_as_it_is_now(page, server):
     """The counts, the article list and the outlet filter were those of the app's start in every
     page opened later; an update from the page kept the list's search; an empty delete box asks
     to pick an article; the primary buttons' text is readable (contrast)."""
-    from playwright.sync_api import sync_playwright
-
     updated_over_http(server, "Longsor di Bogor", "Kabar Baru")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    with contextlib.closing(page.context.browser.new_page(viewport={"width": 1400, "height": 1000})) as page:
         page.goto(server.url + "/")
         page.wait_for_selector("#question textarea")
         assert page.eval_on_selector("#send", "b => getComputedStyle(b).backgroundColor") == "rgb(194, 65, 12)"
@@ -635,4 +632,3 @@ def test_a_page_opened_after_an_update_shows_the_index_as_it_is_now(server):
         page.fill("#delete-id input, #delete-id textarea", "")
         page.click("#delete")
         page.wait_for_function("() => document.querySelector('#delete-report').innerText.includes('Pilih dulu')", timeout=30_000)
-        browser.close()
