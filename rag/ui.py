@@ -594,16 +594,16 @@ def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets:
                 lines.append(refusal(error, language, name))
         return "\n".join(f"- {line}" for line in lines), None  # the next upload starts afresh
 
-    def update(token: str, language: str, query: str, progress: gr.Progress = gr.Progress()) -> tuple[str, str, dict, list]:
+    def update(token: str, language: str, progress: gr.Progress = gr.Progress()) -> tuple[str, str, dict]:
         try:
             job = archive.start_update(token)
         except WriteRefused as error:
-            return (refusal(error, language), index_stats(assistant, language),
-                    gr.skip(), gr.skip())
+            return refusal(error, language), index_stats(assistant, language), gr.skip()
         while job.state == "running":
             progress((job.done, job.total) if job.total else 0.0, desc=LABELS[language]["updating"])
             time.sleep(0.3)
-        return update_report(job, language), *index_views(assistant, archive, language, query)
+        stats = index_stats(assistant, language)  # opens the new generation
+        return update_report(job, language), stats, gr.update(choices=assistant.retriever.store.sources())
 
     def ask_to_delete(article_id: str, language: str) -> tuple[dict, str, str]:
         article_id = (article_id or "").strip()
@@ -628,10 +628,14 @@ def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets:
         return str(event.row_value[-1])  # the id column
 
     index.files.upload(upload, [index.files, index.token, language], [index.upload_report, index.files], api_name="upload_articles")
-    index.update.click(update, [index.token, language, index.article_query], [index.update_report, index.stats, outlets, index.articles],
-                       api_name="update_index", concurrency_limit=1)
-    index.article_query.change(lambda query, language: article_rows(archive, query, language), [index.article_query, language], index.articles,
-                               api_visibility="private")
+    def rows(query: str, language: str) -> list:
+        return article_rows(archive, query, language)
+
+    # /update_index takes the token alone (gradio_client callers); the list is then shown with its search
+    index.update.click(update, [index.token, language], [index.update_report, index.stats, outlets],
+                       api_name="update_index", concurrency_limit=1).then(
+        rows, [index.article_query, language], index.articles, api_visibility="private")
+    index.article_query.change(rows, [index.article_query, language], index.articles, api_visibility="private")
     index.articles.select(pick, None, index.delete_id, api_visibility="private")
     index.delete.click(ask_to_delete, [index.delete_id, language], [index.confirm_row, index.confirm_text, index.delete_report],
                        api_visibility="private")

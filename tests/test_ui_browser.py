@@ -193,7 +193,7 @@ def test_upload_update_and_ask_about_the_new_article(page, server, tmp_path):
                            timeout=30_000)
     page.click("#update")
     page.wait_for_function("() => /2 artikel baru/.test(document.querySelector('#update-report').innerText)", timeout=120_000)
-    assert "Warta Jabar" in page.inner_text("#articles")
+    page.wait_for_function("() => document.querySelector('#articles').innerText.includes('Warta Jabar')", timeout=30_000)
     page.screenshot(path=str(SHOTS / "5-index-updated.png"), full_page=True)
     page.get_by_role("tab", name="Tanya").click()
     page.click("#filters button")  # the outlet list now offers the new outlet
@@ -627,6 +627,7 @@ def test_a_page_opened_after_an_update_shows_the_index_as_it_is_now(page, server
         page.fill("#token input", "test-token")
         page.click("#update")
         page.wait_for_function("() => document.querySelector('#update-report').innerText.trim() !== ''", timeout=120_000)
+        page.wait_for_timeout(1500)  # the list is shown again after the report (with its search)
         rows = page.inner_text("#articles")
         assert "Longsor di Bogor" in rows and "Banjir di Depok" not in rows  # still the search's rows
         page.fill("#delete-id input, #delete-id textarea", "")
