@@ -7,7 +7,7 @@ DEV := $(VENV)/.dev-installed
 
 .PHONY: install index run test lint stress bench eval train clean-index browser
 
-$(RUNTIME): requirements.txt pyproject.toml
+$(RUNTIME): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt

@@ -34,9 +34,8 @@ from rag.config import Settings, get_settings
 from rag.documents import page_of
 from rag.language import detect_language, without_archive_words, words
 from rag.reader import CONFIG_FILE, Reader, ReaderUnavailable
-from rag.rerank import ARTICLE_FEATURES, CLAUSE_ANSWER_TOKENS, Ranking, ReadResult, longest_answer, read_articles
+from rag.rerank import ARTICLE_FEATURES, CLAUSE_ANSWER_TOKENS, Ranking, ReadResult, longest_answer, names_missing, read_articles
 from rag.retriever import Filters, Hit, Retriever
-from rag.initials import has_word
 from rag.sentences import PASSAGES_READ, ScoredSentence, answer_type, names_and_numbers, score_sentences, terms
 
 MAX_SENTENCES = 3  # quoted without the reader, or when the quote is the answer (what someone said)
@@ -237,17 +236,12 @@ class Found(NamedTuple):
         best = self.read.best if self.read else None
         return best is not None and best.probability >= CONFIDENT
 
-    def names(self, names: set[str]) -> bool:
-        """Does the article the answer would quote name one of `names` (or are there none)?"""
+    @property
+    def quoted(self) -> str:
+        """The text of the article the answer would quote ('' when none would be)."""
         best = self.read.best if self.read else None
         rank = best.sentence.hit_rank if best else self.ranked[0].hit_rank if self.ranked else None
-        text = self.hits[rank].article.text.lower() if rank is not None else ""
-        return not names or any(has_word(text, name) for name in names)
-
-
-def own_names(question: str, previous: str) -> set[str]:
-    """The names and numbers of `question` that the question it may follow does not have."""
-    return names_and_numbers(question) - names_and_numbers(previous)
+        return self.hits[rank].article.text if rank is not None else ""
 
 
 class Assistant:
@@ -360,15 +354,7 @@ class Assistant:
         question = checked_question(question)
         language = detect_language(question) or "id"
         about_news = without_archive_words(question)  # "... yang disebut dalam artikel?" asks about the news
-        previous = followed_question(about_news, history)
-        alone = None
-        if previous and not refers_back(about_news):  # short, so perhaps a follow-up: first as it was asked
-            alone = self._find(about_news, None, language, k, filters)
-            if alone.sure:  # "Siapa juru bicara Kremlin?" after a question about Lavrov is its own question
-                previous = None
-        found = alone if alone is not None and previous is None else self._find(about_news, previous, language, k, filters)
-        if alone is not None and previous and not found.by_meaning and not found.names(own_names(about_news, previous)):
-            found, previous = alone, None  # "Apa ancaman Korea Utara?" is not answered from the Kremlin article
+        found, previous = self._find_in_conversation(about_news, followed_question(about_news, history), language, k, filters)
         in_context, hits, ranked, read, by_meaning, tokens = found
         spec = self.settings.llm if llm is None else llm or None
         answered = previous_short_answer(history) if previous else ""
@@ -450,6 +436,24 @@ class Assistant:
         if self.settings.min_answer_probability is not None:
             ranking = replace(ranking, min_probability=self.settings.min_answer_probability)
         return ranking
+
+    def _find_in_conversation(self, question: str, previous: str | None, language: str, k: int | None,
+                              filters: Filters | None) -> tuple[Found, str | None]:
+        """`_find` for a question that may follow `previous` (`followed_question`), and the
+        question it was read with. One that refers back is read with it; a short one is first
+        read as it was asked, and stands alone when the archive answers it confidently ("Siapa
+        juru bicara Kremlin?" after a question about Lavrov), or when the article the reading
+        with `previous` would quote has none of its names ("Apa ancaman Korea Utara?" is not
+        answered from the Kremlin article; not across languages, where names are spelt otherwise)."""
+        if previous is None or refers_back(question):
+            return self._find(question, previous, language, k, filters), previous
+        alone = self._find(question, None, language, k, filters)
+        if alone.sure:
+            return alone, None
+        followed = self._find(question, previous, language, k, filters)
+        if not followed.by_meaning and names_missing(question, followed.quoted) == 1.0:
+            return alone, None
+        return followed, previous
 
     def _find(self, question: str, previous: str | None, language: str, k: int | None, filters: Filters | None) -> Found:
         """Search for `question` (with the question it follows, `previous`, when it is a

@@ -74,6 +74,11 @@ class CorpusScan:
         """Files (and folders) with a problem."""
         return {problem.path for problem in self.problems}
 
+    @property
+    def unread_folders(self) -> list[str]:
+        """Folders (relative to the corpus; "." for the corpus itself) that could not be listed."""
+        return [problem.path for problem in self.problems if problem.key == "folder_unreadable"]
+
     def unread(self, paths: Iterable[str]) -> set[str]:
         """Those of `paths` (relative to the corpus) that could not be read, as files or because
         their folder could not be listed: the indexer keeps what it already holds for them.
@@ -84,7 +89,7 @@ class CorpusScan:
             scan.unread(["2024/banjir.md", "gempa.md"])   # {'2024/banjir.md'} when 2024/ could not be listed
         """
         files = self.failed_paths
-        folders = tuple(f"{p.path}/" for p in self.problems if p.key == "folder_unreadable")
+        folders = tuple(f"{folder}/" for folder in self.unread_folders)
         if "./" in folders:  # the corpus folder itself
             return set(paths)
         return {path for path in paths if path in files or path.startswith(folders)}

@@ -75,11 +75,11 @@ def _split_at_titles(run: list[str]) -> list[tuple[bool, list[str]]]:
 
 def _name_in(part: list[str], titled: bool, starts: Counter[str], lower: set[str]) -> str | None:
     """The name a part of a run holds, or None (see `names`)."""
-    kept = [w for w in part if w.lower() not in _COMMON and not DATE.fullmatch(w) and w.count("-") < 2]
-    if len(kept) != len(part) and any(w.count("-") >= 2 for w in part):
+    if any(w.count("-") >= 2 for w in part):
         return None  # a URL slug: "Ahok-tunggu-janji-Anies"
+    kept = [w for w in part if w.lower() not in _COMMON and not DATE.fullmatch(w)]
     if titled and len(kept) > 2:
-        begins = [i for i in range(1, len(kept)) if starts[kept[i]] > 1 or (starts[kept[i]] == 1 and kept[i] != kept[0])]
+        begins = [i for i in range(1, len(kept)) if kept[i] in starts]
         kept = kept[begins[-1]:] if begins and len(kept) - begins[-1] <= 3 else []  # a person's name: 1-3 words
     if len(kept) == 1 and kept[0].lower() in lower:
         return None  # "Ledakan", "Tahun": a common word opening a sentence the pattern did not see

@@ -160,9 +160,8 @@ def _write_generation(
 def _refuse_to_drop_unread_folders(scan: CorpusScan) -> None:
     """A full rewrite keeps only what it reads: refuse it while a folder cannot be listed, whose
     indexed articles it would drop (an incremental update keeps them)."""
-    unread = [problem.path for problem in scan.problems if problem.key == "folder_unreadable"]
-    if unread:
-        raise IndexProblem(f"{', '.join(unread)}: cannot be read, and rewriting the whole index would drop the articles "
+    if scan.unread_folders:
+        raise IndexProblem(f"{', '.join(scan.unread_folders)}: cannot be read, and rewriting the whole index would drop the articles "
                            "indexed from there; fix the folder's permissions and build again (the current index stays as it is)")
 
 

@@ -227,7 +227,8 @@ class Reader:
                 starts.append(output.start_logits.float().numpy())
                 ends.append(output.end_logits.float().numpy())
         found = decode(np.concatenate(starts), np.concatenate(ends), windows, len(passages), max_answer_tokens)
-        return [replace(r, spans=tuple(replace(x, start=_skip_spaces(passages[r.passage], x.start, x.end)) for x in r.spans))
+        return [replace(r, spans=tuple(replace(x, **dict(zip(("start", "end"), whole_words(passages[r.passage], x.start, x.end))))
+                                       for x in r.spans))
                 for r in found]
 
     def one_window(self, question: str, sentences: Sequence[str], center: int) -> range:
@@ -324,11 +325,21 @@ def _max_context(windows, length: int) -> np.ndarray:
     return mask
 
 
-def _skip_spaces(text: str, start: int, end: int) -> int:
-    """Token offsets include the space before a word; the answer starts at the word."""
+def whole_words(text: str, start: int, end: int) -> tuple[int, int]:
+    """[start, end) of `text` as whole words: token offsets include the space before a word, and
+    the tokens are word pieces, so a span may start or end inside a word ("skov" of "Peskov").
+
+    Example::
+
+        whole_words("Dmitry Peskov berkata", 9, 13)   # (7, 13): "Peskov"
+    """
     while start < end - 1 and text[start].isspace():
         start += 1
-    return start
+    while 0 < start < len(text) and text[start - 1].isalnum() and text[start].isalnum():
+        start -= 1
+    while 0 < end < len(text) and text[end - 1].isalnum() and text[end].isalnum():
+        end += 1
+    return start, end
 
 
 def assemble(directory: Path, config: dict, base_dir: Path, fingerprint: str, word_embeddings=None):

@@ -243,28 +243,13 @@ def read_passages(reader: Reader, question: str, hits: Sequence[Hit], ranked: Se
         features = article_features(hit, reading.margin, coverage, names_missing(question, texts[reading.passage]))
         probability = answer_probability(features, weights)
         for span in reading.spans:
-            start, end = whole_words(hit.article.text, offset + span.start, offset + span.end)
+            start, end = offset + span.start, offset + span.end
             sentence = next((s for s in sentences if s.span[0] <= start and end <= s.span[1]), None)
             short = hit.article.text[start:end].strip()
             if sentence and short:
                 answers.append(ReaderAnswer(sentence, short, features, probability))
                 break
     return answers
-
-
-def whole_words(text: str, start: int, end: int) -> tuple[int, int]:
-    """[start, end) of `text` widened to whole words: the reader's tokens are word pieces, and a
-    span may start or end inside a word ("skov" of "Peskov").
-
-    Example::
-
-        whole_words("Dmitry Peskov berkata", 9, 13)   # (7, 13): "Peskov"
-    """
-    while 0 < start < len(text) and text[start - 1].isalnum() and text[start].isalnum():
-        start -= 1
-    while 0 < end < len(text) and text[end - 1].isalnum() and text[end].isalnum():
-        end += 1
-    return start, end
 
 
 def window_read(reader: Reader, question: str, hit: Hit, sentences: Sequence[ScoredSentence]) -> tuple[int, int]:

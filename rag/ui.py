@@ -568,11 +568,16 @@ def auto_status(updater: IndexUpdater, language: str) -> str:
     return f"{text}  \n{labels['auto_last'].format(time=when, trigger=labels['trigger_' + job.trigger])}{note} {result}"
 
 
-def index_views(assistant: Assistant, archive: Archive, language: str, query: str) -> tuple:
-    """The stats, the outlet filter's choices and the article list (those matching `query`) of
-    the live index: at page load and after an update."""
+def index_counts(assistant: Assistant, language: str) -> tuple[str, dict]:
+    """The stats and the outlet filter's choices of the live index."""
     stats = index_stats(assistant, language)  # opens the newest generation
-    return stats, gr.update(choices=assistant.retriever.store.sources()), article_rows(archive, query, language)
+    return stats, gr.update(choices=assistant.retriever.store.sources())
+
+
+def index_views(assistant: Assistant, archive: Archive, language: str, query: str) -> tuple:
+    """`index_counts` and the article list (those matching `query`): at page load and after an
+    automatic update."""
+    return *index_counts(assistant, language), article_rows(archive, query, language)
 
 
 def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets: gr.Dropdown, language: gr.State) -> None:
@@ -602,8 +607,7 @@ def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets:
         while job.state == "running":
             progress((job.done, job.total) if job.total else 0.0, desc=LABELS[language]["updating"])
             time.sleep(0.3)
-        stats = index_stats(assistant, language)  # opens the new generation
-        return update_report(job, language), stats, gr.update(choices=assistant.retriever.store.sources())
+        return update_report(job, language), *index_counts(assistant, language)
 
     def ask_to_delete(article_id: str, language: str) -> tuple[dict, str, str]:
         article_id = (article_id or "").strip()

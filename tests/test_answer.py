@@ -123,7 +123,7 @@ def test_a_question_that_goes_on_from_the_one_before_is_a_follow_up():
 
 
 def test_a_span_is_whole_words():
-    from rag.rerank import whole_words
+    from rag.reader import whole_words
 
     text = "Juru bicara Kremlin Dmitry Peskov mengatakan"
     assert text[slice(*whole_words(text, 29, 33))] == "Peskov"  # the reader marked "skov"
