@@ -71,6 +71,11 @@ mark.focused {outline: 2px solid #d48806;}
   #sources {max-height: none; overflow-y: visible !important;}
   /* the article table: title, outlet, date; the id column (a file name) is for the desktop and the delete box */
   #articles th:nth-child(4), #articles td:nth-child(4), #articles .virtual-row > :nth-child(4) {display: none;}
+  /* the rows' cells take the hidden column's width as the header's table layout does (in proportion to
+     column_widths), so that cells stay under their headings */
+  #articles .virtual-row > :nth-child(1) {flex-grow: 50 !important;}
+  #articles .virtual-row > :nth-child(2) {flex-grow: 20 !important;}
+  #articles .virtual-row > :nth-child(3) {flex-grow: 15 !important;}
   #articles th, #articles .body-cell, #articles .body-cell * {word-break: normal !important; overflow-wrap: normal !important; hyphens: auto;}
   .gradio-container {padding-left: 6px !important; padding-right: 6px !important;}
 }

@@ -585,6 +585,15 @@ def test_index_tab_shows_the_last_automatic_update(page, tmp_path):
         assert not page.locator("#articles th").nth(3).is_visible() and page.locator("#articles th").nth(2).is_visible()
         assert not page.locator("#articles .virtual-row").get_by_text("jembatan.md").first.is_visible()
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        # each cell under its heading (the rows ended short of the header: "Al Jazeera" was cut under "Date")
+        columns = page.evaluate("""() => {
+          const span = (e) => { const r = e.getBoundingClientRect(); return [Math.round(r.x), Math.round(r.width)]; };
+          const heads = [...document.querySelectorAll('#articles th')].slice(0, 3).map(span);
+          const cells = [...document.querySelectorAll('#articles .virtual-row')].map((row) => [...row.children].slice(0, 3).map(span));
+          return {heads, cells};
+        }""")
+        assert columns["cells"] and all(abs(c[0] - h[0]) <= 1 and abs(c[1] - h[1]) <= 1
+                                        for row in columns["cells"] for c, h in zip(row, columns["heads"], strict=True)), columns
         page.screenshot(path=str(SHOTS / "22-automatic-update-phone-en.png"), full_page=True)
         assert "11 July 2023" in page.locator("#articles").inner_text()  # wraps between words on a phone, not inside "2023-07-11"
         page.close()
