@@ -338,24 +338,24 @@ def modes(labels: dict[str, str], llm: str | None) -> list[tuple[str, str]]:
 
 
 def chat_tab(assistant: Assistant, labels: dict[str, str]) -> ChatTab:
-    """The active filters (one click removes one), the chat and its sources side by side (on a
-    phone: the answer, then its sources), then the question box and its buttons, then examples
-    and filters."""
+    """The active filters (one click removes one); the chat with the question box, its buttons and
+    the suggested follow-ups under it, beside the sources (on a phone: the answer, the box, then
+    the sources); then examples and filters."""
     active = gr.CheckboxGroup(label=labels["active_filters"], visible=False, elem_id="active-filters")
     with gr.Row(equal_height=False):
-        with gr.Column(scale=3, min_width=300):
+        with gr.Column(scale=3, min_width=300):  # the box under the answer: on a phone both fit one screen
             chatbot = gr.Chatbot(label=labels["chat"], height=480, sanitize_html=True, elem_id="chat", buttons=["copy", "copy_all"],
                                  editable="user")
+            question = gr.Textbox(label=labels["question"], placeholder=labels["placeholder"], elem_id="question",
+                                  max_length=MAX_QUESTION_CHARS)
+            with gr.Row(elem_id="buttons"):
+                send = gr.Button(labels["send"], variant="primary", elem_id="send", size="sm")
+                retry = gr.Button(labels["retry"], elem_id="retry", size="sm")
+                undo = gr.Button(labels["undo"], elem_id="undo", size="sm")
+            with gr.Row(elem_id="follow-ups"):
+                follow_ups = [gr.Button(visible=False, size="sm", elem_classes="follow-up") for _ in range(FOLLOW_UPS)]
         with gr.Column(scale=2, min_width=300):
             sources_panel = gr.HTML(render_sources([], assistant.retriever.store.article, "id"), elem_id="sources")
-    question = gr.Textbox(label=labels["question"], placeholder=labels["placeholder"], elem_id="question",
-                          max_length=MAX_QUESTION_CHARS)
-    with gr.Row(elem_id="buttons"):
-        send = gr.Button(labels["send"], variant="primary", elem_id="send", size="sm")
-        retry = gr.Button(labels["retry"], elem_id="retry", size="sm")
-        undo = gr.Button(labels["undo"], elem_id="undo", size="sm")
-    with gr.Row(elem_id="follow-ups"):
-        follow_ups = [gr.Button(visible=False, size="sm", elem_classes="follow-up") for _ in range(FOLLOW_UPS)]
     examples = gr.Examples(EXAMPLES, inputs=question, label=labels["examples"]).dataset
     with gr.Accordion(labels["filters"], open=False, elem_id="filters") as filters:
         period = gr.Radio(periods(labels), value="all_time", label=labels["period"], elem_id="period")

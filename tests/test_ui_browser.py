@@ -497,14 +497,22 @@ def test_the_language_is_remembered_and_gradio_speaks_it_too(page, server):
     browser.close()
 
 
-def test_phone_layout_answer_then_sources_then_controls(page, server):
+def test_phone_layout_answer_then_question_box_then_sources(page, server):
     phone = page.context.browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     phone.goto(server.url + "/")
     phone.wait_for_selector("#question textarea")
     ask(phone, "Siapa juru bicara Kremlin?")
-    box = {name: phone.locator(name).bounding_box() for name in ("#chat", "#sources", "#question", "#filters")}
-    assert box["#chat"]["y"] + box["#chat"]["height"] <= box["#sources"]["y"] < box["#question"]["y"] < box["#filters"]["y"]
-    assert box["#sources"]["y"] - (box["#chat"]["y"] + box["#chat"]["height"]) < 100  # the sources right under the answer
+    box = {name: phone.locator(name).bounding_box() for name in ("#chat", "#question", "#follow-ups", "#sources", "#filters")}
+    assert box["#chat"]["y"] + box["#chat"]["height"] <= box["#question"]["y"] < box["#follow-ups"]["y"] < box["#sources"]["y"] < box["#filters"]["y"]
+    assert box["#question"]["y"] - (box["#chat"]["y"] + box["#chat"]["height"]) < 40  # the box right under the answer
+    # where the next question is typed, the answer is in sight (the box was under the sources, a screen below it)
+    phone.locator("#question textarea").scroll_into_view_if_needed()
+    seen = phone.evaluate("""() => {
+      const bots = document.querySelectorAll('#chat [data-testid="bot"]'), answer = bots[bots.length - 1].getBoundingClientRect();
+      const box = document.querySelector('#question textarea').getBoundingClientRect();
+      return [answer.top, answer.bottom, box.top, box.bottom, window.innerHeight];
+    }""")
+    assert seen[0] >= 0 and seen[3] <= seen[4] + 2, seen  # answer top, bottom, box top, bottom, screen height
     assert phone.evaluate("() => document.scrollingElement.scrollWidth") <= 390  # no sideways scrolling
     phone.screenshot(path=str(SHOTS / "14-phone.png"), full_page=True)
     phone.get_by_role("radio", name="English").check()
