@@ -162,16 +162,17 @@ document.addEventListener("click", (event) => {
   const link = event.target.closest("a[href^='#cite-']");
   if (!link) return;
   event.preventDefault();
-  const key = link.getAttribute("href").slice(6);
-  const turn = document.getElementById("turn-" + key.split("-")[0]);
+  const key = link.getAttribute("href").slice(6);  // "t-n", or "t-n-2" for the second sentence quoted from n
+  const [t, n] = key.split("-");
+  const turn = document.getElementById("turn-" + t);
   if (turn) turn.open = true;
-  const details = document.getElementById("article-" + key);
+  const details = document.getElementById("article-" + t + "-" + n);
   if (!details) return;
   details.open = true;
   document.querySelectorAll("mark.focused").forEach((m) => m.classList.remove("focused"));
-  const mark = document.getElementById("cite-" + key);
+  const mark = document.getElementById("cite-" + key) || document.getElementById("cite-" + t + "-" + n);
   if (mark) { mark.classList.add("focused"); mark.scrollIntoView({block: "center"}); }
-  else { document.getElementById("source-" + key).scrollIntoView({block: "start"}); }
+  else { document.getElementById("source-" + t + "-" + n).scrollIntoView({block: "start"}); }
 });
 </script>
 """

@@ -8,7 +8,8 @@ Every piece of article data is escaped before it reaches the page: titles, text 
 shown as text, never as live HTML, and only http(s) links are made clickable. The user's own
 question is shown exactly as typed. Every answer keeps its own sources: citation `[n]` of answer
 `t` links to `#cite-t-n`, so the first answer's `[1]` still opens its own article after three
-more questions.
+more questions, and a second `[1]` (another sentence of the same article) opens that sentence
+(`#cite-t-1-2`).
 """
 
 from __future__ import annotations
@@ -91,11 +92,48 @@ def render_reply(answer: Answer, turn: int) -> str:
         text = f"{frame} **{text[len(frame) + 1 : len(lead)]}**{label}" + text[len(lead):]
     elif label and text.startswith(frame):  # the quote is the answer (what someone said, a definition)
         text = frame + label + text[len(frame):]
-    for n in sorted({c.n for c in answer.citations}, reverse=True):
-        text = text.replace(literal(f"[{n}]"), f'<a href="#cite-{turn}-{n}">[{n}]</a>')
+    text = _link_marks(text, answer, turn)
     if answer.notice:
         text += f"  \n  \n_{literal(answer.notice)}_"
     return text
+
+
+def citation_anchors(answer: Answer, turn: int) -> list[str]:
+    """The id of each citation's highlighted sentence in its article, in `answer.citations` order:
+    `cite-t-n` for the first sentence quoted from source n, `cite-t-n-2`, `cite-t-n-3` for the
+    next ones (a sentence quoted twice keeps its id), so that each `[n]` opens its own sentence.
+
+    Example::
+
+        citation_anchors(answer, 1)   # ['cite-1-1', 'cite-1-1-2', 'cite-1-2'] for [1] [1] [2]
+    """
+    ids: dict[tuple[int, int, int], str] = {}
+    per_source: dict[int, int] = {}
+    for c in answer.citations:
+        if (c.n, c.start, c.end) not in ids:
+            per_source[c.n] = per_source.get(c.n, 0) + 1
+            ids[c.n, c.start, c.end] = f"cite-{turn}-{c.n}" + (f"-{per_source[c.n]}" if per_source[c.n] > 1 else "")
+    return [ids[c.n, c.start, c.end] for c in answer.citations]
+
+
+_MARK = re.compile(r"\\\[(\d+)\\\]")  # a [n] as `literal` writes it
+
+
+def _link_marks(text: str, answer: Answer, turn: int) -> str:
+    """Each `[n]` of a rendered reply as a link to its own cited sentence: the marks stand in the
+    order of `answer.citations` (a mark beyond them, e.g. an article's own "[2]", opens source n)."""
+    anchors: dict[int, list[str]] = {}
+    for citation, anchor in zip(answer.citations, citation_anchors(answer, turn), strict=True):
+        anchors.setdefault(citation.n, []).append(anchor)
+
+    def link(match: re.Match) -> str:
+        n = int(match.group(1))
+        if n not in anchors:
+            return match.group(0)
+        anchor = anchors[n].pop(0) if len(anchors[n]) > 1 else anchors[n][0]
+        return f'<a href="#{anchor}">[{n}]</a>'
+
+    return _MARK.sub(link, text)
 
 
 def render_sources(turns: Sequence[Turn], article_of: Callable[[str], Article | None], language: str) -> str:
@@ -124,10 +162,12 @@ def source_card(answer: Answer, source: Source, turn: int, article_of: Callable[
     """A compact card: outlet badge and name, date, title, the passage with the cited sentence
     highlighted, the link as its domain, "Copy quote", and the full article folded below."""
     labels = LABELS[language]
-    spans = [(c.start, c.end) for c in answer.citations if c.n == source.n]
+    marks = [(c.start, c.end, anchor) for c, anchor in zip(answer.citations, citation_anchors(answer, turn), strict=True)
+             if c.n == source.n]
+    spans = [(start, end) for start, end, _ in marks]
     anchor = f"cite-{turn}-{source.n}"
     article = article_of(source.article_id)
-    full = _highlight(article.text, spans, 0, anchor) if article else ""
+    full = _highlight(article.text, marks, 0) if article else ""
     passage = snippet(source.passage, spans, source.passage_start)
     outlet = source.source or domain(source.url) or ""
     head = [f'<span class="badge">{html.escape(outlet[:1].upper() or "?")}</span>']
@@ -184,7 +224,8 @@ def snippet(passage: str, spans: list[tuple[int, int]], offset: int, context: in
     end = len(passage) if len(passage) - last <= context else passage.find(" ", last + (context if inside else 2 * context))
     end = len(passage) if end < 0 else end
     text = passage[start:end]
-    return ("… " if start else "") + _highlight(text, inside, offset + start, None) + (" …" if end < len(passage) else "")
+    marks = [(a, b, None) for a, b in inside]
+    return ("… " if start else "") + _highlight(text, marks, offset + start) + (" …" if end < len(passage) else "")
 
 
 def citation_line(quote: str, source: Source, language: str, page: str = "") -> str:
@@ -213,14 +254,14 @@ def domain(url: str | None) -> str:
     return host.removeprefix("www.")
 
 
-def _highlight(text: str, spans: list[tuple[int, int]], offset: int, anchor: str | None) -> str:
-    """Escape `text` and wrap the cited spans (article offsets) in <mark>; the first gets the anchor id."""
+def _highlight(text: str, marks: list[tuple[int, int, str | None]], offset: int) -> str:
+    """Escape `text` and wrap the cited spans (article offsets, each with its id or None) in <mark>."""
     pieces, cursor = [], 0
-    for start, end in sorted(spans):
+    for start, end, anchor in sorted(marks, key=lambda mark: mark[:2]):
         start, end = start - offset, end - offset
         if start < cursor or start < 0 or end > len(text):
             continue
-        attribute = f' id="{anchor}"' if anchor and not pieces else ""  # the first mark shown
+        attribute = f' id="{anchor}"' if anchor else ""
         pieces += [html.escape(text[cursor:start]), f"<mark{attribute}>", html.escape(text[start:end]), "</mark>"]
         cursor = end
     pieces.append(html.escape(text[cursor:]))

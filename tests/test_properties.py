@@ -93,13 +93,14 @@ def test_reading_arbitrary_bytes_gives_articles_or_problems_never_exceptions(tmp
 
 
 class _Page(HTMLParser):
-    """What a browser would build from rendered HTML: tags, link targets, highlighted texts."""
+    """What a browser would build from rendered HTML: tags, link targets, element ids, highlighted texts."""
 
     def __init__(self, markup: str):
         super().__init__(convert_charrefs=True)
         self.tags: set[str] = set()
         self.links: list[str] = []
         self.marks: list[str] = []
+        self.ids: list[str] = []
         self._in_mark = 0
         self.feed(markup)
         self.close()
@@ -109,6 +110,8 @@ class _Page(HTMLParser):
         attributes = dict(attrs)
         if tag == "a":
             self.links.append(attributes.get("href") or "")
+        if "id" in attributes:
+            self.ids.append(attributes["id"] or "")
         if tag == "mark":
             self._in_mark += 1
             self.marks.append("")
@@ -134,7 +137,7 @@ hostile_text = st.lists(st.sampled_from(list("ab <>&\"'=/.!?\n") + ["<script>", 
 @counted
 def test_citations_render_inert_and_highlight_exactly_the_cited_sentences(body, title, url, picks):
     from rag.answer import Answer, Citation, Source
-    from rag.ui_render import Turn, render_reply, render_sources
+    from rag.ui_render import Turn, citation_anchors, render_reply, render_sources
 
     assume(body.strip())
     article = make_article("a.md", "a.md", {"title": title.strip() or "t"}, "x. " + body, "a")
@@ -151,4 +154,6 @@ def test_citations_render_inert_and_highlight_exactly_the_cited_sentences(body, 
     assert sources_page.marks == expected * 2  # in the snippet and in the full article: the exact sentences
 
     reply_page = _Page(render_reply(answer, 1))
-    assert reply_page.tags <= {"a"} and set(reply_page.links) <= {"#cite-1-1"}  # [9] cites nothing, so it is no link
+    anchors = {f"#{anchor}" for anchor in citation_anchors(answer, 1)}  # cite-1-1, cite-1-1-2, ...: one a sentence
+    assert reply_page.tags <= {"a"} and set(reply_page.links) <= anchors  # [9] cites nothing, so it is no link
+    assert len(anchors) == len(chosen) and {f"#{a}" for a in sources_page.ids if a.startswith("cite-")} == anchors

@@ -338,6 +338,33 @@ def test_a_citation_of_an_earlier_answer_opens_its_own_article(page):
     assert "cabai" in page.locator("#article-2-1 mark#cite-2-1").inner_text()
 
 
+def test_each_mark_of_one_source_opens_its_own_sentence(page):
+    """An answer quoting two sentences of one article (quotes only, or an LLM's reply): its
+    second [1] opened the first sentence. The page's script on the page's own HTML."""
+    from markdown_it import MarkdownIt
+
+    from rag.answer import Answer, Citation, Source
+    from rag.corpus import Article
+    from rag.ui import HEAD
+    from rag.ui_render import Turn, render_reply, render_sources
+
+    text = "Harga cabai naik. " + "Pedagang di pasar mengeluh. " * 40 + "Pasokan dari Garut berkurang."
+    cited = [Citation(1, "a.md", "Cabai", None, None, None, s, text.index(s), text.index(s) + len(s), 1.0)
+             for s in ("Pasokan dari Garut berkurang.", "Harga cabai naik.")]
+    quoted = Answer(f"Menurut arsip:\n{cited[0].sentence} [1] {cited[1].sentence} [1]", cited,
+                    [Source(1, "a.md", "Cabai", None, None, None, text, 0, len(text))], False, "id")
+    reply = MarkdownIt("commonmark", {"html": True}).render(render_reply(quoted, 1))
+    panel = render_sources([Turn("q", quoted, "x")], lambda _: Article("a.md", "Cabai", text), "id")
+    static = page.context.browser.new_page(viewport={"width": 1400, "height": 600})
+    static.set_content(f"<html><head>{HEAD}<style>.article-view {{max-height: 100px; overflow-y: auto}}</style></head>"
+                       f"<body><div id='chat'>{reply}</div><div id='sources'>{panel}</div></body></html>")
+    for n, sentence in ((1, "Pasokan"), (2, "Harga")):
+        static.locator("#chat a").nth(n - 1).click()
+        focused = static.locator("mark.focused")
+        assert focused.count() == 1 and focused.inner_text().startswith(sentence) and focused.is_visible()
+    static.close()
+
+
 def test_what_is_typed_while_an_answer_comes_stays_in_the_box(page):
     """The box emptied when the first piece of the answer arrived, taking with it what had been
     typed since Enter: now it empties at Enter."""

@@ -7,6 +7,7 @@ import html
 from dataclasses import replace
 
 from rag.answer import Answer, Citation, Source
+from rag.corpus import Article
 from rag.ui_render import Turn, literal, render_reply, render_sources
 
 SENTENCE = "Lihat [foto](https://contoh.id/x) dan ![](http://pelacak.id/p.png) <b>sekarang</b> *penting*."
@@ -89,3 +90,18 @@ def test_quick_date_ranges_end_today():
     for period, days in (("last_7", 7), ("last_30", 30), ("last_365", 365)):
         assert period_dates(period) == ((today - dt.timedelta(days=days)).isoformat(), today.isoformat())
     assert period_dates("all_time") == ("", "")
+
+
+def test_each_citation_mark_opens_its_own_sentence():
+    """Two sentences quoted from one article: the second [1] opened the first sentence."""
+    text = "Harga cabai naik. Pasokan dari Garut berkurang. Pedagang mengeluh."
+    first, second = (text.index(s) for s in ("Harga", "Pasokan"))
+    cite = [Citation(1, "a.md", "Cabai", None, None, None, s, a, a + len(s), 1.0)
+            for s, a in (("Pasokan dari Garut berkurang.", second), ("Harga cabai naik.", first))]
+    source = Source(1, "a.md", "Cabai", None, None, None, text, 0, len(text))
+    quoted = Answer(f"Menurut arsip:\n{cite[0].sentence} [1] {cite[1].sentence} [1]", cite, [source], False, "id")
+    reply = render_reply(quoted, 2)
+    assert reply.index('<a href="#cite-2-1">[1]</a>') < reply.index('<a href="#cite-2-1-2">[1]</a>')
+    article = Article("a.md", "Cabai", text)
+    view = render_sources([Turn("q", quoted, "x")] * 2, lambda _: article, "id").split('id="article-2-1"')[1]
+    assert '<mark id="cite-2-1-2">Harga cabai naik.</mark>' in view and '<mark id="cite-2-1">Pasokan' in view
