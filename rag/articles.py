@@ -30,7 +30,12 @@ class WriteRefused(PermissionError):
 
 
 class ArticleNotFound(LookupError):
-    """No article with that id in the live index."""
+    """No article with that id in the live index (or, for a delete, in the corpus). `removed`:
+    its file was deleted already and the index holds it until the next update."""
+
+    def __init__(self, message: str, removed: bool = False):
+        super().__init__(message)
+        self.removed = removed
 
 
 WRITES_DISABLED = "writes are disabled: set RAG_API_TOKEN to a secret on the server to enable uploads, deletes and index updates"
@@ -103,10 +108,27 @@ class Archive:
         searchable first); one whose file is gone already is not found (`ArticleNotFound`).
         """
         self.authorize(token)
-        article = self.retriever.refresh().article(article_id) or self._not_indexed_yet(article_id)
-        if article is None or not (self.settings.corpus_dir / article.path).is_file():
-            raise ArticleNotFound(f"no article {article_id!r} in the corpus")
+        article = self.removable(article_id)
         remove_article_file(self.settings.corpus_dir, article)
+        return article
+
+    def removable(self, article_id: str) -> Article:
+        """The article `delete` would remove (what the page names when it asks to confirm).
+
+        Raises:
+            ArticleNotFound: no such article in the corpus; `removed` when its file was deleted
+                already and the index still lists it until the next update.
+
+        Example::
+
+            archive.removable("kompas/2024-04-11-banjir.md").title   # 'Banjir di Jakarta'
+        """
+        article = self.retriever.refresh().article(article_id) or self._not_indexed_yet(article_id)
+        if article is None:
+            raise ArticleNotFound(f"no article {article_id!r} in the corpus")
+        if not (self.settings.corpus_dir / article.path).is_file():
+            raise ArticleNotFound(f"article {article_id!r} was deleted from the corpus already; "
+                                  "the next index update drops it from the index", removed=True)
         return article
 
     def _not_indexed_yet(self, article_id: str) -> Article | None:

@@ -420,7 +420,7 @@ def refusal(error: WriteRefused | ArticleError | ArticleNotFound, language: str,
     if isinstance(error, WriteRefused):
         why = labels["wrong_token"] if error.configured else labels["writes_disabled"]
     elif isinstance(error, ArticleNotFound):
-        why = labels["not_found"]
+        why = labels["already_deleted" if error.removed else "not_found"]
     else:
         why = ". ".join(literal(part) for part in error.text(language))
     return f"**{labels['refused_status']}** {literal(subject)}: {why}" if subject else f"**{labels['refused_status']}**: {why}"
@@ -620,7 +620,7 @@ def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets:
         if not article_id:
             return gr.update(visible=False), "", LABELS[language]["delete_pick"]
         try:
-            title = archive.article(article_id).title
+            title = archive.removable(article_id).title
         except ArticleNotFound as error:
             return gr.update(visible=False), "", refusal(error, language, article_id)
         question = LABELS[language]["confirm_delete"].format(title=literal(title), id=literal(article_id))
