@@ -48,7 +48,7 @@ THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "Segoe UI", "Robot
 
 CSS = """
 #sources {max-height: 600px; overflow-y: auto !important;}
-#sources details.turn > summary {cursor: pointer; list-style-position: outside;}
+#sources details.turn > summary {cursor: pointer; list-style-position: inside;}  /* outside, the scrolling panel cut the triangle */
 #sources details.turn > summary h3 {display: inline; font-size: 1em;}
 .source-card {border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px 12px; margin: 8px 0;}
 .source-card h4 {margin: 4px 0;}
@@ -65,6 +65,8 @@ CSS = """
 mark.focused {outline: 2px solid #d48806;}
 #chat a[href^="#cite-"], .source-card a[href^="#cite-"] {color: var(--link-text-color, #2563eb); font-weight: 600; text-decoration: underline;}
 #buttons button, #follow-ups button {min-width: 0;}
+#follow-ups-label p {margin: 0; font-size: 0.85em; color: var(--body-text-color-subdued);}
+#follow-ups-label p {margin: 0; font-size: 0.85em; color: var(--body-text-color-subdued);}
 #question-count {text-align: right; font-size: 0.8em; color: var(--body-text-color-subdued);}
 #filter-error p {color: var(--error-text-color, #b91c1c); font-weight: 600;}
 @media (max-width: 640px) {
@@ -229,6 +231,7 @@ class ChatTab:
     send: gr.Button
     retry: gr.Button
     undo: gr.Button
+    follow_up_label: gr.Markdown
     follow_ups: list[gr.Button]
     examples: gr.Dataset
     filters: gr.Accordion
@@ -299,7 +302,7 @@ def build_ui(assistant: Assistant, archive: Archive) -> gr.Blocks:
         components = [title, language_choice, chat_tab_, index_tab_, chat.chatbot, chat.question, chat.send, chat.retry,
                       chat.undo, chat.examples, chat.filters, chat.period, chat.since, chat.until, chat.sources, chat.k,
                       chat.mode, index.access, index.token, index.files, index.update, index.article_query,
-                      index.delete_id, index.delete, index.confirm, index.cancel]
+                      index.delete_id, index.delete, index.confirm, index.cancel, chat.follow_up_label]
         language_choice.change(switch, [language_choice, turns, index.article_query, chat.since, chat.until, chat.sources],
                                [language, *components, chat.active, chat.sources_panel, index.stats, index.auto_report, index.articles,
                                 index.upload_report, index.update_report, index.delete_report, chat.filter_error,
@@ -326,7 +329,8 @@ def relabel(labels: dict[str, str], writable: bool, llm: str | None) -> list:
             gr.update(value=labels["writes_enabled" if writable else "writes_disabled"]),
             gr.update(label=labels["token"]), gr.update(label=labels["upload"]), gr.update(value=labels["update"]),
             gr.update(label=labels["search_articles"]), gr.update(label=labels["delete_id"]),
-            gr.update(value=labels["delete"]), gr.update(value=labels["confirm"]), gr.update(value=labels["cancel"])]
+            gr.update(value=labels["delete"]), gr.update(value=labels["confirm"]), gr.update(value=labels["cancel"]),
+            gr.update(value=labels["follow_ups"])]
 
 
 def periods(labels: dict[str, str]) -> list[tuple[str, str]]:
@@ -353,6 +357,7 @@ def chat_tab(assistant: Assistant, labels: dict[str, str]) -> ChatTab:
                 send = gr.Button(labels["send"], variant="primary", elem_id="send", size="sm")
                 retry = gr.Button(labels["retry"], elem_id="retry", size="sm")
                 undo = gr.Button(labels["undo"], elem_id="undo", size="sm")
+            follow_up_label = gr.Markdown(visible=False, elem_id="follow-ups-label")
             with gr.Row(elem_id="follow-ups"):
                 follow_ups = [gr.Button(visible=False, size="sm", elem_classes="follow-up") for _ in range(FOLLOW_UPS)]
         with gr.Column(scale=2, min_width=300):
@@ -368,7 +373,7 @@ def chat_tab(assistant: Assistant, labels: dict[str, str]) -> ChatTab:
         k = gr.Slider(1, 20, value=assistant.settings.top_k, step=1, label=labels["k"])
         choices = modes(labels, assistant.settings.llm)
         mode = gr.Radio(choices, value=choices[0][1], label=labels["mode"])
-    return ChatTab(active, chatbot, sources_panel, question, send, retry, undo, follow_ups, examples, filters, period, since,
+    return ChatTab(active, chatbot, sources_panel, question, send, retry, undo, follow_up_label, follow_ups, examples, filters, period, since,
                    until, filter_error, sources, k, mode)
 
 
@@ -433,9 +438,10 @@ def wire_chat(assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr
     def article_of(article_id: str):  # the live generation's store: an index update replaces it
         return assistant.retriever.store.article(article_id)
 
-    hidden = [gr.update(visible=False)] * FOLLOW_UPS
-    outputs = [chat.chatbot, chat.sources_panel, chat.question, turns, chat.filter_error, chat.filters, *chat.follow_ups]
-    undo_outputs = [chat.chatbot, chat.sources_panel, chat.question, turns, *chat.follow_ups]
+    suggestions = [chat.follow_up_label, *chat.follow_ups]  # the heading, then the buttons
+    hidden = [gr.update(visible=False)] * len(suggestions)
+    outputs = [chat.chatbot, chat.sources_panel, chat.question, turns, chat.filter_error, chat.filters, *suggestions]
+    undo_outputs = [chat.chatbot, chat.sources_panel, chat.question, turns, *suggestions]
 
     def respond(message: str, conversation: list[Turn], since: str, until: str, outlets: list[str], k: float,
                 mode: str, language: str) -> Iterator[list]:
@@ -447,7 +453,7 @@ def wire_chat(assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr
         filters, bad = parse_filters(since, until, outlets)
         if filters is None:  # a user's mistake: said next to the field, the chat left as it was
             error = gr.update(value=LABELS[language]["bad_date"].format(value=literal(bad)), visible=True)
-            yield [gr.skip()] * 4 + [error, gr.update(open=True)] + [gr.skip()] * FOLLOW_UPS
+            yield [gr.skip()] * 4 + [error, gr.update(open=True)] + [gr.skip()] * len(suggestions)
             return
         shown = chat_messages(conversation) + [{"role": "user", "content": literal(message)}, {"role": "assistant", "content": ""}]
         llm = assistant.settings.llm if mode == "llm" else False
@@ -459,7 +465,7 @@ def wire_chat(assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr
                     conversation = [*conversation, Turn(message, item, uuid.uuid4().hex[:12])]
                     panel = render_sources(conversation, article_of, language)
                     yield [chat_messages(conversation), panel, gr.skip(), conversation, gr.skip(), gr.skip(),
-                           *follow_up_buttons(item, conversation)]
+                           *follow_up_buttons(conversation, language)]
                 else:
                     shown[-1] = {"role": "assistant", "content": shown[-1]["content"] + literal(item)}
                     yield [shown, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), *hidden]
@@ -469,11 +475,16 @@ def wire_chat(assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr
             # the conversation as asked from (an edit asks from an earlier turn): the turns after it are gone
             yield [shown, gr.skip(), message, conversation, gr.update(visible=False), gr.skip(), *hidden]
 
-    def follow_up_buttons(answer: Answer, conversation: list[Turn]) -> list:
-        article = article_of(answer.citations[0].article_id) if answer.citations else None
+    def follow_up_buttons(conversation: list[Turn], language: str) -> list:
+        """The heading and the buttons of the follow-ups suggested after the conversation's last answer."""
+        answer = conversation[-1].answer if conversation else None
+        article = article_of(answer.citations[0].article_id) if answer and answer.citations else None
         asked = " ".join(turn.question for turn in conversation)
         questions = suggest_follow_ups(answer, article.text, asked, FOLLOW_UPS) if article else []
-        return [gr.update(value=q, visible=True) for q in questions] + hidden[len(questions):]
+        if not questions:
+            return hidden
+        heading = gr.update(value=LABELS[language]["follow_ups"], visible=True)
+        return [heading] + [gr.update(value=q, visible=True) for q in questions] + hidden[len(questions) + 1:]
 
     def retry(conversation: list[Turn], *rest) -> Iterator[list]:
         if not conversation:
@@ -495,7 +506,9 @@ def wire_chat(assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr
         if not conversation:
             return [gr.skip()] * len(undo_outputs)
         kept = conversation[:-1]
-        return [chat_messages(kept), render_sources(kept, article_of, language), conversation[-1].question, kept, *hidden]
+        # the suggestions of the answer now last (they were hidden with the one undone)
+        return [chat_messages(kept), render_sources(kept, article_of, language), conversation[-1].question, kept,
+                *follow_up_buttons(kept, language)]
 
     filters = [chat.since, chat.until, chat.sources, chat.k, chat.mode, language]
     answering = {"concurrency_id": "answers"}  # one limit for every way of asking (RAG_UI_CONCURRENCY)
@@ -507,14 +520,17 @@ def wire_chat(assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr
     chat.undo.click(undo, [turns, language], undo_outputs, api_visibility="private")
     chat.chatbot.edit(edit, [turns, *filters], outputs, api_visibility="private", **answering)
     chat.chatbot.clear(lambda lang: [render_sources([], article_of, lang), [], *hidden], language,
-                       [chat.sources_panel, turns, *chat.follow_ups], api_visibility="private")
+                       [chat.sources_panel, turns, *suggestions], api_visibility="private")
     chat.question.change(None, chat.question, None, js=COUNTER_JS)  # in the browser: no round trip per key
     chat.period.input(period_dates, chat.period, [chat.since, chat.until], api_visibility="private")
     fields = [chat.since, chat.until, chat.sources, language]
     for field in (chat.since, chat.until, chat.sources):
         field.change(active_filters, fields, chat.active, api_visibility="private")
     chat.active.input(remove_filters, [chat.active, chat.since, chat.until, chat.sources],
-                      [chat.since, chat.until, chat.sources, chat.period], api_visibility="private")
+                      [chat.since, chat.until, chat.sources], api_visibility="private")
+    for field in (chat.since, chat.until):  # typed, a quick range, or a chip removed: the radio says which, an old error goes
+        field.change(lambda since, until: (period_of(since, until), gr.update(visible=False)), [chat.since, chat.until],
+                     [chat.period, chat.filter_error], api_visibility="private")
 
 
 def active_filters(since: str, until: str, outlets: list[str] | None, language: str) -> dict:
@@ -528,10 +544,21 @@ def active_filters(since: str, until: str, outlets: list[str] | None, language: 
 
 def remove_filters(kept: list[str], since: str, until: str, outlets: list[str] | None) -> tuple:
     """Clear the filters whose chip was unticked."""
-    dates_removed = bool((since or "").strip() and "since" not in kept) or bool((until or "").strip() and "until" not in kept)
     return ("" if "since" not in kept else since, "" if "until" not in kept else until,
-            [o for o in outlets or [] if f"outlet:{o}" in kept],
-            "all_time" if dates_removed else gr.skip())
+            [o for o in outlets or [] if f"outlet:{o}" in kept])
+
+
+def period_of(since: str, until: str) -> str | None:
+    """The quick range the dates make ("all_time" when both are empty), None for other dates
+    (typed ones: the radio then shows no range, not "All").
+
+    Example::
+
+        period_of("", "")              # 'all_time'
+        period_of("2023-01-01", "")    # None
+    """
+    dates = ((since or "").strip(), (until or "").strip())
+    return next((period for period in PERIODS if period_dates(period) == dates), None)
 
 
 def period_dates(period: str) -> tuple[str, str]:

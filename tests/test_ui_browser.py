@@ -281,6 +281,9 @@ def test_follow_up_retry_and_undo(page, language, first, follow_up):
     page.wait_for_function("() => document.querySelectorAll('#chat [data-testid=\"user\"]').length === 1", timeout=30_000)
     assert page.input_value("#question textarea") == follow_up
     assert page.locator("#sources [data-turn='2']").count() == 0 and page.locator("#sources [data-turn='1']").count() == 1
+    # the first answer's suggestions are back (they were hidden with the answer undone)
+    page.locator("#follow-ups button").first.wait_for(state="visible", timeout=10_000)
+    assert page.inner_text("#follow-ups-label").strip() == LABELS[code]["follow_ups"]
     page.get_by_role("radio", name="Bahasa Indonesia").check()
     # the switch redraws the sources of the conversation it was given: let it land before the next test clears the chat
     page.wait_for_function(f"() => document.querySelector('#send').innerText.includes({LABELS['id']['send']!r})", timeout=10_000)
@@ -407,6 +410,7 @@ def test_a_suggested_follow_up_is_asked_with_one_click(page):
     ask(page, "Siapa juru bicara Kremlin?", new_conversation=True)
     suggestion = page.locator("#follow-ups button").first
     suggestion.wait_for(state="visible")
+    assert page.inner_text("#follow-ups-label").strip() == "Tanyakan juga:"  # the buttons say what they are
     text = suggestion.inner_text()
     assert text.startswith("Apa yang dikatakan tentang ") and "Peskov" not in text  # a name the answer did not give
     suggestion.click()
@@ -438,10 +442,12 @@ def test_a_wrong_filter_date_is_said_next_to_the_field_and_the_chat_stays(page):
     assert page.input_value("#question textarea") == "Apa yang dikatakan Lavrov tentang perluasan NATO?"
     assert page.locator(".toast-body, .error").count() == 0  # no error badge, no toast
     page.screenshot(path=str(SHOTS / "12-wrong-filter-date.png"), full_page=True)
-    page.fill("#since textarea", "")
+    assert page.locator("#period input:checked").count() == 0  # a typed date is no quick range ("Semua" was ticked)
+    page.locator("#active-filters label", has_text="sejak").click()  # the chip takes the wrong date away, and its error
+    error.wait_for(state="hidden", timeout=10_000)
+    assert page.get_by_role("radio", name="Semua", exact=True).is_checked()
     page.press("#question textarea", "Enter")
     page.wait_for_selector("#sources [data-turn='2']", timeout=60_000)
-    error.wait_for(state="hidden")
     page.click("#filters button")
 
 
