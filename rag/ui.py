@@ -512,8 +512,10 @@ def wire_chat(assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr
 
     filters = [chat.since, chat.until, chat.sources, chat.k, chat.mode, language]
     answering = {"concurrency_id": "answers"}  # one limit for every way of asking (RAG_UI_CONCURRENCY)
-    chat.question.submit(respond, [chat.question, turns, *filters], outputs, api_name="chat", **answering)
-    chat.send.click(respond, [chat.question, turns, *filters], outputs, api_visibility="private", **answering)
+    # a question sent while an answer comes is asked after it ("once", Gradio's default, dropped it without a word)
+    chat.question.submit(respond, [chat.question, turns, *filters], outputs, api_name="chat", trigger_mode="always_last", **answering)
+    chat.send.click(respond, [chat.question, turns, *filters], outputs, api_visibility="private", trigger_mode="always_last",
+                    **answering)
     for button in chat.follow_ups:
         button.click(respond, [button, turns, *filters], outputs, api_visibility="private", **answering)
     chat.retry.click(retry, [turns, *filters], outputs, api_visibility="private", **answering)

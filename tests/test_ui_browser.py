@@ -388,6 +388,21 @@ def test_what_is_typed_while_an_answer_comes_stays_in_the_box(page):
     assert page.input_value("#question textarea") == "Kapan KTT NATO diadakan?"
 
 
+def test_a_question_sent_while_an_answer_comes_is_answered_after_it(page):
+    """Enter while the first answer was coming did nothing: the second question stayed in the box."""
+    clear_chat(page)
+    page.fill("#question textarea", "Siapa juru bicara Kremlin?")
+    page.press("#question textarea", "Enter")
+    page.wait_for_function("() => document.querySelector('#question textarea').value === ''", timeout=10_000)
+    assert page.locator("#sources [data-turn='1']").count() == 0  # still answering
+    page.fill("#question textarea", "Apa yang dikatakan Lavrov tentang perluasan NATO?")
+    page.press("#question textarea", "Enter")
+    page.wait_for_selector("#sources [data-turn='2']", timeout=60_000)
+    asked = [bubble.inner_text().strip() for bubble in page.locator("#chat [data-testid='user']").all()]
+    assert asked == ["Siapa juru bicara Kremlin?", "Apa yang dikatakan Lavrov tentang perluasan NATO?"]
+    assert "Peskov" in page.locator("#chat [data-testid='bot']").first.inner_text()
+
+
 def test_the_question_bubble_shows_exactly_what_was_typed(page):
     typed = "Berapa harga cabai <b>rawit</b> di *Bandung*?"
     ask(page, typed, new_conversation=True)
