@@ -524,6 +524,8 @@ def wire_chat(assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr
     chat.chatbot.clear(lambda lang: [render_sources([], article_of, lang), [], *hidden], language,
                        [chat.sources_panel, turns, *suggestions], api_visibility="private")
     chat.question.change(None, chat.question, None, js=COUNTER_JS)  # in the browser: no round trip per key
+    # an example fills the box: bring it into sight (on a phone the examples are under the sources, screens below it)
+    chat.examples.click(None, None, None, js="() => document.querySelector('#question textarea').scrollIntoView({block: 'center'})")
     chat.period.input(period_dates, chat.period, [chat.since, chat.until], api_visibility="private")
     fields = [chat.since, chat.until, chat.sources, language]
     for field in (chat.since, chat.until, chat.sources):

@@ -564,6 +564,13 @@ def test_phone_layout_answer_then_question_box_then_sources(page, server):
       return [answer.top, answer.bottom, box.top, box.bottom, window.innerHeight];
     }""")
     assert seen[0] >= 0 and seen[3] <= seen[4] + 2, seen  # answer top, bottom, box top, bottom, screen height
+    example = phone.locator("#chat-tab .gallery-item, #chat-tab [data-testid='examples'] button").first  # under the sources
+    example.scroll_into_view_if_needed()
+    example.click()
+    phone.wait_for_function("() => document.querySelector('#question textarea').value !== ''", timeout=10_000)
+    phone.wait_for_function("() => { const r = document.querySelector('#question textarea').getBoundingClientRect(); "
+                            "return r.top >= 0 && r.bottom <= window.innerHeight; }", timeout=5_000)  # the filled box is in sight
+    phone.fill("#question textarea", "")
     assert phone.evaluate("() => document.scrollingElement.scrollWidth") <= 390  # no sideways scrolling
     phone.screenshot(path=str(SHOTS / "14-phone.png"), full_page=True)
     phone.get_by_role("radio", name="English").check()
