@@ -66,7 +66,6 @@ mark.focused {outline: 2px solid #d48806;}
 #chat a[href^="#cite-"], .source-card a[href^="#cite-"] {color: var(--link-text-color, #2563eb); font-weight: 600; text-decoration: underline;}
 #buttons button, #follow-ups button {min-width: 0;}
 #follow-ups-label p {margin: 0; font-size: 0.85em; color: var(--body-text-color-subdued);}
-#follow-ups-label p {margin: 0; font-size: 0.85em; color: var(--body-text-color-subdued);}
 #question-count {text-align: right; font-size: 0.8em; color: var(--body-text-color-subdued);}
 #filter-error p {color: var(--error-text-color, #b91c1c); font-weight: 600;}
 @media (max-width: 640px) {
@@ -440,12 +439,15 @@ def wire_chat(assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr
 
     suggestions = [chat.follow_up_label, *chat.follow_ups]  # the heading, then the buttons
     hidden = [gr.update(visible=False)] * len(suggestions)
-    outputs = [chat.chatbot, chat.sources_panel, chat.question, turns, chat.filter_error, chat.filters, *suggestions]
+    # Retry and Undo wait while an answer comes (each would act on the conversation before it)
+    outputs = [chat.chatbot, chat.sources_panel, chat.question, turns, chat.filter_error, chat.filters, *suggestions,
+               chat.retry, chat.undo]
+    busy, ready, same = [gr.update(interactive=False)] * 2, [gr.update(interactive=True)] * 2, [gr.skip()] * 2
     undo_outputs = [chat.chatbot, chat.sources_panel, chat.question, turns, *suggestions]
 
     def respond(message: str, conversation: list[Turn], since: str, until: str, outlets: list[str], k: float,
                 mode: str, language: str) -> Iterator[list]:
-        """Outputs: chat, sources panel, question box, conversation, filter error, filters, follow-ups."""
+        """Outputs: chat, sources panel, question box, conversation, filter error, filters, follow-ups, Retry, Undo."""
         message = (message or "").strip()[:MAX_QUESTION_CHARS]  # the box stops typing there; a client may not
         if not message:
             yield [gr.skip()] * len(outputs)
@@ -453,27 +455,27 @@ def wire_chat(assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr
         filters, bad = parse_filters(since, until, outlets)
         if filters is None:  # a user's mistake: said next to the field, the chat left as it was
             error = gr.update(value=LABELS[language]["bad_date"].format(value=literal(bad)), visible=True)
-            yield [gr.skip()] * 4 + [error, gr.update(open=True)] + [gr.skip()] * len(suggestions)
+            yield [gr.skip()] * 4 + [error, gr.update(open=True)] + [gr.skip()] * (len(outputs) - 6)
             return
         shown = chat_messages(conversation) + [{"role": "user", "content": literal(message)}, {"role": "assistant", "content": ""}]
         llm = assistant.settings.llm if mode == "llm" else False
         # the question shows in the chat and the box empties at once: what is typed while the answer comes stays
-        yield [shown, gr.skip(), "", gr.skip(), gr.update(visible=False), gr.skip(), *hidden]
+        yield [shown, gr.skip(), "", gr.skip(), gr.update(visible=False), gr.skip(), *hidden, *busy]
         try:
             for item in assistant.stream(message, history_of(conversation), filters, int(k), llm):
                 if isinstance(item, Answer):
                     conversation = [*conversation, Turn(message, item, uuid.uuid4().hex[:12])]
                     panel = render_sources(conversation, article_of, language)
                     yield [chat_messages(conversation), panel, gr.skip(), conversation, gr.skip(), gr.skip(),
-                           *follow_up_buttons(conversation, language)]
+                           *follow_up_buttons(conversation, language), *ready]
                 else:
                     shown[-1] = {"role": "assistant", "content": shown[-1]["content"] + literal(item)}
-                    yield [shown, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), *hidden]
+                    yield [shown, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), *hidden, *same]
         except Exception:  # our failure, not the user's: said in the chat, the question back in the box to ask again
             _log.exception("answering a question from the page failed")
             shown[-1] = {"role": "assistant", "content": LABELS[language]["server_error"]}
             # the conversation as asked from (an edit asks from an earlier turn): the turns after it are gone
-            yield [shown, gr.skip(), message, conversation, gr.update(visible=False), gr.skip(), *hidden]
+            yield [shown, gr.skip(), message, conversation, gr.update(visible=False), gr.skip(), *hidden, *ready]
 
     def follow_up_buttons(conversation: list[Turn], language: str) -> list:
         """The heading and the buttons of the follow-ups suggested after the conversation's last answer."""
@@ -512,10 +514,10 @@ def wire_chat(assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr
 
     filters = [chat.since, chat.until, chat.sources, chat.k, chat.mode, language]
     answering = {"concurrency_id": "answers"}  # one limit for every way of asking (RAG_UI_CONCURRENCY)
-    # a question sent while an answer comes is asked after it ("once", Gradio's default, dropped it without a word)
-    chat.question.submit(respond, [chat.question, turns, *filters], outputs, api_name="chat", trigger_mode="always_last", **answering)
-    chat.send.click(respond, [chat.question, turns, *filters], outputs, api_visibility="private", trigger_mode="always_last",
-                    **answering)
+    # Enter and Send are one event, so that a question sent while an answer comes is asked after it
+    # ("once", Gradio's default, dropped it without a word; two events would answer both at once)
+    gr.on([chat.question.submit, chat.send.click], respond, [chat.question, turns, *filters], outputs, api_name="chat",
+          trigger_mode="always_last", **answering)
     for button in chat.follow_ups:
         button.click(respond, [button, turns, *filters], outputs, api_visibility="private", **answering)
     chat.retry.click(retry, [turns, *filters], outputs, api_visibility="private", **answering)

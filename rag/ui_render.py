@@ -71,7 +71,7 @@ def render_reply(answer: Answer, turn: int) -> str:
     article text shown as typed (no HTML, no markdown: a `[x](url)` in an article is no link), the
     short answer in bold with a plain confidence label (after the frame when the quote is the
     answer: what someone said, or a definition that is most of its sentence), each [n] a link to
-    its source in this answer's cards. An abstention has no frame; it names the related articles,
+    the sentence it cites in this answer's article n. An abstention has no frame; it names the related articles,
     each a link to its card."""
     labels = LABELS.get(answer.language, LABELS["en"])
     if answer.abstained:
@@ -116,24 +116,22 @@ def citation_anchors(answer: Answer, turn: int) -> list[str]:
     return [ids[c.n, c.start, c.end] for c in answer.citations]
 
 
-_MARK = re.compile(r"\\\[(\d+)\\\]")  # a [n] as `literal` writes it
-
-
 def _link_marks(text: str, answer: Answer, turn: int) -> str:
-    """Each `[n]` of a rendered reply as a link to its own cited sentence: the marks stand in the
-    order of `answer.citations` (a mark beyond them, e.g. an article's own "[2]", opens source n)."""
-    anchors: dict[int, list[str]] = {}
+    """Each citation's `[n]` in a rendered reply (`text`) as a link to its own sentence: the
+    first `[n]` after the quoted sentence, as `Assistant` writes them, in `answer.citations`
+    order (an LLM's sentences are its own words: there the next `[n]`). A "[1]" inside a quoted
+    sentence stays text."""
+    pieces, cursor = [], 0
     for citation, anchor in zip(answer.citations, citation_anchors(answer, turn), strict=True):
-        anchors.setdefault(citation.n, []).append(anchor)
-
-    def link(match: re.Match) -> str:
-        n = int(match.group(1))
-        if n not in anchors:
-            return match.group(0)
-        anchor = anchors[n].pop(0) if len(anchors[n]) > 1 else anchors[n][0]
-        return f'<a href="#{anchor}">[{n}]</a>'
-
-    return _MARK.sub(link, text)
+        sentence = literal(citation.sentence)
+        quoted = text.find(sentence, cursor)
+        mark = literal(f"[{citation.n}]")
+        at = text.find(mark, quoted + len(sentence) if quoted >= 0 else cursor)
+        if at < 0:
+            continue
+        pieces.append(text[cursor:at] + f'<a href="#{anchor}">[{citation.n}]</a>')
+        cursor = at + len(mark)
+    return "".join(pieces) + text[cursor:]
 
 
 def render_sources(turns: Sequence[Turn], article_of: Callable[[str], Article | None], language: str) -> str:

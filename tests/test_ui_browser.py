@@ -367,7 +367,11 @@ def test_each_mark_of_one_source_opens_its_own_sentence(page):
     for n, sentence in ((1, "Pasokan"), (2, "Harga")):
         static.locator("#chat a").nth(n - 1).click()
         focused = static.locator("mark.focused")
-        assert focused.count() == 1 and focused.inner_text().startswith(sentence) and focused.is_visible()
+        assert focused.count() == 1 and focused.inner_text().startswith(sentence)
+        assert static.evaluate("""() => {  // scrolled into the article's box
+          const mark = document.querySelector('mark.focused').getBoundingClientRect();
+          const view = document.querySelector('#article-1-1 .article-view').getBoundingClientRect();
+          return mark.top >= view.top && mark.bottom <= view.bottom; }""")
     static.close()
 
 
@@ -394,10 +398,12 @@ def test_a_question_sent_while_an_answer_comes_is_answered_after_it(page):
     page.fill("#question textarea", "Siapa juru bicara Kremlin?")
     page.press("#question textarea", "Enter")
     page.wait_for_function("() => document.querySelector('#question textarea').value === ''", timeout=10_000)
-    assert page.locator("#sources [data-turn='1']").count() == 0  # still answering
     page.fill("#question textarea", "Apa yang dikatakan Lavrov tentang perluasan NATO?")
-    page.press("#question textarea", "Enter")
+    page.click("#send")  # Send, not Enter: one event with Enter, so it waits for the answer Enter started
+    assert page.locator("#sources [data-turn='1']").count() == 0  # sent while the first answer was coming
+    assert page.locator("#retry").is_disabled() and page.locator("#undo").is_disabled()  # they would act on the turn before
     page.wait_for_selector("#sources [data-turn='2']", timeout=60_000)
+    assert page.locator("#retry").is_enabled() and page.locator("#undo").is_enabled()
     asked = [bubble.inner_text().strip() for bubble in page.locator("#chat [data-testid='user']").all()]
     assert asked == ["Siapa juru bicara Kremlin?", "Apa yang dikatakan Lavrov tentang perluasan NATO?"]
     assert "Peskov" in page.locator("#chat [data-testid='bot']").first.inner_text()
