@@ -120,11 +120,15 @@ def in_article_chunks(rows: list[dict], chunks: dict[str, list[str]], questions:
     for row in rows:
         if row.get("source") != "facqa" or not row["answers"]["text"]:
             continue
-        answer, opening = row["answers"]["text"][0], row["context"][:40]
-        holding = [text for text in chunks.get(gold.get(row["id"], ""), []) if answer in text]
-        chunk = next((text for text in holding if opening in text), holding[0] if holding else None)
-        if chunk is not None and chunk != row["context"]:
-            extra.append({**row, "context": chunk, "answers": {"text": [answer], "answer_start": [chunk.index(answer)]}})
+        answer, start, opening = row["answers"]["text"][0], row["answers"]["answer_start"][0], row["context"][:40]
+        for chunk in chunks.get(gold.get(row["id"], ""), []):
+            # the answer where the passage puts it (its first occurrence in the chunk may be another
+            # sentence's: so for 107 of 1,937 answers until 2026-12-02)
+            at = chunk.find(row["context"])
+            at = at + start if at >= 0 else chunk.find(answer, chunk.find(opening)) if opening in chunk else -1
+            if at >= 0 and chunk[at:at + len(answer)] == answer and chunk != row["context"]:
+                extra.append({**row, "context": chunk, "answers": {"text": [answer], "answer_start": [at]}})
+                break
     return extra
 
 
