@@ -65,7 +65,7 @@ CSS = """
 mark.focused {outline: 2px solid #d48806;}
 #chat a[href^="#cite-"], .source-card a[href^="#cite-"] {color: var(--link-text-color, #2563eb); font-weight: 600; text-decoration: underline;}
 #buttons button, #follow-ups button {min-width: 0;}
-#follow-ups-label p {margin: 0; font-size: 0.85em; color: var(--body-text-color-subdued);}
+#follow-ups-label p {margin: 0; font-size: 0.85em; font-weight: 600;}
 #question-count {text-align: right; font-size: 0.8em; color: var(--body-text-color-subdued);}
 #filter-error p {color: var(--error-text-color, #b91c1c); font-weight: 600;}
 @media (max-width: 640px) {
