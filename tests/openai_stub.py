@@ -1,11 +1,12 @@
 """A small OpenAI-compatible chat-completions server on loopback, for testing the real LangChain client.
 
-It answers every request with `Stub.reply`, streamed word by word when asked to, and keeps the
-requests it saw so tests can read the prompt that was sent.
+It answers every request with `Stub.reply`, streamed word by word when asked to, after `pause`
+seconds (a slow model), and keeps the requests it saw so tests can read the prompt that was sent.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
@@ -19,8 +20,9 @@ from fastapi.responses import JSONResponse, StreamingResponse
 class Stub:
     """`reply` answers every request; `script` (a list of message dicts) answers requests in turn."""
 
-    def __init__(self, reply: str = "", script: list[dict] | None = None):
+    def __init__(self, reply: str = "", script: list[dict] | None = None, pause: float = 0.0):
         self.reply = reply
+        self.pause = pause
         self.script = list(script or [])
         self.requests: list[dict] = []
         self.app = FastAPI()
@@ -51,6 +53,7 @@ class Stub:
     async def complete(self, request: Request):
         body = await request.json()
         self.requests.append(body)
+        await asyncio.sleep(self.pause)
         base = {"id": "chatcmpl-stub", "created": int(time.time()), "model": body.get("model", "stub")}
         if self.script:
             message = self.script.pop(0)

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+from openai_stub import Stub
 from server import PROJECT, AppServer
 
 from rag.ui_text import GRADIO_TOOLTIPS, LABELS, NOUNS
@@ -392,21 +393,28 @@ def test_what_is_typed_while_an_answer_comes_stays_in_the_box(page):
     assert page.input_value("#question textarea") == "Kapan KTT NATO diadakan?"
 
 
-def test_a_question_sent_while_an_answer_comes_is_answered_after_it(page):
-    """Enter while the first answer was coming did nothing: the second question stayed in the box."""
-    clear_chat(page)
-    page.fill("#question textarea", "Siapa juru bicara Kremlin?")
-    page.press("#question textarea", "Enter")
-    page.wait_for_function("() => document.querySelector('#question textarea').value === ''", timeout=10_000)
-    page.fill("#question textarea", "Apa yang dikatakan Lavrov tentang perluasan NATO?")
-    page.click("#send")  # Send, not Enter: one event with Enter, so it waits for the answer Enter started
-    assert page.locator("#sources [data-turn='1']").count() == 0  # sent while the first answer was coming
-    assert page.locator("#retry").is_disabled() and page.locator("#undo").is_disabled()  # they would act on the turn before
-    page.wait_for_selector("#sources [data-turn='2']", timeout=60_000)
-    assert page.locator("#retry").is_enabled() and page.locator("#undo").is_enabled()
-    asked = [bubble.inner_text().strip() for bubble in page.locator("#chat [data-testid='user']").all()]
-    assert asked == ["Siapa juru bicara Kremlin?", "Apa yang dikatakan Lavrov tentang perluasan NATO?"]
-    assert "Peskov" in page.locator("#chat [data-testid='bot']").first.inner_text()
+def test_a_question_sent_while_an_answer_comes_is_answered_after_it(page, tmp_path):
+    """Enter while the first answer was coming did nothing: the second question stayed in the box.
+    The first answer is made slow by an LLM that waits 3 s before it writes (a stub)."""
+    questions = ["Siapa juru bicara Kremlin?", "Apa yang dikatakan Lavrov tentang perluasan NATO?"]
+    llm = {"RAG_LLM": "stub-model", "RAG_LLM_TIMEOUT": "30"}
+    with Stub("Juru bicara Kremlin adalah Dmitry Peskov [1].", pause=3) as stub, \
+            AppServer(tmp_path, extra_env={**llm, "RAG_LLM_BASE_URL": stub.base_url}) as server, \
+            contextlib.closing(page.context.browser.new_page(viewport={"width": 1400, "height": 1000})) as slow:
+        slow.goto(server.url + "/")
+        slow.click("#filters button")
+        slow.get_by_role("radio", name="LLM: stub-model").check()
+        slow.fill("#question textarea", questions[0])
+        slow.press("#question textarea", "Enter")
+        slow.wait_for_function("() => document.querySelector('#question textarea').value === ''", timeout=10_000)
+        slow.fill("#question textarea", questions[1])
+        slow.click("#send")  # Send, not Enter: one event with Enter, so it waits for the answer Enter started
+        assert slow.locator("#sources [data-turn='1']").count() == 0  # sent while the first answer was coming
+        assert slow.locator("#retry").is_disabled() and slow.locator("#undo").is_disabled()  # they would act on the turn before
+        slow.wait_for_selector("#sources [data-turn='2']", timeout=60_000)
+        assert [bubble.inner_text().strip() for bubble in slow.locator("#chat [data-testid='user']").all()] == questions
+        assert len(stub.requests) == 2 and questions[1] in json.dumps(stub.requests[1], ensure_ascii=False)
+        assert slow.locator("#retry").is_enabled() and slow.locator("#undo").is_enabled()
 
 
 def test_the_question_bubble_shows_exactly_what_was_typed(page):
