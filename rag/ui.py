@@ -36,6 +36,7 @@ from rag.ui_text import EXAMPLES, GRADIO_TOOLTIPS, LABELS, LANGUAGES, counted, f
 _log = logging.getLogger(__name__)
 
 FOLLOW_UPS = 3  # suggested follow-up buttons under the question box
+LISTED = 500  # articles the index tab lists at most (its caption says when there are more; a search narrows them)
 PERIODS = {"all_time": None, "last_7": 7, "last_30": 30, "last_365": 365}
 
 # System fonts only: Gradio's default theme asks a font CDN, which an offline newsroom cannot reach.
@@ -295,7 +296,7 @@ def build_ui(assistant: Assistant, archive: Archive) -> gr.Blocks:
             panel = render_sources(conversation, assistant.retriever.store.article, code)
             return [code, *relabel(LABELS[code], archive.writable, assistant.settings.llm), active_filters(since, until, outlets, code), panel,
                     index_stats(assistant, code), auto_status(archive.updater, code),
-                    gr.update(value=article_rows(archive, query, code), headers=headers(code)), "", "", "",  # old reports go,
+                    article_list(archive, query, code), "", "", "",  # old reports go,
                     gr.update(visible=False), gr.update(visible=False)]  # as do a date error and a pending delete
 
         components = [title, language_choice, chat_tab_, index_tab_, chat.chatbot, chat.question, chat.send, chat.retry,
@@ -389,7 +390,8 @@ def index_tab(assistant: Assistant, archive: Archive, labels: dict[str, str]) ->
     update_report = gr.Markdown(elem_id="update-report")
     auto_report = gr.Markdown(auto_status(archive.updater, "id"), elem_id="auto-update")
     article_query = gr.Textbox(label=labels["search_articles"], elem_id="article-query")
-    articles = gr.Dataframe(headers=headers("id"), value=article_rows(archive, "", "id"), interactive=False,
+    rows, caption = article_table(archive, "", "id")
+    articles = gr.Dataframe(headers=headers("id"), value=rows, label=caption, show_label=True, interactive=False,
                             wrap=True, elem_id="articles", column_widths=["50%", "20%", "15%", "15%"])
     with gr.Row():
         delete_id = gr.Textbox(label=labels["delete_id"], elem_id="delete-id")
@@ -408,11 +410,23 @@ def headers(language: str) -> list[str]:
     return [labels["column_title"], labels["column_source"], labels["column_published"], labels["column_id"]]
 
 
-def article_rows(archive: Archive, query: str, language: str) -> list[list[str]]:
-    """Title, outlet and date (as the page's language writes it: "11 Juli 2023", which a phone's
-    narrow column wraps between words, not inside "2023-07-11") first, the id last."""
-    _, rows = archive.list(query or "", 0, 500)
-    return [[row["title"], row["source"] or "", format_date(row["published"], language), row["id"]] for row in rows]
+def article_table(archive: Archive, query: str, language: str, limit: int = LISTED) -> tuple[list[list[str]], str]:
+    """The first `limit` articles matching `query` as table rows, and the table's caption: how
+    many there are ("90 artikel"), or that only some are shown ("Menampilkan 500 dari 4.140
+    artikel; cari untuk mempersempit"). Title, outlet and date (as the page's language writes it:
+    "11 Juli 2023", which a phone's narrow column wraps between words, not inside "2023-07-11")
+    first, the id last."""
+    total, rows = archive.list(query or "", 0, limit)
+    caption = counted(total, "article", language)
+    if total > len(rows):
+        caption = LABELS[language]["listed_part"].format(shown=f"{len(rows):,}", articles=caption)
+    return [[row["title"], row["source"] or "", format_date(row["published"], language), row["id"]] for row in rows], caption
+
+
+def article_list(archive: Archive, query: str, language: str) -> dict:
+    """The article table's update: `article_table`'s rows, caption and the language's headers."""
+    rows, caption = article_table(archive, query, language)
+    return gr.update(value=rows, label=caption, headers=headers(language))
 
 
 def refusal(error: WriteRefused | ArticleError | ArticleNotFound, language: str, subject: str = "") -> str:
@@ -616,7 +630,7 @@ def index_counts(assistant: Assistant, language: str) -> tuple[str, dict]:
 def index_views(assistant: Assistant, archive: Archive, language: str, query: str) -> tuple:
     """`index_counts` and the article list (those matching `query`): at page load and after an
     automatic update."""
-    return *index_counts(assistant, language), article_rows(archive, query, language)
+    return *index_counts(assistant, language), article_list(archive, query, language)
 
 
 def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets: gr.Dropdown, language: gr.State) -> None:
@@ -671,8 +685,8 @@ def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets:
         return str(event.row_value[-1])  # the id column
 
     index.files.upload(upload, [index.files, index.token, language], [index.upload_report, index.files], api_name="upload_articles")
-    def rows(query: str, language: str) -> list:
-        return article_rows(archive, query, language)
+    def rows(query: str, language: str) -> dict:
+        return article_list(archive, query, language)
 
     # /update_index takes the token alone (gradio_client callers); the list is then shown with its search
     index.update.click(update, [index.token, language], [index.update_report, index.stats, outlets],

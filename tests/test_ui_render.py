@@ -105,3 +105,19 @@ def test_each_citation_mark_opens_its_own_sentence():
     article = Article("a.md", "Cabai", text)
     view = render_sources([Turn("q", quoted, "x")] * 2, lambda _: article, "id").split('id="article-2-1"')[1]
     assert '<mark id="cite-2-1-2">Harga cabai naik.</mark>' in view and '<mark id="cite-2-1">Pasokan' in view
+
+
+def test_the_article_list_says_when_it_shows_only_some(archive, embedder):
+    """The index tab lists at most LISTED articles: with more, it said nothing, and a newsroom
+    with 4,140 articles saw 500 as if they were all."""
+    from rag.articles import Archive
+    from rag.indexer import IndexUpdater
+    from rag.retriever import Retriever
+    from rag.ui import article_table
+
+    listing = Archive(archive, Retriever(archive.index_dir, embedder, archive), IndexUpdater(archive, embedder))
+    rows, caption = article_table(listing, "", "id", limit=10)
+    assert len(rows) == 10 and caption == "Menampilkan 10 dari 90 artikel; cari untuk mempersempit"
+    assert article_table(listing, "", "en", limit=10)[1] == "Showing 10 of 90 articles; search to narrow them"
+    rows, caption = article_table(listing, "", "en")
+    assert len(rows) == 90 and caption == "90 articles"
