@@ -38,6 +38,7 @@ _log = logging.getLogger(__name__)
 FOLLOW_UPS = 3  # suggested follow-up buttons under the question box
 LISTED = 500  # articles the index tab lists at most (its caption says when there are more; a search narrows them)
 PERIODS = {"all_time": None, "last_7": 7, "last_30": 30, "last_365": 365}
+ARTICLE_COLUMNS = (50, 20, 15, 15)  # the article table's widths in percent: title, outlet, date, id
 
 # System fonts only: Gradio's default theme asks a font CDN, which an offline newsroom cannot reach.
 # The primary buttons' white text on a darker orange than Gradio's (2.8:1 there; 5.2:1 here, WCAG AA).
@@ -74,15 +75,13 @@ mark.focused {outline: 2px solid #d48806;}
   /* the article table: title, outlet, date; the id column (a file name) is for the desktop and the delete box */
   #articles th:nth-child(4), #articles td:nth-child(4), #articles .virtual-row > :nth-child(4) {display: none;}
   /* the rows' cells take the hidden column's width as the header's table layout does (in proportion to
-     column_widths), so that cells stay under their headings */
-  #articles .virtual-row > :nth-child(1) {flex-grow: 50 !important;}
-  #articles .virtual-row > :nth-child(2) {flex-grow: 20 !important;}
-  #articles .virtual-row > :nth-child(3) {flex-grow: 15 !important;}
+     ARTICLE_COLUMNS), so that cells stay under their headings */
+  PHONE_COLUMNS
   #articles th, #articles .body-cell, #articles .body-cell * {word-break: normal !important; overflow-wrap: normal !important; hyphens: auto;}
   .gradio-container {padding-left: 6px !important; padding-right: 6px !important;}
 }
-"""
-
+""".replace("PHONE_COLUMNS", "\n  ".join(
+    f"#articles .virtual-row > :nth-child({n}) {{flex-grow: {width} !important;}}" for n, width in enumerate(ARTICLE_COLUMNS[:3], 1)))
 
 
 def _gradio_core_module() -> str:
@@ -392,7 +391,7 @@ def index_tab(assistant: Assistant, archive: Archive, labels: dict[str, str]) ->
     article_query = gr.Textbox(label=labels["search_articles"], elem_id="article-query")
     rows, caption = article_table(archive, "", "id")
     articles = gr.Dataframe(headers=headers("id"), value=rows, label=caption, show_label=True, interactive=False,
-                            wrap=True, elem_id="articles", column_widths=["50%", "20%", "15%", "15%"])
+                            wrap=True, elem_id="articles", column_widths=[f"{width}%" for width in ARTICLE_COLUMNS])
     with gr.Row():
         delete_id = gr.Textbox(label=labels["delete_id"], elem_id="delete-id")
         delete = gr.Button(labels["delete"], variant="stop", elem_id="delete", interactive=archive.writable, scale=0)
@@ -544,13 +543,11 @@ def wire_chat(assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr
     chat.examples.click(None, None, None, js="() => document.querySelector('#question textarea').scrollIntoView({block: 'center'})")
     chat.period.input(period_dates, chat.period, [chat.since, chat.until], api_visibility="private")
     fields = [chat.since, chat.until, chat.sources, language]
-    for field in (chat.since, chat.until, chat.sources):
-        field.change(active_filters, fields, chat.active, api_visibility="private")
+    for field in (chat.since, chat.until):  # typed, a quick range, or a chip removed: one round trip a change
+        field.change(dates_changed, fields, [chat.active, chat.period, chat.filter_error], api_visibility="private")
+    chat.sources.change(active_filters, fields, chat.active, api_visibility="private")
     chat.active.input(remove_filters, [chat.active, chat.since, chat.until, chat.sources],
                       [chat.since, chat.until, chat.sources], api_visibility="private")
-    for field in (chat.since, chat.until):  # typed, a quick range, or a chip removed: the radio says which, an old error goes
-        field.change(lambda since, until: (period_of(since, until), gr.update(visible=False)), [chat.since, chat.until],
-                     [chat.period, chat.filter_error], api_visibility="private")
 
 
 def active_filters(since: str, until: str, outlets: list[str] | None, language: str) -> dict:
@@ -560,6 +557,12 @@ def active_filters(since: str, until: str, outlets: list[str] | None, language: 
     chips += [(f"{labels['until_chip']} {until.strip()}", "until")] if (until or "").strip() else []
     chips += [(outlet, f"outlet:{outlet}") for outlet in outlets or []]
     return gr.update(choices=chips, value=[value for _, value in chips], visible=bool(chips), label=labels["active_filters"])
+
+
+def dates_changed(since: str, until: str, outlets: list[str] | None, language: str) -> tuple:
+    """After a date changed: the chips, the quick range the dates are (`period_of`), and the
+    date error hidden (it named the date as it was)."""
+    return active_filters(since, until, outlets, language), period_of(since, until), gr.update(visible=False)
 
 
 def remove_filters(kept: list[str], since: str, until: str, outlets: list[str] | None) -> tuple:
@@ -684,10 +687,10 @@ def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets:
     def pick(event: gr.SelectData) -> str:
         return str(event.row_value[-1])  # the id column
 
-    index.files.upload(upload, [index.files, index.token, language], [index.upload_report, index.files], api_name="upload_articles")
     def rows(query: str, language: str) -> dict:
         return article_list(archive, query, language)
 
+    index.files.upload(upload, [index.files, index.token, language], [index.upload_report, index.files], api_name="upload_articles")
     # /update_index takes the token alone (gradio_client callers); the list is then shown with its search
     index.update.click(update, [index.token, language], [index.update_report, index.stats, outlets],
                        api_name="update_index", concurrency_limit=1).then(

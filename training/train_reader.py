@@ -125,7 +125,10 @@ def in_article_chunks(rows: list[dict], chunks: dict[str, list[str]], questions:
             # the answer where the passage puts it (its first occurrence in the chunk may be another
             # sentence's: so for 107 of 1,937 answers until 2026-12-02)
             at = chunk.find(row["context"])
-            at = at + start if at >= 0 else chunk.find(answer, chunk.find(opening)) if opening in chunk else -1
+            if at >= 0:
+                at += start
+            elif opening in chunk:
+                at = chunk.find(answer, chunk.index(opening))
             if at >= 0 and chunk[at:at + len(answer)] == answer and chunk != row["context"]:
                 extra.append({**row, "context": chunk, "answers": {"text": [answer], "answer_start": [at]}})
                 break
