@@ -411,7 +411,7 @@ def headers(language: str) -> list[str]:
 
 def article_table(archive: Archive, query: str, language: str, limit: int = LISTED) -> tuple[list[list[str]], str]:
     """The first `limit` articles matching `query` as table rows, and the table's caption: how
-    many there are ("90 artikel"), or that only some are shown ("Menampilkan 500 dari 4.140
+    many there are ("90 artikel"), or that only some are shown ("Menampilkan 500 dari 4,140
     artikel; cari untuk mempersempit"). Title, outlet and date (as the page's language writes it:
     "11 Juli 2023", which a phone's narrow column wraps between words, not inside "2023-07-11")
     first, the id last."""
