@@ -188,6 +188,16 @@ COUNTER_JS = f"""(text) => {{
 }}"""
 
 
+# A question whose answer failed goes back in the question box, unless something was typed there since.
+UNSENT_JS = "(typed, unsent) => typed || unsent"
+
+
+def chat_view(messages: list[dict[str, str]], answering: bool) -> gr.Chatbot:
+    """The chat's messages; while an answer comes, no question in it can be edited. (A component,
+    not `gr.update`: an update drops the None that turns editing off.)"""
+    return gr.Chatbot(value=messages, editable=None if answering else "user")
+
+
 def parse_filters(since: str, until: str, sources: list[str] | None) -> tuple[Filters | None, str | None]:
     """The filters, or (None, the value that is not a YYYY-MM-DD date)."""
     dates = []
@@ -227,6 +237,7 @@ class ChatTab:
     chatbot: gr.Chatbot
     sources_panel: gr.HTML
     question: gr.Textbox
+    unsent: gr.Textbox  # hidden: a question whose answer failed, put back in the box if the box is empty
     send: gr.Button
     retry: gr.Button
     undo: gr.Button
@@ -352,6 +363,7 @@ def chat_tab(assistant: Assistant, labels: dict[str, str]) -> ChatTab:
                                  editable="user")
             question = gr.Textbox(label=labels["question"], placeholder=labels["placeholder"], elem_id="question",
                                   max_length=MAX_QUESTION_CHARS)
+            unsent = gr.Textbox(visible=False)
             with gr.Row(elem_id="buttons"):
                 send = gr.Button(labels["send"], variant="primary", elem_id="send", size="sm")
                 retry = gr.Button(labels["retry"], elem_id="retry", size="sm")
@@ -372,7 +384,7 @@ def chat_tab(assistant: Assistant, labels: dict[str, str]) -> ChatTab:
         k = gr.Slider(1, 20, value=assistant.settings.top_k, step=1, label=labels["k"])
         choices = modes(labels, assistant.settings.llm)
         mode = gr.Radio(choices, value=choices[0][1], label=labels["mode"])
-    return ChatTab(active, chatbot, sources_panel, question, send, retry, undo, follow_up_label, follow_ups, examples, filters, period, since,
+    return ChatTab(active, chatbot, sources_panel, question, unsent, send, retry, undo, follow_up_label, follow_ups, examples, filters, period, since,
                    until, filter_error, sources, k, mode)
 
 
@@ -454,13 +466,15 @@ def wire_chat(assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr
     hidden = [gr.update(visible=False)] * len(suggestions)
     # Retry and Undo wait while an answer comes (each would act on the conversation before it)
     outputs = [chat.chatbot, chat.sources_panel, chat.question, turns, chat.filter_error, chat.filters, *suggestions,
-               chat.retry, chat.undo]
+               chat.retry, chat.undo, chat.unsent]
     busy, ready, same = [gr.update(interactive=False)] * 2, [gr.update(interactive=True)] * 2, [gr.skip()] * 2
     undo_outputs = [chat.chatbot, chat.sources_panel, chat.question, turns, *suggestions]
 
     def respond(message: str, conversation: list[Turn], since: str, until: str, outlets: list[str], k: float,
-                mode: str, language: str) -> Iterator[list]:
-        """Outputs: chat, sources panel, question box, conversation, filter error, filters, follow-ups, Retry, Undo."""
+                mode: str, language: str, typed: bool = True) -> Iterator[list]:
+        """Outputs: chat, sources panel, question box, conversation, filter error, filters, follow-ups, Retry,
+        Undo, the unsent question. `typed`: the question is the box's (Enter, Send), so the box empties;
+        a suggested follow-up, Retry or an edit leaves what the box holds."""
         message = (message or "").strip()[:MAX_QUESTION_CHARS]  # the box stops typing there; a client may not
         if not message:
             yield [gr.skip()] * len(outputs)
@@ -472,23 +486,27 @@ def wire_chat(assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr
             return
         shown = chat_messages(conversation) + [{"role": "user", "content": literal(message)}, {"role": "assistant", "content": ""}]
         llm = assistant.settings.llm if mode == "llm" else False
-        # the question shows in the chat and the box empties at once: what is typed while the answer comes stays
-        yield [shown, gr.skip(), "", gr.skip(), gr.update(visible=False), gr.skip(), *hidden, *busy]
+        # the question shows in the chat and the box empties at once: what is typed while the answer comes stays;
+        # no question in the chat can be edited until the answer is complete (the edit would be answered beside it)
+        yield [chat_view(shown, answering=True), gr.skip(), "" if typed else gr.skip(), gr.skip(), gr.update(visible=False), gr.skip(), *hidden,
+               *busy, ""]
         try:
             for item in assistant.stream(message, history_of(conversation), filters, int(k), llm):
                 if isinstance(item, Answer):
                     conversation = [*conversation, Turn(message, item, uuid.uuid4().hex[:12])]
                     panel = render_sources(conversation, article_of, language)
-                    yield [chat_messages(conversation), panel, gr.skip(), conversation, gr.skip(), gr.skip(),
-                           *follow_up_buttons(conversation, language), *ready]
+                    yield [chat_view(chat_messages(conversation), answering=False), panel, gr.skip(), conversation,
+                           gr.skip(), gr.skip(), *follow_up_buttons(conversation, language), *ready, gr.skip()]
                 else:
                     shown[-1] = {"role": "assistant", "content": shown[-1]["content"] + literal(item)}
-                    yield [shown, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), *hidden, *same]
-        except Exception:  # our failure, not the user's: said in the chat, the question back in the box to ask again
+                    yield [shown, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), *hidden, *same, gr.skip()]
+        except Exception:  # our failure, not the user's: said in the chat, the question kept to ask again
             _log.exception("answering a question from the page failed")
             shown[-1] = {"role": "assistant", "content": LABELS[language]["server_error"]}
-            # the conversation as asked from (an edit asks from an earlier turn): the turns after it are gone
-            yield [shown, gr.skip(), message, conversation, gr.update(visible=False), gr.skip(), *hidden, *ready]
+            # the conversation as asked from (an edit asks from an earlier turn): the turns after it are gone;
+            # the question goes back in the box only if the box is still empty (UNSENT_JS: not over what is typed since)
+            yield [chat_view(shown, answering=False), gr.skip(), gr.skip(), conversation, gr.update(visible=False),
+                   gr.skip(), *hidden, *ready, message]
 
     def follow_up_buttons(conversation: list[Turn], language: str) -> list:
         """The heading and the buttons of the follow-ups suggested after the conversation's last answer."""
@@ -505,7 +523,7 @@ def wire_chat(assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr
         if not conversation:
             yield [gr.skip()] * len(outputs)
             return
-        yield from respond(conversation[-1].question, conversation[:-1], *rest)
+        yield from respond(conversation[-1].question, conversation[:-1], *rest, typed=False)
 
     def edit(conversation: list[Turn], since: str, until: str, outlets: list[str], k: float, mode: str, language: str,
              event: gr.EditData) -> Iterator[list]:
@@ -515,7 +533,10 @@ def wire_chat(assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr
         if turn >= len(conversation) or not message:  # nothing left to ask: show the conversation as it was
             yield [chat_messages(conversation)] + [gr.skip()] * (len(outputs) - 1)
             return
-        yield from respond(message, conversation[:turn], since, until, outlets, k, mode, language)
+        yield from respond(message, conversation[:turn], since, until, outlets, k, mode, language, typed=False)
+
+    def ask_suggested(question: str, conversation: list[Turn], *rest) -> Iterator[list]:
+        yield from respond(question, conversation, *rest, typed=False)
 
     def undo(conversation: list[Turn], language: str) -> list:
         if not conversation:
@@ -532,13 +553,14 @@ def wire_chat(assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr
     gr.on([chat.question.submit, chat.send.click], respond, [chat.question, turns, *filters], outputs, api_name="chat",
           trigger_mode="always_last", **answering)
     for button in chat.follow_ups:
-        button.click(respond, [button, turns, *filters], outputs, api_visibility="private", **answering)
+        button.click(ask_suggested, [button, turns, *filters], outputs, api_visibility="private", **answering)
     chat.retry.click(retry, [turns, *filters], outputs, api_visibility="private", **answering)
     chat.undo.click(undo, [turns, language], undo_outputs, api_visibility="private")
     chat.chatbot.edit(edit, [turns, *filters], outputs, api_visibility="private", **answering)
     chat.chatbot.clear(lambda lang: [render_sources([], article_of, lang), [], *hidden], language,
                        [chat.sources_panel, turns, *suggestions], api_visibility="private")
     chat.question.change(None, chat.question, None, js=COUNTER_JS)  # in the browser: no round trip per key
+    chat.unsent.change(None, [chat.question, chat.unsent], chat.question, js=UNSENT_JS)
     # an example fills the box: bring it into sight (on a phone the examples are under the sources, screens below it)
     chat.examples.click(None, None, None, js="() => document.querySelector('#question textarea').scrollIntoView({block: 'center'})")
     chat.period.input(period_dates, chat.period, [chat.since, chat.until], api_visibility="private")
@@ -561,8 +583,12 @@ def active_filters(since: str, until: str, outlets: list[str] | None, language: 
 
 def dates_changed(since: str, until: str, outlets: list[str] | None, language: str) -> tuple:
     """After a date changed: the chips, the quick range the dates are (`period_of`), and the
-    date error hidden (it named the date as it was)."""
-    return active_filters(since, until, outlets, language), period_of(since, until), gr.update(visible=False)
+    date error: hidden once the dates are dates; while one is not, the error (shown only after
+    Send) names it as it is now, so that a reply to an earlier keystroke cannot hide it."""
+    bad = parse_filters(since, until, outlets)[1]
+    error = (gr.update(visible=False) if bad is None else
+             gr.update(value=LABELS[language]["bad_date"].format(value=literal(bad))))
+    return active_filters(since, until, outlets, language), period_of(since, until), error
 
 
 def remove_filters(kept: list[str], since: str, until: str, outlets: list[str] | None) -> tuple:

@@ -24,6 +24,7 @@ from rag.ui_text import GRADIO_TOOLTIPS, LABELS, NOUNS
 
 pytestmark = pytest.mark.integration  # a real server, browser, cluster or killed process: `make test` runs it, a bare `pytest` not
 
+EDIT_BUTTON = "#chat button[aria-label='Sunting'], #chat button[aria-label='Edit']"  # Gradio's, in the page's language
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = PROJECT / "test-output" / "ui"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -297,7 +298,7 @@ def test_editing_a_question_asks_it_again_from_there(page):
     ask(page, "Berapa harga cabai rawit di Bandung?")
     first = page.locator("#chat [data-testid='user']").first
     first.hover()
-    page.locator("#chat button[aria-label='Sunting'], #chat button[aria-label='Edit']").first.click()
+    page.locator(EDIT_BUTTON).first.click()
     page.fill("#chat textarea.edit-textarea", "Siapa Menteri Luar Negeri Rusia?")
     page.locator("#chat button[aria-label='Kirim'], #chat button[aria-label='Submit']").first.click()
     page.wait_for_function("() => document.querySelectorAll('#chat [data-testid=\"user\"]').length === 1"
@@ -329,6 +330,17 @@ def test_a_server_failure_is_said_in_the_chat_and_the_question_kept(page, server
     page.press("#question textarea", "Enter")
     page.wait_for_selector("#sources [data-turn='1']", timeout=60_000)
     assert "Peskov" in page.locator("#chat [data-testid='bot']").last.inner_text()
+    # a failure while another question waits in the box (typed, not sent; here Retry fails): the box keeps it
+    page.fill("#question textarea", "Kapan KTT NATO diadakan?")
+    pointer.rename(pointer.with_suffix(".away"))
+    try:
+        page.click("#retry")
+        page.wait_for_function("() => document.querySelector('#chat [data-testid=\"bot\"]')?.innerText.includes('server gagal')",
+                               timeout=60_000)
+        page.wait_for_timeout(500)  # the page's own step after the reply (UNSENT_JS) has run
+    finally:
+        pointer.with_suffix(".away").rename(pointer)
+    assert page.input_value("#question textarea") == "Kapan KTT NATO diadakan?"
 
 
 def test_a_citation_of_an_earlier_answer_opens_its_own_article(page):
@@ -411,10 +423,14 @@ def test_a_question_sent_while_an_answer_comes_is_answered_after_it(page, tmp_pa
         slow.click("#send")  # Send, not Enter: one event with Enter, so it waits for the answer Enter started
         assert slow.locator("#sources [data-turn='1']").count() == 0  # sent while the first answer was coming
         assert slow.locator("#retry").is_disabled() and slow.locator("#undo").is_disabled()  # they would act on the turn before
+        slow.locator("#chat [data-testid='user']").first.hover()  # nor can a question be edited (it was answered beside it)
+        assert slow.locator(EDIT_BUTTON).count() == 0
         slow.wait_for_selector("#sources [data-turn='2']", timeout=60_000)
         assert [bubble.inner_text().strip() for bubble in slow.locator("#chat [data-testid='user']").all()] == questions
         assert len(stub.requests) == 2 and questions[1] in json.dumps(stub.requests[1], ensure_ascii=False)
         assert slow.locator("#retry").is_enabled() and slow.locator("#undo").is_enabled()
+        slow.locator("#chat [data-testid='user']").first.hover()
+        assert slow.locator(EDIT_BUTTON).count() == 2
 
 
 def test_the_question_bubble_shows_exactly_what_was_typed(page):
@@ -442,9 +458,12 @@ def test_a_suggested_follow_up_is_asked_with_one_click(page):
     assert page.inner_text("#follow-ups-label").strip() == "Tanyakan juga:"  # the buttons say what they are
     text = suggestion.inner_text()
     assert text.startswith("Apa yang dikatakan tentang ") and "Peskov" not in text  # a name the answer did not give
+    page.fill("#question textarea", "Kapan KTT NATO")  # a question being typed: the click asks the suggestion, not it
     suggestion.click()
     page.wait_for_selector("#sources [data-turn='2']", timeout=60_000)
     assert page.locator("#chat [data-testid='user']").last.inner_text().strip() == text
+    assert page.input_value("#question textarea") == "Kapan KTT NATO"  # and leaves it in the box (it emptied it)
+    page.fill("#question textarea", "")
     page.screenshot(path=str(SHOTS / "11-follow-up-suggestion.png"), full_page=True)
 
 
@@ -471,6 +490,11 @@ def test_a_wrong_filter_date_is_said_next_to_the_field_and_the_chat_stays(page):
     assert page.input_value("#question textarea") == "Apa yang dikatakan Lavrov tentang perluasan NATO?"
     assert page.locator(".toast-body, .error").count() == 0  # no error badge, no toast
     page.screenshot(path=str(SHOTS / "12-wrong-filter-date.png"), full_page=True)
+    # the date changed but still no date: the error stays and names it as it is now (it was hidden by
+    # the change's reply, which could also come after Send's and hide the error Send had shown)
+    page.fill("#since textarea", "2023-13-46")
+    page.wait_for_function("() => document.querySelector('#filter-error')?.innerText.includes('2023-13-46')", timeout=10_000)
+    assert error.is_visible()
     assert page.locator("#period input:checked").count() == 0  # a typed date is no quick range ("Semua" was ticked)
     page.locator("#active-filters label", has_text="sejak").click()  # the chip takes the wrong date away, and its error
     error.wait_for(state="hidden", timeout=10_000)
