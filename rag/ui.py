@@ -36,7 +36,7 @@ from rag.ui_text import EXAMPLES, GRADIO_TOOLTIPS, LABELS, LANGUAGES, counted, f
 _log = logging.getLogger(__name__)
 
 FOLLOW_UPS = 3  # suggested follow-up buttons under the question box
-LISTED = 500  # articles the index tab lists at most (its caption says when there are more; a search narrows them)
+LISTED = 500  # articles a page of the index tab's list holds (its caption says which; ‹ and › turn the pages)
 PERIODS = {"all_time": None, "last_7": 7, "last_30": 30, "last_365": 365}
 ARTICLE_COLUMNS = (50, 20, 15, 15)  # the article table's widths in percent: title, outlet, date, id
 
@@ -268,6 +268,10 @@ class IndexTab:
     auto_report: gr.Markdown
     article_query: gr.Textbox
     articles: gr.Dataframe
+    pager: gr.Row  # ‹ and ›, shown when the articles fill more than one page
+    previous: gr.Button
+    next: gr.Button
+    offset: gr.State  # the first article of the page shown (0, 500, ...)
     delete_id: gr.Textbox
     delete: gr.Button
     confirm_row: gr.Row
@@ -275,6 +279,11 @@ class IndexTab:
     confirm: gr.Button
     cancel: gr.Button
     delete_report: gr.Markdown
+
+    @property
+    def listing(self) -> list:
+        """The article list's components, in `article_list`'s order."""
+        return [self.articles, self.pager, self.previous, self.next, self.offset]
 
 
 def build_ui(assistant: Assistant, archive: Archive) -> gr.Blocks:
@@ -301,20 +310,22 @@ def build_ui(assistant: Assistant, archive: Archive) -> gr.Blocks:
         wire_chat(assistant, chat, turns, language)
         wire_index(assistant, archive, index, chat.sources, language)
 
-        def switch(choice: str, conversation: list[Turn], query: str, since: str, until: str, outlets: list[str]) -> list:
+        def switch(choice: str, conversation: list[Turn], query: str, offset: int, since: str, until: str,
+                   outlets: list[str]) -> list:
             code = LANGUAGES[choice]
             panel = render_sources(conversation, assistant.retriever.store.article, code)
             return [code, *relabel(LABELS[code], archive.writable, assistant.settings.llm), active_filters(since, until, outlets, code), panel,
                     index_stats(assistant, code), auto_status(archive.updater, code),
-                    article_list(archive, query, code), "", "", "",  # old reports go,
+                    *article_list(archive, query, code, offset), "", "", "",  # old reports go,
                     gr.update(visible=False), gr.update(visible=False)]  # as do a date error and a pending delete
 
         components = [title, language_choice, chat_tab_, index_tab_, chat.chatbot, chat.question, chat.send, chat.retry,
                       chat.undo, chat.examples, chat.filters, chat.period, chat.since, chat.until, chat.sources, chat.k,
                       chat.mode, index.access, index.token, index.files, index.update, index.article_query,
                       index.delete_id, index.delete, index.confirm, index.cancel, chat.follow_up_label]
-        language_choice.change(switch, [language_choice, turns, index.article_query, chat.since, chat.until, chat.sources],
-                               [language, *components, chat.active, chat.sources_panel, index.stats, index.auto_report, index.articles,
+        language_choice.change(switch, [language_choice, turns, index.article_query, index.offset, chat.since, chat.until,
+                                        chat.sources],
+                               [language, *components, chat.active, chat.sources_panel, index.stats, index.auto_report, *index.listing,
                                 index.upload_report, index.update_report, index.delete_report, chat.filter_error,
                                 index.confirm_row],
                                api_visibility="private")
@@ -322,7 +333,7 @@ def build_ui(assistant: Assistant, archive: Archive) -> gr.Blocks:
         page.load(None, None, language_choice, js=LOAD_LANGUAGE_JS)
         # built once when the app started: a page opened after an update shows the index as it is now
         page.load(lambda code, query: index_views(assistant, archive, code, query), [language, index.article_query],
-                  [index.stats, chat.sources, index.articles], api_visibility="private")
+                  [index.stats, chat.sources, *index.listing], api_visibility="private")
     return page
 
 
@@ -401,9 +412,13 @@ def index_tab(assistant: Assistant, archive: Archive, labels: dict[str, str]) ->
     update_report = gr.Markdown(elem_id="update-report")
     auto_report = gr.Markdown(auto_status(archive.updater, "id"), elem_id="auto-update")
     article_query = gr.Textbox(label=labels["search_articles"], elem_id="article-query")
-    rows, caption = article_table(archive, "", "id")
+    rows, caption, _, total = article_table(archive, "", "id")
     articles = gr.Dataframe(headers=headers("id"), value=rows, label=caption, show_label=True, interactive=False,
                             wrap=True, elem_id="articles", column_widths=[f"{width}%" for width in ARTICLE_COLUMNS])
+    with gr.Row(visible=total > LISTED, elem_id="pager") as pager:
+        previous = gr.Button(labels["previous_page"], size="sm", elem_id="previous-page", interactive=False, scale=0, min_width=120)
+        next_ = gr.Button(labels["next_page"], size="sm", elem_id="next-page", scale=0, min_width=120)
+    offset = gr.State(0)
     with gr.Row():
         delete_id = gr.Textbox(label=labels["delete_id"], elem_id="delete-id")
         delete = gr.Button(labels["delete"], variant="stop", elem_id="delete", interactive=archive.writable, scale=0)
@@ -413,7 +428,7 @@ def index_tab(assistant: Assistant, archive: Archive, labels: dict[str, str]) ->
         cancel = gr.Button(labels["cancel"], elem_id="cancel", scale=0)
     delete_report = gr.Markdown(elem_id="delete-report")
     return IndexTab(stats, access, token, files, upload_report, update, update_report, auto_report, article_query, articles,
-                    delete_id, delete, confirm_row, confirm_text, confirm, cancel, delete_report)
+                    pager, previous, next_, offset, delete_id, delete, confirm_row, confirm_text, confirm, cancel, delete_report)
 
 
 def headers(language: str) -> list[str]:
@@ -421,23 +436,40 @@ def headers(language: str) -> list[str]:
     return [labels["column_title"], labels["column_source"], labels["column_published"], labels["column_id"]]
 
 
-def article_table(archive: Archive, query: str, language: str, limit: int = LISTED) -> tuple[list[list[str]], str]:
-    """The first `limit` articles matching `query` as table rows, and the table's caption: how
-    many there are ("90 artikel"), or that only some are shown ("Menampilkan 500 dari 4,140
-    artikel; cari untuk mempersempit"). Title, outlet and date (as the page's language writes it:
-    "11 Juli 2023", which a phone's narrow column wraps between words, not inside "2023-07-11")
-    first, the id last."""
-    total, rows = archive.list(query or "", 0, limit)
+def article_table(archive: Archive, query: str, language: str, offset: int = 0,
+                  limit: int = LISTED) -> tuple[list[list[str]], str, int, int]:
+    """A page of the articles matching `query`: up to `limit` table rows from `offset` (the last
+    page when the list has shrunk below it), the table's caption, the offset shown and how many
+    match. The caption says how many there are ("90 artikel") or which are shown ("Menampilkan
+    501–1,000 dari 4,140 artikel; cari untuk mempersempit"). Title, outlet and date (as the
+    page's language writes it: "11 Juli 2023", which a phone's narrow column wraps between
+    words, not inside "2023-07-11") first, the id last.
+
+    Example::
+
+        rows, caption, offset, total = article_table(archive, "banjir", "id")
+    """
+    total, rows = archive.list(query or "", offset, limit)
+    if offset and not rows:  # an update or a delete shortened the list under the page shown
+        offset = max(total - 1, 0) // limit * limit
+        total, rows = archive.list(query or "", offset, limit)
     caption = counted(total, "article", language)
     if total > len(rows):
-        caption = LABELS[language]["listed_part"].format(shown=f"{len(rows):,}", articles=caption)
-    return [[row["title"], row["source"] or "", format_date(row["published"], language), row["id"]] for row in rows], caption
+        shown = f"{offset + 1:,}–{offset + len(rows):,}"
+        caption = LABELS[language]["listed_part"].format(shown=shown, articles=caption)
+    table = [[row["title"], row["source"] or "", format_date(row["published"], language), row["id"]] for row in rows]
+    return table, caption, offset, total
 
 
-def article_list(archive: Archive, query: str, language: str) -> dict:
-    """The article table's update: `article_table`'s rows, caption and the language's headers."""
-    rows, caption = article_table(archive, query, language)
-    return gr.update(value=rows, label=caption, headers=headers(language))
+def article_list(archive: Archive, query: str, language: str, offset: int = 0) -> tuple:
+    """The article list's updates: the table (`article_table`'s rows, caption, the language's
+    headers), the row of ‹ and › (shown when one page does not hold them all), each button, and
+    the offset shown; in `IndexTab.listing`'s order."""
+    rows, caption, offset, total = article_table(archive, query, language, offset)
+    labels = LABELS[language]
+    return (gr.update(value=rows, label=caption, headers=headers(language)), gr.update(visible=total > LISTED),
+            gr.update(value=labels["previous_page"], interactive=offset > 0),
+            gr.update(value=labels["next_page"], interactive=offset + LISTED < total), offset)
 
 
 def refusal(error: WriteRefused | ArticleError | ArticleNotFound, language: str, subject: str = "") -> str:
@@ -656,10 +688,10 @@ def index_counts(assistant: Assistant, language: str) -> tuple[str, dict]:
     return stats, gr.update(choices=assistant.retriever.store.sources())
 
 
-def index_views(assistant: Assistant, archive: Archive, language: str, query: str) -> tuple:
-    """`index_counts` and the article list (those matching `query`): at page load and after an
-    automatic update."""
-    return *index_counts(assistant, language), article_list(archive, query, language)
+def index_views(assistant: Assistant, archive: Archive, language: str, query: str, offset: int = 0) -> tuple:
+    """`index_counts` and the article list (those matching `query`, the page from `offset`): at
+    page load and after an automatic update."""
+    return *index_counts(assistant, language), *article_list(archive, query, language, offset)
 
 
 def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets: gr.Dropdown, language: gr.State) -> None:
@@ -713,15 +745,22 @@ def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets:
     def pick(event: gr.SelectData) -> str:
         return str(event.row_value[-1])  # the id column
 
-    def rows(query: str, language: str) -> dict:
-        return article_list(archive, query, language)
+    def rows(query: str, language: str, offset: int = 0) -> tuple:
+        return article_list(archive, query, language, offset)
+
+    def turn_page(step: int):
+        def turn(query: str, language: str, offset: int) -> tuple:
+            return article_list(archive, query, language, max(offset + step, 0))
+        return turn
 
     index.files.upload(upload, [index.files, index.token, language], [index.upload_report, index.files], api_name="upload_articles")
     # /update_index takes the token alone (gradio_client callers); the list is then shown with its search
     index.update.click(update, [index.token, language], [index.update_report, index.stats, outlets],
                        api_name="update_index", concurrency_limit=1).then(
-        rows, [index.article_query, language], index.articles, api_visibility="private")
-    index.article_query.change(rows, [index.article_query, language], index.articles, api_visibility="private")
+        rows, [index.article_query, language, index.offset], index.listing, api_visibility="private")
+    index.article_query.change(rows, [index.article_query, language], index.listing, api_visibility="private")  # from page 1
+    for button, step in ((index.previous, -LISTED), (index.next, LISTED)):
+        button.click(turn_page(step), [index.article_query, language, index.offset], index.listing, api_visibility="private")
     index.articles.select(pick, None, index.delete_id, api_visibility="private")
     index.delete.click(ask_to_delete, [index.delete_id, language], [index.confirm_row, index.confirm_text, index.delete_report],
                        api_visibility="private")
@@ -731,14 +770,15 @@ def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets:
     if archive.updater.automatic:  # watch mode or the fetch schedule: show their updates as they happen
         seen = gr.State("")
 
-        def tick(language: str, seen_job: str, query: str) -> tuple:
+        def tick(language: str, seen_job: str, query: str, offset: int) -> tuple:
             job = archive.updater.last_automatic
             key = f"{job.id}:{job.state}" if job else ""
             if key == seen_job:
-                return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
-            return auto_status(archive.updater, language), *index_views(assistant, archive, language, query), key
+                return (gr.skip(),) * (4 + len(index.listing))
+            return auto_status(archive.updater, language), *index_views(assistant, archive, language, query, offset), key
 
-        gr.Timer(2).tick(tick, [language, seen, index.article_query], [index.auto_report, index.stats, outlets, index.articles, seen],
+        gr.Timer(2).tick(tick, [language, seen, index.article_query, index.offset],
+                         [index.auto_report, index.stats, outlets, *index.listing, seen],
                          api_visibility="private", show_progress="hidden")
 
 

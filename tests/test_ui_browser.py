@@ -1,7 +1,7 @@
 """The web page in headless Chromium (Debian's, driven by Playwright), as a user goes through it:
 ask, read, click a citation (also one of an earlier answer), ask in English, follow up, Retry,
 Undo, edit a question, copy a quote, a wrong filter date, the page in each language, a phone, no internet, and
-the Index tab's upload, update and delete; hostile titles are shown as text.
+the Index tab's upload, update, delete and the article list's pages; hostile titles are shown as text.
 
 Screenshots of every step go to test-output/ui/ (desktop 1400 px wide, phone 390×844).
 """
@@ -701,6 +701,42 @@ def test_index_tab_shows_the_last_automatic_update(page, tmp_path):
         page.screenshot(path=str(SHOTS / "22-automatic-update-phone-en.png"), full_page=True)
         assert "11 July 2023" in page.locator("#articles").inner_text()  # wraps between words on a phone, not inside "2023-07-11"
         page.close()
+
+
+def test_the_article_list_turns_its_pages(page, tmp_path):
+    """An archive of more articles than a page holds (LISTED): the caption said "500 of 4,140"
+    and the rest could not be seen; ‹ and › turn the pages, a search starts from the first."""
+    from rag.ui import LISTED
+
+    (tmp_path / "corpus").mkdir()
+    lines = [json.dumps({"id": f"pendek-{n:03d}", "title": f"Kabar pendek {n:03d}", "text": f"Kabar singkat nomor {n} dari Bandung."})
+             for n in range(LISTED + 1)]
+    (tmp_path / "corpus" / "pendek.jsonl").write_text("\n".join(lines) + "\n")
+    with AppServer(tmp_path) as server, \
+            contextlib.closing(page.context.browser.new_page(viewport={"width": 1400, "height": 1000})) as paged:
+        paged.goto(server.url + "/")  # the seed article and LISTED + 1 short ones
+        paged.get_by_role("tab", name=LABELS["id"]["index_tab"]).click()
+        total = LISTED + 2
+        paged.get_by_text(f"Menampilkan 1–{LISTED} dari {total} artikel").wait_for(timeout=10_000)
+        assert paged.locator("#previous-page").is_disabled() and paged.locator("#next-page").is_enabled()
+        paged.click("#next-page")
+        paged.get_by_text(f"Menampilkan {LISTED + 1}–{total} dari {total} artikel").wait_for(timeout=10_000)
+        assert {"pendek-499", "pendek-500"} <= set(paged.locator("#articles").inner_text().split())
+        assert paged.locator("#next-page").is_disabled() and paged.locator("#previous-page").is_enabled()
+        paged.screenshot(path=str(SHOTS / "26-article-list-second-page.png"), full_page=True)
+        paged.fill("#article-query textarea", "pendek-49")  # 490-499: one page, no ‹ ›
+        paged.get_by_text("10 artikel", exact=True).wait_for(timeout=10_000)
+        assert not paged.locator("#pager").is_visible()
+        paged.fill("#article-query textarea", "")
+        paged.get_by_text(f"Menampilkan 1–{LISTED} dari {total} artikel").wait_for(timeout=10_000)
+        paged.get_by_role("radio", name="English").check()
+        paged.get_by_text(f"Showing 1–{LISTED} of {total} articles").wait_for(timeout=10_000)
+        assert paged.locator("#next-page").inner_text().strip() == LABELS["en"]["next_page"]
+        paged.set_viewport_size({"width": 390, "height": 844})
+        assert paged.locator("#next-page").is_visible() and paged.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        buttons = [paged.locator(f"#{side}-page").bounding_box() for side in ("previous", "next")]
+        assert abs(buttons[0]["y"] - buttons[1]["y"]) < 2  # side by side, not one under the other
+        paged.screenshot(path=str(SHOTS / "27-article-list-pages-phone-en.png"), full_page=True)
 
 
 def updated_over_http(server, title: str, source: str) -> None:

@@ -107,17 +107,24 @@ def test_each_citation_mark_opens_its_own_sentence():
     assert '<mark id="cite-2-1-2">Harga cabai naik.</mark>' in view and '<mark id="cite-2-1">Pasokan' in view
 
 
-def test_the_article_list_says_when_it_shows_only_some(archive, embedder):
-    """The index tab lists at most LISTED articles: with more, it said nothing, and a newsroom
-    with 4,140 articles saw 500 as if they were all."""
+def test_the_article_list_says_which_page_it_shows(archive, embedder):
+    """The index tab lists LISTED articles a page: with more, it said nothing, and a newsroom
+    with 4,140 articles saw 500 as if they were all; then it said so but could not show the rest."""
     from rag.articles import Archive
     from rag.indexer import IndexUpdater
     from rag.retriever import Retriever
     from rag.ui import article_table
 
     listing = Archive(archive, Retriever(archive.index_dir, embedder, archive), IndexUpdater(archive, embedder))
-    rows, caption = article_table(listing, "", "id", limit=10)
-    assert len(rows) == 10 and caption == "Menampilkan 10 dari 90 artikel; cari untuk mempersempit"
-    assert article_table(listing, "", "en", limit=10)[1] == "Showing 10 of 90 articles; search to narrow them"
-    rows, caption = article_table(listing, "", "en")
+    rows, caption, offset, total = article_table(listing, "", "id", limit=40)
+    assert len(rows) == 40 and (offset, total) == (0, 90)
+    assert caption == "Menampilkan 1–40 dari 90 artikel; cari untuk mempersempit"
+    second, caption, offset, _ = article_table(listing, "", "en", offset=40, limit=40)
+    assert caption == "Showing 41–80 of 90 articles; search to narrow them" and offset == 40
+    last, caption, offset, _ = article_table(listing, "", "en", offset=80, limit=40)
+    assert caption == "Showing 81–90 of 90 articles; search to narrow them" and len(last) == 10
+    assert len({row[-1] for row in rows + second + last}) == 90  # every article once, on one page
+    # a page past the end (the list shrank under it: a delete, an update) shows the last one
+    assert article_table(listing, "", "en", offset=120, limit=40)[1:3] == (caption, 80)
+    rows, caption, _, _ = article_table(listing, "", "en")
     assert len(rows) == 90 and caption == "90 articles"
