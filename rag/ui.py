@@ -192,10 +192,10 @@ COUNTER_JS = f"""(text) => {{
 UNSENT_JS = "(typed, unsent) => typed || unsent"
 
 
-def chat_view(messages: list[dict[str, str]], answering: bool) -> gr.Chatbot:
-    """The chat's messages; while an answer comes, no question in it can be edited. (A component,
-    not `gr.update`: an update drops the None that turns editing off.)"""
-    return gr.Chatbot(value=messages, editable=None if answering else "user")
+def chat_editing(allowed: bool) -> gr.Chatbot:
+    """The chat's questions editable or not (a component, not `gr.update`: an update drops the
+    None that turns editing off; its value is left as it is)."""
+    return gr.Chatbot(editable="user" if allowed else None)
 
 
 def parse_filters(since: str, until: str, sources: list[str] | None) -> tuple[Filters | None, str | None]:
@@ -238,6 +238,7 @@ class ChatTab:
     sources_panel: gr.HTML
     question: gr.Textbox
     unsent: gr.Textbox  # hidden: a question whose answer failed, put back in the box if the box is empty
+    answering: gr.Checkbox  # hidden: an answer is coming (no question in the chat can be edited meanwhile)
     send: gr.Button
     retry: gr.Button
     undo: gr.Button
@@ -375,6 +376,7 @@ def chat_tab(assistant: Assistant, labels: dict[str, str]) -> ChatTab:
             question = gr.Textbox(label=labels["question"], placeholder=labels["placeholder"], elem_id="question",
                                   max_length=MAX_QUESTION_CHARS)
             unsent = gr.Textbox(visible=False)
+            answering = gr.Checkbox(False, visible=False)
             with gr.Row(elem_id="buttons"):
                 send = gr.Button(labels["send"], variant="primary", elem_id="send", size="sm")
                 retry = gr.Button(labels["retry"], elem_id="retry", size="sm")
@@ -395,7 +397,7 @@ def chat_tab(assistant: Assistant, labels: dict[str, str]) -> ChatTab:
         k = gr.Slider(1, 20, value=assistant.settings.top_k, step=1, label=labels["k"])
         choices = modes(labels, assistant.settings.llm)
         mode = gr.Radio(choices, value=choices[0][1], label=labels["mode"])
-    return ChatTab(active, chatbot, sources_panel, question, unsent, send, retry, undo, follow_up_label, follow_ups, examples, filters, period, since,
+    return ChatTab(active, chatbot, sources_panel, question, unsent, answering, send, retry, undo, follow_up_label, follow_ups, examples, filters, period, since,
                    until, filter_error, sources, k, mode)
 
 
@@ -498,15 +500,15 @@ def wire_chat(assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr
     hidden = [gr.update(visible=False)] * len(suggestions)
     # Retry and Undo wait while an answer comes (each would act on the conversation before it)
     outputs = [chat.chatbot, chat.sources_panel, chat.question, turns, chat.filter_error, chat.filters, *suggestions,
-               chat.retry, chat.undo, chat.unsent]
+               chat.retry, chat.undo, chat.unsent, chat.answering]
     busy, ready, same = [gr.update(interactive=False)] * 2, [gr.update(interactive=True)] * 2, [gr.skip()] * 2
     undo_outputs = [chat.chatbot, chat.sources_panel, chat.question, turns, *suggestions]
 
     def respond(message: str, conversation: list[Turn], since: str, until: str, outlets: list[str], k: float,
                 mode: str, language: str, typed: bool = True) -> Iterator[list]:
         """Outputs: chat, sources panel, question box, conversation, filter error, filters, follow-ups, Retry,
-        Undo, the unsent question. `typed`: the question is the box's (Enter, Send), so the box empties;
-        a suggested follow-up, Retry or an edit leaves what the box holds."""
+        Undo, the unsent question, whether an answer is coming. `typed`: the question is the box's (Enter,
+        Send), so the box empties; a suggested follow-up, Retry or an edit leaves what the box holds."""
         message = (message or "").strip()[:MAX_QUESTION_CHARS]  # the box stops typing there; a client may not
         if not message:
             yield [gr.skip()] * len(outputs)
@@ -518,27 +520,29 @@ def wire_chat(assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr
             return
         shown = chat_messages(conversation) + [{"role": "user", "content": literal(message)}, {"role": "assistant", "content": ""}]
         llm = assistant.settings.llm if mode == "llm" else False
-        # the question shows in the chat and the box empties at once: what is typed while the answer comes stays;
-        # no question in the chat can be edited until the answer is complete (the edit would be answered beside it)
-        yield [chat_view(shown, answering=True), gr.skip(), "" if typed else gr.skip(), gr.skip(), gr.update(visible=False), gr.skip(), *hidden,
-               *busy, ""]
+        # the question shows in the chat at once; a typed question leaves the box, so that what is typed while
+        # the answer comes stays (the chat's values are plain lists: /chat in the HTTP API returns them)
+        yield [shown, gr.skip(), "" if typed else gr.skip(), gr.skip(), gr.update(visible=False), gr.skip(), *hidden,
+               *busy, "", True]
         try:
             for item in assistant.stream(message, history_of(conversation), filters, int(k), llm):
                 if isinstance(item, Answer):
                     conversation = [*conversation, Turn(message, item, uuid.uuid4().hex[:12])]
                     panel = render_sources(conversation, article_of, language)
-                    yield [chat_view(chat_messages(conversation), answering=False), panel, gr.skip(), conversation,
-                           gr.skip(), gr.skip(), *follow_up_buttons(conversation, language), *ready, gr.skip()]
+                    yield [chat_messages(conversation), panel, gr.skip(), conversation,
+                           gr.skip(), gr.skip(), *follow_up_buttons(conversation, language), *ready, gr.skip(), False]
                 else:
                     shown[-1] = {"role": "assistant", "content": shown[-1]["content"] + literal(item)}
-                    yield [shown, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), *hidden, *same, gr.skip()]
+                    yield [shown, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), *hidden, *same, gr.skip(), gr.skip()]
         except Exception:  # our failure, not the user's: said in the chat, the question kept to ask again
             _log.exception("answering a question from the page failed")
             shown[-1] = {"role": "assistant", "content": LABELS[language]["server_error"]}
-            # the conversation as asked from (an edit asks from an earlier turn): the turns after it are gone;
-            # the question goes back in the box only if the box is still empty (UNSENT_JS: not over what is typed since)
-            yield [chat_view(shown, answering=False), gr.skip(), gr.skip(), conversation, gr.update(visible=False),
-                   gr.skip(), *hidden, *ready, message]
+            # the conversation as asked from (an edit or Retry asks from an earlier turn): the turns after it are
+            # gone, and their sources; the question goes back in the box only if the box is still empty (UNSENT_JS:
+            # not over what is typed since)
+            panel = render_sources(conversation, article_of, language)
+            yield [shown, panel, gr.skip(), conversation, gr.update(visible=False),
+                   gr.skip(), *hidden, *ready, message, False]
 
     def follow_up_buttons(conversation: list[Turn], language: str) -> list:
         """The heading and the buttons of the follow-ups suggested after the conversation's last answer."""
@@ -589,6 +593,9 @@ def wire_chat(assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr
     chat.retry.click(retry, [turns, *filters], outputs, api_visibility="private", **answering)
     chat.undo.click(undo, [turns, language], undo_outputs, api_visibility="private")
     chat.chatbot.edit(edit, [turns, *filters], outputs, api_visibility="private", **answering)
+    # while an answer comes no question can be edited (the edit would be answered beside it)
+    chat.answering.change(lambda on: chat_editing(not on), chat.answering, chat.chatbot, queue=False,
+                          api_visibility="private")
     chat.chatbot.clear(lambda lang: [render_sources([], article_of, lang), [], *hidden], language,
                        [chat.sources_panel, turns, *suggestions], api_visibility="private")
     chat.question.change(None, chat.question, None, js=COUNTER_JS)  # in the browser: no round trip per key
@@ -616,7 +623,9 @@ def active_filters(since: str, until: str, outlets: list[str] | None, language: 
 def dates_changed(since: str, until: str, outlets: list[str] | None, language: str) -> tuple:
     """After a date changed: the chips, the quick range the dates are (`period_of`), and the
     date error: hidden once the dates are dates; while one is not, the error (shown only after
-    Send) names it as it is now, so that a reply to an earlier keystroke cannot hide it."""
+    Send) names it as it is now, so that a reply to an earlier keystroke cannot hide it. (A reply
+    to a keystroke that left the dates valid, arriving after Send's error, still hides it: the
+    window is narrowed, not closed.)"""
     bad = parse_filters(since, until, outlets)[1]
     error = (gr.update(visible=False) if bad is None else
              gr.update(value=LABELS[language]["bad_date"].format(value=literal(bad))))
@@ -696,7 +705,7 @@ def index_views(assistant: Assistant, archive: Archive, language: str, query: st
 
 def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets: gr.Dropdown, language: gr.State) -> None:
     """Upload, update and delete (each needs the token: /upload_articles, /update_index,
-    /delete_article) and the article search."""
+    /delete_article), the article search and the article list's pages."""
     def upload(files: list[str] | None, token: str, language: str) -> tuple[str, None]:
         labels = LABELS[language]
         try:

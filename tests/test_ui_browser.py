@@ -341,6 +341,7 @@ def test_a_server_failure_is_said_in_the_chat_and_the_question_kept(page, server
     finally:
         pointer.with_suffix(".away").rename(pointer)
     assert page.input_value("#question textarea") == "Kapan KTT NATO diadakan?"
+    assert page.locator("#sources [data-turn='1']").count() == 0  # the turn retried is gone, and its sources
 
 
 def test_a_citation_of_an_earlier_answer_opens_its_own_article(page):
@@ -424,6 +425,9 @@ def test_a_question_sent_while_an_answer_comes_is_answered_after_it(page, tmp_pa
         assert slow.locator("#sources [data-turn='1']").count() == 0  # sent while the first answer was coming
         assert slow.locator("#retry").is_disabled() and slow.locator("#undo").is_disabled()  # they would act on the turn before
         slow.locator("#chat [data-testid='user']").first.hover()  # nor can a question be edited (it was answered beside it)
+        assert slow.locator(EDIT_BUTTON).count() == 0
+        slow.wait_for_function("() => document.querySelectorAll(\"#chat [data-testid='user']\").length === 2", timeout=30_000)
+        slow.locator("#chat [data-testid='user']").first.hover()  # the second answer is coming: still none
         assert slow.locator(EDIT_BUTTON).count() == 0
         slow.wait_for_selector("#sources [data-turn='2']", timeout=60_000)
         assert [bubble.inner_text().strip() for bubble in slow.locator("#chat [data-testid='user']").all()] == questions
