@@ -188,8 +188,13 @@ COUNTER_JS = f"""(text) => {{
 }}"""
 
 
-# A question whose answer failed goes back in the question box, unless something was typed there since.
-UNSENT_JS = "(typed, unsent) => typed || unsent"
+# A question whose answer failed, or the one undone, goes back in the question box, unless the box holds
+# something typed there (not a question put back before, left as it was: a second Undo puts back the one before).
+UNSENT_JS = """(typed, unsent) => {
+  if (!unsent || (typed && typed !== window.ragPutBack)) return typed;
+  window.ragPutBack = unsent;
+  return unsent;
+}"""
 
 
 def chat_editing(allowed: bool) -> gr.Chatbot:
@@ -237,7 +242,7 @@ class ChatTab:
     chatbot: gr.Chatbot
     sources_panel: gr.HTML
     question: gr.Textbox
-    unsent: gr.Textbox  # hidden: a question whose answer failed, put back in the box if the box is empty
+    unsent: gr.Textbox  # hidden: a question whose answer failed, or the one undone, for the box (UNSENT_JS)
     answering: gr.Checkbox  # hidden: an answer is coming (no question in the chat can be edited meanwhile)
     send: gr.Button
     retry: gr.Button
@@ -502,7 +507,7 @@ def wire_chat(assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr
     outputs = [chat.chatbot, chat.sources_panel, chat.question, turns, chat.filter_error, chat.filters, *suggestions,
                chat.retry, chat.undo, chat.unsent, chat.answering]
     busy, ready, same = [gr.update(interactive=False)] * 2, [gr.update(interactive=True)] * 2, [gr.skip()] * 2
-    undo_outputs = [chat.chatbot, chat.sources_panel, chat.question, turns, *suggestions]
+    undo_outputs = [chat.chatbot, chat.sources_panel, chat.unsent, turns, *suggestions]
 
     def respond(message: str, conversation: list[Turn], since: str, until: str, outlets: list[str], k: float,
                 mode: str, language: str, typed: bool = True) -> Iterator[list]:
@@ -578,7 +583,8 @@ def wire_chat(assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr
         if not conversation:
             return [gr.skip()] * len(undo_outputs)
         kept = conversation[:-1]
-        # the suggestions of the answer now last (they were hidden with the one undone)
+        # the question undone goes back in the box (UNSENT_JS: not over a question typed there), and the
+        # suggestions of the answer now last (they were hidden with the one undone)
         return [chat_messages(kept), render_sources(kept, article_of, language), conversation[-1].question, kept,
                 *follow_up_buttons(kept, language)]
 

@@ -309,6 +309,29 @@ def test_editing_a_question_asks_it_again_from_there(page):
     page.screenshot(path=str(SHOTS / "18-question-edited.png"), full_page=True)
 
 
+def user_bubbles(page, count: int) -> None:
+    """Wait until the chat shows `count` questions."""
+    page.wait_for_function(f"() => document.querySelectorAll('#chat [data-testid=\"user\"]').length === {count}", timeout=30_000)
+
+
+def test_undo_puts_the_question_back_but_never_over_a_draft(page):
+    """Undo puts the undone question in the box; a second Undo the one before it (the first was
+    ours, left as it was); but a question typed in the box meanwhile is kept, not overwritten."""
+    questions = ["Siapa juru bicara Kremlin?", "Siapa Menteri Luar Negeri Rusia?"]
+    ask(page, questions[0], new_conversation=True)
+    ask(page, questions[1])
+    for left, question in ((1, questions[1]), (0, questions[0])):
+        page.click("#undo")
+        user_bubbles(page, left)
+        page.wait_for_function(f"() => document.querySelector('#question textarea').value === {question!r}", timeout=10_000)
+    ask(page, questions[0])
+    page.fill("#question textarea", "Kapan KTT NATO diadakan?")
+    page.click("#undo")
+    user_bubbles(page, 0)
+    page.wait_for_timeout(500)  # the page's own step after the reply (UNSENT_JS) has run
+    assert page.input_value("#question textarea") == "Kapan KTT NATO diadakan?"
+
+
 def test_a_server_failure_is_said_in_the_chat_and_the_question_kept(page, server):
     """The index vanishes under the server (a failure on our side, not the user's): the reply
     says so in the chat, no Error badge replaces it, the question is back in the box, and once
