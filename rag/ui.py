@@ -568,10 +568,11 @@ def wire_chat(assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr
 
     def edit(conversation: list[Turn], since: str, until: str, outlets: list[str], k: float, mode: str, language: str,
              event: gr.EditData) -> Iterator[list]:
-        """A question edited in the chat: the conversation from that question on is asked again."""
+        """A question edited in the chat: the conversation from that question on is asked again (the
+        question of a failed answer, shown after the conversation's last turn, too)."""
         turn = (event.index if isinstance(event.index, int) else event.index[0]) // 2
         message = typed_text(event.value).strip()
-        if turn >= len(conversation) or not message:  # nothing left to ask: show the conversation as it was
+        if turn > len(conversation) or not message:  # nothing left to ask: show the conversation as it was
             yield [chat_messages(conversation)] + [gr.skip()] * (len(outputs) - 1)
             return
         yield from respond(message, conversation[:turn], since, until, outlets, k, mode, language, typed=False)

@@ -365,6 +365,13 @@ def test_a_server_failure_is_said_in_the_chat_and_the_question_kept(page, server
         pointer.with_suffix(".away").rename(pointer)
     assert page.input_value("#question textarea") == "Kapan KTT NATO diadakan?"
     assert page.locator("#sources [data-turn='1']").count() == 0  # the turn retried is gone, and its sources
+    # the failed question, edited in the chat, is asked (it stands after the conversation's last turn)
+    page.locator("#chat [data-testid='user']").last.hover()
+    page.locator(EDIT_BUTTON).last.click()
+    page.fill("#chat textarea.edit-textarea", "Siapa Menteri Luar Negeri Rusia?")
+    page.locator("#chat button[aria-label='Kirim'], #chat button[aria-label='Submit']").first.click()
+    page.wait_for_selector("#sources [data-turn='1']", timeout=60_000)
+    assert "Sergey Lavrov" in page.locator("#chat [data-testid='bot']").last.inner_text()
 
 
 def test_a_citation_of_an_earlier_answer_opens_its_own_article(page):
