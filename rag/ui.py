@@ -197,6 +197,21 @@ UNSENT_JS = """(typed, unsent) => {
 }"""
 
 
+def failed_question(shown: list[dict] | None, conversation: list[Turn]) -> str | None:
+    """The question of a failed answer that the chat shows after the conversation's last turn
+    (the chat's messages `shown`), or None when it shows only the conversation.
+
+    Example::
+
+        failed_question([{"role": "user", "content": "Siapa?"}, {"role": "assistant", "content": "⚠ ..."}], [])
+        # 'Siapa?'
+    """
+    questions = [message for message in shown or [] if message.get("role") == "user"]
+    if len(questions) <= len(conversation):
+        return None
+    return typed_text(questions[-1]["content"]).strip() or None
+
+
 def chat_editing(allowed: bool) -> gr.Chatbot:
     """The chat's questions editable or not (a component, not `gr.update`: an update drops the
     None that turns editing off; its value is left as it is)."""
@@ -508,20 +523,22 @@ def wire_chat(assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr
                chat.retry, chat.undo, chat.unsent, chat.answering]
     busy, ready, same = [gr.update(interactive=False)] * 2, [gr.update(interactive=True)] * 2, [gr.skip()] * 2
     undo_outputs = [chat.chatbot, chat.sources_panel, chat.unsent, turns, *suggestions]
+    nothing = [gr.skip()] * (len(outputs) - 1) + [False]  # nothing to ask: the chat as it was, no answer coming
 
     def respond(message: str, conversation: list[Turn], since: str, until: str, outlets: list[str], k: float,
                 mode: str, language: str, typed: bool = True) -> Iterator[list]:
         """Outputs: chat, sources panel, question box, conversation, filter error, filters, follow-ups, Retry,
         Undo, the unsent question, whether an answer is coming. `typed`: the question is the box's (Enter,
-        Send), so the box empties; a suggested follow-up, Retry or an edit leaves what the box holds."""
+        Send, or Retry of a failed question the box holds as it was put back), so the box empties; a
+        suggested follow-up, another Retry or an edit leaves what the box holds."""
         message = (message or "").strip()[:MAX_QUESTION_CHARS]  # the box stops typing there; a client may not
         if not message:
-            yield [gr.skip()] * len(outputs)
+            yield nothing
             return
         filters, bad = parse_filters(since, until, outlets)
         if filters is None:  # a user's mistake: said next to the field, the chat left as it was
             error = gr.update(value=LABELS[language]["bad_date"].format(value=literal(bad)), visible=True)
-            yield [gr.skip()] * 4 + [error, gr.update(open=True)] + [gr.skip()] * (len(outputs) - 6)
+            yield [gr.skip()] * 4 + [error, gr.update(open=True)] + nothing[6:]
             return
         shown = chat_messages(conversation) + [{"role": "user", "content": literal(message)}, {"role": "assistant", "content": ""}]
         llm = assistant.settings.llm if mode == "llm" else False
@@ -542,10 +559,13 @@ def wire_chat(assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr
         except Exception:  # our failure, not the user's: said in the chat, the question kept to ask again
             _log.exception("answering a question from the page failed")
             shown[-1] = {"role": "assistant", "content": LABELS[language]["server_error"]}
+            try:
+                panel = render_sources(conversation, article_of, language)
+            except Exception:  # the store itself failed: the panel is left as it was, the chat still says so
+                _log.exception("the sources of the conversation kept could not be shown")
+                panel = gr.skip()
             # the conversation as asked from (an edit or Retry asks from an earlier turn): the turns after it are
-            # gone, and their sources; the question goes back in the box only if the box is still empty (UNSENT_JS:
-            # not over what is typed since)
-            panel = render_sources(conversation, article_of, language)
+            # gone, and their sources; the question goes back in the box unless something is typed there (UNSENT_JS)
             yield [shown, panel, gr.skip(), conversation, gr.update(visible=False),
                    gr.skip(), *hidden, *ready, message, False]
 
@@ -560,11 +580,16 @@ def wire_chat(assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr
         heading = gr.update(value=LABELS[language]["follow_ups"], visible=True)
         return [heading] + [gr.update(value=q, visible=True) for q in questions] + hidden[len(questions) + 1:]
 
-    def retry(conversation: list[Turn], *rest) -> Iterator[list]:
-        if not conversation:
-            yield [gr.skip()] * len(outputs)
-            return
-        yield from respond(conversation[-1].question, conversation[:-1], *rest, typed=False)
+    def retry(conversation: list[Turn], shown: list[dict], box: str, *rest) -> Iterator[list]:
+        """The question of a failed answer the chat shows, asked again (out of the box too, when
+        the box holds it as it was put back); else the last question, its answer replaced."""
+        failed = failed_question(shown, conversation)
+        if failed:
+            yield from respond(failed, conversation, *rest, typed=(box or "").strip() == failed)
+        elif conversation:
+            yield from respond(conversation[-1].question, conversation[:-1], *rest, typed=False)
+        else:
+            yield nothing
 
     def edit(conversation: list[Turn], since: str, until: str, outlets: list[str], k: float, mode: str, language: str,
              event: gr.EditData) -> Iterator[list]:
@@ -573,21 +598,25 @@ def wire_chat(assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr
         turn = (event.index if isinstance(event.index, int) else event.index[0]) // 2
         message = typed_text(event.value).strip()
         if turn > len(conversation) or not message:  # nothing left to ask: show the conversation as it was
-            yield [chat_messages(conversation)] + [gr.skip()] * (len(outputs) - 1)
+            yield [chat_messages(conversation)] + nothing[1:]
             return
         yield from respond(message, conversation[:turn], since, until, outlets, k, mode, language, typed=False)
 
     def ask_suggested(question: str, conversation: list[Turn], *rest) -> Iterator[list]:
         yield from respond(question, conversation, *rest, typed=False)
 
-    def undo(conversation: list[Turn], language: str) -> list:
-        if not conversation:
-            return [gr.skip()] * len(undo_outputs)
-        kept = conversation[:-1]
-        # the question undone goes back in the box (UNSENT_JS: not over a question typed there), and the
-        # suggestions of the answer now last (they were hidden with the one undone)
-        return [chat_messages(kept), render_sources(kept, article_of, language), conversation[-1].question, kept,
-                *follow_up_buttons(kept, language)]
+    def undo(conversation: list[Turn], shown: list[dict], language: str) -> Iterator[list]:
+        """The last exchange the chat shows taken back: a failed answer's, else the last turn. Its
+        question goes back in the box (UNSENT_JS: not over a question typed there), with the
+        suggestions of the answer now last (they were hidden with the one undone)."""
+        failed = failed_question(shown, conversation)
+        if not failed and not conversation:
+            yield [gr.skip()] * len(undo_outputs)
+            return
+        kept = conversation if failed else conversation[:-1]
+        yield [gr.skip(), gr.skip(), ""] + [gr.skip()] * (len(undo_outputs) - 3)  # so that the same question fills the box again
+        yield [chat_messages(kept), render_sources(kept, article_of, language), failed or conversation[-1].question, kept,
+               *follow_up_buttons(kept, language)]
 
     filters = [chat.since, chat.until, chat.sources, chat.k, chat.mode, language]
     answering = {"concurrency_id": "answers"}  # one limit for every way of asking (RAG_UI_CONCURRENCY)
@@ -597,12 +626,13 @@ def wire_chat(assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr
           trigger_mode="always_last", **answering)
     for button in chat.follow_ups:
         button.click(ask_suggested, [button, turns, *filters], outputs, api_visibility="private", **answering)
-    chat.retry.click(retry, [turns, *filters], outputs, api_visibility="private", **answering)
-    chat.undo.click(undo, [turns, language], undo_outputs, api_visibility="private")
+    chat.retry.click(retry, [turns, chat.chatbot, chat.question, *filters], outputs, api_visibility="private", **answering)
+    chat.undo.click(undo, [turns, chat.chatbot, language], undo_outputs, api_visibility="private")
     chat.chatbot.edit(edit, [turns, *filters], outputs, api_visibility="private", **answering)
-    # while an answer comes no question can be edited (the edit would be answered beside it)
+    # while an answer comes no question in the chat can be edited: the edit would be answered beside it. (Set
+    # by the answer, not at the trigger: a step on the same trigger ran only when a waiting answer started.)
     chat.answering.change(lambda on: chat_editing(not on), chat.answering, chat.chatbot, queue=False,
-                          api_visibility="private")
+                          show_progress="hidden", api_visibility="private")
     chat.chatbot.clear(lambda lang: [render_sources([], article_of, lang), [], *hidden], language,
                        [chat.sources_panel, turns, *suggestions], api_visibility="private")
     chat.question.change(None, chat.question, None, js=COUNTER_JS)  # in the browser: no round trip per key
