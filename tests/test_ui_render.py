@@ -128,3 +128,17 @@ def test_the_article_list_says_which_page_it_shows(archive, embedder):
     assert article_table(listing, "", "en", offset=120, limit=40)[1:3] == (caption, 80)
     rows, caption, _, _ = article_table(listing, "", "en")
     assert len(rows) == 90 and caption == "90 articles"
+
+
+def test_a_failed_answer_is_told_from_the_conversation_by_its_question():
+    """After a failed answer the chat shows its question past the conversation's last turn:
+    Retry asks it and Undo takes it back (`failed_question`); without one, they act on the last turn."""
+    from rag.ui import failed_question
+
+    typed = "Siapa <b>juru bicara</b> *Kremlin*?"
+    turn = Turn("Siapa Menteri Luar Negeri Rusia?", answer(), "id1")
+    asked = [{"role": "user", "content": literal(turn.question)}, {"role": "assistant", "content": "Sergey Lavrov [1]"}]
+    failure = [{"role": "user", "content": [{"type": "text", "text": literal(typed)}]}, {"role": "assistant", "content": "⚠"}]
+    assert failed_question(asked + failure, [turn]) == typed  # as typed, from Gradio's parts
+    assert failed_question(asked, [turn]) is None
+    assert failed_question(failure, []) == typed and failed_question([], []) is None
