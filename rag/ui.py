@@ -197,21 +197,6 @@ UNSENT_JS = """(typed, unsent) => {
 }"""
 
 
-def failed_question(shown: list[dict] | None, conversation: list[Turn]) -> str | None:
-    """The question of a failed answer that the chat shows after the conversation's last turn
-    (the chat's messages `shown`), or None when it shows only the conversation.
-
-    Example::
-
-        failed_question([{"role": "user", "content": "Siapa?"}, {"role": "assistant", "content": "⚠ ..."}], [])
-        # 'Siapa?'
-    """
-    questions = [message for message in shown or [] if message.get("role") == "user"]
-    if len(questions) <= len(conversation):
-        return None
-    return typed_text(questions[-1]["content"]).strip() or None
-
-
 def chat_editing(allowed: bool) -> gr.Chatbot:
     """The chat's questions editable or not (a component, not `gr.update`: an update drops the
     None that turns editing off; its value is left as it is)."""
@@ -240,6 +225,21 @@ def chat_messages(turns: Sequence[Turn]) -> list[dict[str, str]]:
     """The conversation as the chat shows it: each question exactly as typed, each reply rendered."""
     return [message for t, turn in enumerate(turns, 1) for message in
             ({"role": "user", "content": literal(turn.question)}, {"role": "assistant", "content": render_reply(turn.answer, t)})]
+
+
+def failed_question(shown: list[dict] | None, conversation: Sequence[Turn]) -> str | None:
+    """The question of a failed answer that the chat shows after the conversation's last turn
+    (the chat's messages `shown`), or None when it shows only the conversation.
+
+    Example::
+
+        failed_question([{"role": "user", "content": "Siapa?"}, {"role": "assistant", "content": "⚠ ..."}], [])
+        # 'Siapa?'
+    """
+    questions = [message for message in shown or [] if message.get("role") == "user"]
+    if len(questions) <= len(conversation):
+        return None
+    return typed_text(questions[-1]["content"]).strip() or None
 
 
 def index_stats(assistant: Assistant, language: str) -> str:

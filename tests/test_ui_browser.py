@@ -97,6 +97,16 @@ def ask(page, question: str, new_conversation: bool = False) -> str:
     return bots.nth(bots.count() - 1).inner_text()
 
 
+def user_bubbles(page, count: int) -> None:
+    """Wait until the chat shows `count` questions."""
+    page.wait_for_function(f"() => document.querySelectorAll('#chat [data-testid=\"user\"]').length === {count}", timeout=30_000)
+
+
+def questions_shown(page) -> list[str]:
+    """The questions the chat shows, in order."""
+    return [bubble.inner_text().strip() for bubble in page.locator("#chat [data-testid='user']").all()]
+
+
 def test_answer_times_from_enter_to_the_first_and_the_last_piece(page):
     """What a person waits, measured in the browser: Enter -> the first words of the answer in the
     chat, and -> the complete answer with its sources. Medians of 5 questions (after one warm-up),
@@ -281,7 +291,7 @@ def test_follow_up_retry_and_undo(page, language, first, follow_up):
     assert "[1]" in page.locator("#chat [data-testid='bot']").nth(1).inner_text()
     page.screenshot(path=str(SHOTS / f"8-follow-up-retried-{code}.png"), full_page=True)
     page.click("#undo")
-    page.wait_for_function("() => document.querySelectorAll('#chat [data-testid=\"user\"]').length === 1", timeout=30_000)
+    user_bubbles(page, 1)
     assert page.input_value("#question textarea") == follow_up
     assert page.locator("#sources [data-turn='2']").count() == 0 and page.locator("#sources [data-turn='1']").count() == 1
     # the first answer's suggestions are back (they were hidden with the answer undone)
@@ -310,11 +320,6 @@ def test_editing_a_question_asks_it_again_from_there(page):
     page.screenshot(path=str(SHOTS / "18-question-edited.png"), full_page=True)
 
 
-def user_bubbles(page, count: int) -> None:
-    """Wait until the chat shows `count` questions."""
-    page.wait_for_function(f"() => document.querySelectorAll('#chat [data-testid=\"user\"]').length === {count}", timeout=30_000)
-
-
 def test_undo_puts_the_question_back_but_never_over_a_draft(page):
     """Undo puts the undone question in the box; a second Undo the one before it (the first was
     ours, left as it was); but a question typed in the box meanwhile is kept, not overwritten."""
@@ -341,14 +346,7 @@ def test_a_server_failure_is_said_in_the_chat_and_the_question_kept(page, server
 
     clear_chat(page)
     pointer = server.index / CURRENT
-    pointer.rename(pointer.with_suffix(".away"))
-    try:
-        page.fill("#question textarea", "Siapa juru bicara Kremlin?")
-        page.press("#question textarea", "Enter")
-        page.wait_for_function("() => document.querySelector('#chat [data-testid=\"bot\"]')?.innerText.includes('server gagal')",
-                               timeout=60_000)
-    finally:
-        pointer.with_suffix(".away").rename(pointer)
+    fail(page, pointer, "Siapa juru bicara Kremlin?")
     assert page.locator(".toast-body, .error").count() == 0 and page.input_value("#question textarea") == "Siapa juru bicara Kremlin?"
     page.screenshot(path=str(SHOTS / "19-server-failure-in-the-chat.png"), full_page=True)
     page.press("#question textarea", "Enter")
@@ -378,13 +376,13 @@ def test_a_server_failure_is_said_in_the_chat_and_the_question_kept(page, server
     page.click("#retry")
     page.wait_for_selector("#sources [data-turn='2']", timeout=60_000)
     asked = ["Siapa Menteri Luar Negeri Rusia?", "Kapan KTT NATO diadakan?"]
-    assert [bubble.inner_text().strip() for bubble in page.locator("#chat [data-testid='user']").all()] == asked
+    assert questions_shown(page) == asked
     assert page.input_value("#question textarea") == ""
     # ... and Undo takes the failure back, not the turn before it
     fail(page, pointer, "Siapa juru bicara Kremlin?")
     page.click("#undo")
     page.wait_for_function("() => !document.querySelector('#chat').innerText.includes('server gagal')", timeout=30_000)
-    assert [bubble.inner_text().strip() for bubble in page.locator("#chat [data-testid='user']").all()] == asked
+    assert questions_shown(page) == asked
     assert page.locator("#sources [data-turn='2']").count() == 1
     assert page.input_value("#question textarea") == "Siapa juru bicara Kremlin?"
 
@@ -484,11 +482,11 @@ def test_a_question_sent_while_an_answer_comes_is_answered_after_it(page, tmp_pa
         assert slow.locator("#retry").is_disabled() and slow.locator("#undo").is_disabled()  # they would act on the turn before
         slow.locator("#chat [data-testid='user']").first.hover()  # nor can a question be edited (it was answered beside it)
         expect(slow.locator(EDIT_BUTTON)).to_have_count(0)
-        slow.wait_for_function("() => document.querySelectorAll(\"#chat [data-testid='user']\").length === 2", timeout=30_000)
+        user_bubbles(slow, 2)
         slow.locator("#chat [data-testid='user']").first.hover()  # the second answer is coming: still none
         expect(slow.locator(EDIT_BUTTON)).to_have_count(0)
         slow.wait_for_selector("#sources [data-turn='2']", timeout=60_000)
-        assert [bubble.inner_text().strip() for bubble in slow.locator("#chat [data-testid='user']").all()] == questions
+        assert questions_shown(slow) == questions
         assert len(stub.requests) == 2 and questions[1] in json.dumps(stub.requests[1], ensure_ascii=False)
         assert slow.locator("#retry").is_enabled() and slow.locator("#undo").is_enabled()
         slow.locator("#chat [data-testid='user']").first.hover()
