@@ -205,6 +205,20 @@ def test_ask_cli_json(assistant):
     assert set(citation) >= {"n", "article_id", "title", "source", "url", "published", "sentence", "start", "end", "score"}
 
 
+@pytest.mark.integration  # runs `python -m rag` as a user does (a real process): `make test` runs it, a bare `pytest` not
+def test_ask_cli_says_how_sure_the_reader_is(assistant):
+    """The page labels an answer "confident" or "less sure"; the CLI's plain answer says so too,
+    with the probability `--json` gives, so a doubtful answer does not read as a sure one."""
+    settings = assistant.settings
+    question = "Siapa juru bicara Kremlin?"
+    result = subprocess.run([sys.executable, "-m", "rag", "ask", question, "--corpus", str(settings.corpus_dir),
+                             "--index", str(settings.index_dir)], cwd=PROJECT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    confidence = assistant.answer(question).confidence
+    label = "confident" if confidence >= 0.5 else "less sure"
+    assert f"\nconfidence {confidence:.2f} ({label})\n[1] " in result.stdout, result.stdout
+
+
 def test_the_question_word_tells_the_language():
     """An Indonesian question quoting an English title is still Indonesian (its frame, its BM25 share)."""
     assert detect_language('Siapa yang menyanyikan lagu "My Heart Will Go On"?') == "id"
