@@ -12,7 +12,7 @@ import pytest
 from conftest import PROJECT, text_on_disk, write
 
 from rag.language import detect_language
-from rag.answer import Assistant, followed_question, previous_short_answer, retrieval_query
+from rag.answer import CONFIDENT, Assistant, followed_question, previous_short_answer, retrieval_query
 from rag.followups import suggest_follow_ups
 from rag.indexer import build_index
 from rag.retriever import Filters, Retriever
@@ -215,7 +215,7 @@ def test_ask_cli_says_how_sure_the_reader_is(assistant):
                              "--index", str(settings.index_dir)], cwd=PROJECT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     confidence = assistant.answer(question).confidence
-    label = "confident" if confidence >= 0.5 else "less sure"
+    label = "confident" if confidence >= CONFIDENT else "less sure"
     assert f"\nconfidence {confidence:.2f} ({label})\n[1] " in result.stdout, result.stdout
 
 
