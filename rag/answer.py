@@ -122,6 +122,14 @@ class Answer:
     short_answer: str | None = None
     confidence: float | None = None
 
+    @property
+    def sureness(self) -> str | None:
+        """'confident' when the reader's probability reaches `CONFIDENT`, 'unsure' below it, None
+        without one: the key of the label the page and `rag ask` show (`rag.ui_text.LABELS`)."""
+        if self.confidence is None:
+            return None
+        return "confident" if self.confidence >= CONFIDENT else "unsure"
+
     def to_json(self) -> dict:
         """The answer as `rag ask --json` and `POST /api/ask` return it (the shape the API's
         schema documents)."""

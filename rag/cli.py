@@ -98,7 +98,8 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     """Answer a question with numbered citations and the sources under it."""
-    from rag.answer import CONFIDENT, Assistant, checked_question
+    from rag.answer import Assistant, checked_question
+    from rag.ui_text import LABELS
 
     checked_question(args.question)  # before the model loads
     settings = _settings(args)
@@ -109,8 +110,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     print(answer.text)
     if not answer.abstained:
         print()
-        if answer.confidence is not None:  # the reader's probability that the article answers (the page's label)
-            print(f"confidence {answer.confidence:.2f} ({'confident' if answer.confidence >= CONFIDENT else 'less sure'})")
+        if answer.sureness:  # the reader's probability that the article answers, labelled as the page labels it
+            print(f"confidence {answer.confidence:.2f} ({LABELS['en'][answer.sureness]})")
         for source in answer.sources:
             meta = " · ".join(str(x) for x in (source.source, source.published, source.url) if x)
             print(f"[{source.n}] {source.title}" + (f" — {meta}" if meta else ""))

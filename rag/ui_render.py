@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
-from rag.answer import CONFIDENT, FRAME, Answer, Source
+from rag.answer import FRAME, Answer, Source
 from rag.corpus import Article
 from rag.ui_text import LABELS, format_date
 
@@ -85,8 +85,7 @@ def render_reply(answer: Answer, turn: int) -> str:
     text = literal(answer.text)
     frame = literal(FRAME[answer.language])
     # the reader's probability that the article answers (none without a reader)
-    label = "" if answer.confidence is None else \
-        f" _({labels['confident'] if answer.confidence >= CONFIDENT else labels['unsure']})_"
+    label = f" _({labels[answer.sureness]})_" if answer.sureness else ""
     lead = f"{frame} {literal(answer.short_answer)}" if answer.short_answer else None
     if lead and text.startswith(lead):  # the frame, then the short answer: bold it there, and only there
         text = f"{frame} **{text[len(frame) + 1 : len(lead)]}**{label}" + text[len(lead):]
