@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
 from rag import __version__
 from rag.config import Settings, get_settings
@@ -144,22 +147,34 @@ def cmd_eval(args: argparse.Namespace) -> int:
         corpus = args.corpus or get_settings().corpus_dir
     settings = get_settings(corpus_dir=corpus)
     settings = settings.model_copy(update={"index_dir": args.index or eval_index_dir(corpus, settings)})
-    embedder = embedder_for(settings)
-    try:
-        print(build_index(settings, embedder).summary(), file=sys.stderr)
-    except IndexLocked as busy:  # measure the live generation rather than wait for the writer
-        print(f"note: {busy}; evaluating the current generation", file=sys.stderr)
-    set_threads(settings.query_threads)  # build on every core, answer as a server does
-    retriever = Retriever(settings.index_dir, embedder, settings)
-    variants = {"reader": True, "quotes only (no reader)": False} if args.compare_reader else {"value": settings.reader}
-    reports = {name: evaluate(Assistant(retriever, settings.model_copy(update={"reader": reader})), questions, k=args.k,
-                              leave_gold_out=args.leave_gold_out, llm=args.llm or settings.llm)
-               for name, reader in variants.items()}
+    with contextlib.ExitStack() as stack:
+        # opened before the index is built: a folder that is not there is said at once, not minutes later
+        lines = stack.enter_context(open(args.details, "w", encoding="utf-8")) if args.details else None
+        embedder = embedder_for(settings)
+        try:
+            print(build_index(settings, embedder).summary(), file=sys.stderr)
+        except IndexLocked as busy:  # measure the live generation rather than wait for the writer
+            print(f"note: {busy}; evaluating the current generation", file=sys.stderr)
+        set_threads(settings.query_threads)  # build on every core, answer as a server does
+        retriever = Retriever(settings.index_dir, embedder, settings)
+        variants = {"reader": True, "quotes only (no reader)": False} if args.compare_reader else {"value": settings.reader}
+        reports = {name: evaluate(Assistant(retriever, settings.model_copy(update={"reader": reader})), questions, k=args.k,
+                                  leave_gold_out=args.leave_gold_out, llm=args.llm or settings.llm,
+                                  details=lines and detail_writer(lines, name if args.compare_reader else None))
+                   for name, reader in variants.items()}
     if args.json:
         print(json.dumps(reports if args.compare_reader else reports["value"], indent=2))
     else:
         print(format_table(list(reports.values()), list(reports)))
     return 0
+
+
+def detail_writer(lines: TextIO, variant: str | None) -> Callable[[dict], None]:
+    """`rag eval --details`: each question's details as one JSON line, as it is answered (tagged
+    with the variant when the reader is compared with quotes only)."""
+    def write(row: dict) -> None:
+        lines.write(json.dumps({**row, "variant": variant} if variant else row, ensure_ascii=False) + "\n")
+    return write
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -220,6 +235,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--compare-reader", action="store_true",
                             help="measure with the reader and without it (quoting by shared words), side by side")
     evaluation.add_argument("--json", action="store_true", help="print JSON")
+    evaluation.add_argument("--details", type=Path, metavar="FILE",
+                            help="also write one JSON line per question to FILE: the gold, the answer, its first quote, "
+                                 "EM / F1, latency (and the answer without the gold articles; with --compare-reader a "
+                                 "line per question and variant), to read the misses")
     evaluation.set_defaults(handler=cmd_eval)
     return parser
 

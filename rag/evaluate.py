@@ -12,7 +12,7 @@ import math
 import time
 import unicodedata
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -251,6 +251,43 @@ def score_answer(tally: Tally, question: Question, answer: Answer, file_texts: d
         tally.citations_valid += file_texts.get(citation.article_id, "")[citation.start : citation.end] == citation.sentence
 
 
+def question_details(question: Question, answer: Answer, seconds: float, without: Answer | None = None) -> dict:
+    """One line of `rag eval --details`: what was asked, the gold, and what the assistant answered
+    (with `without`, its answer when the gold articles were left out), so that a miss can be read,
+    not only counted. The scores are those the report averages: EM and F1 of the short answer (0
+    when it abstained), whether the first quoted sentence holds a gold answer.
+
+    Example::
+
+        question_details(question, assistant.answer(question.question), 0.12)
+        # {"id": "q1", "question": "Berapa warga yang mengungsi?", "answerable": True, "gold_answers": ["5.000"],
+        #  "gold_doc": ["banjir"], "gold_rank": 1, "abstained": False, "short_answer": "5.000 warga",
+        #  "confidence": 0.93, "first_quote": "Sebanyak 5.000 warga mengungsi ...", "first_quote_article": "banjir",
+        #  "first_quote_holds_answer": True, "exact_match": 0.0, "f1": 0.667, "latency_ms": 120.0}
+    """
+    first = answer.citations[0] if answer.citations else None
+    answered = question.answerable and not answer.abstained
+    row = {
+        "id": question.id, "question": question.question, "answerable": question.answerable,
+        "gold_answers": list(question.answers), "gold_doc": sorted(question.gold_docs),
+        "gold_rank": first_gold_rank([hit.article.id for hit in answer.hits], question.gold_docs),
+        "abstained": answer.abstained, "short_answer": answer.short_answer, "confidence": answer.confidence,
+        "first_quote": first.sentence if first else None, "first_quote_article": first.article_id if first else None,
+        "first_quote_holds_answer": bool(first) and contains_answer(first.sentence, question.answers),
+        "exact_match": exact_match(short_answer(answer), question.answers) if answered else 0.0,
+        "f1": round(token_f1(short_answer(answer), question.answers), 3) if answered else 0.0,
+        "latency_ms": round(seconds * 1000, 1),
+    }
+    if without is not None:
+        quoted = without.citations[0] if without.citations else None
+        row["leave_gold_out"] = {
+            "abstained": without.abstained, "short_answer": without.short_answer, "confidence": without.confidence,
+            "first_quote": quoted.sentence if quoted else None, "first_quote_article": quoted.article_id if quoted else None,
+            "first_quote_holds_answer": bool(quoted) and contains_answer(quoted.sentence, question.answers),
+        }
+    return row
+
+
 def report(tally: Tally, latencies: Sequence[float]) -> dict[str, float]:
     """The numbers, as ratios (0..1) and milliseconds."""
     n = max(tally.answerable, 1)
@@ -312,13 +349,14 @@ def texts_in_file(corpus: Path, path: str, max_file_bytes: int) -> dict[str, str
 
 
 def evaluate(assistant: Assistant, questions: Sequence[Question], k: int = 10, leave_gold_out: bool = False,
-             llm: str | None = None) -> dict[str, float | str]:
+             llm: str | None = None, details: Callable[[dict], None] | None = None) -> dict[str, float | str]:
     """Ask every question (and, with `leave_gold_out`, again without its gold articles: it should
     abstain, and when it does not, the report says how often it quoted another article holding
     the answer, a story two outlets carried, rather than a wrong one).
 
     Retrieval metrics come from the same `k` hits whatever writes the answer; `llm` answers
-    through that chat model instead of extractively (the mode is part of the report).
+    through that chat model instead of extractively (the mode is part of the report); `details`,
+    when given, is called with each question's `question_details`.
     """
     tally = Tally()
     latencies: list[float] = []
@@ -327,18 +365,22 @@ def evaluate(assistant: Assistant, questions: Sequence[Question], k: int = 10, l
     for question in questions:
         begin = time.perf_counter()
         answer = assistant.answer(question.question, k=k, llm=llm or False)
-        latencies.append(time.perf_counter() - begin)
+        seconds = time.perf_counter() - begin
+        latencies.append(seconds)
         for citation in answer.citations:
             if citation.article_id not in file_texts:  # each file is read once, all its articles at a time
                 path = assistant.retriever.store.article(citation.article_id).path
                 file_texts.update(texts_in_file(settings.corpus_dir, path, settings.max_file_bytes))
                 file_texts.setdefault(citation.article_id, "")
         score_answer(tally, question, answer, file_texts)
+        without = None
         if leave_gold_out and question.answerable:
             without = assistant.answer(question.question, k=k, filters=Filters(exclude_articles=question.gold_docs), llm=llm or False)
             tally.left_out += 1
             tally.abstained_without_gold += without.abstained
             tally.answered_elsewhere += bool(without.citations) and contains_answer(without.citations[0].sentence, question.answers)
+        if details:
+            details(question_details(question, answer, seconds, without))
     import torch
 
     assistant.reader  # noqa: B018 - loads it, or drops it with a log line: the path below is the one taken

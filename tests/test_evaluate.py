@@ -77,12 +77,25 @@ def test_eval_command_end_to_end(tmp_path):
     questions = write(tmp_path / "q.jsonl", "\n".join(json.dumps(q) for q in QUESTIONS))
     result = subprocess.run(
         [sys.executable, "-m", "rag", "eval", str(questions), "--corpus", str(tmp_path / "corpus"),
-         "--index", str(tmp_path / "index"), "--json", "--leave-gold-out", "--compare-reader"],
+         "--index", str(tmp_path / "index"), "--json", "--leave-gold-out", "--compare-reader",
+         "--details", str(tmp_path / "details.jsonl")],
         cwd=PROJECT, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr
     reports = json.loads(result.stdout)
     rows, without = reports["reader"], reports["quotes only (no reader)"]
+    # --details: a line per question and variant, whose scores are the ones the report averages
+    details = [json.loads(line) for line in (tmp_path / "details.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [(d["variant"], d["id"]) for d in details] == [(v, q["id"]) for v in reports for q in QUESTIONS]
+    for variant, report in reports.items():
+        mine = [d for d in details if d["variant"] == variant]
+        assert sum(d["exact_match"] for d in mine) / 3 == report["short answer EM"]
+        assert sum(d["f1"] for d in mine) / 3 == pytest.approx(report["short answer F1"], abs=0.002)
+        assert sum(d["first_quote_holds_answer"] for d in mine) / 3 == report["containment (first cited sentence)"]
+        assert all(d["gold_rank"] == 1 and d["first_quote_article"] in d["gold_doc"] for d in mine)
+        assert all(d["leave_gold_out"]["abstained"] and d["leave_gold_out"]["first_quote"] is None for d in mine)
+    assert all(d["short_answer"] for d in details if d["variant"] == "reader")
+    assert all(d["short_answer"] is None for d in details if d["variant"] != "reader")
     # the path taken, the reader's precision as chosen on this machine, and the CPU it ran on
     assert rows["answer mode"] in {f"extractive, reader ({p})" for p in ("fp32", "bf16")}, rows["answer mode"]
     assert without["answer mode"] == "extractive, quotes only"
@@ -126,6 +139,18 @@ def test_eval_command_rejects_a_malformed_file(tmp_path):
     result = subprocess.run([sys.executable, "-m", "rag", "eval", str(questions), "--corpus", str(PROJECT / "corpus")],
                             cwd=PROJECT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "q.jsonl:1: field 'question' must be a str" in result.stderr
+
+
+def test_eval_says_at_once_when_the_details_file_cannot_be_written(tmp_path):
+    """Before the index is built (minutes on a real corpus), not after every question was asked."""
+    questions = write(tmp_path / "q.jsonl", "\n".join(json.dumps(q) for q in QUESTIONS))
+    for name, text in TINY.items():
+        write(tmp_path / "corpus" / name, text)
+    result = subprocess.run([sys.executable, "-m", "rag", "eval", str(questions), "--corpus", str(tmp_path / "corpus"),
+                             "--index", str(tmp_path / "index"), "--details", str(tmp_path / "no-such-folder" / "details.jsonl")],
+                            cwd=PROJECT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "no-such-folder/details.jsonl" in result.stderr, result.stderr
+    assert not (tmp_path / "index").exists()  # nothing was built
 
 
 def test_leave_gold_out_tells_an_answer_from_another_article_from_a_wrong_one(tmp_path, embedder):
