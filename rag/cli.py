@@ -149,7 +149,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     settings = settings.model_copy(update={"index_dir": args.index or eval_index_dir(corpus, settings)})
     with contextlib.ExitStack() as stack:
         # opened before the index is built: a folder that is not there is said at once, not minutes later
-        lines = stack.enter_context(open(args.details, "w", encoding="utf-8")) if args.details else None
+        lines = stack.enter_context(details_file(args.details)) if args.details else None
         embedder = embedder_for(settings)
         try:
             print(build_index(settings, embedder).summary(), file=sys.stderr)
@@ -167,6 +167,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
     else:
         print(format_table(list(reports.values()), list(reports)))
     return 0
+
+
+def details_file(path: Path) -> TextIO:
+    """`rag eval --details`'s file, opened for writing, or an error that says why it cannot be."""
+    try:
+        return open(path, "w", encoding="utf-8")
+    except OSError as error:
+        raise ValueError(f"--details {path}: cannot write there ({error.strerror}); give a file in a folder that exists") from None
 
 
 def detail_writer(lines: TextIO, variant: str | None) -> Callable[[dict], None]:

@@ -141,16 +141,18 @@ def test_eval_command_rejects_a_malformed_file(tmp_path):
     assert result.returncode == 2 and "q.jsonl:1: field 'question' must be a str" in result.stderr
 
 
-def test_eval_says_at_once_when_the_details_file_cannot_be_written(tmp_path):
-    """Before the index is built (minutes on a real corpus), not after every question was asked."""
+@pytest.mark.parametrize("where", ["no-such-folder/details.jsonl", "corpus"])
+def test_eval_says_at_once_when_the_details_file_cannot_be_written(tmp_path, where):
+    """In a folder that is not there, or a folder itself: said in one line, before the index is
+    built (minutes on a real corpus), not after every question was asked."""
     questions = write(tmp_path / "q.jsonl", "\n".join(json.dumps(q) for q in QUESTIONS))
     for name, text in TINY.items():
         write(tmp_path / "corpus" / name, text)
     result = subprocess.run([sys.executable, "-m", "rag", "eval", str(questions), "--corpus", str(tmp_path / "corpus"),
-                             "--index", str(tmp_path / "index"), "--details", str(tmp_path / "no-such-folder" / "details.jsonl")],
+                             "--index", str(tmp_path / "index"), "--details", str(tmp_path / where)],
                             cwd=PROJECT, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 2 and "no-such-folder/details.jsonl" in result.stderr, result.stderr
-    assert not (tmp_path / "index").exists()  # nothing was built
+    assert result.returncode == 2 and result.stderr.startswith(f"error: --details {tmp_path / where}: cannot write there"), result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "index").exists()  # nothing was built
 
 
 def test_leave_gold_out_tells_an_answer_from_another_article_from_a_wrong_one(tmp_path, embedder):
