@@ -211,6 +211,7 @@ class Tally:
     left_out: int = 0
     abstained_without_gold: int = 0
     answered_elsewhere: int = 0  # without the gold articles, quoting another article that holds the answer
+    wrong: int = 0  # answered with a first quote that does not hold the answer (or at all, when there is none)
 
 
 def short_answer(answer: Answer) -> str:
@@ -228,6 +229,7 @@ def score_answer(tally: Tally, question: Question, answer: Answer, file_texts: d
     if not question.answerable:
         tally.unanswerable += 1
         tally.correctly_abstained += answer.abstained
+        tally.wrong += not answer.abstained
         return
     tally.answerable += 1
     ranked = [hit.article.id for hit in answer.hits]
@@ -243,7 +245,9 @@ def score_answer(tally: Tally, question: Question, answer: Answer, file_texts: d
     predicted = short_answer(answer)
     tally.exact += exact_match(predicted, question.answers)
     tally.f1 += token_f1(predicted, question.answers)
-    tally.contained_first += bool(answer.citations) and contains_answer(answer.citations[0].sentence, question.answers)
+    holds = bool(answer.citations) and contains_answer(answer.citations[0].sentence, question.answers)
+    tally.contained_first += holds
+    tally.wrong += not holds
     tally.contained_any += contains_answer(answer.text, question.answers)
     for citation in answer.citations:
         tally.citations += 1
@@ -309,6 +313,10 @@ def report(tally: Tally, latencies: Sequence[float]) -> dict[str, float]:
     if tally.left_out:
         rows["abstention (leave-gold-out)"] = tally.abstained_without_gold / tally.left_out
         rows["leave-gold-out: answer quoted from another article"] = tally.answered_elsewhere / tally.left_out
+    # what a user meets, whatever the mix of questions: of everything asked (leave-gold-out twins too), the
+    # share answered with a first quote that does not hold the answer; it falls by abstaining, the rows above
+    # say at what cost
+    rows["wrong answers (of all asked)"] = tally.wrong / max(tally.questions + tally.left_out, 1)
     return rows
 
 
@@ -378,7 +386,9 @@ def evaluate(assistant: Assistant, questions: Sequence[Question], k: int = 10, l
             without = assistant.answer(question.question, k=k, filters=Filters(exclude_articles=question.gold_docs), llm=llm or False)
             tally.left_out += 1
             tally.abstained_without_gold += without.abstained
-            tally.answered_elsewhere += bool(without.citations) and contains_answer(without.citations[0].sentence, question.answers)
+            elsewhere = bool(without.citations) and contains_answer(without.citations[0].sentence, question.answers)
+            tally.answered_elsewhere += elsewhere
+            tally.wrong += not without.abstained and not elsewhere
         if details:
             details(question_details(question, answer, seconds, without))
     import torch

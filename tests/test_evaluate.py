@@ -94,6 +94,8 @@ def test_eval_command_end_to_end(tmp_path):
         assert sum(d["first_quote_holds_answer"] for d in mine) / 3 == report["containment (first cited sentence)"]
         assert all(d["gold_rank"] == 1 and d["first_quote_article"] in d["gold_doc"] for d in mine)
         assert all(d["leave_gold_out"]["abstained"] and d["leave_gold_out"]["first_quote"] is None for d in mine)
+        wrong = sum(not d["abstained"] and not d["first_quote_holds_answer"] for d in mine)
+        assert report["wrong answers (of all asked)"] == wrong / 6  # 3 questions, 3 leave-gold-out twins
     assert all(d["short_answer"] for d in details if d["variant"] == "reader")
     assert all(d["short_answer"] is None for d in details if d["variant"] != "reader")
     # the path taken, the reader's precision as chosen on this machine, and the CPU it ran on
@@ -173,7 +175,17 @@ def test_leave_gold_out_tells_an_answer_from_another_article_from_a_wrong_one(tm
     settings = get_settings(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index")
     build_index(settings, embedder)
     assistant = Assistant(Retriever(settings.index_dir, embedder, settings), settings)
-    questions = load_questions(write(tmp_path / "q.jsonl", "\n".join(json.dumps(q) for q in QUESTIONS)))
-    rows = evaluate(assistant, questions, leave_gold_out=True)
+    unanswerable = [  # the archive has no Bandung flood, nor Brazil's president
+        {"id": "4", "question": "Berapa warga yang mengungsi karena banjir di Bandung?", "answers": [], "gold_doc": [], "answerable": False},
+        {"id": "5", "question": "Siapa presiden Brasil saat ini?", "answers": [], "gold_doc": [], "answerable": False},
+    ]
+    questions = load_questions(write(tmp_path / "q.jsonl", "\n".join(json.dumps(q) for q in QUESTIONS + unanswerable)))
+    details: list[dict] = []
+    rows = evaluate(assistant, questions, leave_gold_out=True, details=details.append)
     assert rows["abstention (leave-gold-out)"] == pytest.approx(1 / 3)
     assert rows["leave-gold-out: answer quoted from another article"] == pytest.approx(1 / 3)
+    # what a user meets: of the 5 questions and 3 leave-gold-out twins, two answered with a quote that does not
+    # hold the answer: another match's scorer, and the Jakarta flood's 5.000 for Bandung's
+    assert all(d["first_quote_holds_answer"] for d in details if d["answerable"])
+    assert [d["abstained"] for d in details if not d["answerable"]] == [False, True]
+    assert rows["wrong answers (of all asked)"] == pytest.approx(2 / 8)
