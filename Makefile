@@ -73,6 +73,9 @@ eval: $(RUNTIME)
 	@test -f $(NEWS_QA)/questions-dev.jsonl || { echo "error: $(NEWS_QA) is missing. make eval measures on the project's evaluation data (news-qa, see ../shared/data/README.md), which lives beside the project and is not part of the repository." >&2; exit 2; }
 	$(PY) -m rag eval $(NEWS_QA)/questions-dev.jsonl --corpus $(NEWS_QA)/corpus --split valid --leave-gold-out --compare-reader
 	$(PY) -m rag eval benchmarks/data/news-qa-english.jsonl --corpus $(NEWS_QA)/corpus --split valid --leave-gold-out --compare-reader
+	@if test -f $(TRAIN_DATA)/idkmrc-valid.jsonl; then \
+		$(PY) -m rag eval $(TRAIN_DATA)/idkmrc-valid.jsonl --compare-reader; \
+	else echo "note: $(TRAIN_DATA)/idkmrc-valid.jsonl is missing (see ../shared/data/README.md): the Wikipedia set (IDK-MRC valid) was not measured." >&2; fi
 
 clean-index:
 	rm -rf index/generations index/CURRENT index/embedding-cache.sqlite
