@@ -105,13 +105,16 @@ def _cache_file() -> Path:
 
 
 def _machine() -> str:
-    """What the winner depends on: the CPU model and flags, torch's version and thread count."""
+    """What the winner depends on: the CPU model and flags, torch's version and thread count, and a
+    limit set on oneDNN's instruction set (`ONEDNN_MAX_CPU_ISA=AVX2` runs an AVX-512 CPU as an
+    AVX2 one does, bf16 emulated: its winner must not stand for the CPU's own)."""
     import torch
 
     model = platform.processor()
     with contextlib.suppress(OSError):
         model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), model)
-    return f"{model}|{cpu_flags()}|torch {torch.__version__}|{torch.get_num_threads()} threads"
+    limit = os.environ.get("ONEDNN_MAX_CPU_ISA")
+    return f"{model}|{cpu_flags()}|torch {torch.__version__}|{torch.get_num_threads()} threads" + (f"|oneDNN {limit}" if limit else "")
 
 
 def _remembered() -> dict[str, str]:

@@ -367,6 +367,34 @@ def test_precision_is_measured_unless_set(monkeypatch):
         Reader(precision="fp16")
 
 
+# How an AVX2-only CPU runs, on any x86 CPU: oneDNN, MKL and torch's own kernels limited to AVX2,
+# so bf16 autocast is emulated (a 192-token window on an AMX Xeon: fp32 133 ms as it is, 211 ms so
+# limited, bf16 65 ms as it is; our AVX2 AMD reads one in ~150 ms)
+AVX2_ONLY = {"ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}
+
+
+@pytest.mark.parametrize("limited", [False, True], ids=["as it is", "AVX2 only"])
+def test_the_precision_chosen_follows_what_the_cpu_runs_fast(tmp_path, limited):
+    """'auto' times the two: where bf16 is native (AVX-512 BF16, AMX) and wins it is taken; run as an
+    AVX2-only CPU runs, fp32 is, and that choice is remembered apart from the CPU's own."""
+    import os
+    import subprocess
+    import sys
+
+    import torch
+
+    env = {**os.environ, "RAG_PRECISION_CACHE": str(tmp_path / "fastest.json"), **(AVX2_ONLY if limited else {})}
+    env.pop("RAG_READER_PRECISION", None)
+    chosen = subprocess.run([sys.executable, "-c", "from rag.reader import Reader; print(Reader().load().precision)"],
+                            cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300)
+    assert chosen.returncode == 0, chosen.stderr
+    native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    if limited or not native:
+        assert chosen.stdout.strip() == "fp32"
+    remembered = json.loads((tmp_path / "fastest.json").read_text()) if native else {}
+    assert all(("oneDNN AVX2" in key) == limited for key in remembered), remembered
+
+
 def test_the_reader_shares_the_embedders_tokenizer_safely(embedder):
     """One tokenizer for both (~280 MB saved). A fast tokenizer's truncation settings change per
     call, so reader windows (pairs, stride, overflow) and embedder batches (single texts cut at
