@@ -432,17 +432,17 @@ class Assistant:
     def ranking(self, reader: Reader, across_languages: bool = False) -> Ranking | None:
         """The reader's own `Ranking` (from its reader.json), for questions in the articles'
         language or, `across_languages`, in another (None when it has none); for the former with
-        what the settings override (`RAG_READER_RANKING`, `RAG_MIN_ANSWER_PROBABILITY`)."""
+        what the settings override (`RAG_READER_RANKING`, `RAG_MIN_ANSWER_PROBABILITY`; across
+        languages `RAG_MIN_ANSWER_PROBABILITY_CROSS_LINGUAL`)."""
         stored = reader.ranking(across_languages)
         if stored is None:
             return None
         ranking = Ranking(**{f.name: stored[f.name] for f in fields(Ranking) if f.name in stored})
-        if across_languages:
-            return ranking
-        if self.settings.reader_ranking is not None:
+        if self.settings.reader_ranking is not None and not across_languages:
             ranking = replace(ranking, weights=self.settings.reader_ranking)
-        if self.settings.min_answer_probability is not None:
-            ranking = replace(ranking, min_probability=self.settings.min_answer_probability)
+        threshold = self.settings.min_answer_probability_cross_lingual if across_languages else self.settings.min_answer_probability
+        if threshold is not None:
+            ranking = replace(ranking, min_probability=threshold)
         return ranking
 
     def _find_in_conversation(self, question: str, previous: str | None, language: str, k: int | None,

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
                                                            "(models/reader/reader.json, benchmarks/tune_on_train.py --reader)")
     min_answer_probability: float | None = Field(None, ge=0, le=1, description="with the reader: abstain when no article answers "
                                                                                 "with this probability; unset = the reader's own")
+    min_answer_probability_cross_lingual: float | None = Field(None, ge=0, le=1, description="the same for a question in "
+                                                               "another language than the articles (its own ranking, whose "
+                                                               "probabilities run lower); unset = the reader's own")
     top_k: int = Field(5, ge=1, le=50)
     max_k: int = Field(50, ge=1, le=200)
     ui_concurrency: int = Field(4, ge=1, le=64, description="chat requests the web page answers at once")

@@ -189,3 +189,45 @@ def test_leave_gold_out_tells_an_answer_from_another_article_from_a_wrong_one(tm
     assert all(d["first_quote_holds_answer"] for d in details if d["answerable"])
     assert [d["abstained"] for d in details if not d["answerable"]] == [False, True]
     assert rows["wrong answers (of all asked)"] == pytest.approx(2 / 8)
+
+
+def test_the_abstention_curve_foretells_what_a_threshold_gives(tmp_path, embedder):
+    """benchmarks/abstention_curve.py: asked once with the thresholds at 0, the details tell what
+    any threshold would give; asked again at that threshold, `rag eval` reports just that."""
+    import sys
+
+    from rag.answer import Assistant
+    from rag.config import get_settings
+    from rag.indexer import build_index
+    from rag.retriever import Retriever
+
+    sys.path.insert(0, str(PROJECT / "benchmarks"))
+    from abstention_curve import curve
+
+    for name, text in TINY.items():
+        write(tmp_path / "corpus" / name, text)
+    write(tmp_path / "corpus" / "bola-lain.md", "---\ntitle: Persija Menang di Kandang\n---\n"
+          "Persija Jakarta menang 1-0 atas Persib dalam laga liga. Gol kemenangan dicetak oleh Bambang Pamungkas.")
+    settings = get_settings(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index")
+    build_index(settings, embedder)
+    unanswerable = {"id": "4", "question": "Berapa warga yang mengungsi karena banjir di Bandung?", "answers": [],
+                    "gold_doc": [], "answerable": False}
+    questions = load_questions(write(tmp_path / "q.jsonl", "\n".join(json.dumps(q) for q in [*QUESTIONS, unanswerable])))
+
+    def run(threshold: float) -> tuple[dict, list[dict]]:
+        details: list[dict] = []
+        assistant = Assistant(Retriever(settings.index_dir, embedder, settings), settings.model_copy(update={"min_answer_probability": threshold}))
+        return evaluate(assistant, questions, leave_gold_out=True, details=details.append), details
+
+    _, everything = run(0.0)
+    twins = [d["leave_gold_out"] for d in everything if d["answerable"]]
+    given = sorted(d["confidence"] for d in everything + twins if not d["abstained"])
+    middle = len(given) // 2  # halfway up the answers given (between two: confidences are rounded to 4 places)
+    threshold = (given[middle - 1] + given[middle]) / 2
+    predicted = next(row for row in curve(everything, (threshold,)))
+    rows, _ = run(threshold)
+    assert 0 < predicted["abstained"] < 7
+    assert predicted["false abstention"] == pytest.approx(rows["false abstention (answerable)"])
+    assert predicted["wrong"] / 7 == pytest.approx(rows["wrong answers (of all asked)"])  # 4 questions, 3 twins
+    unanswered = (rows["abstention (leave-gold-out)"] * 3 + rows["abstention (unanswerable)"]) / 4
+    assert predicted["abstention where it should"] == pytest.approx(unanswered)

@@ -181,6 +181,21 @@ def test_an_off_topic_question_in_english_is_at_most_a_less_sure_answer(archive)
     assert answer.abstained or answer.confidence < 0.5, answer.text
 
 
+def test_each_language_has_its_own_abstention_threshold_to_set(archive):
+    """A newsroom that would rather have fewer wrong answers raises the thresholds: the one for
+    questions in the articles' language does not move the one across languages (whose
+    probabilities run lower: "TASS" is answered at p ~0.04 in English, ~0.47 in Indonesian)."""
+    english, indonesian = "Which news agency quoted Lavrov's remarks to reporters?", "Kantor berita apa yang mengutip ucapan Lavrov?"
+
+    def asked(**thresholds) -> tuple[bool, bool]:
+        assistant = Assistant(archive.retriever, archive.settings.model_copy(update=thresholds))
+        return assistant.answer(english).abstained, assistant.answer(indonesian).abstained
+
+    assert asked() == (False, False)
+    assert asked(min_answer_probability=0.9) == (False, True)
+    assert asked(min_answer_probability_cross_lingual=0.9) == (True, False)
+
+
 class CountingReader(Reader):
     """The shipped reader, counting the passages it is given and the windows it runs."""
 
