@@ -157,31 +157,40 @@ def test_eval_says_at_once_when_the_details_file_cannot_be_written(tmp_path, whe
     assert "Traceback" not in result.stderr and not (tmp_path / "index").exists()  # nothing was built
 
 
-def test_leave_gold_out_tells_an_answer_from_another_article_from_a_wrong_one(tmp_path, embedder):
-    """Two outlets carried the flood story: without the gold one, quoting the other is a right
-    answer, not a failure to abstain; the report counts it apart from a wrong answer (another
-    match's scorer) and from an abstention (no other article about the Padang earthquake)."""
+UNANSWERABLE = [  # the tiny archive has no Bandung flood, nor Brazil's president
+    {"id": "4", "question": "Berapa warga yang mengungsi karena banjir di Bandung?", "answers": [], "gold_doc": [], "answerable": False},
+    {"id": "5", "question": "Siapa presiden Brasil saat ini?", "answers": [], "gold_doc": [], "answerable": False},
+]
+
+
+def two_outlets_evaluated(tmp_path, embedder, questions: list[dict], **settings_changed) -> tuple[dict, list[dict]]:
+    """`evaluate` (with leave-gold-out) over TINY and two more articles: another outlet's copy of the
+    flood story, another Persija match; returns the report and the details lines (asked again in
+    the same `tmp_path`, the index is found up to date)."""
     from rag.answer import Assistant
     from rag.config import get_settings
     from rag.indexer import build_index
     from rag.retriever import Retriever
 
+    settings = get_settings(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index")
     for name, text in TINY.items():
         write(tmp_path / "corpus" / name, text)
     write(tmp_path / "corpus" / "banjir-lain.md", "---\ntitle: Ribuan Warga Jakarta Mengungsi\n---\n"
           "Hujan deras sejak Minggu malam membuat sungai meluap. Sebanyak 5.000 warga mengungsi karena banjir di Jakarta.")
     write(tmp_path / "corpus" / "bola-lain.md", "---\ntitle: Persija Menang di Kandang\n---\n"
           "Persija Jakarta menang 1-0 atas Persib dalam laga liga. Gol kemenangan dicetak oleh Bambang Pamungkas.")
-    settings = get_settings(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index")
     build_index(settings, embedder)
-    assistant = Assistant(Retriever(settings.index_dir, embedder, settings), settings)
-    unanswerable = [  # the archive has no Bandung flood, nor Brazil's president
-        {"id": "4", "question": "Berapa warga yang mengungsi karena banjir di Bandung?", "answers": [], "gold_doc": [], "answerable": False},
-        {"id": "5", "question": "Siapa presiden Brasil saat ini?", "answers": [], "gold_doc": [], "answerable": False},
-    ]
-    questions = load_questions(write(tmp_path / "q.jsonl", "\n".join(json.dumps(q) for q in QUESTIONS + unanswerable)))
+    assistant = Assistant(Retriever(settings.index_dir, embedder, settings), settings.model_copy(update=settings_changed))
+    loaded = load_questions(write(tmp_path / "q.jsonl", "\n".join(json.dumps(q) for q in questions)))
     details: list[dict] = []
-    rows = evaluate(assistant, questions, leave_gold_out=True, details=details.append)
+    return evaluate(assistant, loaded, leave_gold_out=True, details=details.append), details
+
+
+def test_leave_gold_out_tells_an_answer_from_another_article_from_a_wrong_one(tmp_path, embedder):
+    """Two outlets carried the flood story: without the gold one, quoting the other is a right
+    answer, not a failure to abstain; the report counts it apart from a wrong answer (another
+    match's scorer) and from an abstention (no other article about the Padang earthquake)."""
+    rows, details = two_outlets_evaluated(tmp_path, embedder, QUESTIONS + UNANSWERABLE)
     assert rows["abstention (leave-gold-out)"] == pytest.approx(1 / 3)
     assert rows["leave-gold-out: answer quoted from another article"] == pytest.approx(1 / 3)
     # what a user meets: of the 5 questions and 3 leave-gold-out twins, two answered with a quote that does not
@@ -196,35 +205,18 @@ def test_the_abstention_curve_foretells_what_a_threshold_gives(tmp_path, embedde
     any threshold would give; asked again at that threshold, `rag eval` reports just that."""
     import sys
 
-    from rag.answer import Assistant
-    from rag.config import get_settings
-    from rag.indexer import build_index
-    from rag.retriever import Retriever
-
     sys.path.insert(0, str(PROJECT / "benchmarks"))
     from abstention_curve import curve
 
-    for name, text in TINY.items():
-        write(tmp_path / "corpus" / name, text)
-    write(tmp_path / "corpus" / "bola-lain.md", "---\ntitle: Persija Menang di Kandang\n---\n"
-          "Persija Jakarta menang 1-0 atas Persib dalam laga liga. Gol kemenangan dicetak oleh Bambang Pamungkas.")
-    settings = get_settings(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index")
-    build_index(settings, embedder)
-    unanswerable = {"id": "4", "question": "Berapa warga yang mengungsi karena banjir di Bandung?", "answers": [],
-                    "gold_doc": [], "answerable": False}
-    questions = load_questions(write(tmp_path / "q.jsonl", "\n".join(json.dumps(q) for q in [*QUESTIONS, unanswerable])))
-
     def run(threshold: float) -> tuple[dict, list[dict]]:
-        details: list[dict] = []
-        assistant = Assistant(Retriever(settings.index_dir, embedder, settings), settings.model_copy(update={"min_answer_probability": threshold}))
-        return evaluate(assistant, questions, leave_gold_out=True, details=details.append), details
+        return two_outlets_evaluated(tmp_path, embedder, [*QUESTIONS, UNANSWERABLE[0]], min_answer_probability=threshold)
 
     _, everything = run(0.0)
     twins = [d["leave_gold_out"] for d in everything if d["answerable"]]
     given = sorted(d["confidence"] for d in everything + twins if not d["abstained"])
     middle = len(given) // 2  # halfway up the answers given (between two: confidences are rounded to 4 places)
     threshold = (given[middle - 1] + given[middle]) / 2
-    predicted = next(row for row in curve(everything, (threshold,)))
+    predicted = curve(everything, (threshold,))[0]
     rows, _ = run(threshold)
     assert 0 < predicted["abstained"] < 7
     assert predicted["false abstention"] == pytest.approx(rows["false abstention (answerable)"])
