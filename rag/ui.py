@@ -197,6 +197,10 @@ UNSENT_JS = """(typed, unsent) => {
 }"""
 
 
+# Retry and Undo shut, and an answer said to be coming (which shuts editing), in the page itself
+ASKING_JS = '() => [{__type__: "update", interactive: false}, {__type__: "update", interactive: false}, true]'
+
+
 def chat_editing(allowed: bool) -> gr.Chatbot:
     """The chat's questions editable or not (a component, not `gr.update`: an update drops the
     None that turns editing off; its value is left as it is)."""
@@ -523,7 +527,8 @@ def wire_chat(assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr
                chat.retry, chat.undo, chat.unsent, chat.answering]
     busy, ready, same = [gr.update(interactive=False)] * 2, [gr.update(interactive=True)] * 2, [gr.skip()] * 2
     undo_outputs = [chat.chatbot, chat.sources_panel, chat.unsent, turns, *suggestions]
-    nothing = [gr.skip()] * (len(outputs) - 1) + [False]  # nothing to ask: the chat as it was, no answer coming
+    # nothing to ask: the chat as it was, no answer coming, and what ASKING_JS shut open again
+    nothing = [gr.skip()] * (len(outputs) - 4) + [*ready, gr.skip(), False]
 
     def respond(message: str, conversation: list[Turn], since: str, until: str, outlets: list[str], k: float,
                 mode: str, language: str, typed: bool = True) -> Iterator[list]:
@@ -620,6 +625,11 @@ def wire_chat(assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr
 
     filters = [chat.since, chat.until, chat.sources, chat.k, chat.mode, language]
     answering = {"concurrency_id": "answers"}  # one limit for every way of asking (RAG_UI_CONCURRENCY)
+    # a question waiting its turn (more answers asked at once than RAG_UI_CONCURRENCY) shuts Retry, Undo and
+    # editing at once, in the browser: the answer's first step does only when it starts. (Set up before the
+    # answers: the page runs a trigger's steps in that order, and a step after an answer waited for it.)
+    asking = [chat.question.submit, chat.send.click, chat.retry.click, chat.chatbot.edit, *(b.click for b in chat.follow_ups)]
+    gr.on(asking, None, None, [chat.retry, chat.undo, chat.answering], js=ASKING_JS, queue=False, trigger_mode="multiple")
     # Enter and Send are one event, so that a question sent while an answer comes is asked after it
     # ("once", Gradio's default, dropped it without a word; two events would answer both at once)
     gr.on([chat.question.submit, chat.send.click], respond, [chat.question, turns, *filters], outputs, api_name="chat",

@@ -493,6 +493,40 @@ def test_a_question_sent_while_an_answer_comes_is_answered_after_it(page, tmp_pa
         expect(slow.locator(EDIT_BUTTON)).to_have_count(2)
 
 
+def test_a_question_waiting_for_other_users_answers_shuts_retry_undo_and_editing_at_once(page, tmp_path):
+    """With more questions asked at once than the server answers (RAG_UI_CONCURRENCY, here 1), a
+    question waits its turn; Retry, Undo and editing stayed open until its answer began, acting on
+    the conversation before it. Another user's answer is made slow by an LLM that waits 3 s."""
+    llm = {"RAG_LLM": "stub-model", "RAG_LLM_TIMEOUT": "30", "RAG_UI_CONCURRENCY": "1"}
+    with Stub("KTT NATO diadakan di Vilnius [1].", pause=3) as stub, \
+            AppServer(tmp_path, extra_env={**llm, "RAG_LLM_BASE_URL": stub.base_url}) as server, \
+            contextlib.closing(page.context.browser.new_page(viewport={"width": 1400, "height": 1000})) as other, \
+            contextlib.closing(page.context.browser.new_page(viewport={"width": 1400, "height": 1000})) as mine:
+        for tab in (other, mine):
+            tab.goto(server.url + "/")
+            tab.wait_for_selector("#question textarea")
+        ask(mine, "Siapa juru bicara Kremlin?")
+        other.click("#filters button")
+        other.get_by_role("radio", name="LLM: stub-model").check()
+        other.fill("#question textarea", "Kapan KTT NATO diadakan?")
+        other.press("#question textarea", "Enter")
+        other.wait_for_function("() => document.querySelector('#question textarea').value === ''", timeout=10_000)  # it is answering
+        mine.fill("#question textarea", "Apa yang dikatakan Lavrov tentang perluasan NATO?")
+        mine.press("#question textarea", "Enter")
+        expect(mine.locator("#retry")).to_be_disabled(timeout=1_000)
+        expect(mine.locator("#undo")).to_be_disabled(timeout=1_000)
+        mine.locator("#chat [data-testid='user']").first.hover()
+        expect(mine.locator(EDIT_BUTTON)).to_have_count(0, timeout=1_000)
+        assert other.locator("#sources [data-turn='1']").count() == 0 and mine.locator("#sources [data-turn='2']").count() == 0
+        mine.screenshot(path=SHOTS / "9-waiting-for-its-turn.png")
+        mine.wait_for_selector("#sources [data-turn='2']", timeout=60_000)
+        assert other.locator("#sources [data-turn='1']").count() == 1  # answered after the other user's
+        expect(mine.locator("#retry")).to_be_enabled()
+        expect(mine.locator("#undo")).to_be_enabled()
+        mine.locator("#chat [data-testid='user']").first.hover()
+        expect(mine.locator(EDIT_BUTTON)).to_have_count(2)
+
+
 def test_the_question_bubble_shows_exactly_what_was_typed(page):
     typed = "Berapa harga cabai <b>rawit</b> di *Bandung*?"
     ask(page, typed, new_conversation=True)
@@ -549,6 +583,9 @@ def test_a_wrong_filter_date_is_said_next_to_the_field_and_the_chat_stays(page):
     assert page.locator("#chat [data-testid='user']").count() == 1  # the chat is as it was
     assert page.input_value("#question textarea") == "Apa yang dikatakan Lavrov tentang perluasan NATO?"
     assert page.locator(".toast-body, .error").count() == 0  # no error badge, no toast
+    assert page.locator("#retry").is_enabled() and page.locator("#undo").is_enabled()  # nothing was asked: as they were
+    page.locator("#chat [data-testid='user']").first.hover()
+    expect(page.locator(EDIT_BUTTON)).to_have_count(1)
     page.screenshot(path=str(SHOTS / "12-wrong-filter-date.png"), full_page=True)
     # the date changed but still no date: the error stays and names it as it is now (it was hidden by
     # the change's reply, which could also come after Send's and hide the error Send had shown)
