@@ -518,7 +518,7 @@ def test_a_question_waiting_for_other_users_answers_shuts_retry_undo_and_editing
         mine.locator("#chat [data-testid='user']").first.hover()
         expect(mine.locator(EDIT_BUTTON)).to_have_count(0, timeout=1_000)
         assert other.locator("#sources [data-turn='1']").count() == 0 and mine.locator("#sources [data-turn='2']").count() == 0
-        mine.screenshot(path=SHOTS / "9-waiting-for-its-turn.png")
+        mine.screenshot(path=SHOTS / "28-waiting-for-its-turn.png")
         mine.wait_for_selector("#sources [data-turn='2']", timeout=60_000)
         assert other.locator("#sources [data-turn='1']").count() == 1  # answered after the other user's
         expect(mine.locator("#retry")).to_be_enabled()
