@@ -2,7 +2,7 @@
 
 Why its own module: what the page shows is decided here and only here, so that it can be
 checked without a browser (`tests/test_properties.py` feeds it hostile text) and so that
-`rag/ui.py` stays the page's layout and events.
+`rag/ui.py`, `rag/ui_chat.py` and `rag/ui_index.py` stay the page's layout and events.
 
 Every piece of article data is escaped before it reaches the page: titles, text and URLs are
 shown as text, never as live HTML, and only http(s) links are made clickable. The user's own

@@ -803,7 +803,7 @@ def test_index_tab_shows_the_last_automatic_update(page, tmp_path):
 def test_the_article_list_turns_its_pages(page, tmp_path):
     """An archive of more articles than a page holds (LISTED): the caption said "500 of 4,140"
     and the rest could not be seen; ‹ and › turn the pages, a search starts from the first."""
-    from rag.ui import LISTED
+    from rag.ui_index import LISTED
 
     (tmp_path / "corpus").mkdir()
     lines = [json.dumps({"id": f"pendek-{n:03d}", "title": f"Kabar pendek {n:03d}", "text": f"Kabar singkat nomor {n} dari Bandung."})

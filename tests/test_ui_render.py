@@ -84,7 +84,7 @@ def test_a_card_shows_the_outlet_badge_the_date_in_the_page_language_and_the_dom
 
 
 def test_quick_date_ranges_end_today():
-    from rag.ui import period_dates
+    from rag.ui_chat import period_dates
 
     today = dt.date.today()
     for period, days in (("last_7", 7), ("last_30", 30), ("last_365", 365)):
@@ -113,7 +113,7 @@ def test_the_article_list_says_which_page_it_shows(archive, embedder):
     from rag.articles import Archive
     from rag.indexer import IndexUpdater
     from rag.retriever import Retriever
-    from rag.ui import article_table
+    from rag.ui_index import article_table
 
     listing = Archive(archive, Retriever(archive.index_dir, embedder, archive), IndexUpdater(archive, embedder))
     rows, caption, offset, total = article_table(listing, "", "id", limit=40)
@@ -133,7 +133,7 @@ def test_the_article_list_says_which_page_it_shows(archive, embedder):
 def test_a_failed_answer_is_told_from_the_conversation_by_its_question():
     """After a failed answer the chat shows its question past the conversation's last turn:
     Retry asks it and Undo takes it back (`failed_question`); without one, they act on the last turn."""
-    from rag.ui import failed_question
+    from rag.ui_chat import failed_question
 
     typed = "Siapa <b>juru bicara</b> *Kremlin*?"
     turn = Turn("Siapa Menteri Luar Negeri Rusia?", answer(), "id1")

@@ -1,0 +1,364 @@
+"""The chat tab of the web page: the question box and its buttons (Send, Retry, Undo), the
+suggested follow-ups, the sources panel, examples and filters, and what each of them does.
+
+The conversation lives in the session's state (`Turn`: question, answer, answer id), not in the
+chat component: Send, Retry, Undo, a follow-up and the chat's own clear button all change that
+list, and the chat and the sources panel are drawn from it. So a follow-up is read with the
+questions before it, Retry and Undo work on exactly what was asked, and each answer's `[n]` keeps
+opening its own article.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import gradio as gr
+
+from rag.answer import MAX_QUESTION_CHARS, Answer, Assistant
+from rag.followups import suggest_follow_ups
+from rag.retriever import Filters
+from rag.ui_render import Turn, literal, render_reply, render_sources, typed_text
+from rag.ui_text import EXAMPLES, LABELS
+
+_log = logging.getLogger(__name__)
+
+
+FOLLOW_UPS = 3  # suggested follow-up buttons under the question box
+PERIODS = {"all_time": None, "last_7": 7, "last_30": 30, "last_365": 365}
+
+
+# Characters typed, shown under the question box (empty when the box is).
+COUNTER_JS = f"""(text) => {{
+  const box = document.querySelector("#question");
+  let count = document.getElementById("question-count");
+  if (!count) {{ count = Object.assign(document.createElement("div"), {{id: "question-count"}}); box.appendChild(count); }}
+  count.textContent = text ? `${{text.length}} / {MAX_QUESTION_CHARS}` : "";
+}}"""
+
+
+# A question whose answer failed, or the one undone, goes back in the question box, unless the box holds
+# something typed there (not a question put back before, left as it was: a second Undo puts back the one before).
+UNSENT_JS = """(typed, unsent) => {
+  if (!unsent || (typed && typed !== window.ragPutBack)) return typed;
+  window.ragPutBack = unsent;
+  return unsent;
+}"""
+
+
+# Retry and Undo shut, and an answer said to be coming (which shuts editing), in the page itself
+ASKING_JS = '() => [{__type__: "update", interactive: false}, {__type__: "update", interactive: false}, true]'
+
+
+def chat_editing(allowed: bool) -> gr.Chatbot:
+    """The chat's questions editable or not (a component, not `gr.update`: an update drops the
+    None that turns editing off; its value is left as it is)."""
+    return gr.Chatbot(editable="user" if allowed else None)
+
+
+def parse_filters(since: str, until: str, sources: list[str] | None) -> tuple[Filters | None, str | None]:
+    """The filters, or (None, the value that is not a YYYY-MM-DD date)."""
+    dates = []
+    for value in (since, until):
+        value = (value or "").strip()
+        try:
+            dates.append(dt.date.fromisoformat(value) if value else None)
+        except ValueError:
+            return None, value
+    return Filters(dates[0], dates[1], tuple(sources or ())), None
+
+
+def history_of(turns: Sequence[Turn]) -> list[dict[str, str]]:
+    """The conversation as the library's history: `{"role", "content"}` turns, plain text."""
+    return [message for turn in turns for message in
+            ({"role": "user", "content": turn.question}, {"role": "assistant", "content": turn.answer.text})]
+
+
+def chat_messages(turns: Sequence[Turn]) -> list[dict[str, str]]:
+    """The conversation as the chat shows it: each question exactly as typed, each reply rendered."""
+    return [message for t, turn in enumerate(turns, 1) for message in
+            ({"role": "user", "content": literal(turn.question)}, {"role": "assistant", "content": render_reply(turn.answer, t)})]
+
+
+def failed_question(shown: list[dict] | None, conversation: Sequence[Turn]) -> str | None:
+    """The question of a failed answer that the chat shows after the conversation's last turn
+    (the chat's messages `shown`), or None when it shows only the conversation.
+
+    Example::
+
+        failed_question([{"role": "user", "content": "Siapa?"}, {"role": "assistant", "content": "⚠ ..."}], [])
+        # 'Siapa?'
+    """
+    questions = [message for message in shown or [] if message.get("role") == "user"]
+    if len(questions) <= len(conversation):
+        return None
+    return typed_text(questions[-1]["content"]).strip() or None
+
+
+@dataclass
+class ChatTab:
+    """The chat tab's components."""
+
+    active: gr.CheckboxGroup
+    chatbot: gr.Chatbot
+    sources_panel: gr.HTML
+    question: gr.Textbox
+    unsent: gr.Textbox  # hidden: a question whose answer failed, or the one undone, for the box (UNSENT_JS)
+    answering: gr.Checkbox  # hidden: an answer is coming (no question in the chat can be edited meanwhile)
+    send: gr.Button
+    retry: gr.Button
+    undo: gr.Button
+    follow_up_label: gr.Markdown
+    follow_ups: list[gr.Button]
+    examples: gr.Dataset
+    filters: gr.Accordion
+    period: gr.Radio
+    since: gr.Textbox
+    until: gr.Textbox
+    filter_error: gr.Markdown
+    sources: gr.Dropdown
+    k: gr.Slider
+    mode: gr.Radio
+
+
+def periods(labels: dict[str, str]) -> list[tuple[str, str]]:
+    return [(labels[key], key) for key in PERIODS]
+
+
+def modes(labels: dict[str, str], llm: str | None) -> list[tuple[str, str]]:
+    """Answer modes as (label, value): the value stays the same in every language."""
+    return [(labels["extractive"], "extractive")] + ([(f"LLM: {llm}", "llm")] if llm else [])
+
+
+def chat_tab(assistant: Assistant, labels: dict[str, str]) -> ChatTab:
+    """The active filters (one click removes one); the chat with the question box, its buttons and
+    the suggested follow-ups under it, beside the sources (on a phone: the answer, the box, then
+    the sources); then examples and filters."""
+    active = gr.CheckboxGroup(label=labels["active_filters"], visible=False, elem_id="active-filters")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3, min_width=300):  # the box under the answer: on a phone both fit one screen
+            chatbot = gr.Chatbot(label=labels["chat"], height=480, sanitize_html=True, elem_id="chat", buttons=["copy", "copy_all"],
+                                 editable="user")
+            question = gr.Textbox(label=labels["question"], placeholder=labels["placeholder"], elem_id="question",
+                                  max_length=MAX_QUESTION_CHARS)
+            unsent = gr.Textbox(visible=False)
+            answering = gr.Checkbox(False, visible=False)
+            with gr.Row(elem_id="buttons"):
+                send = gr.Button(labels["send"], variant="primary", elem_id="send", size="sm")
+                retry = gr.Button(labels["retry"], elem_id="retry", size="sm")
+                undo = gr.Button(labels["undo"], elem_id="undo", size="sm")
+            follow_up_label = gr.Markdown(visible=False, elem_id="follow-ups-label")
+            with gr.Row(elem_id="follow-ups"):
+                follow_ups = [gr.Button(visible=False, size="sm", elem_classes="follow-up") for _ in range(FOLLOW_UPS)]
+        with gr.Column(scale=2, min_width=300):
+            sources_panel = gr.HTML(render_sources([], assistant.retriever.store.article, "id"), elem_id="sources")
+    examples = gr.Examples(EXAMPLES, inputs=question, label=labels["examples"]).dataset
+    with gr.Accordion(labels["filters"], open=False, elem_id="filters") as filters:
+        period = gr.Radio(periods(labels), value="all_time", label=labels["period"], elem_id="period")
+        with gr.Row():
+            since = gr.Textbox(label=labels["since"], elem_id="since")
+            until = gr.Textbox(label=labels["until"], elem_id="until")
+        filter_error = gr.Markdown(visible=False, elem_id="filter-error")
+        sources = gr.Dropdown(assistant.retriever.store.sources(), multiselect=True, label=labels["sources"], elem_id="outlets")
+        k = gr.Slider(1, 20, value=assistant.settings.top_k, step=1, label=labels["k"])
+        choices = modes(labels, assistant.settings.llm)
+        mode = gr.Radio(choices, value=choices[0][1], label=labels["mode"])
+    return ChatTab(active, chatbot, sources_panel, question, unsent, answering, send, retry, undo, follow_up_label, follow_ups, examples, filters, period, since,
+                   until, filter_error, sources, k, mode)
+
+
+def wire_chat(assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr.State) -> None:
+    """Send (also Enter, an example or a follow-up), Retry, Undo, editing a question in the chat, and the
+    chat's own clear button;
+    the chat event is callable as /chat."""
+    def article_of(article_id: str):  # the live generation's store: an index update replaces it
+        return assistant.retriever.store.article(article_id)
+
+    suggestions = [chat.follow_up_label, *chat.follow_ups]  # the heading, then the buttons
+    hidden = [gr.update(visible=False)] * len(suggestions)
+    # Retry and Undo wait while an answer comes (each would act on the conversation before it)
+    outputs = [chat.chatbot, chat.sources_panel, chat.question, turns, chat.filter_error, chat.filters, *suggestions,
+               chat.retry, chat.undo, chat.unsent, chat.answering]
+    busy, ready, same = [gr.update(interactive=False)] * 2, [gr.update(interactive=True)] * 2, [gr.skip()] * 2
+    undo_outputs = [chat.chatbot, chat.sources_panel, chat.unsent, turns, *suggestions]
+    # nothing to ask: the chat as it was, no answer coming, and what ASKING_JS shut open again
+    nothing = [gr.skip()] * (len(outputs) - 4) + [*ready, gr.skip(), False]
+
+    def respond(message: str, conversation: list[Turn], since: str, until: str, outlets: list[str], k: float,
+                mode: str, language: str, typed: bool = True) -> Iterator[list]:
+        """Outputs: chat, sources panel, question box, conversation, filter error, filters, follow-ups, Retry,
+        Undo, the unsent question, whether an answer is coming. `typed`: the question is the box's (Enter,
+        Send, or Retry of a failed question the box holds as it was put back), so the box empties; a
+        suggested follow-up, another Retry or an edit leaves what the box holds."""
+        message = (message or "").strip()[:MAX_QUESTION_CHARS]  # the box stops typing there; a client may not
+        if not message:
+            yield nothing
+            return
+        filters, bad = parse_filters(since, until, outlets)
+        if filters is None:  # a user's mistake: said next to the field, the chat left as it was
+            error = gr.update(value=LABELS[language]["bad_date"].format(value=literal(bad)), visible=True)
+            yield [gr.skip()] * 4 + [error, gr.update(open=True)] + nothing[6:]
+            return
+        shown = chat_messages(conversation) + [{"role": "user", "content": literal(message)}, {"role": "assistant", "content": ""}]
+        llm = assistant.settings.llm if mode == "llm" else False
+        # the question shows in the chat at once; a typed question leaves the box, so that what is typed while
+        # the answer comes stays (the chat's values are plain lists: /chat in the HTTP API returns them)
+        yield [shown, gr.skip(), "" if typed else gr.skip(), gr.skip(), gr.update(visible=False), gr.skip(), *hidden,
+               *busy, "", True]
+        try:
+            for item in assistant.stream(message, history_of(conversation), filters, int(k), llm):
+                if isinstance(item, Answer):
+                    conversation = [*conversation, Turn(message, item, uuid.uuid4().hex[:12])]
+                    panel = render_sources(conversation, article_of, language)
+                    yield [chat_messages(conversation), panel, gr.skip(), conversation,
+                           gr.skip(), gr.skip(), *follow_up_buttons(conversation, language), *ready, gr.skip(), False]
+                else:
+                    shown[-1] = {"role": "assistant", "content": shown[-1]["content"] + literal(item)}
+                    yield [shown, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), *hidden, *same, gr.skip(), gr.skip()]
+        except Exception:  # our failure, not the user's: said in the chat, the question kept to ask again
+            _log.exception("answering a question from the page failed")
+            shown[-1] = {"role": "assistant", "content": LABELS[language]["server_error"]}
+            try:
+                panel = render_sources(conversation, article_of, language)
+            except Exception:  # the store itself failed: the panel is left as it was, the chat still says so
+                _log.exception("the sources of the conversation kept could not be shown")
+                panel = gr.skip()
+            # the conversation as asked from (an edit or Retry asks from an earlier turn): the turns after it are
+            # gone, and their sources; the question goes back in the box unless something is typed there (UNSENT_JS)
+            yield [shown, panel, gr.skip(), conversation, gr.update(visible=False),
+                   gr.skip(), *hidden, *ready, message, False]
+
+    def follow_up_buttons(conversation: list[Turn], language: str) -> list:
+        """The heading and the buttons of the follow-ups suggested after the conversation's last answer."""
+        answer = conversation[-1].answer if conversation else None
+        article = article_of(answer.citations[0].article_id) if answer and answer.citations else None
+        asked = " ".join(turn.question for turn in conversation)
+        questions = suggest_follow_ups(answer, article.text, asked, FOLLOW_UPS) if article else []
+        if not questions:
+            return hidden
+        heading = gr.update(value=LABELS[language]["follow_ups"], visible=True)
+        return [heading] + [gr.update(value=q, visible=True) for q in questions] + hidden[len(questions) + 1:]
+
+    def retry(conversation: list[Turn], shown: list[dict], box: str, *rest) -> Iterator[list]:
+        """The question of a failed answer the chat shows, asked again (out of the box too, when
+        the box holds it as it was put back); else the last question, its answer replaced."""
+        failed = failed_question(shown, conversation)
+        if failed:
+            yield from respond(failed, conversation, *rest, typed=(box or "").strip() == failed)
+        elif conversation:
+            yield from respond(conversation[-1].question, conversation[:-1], *rest, typed=False)
+        else:
+            yield nothing
+
+    def edit(conversation: list[Turn], since: str, until: str, outlets: list[str], k: float, mode: str, language: str,
+             event: gr.EditData) -> Iterator[list]:
+        """A question edited in the chat: the conversation from that question on is asked again (the
+        question of a failed answer, shown after the conversation's last turn, too)."""
+        turn = (event.index if isinstance(event.index, int) else event.index[0]) // 2
+        message = typed_text(event.value).strip()
+        if turn > len(conversation) or not message:  # nothing left to ask: show the conversation as it was
+            yield [chat_messages(conversation)] + nothing[1:]
+            return
+        yield from respond(message, conversation[:turn], since, until, outlets, k, mode, language, typed=False)
+
+    def ask_suggested(question: str, conversation: list[Turn], *rest) -> Iterator[list]:
+        yield from respond(question, conversation, *rest, typed=False)
+
+    def undo(conversation: list[Turn], shown: list[dict], language: str) -> Iterator[list]:
+        """The last exchange the chat shows taken back: a failed answer's, else the last turn. Its
+        question goes back in the box (UNSENT_JS: not over a question typed there), with the
+        suggestions of the answer now last (they were hidden with the one undone)."""
+        failed = failed_question(shown, conversation)
+        if not failed and not conversation:
+            yield [gr.skip()] * len(undo_outputs)
+            return
+        kept = conversation if failed else conversation[:-1]
+        yield [gr.skip(), gr.skip(), ""] + [gr.skip()] * (len(undo_outputs) - 3)  # so that the same question fills the box again
+        yield [chat_messages(kept), render_sources(kept, article_of, language), failed or conversation[-1].question, kept,
+               *follow_up_buttons(kept, language)]
+
+    filters = [chat.since, chat.until, chat.sources, chat.k, chat.mode, language]
+    answering = {"concurrency_id": "answers"}  # one limit for every way of asking (RAG_UI_CONCURRENCY)
+    # a question waiting its turn (more answers asked at once than RAG_UI_CONCURRENCY) shuts Retry, Undo and
+    # editing at once, in the browser: the answer's first step does only when it starts. (Set up before the
+    # answers: the page runs a trigger's steps in that order, and a step after an answer waited for it.)
+    asking = [chat.question.submit, chat.send.click, chat.retry.click, chat.chatbot.edit, *(b.click for b in chat.follow_ups)]
+    gr.on(asking, None, None, [chat.retry, chat.undo, chat.answering], js=ASKING_JS, queue=False, trigger_mode="multiple")
+    # Enter and Send are one event, so that a question sent while an answer comes is asked after it
+    # ("once", Gradio's default, dropped it without a word; two events would answer both at once)
+    gr.on([chat.question.submit, chat.send.click], respond, [chat.question, turns, *filters], outputs, api_name="chat",
+          trigger_mode="always_last", **answering)
+    for button in chat.follow_ups:
+        button.click(ask_suggested, [button, turns, *filters], outputs, api_visibility="private", **answering)
+    chat.retry.click(retry, [turns, chat.chatbot, chat.question, *filters], outputs, api_visibility="private", **answering)
+    chat.undo.click(undo, [turns, chat.chatbot, language], undo_outputs, api_visibility="private")
+    chat.chatbot.edit(edit, [turns, *filters], outputs, api_visibility="private", **answering)
+    # while an answer comes no question in the chat can be edited: the edit would be answered beside it. (Set
+    # by the answer, not at the trigger: a step on the same trigger ran only when a waiting answer started.)
+    chat.answering.change(lambda on: chat_editing(not on), chat.answering, chat.chatbot, queue=False,
+                          show_progress="hidden", api_visibility="private")
+    chat.chatbot.clear(lambda lang: [render_sources([], article_of, lang), [], *hidden], language,
+                       [chat.sources_panel, turns, *suggestions], api_visibility="private")
+    chat.question.change(None, chat.question, None, js=COUNTER_JS)  # in the browser: no round trip per key
+    chat.unsent.change(None, [chat.question, chat.unsent], chat.question, js=UNSENT_JS)
+    # an example fills the box: bring it into sight (on a phone the examples are under the sources, screens below it)
+    chat.examples.click(None, None, None, js="() => document.querySelector('#question textarea').scrollIntoView({block: 'center'})")
+    chat.period.input(period_dates, chat.period, [chat.since, chat.until], api_visibility="private")
+    fields = [chat.since, chat.until, chat.sources, language]
+    for field in (chat.since, chat.until):  # typed, a quick range, or a chip removed: one round trip a change
+        field.change(dates_changed, fields, [chat.active, chat.period, chat.filter_error], api_visibility="private")
+    chat.sources.change(active_filters, fields, chat.active, api_visibility="private")
+    chat.active.input(remove_filters, [chat.active, chat.since, chat.until, chat.sources],
+                      [chat.since, chat.until, chat.sources], api_visibility="private")
+
+
+def active_filters(since: str, until: str, outlets: list[str] | None, language: str) -> dict:
+    """The filters in force as ticked chips above the chat (hidden when there are none)."""
+    labels = LABELS[language]
+    chips = [(f"{labels['since_chip']} {since.strip()}", "since")] if (since or "").strip() else []
+    chips += [(f"{labels['until_chip']} {until.strip()}", "until")] if (until or "").strip() else []
+    chips += [(outlet, f"outlet:{outlet}") for outlet in outlets or []]
+    return gr.update(choices=chips, value=[value for _, value in chips], visible=bool(chips), label=labels["active_filters"])
+
+
+def dates_changed(since: str, until: str, outlets: list[str] | None, language: str) -> tuple:
+    """After a date changed: the chips, the quick range the dates are (`period_of`), and the
+    date error: hidden once the dates are dates; while one is not, the error (shown only after
+    Send) names it as it is now, so that a reply to an earlier keystroke cannot hide it. (A reply
+    to a keystroke that left the dates valid, arriving after Send's error, still hides it: the
+    window is narrowed, not closed.)"""
+    bad = parse_filters(since, until, outlets)[1]
+    error = (gr.update(visible=False) if bad is None else
+             gr.update(value=LABELS[language]["bad_date"].format(value=literal(bad))))
+    return active_filters(since, until, outlets, language), period_of(since, until), error
+
+
+def remove_filters(kept: list[str], since: str, until: str, outlets: list[str] | None) -> tuple:
+    """Clear the filters whose chip was unticked."""
+    return ("" if "since" not in kept else since, "" if "until" not in kept else until,
+            [o for o in outlets or [] if f"outlet:{o}" in kept])
+
+
+def period_of(since: str, until: str) -> str | None:
+    """The quick range the dates make ("all_time" when both are empty), None for other dates
+    (typed ones: the radio then shows no range, not "All").
+
+    Example::
+
+        period_of("", "")              # 'all_time'
+        period_of("2023-01-01", "")    # None
+    """
+    dates = ((since or "").strip(), (until or "").strip())
+    return next((period for period in PERIODS if period_dates(period) == dates), None)
+
+
+def period_dates(period: str) -> tuple[str, str]:
+    """(since, until) for a quick range ending today; both empty for all time."""
+    days = PERIODS.get(period)
+    if days is None:
+        return "", ""
+    today = dt.date.today()
+    return (today - dt.timedelta(days=days)).isoformat(), today.isoformat()
