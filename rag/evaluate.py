@@ -53,7 +53,25 @@ def _check_question(path: Path, number: int, question: str) -> None:
 
 
 def load_questions(path: Path, split: str | None = None) -> list[Question]:
-    """Parse and validate a question file (see ../shared/data/README.md for the format)."""
+    """Parse and validate a question file (see ../shared/data/README.md for the format).
+
+    Args:
+        path: a JSONL file, one question a line: id, question, answers, gold_doc, answerable
+            (and optionally split).
+        split: keep only the questions of this split ('train', 'valid'); None keeps all.
+
+    Returns:
+        The `Question`s, in file order.
+
+    Raises:
+        QuestionFileError: a line that is not a question; the message names the file, the line
+            and the field.
+
+    Example::
+
+        questions = load_questions(Path("../shared/data/news-qa/questions-dev.jsonl"), "valid")
+        len(questions), questions[0].gold_docs   # (311, frozenset({'facqa_a0633.txt'}))
+    """
     questions = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
@@ -365,6 +383,23 @@ def evaluate(assistant: Assistant, questions: Sequence[Question], k: int = 10, l
     Retrieval metrics come from the same `k` hits whatever writes the answer; `llm` answers
     through that chat model instead of extractively (the mode is part of the report); `details`,
     when given, is called with each question's `question_details`.
+
+    Args:
+        assistant: the assistant to ask, over the index of the questions' corpus.
+        questions: the questions (`load_questions`).
+        k: passages retrieved per question.
+        leave_gold_out: also ask each answerable question without its gold articles.
+        llm: answer through this chat model instead of extractively.
+        details: called with one dict per question (what `rag eval --details` writes).
+
+    Returns:
+        The report: metric name -> value (recall@k, MRR@10, EM, F1, containment, abstention,
+        latency percentiles, ...), as `rag eval` prints it.
+
+    Example::
+
+        report = evaluate(Assistant(Retriever(index)), load_questions(path, "valid"), leave_gold_out=True)
+        report["recall@1"], report["short answer F1"]
     """
     tally = Tally()
     latencies: list[float] = []

@@ -40,7 +40,17 @@ ProgressCallback = Callable[[int, int], None]
 
 @dataclass
 class BuildReport:
-    """What a build did; printed by the CLI and shown by the UI."""
+    """What a build did; printed by the CLI and shown by the UI.
+
+    Attributes:
+        added, updated, removed, unchanged, failed: articles in each case (failed: files that
+            could not be read; their articles keep what the index held).
+        chunks_embedded, chunks_reused: passages embedded now, and taken from the embedding cache.
+        seconds: how long the build took.
+        generation: the new index generation's name (None when nothing changed).
+        problems: what was wrong with each file skipped (`rag.problems.Problem`).
+        ignored: files in the corpus folder that are not articles (by their suffix).
+    """
 
     added: int = 0
     updated: int = 0
@@ -174,6 +184,28 @@ def build_index(settings: Settings, embedder: Embedder, full: bool = False, prog
     now fails to read keeps what the index already holds for it. `full` ignores the previous
     generation (vectors still come from the cache when the text and model are the same).
     `ray` ('auto' or HOST:PORT) embeds the new passages on that Ray cluster (`rag.ray_embedding`).
+
+    Args:
+        settings: where the corpus and the index are, and how to build (`rag.config.Settings`).
+        embedder: the embedding model (`rag.embeddings.embedder_for(settings)`).
+        full: rebuild every article, not only the changed ones.
+        progress: called with (passages embedded, passages to embed) as the build goes.
+        ray: a Ray cluster to embed on ('auto', or its HOST:PORT); None embeds here.
+
+    Returns:
+        A `BuildReport`; the new generation is live once it returns (readers switch to it at
+        their next `Retriever.refresh()`).
+
+    Raises:
+        IndexLocked: another build holds the index.
+        IndexProblem: the index cannot be read or written (the message says what to do); the
+            generation that was live stays live.
+
+    Example::
+
+        settings = get_settings(corpus_dir="corpus", index_dir="index")
+        print(build_index(settings, embedder_for(settings)).summary())
+        # articles: 1 added, 0 updated, 0 removed, 0 unchanged, 0 failed; chunks: 5 embedded, ...
     """
     started = time.monotonic()
     index_dir = settings.index_dir

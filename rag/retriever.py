@@ -76,7 +76,23 @@ class Filters:
 
 @dataclass(frozen=True)
 class Hit:
-    """One retrieved passage: a chunk of an article, with its sentences and scores."""
+    """One retrieved passage: a chunk of an article, with its sentences and scores.
+
+    Attributes:
+        article: the whole article (`rag.corpus.Article`); `text` is the passage's part of it.
+        chunk_id: the chunk's id in the index.
+        start, end: the passage's character offsets in `article.text`.
+        sentences: (start, end) of each of its sentences, offsets into `article.text`.
+        score: the fused score the hits are ranked by (higher is better).
+        dense_score, lexical_score: the cosine similarity of the question's and the passage's
+            vectors, and the BM25 score (None when that side did not find the passage).
+        also_in: the same story's other copies in the archive, whatever the filters.
+
+    Example::
+
+        hit = Retriever("index").search("juru bicara Kremlin", k=1)[0]
+        hit.article.title, hit.text[:60], round(hit.score, 3)
+    """
 
     article: Article
     chunk_id: int
