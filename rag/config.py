@@ -17,7 +17,8 @@ PROJECT_ROOT = _CHECKOUT if (_CHECKOUT / "pyproject.toml").is_file() else Path.c
 
 class Settings(BaseSettings):
     """Settings of the library, the CLI and the app: each field is read from the environment
-    variable `RAG_<FIELD>` (e.g. `RAG_TOP_K=5`), else its default; README "Settings" lists them.
+    variable `RAG_<FIELD>` (e.g. `RAG_TOP_K=5`), else its default; README ("Build or update the
+    index") lists them.
 
     Example::
 
