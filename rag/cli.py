@@ -102,7 +102,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_ask(args: argparse.Namespace) -> int:
     """Answer a question with numbered citations and the sources under it."""
     from rag.answer import Assistant, checked_question
-    from rag.ui_text import LABELS
+    from rag.transcript import answer_text
 
     checked_question(args.question)  # before the model loads
     settings = _settings(args)
@@ -110,21 +110,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))
         return 0
-    print(answer.text)
-    if not answer.abstained:
-        print()
-        if answer.sureness:  # the reader's probability that the article answers, labelled as the page labels it
-            print(f"confidence {answer.confidence:.2f} ({LABELS['en'][answer.sureness]})")
-        for source in answer.sources:
-            meta = " · ".join(str(x) for x in (source.source, source.published, source.url) if x)
-            print(f"[{source.n}] {source.title}" + (f" — {meta}" if meta else ""))
-            if source.also_in:
-                print("    also in: " + ", ".join(" ".join(str(x) for x in (c["source"] or c["title"], c["published"]) if x)
-                                            for c in source.also_in))
-            for citation in answer.citations:
-                if citation.n == source.n:
-                    page = f"p. {citation.page}, " if citation.page else ""
-                    print(f"    “{citation.sentence}” ({page}chars {citation.start}–{citation.end})")
+    print(answer_text(answer), end="")
     if answer.notice:
         print(f"\n{answer.notice}", file=sys.stderr)
     return 0

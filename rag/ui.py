@@ -16,7 +16,7 @@ import gradio as gr
 
 from rag.answer import Assistant
 from rag.articles import Archive
-from rag.ui_chat import active_filters, chat_tab, modes, periods, wire_chat
+from rag.ui_chat import KEPT_FOR, active_filters, chat_tab, modes, periods, wire_chat
 from rag.ui_index import ARTICLE_COLUMNS, article_list, auto_status, index_stats, index_tab, index_views, wire_index
 from rag.ui_render import Turn, render_sources
 from rag.ui_text import GRADIO_TOOLTIPS, LABELS, LANGUAGES
@@ -173,7 +173,7 @@ def build_ui(assistant: Assistant, archive: Archive) -> gr.Blocks:
         page.launch(**page_options())
     """
     labels = LABELS["id"]
-    with gr.Blocks(title="Arsip Berita") as page:
+    with gr.Blocks(title="Arsip Berita", delete_cache=(KEPT_FOR, KEPT_FOR)) as page:  # uploads and downloads, swept daily
         language = gr.State("id")
         turns = gr.State([])
         with gr.Row():
@@ -197,7 +197,7 @@ def build_ui(assistant: Assistant, archive: Archive) -> gr.Blocks:
                     gr.update(visible=False), gr.update(visible=False)]  # as do a date error and a pending delete
 
         components = [title, language_choice, chat_tab_, index_tab_, chat.chatbot, chat.question, chat.send, chat.retry,
-                      chat.undo, chat.examples, chat.filters, chat.period, chat.since, chat.until, chat.sources, chat.k,
+                      chat.undo, chat.download, chat.examples, chat.filters, chat.period, chat.since, chat.until, chat.sources, chat.k,
                       chat.mode, index.access, index.token, index.files, index.update, index.article_query,
                       index.delete_id, index.delete, index.confirm, index.cancel, chat.follow_up_label]
         language_choice.change(switch, [language_choice, turns, index.article_query, index.offset, chat.since, chat.until,
@@ -219,7 +219,7 @@ def relabel(labels: dict[str, str], writable: bool, llm: str | None) -> list:
     return [gr.update(value=labels["title"]), gr.update(label=labels["language"]), gr.update(label=labels["chat_tab"]),
             gr.update(label=labels["index_tab"]), gr.update(label=labels["chat"]),
             gr.update(label=labels["question"], placeholder=labels["placeholder"]),
-            gr.update(value=labels["send"]), gr.update(value=labels["retry"]), gr.update(value=labels["undo"]),
+            gr.update(value=labels["send"]), gr.update(value=labels["retry"]), gr.update(value=labels["undo"]), gr.update(label=labels["download"]),
             gr.update(label=labels["examples"]), gr.update(label=labels["filters"]),
             gr.update(label=labels["period"], choices=periods(labels)), gr.update(label=labels["since"]),
             gr.update(label=labels["until"]), gr.update(label=labels["sources"]), gr.update(label=labels["k"]),

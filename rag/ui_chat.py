@@ -12,15 +12,21 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import shutil
+import tempfile
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import gradio as gr
 
 from rag.answer import MAX_QUESTION_CHARS, Answer, Assistant
 from rag.followups import suggest_follow_ups
 from rag.retriever import Filters
+from rag.transcript import conversation_text
 from rag.ui_render import Turn, literal, render_reply, render_sources, typed_text
 from rag.ui_text import EXAMPLES, LABELS
 
@@ -28,6 +34,8 @@ _log = logging.getLogger(__name__)
 
 
 FOLLOW_UPS = 3  # suggested follow-up buttons under the question box
+KEPT_FOR = 86_400  # seconds a conversation's file stays downloadable (the page's file cache is swept as often)
+FILE_NAMES = {"id": "arsip-berita", "en": "news-archive"}
 PERIODS = {"all_time": None, "last_7": 7, "last_30": 30, "last_365": 365}
 
 
@@ -111,6 +119,7 @@ class ChatTab:
     send: gr.Button
     retry: gr.Button
     undo: gr.Button
+    download: gr.DownloadButton  # the conversation as a text file (rag.transcript), once there is one
     follow_up_label: gr.Markdown
     follow_ups: list[gr.Button]
     examples: gr.Dataset
@@ -150,6 +159,7 @@ def chat_tab(assistant: Assistant, labels: dict[str, str]) -> ChatTab:
                 send = gr.Button(labels["send"], variant="primary", elem_id="send", size="sm")
                 retry = gr.Button(labels["retry"], elem_id="retry", size="sm")
                 undo = gr.Button(labels["undo"], elem_id="undo", size="sm")
+                download = gr.DownloadButton(labels["download"], elem_id="download", size="sm", visible=False)
             follow_up_label = gr.Markdown(visible=False, elem_id="follow-ups-label")
             with gr.Row(elem_id="follow-ups"):
                 follow_ups = [gr.Button(visible=False, size="sm", elem_classes="follow-up") for _ in range(FOLLOW_UPS)]
@@ -166,8 +176,23 @@ def chat_tab(assistant: Assistant, labels: dict[str, str]) -> ChatTab:
         k = gr.Slider(1, 20, value=assistant.settings.top_k, step=1, label=labels["k"])
         choices = modes(labels, assistant.settings.llm)
         mode = gr.Radio(choices, value=choices[0][1], label=labels["mode"])
-    return ChatTab(active, chatbot, sources_panel, question, unsent, answering, send, retry, undo, follow_up_label, follow_ups, examples, filters, period, since,
+    return ChatTab(active, chatbot, sources_panel, question, unsent, answering, send, retry, undo, download, follow_up_label, follow_ups, examples, filters, period, since,
                    until, filter_error, sources, k, mode)
+
+
+def conversation_file(conversation: Sequence[Turn], language: str) -> Path:
+    """The conversation as a text file to download (`rag.transcript.conversation_text`), e.g.
+    arsip-berita-2026-12-04-1630.txt, in a folder of this process's; files there older than
+    `KEPT_FOR` are removed, so that a server's disk does not fill with them."""
+    folder = Path(tempfile.gettempdir()) / f"rag-conversations-{os.getpid()}"
+    folder.mkdir(exist_ok=True)
+    for old in folder.iterdir():
+        if time.time() - old.stat().st_mtime > KEPT_FOR:
+            shutil.rmtree(old, ignore_errors=True)
+    when = dt.datetime.now()
+    path = Path(tempfile.mkdtemp(dir=folder)) / f"{FILE_NAMES[language]}-{when:%Y-%m-%d-%H%M}.txt"
+    path.write_text(conversation_text([(turn.question, turn.answer) for turn in conversation], language, when), encoding="utf-8")
+    return path
 
 
 def wire_chat(assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr.State) -> None:
@@ -289,19 +314,30 @@ def wire_chat(assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr
     gr.on(asking, None, None, [chat.retry, chat.undo, chat.answering], js=ASKING_JS, queue=False, trigger_mode="multiple")
     # Enter and Send are one event, so that a question sent while an answer comes is asked after it
     # ("once", Gradio's default, dropped it without a word; two events would answer both at once)
-    gr.on([chat.question.submit, chat.send.click], respond, [chat.question, turns, *filters], outputs, api_name="chat",
-          trigger_mode="always_last", **answering)
-    for button in chat.follow_ups:
-        button.click(ask_suggested, [button, turns, *filters], outputs, api_visibility="private", **answering)
-    chat.retry.click(retry, [turns, chat.chatbot, chat.question, *filters], outputs, api_visibility="private", **answering)
-    chat.undo.click(undo, [turns, chat.chatbot, language], undo_outputs, api_visibility="private")
-    chat.chatbot.edit(edit, [turns, *filters], outputs, api_visibility="private", **answering)
+    changing = [  # every event that changes the conversation
+        gr.on([chat.question.submit, chat.send.click], respond, [chat.question, turns, *filters], outputs, api_name="chat",
+              trigger_mode="always_last", **answering),
+        *(button.click(ask_suggested, [button, turns, *filters], outputs, api_visibility="private", **answering)
+          for button in chat.follow_ups),
+        chat.retry.click(retry, [turns, chat.chatbot, chat.question, *filters], outputs, api_visibility="private", **answering),
+        chat.undo.click(undo, [turns, chat.chatbot, language], undo_outputs, api_visibility="private"),
+        chat.chatbot.edit(edit, [turns, *filters], outputs, api_visibility="private", **answering),
+        chat.chatbot.clear(lambda lang: [render_sources([], article_of, lang), [], *hidden], language,
+                           [chat.sources_panel, turns, *suggestions], api_visibility="private")]
     # while an answer comes no question in the chat can be edited: the edit would be answered beside it. (Set
     # by the answer, not at the trigger: a step on the same trigger ran only when a waiting answer started.)
     chat.answering.change(lambda on: chat_editing(not on), chat.answering, chat.chatbot, queue=False,
                           show_progress="hidden", api_visibility="private")
-    chat.chatbot.clear(lambda lang: [render_sources([], article_of, lang), [], *hidden], language,
-                       [chat.sources_panel, turns, *suggestions], api_visibility="private")
+
+    def downloadable(conversation: list[Turn], language: str) -> dict:
+        """The conversation to download as it is now, in the page's language; hidden while there is none."""
+        return gr.update(value=conversation_file(conversation, language) if conversation else None, visible=bool(conversation))
+
+    keep = {"fn": downloadable, "inputs": [turns, language], "outputs": chat.download, "queue": False,
+            "show_progress": "hidden", "api_visibility": "private"}
+    for event in changing:  # (turns.change cannot: gradio hashes a State to see it change, and an Answer has no hash)
+        event.then(**keep)
+    language.change(**keep)
     chat.question.change(None, chat.question, None, js=COUNTER_JS)  # in the browser: no round trip per key
     chat.unsent.change(None, [chat.question, chat.unsent], chat.question, js=UNSENT_JS)
     # an example fills the box: bring it into sight (on a phone the examples are under the sources, screens below it)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import platform
+import re
 import shutil
 import statistics
 import time
@@ -525,6 +526,41 @@ def test_a_question_waiting_for_other_users_answers_shuts_retry_undo_and_editing
         expect(mine.locator("#undo")).to_be_enabled()
         mine.locator("#chat [data-testid='user']").first.hover()
         expect(mine.locator(EDIT_BUTTON)).to_have_count(2)
+
+
+def test_the_conversation_downloads_as_text_with_every_quote_where_it_stands(page, server):
+    """A researcher keeps what the archive said: the conversation downloads as a text file, each
+    question with its answer and sources, every quoted sentence with its place in the article, in
+    the page's language; there is nothing to download before the first answer and after the last is undone."""
+    clear_chat(page)
+    expect(page.locator("#download")).to_be_hidden()
+    questions = ["Siapa juru bicara Kremlin?", "Apa yang dikatakan Lavrov tentang perluasan NATO?"]
+    for question in questions:
+        ask(page, question)
+    with page.expect_download() as download:
+        page.click("#download")
+    assert download.value.suggested_filename.startswith("arsip-berita-") and download.value.suggested_filename.endswith(".txt")
+    text = Path(download.value.path()).read_text(encoding="utf-8")
+    assert text.startswith("Arsip Berita: percakapan, ") and "Menurut arsip: Dmitry Peskov" in text
+    assert f"\n1. {questions[0]}\n" in text and f"\n2. {questions[1]}\n" in text and "keyakinan 0." in text
+    quotes = re.findall(r"“(.+)” \(karakter (\d+)–(\d+)\)", text)
+    assert len(quotes) >= 2
+    article = page.request.get(f"{server.url}/api/articles/000_b0a4adb478896665.md").json()
+    assert all(article["text"][int(start):int(end)] == sentence for sentence, start, end in quotes), quotes
+    assert "[1] Rusia Lontarkan Serangkaian Ancaman saat Para Pemimpin NATO Berkumpul di Vilnius — Al Jazeera · 2023-07-11" in text
+    page.screenshot(path=SHOTS / "29-download-conversation.png")
+    page.get_by_role("radio", name="English").check()  # the file follows the page's language
+    expect(page.locator("#download")).to_have_text("Download")
+    with page.expect_download() as download:
+        page.click("#download")
+    english = Path(download.value.path()).read_text(encoding="utf-8")
+    assert download.value.suggested_filename.startswith("news-archive-") and english.startswith("News Archive: conversation, ")
+    assert re.findall(r"“(.+)” \(chars (\d+)–(\d+)\)", english) == quotes
+    page.get_by_role("radio", name="Bahasa Indonesia").check()
+    expect(page.locator("#download")).to_have_text("Unduh")
+    for _ in questions:
+        page.click("#undo")
+    expect(page.locator("#download")).to_be_hidden()
 
 
 def test_the_question_bubble_shows_exactly_what_was_typed(page):
