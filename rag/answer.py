@@ -181,6 +181,20 @@ class Answer:
             return None
         return "confident" if self.confidence >= CONFIDENT else "unsure"
 
+    @classmethod
+    def from_json(cls, data: dict) -> Answer:
+        """The answer `to_json` wrote (without `hits`): e.g. one `POST /api/ask` returned, or the
+        conversation the page keeps in the browser.
+
+        Example::
+
+            Answer.from_json(answer.to_json()).citations == answer.citations   # True
+        """
+        return cls(data["answer"], [Citation(**c) for c in data["citations"]], [Source(**s) for s in data["sources"]],
+                   data["abstained"], data["language"], notice=data.get("notice"), unsupported=list(data.get("unsupported") or []),
+                   removed_citations=list(data.get("removed_citations") or []), short_answer=data.get("short_answer"),
+                   confidence=data.get("confidence"))
+
     def to_json(self) -> dict:
         """The answer as `rag ask --json` and `POST /api/ask` return it (the shape the API's
         schema documents)."""

@@ -176,6 +176,8 @@ def build_ui(assistant: Assistant, archive: Archive) -> gr.Blocks:
     with gr.Blocks(title="Arsip Berita", delete_cache=(KEPT_FOR, KEPT_FOR)) as page:  # uploads and downloads, swept daily
         language = gr.State("id")
         turns = gr.State([])
+        # the conversation, kept in this browser (encrypted with a key of this server's run, so a restart forgets it)
+        saved = gr.BrowserState([], storage_key="rag-conversation")
         with gr.Row():
             title = gr.Markdown(labels["title"])
             language_choice = gr.Radio(list(LANGUAGES), value="Bahasa Indonesia", label=labels["language"], scale=0,
@@ -184,7 +186,7 @@ def build_ui(assistant: Assistant, archive: Archive) -> gr.Blocks:
             chat = chat_tab(assistant, labels)
         with gr.Tab(labels["index_tab"], elem_id="index-tab") as index_tab_:
             index = index_tab(assistant, archive, labels)
-        wire_chat(assistant, chat, turns, language)
+        wire_chat(page, assistant, chat, turns, language, saved)
         wire_index(assistant, archive, index, chat.sources, language)
 
         def switch(choice: str, conversation: list[Turn], query: str, offset: int, since: str, until: str,

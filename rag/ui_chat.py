@@ -195,10 +195,32 @@ def conversation_file(conversation: Sequence[Turn], language: str) -> Path:
     return path
 
 
-def wire_chat(assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr.State) -> None:
+def stored(conversation: Sequence[Turn]) -> list[dict]:
+    """The conversation as the browser keeps it between visits (JSON: each question, its answer as
+    `Answer.to_json` writes it, and the answer's id)."""
+    return [{"question": turn.question, "answer": turn.answer.to_json(), "id": turn.answer_id} for turn in conversation]
+
+
+def restored(kept: list[dict] | None) -> list[Turn]:
+    """The conversation `stored` kept; [] when there is none, or when it is not one this version
+    reads (one line in the log).
+
+    Example::
+
+        restored(stored(conversation)) == conversation   # True
+    """
+    try:
+        return [Turn(item["question"], Answer.from_json(item["answer"]), item["id"]) for item in kept or []]
+    except (KeyError, TypeError, ValueError) as error:
+        _log.warning("a conversation kept in a browser could not be read (%s); the chat starts empty", error)
+        return []
+
+
+def wire_chat(page: gr.Blocks, assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr.State,
+              saved: gr.BrowserState) -> None:
     """Send (also Enter, an example or a follow-up), Retry, Undo, editing a question in the chat, and the
-    chat's own clear button;
-    the chat event is callable as /chat."""
+    chat's own clear button; the conversation kept in the browser (`saved`) between visits of the
+    `page`, and to download; the chat event is callable as /chat."""
     def article_of(article_id: str):  # the live generation's store: an index update replaces it
         return assistant.retriever.store.article(article_id)
 
@@ -333,11 +355,26 @@ def wire_chat(assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr
         """The conversation to download as it is now, in the page's language; hidden while there is none."""
         return gr.update(value=conversation_file(conversation, language) if conversation else None, visible=bool(conversation))
 
-    keep = {"fn": downloadable, "inputs": [turns, language], "outputs": chat.download, "queue": False,
+    def keep(conversation: list[Turn], language: str) -> tuple[dict, list[dict]]:
+        """After the conversation or the language changed: the file to download, and what the browser keeps."""
+        return downloadable(conversation, language), stored(conversation)
+
+    def restore(kept: list[dict] | None, language: str) -> list:
+        """At page load: the conversation the browser kept, shown as it was (the chat, the sources, the
+        suggestions, the file to download); nothing changes when it kept none."""
+        conversation = restored(kept)
+        if not conversation:
+            return [gr.skip()] * (4 + len(suggestions))
+        return [conversation, chat_messages(conversation), render_sources(conversation, article_of, language),
+                *follow_up_buttons(conversation, language), downloadable(conversation, language)]
+
+    kept = {"fn": keep, "inputs": [turns, language], "outputs": [chat.download, saved], "queue": False,
             "show_progress": "hidden", "api_visibility": "private"}
     for event in changing:  # (turns.change cannot: gradio hashes a State to see it change, and an Answer has no hash)
-        event.then(**keep)
-    language.change(**keep)
+        event.then(**kept)
+    language.change(**kept)
+    page.load(restore, [saved, language], [turns, chat.chatbot, chat.sources_panel, *suggestions, chat.download],
+              js="(kept, language) => [kept, window.ragLanguage()]", api_visibility="private")  # the language the page loads in
     chat.question.change(None, chat.question, None, js=COUNTER_JS)  # in the browser: no round trip per key
     chat.unsent.change(None, [chat.question, chat.unsent], chat.question, js=UNSENT_JS)
     # an example fills the box: bring it into sight (on a phone the examples are under the sources, screens below it)

@@ -12,7 +12,7 @@ import pytest
 from conftest import PROJECT, text_on_disk, write
 
 from rag.language import detect_language
-from rag.answer import CONFIDENT, Assistant, followed_question, previous_short_answer, retrieval_query
+from rag.answer import CONFIDENT, Answer, Assistant, followed_question, previous_short_answer, retrieval_query
 from rag.followups import suggest_follow_ups
 from rag.indexer import build_index
 from rag.retriever import Filters, Retriever
@@ -57,6 +57,14 @@ def test_indonesian_question_cites_the_exact_sentence(assistant):
     assert "Lavrov" in answer.citations[0].sentence and answer.citations[0].article_id == "seed.md"
     assert answer.sources[0].title.startswith("Rusia") and answer.sources[0].published == "2023-07-11"
     check_citations(answer, assistant.settings.corpus_dir)
+
+
+def test_an_answer_read_back_from_its_json_is_the_same(assistant):
+    """What the API returns and the page keeps in the browser reads back into the same answer."""
+    answer = assistant.answer("Siapa juru bicara Kremlin?")
+    back = Answer.from_json(json.loads(json.dumps(answer.to_json(), ensure_ascii=False)))
+    assert back.hits == [] and back == Answer(**{**answer.__dict__, "hits": []})
+    assert back.citations[0].sentence.startswith("Juru bicara Kremlin Dmitry Peskov") and back.confidence == answer.confidence
 
 
 def test_english_question_gets_an_english_frame_and_verbatim_quotes(assistant):

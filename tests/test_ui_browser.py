@@ -563,6 +563,35 @@ def test_the_conversation_downloads_as_text_with_every_quote_where_it_stands(pag
     expect(page.locator("#download")).to_be_hidden()
 
 
+def test_the_conversation_is_there_again_after_a_reload(page, server):
+    """Kept in the browser: a reload (or a visit later, until the server restarts) shows the
+    conversation as it was, its citations opening their sentences and Undo acting on it; the chat's
+    trash button forgets it."""
+    with contextlib.closing(page.context.browser.new_page(viewport={"width": 1400, "height": 1000})) as tab:
+        tab.goto(server.url + "/")
+        tab.wait_for_selector("#question textarea")
+        ask(tab, "Siapa juru bicara Kremlin?")
+        ask(tab, "Apa yang dikatakan Lavrov tentang perluasan NATO?")
+        asked, replies = questions_shown(tab), tab.locator("#chat [data-testid='bot']").all_inner_texts()
+        tab.reload()
+        tab.wait_for_selector("#sources [data-turn='2']", timeout=30_000)
+        assert questions_shown(tab) == asked and tab.locator("#chat [data-testid='bot']").all_inner_texts() == replies
+        expect(tab.locator("#download")).to_be_visible()
+        tab.locator("#chat a[href='#cite-1-1']").click()  # the first answer's [1]: its sentence, highlighted
+        expect(tab.locator("mark.focused")).to_contain_text("Juru bicara Kremlin Dmitry Peskov")
+        tab.screenshot(path=SHOTS / "30-conversation-after-reload.png")
+        tab.click("#undo")
+        user_bubbles(tab, 1)
+        tab.reload()
+        tab.wait_for_selector("#sources [data-turn='1']", timeout=30_000)
+        assert questions_shown(tab) == asked[:1]
+        clear_chat(tab)
+        tab.reload()
+        tab.wait_for_selector("#question textarea")
+        tab.wait_for_timeout(1_000)  # what the load would restore has come by then
+        assert questions_shown(tab) == [] and tab.locator("#download").is_hidden()
+
+
 def test_the_question_bubble_shows_exactly_what_was_typed(page):
     typed = "Berapa harga cabai <b>rawit</b> di *Bandung*?"
     ask(page, typed, new_conversation=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import json
 from dataclasses import replace
 
 from rag.answer import Answer, Citation, Source
@@ -128,6 +129,17 @@ def test_the_article_list_says_which_page_it_shows(archive, embedder):
     assert article_table(listing, "", "en", offset=120, limit=40)[1:3] == (caption, 80)
     rows, caption, _, _ = article_table(listing, "", "en")
     assert len(rows) == 90 and caption == "90 articles"
+
+
+def test_the_conversation_kept_in_the_browser_reads_back_or_starts_empty():
+    """The page keeps the conversation in the browser (`stored`) and shows it again at the next
+    visit (`restored`); what it cannot read (another version's, or tampered with) starts an empty chat."""
+    from rag.ui_chat import restored, stored
+
+    conversation = [Turn("Siapa Menteri Luar Negeri Rusia?", answer(), "id1")]
+    assert restored(json.loads(json.dumps(stored(conversation)))) == conversation
+    assert restored([{"question": "Siapa?", "answer": {"answer": "Sergey Lavrov"}, "id": "id1"}]) == []
+    assert restored(None) == [] and restored([]) == []
 
 
 def test_a_failed_answer_is_told_from_the_conversation_by_its_question():
