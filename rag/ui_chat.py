@@ -36,6 +36,7 @@ _log = logging.getLogger(__name__)
 FOLLOW_UPS = 3  # suggested follow-up buttons under the question box
 KEPT_FOR = 86_400  # seconds a conversation's file stays downloadable (the page's file cache is swept as often)
 FILE_NAMES = {"id": "arsip-berita", "en": "news-archive"}
+KEPT_TURNS = 100  # the questions a browser keeps (~2-8 KB each, well under its ~5 MB of local storage)
 PERIODS = {"all_time": None, "last_7": 7, "last_30": 30, "last_365": 365}
 
 
@@ -197,8 +198,9 @@ def conversation_file(conversation: Sequence[Turn], language: str) -> Path:
 
 def stored(conversation: Sequence[Turn]) -> list[dict]:
     """The conversation as the browser keeps it between visits (JSON: each question, its answer as
-    `Answer.to_json` writes it, and the answer's id)."""
-    return [{"question": turn.question, "answer": turn.answer.to_json(), "id": turn.answer_id} for turn in conversation]
+    `Answer.to_json` writes it, and the answer's id): the last `KEPT_TURNS`."""
+    return [{"question": turn.question, "answer": turn.answer.to_json(), "id": turn.answer_id}
+            for turn in conversation[-KEPT_TURNS:]]
 
 
 def restored(kept: list[dict] | None) -> list[Turn]:

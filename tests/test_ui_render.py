@@ -134,12 +134,14 @@ def test_the_article_list_says_which_page_it_shows(archive, embedder):
 def test_the_conversation_kept_in_the_browser_reads_back_or_starts_empty():
     """The page keeps the conversation in the browser (`stored`) and shows it again at the next
     visit (`restored`); what it cannot read (another version's, or tampered with) starts an empty chat."""
-    from rag.ui_chat import restored, stored
+    from rag.ui_chat import KEPT_TURNS, restored, stored
 
     conversation = [Turn("Siapa Menteri Luar Negeri Rusia?", answer(), "id1")]
     assert restored(json.loads(json.dumps(stored(conversation)))) == conversation
     assert restored([{"question": "Siapa?", "answer": {"answer": "Sergey Lavrov"}, "id": "id1"}]) == []
     assert restored(None) == [] and restored([]) == []
+    long = [Turn(f"Pertanyaan {n}?", answer(), f"id{n}") for n in range(KEPT_TURNS + 5)]
+    assert restored(stored(long)) == long[5:]  # the browser's storage stays small
 
 
 def test_a_failed_answer_is_told_from_the_conversation_by_its_question():
