@@ -10,6 +10,7 @@ opening its own article.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -188,8 +189,9 @@ def conversation_file(conversation: Sequence[Turn], language: str) -> Path:
     folder = Path(tempfile.gettempdir()) / f"rag-conversations-{os.getpid()}"
     folder.mkdir(exist_ok=True)
     for old in folder.iterdir():
-        if time.time() - old.stat().st_mtime > KEPT_FOR:
-            shutil.rmtree(old, ignore_errors=True)
+        with contextlib.suppress(FileNotFoundError):  # another session's sweep may have taken it
+            if time.time() - old.stat().st_mtime > KEPT_FOR:
+                shutil.rmtree(old, ignore_errors=True)
     when = dt.datetime.now()
     path = Path(tempfile.mkdtemp(dir=folder)) / f"{FILE_NAMES[language]}-{when:%Y-%m-%d-%H%M}.txt"
     path.write_text(conversation_text([(turn.question, turn.answer) for turn in conversation], language, when), encoding="utf-8")

@@ -144,6 +144,22 @@ def test_the_conversation_kept_in_the_browser_reads_back_or_starts_empty():
     assert restored(stored(long)) == long[5:]  # the browser's storage stays small
 
 
+def test_conversation_files_older_than_a_day_are_swept_away():
+    """Each change of a conversation writes its file to download; a server's disk does not fill with them."""
+    import os
+    import time
+
+    from rag.ui_chat import KEPT_FOR, conversation_file
+
+    conversation = [Turn("Siapa Menteri Luar Negeri Rusia?", answer(), "id1")]
+    old = conversation_file(conversation, "id")
+    assert old.name.startswith("arsip-berita-") and "1. Siapa Menteri Luar Negeri Rusia?" in old.read_text(encoding="utf-8")
+    stale = time.time() - KEPT_FOR - 60
+    os.utime(old.parent, (stale, stale))
+    new = conversation_file(conversation, "en")
+    assert new.exists() and new.name.startswith("news-archive-") and not old.exists()
+
+
 def test_a_failed_answer_is_told_from_the_conversation_by_its_question():
     """After a failed answer the chat shows its question past the conversation's last turn:
     Retry asks it and Undo takes it back (`failed_question`); without one, they act on the last turn."""
