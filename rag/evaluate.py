@@ -169,6 +169,12 @@ def contains_answer(text: str, answers: Sequence[str]) -> bool:
     return any(answer.lower() in lowered for answer in answers if answer.strip())
 
 
+def first_quote_holds(answer: Answer, answers: Sequence[str]) -> bool:
+    """Does the answer's first quoted sentence hold one of the gold `answers`? (What a user reads
+    first; False when it quotes nothing.)"""
+    return bool(answer.citations) and contains_answer(answer.citations[0].sentence, answers)
+
+
 def normalise_answer(text: str) -> str:
     """SQuAD's normalisation: lower case, punctuation deleted, no English articles, single
     spaces (Indonesian has no articles; its punctuation is the same)."""
@@ -263,7 +269,7 @@ def score_answer(tally: Tally, question: Question, answer: Answer, file_texts: d
     predicted = short_answer(answer)
     tally.exact += exact_match(predicted, question.answers)
     tally.f1 += token_f1(predicted, question.answers)
-    holds = bool(answer.citations) and contains_answer(answer.citations[0].sentence, question.answers)
+    holds = first_quote_holds(answer, question.answers)
     tally.contained_first += holds
     tally.wrong += not holds
     tally.contained_any += contains_answer(answer.text, question.answers)
@@ -295,7 +301,7 @@ def question_details(question: Question, answer: Answer, seconds: float, without
         "gold_rank": first_gold_rank([hit.article.id for hit in answer.hits], question.gold_docs),
         "abstained": answer.abstained, "short_answer": answer.short_answer, "confidence": answer.confidence,
         "first_quote": first.sentence if first else None, "first_quote_article": first.article_id if first else None,
-        "first_quote_holds_answer": bool(first) and contains_answer(first.sentence, question.answers),
+        "first_quote_holds_answer": first_quote_holds(answer, question.answers),
         "exact_match": exact_match(short_answer(answer), question.answers) if answered else 0.0,
         "f1": round(token_f1(short_answer(answer), question.answers), 3) if answered else 0.0,
         "latency_ms": round(seconds * 1000, 1),
@@ -305,7 +311,7 @@ def question_details(question: Question, answer: Answer, seconds: float, without
         row["leave_gold_out"] = {
             "abstained": without.abstained, "short_answer": without.short_answer, "confidence": without.confidence,
             "first_quote": quoted.sentence if quoted else None, "first_quote_article": quoted.article_id if quoted else None,
-            "first_quote_holds_answer": bool(quoted) and contains_answer(quoted.sentence, question.answers),
+            "first_quote_holds_answer": first_quote_holds(without, question.answers),
         }
     return row
 
@@ -421,7 +427,7 @@ def evaluate(assistant: Assistant, questions: Sequence[Question], k: int = 10, l
             without = assistant.answer(question.question, k=k, filters=Filters(exclude_articles=question.gold_docs), llm=llm or False)
             tally.left_out += 1
             tally.abstained_without_gold += without.abstained
-            elsewhere = bool(without.citations) and contains_answer(without.citations[0].sentence, question.answers)
+            elsewhere = first_quote_holds(without, question.answers)
             tally.answered_elsewhere += elsewhere
             tally.wrong += not without.abstained and not elsewhere
         if details:

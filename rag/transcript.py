@@ -15,12 +15,6 @@ from collections.abc import Sequence
 from rag.answer import Answer
 from rag.ui_text import LABELS, format_date
 
-WORDS = {
-    "id": {"confidence": "keyakinan", "chars": "karakter", "title": "Arsip Berita: percakapan", "question": "Pertanyaan"},
-    "en": {"confidence": "confidence", "chars": "chars", "title": "News Archive: conversation", "question": "Question"},
-}
-
-
 def answer_text(answer: Answer, language: str = "en") -> str:
     """The answer, then (unless it abstains) how sure the reader is and each source with the
     sentences quoted from it.
@@ -43,12 +37,12 @@ def answer_text(answer: Answer, language: str = "en") -> str:
         # [1] Rusia Lontarkan Serangkaian Ancaman ... — Al Jazeera · 2023-07-11 · https://...
         #     “Juru bicara Kremlin Dmitry Peskov mengatakan ...” (chars 1523–1650)
     """
-    labels, words = LABELS[language], WORDS[language]
+    labels = LABELS[language]
     lines = [answer.text]
     if not answer.abstained:
         lines.append("")
         if answer.sureness:  # the reader's probability that the article answers, labelled as the page labels it
-            lines.append(f"{words['confidence']} {answer.confidence:.2f} ({labels[answer.sureness]})")
+            lines.append(f"{labels['kept_confidence']} {answer.confidence:.2f} ({labels[answer.sureness]})")
         for source in answer.sources:
             meta = " · ".join(str(x) for x in (source.source, source.published, source.url) if x)
             lines.append(f"[{source.n}] {source.title}" + (f" — {meta}" if meta else ""))
@@ -58,7 +52,7 @@ def answer_text(answer: Answer, language: str = "en") -> str:
             for citation in answer.citations:
                 if citation.n == source.n:
                     page = labels["page"].format(n=citation.page) + ", " if citation.page else ""
-                    lines.append(f"    “{citation.sentence}” ({page}{words['chars']} {citation.start}–{citation.end})")
+                    lines.append(f"    “{citation.sentence}” ({page}{labels['kept_chars']} {citation.start}–{citation.end})")
     return "\n".join(lines) + "\n"
 
 
@@ -80,8 +74,7 @@ def conversation_text(turns: Sequence[tuple[str, Answer]], language: str, when: 
         # ['Arsip Berita: percakapan, 4 Desember 2026 16:30', '', '1. Siapa juru bicara Kremlin?']
     """
     when = when or dt.datetime.now()
-    words = WORDS[language]
-    parts = [f"{words['title']}, {format_date(when.date().isoformat(), language)} {when:%H:%M}\n"]
+    parts = [f"{LABELS[language]['kept_title']}, {format_date(when.date().isoformat(), language)} {when:%H:%M}\n"]
     for number, (question, answer) in enumerate(turns, 1):
         parts.append(f"{number}. {question}\n\n{answer_text(answer, language)}")
     return "\n".join(parts)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import os
 import shutil
 import tempfile
 import time
@@ -36,7 +35,10 @@ _log = logging.getLogger(__name__)
 
 FOLLOW_UPS = 3  # suggested follow-up buttons under the question box
 KEPT_FOR = 86_400  # seconds a conversation's file stays downloadable (the page's file cache is swept as often)
-FILE_NAMES = {"id": "arsip-berita", "en": "news-archive"}
+# one folder for every server process (a restarted one sweeps what the one before left), swept hourly
+CONVERSATIONS = Path(tempfile.gettempdir()) / "rag-conversations"
+SWEEP_EVERY = 3_600
+_swept = [0.0]  # when this process last swept it
 KEPT_TURNS = 100  # the questions a browser keeps (~2-8 KB each, well under its ~5 MB of local storage)
 PERIODS = {"all_time": None, "last_7": 7, "last_30": 30, "last_365": 365}
 
@@ -184,16 +186,18 @@ def chat_tab(assistant: Assistant, labels: dict[str, str]) -> ChatTab:
 
 def conversation_file(conversation: Sequence[Turn], language: str) -> Path:
     """The conversation as a text file to download (`rag.transcript.conversation_text`), e.g.
-    arsip-berita-2026-12-04-1630.txt, in a folder of this process's; files there older than
-    `KEPT_FOR` are removed, so that a server's disk does not fill with them."""
-    folder = Path(tempfile.gettempdir()) / f"rag-conversations-{os.getpid()}"
+    arsip-berita-2026-12-04-1630.txt, in `CONVERSATIONS`; files there older than `KEPT_FOR` are
+    removed (at most every `SWEEP_EVERY` seconds), so that a server's disk does not fill with them."""
+    folder = CONVERSATIONS
     folder.mkdir(exist_ok=True)
-    for old in folder.iterdir():
-        with contextlib.suppress(FileNotFoundError):  # another session's sweep may have taken it
-            if time.time() - old.stat().st_mtime > KEPT_FOR:
-                shutil.rmtree(old, ignore_errors=True)
+    if time.time() - _swept[0] > SWEEP_EVERY:  # not at every answer: the folder holds a day of them
+        _swept[0] = time.time()
+        for old in folder.iterdir():
+            with contextlib.suppress(FileNotFoundError):  # another process's sweep may have taken it
+                if time.time() - old.stat().st_mtime > KEPT_FOR:
+                    shutil.rmtree(old, ignore_errors=True)
     when = dt.datetime.now()
-    path = Path(tempfile.mkdtemp(dir=folder)) / f"{FILE_NAMES[language]}-{when:%Y-%m-%d-%H%M}.txt"
+    path = Path(tempfile.mkdtemp(dir=folder)) / f"{LABELS[language]['kept_file']}-{when:%Y-%m-%d-%H%M}.txt"
     path.write_text(conversation_text([(turn.question, turn.answer) for turn in conversation], language, when), encoding="utf-8")
     return path
 

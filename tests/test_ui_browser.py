@@ -582,6 +582,7 @@ def test_the_conversation_is_there_again_after_a_reload(page, server):
         tab.screenshot(path=SHOTS / "30-conversation-after-reload.png")
         tab.click("#undo")
         user_bubbles(tab, 1)
+        tab.wait_for_timeout(1_000)  # the browser's copy is saved by a step after Undo's own (a reload within it keeps the one before)
         tab.reload()
         tab.wait_for_selector("#sources [data-turn='1']", timeout=30_000)
         assert questions_shown(tab) == asked[:1]

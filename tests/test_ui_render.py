@@ -144,11 +144,12 @@ def test_the_conversation_kept_in_the_browser_reads_back_or_starts_empty():
     assert restored(stored(long)) == long[5:]  # the browser's storage stays small
 
 
-def test_conversation_files_older_than_a_day_are_swept_away():
+def test_conversation_files_older_than_a_day_are_swept_away(monkeypatch):
     """Each change of a conversation writes its file to download; a server's disk does not fill with them."""
     import os
     import time
 
+    from rag import ui_chat
     from rag.ui_chat import KEPT_FOR, conversation_file
 
     conversation = [Turn("Siapa Menteri Luar Negeri Rusia?", answer(), "id1")]
@@ -156,6 +157,7 @@ def test_conversation_files_older_than_a_day_are_swept_away():
     assert old.name.startswith("arsip-berita-") and "1. Siapa Menteri Luar Negeri Rusia?" in old.read_text(encoding="utf-8")
     stale = time.time() - KEPT_FOR - 60
     os.utime(old.parent, (stale, stale))
+    monkeypatch.setattr(ui_chat, "_swept", [time.time() - ui_chat.SWEEP_EVERY - 1])  # the last sweep an hour ago
     new = conversation_file(conversation, "en")
     assert new.exists() and new.name.startswith("news-archive-") and not old.exists()
 
