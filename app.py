@@ -11,7 +11,10 @@ from rag.config import get_settings
 
 
 def port_is_free(host: str, port: int) -> bool:
+    """Whether the server can listen on host:port. As uvicorn binds (SO_REUSEADDR): a port whose
+    last server just stopped, its connections still closing (TIME_WAIT), is free."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:

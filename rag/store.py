@@ -6,6 +6,7 @@ Layout of an index folder::
     CURRENT                  name of the live generation (switched with os.replace)
     .lock                    held by the one writer (rag.writelock)
     embedding-cache.sqlite   (model fingerprint, passage text) -> vector (rag.embedding_cache)
+    browser.key              the key of the conversations the web page keeps in browsers (rag.ui_chat)
     generations/gen-000007/  manifest.json (rag.manifest), index.sqlite, vectors.faiss,
                              bm25-chunks/, bm25-articles/ (rag.lexical)
 

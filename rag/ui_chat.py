@@ -13,6 +13,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import os
+import secrets
 import shutil
 import tempfile
 import time
@@ -209,6 +211,32 @@ def stored(conversation: Sequence[Turn]) -> list[dict]:
             for turn in conversation[-KEPT_TURNS:]]
 
 
+def browser_key(index_dir: Path) -> str | None:
+    """The key the browser's copy of a conversation is encrypted with, kept in `index_dir` (file
+    `browser.key`, readable by its owner only) so that the page reads back what an earlier run of
+    the server, or another server on the same index, stored; None (Gradio then makes a key for
+    this run, and a restart forgets the conversations) when the folder cannot keep one.
+
+    Example::
+
+        browser_key(Path("index")) == browser_key(Path("index"))   # True: made once, then read
+    """
+    path = index_dir / "browser.key"
+    try:
+        if not path.exists():  # written aside, then linked into place: a server starting beside reads it whole
+            index_dir.mkdir(parents=True, exist_ok=True)
+            aside = index_dir / f".browser.key.{os.getpid()}"
+            with os.fdopen(os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="ascii") as file:
+                file.write(secrets.token_urlsafe(24))
+            with contextlib.suppress(FileExistsError):
+                os.link(aside, path)
+            aside.unlink()
+        return path.read_text(encoding="ascii").strip() or None
+    except OSError as error:
+        _log.warning("no key for the conversations kept in browsers in %s (%s): a restart forgets them", index_dir, error)
+        return None
+
+
 def restored(kept: list[dict] | None) -> list[Turn]:
     """The conversation `stored` kept; [] when there is none, or when it is not one this version
     reads (one line in the log).
@@ -238,7 +266,9 @@ def wire_chat(page: gr.Blocks, assistant: Assistant, chat: ChatTab, turns: gr.St
     outputs = [chat.chatbot, chat.sources_panel, chat.question, turns, chat.filter_error, chat.filters, *suggestions,
                chat.retry, chat.undo, chat.unsent, chat.answering]
     busy, ready, same = [gr.update(interactive=False)] * 2, [gr.update(interactive=True)] * 2, [gr.skip()] * 2
-    undo_outputs = [chat.chatbot, chat.sources_panel, chat.unsent, turns, *suggestions]
+    # Undo and the clear button keep the browser's copy (`saved`) and the file to download in their own
+    # outputs: a step after them left a moment in which a reload restored the turn just taken back
+    undo_outputs = [chat.chatbot, chat.sources_panel, chat.unsent, turns, *suggestions, chat.download, saved]
     # nothing to ask: the chat as it was, no answer coming, and what ASKING_JS shut open again
     nothing = [gr.skip()] * (len(outputs) - 4) + [*ready, gr.skip(), False]
 
@@ -322,6 +352,14 @@ def wire_chat(page: gr.Blocks, assistant: Assistant, chat: ChatTab, turns: gr.St
     def ask_suggested(question: str, conversation: list[Turn], *rest) -> Iterator[list]:
         yield from respond(question, conversation, *rest, typed=False)
 
+    def downloadable(conversation: list[Turn], language: str) -> dict:
+        """The conversation to download as it is now, in the page's language; hidden while there is none."""
+        return gr.update(value=conversation_file(conversation, language) if conversation else None, visible=bool(conversation))
+
+    def keep(conversation: list[Turn], language: str) -> tuple[dict, list[dict]]:
+        """After the conversation or the language changed: the file to download, and what the browser keeps."""
+        return downloadable(conversation, language), stored(conversation)
+
     def undo(conversation: list[Turn], shown: list[dict], language: str) -> Iterator[list]:
         """The last exchange the chat shows taken back: a failed answer's, else the last turn. Its
         question goes back in the box (UNSENT_JS: not over a question typed there), with the
@@ -330,10 +368,10 @@ def wire_chat(page: gr.Blocks, assistant: Assistant, chat: ChatTab, turns: gr.St
         if not failed and not conversation:
             yield [gr.skip()] * len(undo_outputs)
             return
-        kept = conversation if failed else conversation[:-1]
+        left = conversation if failed else conversation[:-1]
         yield [gr.skip(), gr.skip(), ""] + [gr.skip()] * (len(undo_outputs) - 3)  # so that the same question fills the box again
-        yield [chat_messages(kept), render_sources(kept, article_of, language), failed or conversation[-1].question, kept,
-               *follow_up_buttons(kept, language)]
+        yield [chat_messages(left), render_sources(left, article_of, language), failed or conversation[-1].question, left,
+               *follow_up_buttons(left, language), *keep(left, language)]
 
     filters = [chat.since, chat.until, chat.sources, chat.k, chat.mode, language]
     answering = {"concurrency_id": "answers"}  # one limit for every way of asking (RAG_UI_CONCURRENCY)
@@ -344,28 +382,20 @@ def wire_chat(page: gr.Blocks, assistant: Assistant, chat: ChatTab, turns: gr.St
     gr.on(asking, None, None, [chat.retry, chat.undo, chat.answering], js=ASKING_JS, queue=False, trigger_mode="multiple")
     # Enter and Send are one event, so that a question sent while an answer comes is asked after it
     # ("once", Gradio's default, dropped it without a word; two events would answer both at once)
-    changing = [  # every event that changes the conversation
+    answers = [  # every event that answers a question
         gr.on([chat.question.submit, chat.send.click], respond, [chat.question, turns, *filters], outputs, api_name="chat",
               trigger_mode="always_last", **answering),
         *(button.click(ask_suggested, [button, turns, *filters], outputs, api_visibility="private", **answering)
           for button in chat.follow_ups),
         chat.retry.click(retry, [turns, chat.chatbot, chat.question, *filters], outputs, api_visibility="private", **answering),
-        chat.undo.click(undo, [turns, chat.chatbot, language], undo_outputs, api_visibility="private"),
-        chat.chatbot.edit(edit, [turns, *filters], outputs, api_visibility="private", **answering),
-        chat.chatbot.clear(lambda lang: [render_sources([], article_of, lang), [], *hidden], language,
-                           [chat.sources_panel, turns, *suggestions], api_visibility="private")]
+        chat.chatbot.edit(edit, [turns, *filters], outputs, api_visibility="private", **answering)]
+    chat.undo.click(undo, [turns, chat.chatbot, language], undo_outputs, api_visibility="private")
+    chat.chatbot.clear(lambda lang: [render_sources([], article_of, lang), [], *hidden, *keep([], lang)], language,
+                       [chat.sources_panel, turns, *suggestions, chat.download, saved], api_visibility="private")
     # while an answer comes no question in the chat can be edited: the edit would be answered beside it. (Set
     # by the answer, not at the trigger: a step on the same trigger ran only when a waiting answer started.)
     chat.answering.change(lambda on: chat_editing(not on), chat.answering, chat.chatbot, queue=False,
                           show_progress="hidden", api_visibility="private")
-
-    def downloadable(conversation: list[Turn], language: str) -> dict:
-        """The conversation to download as it is now, in the page's language; hidden while there is none."""
-        return gr.update(value=conversation_file(conversation, language) if conversation else None, visible=bool(conversation))
-
-    def keep(conversation: list[Turn], language: str) -> tuple[dict, list[dict]]:
-        """After the conversation or the language changed: the file to download, and what the browser keeps."""
-        return downloadable(conversation, language), stored(conversation)
 
     def restore(kept: list[dict] | None, language: str) -> list:
         """At page load: the conversation the browser kept, shown as it was (the chat, the sources, the
@@ -378,7 +408,7 @@ def wire_chat(page: gr.Blocks, assistant: Assistant, chat: ChatTab, turns: gr.St
 
     kept = {"fn": keep, "inputs": [turns, language], "outputs": [chat.download, saved], "queue": False,
             "show_progress": "hidden", "api_visibility": "private"}
-    for event in changing:  # (turns.change cannot: gradio hashes a State to see it change, and an Answer has no hash)
+    for event in answers:  # (turns.change cannot: gradio hashes a State to see it change, and an Answer has no hash)
         event.then(**kept)
     language.change(**kept)
     page.load(restore, [saved, language], [turns, chat.chatbot, chat.sources_panel, *suggestions, chat.download],

@@ -564,9 +564,9 @@ def test_the_conversation_downloads_as_text_with_every_quote_where_it_stands(pag
 
 
 def test_the_conversation_is_there_again_after_a_reload(page, server):
-    """Kept in the browser: a reload (or a visit later, until the server restarts) shows the
-    conversation as it was, its citations opening their sentences and Undo acting on it; the chat's
-    trash button forgets it."""
+    """Kept in the browser: a reload (or a visit later) shows the conversation as it was, its
+    citations opening their sentences and Undo acting on it (a reload at once after Undo keeps what
+    Undo left); the chat's trash button forgets it."""
     with contextlib.closing(page.context.browser.new_page(viewport={"width": 1400, "height": 1000})) as tab:
         tab.goto(server.url + "/")
         tab.wait_for_selector("#question textarea")
@@ -582,7 +582,6 @@ def test_the_conversation_is_there_again_after_a_reload(page, server):
         tab.screenshot(path=SHOTS / "30-conversation-after-reload.png")
         tab.click("#undo")
         user_bubbles(tab, 1)
-        tab.wait_for_timeout(1_000)  # the browser's copy is saved by a step after Undo's own (a reload within it keeps the one before)
         tab.reload()
         tab.wait_for_selector("#sources [data-turn='1']", timeout=30_000)
         assert questions_shown(tab) == asked[:1]
@@ -591,6 +590,22 @@ def test_the_conversation_is_there_again_after_a_reload(page, server):
         tab.wait_for_selector("#question textarea")
         tab.wait_for_timeout(1_000)  # what the load would restore has come by then
         assert questions_shown(tab) == [] and tab.locator("#download").is_hidden()
+
+
+def test_the_conversation_is_there_again_after_the_server_restarts(page, tmp_path):
+    """The browser's copy is encrypted with a key the index folder keeps: a server restarted on the
+    same index (an update, a crash, a new version) shows the conversation of a reload as it was."""
+    with AppServer(tmp_path) as restarted, contextlib.closing(page.context.browser.new_page()) as tab:
+        tab.goto(restarted.url + "/")
+        tab.wait_for_selector("#question textarea")
+        ask(tab, "Siapa juru bicara Kremlin?")
+        replies = tab.locator("#chat [data-testid='bot']").all_inner_texts()
+        restarted.__exit__(None, None, None)
+        restarted.__enter__()  # the same port, so the same browser storage
+        tab.reload()
+        tab.wait_for_selector("#sources [data-turn='1']", timeout=30_000)
+        assert questions_shown(tab) == ["Siapa juru bicara Kremlin?"]
+        assert tab.locator("#chat [data-testid='bot']").all_inner_texts() == replies
 
 
 def test_the_question_bubble_shows_exactly_what_was_typed(page):

@@ -144,6 +144,20 @@ def test_the_conversation_kept_in_the_browser_reads_back_or_starts_empty():
     assert restored(stored(long)) == long[5:]  # the browser's storage stays small
 
 
+def test_the_key_of_the_conversations_kept_in_browsers_outlives_a_restart(tmp_path, caplog):
+    """The browser's copy of a conversation is encrypted with a key the index folder keeps: made
+    once, readable by its owner only, the same for the next run; a folder that cannot keep one
+    leaves Gradio a key of the run, said in the log."""
+    from rag.ui_chat import browser_key
+
+    first = browser_key(tmp_path / "index")
+    assert first and len(first) >= 24 and browser_key(tmp_path / "index") == first
+    assert (tmp_path / "index" / "browser.key").stat().st_mode & 0o777 == 0o600
+    assert [path.name for path in (tmp_path / "index").iterdir()] == ["browser.key"]  # nothing left aside
+    (tmp_path / "file").write_text("")
+    assert browser_key(tmp_path / "file") is None and "a restart forgets them" in caplog.text
+
+
 def test_conversation_files_older_than_a_day_are_swept_away(monkeypatch):
     """Each change of a conversation writes its file to download; a server's disk does not fill with them."""
     import os
