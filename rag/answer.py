@@ -15,8 +15,10 @@ its own ranking, learned on English train questions: there BM25
 and shared words say little, and the reader's margins run lower. Without a reader
 (`RAG_READER=0`, or a model that cannot be loaded), shared words (across languages, meaning)
 decide whether the archive answers and which sentence is quoted (`Assistant._is_weak`). This
-module holds the conversation (follow-ups, the reply's language), the quoting and citing, and
-the optional LLM reply, checked against the same passages.
+module holds the answer's types (`Answer`, `Citation`, `Source`), the reply's language, the
+quoting and citing, and the optional LLM reply, checked against the same passages; a follow-up
+is read with the question before it (`rag/conversation.py`), and the reply's fixed words are in
+`rag/replies.py`.
 """
 
 from __future__ import annotations
@@ -31,12 +33,14 @@ from typing import Literal, NamedTuple
 
 from rag import llm as llm_module
 from rag.config import Settings, get_settings
+from rag.conversation import followed_question, previous_short_answer, refers_back, repeats, retrieval_query
 from rag.documents import page_of
 from rag.language import detect_language, without_archive_words, words
 from rag.reader import CONFIG_FILE, Reader, ReaderUnavailable
+from rag.replies import FRAME, LLM_FAILED, NO_ANSWER, RELATED
 from rag.rerank import ARTICLE_FEATURES, CLAUSE_ANSWER_TOKENS, Ranking, ReadResult, longest_answer, names_missing, read_articles
 from rag.retriever import Filters, Hit, Retriever
-from rag.sentences import PASSAGES_READ, ScoredSentence, answer_type, names_and_numbers, score_sentences, terms
+from rag.sentences import PASSAGES_READ, ScoredSentence, answer_type, names_and_numbers, score_sentences
 
 MAX_SENTENCES = 3  # quoted without the reader, or when the quote is the answer (what someone said)
 # A clause answer (`longest_answer`) this share of its sentence or more (a definition: "Inflasi inti
@@ -46,20 +50,8 @@ CLAUSE_SHARE = 0.5
 MAX_QUESTION_CHARS = 1000  # the longest question answered (the page's box stops there, the API refuses longer)
 _log = logging.getLogger(__name__)
 
-NO_ANSWER = {
-    "id": "Tidak ada jawaban di arsip untuk pertanyaan ini.",
-    "en": "The archive has no answer to this.",
-}
-FRAME = {"id": "Menurut arsip:", "en": "According to the archive:"}
-LLM_FAILED = {
-    "id": "LLM tidak tersedia ({reason}); menampilkan jawaban ekstraktif.",
-    "en": "The LLM is unavailable ({reason}); showing the extractive answer.",
-}
-RELATED = {"id": "Artikel yang mungkin terkait:", "en": "Possibly related articles:"}
 
 CONFIDENT = 0.5  # an answer at least this likely is shown as "confident" (yakin); a short question so answered alone is no follow-up
-_GOES_ON = re.compile(r"(dan|lalu|kalau|bagaimana dengan|and|what about|how about)\b", re.IGNORECASE)
-_REFERS_BACK = {"dia", "ia", "mereka", "itu", "tersebut", "beliau", "nya", "he", "she", "they", "it", "that", "this", "those"}
 
 
 @dataclass(frozen=True)
@@ -207,61 +199,6 @@ class Answer:
         }
 
 
-def said_by(role: str, history: Sequence[dict] | None) -> list[str]:
-    """The plain-text turns of `role` ('user' or 'assistant') in `history`, oldest first."""
-    return [turn["content"] for turn in history or () if turn.get("role") == role and isinstance(turn.get("content"), str)]
-
-
-def refers_back(question: str) -> bool:
-    """Does the question point at something said before ("dia", "itu", "mereka", "he", "that"),
-    or go on from it ("Dan Swedia?", "Bagaimana dengan Swedia?", "What about Sweden?")?"""
-    return bool(_REFERS_BACK & set(words(question))) or bool(_GOES_ON.match(question.strip()))
-
-
-def followed_question(question: str, history: Sequence[dict] | None) -> str | None:
-    """The previous question (without words about the archive itself) when the new one refers
-    back to it, or is short and does not ask what was said about a name of its own (a
-    follow-up), else None. "Dan Swedia?", "Apa yang dia peringatkan?" follow the question
-    before; "Apa yang dikatakan tentang Ukraina?" (what the page suggests after an answer)
-    stands alone: read with "Siapa juru bicara Kremlin?" it got Peskov's sentence again.
-
-    Example::
-
-        history = [{"role": "user", "content": "Siapa juru bicara Kremlin?"}]
-        followed_question("Apa yang dia katakan?", history), followed_question("Apa yang dikatakan tentang NATO?", history)
-        # ('Siapa juru bicara Kremlin?', None)
-    """
-    previous = said_by("user", history)
-    if not previous:
-        return None
-    if refers_back(question):
-        return without_archive_words(previous[-1])
-    about_a_new_name = answer_type(question) == "statement" and bool(names_and_numbers(question) - names_and_numbers(previous[-1]))
-    return without_archive_words(previous[-1]) if len(terms(question)) <= 3 and not about_a_new_name else None
-
-
-def previous_short_answer(history: Sequence[dict] | None) -> str:
-    """The short answer of the assistant's last reply in `history`: its first line after the
-    frame ("Menurut arsip: Sergey Lavrov" -> "Sergey Lavrov"), or its quote when the frame stands
-    alone because the answer was most of that sentence (a definition; not when the question
-    asked what was said, where the quote is no answer a name in it repeats); '' when there is none."""
-    replies = said_by("assistant", history)
-    lead, _, rest = replies[-1].partition("\n") if replies else ("", "", "")
-    frame = next((f for f in FRAME.values() if lead.startswith(f)), None)
-    if frame is None:
-        return ""
-    asked = said_by("user", history)
-    if lead.strip() == frame and asked and answer_type(asked[-1]) != "statement":
-        return re.sub(r"\s*\[\d+\]", "", rest.partition("\n")[0]).strip()
-    return lead[len(frame):].strip()
-
-
-def repeats(span: str, answered: str) -> bool:
-    """Is `span` made only of words and numbers of `answered` (never when `answered` is empty)?"""
-    said = set(re.findall(r"\w+", answered.casefold()))
-    return bool(said) and set(re.findall(r"\w+", span.casefold())) <= said
-
-
 def checked_question(question: str) -> str:
     """`question` without surrounding white space; ValueError, saying why, when that leaves
     nothing or more than `MAX_QUESTION_CHARS` characters (the page's box stops there too).
@@ -277,18 +214,6 @@ def checked_question(question: str) -> str:
         raise ValueError(f"a question has at most {MAX_QUESTION_CHARS} characters; this one has {len(question)}: ask it "
                          "shorter, or search for its keywords")
     return question
-
-
-def retrieval_query(question: str, previous: str | None) -> str:
-    """What is searched for `question`: the question it follows (`followed_question`) first,
-    when there is one.
-
-    Example::
-
-        retrieval_query("Dan Swedia?", "Kapan Finlandia bergabung dengan NATO?")
-        # 'Kapan Finlandia bergabung dengan NATO? Dan Swedia?'
-    """
-    return f"{previous} {question}" if previous else question
 
 
 class Found(NamedTuple):

@@ -4,7 +4,7 @@ Why: someone who just read who said what usually wants the next fact from the sa
 other people, places and organisations it names. Those are found in the cited article by their
 capitals (no model, no LLM, a few milliseconds), the ones the conversation has not mentioned yet,
 most frequent first, and turned into short questions in the answer's language. A short follow-up
-is looked up together with the previous question (`rag.answer.retrieval_query`), so it stays in
+is looked up together with the previous question (`rag.conversation.retrieval_query`), so it stays in
 the conversation's context.
 """
 

@@ -20,7 +20,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
-from rag.answer import FRAME, Answer, Source
+from rag.answer import Answer, Source
+from rag.replies import FRAME
 from rag.corpus import Article
 from rag.ui_text import LABELS, format_date
 

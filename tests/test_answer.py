@@ -12,7 +12,8 @@ import pytest
 from conftest import PROJECT, text_on_disk, write
 
 from rag.language import detect_language
-from rag.answer import CONFIDENT, Answer, Assistant, followed_question, previous_short_answer, retrieval_query
+from rag.answer import CONFIDENT, Answer, Assistant
+from rag.conversation import followed_question, previous_short_answer, retrieval_query
 from rag.followups import suggest_follow_ups
 from rag.indexer import build_index
 from rag.retriever import Filters, Retriever
@@ -124,7 +125,7 @@ def test_a_short_question_the_archive_answers_on_its_own_is_no_follow_up(assista
 
 
 def test_a_question_that_goes_on_from_the_one_before_is_a_follow_up():
-    from rag.answer import refers_back
+    from rag.conversation import refers_back
 
     assert all(map(refers_back, ["Dan Swedia?", "Bagaimana dengan Swedia?", "What about Sweden?", "Apa yang dia katakan?"]))
     assert not any(map(refers_back, ["Di mana para pemimpin NATO berkumpul?", "Danau Toba ada di mana?", "Andorra di mana?"]))

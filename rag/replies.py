@@ -1,0 +1,17 @@
+"""The assistant's own words around the quotes, in each language it replies in ('id', 'en'): the
+frame before an answer, what it says when the archive has no answer, and the notices.
+
+Why here: the answer composes them (`rag.answer`), the page draws the frame (`rag.ui_render`) and a
+follow-up reads the answer back out of the last reply (`rag.conversation.previous_short_answer`).
+"""
+
+NO_ANSWER = {
+    "id": "Tidak ada jawaban di arsip untuk pertanyaan ini.",
+    "en": "The archive has no answer to this.",
+}
+FRAME = {"id": "Menurut arsip:", "en": "According to the archive:"}
+LLM_FAILED = {
+    "id": "LLM tidak tersedia ({reason}); menampilkan jawaban ekstraktif.",
+    "en": "The LLM is unavailable ({reason}); showing the extractive answer.",
+}
+RELATED = {"id": "Artikel yang mungkin terkait:", "en": "Possibly related articles:"}
