@@ -41,25 +41,42 @@ class Strict(BaseModel):
 
 
 class FiltersIn(Strict):
-    since: dt.date | None = None
-    until: dt.date | None = None
-    sources: list[Annotated[str, Field(max_length=200)]] = Field(default_factory=list, max_length=20)
+    """Which articles may answer: published in [since, until], from these outlets."""
+
+    since: dt.date | None = Field(None, description="only articles published on or after this date (YYYY-MM-DD)")
+    until: dt.date | None = Field(None, description="only articles published on or before this date (YYYY-MM-DD)")
+    sources: list[Annotated[str, Field(max_length=200)]] = Field(
+        default_factory=list, max_length=20, description="only articles of these outlets, as `source` names them (none: all)")
 
     def to_filters(self) -> Filters:
         return Filters(self.since, self.until, tuple(self.sources))
 
 
 class Turn(Strict):
-    role: Literal["user", "assistant"]
-    content: str = Field(max_length=20_000)
+    """One turn of the conversation before the question, as the chat showed it."""
+
+    role: Literal["user", "assistant"] = Field(description="who said it")
+    content: str = Field(max_length=20_000, description="what was said: a question, or the reply's `answer` text")
 
 
 class AskIn(Strict):
-    question: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_QUESTION_CHARS)]
-    history: list[Turn] = Field(default_factory=list, max_length=50)
-    filters: FiltersIn | None = None
-    mode: Literal["extractive", "llm"] = "extractive"
-    k: int | None = Field(None, ge=1, le=50)
+    """A question, with the conversation before it (a follow-up such as "Dan Swedia?" is read with
+    the question it follows) and the filters."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "question": "Apa yang dia katakan tentang NATO?",
+        "history": [{"role": "user", "content": "Siapa Menteri Luar Negeri Rusia?"},
+                    {"role": "assistant", "content": "Menurut arsip: Sergey Lavrov\nMenteri Luar Negeri Rusia Sergey Lavrov ... [1]"}],
+        "filters": {"since": "2023-07-01", "sources": ["Al Jazeera"]}}]})
+
+    question: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_QUESTION_CHARS)] = Field(
+        description=f"the question, in any language (the reply follows it); at most {MAX_QUESTION_CHARS} characters")
+    history: list[Turn] = Field(default_factory=list, max_length=50, description="the conversation before it, oldest first")
+    filters: FiltersIn | None = Field(None, description="which articles may answer (none: all)")
+    mode: Literal["extractive", "llm"] = Field(
+        "extractive", description="'extractive' quotes the articles; 'llm' lets the configured LLM write the reply, its "
+                                  "sentences checked against the quoted passages")
+    k: int | None = Field(None, ge=1, le=50, description="passages retrieved (default RAG_TOP_K)")
 
 
 class AnswerOut(BaseModel):
@@ -90,13 +107,15 @@ def errors(*codes: int) -> dict:
 
 
 class ArticleIn(Strict):
-    title: str = Field(min_length=1, max_length=500)
-    text: str = Field(min_length=1, max_length=1_000_000)
+    """An article to save into the corpus (as a Markdown file with front matter); indexed by the next update."""
+
+    title: str = Field(min_length=1, max_length=500, description="the headline")
+    text: str = Field(min_length=1, max_length=1_000_000, description="the article's text, paragraphs separated by blank lines")
     id: str | None = Field(None, max_length=200, pattern=r"^[\w\-. ]+$", description="file name stem; derived from the title if absent")
-    source: str | None = Field(None, max_length=200)
-    url: str | None = Field(None, max_length=2000)
-    published: dt.date | None = None
-    language: str | None = Field(None, max_length=10)
+    source: str | None = Field(None, max_length=200, description="the outlet, e.g. 'Kompas' (the filters' `sources`)")
+    url: str | None = Field(None, max_length=2000, description="where it was published")
+    published: dt.date | None = Field(None, description="publication date (YYYY-MM-DD; the filters' dates)")
+    language: str | None = Field(None, max_length=10, description="e.g. 'id' or 'en' (detected when absent)")
 
 
 def bearer_token(credentials: HTTPAuthorizationCredentials | None = Depends(HTTPBearer(auto_error=False))) -> str | None:
@@ -195,6 +214,8 @@ def add_read_routes(app: FastAPI, assistant: Assistant, archive: Archive) -> Non
 
     @app.get("/api/health")
     def health() -> dict:
+        """Whether the server answers, and the index it answers from: its generation, counts, embedding
+        model, when it was built, and the answer path ("reader (bf16)", "shared words" without a reader)."""
         manifest = assistant.retriever.refresh().manifest
         return {"status": "ok", "version": __version__, "generation": manifest.generation, "articles": manifest.articles,
                 "chunks": manifest.chunks, "model": manifest.model_id, "built_at": manifest.built_at,
@@ -202,11 +223,15 @@ def add_read_routes(app: FastAPI, assistant: Assistant, archive: Archive) -> Non
 
     @app.get("/api/search", responses=errors(422))
     def search(
-        q: Annotated[str, Query(min_length=1, max_length=MAX_QUESTION_CHARS)],
-        k: Annotated[int, Query(ge=1, le=50)] = 10,
-        since: dt.date | None = None, until: dt.date | None = None,
-        source: Annotated[list[str] | None, Query(max_length=20)] = None,
+        q: Annotated[str, Query(min_length=1, max_length=MAX_QUESTION_CHARS, description="the query, in any language")],
+        k: Annotated[int, Query(ge=1, le=50, description="articles returned")] = 10,
+        since: Annotated[dt.date | None, Query(description="only articles published on or after (YYYY-MM-DD)")] = None,
+        until: Annotated[dt.date | None, Query(description="only articles published on or before (YYYY-MM-DD)")] = None,
+        source: Annotated[list[str] | None, Query(max_length=20, description="only these outlets (repeat for more)")] = None,
     ) -> dict:
+        """The articles that best match `q` (BM25 and meaning, fused), best first: each with its
+        score, its best passage and where that passage stands in the article's text. No answer is
+        read: for an answer with citations, POST /api/ask."""
         try:
             hits = assistant.retriever.search(q, k, Filters(since, until, tuple(source or ())))
         except ValueError as error:  # a blank query
@@ -218,7 +243,11 @@ def add_read_routes(app: FastAPI, assistant: Assistant, archive: Archive) -> Non
               'event: token\ndata: "Menurut arsip: "\n\nevent: answer\ndata: {"answer": ..., "citations": [...]}\n\n'}},
               "description": "the answer; with ?stream=true server-sent events: `token` events with text, then one `answer` event"},
         400: {"description": "mode 'llm' without a configured LLM"}, **errors(413, 422)})
-    def ask(body: AskIn, stream: bool = False) -> dict | StreamingResponse:
+    def ask(body: AskIn, stream: Annotated[bool, Query(description="send the reply as server-sent events")] = False,
+            ) -> dict | StreamingResponse:
+        """The answer to a question: the short answer and the quoted sentences, each cited `[n]` with
+        its article and character offsets (`citations`, `sources`), the reader's `confidence`, or
+        `abstained` with related articles when the archive has no answer."""
         if body.mode == "llm" and not settings.llm:
             raise HTTPException(400, "no LLM is configured: set RAG_LLM (and RAG_LLM_BASE_URL / RAG_LLM_API_KEY)")
         try:
@@ -235,13 +264,17 @@ def add_read_routes(app: FastAPI, assistant: Assistant, archive: Archive) -> Non
         return StreamingResponse(_events(items), media_type="text/event-stream")
 
     @app.get("/api/articles")
-    def list_articles(offset: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=500)] = 100,
-                      q: Annotated[str, Query(max_length=200)] = "") -> dict:
+    def list_articles(offset: Annotated[int, Query(ge=0, description="articles skipped")] = 0,
+                      limit: Annotated[int, Query(ge=1, le=500, description="articles returned")] = 100,
+                      q: Annotated[str, Query(max_length=200, description="only those whose id or title holds this (any case)")] = "",
+                      ) -> dict:
+        """The indexed articles (id, title, outlet, date, address, file), by id, a page at a time, and how many match."""
         total, articles = archive.list(q, offset, limit)
         return {"total": total, "articles": articles}
 
     @app.get("/api/articles/{article_id:path}", responses=errors(404))
     def get_article(article_id: str) -> dict:
+        """One article: its text and fields, and its sentences with their character offsets (what a citation's `start` / `end` point into)."""
         try:
             article = archive.article(article_id)
         except ArticleNotFound as missing:
@@ -259,23 +292,30 @@ def add_read_routes(app: FastAPI, assistant: Assistant, archive: Archive) -> Non
 def add_write_routes(app: FastAPI, archive: Archive) -> None:
     """Add, upload and delete articles, start an update: each needs the token (checked by `Archive`)."""
     @app.post("/api/articles", status_code=201, responses=errors(401, 403, 409, 413, 422))
-    def add_article(body: ArticleIn, token: Token, replace: bool = False) -> dict:
+    def add_article(body: ArticleIn, token: Token,
+                    replace: Annotated[bool, Query(description="overwrite an article of the same id")] = False) -> dict:
+        """Save an article into the corpus (token needed); POST /api/index/update indexes it."""
         fields = body.model_dump(exclude={"title", "text", "id"})
         return _saved(lambda: archive.save_article(body.title, body.text, token, body.id, replace, **fields))
 
     @app.post("/api/articles/upload", status_code=201, responses=errors(401, 403, 409, 413, 422))
-    async def upload_article(token: Token, file: UploadFile = File(...), replace: bool = False) -> dict:
+    async def upload_article(token: Token, file: UploadFile = File(..., description=".md, .txt, .jsonl, .html, .pdf or .docx"),
+                             replace: Annotated[bool, Query(description="overwrite a file of the same name")] = False) -> dict:
+        """Save an article file into the corpus (token needed), checked as the index reads it: a file
+        that cannot be read is refused with why; POST /api/index/update indexes it."""
         data = await file.read(archive.settings.max_file_bytes + 1)
         return _saved(lambda: archive.save_file(file.filename or "", data, token, replace), file.filename or "")
 
     @app.delete("/api/articles/{article_id:path}", responses=errors(401, 403, 404, 409))
     def delete_article(article_id: str, token: Token) -> dict:
+        """Remove an article's file from the corpus (token needed); POST /api/index/update drops it from the index."""
         with _http_errors():
             archive.delete(article_id, token)
         return {"deleted": article_id, "note": "removed from the corpus; POST /api/index/update to drop it from the index"}
 
     @app.post("/api/index/update", status_code=202, responses=errors(401, 403))
     def start_update(token: Token) -> dict:
+        """Start an incremental index update (token needed) and return its job; GET /api/index/status follows it."""
         with _http_errors():
             return _job_json(archive.start_update(token))
 

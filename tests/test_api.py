@@ -51,6 +51,26 @@ def test_health_and_openapi(http):
     assert http.get("/docs").status_code == 200
 
 
+def test_the_api_docs_describe_every_operation_parameter_and_field(http):
+    """/docs is where a developer learns the API: each operation says what it does, each query
+    parameter and each request field what it means, and asking has an example to try."""
+    spec = http.get("/openapi.json").json()
+    operations = [(path, method, op) for path, item in spec["paths"].items() for method, op in item.items()]
+    assert len(operations) >= 9
+    for path, method, op in operations:
+        assert op.get("description"), f"{method.upper()} {path} has no description"
+        for parameter in op.get("parameters", []):
+            if parameter["in"] == "query":
+                assert parameter.get("description"), f"{method.upper()} {path}: ?{parameter['name']} has no description"
+    for name in ("AskIn", "FiltersIn", "Turn", "ArticleIn"):
+        model = spec["components"]["schemas"][name]
+        assert model.get("description"), name
+        assert all(field.get("description") for field in model["properties"].values()), name
+    example = spec["components"]["schemas"]["AskIn"]["examples"][0]
+    answer = http.post("/api/ask", json=example).json()  # what the seed article answers, read with the question before it
+    assert not answer["abstained"] and "NATO" in answer["citations"][0]["sentence"], answer
+
+
 def test_one_version_everywhere(http):
     """pyproject.toml's version is the API's (health, OpenAPI) and `rag --version`'s."""
     import subprocess
