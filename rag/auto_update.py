@@ -26,8 +26,8 @@ log = logging.getLogger(__name__)
 
 class CorpusChanges:
     """The watchfiles filter for a corpus folder: files the corpus scan reads (by suffix; any
-    deletion, a folder's included), nothing hidden (`.fetch/` state, `.upload-*` staging files),
-    no editor swap files."""
+    deletion, a folder's included), folders (one moved in whole is reported as the folder alone,
+    not its files), nothing hidden (`.fetch/` state, `.upload-*` staging files), no editor swap files."""
 
     def __init__(self, root: Path):
         from watchfiles import Change, DefaultFilter
@@ -38,7 +38,7 @@ class CorpusChanges:
 
     def __call__(self, change, path: str) -> bool:
         inside = Path(path).parts[len(self.root.parts):]
-        read = change == self.deleted or Path(path).suffix.lower() in SUFFIXES
+        read = change == self.deleted or Path(path).suffix.lower() in SUFFIXES or Path(path).is_dir()
         return read and self.default(change, path) and not any(part.startswith(".") for part in inside)
 
 

@@ -62,6 +62,12 @@ def test_changes_in_the_corpus_folder_update_the_index_once_per_burst(settings, 
         (settings.corpus_dir / "baru-1.md").unlink()
         wait_for(lambda: len(jobs) == 3)
         assert jobs[2].report.removed == 1
+        batch = settings.corpus_dir.parent / "incoming" / "batch"  # a batch moved in whole (a sync, an unzipped export):
+        for n in range(2):                                          # watchfiles names the folder, not its files
+            write(batch / f"kiriman-{n}.md", ARTICLE.replace("Lebak", f"Serang {n}"))
+        batch.rename(settings.corpus_dir / "batch")
+        wait_for(lambda: len(jobs) == 4)
+        assert jobs[3].report.added == 2
         ids = {h.article.id for h in Retriever(settings.index_dir, embedder, settings).search("jembatan gantung Lebak", k=10)}
         assert "baru-1.md" not in ids and "baru-0.md" in ids
         for earlier, later in zip(jobs, jobs[1:]):
