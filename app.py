@@ -22,6 +22,13 @@ def port_is_free(host: str, port: int) -> bool:
     return True
 
 
+def free_port() -> int:
+    """A loopback port no one listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="News archive assistant: web UI and HTTP API")
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
@@ -66,8 +73,8 @@ def main() -> None:
     # capped connections; measured with benchmarks/load_test.py.
     ui.queue(default_concurrency_limit=settings.ui_concurrency, max_size=settings.ui_queue_size)
     ui.state_session_capacity = settings.ui_sessions  # Gradio keeps 10,000 sessions' state by default
-    if args.share:
-        ui.launch(share=True, prevent_thread_lock=True, **page_options())
+    if args.share:  # Gradio's tunnel needs a server of its own: on a loopback port of its own, not this one
+        ui.launch(share=True, prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), **page_options())
     app = gr.mount_gradio_app(api, ui, path="/", **page_options(), max_file_size=settings.max_file_bytes,
                               footer_links=[])  # Gradio's footer speaks English only; the API docs are at /docs
     print(f"Serving on http://{args.host}:{args.port}/ (API docs: /docs)", flush=True)

@@ -6,10 +6,11 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 import httpx
 import pytest
-from server import PROJECT, serve_in_thread
+from server import PROJECT, AppServer, serve_in_thread
 
 from rag.ui_text import LABELS
 
@@ -83,6 +84,18 @@ def test_without_a_configured_token_the_page_is_read_only(settings, embedder):
         assert disabled in client.predict("anything", api_name="/update_index")[0]
         assert disabled in client.predict("seed.md", "anything", api_name="/delete_article")
     assert (settings.corpus_dir / "seed.md").exists() and archive.updater.current is None
+
+
+def test_share_starts_the_app_on_its_port_even_without_a_public_link(tmp_path):
+    """`--share` gives Gradio's tunnel a loopback server of its own: on the default port it took the
+    app's own and the app died (offline the link fails, and the app still serves)."""
+    server = AppServer(tmp_path, args=("--share",))
+    server.env["GRADIO_SERVER_PORT"] = str(server.port)  # where Gradio looks first (7860, the app's default, without it)
+    with server as running:
+        assert httpx.get(f"{running.url}/api/health", timeout=10).json()["status"] == "ok"
+        assert httpx.get(f"{running.url}/", timeout=10).status_code == 200
+        time.sleep(2)  # Gradio's launch runs beside uvicorn's start
+        assert running.process.poll() is None, running.log.read_text()
 
 
 def test_a_taken_port_gives_a_clear_message():
