@@ -37,7 +37,7 @@ from rag.conversation import followed_question, previous_short_answer, refers_ba
 from rag.documents import page_of
 from rag.language import detect_language, without_archive_words, words
 from rag.reader import CONFIG_FILE, Reader, ReaderUnavailable
-from rag.replies import FRAME, LLM_FAILED, NO_ANSWER, RELATED
+from rag.replies import FRAME, LLM_FAILED, NO_ANSWER, NO_MATCH, RELATED, UNKNOWN_OUTLETS
 from rag.rerank import ARTICLE_FEATURES, CLAUSE_ANSWER_TOKENS, Ranking, ReadResult, longest_answer, names_missing, read_articles
 from rag.retriever import Filters, Hit, Retriever
 from rag.sentences import PASSAGES_READ, ScoredSentence, answer_type, names_and_numbers, score_sentences
@@ -47,6 +47,7 @@ MAX_SENTENCES = 3  # quoted without the reader, or when the quote is the answer 
 # adalah komponen inflasi yang ...") is not written before the quote again; `Answer.short_answer`
 # still holds it.
 CLAUSE_SHARE = 0.5
+SHOWN_OUTLETS = 20  # outlets named when a filter asks for one the archive does not have
 MAX_QUESTION_CHARS = 1000  # the longest question answered (the page's box stops there, the API refuses longer)
 _log = logging.getLogger(__name__)
 
@@ -356,8 +357,11 @@ class Assistant:
         in_context, hits, ranked, read, by_meaning, tokens = found
         spec = self.settings.llm if llm is None else llm or None
         answered = previous_short_answer(history) if previous else ""
-        answer = self._quote(in_context, language, hits, ranked, read, by_meaning, answered,
-                             answer_type(about_news) != "statement", tokens == CLAUSE_ANSWER_TOKENS)
+        if not hits and filters is not None and filters.narrows:
+            answer = self._nothing_matches(language, filters)
+        else:
+            answer = self._quote(in_context, language, hits, ranked, read, by_meaning, answered,
+                                 answer_type(about_news) != "statement", tokens == CLAUSE_ANSWER_TOKENS)
         if spec and not answer.abstained:
             likely = [(a.sentence.hit_rank + 1, a.short_answer) for a in read.answers] if read else []
             answer = yield from self._generate(spec, question, history, language, hits, answer, likely)
@@ -584,6 +588,17 @@ class Assistant:
                      for s in chosen]  # best first: the first quote is the answer
         text = FRAME[language] + "\n" + " ".join(f"{c.sentence} [{c.n}]" for c in citations)
         return Answer(text, citations, sources.sources, False, language, list(hits))
+
+    def _nothing_matches(self, language: str, filters: Filters) -> Answer:
+        """The reply when the filters leave no article: said so, with the outlets asked for that the
+        archive does not have (a misspelt "AlJazeera") and those it has (the first `SHOWN_OUTLETS`)."""
+        text = NO_MATCH[language]
+        known = self.retriever.store.sources()
+        unknown = [name for name in filters.sources if name.lower() not in {k.lower() for k in known}]
+        if unknown:
+            listed = ", ".join(known[:SHOWN_OUTLETS]) + (", ..." if len(known) > SHOWN_OUTLETS else "")
+            text += "\n" + UNKNOWN_OUTLETS[language].format(unknown=", ".join(unknown), known=listed or "-")
+        return Answer(text, [], [], True, language, [])
 
     def _abstain(self, language: str, hits: Sequence[Hit]) -> Answer:
         related = [_source(n, hit) for n, hit in enumerate(hits[:3], 1)]

@@ -18,7 +18,7 @@ from fastapi import Depends, FastAPI, File, HTTPException, Query, UploadFile
 from fastapi_offline import FastAPIOffline
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from rag import __version__
 from rag.answer import MAX_QUESTION_CHARS, Answer, Assistant, Citation, Source, checked_question
@@ -47,6 +47,12 @@ class FiltersIn(Strict):
     until: dt.date | None = Field(None, description="only articles published on or before this date (YYYY-MM-DD)")
     sources: list[Annotated[str, Field(max_length=200)]] = Field(
         default_factory=list, max_length=20, description="only articles of these outlets, as `source` names them (none: all)")
+
+    @model_validator(mode="after")
+    def period_in_order(self) -> FiltersIn:
+        """A period that ends before it starts is refused (422 saying so), not answered with nothing."""
+        self.to_filters()
+        return self
 
     def to_filters(self) -> Filters:
         return Filters(self.since, self.until, tuple(self.sources))
@@ -233,7 +239,11 @@ def add_read_routes(app: FastAPI, assistant: Assistant, archive: Archive) -> Non
         score, its best passage and where that passage stands in the article's text. No answer is
         read: for an answer with citations, POST /api/ask."""
         try:
-            hits = assistant.retriever.search(q, k, Filters(since, until, tuple(source or ())))
+            filters = Filters(since, until, tuple(source or ()))
+        except ValueError as error:  # a period that ends before it starts
+            raise HTTPException(422, f"since, until: {error}") from None
+        try:
+            hits = assistant.retriever.search(q, k, filters)
         except ValueError as error:  # a blank query
             raise HTTPException(422, f"q: {error}") from None
         return {"query": q, "results": [hit.to_json(rank) for rank, hit in enumerate(hits, 1)]}

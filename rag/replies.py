@@ -15,3 +15,12 @@ LLM_FAILED = {
     "en": "The LLM is unavailable ({reason}); showing the extractive answer.",
 }
 RELATED = {"id": "Artikel yang mungkin terkait:", "en": "Possibly related articles:"}
+# the filters (a period, outlets) leave no article: said so, not "no answer"
+NO_MATCH = {
+    "id": "Tidak ada artikel di arsip yang cocok dengan filter ini (periode, sumber).",
+    "en": "No article in the archive matches these filters (period, outlets).",
+}
+UNKNOWN_OUTLETS = {
+    "id": "Sumber yang tidak ada di arsip: {unknown}. Sumber di arsip: {known}.",
+    "en": "Outlets the archive does not have: {unknown}. Its outlets: {known}.",
+}

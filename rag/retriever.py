@@ -36,6 +36,7 @@ CANDIDATES = 200  # candidates taken from each side before fusion
 class Filters:
     """Restrict a search to a date range (both ends included; an article without a date is left
     out by either end), to some sources (outlet names, any case), or away from some articles.
+    A range that ends before it starts is a ValueError that says so.
 
     Example::
 
@@ -54,6 +55,13 @@ class Filters:
             object.__setattr__(self, "sources", tuple(self.sources))
         if not all(isinstance(source, str) for source in self.sources):
             raise TypeError(f"Filters(sources=...) takes outlet names, got {self.sources!r}")
+        if self.since and self.until and self.since > self.until:
+            raise ValueError(f"the period ends (until {self.until}) before it starts (since {self.since}): swap the two dates")
+
+    @property
+    def narrows(self) -> bool:
+        """Whether a user chose any of them (a period, outlets); leaving articles out is no choice of theirs."""
+        return bool(self.since or self.until or self.sources)
 
     def where(self) -> tuple[str, list[object]] | None:
         """A WHERE clause over `articles` (alias a), or None when nothing is filtered."""

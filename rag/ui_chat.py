@@ -73,15 +73,24 @@ def chat_editing(allowed: bool) -> gr.Chatbot:
     return gr.Chatbot(editable="user" if allowed else None)
 
 
-def parse_filters(since: str, until: str, sources: list[str] | None) -> tuple[Filters | None, str | None]:
-    """The filters, or (None, the value that is not a YYYY-MM-DD date)."""
+def parse_filters(since: str, until: str, sources: list[str] | None, language: str) -> tuple[Filters | None, str | None]:
+    """The filters, or (None, what is wrong with them, in the page's `language`): a date that is
+    not YYYY-MM-DD, or a period that ends before it starts.
+
+    Example::
+
+        parse_filters("2023-08-01", "2023-01-01", [], "en")[1]
+        # 'The period ends (2023-01-01) before it starts (2023-08-01): swap the two dates.'
+    """
     dates = []
     for value in (since, until):
         value = (value or "").strip()
         try:
             dates.append(dt.date.fromisoformat(value) if value else None)
         except ValueError:
-            return None, value
+            return None, LABELS[language]["bad_date"].format(value=literal(value))
+    if dates[0] and dates[1] and dates[0] > dates[1]:
+        return None, LABELS[language]["reversed_dates"].format(since=dates[0], until=dates[1])
     return Filters(dates[0], dates[1], tuple(sources or ())), None
 
 
@@ -282,9 +291,9 @@ def wire_chat(page: gr.Blocks, assistant: Assistant, chat: ChatTab, turns: gr.St
         if not message:
             yield nothing
             return
-        filters, bad = parse_filters(since, until, outlets)
+        filters, wrong = parse_filters(since, until, outlets, language)
         if filters is None:  # a user's mistake: said next to the field, the chat left as it was
-            error = gr.update(value=LABELS[language]["bad_date"].format(value=literal(bad)), visible=True)
+            error = gr.update(value=wrong, visible=True)
             yield [gr.skip()] * 4 + [error, gr.update(open=True)] + nothing[6:]
             return
         shown = chat_messages(conversation) + [{"role": "user", "content": literal(message)}, {"role": "assistant", "content": ""}]
@@ -441,9 +450,8 @@ def dates_changed(since: str, until: str, outlets: list[str] | None, language: s
     Send) names it as it is now, so that a reply to an earlier keystroke cannot hide it. (A reply
     to a keystroke that left the dates valid, arriving after Send's error, still hides it: the
     window is narrowed, not closed.)"""
-    bad = parse_filters(since, until, outlets)[1]
-    error = (gr.update(visible=False) if bad is None else
-             gr.update(value=LABELS[language]["bad_date"].format(value=literal(bad))))
+    wrong = parse_filters(since, until, outlets, language)[1]
+    error = gr.update(visible=False) if wrong is None else gr.update(value=wrong)
     return active_filters(since, until, outlets, language), period_of(since, until), error
 
 

@@ -78,8 +78,8 @@ def render_reply(answer: Answer, turn: int) -> str:
     if answer.abstained:
         first, *rest = answer.text.split("\n")
         text = f"_{literal(first)}_"
-        if answer.sources and rest:
-            text += "  \n" + literal(rest[0])  # "Possibly related articles:"
+        # "Possibly related articles:" before their links; without any, what else it says (the outlets a filter names)
+        text += "".join("  \n" + literal(line) for line in (rest[:1] if answer.sources else rest))
         for source in answer.sources:
             text += f'  \n- <a href="#cite-{turn}-{source.n}">{literal(source.title)}</a>'
         return text

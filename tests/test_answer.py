@@ -17,6 +17,7 @@ from rag.conversation import followed_question, previous_short_answer, retrieval
 from rag.followups import suggest_follow_ups
 from rag.indexer import build_index
 from rag.retriever import Filters, Retriever
+from rag.ui_render import render_reply
 from rag.ui_text import EXAMPLES
 
 SEED = PROJECT / "corpus" / "000_b0a4adb478896665.md"
@@ -182,6 +183,19 @@ def test_filters_restrict_the_archive(assistant):
     assert {h.article.id for h in recent.hits} == {"banjir.md"}
     assert assistant.retriever.search("NATO", filters=Filters(sources=("al jazeera",)))[0].article.id == "seed.md"
     assert assistant.retriever.search("NATO", filters=Filters(sources=("Tempo",))) == []
+
+
+def test_filters_that_leave_no_article_say_so_and_name_the_outlets(assistant):
+    """A misspelt outlet or a period the archive has nothing in is not "the archive has no answer"."""
+    misspelt = assistant.answer("Siapa juru bicara Kremlin?", filters=Filters(sources=("AlJazeera",)))
+    assert misspelt.abstained and not misspelt.sources
+    assert misspelt.text.startswith("Tidak ada artikel di arsip yang cocok dengan filter ini")
+    assert "Sumber yang tidak ada di arsip: AlJazeera. Sumber di arsip: " in misspelt.text and "Al Jazeera" in misspelt.text
+    assert "Sumber yang tidak ada di arsip: AlJazeera" in render_reply(misspelt, 1)  # the page shows it too
+    later = assistant.answer("Who is the Kremlin spokesman?", filters=Filters(since=dt.date(2030, 1, 1)))
+    assert later.abstained and later.text == "No article in the archive matches these filters (period, outlets)."
+    with pytest.raises(ValueError, match="before it starts"):
+        Filters(since=dt.date(2023, 8, 1), until=dt.date(2023, 1, 1))
 
 
 def test_a_question_too_long_to_answer_is_refused(assistant):

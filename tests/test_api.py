@@ -84,6 +84,16 @@ def test_one_version_everywhere(http):
     assert cli.stdout.strip() == f"python -m rag {version}"
 
 
+def test_a_period_that_ends_before_it_starts_is_refused_saying_so(http):
+    search = http.get("/api/search", params={"q": "NATO", "since": "2023-08-01", "until": "2023-01-01"})
+    ask = http.post("/api/ask", json={"question": "Siapa juru bicara Kremlin?",
+                                      "filters": {"since": "2023-08-01", "until": "2023-01-01"}})
+    for response in (search, ask):
+        assert response.status_code == 422 and "before it starts" in response.text, response.text
+    misspelt = http.post("/api/ask", json={"question": "Siapa juru bicara Kremlin?", "filters": {"sources": ["AlJazeera"]}})
+    assert misspelt.json()["abstained"] and "Al Jazeera" in misspelt.json()["answer"]
+
+
 def test_search_with_filters(http):
     results = http.get("/api/search", params={"q": "perluasan NATO", "k": 3}).json()["results"]
     assert results[0]["article_id"] == "000_b0a4adb478896665.md" and results[0]["source"] == "Al Jazeera"

@@ -176,6 +176,16 @@ def test_conversation_files_older_than_a_day_are_swept_away(monkeypatch):
     assert new.exists() and new.name.startswith("news-archive-") and not old.exists()
 
 
+def test_filters_a_user_got_wrong_are_said_in_the_page_language():
+    from rag.ui_chat import parse_filters
+
+    assert parse_filters("2023-08-01", "2023-01-01", [], "id") == (
+        None, "Periode berakhir (2023-01-01) sebelum dimulai (2023-08-01): tukar kedua tanggal.")
+    assert parse_filters("11/07/2023", "", [], "en")[1].startswith("Date «11/07/2023» not understood")
+    filters, wrong = parse_filters(" 2023-01-01", "2023-08-01 ", ["Kompas"], "en")
+    assert wrong is None and (filters.since, filters.until, filters.sources) == (dt.date(2023, 1, 1), dt.date(2023, 8, 1), ("Kompas",))
+
+
 def test_a_failed_answer_is_told_from_the_conversation_by_its_question():
     """After a failed answer the chat shows its question past the conversation's last turn:
     Retry asks it and Undo takes it back (`failed_question`); without one, they act on the last turn."""
