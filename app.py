@@ -46,7 +46,7 @@ def main() -> None:
 
     try:
         settings = get_settings()
-        embedder = build_and_report(settings)  # tunes the memory allocator first: before any thread or model exists
+        embedder, _ = build_and_report(settings)  # tunes the memory allocator first: before any thread or model exists
     except USER_ERRORS as error:
         sys.exit(f"error: {error}")
     import gradio as gr

@@ -24,15 +24,18 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 # What a user can fix (a missing corpus folder, an index another build holds, a bad setting): one line, no traceback.
 USER_ERRORS = (IndexProblem, FileNotFoundError, ValueError, RuntimeError)
+# `rag index` / `rag fetch` did their work but some files could not be read or some pages fetched
+# (each said on its line): an exit status a cron job or a CI step can tell from success
+PARTLY_FAILED = 3
 
 
 def build_and_report(settings: Settings, full: bool = False, ray: str | None = None):
     """Build or update the index, print what changed (and the files it ignored); returns the
-    embedder it used. `rag index`, `rag fetch` and `app.py` start this way.
+    embedder it used and the `BuildReport`. `rag index`, `rag fetch` and `app.py` start this way.
 
     Example::
 
-        embedder = build_and_report(get_settings())   # prints "articles: 1 added, ..."
+        embedder, report = build_and_report(get_settings())   # prints "articles: 1 added, ..."
     """
     from rag.embeddings import embedder_for, tune_memory_allocator
     from rag.indexer import build_index
@@ -44,13 +47,13 @@ def build_and_report(settings: Settings, full: bool = False, ray: str | None = N
         print(f"ignored {len(report.ignored)} file(s) with unsupported extensions: {', '.join(report.ignored[:5])}"
               + (" ..." if len(report.ignored) > 5 else ""), file=sys.stderr)
     print(report.summary(), flush=True)
-    return embedder
+    return embedder, report
 
 
 def cmd_index(args: argparse.Namespace) -> int:
     """Build or update the index and print what changed; with --watch, keep it following the corpus."""
     settings = _settings(args)
-    embedder = build_and_report(settings, args.full, args.ray)
+    embedder, report = build_and_report(settings, args.full, args.ray)
     if args.watch:
         import threading
 
@@ -60,7 +63,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         print(f"watching {settings.corpus_dir} (Ctrl-C to stop)", file=sys.stderr, flush=True)
         watch_corpus(settings, IndexUpdater(settings, embedder), threading.Event(),
                      on_update=lambda job: print(job.summary or f"update failed: {job.error}", flush=True))
-    return 0
+    return PARTLY_FAILED if report.failed else 0
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
@@ -70,9 +73,8 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     settings = get_settings(corpus_dir=args.corpus, index_dir=args.index, sources_file=args.sources)
     report = fetch_sources(settings, args.urls)
     print(report.summary())
-    if report.saved and not args.no_index:
-        build_and_report(settings)
-    return 0
+    built = build_and_report(settings)[1] if report.saved and not args.no_index else None
+    return PARTLY_FAILED if report.failures or (built and built.failed) else 0
 
 
 def _filters(args: argparse.Namespace):

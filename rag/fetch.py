@@ -93,15 +93,16 @@ def canonical_url(url: str) -> str:
     return urlunsplit((scheme, netloc, parts.path or "/", urlencode(query), ""))
 
 
-def read_sources(path: Path) -> list[str]:
-    """The feed/sitemap/site URLs of a `sources.yaml`: a list under `sources:`, each a URL or a
-    mapping with `url` (other keys, such as `name`, are notes for people).
+def read_sources(path: Path) -> list[tuple[str, str | None]]:
+    """The feed/sitemap/site URLs of a `sources.yaml`, each with the outlet name its articles get
+    (None: the one the page names itself, e.g. "KOMPAS.com"): a list under `sources:`, each a URL
+    or a mapping with `url` and optionally `source` (other keys, such as `name`, are notes for people).
 
     Example file::
 
         sources:
           - https://www.antaranews.com/rss/terkini.xml
-          - {name: Kompas, url: https://www.kompas.com/sitemap.xml}
+          - {name: Kompas (sitemap), source: Kompas, url: https://www.kompas.com/sitemap.xml}
     """
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -112,10 +113,12 @@ def read_sources(path: Path) -> list[str]:
         raise ValueError(f"{path}: no 'sources:' list; write one URL per item")
     urls = []
     for number, entry in enumerate(entries, 1):
-        url = entry.get("url") if isinstance(entry, dict) else entry
+        url, outlet = (entry.get("url"), entry.get("source")) if isinstance(entry, dict) else (entry, None)
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise ValueError(f"{path}: source {number} ({entry!r}) is not an http(s) URL")
-        urls.append(url)
+        if outlet is not None and not (isinstance(outlet, str) and outlet.strip()):
+            raise ValueError(f"{path}: source {number}: 'source' is the outlet's name, e.g. 'source: Kompas'; got {outlet!r}")
+        urls.append((url, outlet.strip() if outlet else None))
     return urls
 
 
@@ -129,14 +132,16 @@ def fetch_sources(settings: Settings, urls: list[str] | None = None) -> FetchRep
         if report.saved:
             build_index(settings, embedder)
     """
+    outlets: dict[str, str] = {}  # the outlet name a source's articles get, where sources.yaml gives one
     if not urls:
         if not settings.sources_file.exists():
             raise FileNotFoundError(f"no URLs given and no {settings.sources_file}; pass URLs or write a sources.yaml "
                                     "(see sources.example.yaml)")
-        urls = read_sources(settings.sources_file)
+        sources = read_sources(settings.sources_file)
+        urls, outlets = [url for url, _ in sources], {url: outlet for url, outlet in sources if outlet}
     settings.corpus_dir.mkdir(parents=True, exist_ok=True)
     with Fetcher(settings.corpus_dir, delay=settings.fetch_delay, max_bytes=settings.max_file_bytes) as fetcher:
-        return fetcher.fetch(urls)
+        return fetcher.fetch(urls, outlets)
 
 
 class FetchState:
@@ -190,13 +195,17 @@ class Fetcher:
         self.report = FetchReport()
         self._validators: list[tuple[str, str, str]] = []  # ETag/Last-Modified of the source being fetched
         self._retry_later = False  # did one of its pages fail for now (5xx, timeout)?
+        self._outlet: str | None = None  # the outlet name sources.yaml gives the source being fetched
 
-    def fetch(self, urls: Iterable[str]) -> FetchReport:
+    def fetch(self, urls: Iterable[str], outlets: dict[str, str] | None = None) -> FetchReport:
         """Fetch every new article reachable from `urls` (feeds, sitemaps, site home pages or
-        article pages) and return what happened. Never raises for a bad URL: it is reported."""
+        article pages) and return what happened. Never raises for a bad URL: it is reported.
+        `outlets`: the outlet name (`source`) the articles reached from a URL get, instead of the
+        one its pages give ("KOMPAS.com", "kompas.com" and "Kompas" are one outlet in the filters)."""
         started, self.report = time.monotonic(), FetchReport()
         for url in urls:
             self._validators, self._retry_later = [], False
+            self._outlet = (outlets or {}).get(url)
             try:
                 for link in self._article_links(url):
                     self._fetch_article(link)
@@ -284,6 +293,7 @@ class Fetcher:
         try:
             response = self._get(link)
             fields, text = self._extract(response.text, str(response.url))
+            fields["source"] = self._outlet or fields["source"]
         except FetchError as error:
             self._fail(link, str(error))
             if error.permanent:

@@ -93,20 +93,28 @@ def test_a_new_feed_item_is_fetched_indexed_and_answered(settings, embedder):
     assert "5,1" in answer.citations[0].sentence
 
 
-def test_rag_fetch_reads_sources_yaml(tmp_path, monkeypatch, capsys):
+def test_rag_fetch_reads_sources_yaml(tmp_path, monkeypatch, capsys, caplog):
     monkeypatch.setenv("RAG_FETCH_DELAY", "0")
     with NewsSite(broken=False) as site:
         sources = tmp_path / "sources.yaml"
-        sources.write_text(yaml.safe_dump({"sources": [site.base + "/atom.xml", {"name": "peta situs", "url": site.base + "/sitemap.xml"}]}))
+        sources.write_text(yaml.safe_dump({"sources": [
+            {"name": "peta situs", "source": "Kabar Contoh", "url": site.base + "/sitemap.xml"}, site.base + "/atom.xml"]}))
         code = cli.main(["fetch", "--sources", str(sources), "--corpus", str(tmp_path / "corpus"), "--no-index"])
     assert code == 0 and capsys.readouterr().out.startswith(f"fetched {len(STORIES)} new article(s)")
-    assert len(load_corpus(tmp_path / "corpus").articles) == len(STORIES)
+    articles = load_corpus(tmp_path / "corpus").articles
+    assert len(articles) == len(STORIES) and {a.source for a in articles} == {"Kabar Contoh"}  # the outlet sources.yaml names
+    with NewsSite(broken=False) as site:  # a page that is not there: fetched nothing, said, and the exit status says so
+        code = cli.main(["fetch", site.base + "/berita/tidak-ada", "--corpus", str(tmp_path / "corpus"), "--no-index"])
+    assert code == cli.PARTLY_FAILED and "fetch failed: " + site.base + "/berita/tidak-ada" in caplog.text
 
 
 def test_sources_file_and_settings_errors_say_what_to_write(tmp_path):
     bad = tmp_path / "sources.yaml"
     bad.write_text("sources:\n  - ftp://contoh.id/feed\n")
     with pytest.raises(ValueError, match=r"source 1 .* is not an http\(s\) URL"):
+        read_sources(bad)
+    bad.write_text("sources:\n  - {url: https://contoh.id/feed, source: 12}\n")
+    with pytest.raises(ValueError, match=r"source 1: 'source' is the outlet's name"):
         read_sources(bad)
     bad.write_text("feeds: []\n")
     with pytest.raises(ValueError, match="no 'sources:' list"):

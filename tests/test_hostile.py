@@ -16,6 +16,7 @@ import pytest
 from conftest import PROJECT
 from hostile import make_hostile_corpus
 
+from rag.cli import PARTLY_FAILED
 from rag.problems import printable
 
 # Peak RSS of the build process: model (~0.9 GB) + embedding activations + the largest allowed
@@ -63,7 +64,7 @@ def check_hostile_corpus(tmp_path: Path, embedder, full: bool) -> dict:
     corpus = make_hostile_corpus(tmp_path / "corpus", full=full)
     index = tmp_path / "index"
     code, stdout, stderr, peak_mb = run_index(corpus.root, index, corpus.max_file_mb)  # the default (auto) embedder
-    assert code == 0, stderr[-3000:]
+    assert code == PARTLY_FAILED, stderr[-3000:]  # indexed, but files were skipped: a cron job can tell
     failures: list[str] = []
 
     skipped = [line for line in stderr.splitlines() if line.startswith("skipped: ")]
