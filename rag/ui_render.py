@@ -165,7 +165,7 @@ def source_card(answer: Answer, source: Source, turn: int, article_of: Callable[
     spans = [(start, end) for start, end, _ in marks]
     anchor = f"cite-{turn}-{source.n}"
     article = article_of(source.article_id)
-    full = _highlight(article.text, marks, 0) if article else ""
+    full = _highlight(article.text, placed_marks(article.text, answer, marks), 0) if article else ""
     passage = snippet(source.passage, spans, source.passage_start)
     outlet = source.source or domain(source.url) or ""
     head = [f'<span class="badge">{html.escape(outlet[:1].upper() or "?")}</span>']
@@ -189,6 +189,31 @@ def source_card(answer: Answer, source: Source, turn: int, article_of: Callable[
             f'<div class="card-foot">{" · ".join(foot)}</div>{copies_line(source, language)}'
             f'<details id="article-{turn}-{source.n}"><summary>{html.escape(source.title)}</summary>'
             f'<div class="article-view">{full}</div></details></div>')
+
+
+def placed_marks(text: str, answer: Answer, marks: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """The marks of an answer's citations (start, end, anchor) where their sentences stand in the
+    article's `text` as it is now: an answer kept from before the article was edited (a reload, the
+    browser's copy) cites offsets into the old text; its sentence is marked where it stands now (the
+    place nearest the old one), and not at all when the edit removed it.
+
+    Example::
+
+        # the answer cited "Lavrov berkata." at 0..15; a correction was put before it since
+        placed_marks("Koreksi. Lavrov berkata.", answer, [(0, 15, "cite-1-1")])   # [(9, 24, "cite-1-1")]
+    """
+    sentences = {(c.start, c.end): c.sentence for c in answer.citations}
+    placed = []
+    for start, end, anchor in marks:
+        sentence = sentences.get((start, end), text[start:end])
+        if text[start:end] != sentence:
+            found = [m.start() for m in re.finditer(re.escape(sentence), text)]
+            if not found:
+                continue
+            start = min(found, key=lambda at: abs(at - start))
+            end = start + len(sentence)
+        placed.append((start, end, anchor))
+    return placed
 
 
 def copies_line(source: Source, language: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
+import re
 from dataclasses import replace
 
 from rag.answer import Answer, Citation, Source
@@ -43,6 +44,23 @@ def test_literal_round_trip_characters():
 def test_the_cited_sentence_is_anchored_and_highlighted():
     panel = render_sources([Turn("q", answer(), "id1")], lambda _: None, "id")
     assert 'data-turn="1"' in panel and "<mark>" in panel and "](http" in panel  # cards are HTML: brackets are plain text there
+
+
+def test_an_answer_kept_from_before_its_article_was_edited_marks_the_sentence_where_it_stands_now():
+    """The browser keeps answers across reloads; the article view shows the article as it is now, so
+    the cited sentence is marked where it now stands, not at the old offsets (nothing when it is gone)."""
+    def article(text: str) -> Article:
+        return Article(id="a.md", title="Judul", text=text, source=None, url=None, published=None, language="id",
+                       path="a.md", metadata={}, sha256="0")
+
+    def marked(text: str) -> list[str]:
+        view = render_sources([Turn("q", answer(), "id1")], lambda _: article(text), "id").split('class="article-view">')[1]
+        return re.findall(r"<mark[^>]*>(.*?)</mark>", view, re.DOTALL)
+
+    shown = html.escape(SENTENCE, quote=False)
+    assert marked(SENTENCE + " Lanjutan.") == [shown]
+    assert marked("Koreksi: judul diperbaiki. " + SENTENCE) == [shown]  # a correction put before it
+    assert marked("Artikel ini ditulis ulang seluruhnya.") == []
 
 
 def test_a_pdf_citation_names_its_page_in_the_card_and_the_copied_quote():
