@@ -82,7 +82,7 @@ class AskIn(Strict):
     mode: Literal["extractive", "llm"] = Field(
         "extractive", description="'extractive' quotes the articles; 'llm' lets the configured LLM write the reply, its "
                                   "sentences checked against the quoted passages")
-    k: int | None = Field(None, ge=1, le=50, description="passages retrieved (default RAG_TOP_K)")
+    k: int | None = Field(None, ge=1, description="passages retrieved (default RAG_TOP_K, at most RAG_MAX_K)")
 
 
 class AnswerOut(BaseModel):
@@ -218,6 +218,11 @@ def add_read_routes(app: FastAPI, assistant: Assistant, archive: Archive) -> Non
     """Health, search, ask (optionally streamed), article listings and the update status: open to all."""
     settings = assistant.settings
 
+    def too_many(k: int | None) -> None:
+        """Refuse more passages than the server allows (`RAG_MAX_K`), rather than quietly return fewer."""
+        if k is not None and k > settings.max_k:
+            raise HTTPException(422, f"k: at most {settings.max_k} (RAG_MAX_K); this request asks for {k}")
+
     @app.get("/api/health")
     def health() -> dict:
         """Whether the server answers, and the index it answers from: its generation, counts, embedding
@@ -230,7 +235,7 @@ def add_read_routes(app: FastAPI, assistant: Assistant, archive: Archive) -> Non
     @app.get("/api/search", responses=errors(422))
     def search(
         q: Annotated[str, Query(min_length=1, max_length=MAX_QUESTION_CHARS, description="the query, in any language")],
-        k: Annotated[int, Query(ge=1, le=50, description="articles returned")] = 10,
+        k: Annotated[int, Query(ge=1, description="articles returned (at most RAG_MAX_K)")] = 10,
         since: Annotated[dt.date | None, Query(description="only articles published on or after (YYYY-MM-DD)")] = None,
         until: Annotated[dt.date | None, Query(description="only articles published on or before (YYYY-MM-DD)")] = None,
         source: Annotated[list[str] | None, Query(max_length=20, description="only these outlets (repeat for more)")] = None,
@@ -238,6 +243,7 @@ def add_read_routes(app: FastAPI, assistant: Assistant, archive: Archive) -> Non
         """The articles that best match `q` (BM25 and meaning, fused), best first: each with its
         score, its best passage and where that passage stands in the article's text. No answer is
         read: for an answer with citations, POST /api/ask."""
+        too_many(k)
         try:
             filters = Filters(since, until, tuple(source or ()))
         except ValueError as error:  # a period that ends before it starts
@@ -258,6 +264,7 @@ def add_read_routes(app: FastAPI, assistant: Assistant, archive: Archive) -> Non
         """The answer to a question: the short answer and the quoted sentences, each cited `[n]` with
         its article and character offsets (`citations`, `sources`), the reader's `confidence`, or
         `abstained` with related articles when the archive has no answer."""
+        too_many(body.k)
         if body.mode == "llm" and not settings.llm:
             raise HTTPException(400, "no LLM is configured: set RAG_LLM (and RAG_LLM_BASE_URL / RAG_LLM_API_KEY)")
         try:

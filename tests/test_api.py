@@ -84,6 +84,12 @@ def test_one_version_everywhere(http):
     assert cli.stdout.strip() == f"python -m rag {version}"
 
 
+def test_k_is_bounded_by_the_servers_max_k(http):
+    too_many = http.post("/api/ask", json={"question": "Siapa juru bicara Kremlin?", "k": 51})
+    assert too_many.status_code == 422 and "RAG_MAX_K" in too_many.text  # the server's RAG_MAX_K: 50 by default
+    assert http.post("/api/ask", json={"question": "Siapa juru bicara Kremlin?", "k": 50}).status_code == 200
+
+
 def test_a_period_that_ends_before_it_starts_is_refused_saying_so(http):
     search = http.get("/api/search", params={"q": "NATO", "since": "2023-08-01", "until": "2023-01-01"})
     ask = http.post("/api/ask", json={"question": "Siapa juru bicara Kremlin?",
