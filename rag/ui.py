@@ -200,7 +200,7 @@ def build_ui(assistant: Assistant, archive: Archive) -> gr.Blocks:
 
         components = [title, language_choice, chat_tab_, index_tab_, chat.chatbot, chat.question, chat.send, chat.retry,
                       chat.undo, chat.download, chat.examples, chat.filters, chat.period, chat.since, chat.until, chat.sources, chat.k,
-                      chat.mode, index.access, index.token, index.files, index.update, index.article_query,
+                      chat.mode, index.access, index.token, index.files, index.replace, index.update, index.article_query,
                       index.delete_id, index.delete, index.confirm, index.cancel, chat.follow_up_label]
         language_choice.change(switch, [language_choice, turns, index.article_query, index.offset, chat.since, chat.until,
                                         chat.sources],
@@ -227,7 +227,8 @@ def relabel(labels: dict[str, str], writable: bool, llm: str | None) -> list:
             gr.update(label=labels["until"]), gr.update(label=labels["sources"]), gr.update(label=labels["k"]),
             gr.update(label=labels["mode"], choices=modes(labels, llm)),
             gr.update(value=labels["writes_enabled" if writable else "writes_disabled"]),
-            gr.update(label=labels["token"]), gr.update(label=labels["upload"]), gr.update(value=labels["update"]),
+            gr.update(label=labels["token"]), gr.update(label=labels["upload"]), gr.update(label=labels["replace"]),
+            gr.update(value=labels["update"]),
             gr.update(label=labels["search_articles"]), gr.update(label=labels["delete_id"]),
             gr.update(value=labels["delete"]), gr.update(value=labels["confirm"]), gr.update(value=labels["cancel"]),
             gr.update(value=labels["follow_ups"])]

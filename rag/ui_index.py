@@ -39,6 +39,7 @@ class IndexTab:
     access: gr.Markdown
     token: gr.Textbox
     files: gr.UploadButton
+    replace: gr.Checkbox  # an upload replaces a file of the same name (a corrected article)
     upload_report: gr.Markdown
     update: gr.Button
     update_report: gr.Markdown
@@ -71,6 +72,7 @@ def index_tab(assistant: Assistant, archive: Archive, labels: dict[str, str]) ->
     # A button, not Gradio's drop zone: its texts ("Drop File Here") would stay English in the Indonesian page.
     files = gr.UploadButton(labels["upload"], file_count="multiple", file_types=sorted(SUFFIXES),
                             type="filepath", elem_id="upload", interactive=archive.writable)
+    replace = gr.Checkbox(label=labels["replace"], value=False, elem_id="replace", interactive=archive.writable)
     upload_report = gr.Markdown(elem_id="upload-report")
     update = gr.Button(labels["update"], variant="primary", elem_id="update", interactive=archive.writable)
     update_report = gr.Markdown(elem_id="update-report")
@@ -91,7 +93,7 @@ def index_tab(assistant: Assistant, archive: Archive, labels: dict[str, str]) ->
         confirm = gr.Button(labels["confirm"], variant="stop", elem_id="confirm", scale=0)
         cancel = gr.Button(labels["cancel"], elem_id="cancel", scale=0)
     delete_report = gr.Markdown(elem_id="delete-report")
-    return IndexTab(stats, access, token, files, upload_report, update, update_report, auto_report, article_query, articles,
+    return IndexTab(stats, access, token, files, replace, upload_report, update, update_report, auto_report, article_query, articles,
                     pager, previous, next_, offset, delete_id, delete, confirm_row, confirm_text, confirm, cancel, delete_report)
 
 
@@ -197,7 +199,7 @@ def index_views(assistant: Assistant, archive: Archive, language: str, query: st
 def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets: gr.Dropdown, language: gr.State) -> None:
     """Upload, update and delete (each needs the token: /upload_articles, /update_index,
     /delete_article), the article search and the article list's pages."""
-    def upload(files: list[str] | None, token: str, language: str) -> tuple[str, None]:
+    def upload(files: list[str] | None, token: str, replace: bool, language: str) -> tuple[str, None]:
         labels = LABELS[language]
         try:
             archive.authorize(token)  # before reading the files
@@ -207,7 +209,7 @@ def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets:
         for path in files or []:
             name = Path(path).name
             try:
-                saved, articles = archive.save_file(name, Path(path).read_bytes(), token)
+                saved, articles = archive.save_file(name, Path(path).read_bytes(), token, replace)
                 lines.append(f"**{labels['saved_status']}** {literal(saved.name)}: {labels['saved'].format(articles=counted(len(articles), 'article', language))}")
             except ArticleError as error:
                 lines.append(refusal(error, language, name))
@@ -253,7 +255,7 @@ def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets:
             return article_list(archive, query, language, max(offset + step, 0))
         return turn
 
-    index.files.upload(upload, [index.files, index.token, language], [index.upload_report, index.files], api_name="upload_articles")
+    index.files.upload(upload, [index.files, index.token, index.replace, language], [index.upload_report, index.files], api_name="upload_articles")
     # /update_index takes the token alone (gradio_client callers); the list is then shown with its search
     index.update.click(update, [index.token, language], [index.update_report, index.stats, outlets],
                        api_name="update_index", concurrency_limit=1).then(

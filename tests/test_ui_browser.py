@@ -200,6 +200,12 @@ def test_upload_update_and_ask_about_the_new_article(page, server, tmp_path):
     upload(page, article)  # again: refused, and said in the page's language, as every library error
     page.wait_for_function("() => document.querySelector('#upload-report').innerText.includes('gempa_garut.md sudah ada di korpus')",
                            timeout=30_000)
+    article.write_text(article.read_text().replace("Garut", "Garut Selatan"))  # a corrected article, uploaded over the first
+    page.check("#replace input")
+    upload(page, article)
+    page.wait_for_function("() => document.querySelector('#upload-report').innerText.includes('Tersimpan gempa_garut.md')", timeout=30_000)
+    assert "Garut Selatan" in (server.corpus / "gempa_garut.md").read_text()
+    page.uncheck("#replace input")
     broken = tmp_path / "rusak.jsonl"
     broken.write_text('{"title": "Satu", "text": "Isi pertama."}\n{"title": "Dua", "text": \n')
     upload(page, broken)  # the file, its line and what to do
