@@ -36,15 +36,21 @@ class E5Embeddings(Embeddings):
 
 
 def hit_to_document(hit: Hit) -> Document:
-    """A search hit as a LangChain `Document`: the passage as its content; the article's id,
-    title, source, url and date, the passage's offsets and the score as metadata."""
-    article = hit.article
+    """A search hit as a LangChain `Document`: the passage as its content; as metadata the
+    article's id, title, source, url, date and language, the passage's offsets (and PDF page),
+    the score, and the other outlets' copies of the story (`also_in`, as `GET /api/search` gives them).
+
+    Example::
+
+        document = hit_to_document(Retriever(Path("index")).search("perluasan NATO", k=1)[0])
+        document.metadata["source"], document.metadata["chunk_start"]   # ('Al Jazeera', 763)
+    """
+    json = hit.to_json(rank=0)
     return Document(
         page_content=hit.text,
         metadata={
-            "article_id": article.id, "title": article.title, "source": article.source, "url": article.url,
-            "published": article.published_iso,
-            "chunk_start": hit.start, "chunk_end": hit.end, "score": hit.score,
+            **{key: json[key] for key in ("article_id", "title", "source", "url", "published", "language", "page", "score", "also_in")},
+            "chunk_start": hit.start, "chunk_end": hit.end,
         },
     )
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from rag.config import Settings, get_settings
 from rag.corpus import Article
+from rag.documents import page_of
 from rag.embeddings import Embedder, load_embedder
 from rag.language import detect_language
 from rag.manifest import IndexMismatch
@@ -122,12 +123,14 @@ class Hit:
                 for a in self.also_in]
 
     def to_json(self, rank: int) -> dict:
-        """The hit as `rag search --json` and `GET /api/search` return it, at `rank` (1 = best)."""
+        """The hit as `rag search --json` and `GET /api/search` return it, at `rank` (1 = best): the
+        article's fields, the passage and its [start, end) in the article's text (and the PDF page
+        it starts on, else None), the scores, and the other outlets' copies of the story (`also_in`)."""
         article = self.article
         return {
             "rank": rank, "article_id": article.id, "title": article.title, "source": article.source,
-            "url": article.url, "published": article.published_iso,
-            "text": self.text, "start": self.start, "end": self.end, "score": self.score,
+            "url": article.url, "published": article.published_iso, "language": article.language,
+            "text": self.text, "start": self.start, "end": self.end, "page": page_of(article, self.start), "score": self.score,
             "dense_score": self.dense_score, "lexical_score": self.lexical_score, "also_in": self.copies(),
         }
 

@@ -110,3 +110,6 @@ def test_documents_are_indexed_and_cited_with_the_page(document_corpus, embedder
     assert "3,08 persen" in first.sentence and first.page == 3
     answer = assistant.answer("Berapa mahasiswa baru yang mendapat beasiswa kementerian?")
     assert answer.citations[0].article_id == "siaran-pers.docx" and answer.citations[0].page is None
+    # a search hit (rag search --json, GET /api/search, the LangChain documents) names the page its passage starts on
+    hit = assistant.retriever.search("inflasi tahunan Sleman Juli", k=1)[0]
+    assert hit.to_json(1)["page"] == page_of(hit.article, hit.start) and hit.to_json(1)["page"] in (1, 2, 3)

@@ -20,7 +20,9 @@ def test_article_retriever_returns_documents_with_citable_metadata(settings, emb
     documents = retriever.invoke("Apa kata Lavrov tentang NATO?")
     assert documents and documents[0].metadata["article_id"] == "seed.md"
     metadata = documents[0].metadata
-    assert set(metadata) == {"article_id", "title", "source", "url", "published", "chunk_start", "chunk_end", "score"}
+    assert set(metadata) == {"article_id", "title", "source", "url", "published", "language", "page", "chunk_start", "chunk_end",
+                             "score", "also_in"}
+    assert (metadata["source"], metadata["language"], metadata["page"], metadata["also_in"]) == ("Al Jazeera", "id", None, [])
     text = (settings.corpus_dir / "seed.md").read_text()
     assert documents[0].page_content in text
     filtered = ArticleRetriever(retriever=retriever.retriever, filters=Filters(sources=("Reuters",)))
