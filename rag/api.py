@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 import anyio.to_thread
 from fastapi import Depends, FastAPI, File, HTTPException, Query, UploadFile
 from fastapi_offline import FastAPIOffline
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -209,6 +210,9 @@ def create_api(assistant: Assistant, archive: Archive) -> FastAPI:
                          openapi_url="/openapi.json", lifespan=lifespan)
 
     app.add_middleware(WriteGate, archive=archive, upload_limit=settings.max_file_bytes + 65536)
+    if settings.cors_origins:  # added last, so it runs first: a preflight is answered before the gate reads anything
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "DELETE"],
+                           allow_headers=["Authorization", "Content-Type"])
     add_read_routes(app, assistant, archive)
     add_write_routes(app, archive)
     return app

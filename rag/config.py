@@ -4,10 +4,10 @@ override those."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _CHECKOUT = Path(__file__).resolve().parent.parent
 # The checkout `rag` runs from (the repository, or an editable install of it); for a wheel installed
@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     max_connections: int = Field(512, ge=8, description="open HTTP connections; more get 503 instead of piling up")
     ui_sessions: int = Field(256, ge=1, description="web sessions whose state the server keeps; the longest idle is dropped first")
     api_token: str | None = Field(None, description="token every write needs (HTTP API, web page, gradio_client); unset = read-only")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="web origins whose pages may call the HTTP API from the browser (a CMS widget), "
+                                          "comma-separated, e.g. https://cms.example.id; unset = none (same origin only)")
     sources_file: Path = Field(PROJECT_ROOT / "sources.yaml", description="feeds, sitemaps and sites `rag fetch` and the app's schedule follow")
     fetch_every: float | None = Field(None, gt=0, description="the app fetches the sources this often (30m, 2h, 900s; seconds "
                                                               "if no unit) and updates the index; unset = never")
@@ -96,6 +99,17 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError(f"{value!r} is not a duration; write e.g. 30m, 2h or 900s") from None
         return value or None
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        """'https://a.id, https://b.id' -> ['https://a.id', 'https://b.id']; each must be an http(s) origin."""
+        if isinstance(value, str):
+            value = [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]
+        for origin in value or []:
+            if origin != "*" and not (isinstance(origin, str) and origin.startswith(("http://", "https://"))):
+                raise ValueError(f"{origin!r} is not a web origin; write e.g. https://cms.example.id (comma-separated)")
+        return value
 
     @property
     def max_file_bytes(self) -> int:

@@ -190,6 +190,35 @@ def test_writes_refused_without_a_configured_token(settings, embedder):
     assert response.status_code == 403 and "RAG_API_TOKEN" in response.json()["detail"]
 
 
+def test_pages_of_the_origins_allowed_may_call_the_api_from_the_browser(settings, embedder, monkeypatch):
+    """RAG_CORS_ORIGINS lets a CMS page's script ask (and, with the token, write); other origins get no CORS headers."""
+    from rag.answer import Assistant
+    from rag.api import create_api
+    from rag.articles import Archive
+    from rag.config import get_settings
+    from rag.indexer import IndexUpdater, build_index
+    from rag.retriever import Retriever
+
+    monkeypatch.setenv("RAG_CORS_ORIGINS", "https://cms.contoh.id/, https://intranet.contoh.id")
+    settings = get_settings(corpus_dir=settings.corpus_dir, index_dir=settings.index_dir)
+    assert settings.cors_origins == ["https://cms.contoh.id", "https://intranet.contoh.id"]
+    shutil.copy(SEED, settings.corpus_dir)
+    build_index(settings, embedder)
+    retriever = Retriever(settings.index_dir, embedder, settings)
+    api = create_api(Assistant(retriever, settings), Archive(settings, retriever, IndexUpdater(settings, embedder), TOKEN))
+    preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization, content-type"}
+    with serve_in_thread(api) as url:
+        allowed = httpx.options(f"{url}/api/ask", headers={"Origin": "https://cms.contoh.id", **preflight})
+        asked = httpx.post(f"{url}/api/ask", json={"question": QUESTION}, headers={"Origin": "https://cms.contoh.id"}, timeout=60)
+        other = httpx.options(f"{url}/api/ask", headers={"Origin": "https://lain.example", **preflight})
+    assert allowed.status_code == 200 and allowed.headers["access-control-allow-origin"] == "https://cms.contoh.id"
+    assert "authorization" in allowed.headers["access-control-allow-headers"].lower()
+    assert asked.status_code == 200 and asked.headers["access-control-allow-origin"] == "https://cms.contoh.id"
+    assert "access-control-allow-origin" not in other.headers
+    with pytest.raises(ValueError, match="not a web origin"):
+        get_settings(cors_origins="cms.contoh.id")
+
+
 def wait_for_update(http, job_id: str) -> dict:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
