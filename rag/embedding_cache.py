@@ -1,10 +1,14 @@
-"""Every vector ever computed, by (model fingerprint, passage text hash): a rebuild, a resumed
-build or a changed article's unchanged chunks never pay for the model twice."""
+"""Every vector computed for the live index, by (model fingerprint, passage text hash): a
+rebuild, a resumed build or a changed article's unchanged chunks never pay for the model twice.
+
+The passages of deleted and edited articles are dropped once they are more than a quarter of what
+the cache holds for the model (`prune`): an archive updated every half hour for years keeps a
+cache the size of its index, not of everything it ever held."""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +41,27 @@ class EmbeddingCache:
                 "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
                 [(self.fingerprint, h, v.astype(np.float32).tobytes()) for h, v in zip(hashes, vectors)],
             )
+
+    def count(self) -> int:
+        """How many vectors the cache holds for this model."""
+        return self.db.execute("SELECT COUNT(*) FROM vectors WHERE model = ?", [self.fingerprint]).fetchone()[0]
+
+    def keep_only(self, hashes: Iterable[str]) -> int:
+        """Drop this model's vectors of every passage but `hashes` (those of the live index); returns
+        how many went. SQLite reuses the freed pages: the file stops growing (it does not shrink).
+
+        Example::
+
+            cache.keep_only({text_hash(indexable_text(title, chunk.text)) for chunk in live_chunks})   # 120
+        """
+        with self.db:
+            self.db.execute("CREATE TEMP TABLE IF NOT EXISTS kept (text_hash TEXT PRIMARY KEY)")
+            self.db.execute("DELETE FROM kept")
+            self.db.executemany("INSERT OR IGNORE INTO kept VALUES (?)", ((h,) for h in hashes))
+            gone = self.db.execute("DELETE FROM vectors WHERE model = ? AND text_hash NOT IN (SELECT text_hash FROM kept)",
+                                   [self.fingerprint]).rowcount
+            self.db.execute("DELETE FROM kept")
+        return gone
 
     def close(self) -> None:
         self.db.close()

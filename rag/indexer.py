@@ -257,8 +257,37 @@ def build_index(settings: Settings, embedder: Embedder, full: bool = False, prog
                 "Free disk space (or fix the folder's permissions) and run the build again: it resumes."
             ) from error
         report.generation = generation.name
+        _prune_cache(settings, embedder, generation)
         report.seconds = time.monotonic() - started
         return report
+
+
+# The embedding cache drops the passages the index no longer has (deleted, edited articles) once they
+# are this share of what it holds for the model, and at least STALE_MIN: rarely, as it reads every passage.
+STALE_SHARE = 0.25
+STALE_MIN = 1000
+
+
+def _prune_cache(settings: Settings, embedder: Embedder, generation: Path) -> None:
+    """Keep the embedding cache the size of the live index (`EmbeddingCache.keep_only`) once many of
+    its vectors belong to passages no longer indexed."""
+    with contextlib.closing(EmbeddingCache(settings.index_dir / "embedding-cache.sqlite", embedder.fingerprint)) as cache:
+        held = cache.count()
+        if held - Manifest.read(generation / "manifest.json").chunks < max(STALE_MIN, STALE_SHARE * held):
+            return
+        gone = cache.keep_only(live_passage_hashes(generation))
+    log.info("embedding cache: dropped %d vectors of passages no longer indexed", gone)
+
+
+def live_passage_hashes(generation: Path) -> set[str]:
+    """The cache keys (`text_hash` of `indexable_text`) of every passage a generation indexes."""
+    spans: dict[str, list[tuple[int, int]]] = {}
+    with contextlib.closing(sqlite3.connect(f"file:{generation / 'index.sqlite'}?mode=ro", uri=True)) as db:
+        for article_id, start, end in db.execute('SELECT article_id, start, "end" FROM chunks'):
+            spans.setdefault(article_id, []).append((start, end))
+        return {text_hash(indexable_text(title, text[start:end]))
+                for article_id, title, text in db.execute("SELECT id, title, text FROM articles")
+                for start, end in spans.get(article_id, ())}
 
 
 @dataclass

@@ -219,3 +219,35 @@ def test_a_failure_after_the_switch_never_undoes_the_live_generation(settings, e
     store = IndexStore.open(settings.index_dir)
     assert report.generation == store.path.name == "gen-000002" and store.manifest.articles == 2
     assert (store.path / "vectors.faiss").exists() and "the server went away" in caplog.text
+
+
+def test_the_embedding_cache_drops_the_passages_of_deleted_articles_once_they_are_many(settings, embedder, monkeypatch):
+    """An archive updated for years keeps a cache the size of its index: once a quarter of it is
+    passages no longer indexed, they go (a smaller corpus here: no minimum)."""
+    import contextlib
+
+    from rag import indexer
+    from rag.embedding_cache import EmbeddingCache
+
+    monkeypatch.setattr(indexer, "STALE_MIN", 0)
+    places = ["Demak", "Kudus", "Pati", "Jepara", "Rembang"]
+    for place in places:
+        write(settings.corpus_dir / f"{place}.md", f"---\ntitle: Banjir {place}\n---\nBanjir merendam {place} pada Senin pagi.\n")
+    build_index(settings, embedder)
+
+    def held() -> int:
+        with contextlib.closing(EmbeddingCache(settings.index_dir / "embedding-cache.sqlite", embedder.fingerprint)) as cache:
+            return cache.count()
+
+    assert held() == 5
+    (settings.corpus_dir / "Demak.md").unlink()
+    build_index(settings, embedder)
+    assert held() == 5  # one stale of five: kept (a file deleted by mistake comes back without the model)
+    for place in ("Kudus", "Pati"):
+        (settings.corpus_dir / f"{place}.md").unlink()
+    build_index(settings, embedder)
+    assert held() == 2  # three of five: only the live passages stay
+    write(settings.corpus_dir / "Demak.md", "---\ntitle: Banjir Demak\n---\nBanjir merendam Demak pada Senin pagi.\n")
+    again = build_index(settings, embedder)
+    assert (again.added, again.chunks_embedded, again.chunks_reused) == (1, 1, 0) and held() == 3
+    assert sorted(search_titles(settings.index_dir, embedder, "banjir")) == ["Banjir Demak", "Banjir Jepara", "Banjir Rembang"]
