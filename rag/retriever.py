@@ -206,6 +206,26 @@ class Retriever:
         self._query_vector = functools.lru_cache(maxsize=64)(self.embedder.embed_query)
         manifest.check_compatible(self.embedder.model_id, self.embedder.fingerprint, self.embedder.family)
 
+    def close(self) -> None:
+        """Close the index generations it holds open (their files stay); a search after it fails.
+
+        Example::
+
+            with Retriever("index") as retriever:   # closed at the end of the block
+                hits = retriever.search("perluasan NATO")
+        """
+        with self._lock:
+            for store in (self._retired, self.store):
+                if store is not None:
+                    store.close()
+            self._retired = None
+
+    def __enter__(self) -> Retriever:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def _open_current(self) -> IndexStore:
         store = IndexStore.open(self.index_dir)
         self._pointer = store.path.name

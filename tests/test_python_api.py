@@ -59,3 +59,14 @@ def test_the_api_documents_the_answer_as_it_is(retriever):
     answer = Assistant(retriever).answer("Siapa juru bicara Kremlin?").to_json()
     assert set(AnswerOut.model_fields) == set(answer)
     assert AnswerOut.model_validate(answer).short_answer == "Dmitry Peskov"
+
+
+def test_a_retriever_used_in_a_with_block_closes_its_index(settings, embedder, retriever):
+    """A script that opens many indexes (one per archive) closes each when done."""
+    import sqlite3
+
+    with Retriever(settings.index_dir, embedder, settings) as scoped:
+        assert scoped.search("gempa Cianjur", k=1)[0].article.id == "gempa.md"
+    with pytest.raises(sqlite3.ProgrammingError):  # closed: the generation's database is no longer open
+        scoped.search("gempa Cianjur", k=1)
+    assert retriever.search("gempa Cianjur", k=1)[0].article.id == "gempa.md"  # another Retriever is not touched
