@@ -271,11 +271,15 @@ STALE_MIN = 1000
 def _prune_cache(settings: Settings, embedder: Embedder, generation: Path) -> None:
     """Keep the embedding cache the size of the live index (`EmbeddingCache.keep_only`) once many of
     its vectors belong to passages no longer indexed."""
-    with contextlib.closing(EmbeddingCache(settings.index_dir / "embedding-cache.sqlite", embedder.fingerprint)) as cache:
-        held = cache.count()
-        if held - Manifest.read(generation / "manifest.json").chunks < max(STALE_MIN, STALE_SHARE * held):
-            return
-        gone = cache.keep_only(live_passage_hashes(generation))
+    try:
+        with contextlib.closing(EmbeddingCache(settings.index_dir / "embedding-cache.sqlite", embedder.fingerprint)) as cache:
+            held = cache.count()
+            if held - Manifest.read(generation / "manifest.json").chunks < max(STALE_MIN, STALE_SHARE * held):
+                return
+            gone = cache.keep_only(live_passage_hashes(generation))
+    except (OSError, sqlite3.Error) as error:  # the build is done and live: a cache left as it was costs disk, nothing else
+        log.warning("embedding cache: could not drop the vectors of passages no longer indexed (%s); the next build tries again", error)
+        return
     log.info("embedding cache: dropped %d vectors of passages no longer indexed", gone)
 
 

@@ -225,6 +225,7 @@ def test_the_embedding_cache_drops_the_passages_of_deleted_articles_once_they_ar
     """An archive updated for years keeps a cache the size of its index: once a quarter of it is
     passages no longer indexed, they go (a smaller corpus here: no minimum)."""
     import contextlib
+    import sqlite3
 
     from rag import indexer
     from rag.embedding_cache import EmbeddingCache
@@ -243,6 +244,16 @@ def test_the_embedding_cache_drops_the_passages_of_deleted_articles_once_they_ar
     (settings.corpus_dir / "Demak.md").unlink()
     build_index(settings, embedder)
     assert held() == 5  # one stale of five: kept (a file deleted by mistake comes back without the model)
+    def locked(self, hashes):
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(EmbeddingCache, "keep_only", locked)  # a cache that cannot be pruned now: the build stands
+    (settings.corpus_dir / "Kudus.md").unlink()
+    assert build_index(settings, embedder).removed == 1 and held() == 5
+    monkeypatch.undo()
+    monkeypatch.setattr(indexer, "STALE_MIN", 0)
+    write(settings.corpus_dir / "Kudus.md", "---\ntitle: Banjir Kudus\n---\nBanjir merendam Kudus pada Senin pagi.\n")
+    build_index(settings, embedder)
     for place in ("Kudus", "Pati"):
         (settings.corpus_dir / f"{place}.md").unlink()
     build_index(settings, embedder)
