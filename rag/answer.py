@@ -594,7 +594,8 @@ class Assistant:
         archive does not have (a misspelt "AlJazeera") and those it has (the first `SHOWN_OUTLETS`)."""
         text = NO_MATCH[language]
         known = self.retriever.store.sources()
-        unknown = [name for name in filters.sources if name.lower() not in {k.lower() for k in known}]
+        names = {name.lower() for name in known}
+        unknown = [name for name in filters.sources if name.lower() not in names]
         if unknown:
             listed = ", ".join(known[:SHOWN_OUTLETS]) + (", ..." if len(known) > SHOWN_OUTLETS else "")
             text += "\n" + UNKNOWN_OUTLETS[language].format(unknown=", ".join(unknown), known=listed or "-")

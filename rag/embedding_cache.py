@@ -52,7 +52,7 @@ class EmbeddingCache:
 
         Example::
 
-            cache.keep_only({text_hash(indexable_text(title, chunk.text)) for chunk in live_chunks})   # 120
+            cache.keep_only({passage_key(title, chunk.text) for chunk in live_chunks})   # 120
         """
         with self.db:
             self.db.execute("CREATE TEMP TABLE IF NOT EXISTS kept (text_hash TEXT PRIMARY KEY)")

@@ -74,6 +74,12 @@ class BuildReport:
         )
 
 
+def passage_key(title: str, chunk_text: str) -> str:
+    """A passage's key in the embedding cache (with the model's fingerprint): the hash of what the
+    model reads for it (`indexable_text`)."""
+    return text_hash(indexable_text(title, chunk_text))
+
+
 def text_hash(text: str) -> str:
     """sha256 of a chunk's text: the embedding cache's key (with the model's fingerprint)."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -153,7 +159,7 @@ def _write_generation(
     try:
         writer.remove_articles(removed)
         for article, chunks in pending:
-            matrix = np.stack([vectors[text_hash(indexable_text(article.title, c.text))] for c in chunks]) if chunks else np.zeros((0, embedder.dimension), np.float32)
+            matrix = np.stack([vectors[passage_key(article.title, c.text)] for c in chunks]) if chunks else np.zeros((0, embedder.dimension), np.float32)
             writer.add_article(article, chunks, matrix)
         return writer.commit({
             "model_id": embedder.model_id, "dimension": embedder.dimension,
@@ -284,12 +290,12 @@ def _prune_cache(settings: Settings, embedder: Embedder, generation: Path) -> No
 
 
 def live_passage_hashes(generation: Path) -> set[str]:
-    """The cache keys (`text_hash` of `indexable_text`) of every passage a generation indexes."""
+    """The cache keys (`passage_key`) of every passage a generation indexes."""
     spans: dict[str, list[tuple[int, int]]] = {}
     with contextlib.closing(sqlite3.connect(f"file:{generation / 'index.sqlite'}?mode=ro", uri=True)) as db:
         for article_id, start, end in db.execute('SELECT article_id, start, "end" FROM chunks'):
             spans.setdefault(article_id, []).append((start, end))
-        return {text_hash(indexable_text(title, text[start:end]))
+        return {passage_key(title, text[start:end])
                 for article_id, title, text in db.execute("SELECT id, title, text FROM articles")
                 for start, end in spans.get(article_id, ())}
 

@@ -45,11 +45,11 @@ def hit_to_document(hit: Hit) -> Document:
         document = hit_to_document(Retriever(Path("index")).search("perluasan NATO", k=1)[0])
         document.metadata["source"], document.metadata["chunk_start"]   # ('Al Jazeera', 763)
     """
-    json = hit.to_json(rank=0)
+    fields = hit.to_json(rank=0)
     return Document(
         page_content=hit.text,
         metadata={
-            **{key: json[key] for key in ("article_id", "title", "source", "url", "published", "language", "page", "score", "also_in")},
+            **{key: fields[key] for key in ("article_id", "title", "source", "url", "published", "language", "page", "score", "also_in")},
             "chunk_start": hit.start, "chunk_end": hit.end,
         },
     )

@@ -89,9 +89,10 @@ def parse_filters(since: str, until: str, sources: list[str] | None, language: s
             dates.append(dt.date.fromisoformat(value) if value else None)
         except ValueError:
             return None, LABELS[language]["bad_date"].format(value=literal(value))
-    if dates[0] and dates[1] and dates[0] > dates[1]:
+    try:
+        return Filters(dates[0], dates[1], tuple(sources or ())), None
+    except ValueError:  # a period that ends before it starts (`Filters` checks it), said in the page's words
         return None, LABELS[language]["reversed_dates"].format(since=dates[0], until=dates[1])
-    return Filters(dates[0], dates[1], tuple(sources or ())), None
 
 
 def history_of(turns: Sequence[Turn]) -> list[dict[str, str]]:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
-from rag.answer import Answer, Source
+from rag.answer import Answer, Citation, Source
 from rag.replies import FRAME
 from rag.corpus import Article
 from rag.ui_text import LABELS, format_date
@@ -160,12 +160,11 @@ def source_card(answer: Answer, source: Source, turn: int, article_of: Callable[
     """A compact card: outlet badge and name, date, title, the passage with the cited sentence
     highlighted, the link as its domain, "Copy quote", and the full article folded below."""
     labels = LABELS[language]
-    marks = [(c.start, c.end, anchor) for c, anchor in zip(answer.citations, citation_anchors(answer, turn), strict=True)
-             if c.n == source.n]
-    spans = [(start, end) for start, end, _ in marks]
+    cited = [(c, anchor) for c, anchor in zip(answer.citations, citation_anchors(answer, turn), strict=True) if c.n == source.n]
+    spans = [(c.start, c.end) for c, _ in cited]
     anchor = f"cite-{turn}-{source.n}"
     article = article_of(source.article_id)
-    full = _highlight(article.text, placed_marks(article.text, answer, marks), 0) if article else ""
+    full = _highlight(article.text, placed_marks(article.text, cited), 0) if article else ""
     passage = snippet(source.passage, spans, source.passage_start)
     outlet = source.source or domain(source.url) or ""
     head = [f'<span class="badge">{html.escape(outlet[:1].upper() or "?")}</span>']
@@ -191,28 +190,26 @@ def source_card(answer: Answer, source: Source, turn: int, article_of: Callable[
             f'<div class="article-view">{full}</div></details></div>')
 
 
-def placed_marks(text: str, answer: Answer, marks: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
-    """The marks of an answer's citations (start, end, anchor) where their sentences stand in the
-    article's `text` as it is now: an answer kept from before the article was edited (a reload, the
-    browser's copy) cites offsets into the old text; its sentence is marked where it stands now (the
-    place nearest the old one), and not at all when the edit removed it.
+def placed_marks(text: str, cited: list[tuple[Citation, str]]) -> list[tuple[int, int, str]]:
+    """(start, end, anchor) of each cited sentence where it stands in the article's `text` as it is
+    now: an answer kept from before the article was edited (a reload, the browser's copy) cites
+    offsets into the old text; its sentence is marked where it stands now (the place nearest the
+    old one), and not at all when the edit removed it.
 
     Example::
 
         # the answer cited "Lavrov berkata." at 0..15; a correction was put before it since
-        placed_marks("Koreksi. Lavrov berkata.", answer, [(0, 15, "cite-1-1")])   # [(9, 24, "cite-1-1")]
+        placed_marks("Koreksi. Lavrov berkata.", [(citation, "cite-1-1")])   # [(9, 24, "cite-1-1")]
     """
-    sentences = {(c.start, c.end): c.sentence for c in answer.citations}
     placed = []
-    for start, end, anchor in marks:
-        sentence = sentences.get((start, end), text[start:end])
-        if text[start:end] != sentence:
-            found = [m.start() for m in re.finditer(re.escape(sentence), text)]
+    for citation, anchor in cited:
+        start = citation.start
+        if text[start : citation.end] != citation.sentence:
+            found = [m.start() for m in re.finditer(re.escape(citation.sentence), text)]
             if not found:
                 continue
-            start = min(found, key=lambda at: abs(at - start))
-            end = start + len(sentence)
-        placed.append((start, end, anchor))
+            start = min(found, key=lambda at: abs(at - citation.start))
+        placed.append((start, start + len(citation.sentence), anchor))
     return placed
 
 
