@@ -1,6 +1,7 @@
 """The Gradio web app: one page with a chat tab (`rag.ui_chat`: every answer keeps its cited
-sources; filters) and an index tab (`rag.ui_index`: counts, upload, update, the article list,
-delete), in Indonesian or English. A thin shell over `rag.answer.Assistant` (answers) and
+sources; filters), a search tab (`rag.ui_search`: the articles for some words, best first) and
+an index tab (`rag.ui_index`: counts, upload, update, the article list, delete), in Indonesian
+or English. A thin shell over `rag.answer.Assistant` (answers) and
 `rag.articles.Archive` (listing and the token-checked writes); what it shows is rendered by
 `rag.ui_render`, in the words of `rag.ui_text`. This module lays the page out, switches its
 language, and gives it its style and script.
@@ -19,6 +20,7 @@ from rag.articles import Archive
 from rag.ui_chat import KEPT_FOR, active_filters, browser_key, chat_tab, modes, periods, wire_chat
 from rag.ui_index import ARTICLE_COLUMNS, article_list, auto_status, index_stats, index_tab, index_views, wire_index
 from rag.ui_render import Turn, render_sources
+from rag.ui_search import relabel_search, search_tab, search_view, wire_search
 from rag.ui_text import GRADIO_TOOLTIPS, LABELS, LANGUAGES
 
 _log = logging.getLogger(__name__)
@@ -129,7 +131,8 @@ SAVE_LANGUAGE_JS = f"""(name) => {{
 }}"""
 
 # Clicking a citation [n] of answer t (in the chat or on a card) opens that answer's sources,
-# article n, and scrolls to the cited sentence; "Copy quote" puts the citation line on the clipboard.
+# article n, and scrolls to the cited sentence; "Copy quote" puts the citation line on the clipboard;
+# a search result's article opens at the sentence that matched.
 HEAD = LANGUAGE_HEAD + """
 <script>
 document.addEventListener("click", (event) => {
@@ -159,6 +162,13 @@ document.addEventListener("click", (event) => {
   if (mark) { mark.classList.add("focused"); mark.scrollIntoView({block: "center"}); }
   else { document.getElementById("source-" + t + "-" + n).scrollIntoView({block: "start"}); }
 });
+// A search result's article, opened, shows the sentence that matched (toggle does not bubble: caught on its way down).
+document.addEventListener("toggle", (event) => {
+  const details = event.target;
+  if (!details.open || !details.closest(".search-hit")) return;
+  const mark = details.querySelector(".article-view mark");
+  if (mark) mark.scrollIntoView({block: "nearest"});
+}, true);
 </script>
 """
 
@@ -184,42 +194,49 @@ def build_ui(assistant: Assistant, archive: Archive) -> gr.Blocks:
                                        elem_id="language")
         with gr.Tab(labels["chat_tab"], elem_id="chat-tab") as chat_tab_:
             chat = chat_tab(assistant, labels)
+        with gr.Tab(labels["search_tab"], elem_id="search-tab") as search_tab_:
+            search = search_tab(assistant.retriever, labels)
         with gr.Tab(labels["index_tab"], elem_id="index-tab") as index_tab_:
             index = index_tab(assistant, archive, labels)
         wire_chat(page, assistant, chat, turns, language, saved)
-        wire_index(assistant, archive, index, chat.sources, language)
+        wire_search(assistant.retriever, search, language)
+        outlet_filters = [chat.sources, search.outlets]
+        wire_index(assistant, archive, index, outlet_filters, language)
 
         def switch(choice: str, conversation: list[Turn], query: str, offset: int, since: str, until: str,
-                   outlets: list[str]) -> list:
+                   outlets: list[str], *searched) -> list:
             code = LANGUAGES[choice]
             panel = render_sources(conversation, assistant.retriever.store.article, code)
-            return [code, *relabel(LABELS[code], archive.writable, assistant.settings.llm), active_filters(since, until, outlets, code), panel,
+            return [code, *relabel(LABELS[code], archive.writable, assistant.settings.llm), *relabel_search(LABELS[code]),
+                    active_filters(since, until, outlets, code), panel, *search_view(assistant.retriever, *searched, code),
                     index_stats(assistant, code), auto_status(archive.updater, code),
                     *article_list(archive, query, code, offset), "", "", "",  # old reports go,
                     gr.update(visible=False), gr.update(visible=False)]  # as do a date error and a pending delete
 
-        components = [title, language_choice, chat_tab_, index_tab_, chat.chatbot, chat.question, chat.send, chat.retry,
+        components = [title, language_choice, chat_tab_, search_tab_, index_tab_, chat.chatbot, chat.question, chat.send, chat.retry,
                       chat.undo, chat.download, chat.examples, chat.filters, chat.period, chat.since, chat.until, chat.sources, chat.k,
                       chat.mode, index.access, index.token, index.files, index.replace, index.update, index.article_query,
                       index.delete_id, index.delete, index.confirm, index.cancel, chat.follow_up_label]
         language_choice.change(switch, [language_choice, turns, index.article_query, index.offset, chat.since, chat.until,
-                                        chat.sources],
-                               [language, *components, chat.active, chat.sources_panel, index.stats, index.auto_report, *index.listing,
+                                        chat.sources, *search.inputs],
+                               [language, *components, search.query, search.go, search.since, search.until, search.outlets,
+                                search.k, chat.active, chat.sources_panel, search.summary, search.results, index.stats,
+                                index.auto_report, *index.listing,
                                 index.upload_report, index.update_report, index.delete_report, chat.filter_error,
                                 index.confirm_row],
                                api_visibility="private")
         language_choice.change(None, language_choice, None, js=SAVE_LANGUAGE_JS)
         page.load(None, None, language_choice, js=LOAD_LANGUAGE_JS)
         # built once when the app started: a page opened after an update shows the index as it is now
-        page.load(lambda code, query: index_views(assistant, archive, code, query), [language, index.article_query],
-                  [index.stats, chat.sources, *index.listing], api_visibility="private")
+        page.load(lambda code, query: index_views(assistant, archive, code, query, len(outlet_filters)),
+                  [language, index.article_query], [index.stats, *outlet_filters, *index.listing], api_visibility="private")
     return page
 
 
 def relabel(labels: dict[str, str], writable: bool, llm: str | None) -> list:
     """Updates for the components `build_ui` lists, in that order, in another language."""
     return [gr.update(value=labels["title"]), gr.update(label=labels["language"]), gr.update(label=labels["chat_tab"]),
-            gr.update(label=labels["index_tab"]), gr.update(label=labels["chat"]),
+            gr.update(label=labels["search_tab"]), gr.update(label=labels["index_tab"]), gr.update(label=labels["chat"]),
             gr.update(label=labels["question"], placeholder=labels["placeholder"]),
             gr.update(value=labels["send"]), gr.update(value=labels["retry"]), gr.update(value=labels["undo"]), gr.update(label=labels["download"]),
             gr.update(label=labels["examples"]), gr.update(label=labels["filters"]),

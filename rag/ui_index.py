@@ -184,21 +184,23 @@ def auto_status(updater: IndexUpdater, language: str) -> str:
     return f"{text}  \n{labels['auto_last'].format(time=when, trigger=labels['trigger_' + job.trigger])}{note} {result}"
 
 
-def index_counts(assistant: Assistant, language: str) -> tuple[str, dict]:
-    """The stats and the outlet filter's choices of the live index."""
+def index_counts(assistant: Assistant, language: str, outlet_filters: int) -> tuple:
+    """The stats, then the live index's outlets as the choices of each of the page's
+    `outlet_filters` outlet dropdowns (the chat's filters, the search tab's)."""
     stats = index_stats(assistant, language)  # opens the newest generation
-    return stats, gr.update(choices=assistant.retriever.store.sources())
+    return stats, *[gr.update(choices=assistant.retriever.store.sources())] * outlet_filters
 
 
-def index_views(assistant: Assistant, archive: Archive, language: str, query: str, offset: int = 0) -> tuple:
+def index_views(assistant: Assistant, archive: Archive, language: str, query: str, outlet_filters: int, offset: int = 0) -> tuple:
     """`index_counts` and the article list (those matching `query`, the page from `offset`): at
     page load and after an automatic update."""
-    return *index_counts(assistant, language), *article_list(archive, query, language, offset)
+    return *index_counts(assistant, language, outlet_filters), *article_list(archive, query, language, offset)
 
 
-def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets: gr.Dropdown, language: gr.State) -> None:
+def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets: list[gr.Dropdown], language: gr.State) -> None:
     """Upload, update and delete (each needs the token: /upload_articles, /update_index,
-    /delete_article), the article search and the article list's pages."""
+    /delete_article), the article search and the article list's pages; an update, by hand or
+    automatic, gives the `outlets` dropdowns the index's outlets."""
     def upload(files: list[str] | None, token: str, replace: bool, language: str) -> tuple[str, None]:
         labels = LABELS[language]
         try:
@@ -215,15 +217,15 @@ def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets:
                 lines.append(refusal(error, language, name))
         return "\n".join(f"- {line}" for line in lines), None  # the next upload starts afresh
 
-    def update(token: str, language: str, progress: gr.Progress = gr.Progress()) -> tuple[str, str, dict]:
+    def update(token: str, language: str, progress: gr.Progress = gr.Progress()) -> tuple:
         try:
             job = archive.start_update(token)
         except WriteRefused as error:
-            return refusal(error, language), index_stats(assistant, language), gr.skip()
+            return refusal(error, language), index_stats(assistant, language), *[gr.skip()] * len(outlets)
         while job.state == "running":
             progress((job.done, job.total) if job.total else 0.0, desc=LABELS[language]["updating"])
             time.sleep(0.3)
-        return update_report(job, language), *index_counts(assistant, language)
+        return update_report(job, language), *index_counts(assistant, language, len(outlets))
 
     def ask_to_delete(article_id: str, language: str) -> tuple[dict, str, str]:
         article_id = (article_id or "").strip()
@@ -257,7 +259,7 @@ def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets:
 
     index.files.upload(upload, [index.files, index.token, index.replace, language], [index.upload_report, index.files], api_name="upload_articles")
     # /update_index takes the token alone (gradio_client callers); the list is then shown with its search
-    index.update.click(update, [index.token, language], [index.update_report, index.stats, outlets],
+    index.update.click(update, [index.token, language], [index.update_report, index.stats, *outlets],
                        api_name="update_index", concurrency_limit=1).then(
         rows, [index.article_query, language, index.offset], index.listing, api_visibility="private")
     index.article_query.change(rows, [index.article_query, language], index.listing, api_visibility="private")  # from page 1
@@ -276,9 +278,10 @@ def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets:
             job = archive.updater.last_automatic
             key = f"{job.id}:{job.state}" if job else ""
             if key == seen_job:
-                return (gr.skip(),) * (4 + len(index.listing))
-            return auto_status(archive.updater, language), *index_views(assistant, archive, language, query, offset), key
+                return (gr.skip(),) * (3 + len(outlets) + len(index.listing))
+            return (auto_status(archive.updater, language), *index_views(assistant, archive, language, query, len(outlets), offset),
+                    key)
 
         gr.Timer(2).tick(tick, [language, seen, index.article_query, index.offset],
-                         [index.auto_report, index.stats, outlets, *index.listing, seen],
+                         [index.auto_report, index.stats, *outlets, *index.listing, seen],
                          api_visibility="private", show_progress="hidden")

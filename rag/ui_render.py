@@ -23,6 +23,8 @@ from urllib.parse import urlparse
 from rag.answer import Answer, Citation, Source
 from rag.replies import FRAME
 from rag.corpus import Article
+from rag.documents import page_of
+from rag.retriever import Hit
 from rag.ui_text import LABELS, format_date
 
 
@@ -166,28 +168,63 @@ def source_card(answer: Answer, source: Source, turn: int, article_of: Callable[
     article = article_of(source.article_id)
     full = _highlight(article.text, placed_marks(article.text, cited), 0) if article else ""
     passage = snippet(source.passage, spans, source.passage_start)
-    outlet = source.source or domain(source.url) or ""
-    head = [f'<span class="badge">{html.escape(outlet[:1].upper() or "?")}</span>']
-    head += [f'<span class="outlet">{html.escape(outlet)}</span>'] if outlet else []
-    head += [f'<span class="date">{html.escape(format_date(source.published, language))}</span>'] if source.published else []
     pages = sorted({c.page for c in answer.citations if c.n == source.n and c.page})
     page = ", ".join(labels["page"].format(n=n) for n in pages)
-    head += [f'<span class="page">{page}</span>'] if page else []
-    foot = []
-    if is_web(source.url):
-        foot.append(f'<a class="domain" href="{html.escape(source.url, quote=True)}" target="_blank" '
-                    f'rel="noopener noreferrer">{html.escape(domain(source.url))}</a>')
+    head = card_head(source.source, source.url, source.published, page, language)
+    foot = [web_link(source.url)] if is_web(source.url) else []
     quote = " ".join(c.sentence for c in answer.citations if c.n == source.n)
     if quote:
         line = citation_line(quote, source, language, page)
         foot.append(f'<button type="button" class="copy-quote" data-citation="{html.escape(line, quote=True)}" '
                     f'data-copied="{labels["copied"]}">{labels["copy_quote"]}</button>')
     foot.append(f'<a href="#{anchor}">{labels["open_article"]} [{source.n}]</a>')
-    return (f'<div class="source-card" id="source-{turn}-{source.n}"><div class="card-head">{" ".join(head)}</div>'
+    return (f'<div class="source-card" id="source-{turn}-{source.n}">{head}'
             f"<h4>[{source.n}] {html.escape(source.title)}</h4><p>{passage}</p>"
-            f'<div class="card-foot">{" · ".join(foot)}</div>{copies_line(source, language)}'
+            f'<div class="card-foot">{" · ".join(foot)}</div>{copies_line(source.also_in, language)}'
             f'<details id="article-{turn}-{source.n}"><summary>{html.escape(source.title)}</summary>'
             f'<div class="article-view">{full}</div></details></div>')
+
+
+def hit_card(hit: Hit, rank: int, language: str, matched: tuple[int, int] | None = None) -> str:
+    """A search result as a card, as the sources panel draws a source: outlet, date (and PDF
+    page), `rank` and title, the passage that matched (around its sentence `matched`, marked,
+    when one is given; else its opening), the link, the other outlets' copies, and the whole
+    article folded below with that sentence (else the passage) marked.
+
+    Example::
+
+        hit = retriever.search("juru bicara Kremlin", k=1)[0]
+        hit_card(hit, 1, "id", hit.sentences[0])   # '<div class="source-card search-hit" ...'
+    """
+    article = hit.article
+    page = page_of(article, hit.start)
+    head = card_head(article.source, article.url, article.published_iso, LABELS[language]["page"].format(n=page) if page else "",
+                     language)
+    foot = [web_link(article.url)] if is_web(article.url) else []
+    link = f'<div class="card-foot">{" · ".join(foot)}</div>' if foot else ""
+    full = _highlight(article.text, [(*(matched or (hit.start, hit.end)), None)], 0)
+    passage = snippet(hit.text, [matched] if matched else [], hit.start)
+    return (f'<div class="source-card search-hit" data-article="{html.escape(article.id, quote=True)}">{head}'
+            f"<h4>{rank}. {html.escape(article.title)}</h4><p>{passage}</p>"
+            f"{link}{copies_line(hit.copies(), language)}"
+            f'<details><summary>{LABELS[language]["open_article"]}</summary><div class="article-view">{full}</div></details></div>')
+
+
+def card_head(outlet: str | None, url: str | None, published: str | None, page: str, language: str) -> str:
+    """A card's first line: the outlet's initial as a badge, its name (else the link's domain),
+    the date as the page's language writes it, and the PDF page when there is one."""
+    outlet = outlet or domain(url) or ""
+    head = [f'<span class="badge">{html.escape(outlet[:1].upper() or "?")}</span>']
+    head += [f'<span class="outlet">{html.escape(outlet)}</span>'] if outlet else []
+    head += [f'<span class="date">{html.escape(format_date(published, language))}</span>'] if published else []
+    head += [f'<span class="page">{page}</span>'] if page else []
+    return f'<div class="card-head">{" ".join(head)}</div>'
+
+
+def web_link(url: str) -> str:
+    """An http(s) link shown as its domain, opened in a new tab."""
+    return (f'<a class="domain" href="{html.escape(url, quote=True)}" target="_blank" '
+            f'rel="noopener noreferrer">{html.escape(domain(url))}</a>')
 
 
 def placed_marks(text: str, cited: list[tuple[Citation, str]]) -> list[tuple[int, int, str]]:
@@ -213,13 +250,13 @@ def placed_marks(text: str, cited: list[tuple[Citation, str]]) -> list[tuple[int
     return placed
 
 
-def copies_line(source: Source, language: str) -> str:
+def copies_line(also_in: list[dict], language: str) -> str:
     """"Also published in: Kompas (11 April 2024), Detik" for a story other outlets carried too
-    (each a link when it has a web URL); '' when there is no other copy."""
-    if not source.also_in:
+    (`Source.also_in`, `Hit.copies()`: each a link when it has a web URL); '' when there is no other copy."""
+    if not also_in:
         return ""
     copies = []
-    for copy in source.also_in:
+    for copy in also_in:
         name = html.escape(copy["source"] or copy["title"])
         when = f" ({html.escape(format_date(copy['published'], language))})" if copy["published"] else ""
         url = copy["url"]

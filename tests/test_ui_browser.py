@@ -22,6 +22,7 @@ from openai_stub import Stub
 from playwright.sync_api import expect
 from server import PROJECT, AppServer
 
+from rag.replies import NO_MATCH
 from rag.ui_text import GRADIO_TOOLTIPS, LABELS, NOUNS
 
 pytestmark = pytest.mark.integration  # a real server, browser, cluster or killed process: `make test` runs it, a bare `pytest` not
@@ -221,10 +222,75 @@ def test_upload_update_and_ask_about_the_new_article(page, server, tmp_path):
     assert page.get_by_role("option", name="Warta Jabar").count() == 1
     page.keyboard.press("Escape")
     page.click("#filters button")
+    page.get_by_role("tab", name="Cari").click()  # the search tab's too
+    page.click("#search-outlets input")
+    assert page.get_by_role("option", name="Warta Jabar").count() == 1
+    page.keyboard.press("Escape")
+    page.get_by_role("tab", name="Tanya").click()
     reply = ask(page, "Berapa rumah yang rusak akibat gempa di Garut?", new_conversation=True)
     assert "37 rumah" in reply
     assert "Gempa Guncang Garut" in page.locator("#sources").inner_text()
     page.screenshot(path=str(SHOTS / "6-new-article-cited.png"), full_page=True)
+
+
+def test_the_search_tab_lists_the_articles_best_first_and_narrows_them(page, server):
+    """Search the archive as a researcher does: the articles for some words, best match first,
+    each with its outlet, date and passage, the whole article folded below with that passage
+    marked; an outlet narrows them; a wrong period is said; desktop and phone."""
+    page.get_by_role("tab", name=LABELS["id"]["search_tab"]).click()
+    page.fill("#search-query textarea", "harga cabai rawit")
+    page.press("#search-query textarea", "Enter")
+    results, summary = page.locator("#search-results"), page.locator("#search-summary")
+    summary.get_by_text("untuk «harga cabai rawit»", exact=False).wait_for(timeout=30_000)
+    cards = results.locator(".search-hit")
+    titles = [cards.nth(n).locator("h4").inner_text() for n in range(cards.count())]
+    assert cards.count() >= 3 and titles[0].startswith("1. <script>"), titles  # the hostile title, shown as text
+    assert f"{cards.count()} artikel untuk" in summary.inner_text()
+    first = cards.first
+    assert "Rp 80.000" in first.locator("p").inner_text()
+    first.locator("summary").click()  # the whole article, the passage that matched marked
+    assert "80.000" in first.locator(".article-view mark").inner_text()
+    assert page.evaluate("() => window.hacked") is None
+    page.screenshot(path=str(SHOTS / "31-search-tab.png"), full_page=True)
+    page.click("#search-outlets input")  # one outlet: only its articles
+    page.get_by_role("option", name="Bola Kita").click()
+    page.keyboard.press("Escape")
+    page.click("#search-go")
+    page.wait_for_function("() => [...document.querySelectorAll('#search-results .search-hit .outlet')].every((o) => o.innerText === 'Bola Kita')",
+                           timeout=30_000)
+    assert results.locator(".search-hit").count() == 1 and "Swedia" in results.inner_text()
+    page.fill("#search-since textarea", "2024-01-01")  # a period with no article of that outlet
+    page.fill("#search-until textarea", "2023-01-01")  # ... written backwards first
+    page.click("#search-go")
+    summary.get_by_text(LABELS["id"]["reversed_dates"].split("(")[0], exact=False).wait_for(timeout=30_000)
+    assert results.locator(".search-hit").count() == 0
+    page.fill("#search-until textarea", "")
+    page.click("#search-go")
+    summary.get_by_text(NO_MATCH["id"]).wait_for(timeout=30_000)
+    page.fill("#search-since textarea", "")
+    page.get_by_role("radio", name="English").check()  # the results follow the page's language
+    summary.get_by_text("1 article for «harga cabai rawit»", exact=False).wait_for(timeout=30_000)
+    assert results.locator("summary").inner_text() == LABELS["en"]["open_article"]
+    page.get_by_role("radio", name="Bahasa Indonesia").check()
+    expect(page.locator("#search-go")).to_have_text(LABELS["id"]["search_go"])
+    page.get_by_role("tab", name=LABELS["id"]["chat_tab"]).click()
+    phone = page.context.browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    phone.goto(server.url + "/")
+    phone.get_by_role("tab", name=LABELS["id"]["search_tab"]).click()
+    phone.fill("#search-query textarea", "Peskov KTT")
+    phone.click("#search-go")
+    seed = phone.locator("#search-results .search-hit").first
+    seed.wait_for(timeout=30_000)
+    assert "Peskov" in seed.locator("p mark").inner_text()  # the passage around the sentence that matched, marked
+    seed.locator("summary").click()  # the article opens at that sentence (far down a long article)
+    phone.wait_for_function("""() => {
+      const view = document.querySelector('#search-results .search-hit .article-view'), mark = view.querySelector('mark');
+      const v = view.getBoundingClientRect(), m = mark.getBoundingClientRect();
+      return view.scrollTop > 0 && m.top >= v.top && m.bottom <= v.bottom;
+    }""", timeout=10_000)
+    assert phone.evaluate("() => document.scrollingElement.scrollWidth") <= 390  # no sideways scrolling
+    phone.screenshot(path=str(SHOTS / "32-search-tab-phone.png"), full_page=True)
+    phone.close()
 
 
 def test_delete_from_a_row_asks_first(page, server, tmp_path):
@@ -717,12 +783,17 @@ def _strings_of(language: str) -> list[str]:
 @pytest.mark.parametrize("language, question", [("English", "Who is the spokesman of the Kremlin?"),
                                                 ("Bahasa Indonesia", "Siapa juru bicara Kremlin?")])
 def test_the_page_speaks_one_language(page, language, question):
-    """Switch the language, ask, walk both tabs: no string of the other language's table."""
+    """Switch the language, ask, search, walk every tab: no string of the other language's table."""
     code = "en" if language == "English" else "id"
     page.get_by_role("radio", name=language).check()
     page.wait_for_function(f"() => document.body.innerText.includes({LABELS[code]['send']!r})", timeout=10_000)
     ask(page, question, new_conversation=True)
     texts = _page_texts(page)
+    page.get_by_role("tab", name=LABELS[code]["search_tab"]).click()
+    page.fill("#search-query textarea", question)
+    page.click("#search-go")
+    page.locator("#search-results .search-hit").first.wait_for(timeout=30_000)
+    texts |= _page_texts(page)
     page.get_by_role("tab", name=LABELS[code]["index_tab"]).click()
     page.wait_for_selector("#stats")
     texts |= _page_texts(page)
@@ -864,6 +935,11 @@ def test_index_tab_shows_the_last_automatic_update(page, tmp_path):
         status.get_by_text(LABELS["id"]["trigger_watch"], exact=False).wait_for(timeout=30_000)
         page.get_by_text("1 artikel baru").wait_for(timeout=10_000)
         assert "Jembatan Baru di Lebak" in page.locator("#articles").inner_text()  # the list followed
+        page.get_by_role("tab", name=LABELS["id"]["search_tab"]).click()  # as did the search tab's outlets
+        page.click("#search-outlets input")
+        assert page.get_by_role("option", name="Kabar Banten").count() == 1
+        page.keyboard.press("Escape")
+        page.get_by_role("tab", name=LABELS["id"]["index_tab"]).click()
         page.screenshot(path=str(SHOTS / "21-automatic-update-id.png"), full_page=True)
         page.get_by_role("radio", name="English").check()
         status.get_by_text(LABELS["en"]["trigger_watch"], exact=False).wait_for(timeout=10_000)
@@ -951,6 +1027,10 @@ def test_a_page_opened_after_an_update_shows_the_index_as_it_is_now(page, server
         page.get_by_role("tab", name="Tanya").click()
         page.click("#filters button")
         page.click("#outlets input")
+        assert page.get_by_role("option", name="Kabar Baru").count() == 1
+        page.keyboard.press("Escape")
+        page.get_by_role("tab", name="Cari").click()
+        page.click("#search-outlets input")
         assert page.get_by_role("option", name="Kabar Baru").count() == 1
         page.keyboard.press("Escape")
         page.get_by_role("tab", name="Indeks").click()

@@ -216,3 +216,24 @@ def test_a_failed_answer_is_told_from_the_conversation_by_its_question():
     assert failed_question(asked + failure, [turn]) == typed  # as typed, from Gradio's parts
     assert failed_question(asked, [turn]) is None
     assert failed_question(failure, []) == typed and failed_question([], []) is None
+
+
+def test_the_search_tab_shows_each_article_around_the_sentence_that_matched(archive, embedder):
+    """The search tab's list: k articles best first, each card's passage around (and marking) its
+    sentence that holds most of the query's words, that sentence marked in the folded article
+    too; an empty box, a wrong date and filters that leave nothing are said instead."""
+    from rag.replies import NO_MATCH
+    from rag.retriever import Retriever
+    from rag.ui_search import search_view
+    from rag.ui_text import LABELS
+
+    retriever = Retriever(archive.index_dir, embedder, archive)
+    summary, cards = search_view(retriever, "ledakan bom di Srinagar", "", "", [], 4, "id")
+    assert summary == "4 artikel untuk «ledakan bom di Srinagar», yang paling cocok lebih dulu."
+    first = cards.split('<div class="source-card search-hit"')[1]
+    assert cards.count('class="source-card search-hit"') == 4 and "<h4>1. " in first
+    marked = re.findall(r"<mark>(.*?)</mark>", first, re.S)
+    assert len(marked) == 2 and marked[0] == marked[1] and "Srinagar" in marked[0]  # in the passage and the article
+    assert search_view(retriever, "  ", "", "", [], 4, "en") == (LABELS["en"]["search_prompt"], "")
+    assert search_view(retriever, "bom", "2023-02-30", "", [], 4, "en")[0].startswith(r"Date «2023\-02\-30» not understood")  # markdown
+    assert search_view(retriever, "bom", "2999-01-01", "", [], 4, "id") == (NO_MATCH["id"], "")

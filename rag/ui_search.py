@@ -1,0 +1,120 @@
+"""The search tab of the web page: the archive's articles for some words or a question, best
+match first, each with the passage that matched, its outlet and date, and the whole article
+folded below; a period and outlets narrow them.
+
+Why a tab of its own: the chat answers a question from a few articles, while a researcher or an
+archivist often wants every article about something (all the reports on a flood, a name's
+appearances in one outlet). The articles are `Retriever.search`'s, as `rag search` and
+`GET /api/search` list them; the cards are drawn by `rag.ui_render.hit_card`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+
+from rag.answer import MAX_QUESTION_CHARS
+from rag.replies import NO_MATCH
+from rag.retriever import Hit, Retriever
+from rag.sentences import terms
+from rag.ui_chat import parse_filters
+from rag.ui_render import hit_card, literal
+from rag.ui_text import LABELS, counted
+
+SHOWN = 10  # articles a search lists unless the slider says otherwise (at most RAG_MAX_K)
+
+
+@dataclass
+class SearchTab:
+    """The search tab's components."""
+
+    query: gr.Textbox
+    go: gr.Button
+    since: gr.Textbox
+    until: gr.Textbox
+    outlets: gr.Dropdown
+    k: gr.Slider
+    summary: gr.Markdown  # how many articles were found for what, or what is wrong with the filters
+    results: gr.HTML
+
+    @property
+    def inputs(self) -> list:
+        """What a search reads, in `search_view`'s order (the page's language follows)."""
+        return [self.query, self.since, self.until, self.outlets, self.k]
+
+
+def search_tab(retriever: Retriever, labels: dict[str, str]) -> SearchTab:
+    """The query box and its button, then the period, outlets and how many, then the results."""
+    with gr.Row(equal_height=True):
+        query = gr.Textbox(label=labels["search_query"], placeholder=labels["search_placeholder"], elem_id="search-query",
+                           max_length=MAX_QUESTION_CHARS, scale=4)
+        go = gr.Button(labels["search_go"], variant="primary", elem_id="search-go", scale=0, min_width=120)
+    with gr.Row():
+        since = gr.Textbox(label=labels["since"], elem_id="search-since", min_width=160)
+        until = gr.Textbox(label=labels["until"], elem_id="search-until", min_width=160)
+        outlets = gr.Dropdown(retriever.store.sources(), multiselect=True, label=labels["sources"],
+                              elem_id="search-outlets", min_width=200)
+        k = gr.Slider(1, retriever.settings.max_k, value=min(SHOWN, retriever.settings.max_k), step=1,
+                      label=labels["search_k"], elem_id="search-k", min_width=200)
+    summary = gr.Markdown(elem_id="search-summary")
+    results = gr.HTML(elem_id="search-results")
+    return SearchTab(query, go, since, until, outlets, k, summary, results)
+
+
+def search_view(retriever: Retriever, query: str, since: str, until: str, outlets: list[str] | None, k: float,
+                language: str) -> tuple[str, str]:
+    """The summary line and the result cards of one search, in the page's `language`: what to
+    type when the box is empty, what is wrong with a date, "Tidak ada artikel ..." when the
+    filters leave none, else "10 artikel untuk «banjir», yang paling cocok lebih dulu" and a card
+    per article (`hit_card`).
+
+    Example::
+
+        summary, cards = search_view(Retriever("index"), "juru bicara Kremlin", "", "", [], 5, "id")
+    """
+    labels = LABELS[language]
+    query = (query or "").strip()
+    if not query:
+        return labels["search_prompt"], ""
+    filters, wrong = parse_filters(since, until, outlets, language)
+    if filters is None:
+        return wrong, ""
+    hits = retriever.search(query, int(k), filters)
+    if not hits:
+        return NO_MATCH[language] if filters.narrows else labels["search_empty_index"], ""
+    summary = labels["search_found"].format(articles=counted(len(hits), "article", language), query=literal(query))
+    return summary, "\n".join(hit_card(hit, rank, language, matching_sentence(query, hit)) for rank, hit in enumerate(hits, 1))
+
+
+def matching_sentence(query: str, hit: Hit) -> tuple[int, int] | None:
+    """The passage's sentence that holds most of the query's words (stemmed, as `rag.sentences.terms`
+    counts them; the first of equals), to show why the article matched; None when no sentence holds
+    any (a query in another language than the article's matched by meaning).
+
+    Example::
+
+        matching_sentence("harga cabai", hit)   # (41, 112): "Harga cabai rawit naik ..."
+    """
+    asked = set(terms(query))
+    shared = [len(asked & set(terms(hit.article.text[start:end]))) for start, end in hit.sentences]
+    if not shared or max(shared) == 0:
+        return None
+    return hit.sentences[shared.index(max(shared))]
+
+
+def wire_search(retriever: Retriever, search: SearchTab, language: gr.State) -> None:
+    """The button and Enter in the box search (the HTTP API has `GET /api/search` for programs)."""
+    def run(query: str, since: str, until: str, outlets: list[str], k: float, language: str) -> tuple[str, str]:
+        return search_view(retriever, query, since, until, outlets, k, language)
+
+    for event in (search.go.click, search.query.submit):
+        event(run, [*search.inputs, language], [search.summary, search.results], api_visibility="private")
+
+
+def relabel_search(labels: dict[str, str]) -> list:
+    """Updates for `SearchTab`'s labelled components (query, button, since, until, outlets, k)
+    in another language."""
+    return [gr.update(label=labels["search_query"], placeholder=labels["search_placeholder"]), gr.update(value=labels["search_go"]),
+            gr.update(label=labels["since"]), gr.update(label=labels["until"]), gr.update(label=labels["sources"]),
+            gr.update(label=labels["search_k"])]
