@@ -329,7 +329,8 @@ def add_write_routes(app: FastAPI, archive: Archive) -> None:
 
     @app.delete("/api/articles/{article_id:path}", responses=errors(401, 403, 404, 409))
     def delete_article(article_id: str, token: Token) -> dict:
-        """Remove an article's file from the corpus (token needed); POST /api/index/update drops it from the index."""
+        """Remove an article from the corpus (token needed): its file, or its record's line of a JSONL file (emptied, the
+        other lines untouched); POST /api/index/update drops it from the index."""
         with _http_errors():
             archive.delete(article_id, token)
         return {"deleted": article_id, "note": "removed from the corpus; POST /api/index/update to drop it from the index"}

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.config import Settings
-from rag.corpus import Article, read_file
+from rag.corpus import Article, jsonl_record_line, read_file
 from rag.corpus_files import article_markdown, remove_article_file, save_article_file, slug
 from rag.indexer import IndexUpdater, UpdateJob
 from rag.retriever import Retriever
@@ -102,14 +102,20 @@ class Archive:
         return self.save_file(f"{file_stem or slug(title)}.md", article_markdown(title, text, **fields), token, replace)
 
     def delete(self, article_id: str, token: str | None) -> Article:
-        """Remove an article's file from the corpus; the index drops it at the next update.
+        """Remove an article from the corpus: its file, or its line of a JSONL file (emptied, the
+        other records untouched); the index drops it at the next update.
 
         An article saved but not indexed yet can be removed too (a wrong upload need not be made
-        searchable first); one whose file is gone already is not found (`ArticleNotFound`).
+        searchable first); one the corpus no longer holds is not found (`ArticleNotFound`).
+
+        Example::
+
+            archive.delete("kompas.jsonl#3", token="s3cret").title   # 'Banjir di Demak'
         """
         self.authorize(token)
         article = self.removable(article_id)
-        remove_article_file(self.settings.corpus_dir, article)
+        if not remove_article_file(self.settings.corpus_dir, article, self.settings.max_file_bytes):
+            raise self._deleted_already(article_id)
         return article
 
     def removable(self, article_id: str) -> Article:
@@ -126,10 +132,16 @@ class Archive:
         article = self.retriever.refresh().article(article_id) or self._not_indexed_yet(article_id)
         if article is None:
             raise ArticleNotFound(f"no article {article_id!r} in the corpus")
-        if not (self.settings.corpus_dir / article.path).is_file():
-            raise ArticleNotFound(f"article {article_id!r} was deleted from the corpus already; "
-                                  "the next index update drops it from the index", removed=True)
+        path = self.settings.corpus_dir / article.path
+        if not path.is_file() or (article.id != article.path  # a JSONL record: its line may have been emptied
+                                  and jsonl_record_line(path, article.path, article.id, self.settings.max_file_bytes) is None):
+            raise self._deleted_already(article_id)
         return article
+
+    @staticmethod
+    def _deleted_already(article_id: str) -> ArticleNotFound:
+        return ArticleNotFound(f"article {article_id!r} was deleted from the corpus already; "
+                               "the next index update drops it from the index", removed=True)
 
     def _not_indexed_yet(self, article_id: str) -> Article | None:
         """The article a corpus file holds alone, read from the file (the index has not seen it)."""

@@ -8,6 +8,7 @@ the line and what to do, and the other files are still read.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
@@ -314,9 +315,32 @@ def _jsonl_article(relative: str, number: int, record: Any) -> Article:
     text = record.get("text") or record.get("body")
     if not isinstance(text, str) or not text.strip():
         raise ArticleError("no_text_field", number)
-    article_id = str(record.get("id") or f"{relative}#{number}")
-    article = make_article(article_id, relative, record, text, f"{Path(relative).stem} #{number}", number)
+    article = make_article(_jsonl_id(relative, number, record), relative, record, text, f"{Path(relative).stem} #{number}", number)
     return dataclasses.replace(article, line=number)
+
+
+def _jsonl_id(relative: str, number: int, record: dict) -> str:
+    """A JSONL record's article id: its `id` field, else `file.jsonl#n` (its line)."""
+    return str(record.get("id") or f"{relative}#{number}")
+
+
+def jsonl_record_line(path: Path, relative: str, article_id: str, max_line_bytes: int) -> int | None:
+    """The line of the JSONL file `path` (`relative` in the corpus) that holds the record
+    `article_id`, as `read_jsonl_articles` numbers and names them (the first when several do);
+    None when no line does. Lines are parsed for their id only, none made an `Article`.
+
+    Example::
+
+        jsonl_record_line(Path("corpus/kompas.jsonl"), "kompas.jsonl", "kompas-2024-001", 20 * 2**20)   # 12
+    """
+    with open(path, "rb") as handle:
+        for number, line in _jsonl_lines(handle, max_line_bytes):
+            if isinstance(line, str) and line.strip():
+                with contextlib.suppress(json.JSONDecodeError):
+                    record = json.loads(line)
+                    if isinstance(record, dict) and _jsonl_id(relative, number, record) == article_id:
+                        return number
+    return None
 
 
 def read_html_article(path: Path, relative: str, raw: bytes) -> list[Article]:

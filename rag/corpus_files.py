@@ -10,15 +10,19 @@ before it is saved.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import re
+import shutil
 import unicodedata
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import yaml
 
-from rag.corpus import DEFAULT_MAX_FILE_BYTES, SUFFIXES, Article, limit_text, read_file
+from rag.corpus import DEFAULT_MAX_FILE_BYTES, SUFFIXES, Article, jsonl_record_line, limit_text, read_file
 from rag.problems import ArticleError
 
 
@@ -73,16 +77,75 @@ def article_markdown(title: str, text: str, **fields: Any) -> bytes:
     return ("---\n" + yaml.safe_dump(front, allow_unicode=True, sort_keys=False) + "---\n\n" + text.strip() + "\n").encode("utf-8")
 
 
-def remove_article_file(corpus: Path, article: Article) -> Path:
-    """Delete the file an article came from, if the file holds just that article.
+def remove_article_file(corpus: Path, article: Article, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> bool:
+    """Remove an article from the corpus folder: its file, or, for a record of a JSONL file, that
+    record's line (`blank_jsonl_record`). The index drops it at its next update.
 
-    A record of a JSONL file is refused (the other records would go too); the index drops
-    the article at its next update.
+    Returns:
+        False when the corpus no longer holds it (deleted already); True when it was removed.
+
+    Raises:
+        ArticleError: the file lies outside the corpus, or is a UTF-16 JSONL file (edited by hand).
+
+    Example::
+
+        remove_article_file(Path("corpus"), archive.removable("kompas.jsonl#3"))   # True: line 3 emptied
     """
-    if article.id != article.path:
-        raise ArticleError("record_of_file", id=article.id, path=article.path)
     path = (corpus / article.path).resolve()
     if not path.is_relative_to(corpus.resolve()):
         raise ArticleError("delete_outside", path=article.path)
+    if article.id != article.path:
+        return blank_jsonl_record(path, article, max_bytes)
+    if not path.is_file():
+        return False
     path.unlink(missing_ok=True)
-    return path
+    return True
+
+
+def blank_jsonl_record(path: Path, article: Article, max_line_bytes: int) -> bool:
+    """Empty the line of the JSONL file `path` that holds the record `article`: every other line
+    stays as it was, byte for byte, and every line keeps its number, so that the records named by
+    their line (`kompas.jsonl#12`) keep their ids. The file is written aside and renamed into
+    place, under a lock on it, so that two deletes in one file both hold and a reader sees the
+    file before or after, never half of it. False when no line holds the record (or no file).
+
+    Raises:
+        ArticleError: a UTF-16 file (its lines are not byte lines: edit it by hand).
+    """
+    try:
+        with _locked(path) as handle:
+            if handle.read(2) in (b"\xff\xfe", b"\xfe\xff"):
+                raise ArticleError("record_of_file", id=article.id, path=article.path)
+            line = jsonl_record_line(path, article.path, article.id, max_line_bytes)
+            if line is None:
+                return False
+            handle.seek(0)
+            staging = path.with_name(f".delete-{os.getpid()}-{path.name}")
+            try:
+                with open(staging, "wb") as out:
+                    for number, raw in enumerate(handle, start=1):
+                        out.write(raw[len(raw.rstrip(b"\r\n")) :] if number == line else raw)  # its line ending alone
+                    out.flush()
+                    os.fsync(out.fileno())
+                shutil.copymode(path, staging)
+                os.replace(staging, path)
+            finally:
+                staging.unlink(missing_ok=True)
+            return True
+    except FileNotFoundError:
+        return False
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[BinaryIO]:
+    """`path` open for reading under an exclusive lock, held until the block ends; taken again when
+    another writer replaced the file while this one waited (its lock was on the file replaced)."""
+    while True:
+        handle = open(path, "rb")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            if os.fstat(handle.fileno()).st_ino == os.stat(path).st_ino:
+                yield handle
+                return
+        finally:
+            handle.close()

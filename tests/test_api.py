@@ -248,6 +248,33 @@ def test_article_added_over_http_is_answerable_after_update(http, server):
     assert http.get("/api/articles/kebakaran-pasar-senen.md").status_code == 404
 
 
+def test_one_record_of_a_jsonl_file_is_deleted_and_the_others_stay_as_they_were(http, server):
+    """A takedown from a bulk file: its record's line is emptied, every other byte of the file stays
+    (a CRLF line too), and the records named by their line keep their ids after the next update."""
+    raw = (b'{"id": "wk-1", "title": "Banjir Demak", "text": "Banjir merendam 12 desa di Demak pada Senin."}\r\n'
+           b'{"title": "Gempa Cianjur", "text": "Gempa mengguncang Cianjur pada Selasa pagi."}\n\n'
+           b'{"title": "Longsor Bogor", "text": "Longsor menutup jalan di Bogor pada Rabu pagi."}\n')
+    files = {"file": ("kiriman.jsonl", raw, "application/jsonl")}
+    assert http.post("/api/articles/upload", files=files, headers=AUTH).status_code == 201
+    wait_for_update(http, http.post("/api/index/update", headers=AUTH).json()["id"])
+    assert http.get("/api/articles/kiriman.jsonl%232").json()["title"] == "Gempa Cianjur"
+    deleted = http.delete("/api/articles/kiriman.jsonl%232", headers=AUTH)
+    assert deleted.status_code == 200 and deleted.json()["deleted"] == "kiriman.jsonl#2"
+    path = server.corpus / "kiriman.jsonl"
+    assert path.read_bytes() == raw.replace(b'{"title": "Gempa Cianjur", "text": "Gempa mengguncang Cianjur pada Selasa pagi."}', b"")
+    again = http.delete("/api/articles/kiriman.jsonl%232", headers=AUTH)  # listed until the update, deleted already
+    assert again.status_code == 404 and "deleted from the corpus already" in again.json()["detail"]
+    assert http.delete("/api/articles/wk-1", headers=AUTH).status_code == 200  # a record named by its id field
+    assert path.read_bytes().startswith(b"\r\n\n\n{")
+    wait_for_update(http, http.post("/api/index/update", headers=AUTH).json()["id"])
+    assert http.get("/api/articles/kiriman.jsonl%232").status_code == 404 and http.get("/api/articles/wk-1").status_code == 404
+    assert http.get("/api/articles/kiriman.jsonl%234").json()["title"] == "Longsor Bogor"  # the same id: its line is line 4 still
+    hits = http.get("/api/search", params={"q": "longsor menutup jalan di Bogor", "k": 1}).json()["results"]
+    assert hits[0]["article_id"] == "kiriman.jsonl#4"
+    path.unlink()
+    wait_for_update(http, http.post("/api/index/update", headers=AUTH).json()["id"])
+
+
 def test_upload_is_sanitised_and_checked(http, server):
     files = {"file": ("../../evil.md", b"---\ntitle: Aman\n---\nIsi berita aman.", "text/markdown")}
     response = http.post("/api/articles/upload", files=files, headers=AUTH)

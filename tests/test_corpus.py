@@ -110,3 +110,31 @@ def test_oversized_file_is_refused(tmp_path):
     write(tmp_path / "big.txt", "Judul\n" + "kata " * 1000)
     scan = load_corpus(tmp_path, max_file_bytes=1000)
     assert not scan.articles and "over the" in str(scan.problems[0])
+
+
+def test_records_of_one_jsonl_file_deleted_at_once_are_all_gone_and_the_others_stay(tmp_path):
+    """Deletes from the page and the API may come together: each empties its record's line under a
+    lock on the file, so none brings back a record another one took out; a UTF-16 file is refused."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import pytest
+
+    from rag.corpus import read_file
+    from rag.corpus_files import remove_article_file
+    from rag.problems import ArticleError
+
+    corpus = tmp_path / "corpus"
+    lines = [json.dumps({"title": f"Kabar {n}", "text": f"Kabar nomor {n} dari Bandung."}) for n in range(40)]
+    path = write(corpus / "kabar.jsonl", "\n".join(lines) + "\n")
+    articles, _ = read_file(path, "kabar.jsonl", 2**20)
+    with ThreadPoolExecutor(4) as pool:
+        assert all(pool.map(lambda article: remove_article_file(corpus, article), articles[::2]))
+    left, problems = read_file(path, "kabar.jsonl", 2**20)
+    assert [a.id for a in left] == [a.id for a in articles[1::2]] and not problems
+    assert path.read_text().split("\n")[1::2] == lines[1::2]  # the others as they were, on their lines
+    assert not remove_article_file(corpus, articles[0])  # deleted already
+    wide = write(corpus / "lebar.jsonl", "")
+    wide.write_bytes(("\n".join(lines[:2]) + "\n").encode("utf-16"))
+    record = read_file(wide, "lebar.jsonl", 2**20)[0][1]
+    with pytest.raises(ArticleError, match="UTF-16"):
+        remove_article_file(corpus, record)
