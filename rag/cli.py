@@ -27,6 +27,7 @@ USER_ERRORS = (IndexProblem, FileNotFoundError, ValueError, RuntimeError)
 # `rag index` / `rag fetch` did their work but some files could not be read or some pages fetched
 # (each said on its line): an exit status a cron job or a CI step can tell from success
 PARTLY_FAILED = 3
+SHOWN_CHANGES = 10  # article ids `rag status` lists for each kind of change (--json lists them all)
 
 
 def build_and_report(settings: Settings, full: bool = False, ray: str | None = None):
@@ -75,6 +76,49 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     print(report.summary())
     built = build_and_report(settings)[1] if report.saved and not args.no_index else None
     return PARTLY_FAILED if report.failures or (built and built.failed) else 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Print what the live index holds and what an update would change in it (reads only)."""
+    from rag.indexer import pending_update
+
+    settings = _settings(args)
+    manifest, scan, changes = pending_update(settings)
+    status = {
+        "index": str(settings.index_dir), "corpus": str(settings.corpus_dir),
+        "generation": manifest.generation if manifest else None, "built_at": manifest.built_at if manifest else None,
+        "model": manifest.model_id if manifest else None, "articles": manifest.articles if manifest else 0,
+        "chunks": manifest.chunks if manifest else 0, "corpus_articles": len(scan.articles),
+        "to_add": sorted(a.id for a in changes.added), "to_update": sorted(a.id for a in changes.changed),
+        "to_remove": sorted(changes.removed), "unreadable": [str(problem) for problem in scan.problems],
+        "ignored": scan.ignored, "up_to_date": manifest is not None and not changes.any,
+    }
+    if args.json:
+        print(json.dumps(status, ensure_ascii=False, indent=2))
+        return 0
+    if manifest:
+        print(f"index  {settings.index_dir}: {_articles(manifest.articles)}, {manifest.chunks:,} chunks, model {manifest.model_id}, "
+              f"generation {manifest.generation}, built {manifest.built_at}")
+    else:
+        print(f"index  {settings.index_dir}: none yet")
+    print(f"corpus {settings.corpus_dir}: {_articles(len(scan.articles))}")
+    if status["up_to_date"]:
+        print("up to date")
+    else:
+        print(f"an update would add {len(changes.added)}, update {len(changes.changed)} and remove {len(changes.removed)} "
+              f"(run: python -m rag index)")
+        for label, ids in (("add", status["to_add"]), ("update", status["to_update"]), ("remove", status["to_remove"])):
+            for article_id in ids[:SHOWN_CHANGES]:
+                print(f"  {label} {article_id}")
+            if len(ids) > SHOWN_CHANGES:
+                print(f"  ... and {len(ids) - SHOWN_CHANGES} more to {label}")
+    for problem in scan.problems:
+        print(f"unreadable: {problem}", file=sys.stderr)
+    return 0
+
+
+def _articles(count: int) -> str:
+    return f"{count:,} article" + ("" if count == 1 else "s")
 
 
 def _filters(args: argparse.Namespace):
@@ -195,6 +239,10 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("--watch", action="store_true", help="then keep watching the corpus folder and update the index "
                        "after each change (RAG_WATCH_QUIET_SECONDS of quiet first)")
     index.set_defaults(handler=cmd_index)
+
+    status = with_paths(commands.add_parser("status", help="what the index holds and what an update would change (reads only)"))
+    status.add_argument("--json", action="store_true", help="print JSON (every article id to add, update or remove)")
+    status.set_defaults(handler=cmd_status)
 
     fetch = with_paths(commands.add_parser("fetch", help="fetch new articles from feeds, sitemaps or sites, then update the index"))
     fetch.add_argument("urls", nargs="*", metavar="URL", help="RSS/Atom feed, sitemap, site home page or article page "

@@ -241,13 +241,9 @@ def build_index(settings: Settings, embedder: Embedder, full: bool = False, prog
                                           settings.chunk_tokens, settings.chunk_overlap)
                 known = read_article_hashes(previous)
 
-        current = {article.id: article for article in scan.articles}
-        changed = [a for a in scan.articles if a.id in known and known[a.id][0] != a.sha256]
-        added = [a for a in scan.articles if a.id not in known]
-        unread = scan.unread(path for _, path in known.values())
-        removed = [i for i, (_, path) in known.items() if i not in current and path not in unread]
-        report.added, report.updated, report.removed = len(added), len(changed), len(removed)
-        report.unchanged = len(current) - len(added) - len(changed)
+        changes = corpus_changes(scan, known)
+        added, changed, removed = changes.added, changes.changed, changes.removed
+        report.added, report.updated, report.removed, report.unchanged = len(added), len(changed), len(removed), changes.unchanged
         if previous is not None and not (added or changed or removed):
             report.seconds = time.monotonic() - started
             return report
@@ -266,6 +262,55 @@ def build_index(settings: Settings, embedder: Embedder, full: bool = False, prog
         _prune_cache(settings, embedder, generation)
         report.seconds = time.monotonic() - started
         return report
+
+
+@dataclass
+class CorpusChanges:
+    """How the corpus differs from an index: the articles an update adds, re-embeds (`changed`: new
+    text or metadata) and removes (ids; those of files that could not be read now are kept), and
+    how many it leaves as they are."""
+
+    added: list[Article]
+    changed: list[Article]
+    removed: list[str]
+    unchanged: int
+
+    @property
+    def any(self) -> bool:
+        return bool(self.added or self.changed or self.removed)
+
+
+def corpus_changes(scan: CorpusScan, known: dict[str, tuple[str, str]]) -> CorpusChanges:
+    """What an update would do: `scan` (the corpus now) against `known` (the index's article ids
+    and their (hash, file), `read_article_hashes`).
+
+    Example::
+
+        changes = corpus_changes(load_corpus(Path("corpus")), read_article_hashes(current_generation(Path("index"))))
+        len(changes.added), len(changes.removed)   # (1, 0)
+    """
+    current = {article.id for article in scan.articles}
+    changed = [a for a in scan.articles if a.id in known and known[a.id][0] != a.sha256]
+    added = [a for a in scan.articles if a.id not in known]
+    unread = scan.unread(path for _, path in known.values())
+    removed = [i for i, (_, path) in known.items() if i not in current and path not in unread]
+    return CorpusChanges(added, changed, removed, len(current) - len(added) - len(changed))
+
+
+def pending_update(settings: Settings) -> tuple[Manifest | None, CorpusScan, CorpusChanges]:
+    """The live index's manifest (None before the first build), the corpus as it is now, and what
+    an update would change (`rag status`). Reads only: no lock, no model.
+
+    Example::
+
+        manifest, scan, changes = pending_update(get_settings())
+        changes.any   # False: the index is up to date
+    """
+    scan = load_corpus(settings.corpus_dir, settings.max_file_bytes)
+    generation = current_generation(settings.index_dir)
+    if generation is None:
+        return None, scan, corpus_changes(scan, {})
+    return Manifest.read(generation / "manifest.json"), scan, corpus_changes(scan, read_article_hashes(generation))
 
 
 # The embedding cache drops the passages the index no longer has (deleted, edited articles) once they

@@ -262,3 +262,37 @@ def test_the_embedding_cache_drops_the_passages_of_deleted_articles_once_they_ar
     again = build_index(settings, embedder)
     assert (again.added, again.chunks_embedded, again.chunks_reused) == (1, 1, 0) and held() == 3
     assert sorted(search_titles(settings.index_dir, embedder, "banjir")) == ["Banjir Demak", "Banjir Jepara", "Banjir Rembang"]
+
+
+def test_status_says_what_the_index_holds_and_what_an_update_would_change(settings, embedder):
+    """`rag status` reads only: the live generation's counts, then each article an update would
+    add, re-embed or remove (a file that cannot be read now keeps its articles: not "remove")."""
+    import json
+    import subprocess
+    import sys
+
+    corpus = settings.corpus_dir
+    write(corpus / "banjir.md", "---\ntitle: Banjir Jakarta\n---\nHujan deras membuat banjir di Jakarta.")
+    write(corpus / "gempa.md", "---\ntitle: Gempa Padang\n---\nGempa mengguncang Padang pada Senin.")
+    write(corpus / "longsor.md", "---\ntitle: Longsor Bogor\n---\nLongsor menutup jalan di Bogor.")
+
+    def status(*flags: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "rag", "status", "--corpus", str(corpus), "--index", str(settings.index_dir),
+                               *flags], capture_output=True, text=True, timeout=120, cwd=PROJECT)
+
+    before = status()
+    assert before.returncode == 0 and "none yet" in before.stdout and "would add 3, update 0 and remove 0" in before.stdout
+    build_index(settings, embedder)
+    assert status().stdout.splitlines()[-1] == "up to date" and "3 articles, " in status().stdout
+    write(corpus / "asap.md", "---\ntitle: Asap Riau\n---\nKabut asap menyelimuti Pekanbaru.")
+    write(corpus / "banjir.md", "---\ntitle: Banjir Jakarta\n---\nHujan deras membuat banjir di Jakarta Timur.")
+    (corpus / "gempa.md").unlink()
+    (corpus / "longsor.md").write_bytes(b"\x00\x01 not text")  # unreadable now: kept
+    result = status("--json")
+    found = json.loads(result.stdout)
+    assert (found["to_add"], found["to_update"], found["to_remove"]) == (["asap.md"], ["banjir.md"], ["gempa.md"])
+    assert found["articles"] == 3 and not found["up_to_date"] and "longsor.md" in found["unreadable"][0]
+    text = status()
+    assert "  add asap.md\n  update banjir.md\n  remove gempa.md\n" in text.stdout and "longsor.md" in text.stderr
+    assert sorted(path.name for path in corpus.iterdir()) == ["asap.md", "banjir.md", "longsor.md"]  # it changed nothing
+    assert IndexStore.open(settings.index_dir).manifest.generation == "gen-000001"
