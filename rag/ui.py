@@ -53,6 +53,8 @@ CSS = """
 mark.focused {outline: 2px solid #d48806;}
 #chat a[href^="#cite-"], .source-card a[href^="#cite-"] {color: var(--link-text-color, #2563eb); font-weight: 600; text-decoration: underline;}
 #buttons button, #follow-ups button {min-width: 0;}
+#conversation-row {flex-wrap: nowrap;}  /* the list and its button on one line, on a phone too */
+#conversation-row > #new-conversation {flex: none; width: auto; min-width: 0; white-space: nowrap;}
 #follow-ups-label p {margin: 0; font-size: 0.85em; font-weight: 600;}
 #question-count {text-align: right; font-size: 0.8em; color: var(--body-text-color-subdued);}
 #filter-error p {color: var(--error-text-color, #b91c1c); font-weight: 600;}
@@ -216,7 +218,8 @@ def build_ui(assistant: Assistant, archive: Archive) -> gr.Blocks:
         components = [title, language_choice, chat_tab_, search_tab_, index_tab_, chat.chatbot, chat.question, chat.send, chat.retry,
                       chat.undo, chat.download, chat.examples, chat.filters, chat.period, chat.since, chat.until, chat.sources, chat.k,
                       chat.mode, index.access, index.token, index.files, index.replace, index.update, index.article_query,
-                      index.delete_id, index.delete, index.confirm, index.cancel, chat.follow_up_label]
+                      index.delete_id, index.delete, index.confirm, index.cancel, chat.follow_up_label, chat.conversations,
+                      chat.new]
         language_choice.change(switch, [language_choice, turns, index.article_query, index.offset, chat.since, chat.until,
                                         chat.sources, *search.inputs],
                                [language, *components, search.query, search.go, search.since, search.until, search.outlets,
@@ -248,7 +251,8 @@ def relabel(labels: dict[str, str], writable: bool, llm: str | None) -> list:
             gr.update(value=labels["update"]),
             gr.update(label=labels["search_articles"]), gr.update(label=labels["delete_id"]),
             gr.update(value=labels["delete"]), gr.update(value=labels["confirm"]), gr.update(value=labels["cancel"]),
-            gr.update(value=labels["follow_ups"])]
+            gr.update(value=labels["follow_ups"]), gr.update(label=labels["conversations"]),
+            gr.update(value=labels["new_conversation"])]
 
 
 def page_options() -> dict:

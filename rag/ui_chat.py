@@ -1,8 +1,8 @@
 """The chat tab of the web page: the question box and its buttons (Send, Retry, Undo), the
 suggested follow-ups, the sources panel, examples and filters, and what each of them does.
 
-The conversation lives in the session's state (`Turn`: question, answer, answer id), not in the
-chat component: Send, Retry, Undo, a follow-up and the chat's own clear button all change that
+The conversation open lives in the session's state (`Turn`: question, answer, answer id; the
+others on a `Shelf`, all of them kept in the browser between visits), not in the chat component: Send, Retry, Undo, a follow-up and the chat's own clear button all change that
 list, and the chat and the sources panel are drawn from it. So a follow-up is read with the
 questions before it, Retry and Undo work on exactly what was asked, and each answer's `[n]` keeps
 opening its own article.
@@ -41,7 +41,9 @@ KEPT_FOR = 86_400  # seconds a conversation's file stays downloadable (the page'
 CONVERSATIONS = Path(tempfile.gettempdir()) / "rag-conversations"
 SWEEP_EVERY = 3_600
 _swept = [0.0]  # when this process last swept it
-KEPT_TURNS = 100  # the questions a browser keeps (~2-8 KB each, well under its ~5 MB of local storage)
+KEPT_TURNS = 100  # the questions a browser keeps of one conversation
+KEPT_IN_ALL = 200  # ... and of all of them (~2-8 KB each, well under a browser's ~5 MB of local storage)
+TITLE_CHARS = 60  # of a conversation's first question, its title in the list of conversations
 PERIODS = {"all_time": None, "last_7": 7, "last_30": 30, "last_365": 365}
 
 
@@ -127,6 +129,10 @@ class ChatTab:
     """The chat tab's components."""
 
     active: gr.CheckboxGroup
+    conversations: gr.Dropdown  # the browser's conversations, one open (shown once there is one)
+    new: gr.Button  # a new conversation; the one open stays in the list
+    shelf: gr.State  # the conversations (`Shelf`)
+    current: gr.State  # the id of the one open
     chatbot: gr.Chatbot
     sources_panel: gr.HTML
     question: gr.Textbox
@@ -159,9 +165,9 @@ def modes(labels: dict[str, str], llm: str | None) -> list[tuple[str, str]]:
 
 
 def chat_tab(assistant: Assistant, labels: dict[str, str]) -> ChatTab:
-    """The active filters (one click removes one); the chat with the question box, its buttons and
-    the suggested follow-ups under it, beside the sources (on a phone: the answer, the box, then
-    the sources); then examples and filters."""
+    """The active filters (one click removes one); the chat with the question box, its buttons, the
+    suggested follow-ups and the list of conversations under it, beside the sources (on a phone:
+    the answer, the box, then the sources); then examples and filters."""
     active = gr.CheckboxGroup(label=labels["active_filters"], visible=False, elem_id="active-filters")
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=300):  # the box under the answer: on a phone both fit one screen
@@ -179,6 +185,12 @@ def chat_tab(assistant: Assistant, labels: dict[str, str]) -> ChatTab:
             follow_up_label = gr.Markdown(visible=False, elem_id="follow-ups-label")
             with gr.Row(elem_id="follow-ups"):
                 follow_ups = [gr.Button(visible=False, size="sm", elem_classes="follow-up") for _ in range(FOLLOW_UPS)]
+            # under the box, not over the chat: on a phone the answer and the box stay on one screen
+            with gr.Row(equal_height=True, elem_id="conversation-row"):  # one line: the list and the button
+                conversations = gr.Dropdown([], value=None, label=labels["conversations"], show_label=False, container=False,
+                                            filterable=False, elem_id="conversations", visible=False, scale=4)
+                new = gr.Button(labels["new_conversation"], size="sm", elem_id="new-conversation", visible=False, scale=0)
+            shelf, current = gr.State({}), gr.State("")
         with gr.Column(scale=2, min_width=300):
             sources_panel = gr.HTML(render_sources([], assistant.retriever.store.article, "id"), elem_id="sources")
     examples = gr.Examples(EXAMPLES, inputs=question, label=labels["examples"]).dataset
@@ -192,7 +204,7 @@ def chat_tab(assistant: Assistant, labels: dict[str, str]) -> ChatTab:
         k = gr.Slider(1, 20, value=assistant.settings.top_k, step=1, label=labels["k"])
         choices = modes(labels, assistant.settings.llm)
         mode = gr.Radio(choices, value=choices[0][1], label=labels["mode"])
-    return ChatTab(active, chatbot, sources_panel, question, unsent, answering, send, retry, undo, download, follow_up_label, follow_ups, examples, filters, period, since,
+    return ChatTab(active, conversations, new, shelf, current, chatbot, sources_panel, question, unsent, answering, send, retry, undo, download, follow_up_label, follow_ups, examples, filters, period, since,
                    until, filter_error, sources, k, mode)
 
 
@@ -214,11 +226,75 @@ def conversation_file(conversation: Sequence[Turn], language: str) -> Path:
     return path
 
 
-def stored(conversation: Sequence[Turn]) -> list[dict]:
-    """The conversation as the browser keeps it between visits (JSON: each question, its answer as
-    `Answer.to_json` writes it, and the answer's id): the last `KEPT_TURNS`."""
-    return [{"question": turn.question, "answer": turn.answer.to_json(), "id": turn.answer_id}
-            for turn in conversation[-KEPT_TURNS:]]
+Shelf = dict[str, list[Turn]]  # a browser's conversations by id, the one asked in last first
+
+
+def stored(shelf: Shelf, current: str) -> dict:
+    """The conversations as the browser keeps them between visits (JSON): the one open (`current`)
+    and each one's id and turns (the question, its answer as `Answer.to_json` writes it, the
+    answer's id), the one asked in last first: of each its last `KEPT_TURNS`, of all together at
+    most `KEPT_IN_ALL` (the conversations asked in longest ago are dropped first).
+
+    Example::
+
+        stored({"c1": [Turn("Siapa?", answer, "a1")]}, "c1")
+        # {'current': 'c1', 'conversations': [{'id': 'c1', 'turns': [{'question': 'Siapa?', ...}]}]}
+    """
+    kept, room = [], KEPT_IN_ALL
+    for conversation_id, turns in shelf.items():
+        if room <= 0:
+            break
+        turns = turns[-min(KEPT_TURNS, room):]
+        room -= len(turns)
+        kept.append({"id": conversation_id, "turns": [{"question": turn.question, "answer": turn.answer.to_json(),
+                                                       "id": turn.answer_id} for turn in turns]})
+    return {"current": current, "conversations": kept}
+
+
+def restored(kept: dict | list | None) -> tuple[Shelf, str]:
+    """The conversations `stored` kept and the id of the one open (a new id when none is); the
+    one conversation an earlier version kept (a list of turns) is read as one. What this version
+    cannot read (another version's, or tampered with) gives none (one line in the log).
+
+    Example::
+
+        restored(stored(shelf, "c1")) == (shelf, "c1")   # True
+    """
+    try:
+        if isinstance(kept, list):  # an earlier version's: one conversation
+            kept = {"current": "", "conversations": [{"id": uuid.uuid4().hex[:12], "turns": kept}]} if kept else None
+        if not kept:
+            return {}, uuid.uuid4().hex[:12]
+        shelf = {str(item["id"]): [Turn(turn["question"], Answer.from_json(turn["answer"]), turn["id"]) for turn in item["turns"]]
+                 for item in kept["conversations"]}
+        shelf = {conversation_id: turns for conversation_id, turns in shelf.items() if turns}
+        return shelf, str(kept["current"] or next(iter(shelf), "")) or uuid.uuid4().hex[:12]
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        _log.warning("the conversations kept in a browser could not be read (%s); the chat starts empty", error)
+        return {}, uuid.uuid4().hex[:12]
+
+
+def shelved(shelf: Shelf, current: str, conversation: list[Turn]) -> Shelf:
+    """The conversations with the open one (`current`) as it is now: first when it changed (a
+    question asked, one undone), where it was when it did not, gone when it is empty (cleared).
+
+    Example::
+
+        list(shelved({"c1": first, "c2": second}, "c2", second + [turn]))   # ['c2', 'c1']
+    """
+    others = {conversation_id: turns for conversation_id, turns in shelf.items() if conversation_id != current}
+    if not conversation:
+        return others
+    if [turn.answer_id for turn in shelf.get(current, [])] == [turn.answer_id for turn in conversation]:
+        return shelf
+    return {current: conversation, **others}
+
+
+def conversation_choices(shelf: Shelf) -> list[tuple[str, str]]:
+    """The conversations as the list offers them: (the first question, cut at `TITLE_CHARS`; the id)."""
+    def title(question: str) -> str:
+        return question if len(question) <= TITLE_CHARS else question[: TITLE_CHARS - 1].rstrip() + "…"
+    return [(title(turns[0].question), conversation_id) for conversation_id, turns in shelf.items()]
 
 
 def browser_key(index_dir: Path) -> str | None:
@@ -247,21 +323,6 @@ def browser_key(index_dir: Path) -> str | None:
         return None
 
 
-def restored(kept: list[dict] | None) -> list[Turn]:
-    """The conversation `stored` kept; [] when there is none, or when it is not one this version
-    reads (one line in the log).
-
-    Example::
-
-        restored(stored(conversation)) == conversation   # True
-    """
-    try:
-        return [Turn(item["question"], Answer.from_json(item["answer"]), item["id"]) for item in kept or []]
-    except (KeyError, TypeError, ValueError) as error:
-        _log.warning("a conversation kept in a browser could not be read (%s); the chat starts empty", error)
-        return []
-
-
 def wire_chat(page: gr.Blocks, assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr.State,
               saved: gr.BrowserState) -> None:
     """Send (also Enter, an example or a follow-up), Retry, Undo, editing a question in the chat, and the
@@ -278,7 +339,8 @@ def wire_chat(page: gr.Blocks, assistant: Assistant, chat: ChatTab, turns: gr.St
     busy, ready, same = [gr.update(interactive=False)] * 2, [gr.update(interactive=True)] * 2, [gr.skip()] * 2
     # Undo and the clear button keep the browser's copy (`saved`) and the file to download in their own
     # outputs: a step after them left a moment in which a reload restored the turn just taken back
-    undo_outputs = [chat.chatbot, chat.sources_panel, chat.unsent, turns, *suggestions, chat.download, saved]
+    kept_outputs = [chat.download, saved, chat.conversations, chat.new, chat.shelf]  # `keep`'s
+    undo_outputs = [chat.chatbot, chat.sources_panel, chat.unsent, turns, *suggestions, *kept_outputs]
     # nothing to ask: the chat as it was, no answer coming, and what ASKING_JS shut open again
     nothing = [gr.skip()] * (len(outputs) - 4) + [*ready, gr.skip(), False]
 
@@ -366,11 +428,33 @@ def wire_chat(page: gr.Blocks, assistant: Assistant, chat: ChatTab, turns: gr.St
         """The conversation to download as it is now, in the page's language; hidden while there is none."""
         return gr.update(value=conversation_file(conversation, language) if conversation else None, visible=bool(conversation))
 
-    def keep(conversation: list[Turn], language: str) -> tuple[dict, list[dict]]:
-        """After the conversation or the language changed: the file to download, and what the browser keeps."""
-        return downloadable(conversation, language), stored(conversation)
+    def keep(conversation: list[Turn], shelf: Shelf, current: str, language: str) -> tuple:
+        """After the conversation or the language changed: the file to download, what the browser
+        keeps, the list of conversations and the New button, and the conversations (`kept_outputs`)."""
+        shelf = shelved(shelf, current, conversation)
+        choices = conversation_choices(shelf)
+        if current not in shelf:  # the new, empty one open: shown as such at the top of the list
+            choices.insert(0, (LABELS[language]["empty_conversation"], current))
+        listed = gr.update(choices=choices, value=current, visible=bool(shelf))
+        return downloadable(conversation, language), stored(shelf, current), listed, gr.update(visible=current in shelf), shelf
 
-    def undo(conversation: list[Turn], shown: list[dict], language: str) -> Iterator[list]:
+    def shown_conversation(conversation: list[Turn], language: str) -> list:
+        """The chat, the sources panel and the follow-ups of `conversation`."""
+        return [chat_messages(conversation), render_sources(conversation, article_of, language), *follow_up_buttons(conversation, language)]
+
+    def open_conversation(chosen: str | None, conversation: list[Turn], shelf: Shelf, current: str, language: str) -> list:
+        """Another conversation of the list, shown as it was left; the one open stays in the list."""
+        shelf = shelved(shelf, current, conversation)
+        if not chosen or chosen == current or chosen not in shelf:
+            return [gr.skip()] * (5 + len(suggestions) + len(kept_outputs))
+        return [shelf[chosen], chosen, *shown_conversation(shelf[chosen], language), *keep(shelf[chosen], shelf, chosen, language)]
+
+    def new_conversation(conversation: list[Turn], shelf: Shelf, current: str, language: str) -> list:
+        """An empty chat; the one open stays in the list."""
+        shelf, fresh = shelved(shelf, current, conversation), uuid.uuid4().hex[:12]
+        return [[], fresh, *shown_conversation([], language), *keep([], shelf, fresh, language)]
+
+    def undo(conversation: list[Turn], shown: list[dict], shelf: Shelf, current: str, language: str) -> Iterator[list]:
         """The last exchange the chat shows taken back: a failed answer's, else the last turn. Its
         question goes back in the box (UNSENT_JS: not over a question typed there), with the
         suggestions of the answer now last (they were hidden with the one undone)."""
@@ -381,7 +465,7 @@ def wire_chat(page: gr.Blocks, assistant: Assistant, chat: ChatTab, turns: gr.St
         left = conversation if failed else conversation[:-1]
         yield [gr.skip(), gr.skip(), ""] + [gr.skip()] * (len(undo_outputs) - 3)  # so that the same question fills the box again
         yield [chat_messages(left), render_sources(left, article_of, language), failed or conversation[-1].question, left,
-               *follow_up_buttons(left, language), *keep(left, language)]
+               *follow_up_buttons(left, language), *keep(left, shelf, current, language)]
 
     filters = [chat.since, chat.until, chat.sources, chat.k, chat.mode, language]
     answering = {"concurrency_id": "answers"}  # one limit for every way of asking (RAG_UI_CONCURRENCY)
@@ -399,29 +483,35 @@ def wire_chat(page: gr.Blocks, assistant: Assistant, chat: ChatTab, turns: gr.St
           for button in chat.follow_ups),
         chat.retry.click(retry, [turns, chat.chatbot, chat.question, *filters], outputs, api_visibility="private", **answering),
         chat.chatbot.edit(edit, [turns, *filters], outputs, api_visibility="private", **answering)]
-    chat.undo.click(undo, [turns, chat.chatbot, language], undo_outputs, api_visibility="private")
-    chat.chatbot.clear(lambda lang: [render_sources([], article_of, lang), [], *hidden, *keep([], lang)], language,
-                       [chat.sources_panel, turns, *suggestions, chat.download, saved], api_visibility="private")
-    # while an answer comes no question in the chat can be edited: the edit would be answered beside it. (Set
-    # by the answer, not at the trigger: a step on the same trigger ran only when a waiting answer started.)
-    chat.answering.change(lambda on: chat_editing(not on), chat.answering, chat.chatbot, queue=False,
-                          show_progress="hidden", api_visibility="private")
+    chat.undo.click(undo, [turns, chat.chatbot, chat.shelf, chat.current, language], undo_outputs, api_visibility="private")
+    # the chat's own clear button: the conversation open is forgotten (the others stay)
+    chat.chatbot.clear(lambda lang, shelf, current: [render_sources([], article_of, lang), [], *hidden, *keep([], shelf, current, lang)],
+                       [language, chat.shelf, chat.current], [chat.sources_panel, turns, *suggestions, *kept_outputs],
+                       api_visibility="private")
+    switched = [turns, chat.current, chat.chatbot, chat.sources_panel, *suggestions, *kept_outputs]
+    chat.conversations.input(open_conversation, [chat.conversations, turns, chat.shelf, chat.current, language], switched,
+                             api_visibility="private")
+    chat.new.click(new_conversation, [turns, chat.shelf, chat.current, language], switched, api_visibility="private")
+    # while an answer comes no question in the chat can be edited (the edit would be answered beside it) and no
+    # other conversation opened (the answer would land in it). (Set by the answer, not at the trigger: a step on
+    # the same trigger ran only when a waiting answer started.)
+    chat.answering.change(lambda on: [chat_editing(not on), *[gr.update(interactive=not on)] * 2], chat.answering,
+                          [chat.chatbot, chat.conversations, chat.new], queue=False, show_progress="hidden", api_visibility="private")
 
-    def restore(kept: list[dict] | None, language: str) -> list:
-        """At page load: the conversation the browser kept, shown as it was (the chat, the sources, the
-        suggestions, the file to download); nothing changes when it kept none."""
-        conversation = restored(kept)
-        if not conversation:
-            return [gr.skip()] * (4 + len(suggestions))
-        return [conversation, chat_messages(conversation), render_sources(conversation, article_of, language),
-                *follow_up_buttons(conversation, language), downloadable(conversation, language)]
+    def restore(kept: dict | list | None, language: str) -> list:
+        """At page load: the conversations the browser kept, the one open shown as it was (the chat, the
+        sources, the suggestions, the file to download, the list of conversations)."""
+        shelf, current = restored(kept)
+        conversation = shelf.get(current, [])
+        return [conversation, shelf, current, *shown_conversation(conversation, language), *keep(conversation, shelf, current, language)]
 
-    kept = {"fn": keep, "inputs": [turns, language], "outputs": [chat.download, saved], "queue": False,
+    kept = {"fn": keep, "inputs": [turns, chat.shelf, chat.current, language], "outputs": kept_outputs, "queue": False,
             "show_progress": "hidden", "api_visibility": "private"}
     for event in answers:  # (turns.change cannot: gradio hashes a State to see it change, and an Answer has no hash)
         event.then(**kept)
     language.change(**kept)
-    page.load(restore, [saved, language], [turns, chat.chatbot, chat.sources_panel, *suggestions, chat.download],
+    page.load(restore, [saved, language], [turns, chat.shelf, chat.current, chat.chatbot, chat.sources_panel, *suggestions,
+                                          *kept_outputs],
               js="(kept, language) => [kept, window.ragLanguage()]", api_visibility="private")  # the language the page loads in
     chat.question.change(None, chat.question, None, js=COUNTER_JS)  # in the browser: no round trip per key
     chat.unsent.change(None, [chat.question, chat.unsent], chat.question, js=UNSENT_JS)

@@ -664,6 +664,54 @@ def test_the_conversation_is_there_again_after_a_reload(page, server):
         assert questions_shown(tab) == [] and tab.locator("#download").is_hidden()
 
 
+def titles(options) -> list[str]:
+    """The texts of a dropdown's options (the chosen one without its tick)."""
+    return [text.replace("✓", "").strip() for text in options.all_inner_texts()]
+
+
+def test_several_conversations_are_kept_and_each_opens_as_it_was_left(page, server):
+    """A researcher keeps several lines of questions: "New conversation" starts an empty chat and
+    keeps the one before in the list (titled by its first question, the one asked in last first);
+    choosing one shows it as it was left, its citations opening their sentences; a reload keeps
+    them all and the one open; the chat's trash button forgets only the one open."""
+    with contextlib.closing(page.context.browser.new_page(viewport={"width": 1400, "height": 1000})) as tab:
+        tab.goto(server.url + "/")
+        tab.wait_for_selector("#question textarea")
+        expect(tab.locator("#conversations")).to_be_hidden()
+        ask(tab, "Siapa juru bicara Kremlin?")
+        expect(tab.locator("#conversations input")).to_have_value("Siapa juru bicara Kremlin?")
+        tab.click("#new-conversation")
+        user_bubbles(tab, 0)
+        tab.wait_for_function("() => !document.querySelector('#sources [data-turn]')", timeout=30_000)
+        expect(tab.locator("#new-conversation")).to_be_hidden()
+        expect(tab.locator("#conversations input")).to_have_value(LABELS["id"]["empty_conversation"])
+        ask(tab, "Berapa harga cabai rawit di Bandung?")
+        ask(tab, "Di mana harga cabai naik?")
+        tab.click("#conversations input")
+        options = tab.get_by_role("option")
+        assert titles(options) == ["Berapa harga cabai rawit di Bandung?", "Siapa juru bicara Kremlin?"]
+        tab.screenshot(path=SHOTS / "33-conversations-listed.png")
+        options.nth(1).click()  # the first conversation, as it was left
+        tab.wait_for_function("() => document.querySelector('#sources [data-turn]') && "
+                              "document.querySelectorAll('#chat [data-testid=\"user\"]').length === 1", timeout=30_000)
+        assert questions_shown(tab) == ["Siapa juru bicara Kremlin?"] and "Peskov" in tab.locator("#sources").inner_text()
+        tab.locator("#chat a[href='#cite-1-1']").click()
+        expect(tab.locator("mark.focused")).to_contain_text("Dmitry Peskov")
+        tab.reload()  # both kept, the one open open again
+        tab.wait_for_selector("#sources [data-turn='1']", timeout=30_000)
+        assert questions_shown(tab) == ["Siapa juru bicara Kremlin?"]
+        expect(tab.locator("#conversations input")).to_have_value("Siapa juru bicara Kremlin?")
+        clear_chat(tab)  # forgets this one only
+        tab.click("#conversations input")
+        assert titles(tab.get_by_role("option")) == [LABELS["id"]["empty_conversation"], "Berapa harga cabai rawit di Bandung?"]
+        tab.get_by_role("option").nth(1).click()
+        user_bubbles(tab, 2)
+        assert questions_shown(tab) == ["Berapa harga cabai rawit di Bandung?", "Di mana harga cabai naik?"]
+        tab.set_viewport_size({"width": 390, "height": 844})
+        assert tab.evaluate("() => document.scrollingElement.scrollWidth") <= 390
+        tab.screenshot(path=SHOTS / "34-conversations-phone.png", full_page=True)
+
+
 def test_the_conversation_is_there_again_after_the_server_restarts(page, tmp_path):
     """The browser's copy is encrypted with a key the index folder keeps: a server restarted on the
     same index (an update, a crash, a new version) shows the conversation of a reload as it was."""

@@ -149,17 +149,29 @@ def test_the_article_list_says_which_page_it_shows(archive, embedder):
     assert len(rows) == 90 and caption == "90 articles"
 
 
-def test_the_conversation_kept_in_the_browser_reads_back_or_starts_empty():
-    """The page keeps the conversation in the browser (`stored`) and shows it again at the next
-    visit (`restored`); what it cannot read (another version's, or tampered with) starts an empty chat."""
-    from rag.ui_chat import KEPT_TURNS, restored, stored
+def test_the_conversations_kept_in_the_browser_read_back_or_start_empty():
+    """The page keeps the conversations in the browser (`stored`) and shows them again at the next
+    visit (`restored`), the one open open again; what it cannot read (another version's, or tampered
+    with) starts an empty chat; the conversation an earlier version kept is read as one."""
+    from rag.ui_chat import KEPT_IN_ALL, KEPT_TURNS, restored, shelved, stored
 
-    conversation = [Turn("Siapa Menteri Luar Negeri Rusia?", answer(), "id1")]
-    assert restored(json.loads(json.dumps(stored(conversation)))) == conversation
-    assert restored([{"question": "Siapa?", "answer": {"answer": "Sergey Lavrov"}, "id": "id1"}]) == []
-    assert restored(None) == [] and restored([]) == []
+    first, second = [Turn("Siapa Menteri Luar Negeri Rusia?", answer(), "id1")], [Turn("Siapa juru bicara Kremlin?", answer(), "id2")]
+    shelf = {"c2": second, "c1": first}
+    assert restored(json.loads(json.dumps(stored(shelf, "c1")))) == (shelf, "c1")
+    bad = {"current": "c1", "conversations": [{"id": "c1", "turns": [{"question": "Siapa?", "answer": {"answer": "Lavrov"}, "id": "x"}]}]}
+    for unread in (bad, None, [], {"current": "c1"}):
+        kept, current = restored(unread)
+        assert kept == {} and len(current) == 12
+    earlier, current = restored([{"question": first[0].question, "answer": first[0].answer.to_json(), "id": "id1"}])
+    assert list(earlier.values()) == [first] and list(earlier) == [current]
     long = [Turn(f"Pertanyaan {n}?", answer(), f"id{n}") for n in range(KEPT_TURNS + 5)]
-    assert restored(stored(long)) == long[5:]  # the browser's storage stays small
+    assert restored(stored({"c1": long}, "c1"))[0]["c1"] == long[5:]  # the browser's storage stays small
+    many = {f"c{n}": long[:KEPT_TURNS // 2] for n in range(2 * KEPT_IN_ALL // KEPT_TURNS + 1)}
+    kept = restored(stored(many, "c0"))[0]
+    assert list(kept) == list(many)[: 2 * KEPT_IN_ALL // KEPT_TURNS]  # the ones asked in longest ago go first
+    # asked in: first; opened only: where it was; emptied: gone
+    assert list(shelved(shelf, "c1", first + second)) == ["c1", "c2"] and list(shelved(shelf, "c1", first)) == ["c2", "c1"]
+    assert list(shelved(shelf, "c2", [])) == ["c1"] and list(shelved(shelf, "c3", [])) == ["c2", "c1"]
 
 
 def test_the_key_of_the_conversations_kept_in_browsers_outlives_a_restart(tmp_path, caplog):
