@@ -569,7 +569,7 @@ def test_a_question_sent_while_an_answer_comes_is_answered_after_it(page, tmp_pa
 def test_a_question_waiting_for_other_users_answers_shuts_retry_undo_and_editing_at_once(page, tmp_path):
     """With more questions asked at once than the server answers (RAG_UI_CONCURRENCY, here 1), a
     question waits its turn; Retry, Undo and editing stayed open until its answer began, acting on
-    the conversation before it. Another user's answer is made slow by an LLM that waits 3 s."""
+    the conversation before it (and the list of conversations and New are shut too). Another user's answer is made slow by an LLM that waits 3 s."""
     llm = {"RAG_LLM": "stub-model", "RAG_LLM_TIMEOUT": "30", "RAG_UI_CONCURRENCY": "1"}
     with Stub("KTT NATO diadakan di Vilnius [1].", pause=3) as stub, \
             AppServer(tmp_path, extra_env={**llm, "RAG_LLM_BASE_URL": stub.base_url}) as server, \
@@ -590,6 +590,8 @@ def test_a_question_waiting_for_other_users_answers_shuts_retry_undo_and_editing
         expect(mine.locator("#undo")).to_be_disabled(timeout=1_000)
         mine.locator("#chat [data-testid='user']").first.hover()
         expect(mine.locator(EDIT_BUTTON)).to_have_count(0, timeout=1_000)
+        expect(mine.locator("#conversations input")).to_be_disabled(timeout=1_000)  # no other conversation for the answer to land in
+        expect(mine.locator("#new-conversation")).to_be_disabled(timeout=1_000)
         assert other.locator("#sources [data-turn='1']").count() == 0 and mine.locator("#sources [data-turn='2']").count() == 0
         mine.screenshot(path=SHOTS / "28-waiting-for-its-turn.png")
         mine.wait_for_selector("#sources [data-turn='2']", timeout=60_000)
@@ -598,6 +600,8 @@ def test_a_question_waiting_for_other_users_answers_shuts_retry_undo_and_editing
         expect(mine.locator("#undo")).to_be_enabled()
         mine.locator("#chat [data-testid='user']").first.hover()
         expect(mine.locator(EDIT_BUTTON)).to_have_count(2)
+        expect(mine.locator("#conversations input")).to_be_enabled()
+        expect(mine.locator("#new-conversation")).to_be_enabled()
 
 
 def test_the_conversation_downloads_as_text_with_every_quote_where_it_stands(page, server):
