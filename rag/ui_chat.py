@@ -41,8 +41,9 @@ KEPT_FOR = 86_400  # seconds a conversation's file stays downloadable (the page'
 CONVERSATIONS = Path(tempfile.gettempdir()) / "rag-conversations"
 SWEEP_EVERY = 3_600
 _swept = [0.0]  # when this process last swept it
-KEPT_TURNS = 100  # the questions a browser keeps of one conversation
-KEPT_IN_ALL = 200  # ... and of all of them (~2-8 KB each, well under a browser's ~5 MB of local storage)
+# the questions a browser keeps, of all its conversations (~2-8 KB each, well under its ~5 MB of local storage; all
+# of them go to the browser after each answer)
+KEPT_TURNS = 100
 TITLE_CHARS = 60  # of a conversation's first question, its title in the list of conversations
 PERIODS = {"all_time": None, "last_7": 7, "last_30": 30, "last_365": 365}
 
@@ -232,19 +233,19 @@ Shelf = dict[str, list[Turn]]  # a browser's conversations by id, the one asked 
 def stored(shelf: Shelf, current: str) -> dict:
     """The conversations as the browser keeps them between visits (JSON): the one open (`current`)
     and each one's id and turns (the question, its answer as `Answer.to_json` writes it, the
-    answer's id), the one asked in last first: of each its last `KEPT_TURNS`, of all together at
-    most `KEPT_IN_ALL` (the conversations asked in longest ago are dropped first).
+    answer's id), the one asked in last first: the last `KEPT_TURNS` questions of them all (the
+    conversations asked in longest ago are dropped first).
 
     Example::
 
         stored({"c1": [Turn("Siapa?", answer, "a1")]}, "c1")
         # {'current': 'c1', 'conversations': [{'id': 'c1', 'turns': [{'question': 'Siapa?', ...}]}]}
     """
-    kept, room = [], KEPT_IN_ALL
+    kept, room = [], KEPT_TURNS
     for conversation_id, turns in shelf.items():
         if room <= 0:
             break
-        turns = turns[-min(KEPT_TURNS, room):]
+        turns = turns[-room:]
         room -= len(turns)
         kept.append({"id": conversation_id, "turns": [{"question": turn.question, "answer": turn.answer.to_json(),
                                                        "id": turn.answer_id} for turn in turns]})
