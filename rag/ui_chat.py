@@ -36,9 +36,9 @@ _log = logging.getLogger(__name__)
 
 
 FOLLOW_UPS = 3  # suggested follow-up buttons under the question box
-KEPT_FOR = 86_400  # seconds a conversation's file stays downloadable (the page's file cache is swept as often)
+KEPT_FOR = 86_400  # seconds a file to download (a conversation, search results) stays (the page's file cache is swept as often)
 # one folder for every server process (a restarted one sweeps what the one before left), swept hourly
-CONVERSATIONS = Path(tempfile.gettempdir()) / "rag-conversations"
+DOWNLOADS = Path(tempfile.gettempdir()) / "rag-downloads"
 SWEEP_EVERY = 3_600
 _swept = [0.0]  # when this process last swept it
 # the questions a browser keeps, of all its conversations (~2-8 KB each, well under its ~5 MB of local storage; all
@@ -211,9 +211,22 @@ def chat_tab(assistant: Assistant, labels: dict[str, str]) -> ChatTab:
 
 def conversation_file(conversation: Sequence[Turn], language: str) -> Path:
     """The conversation as a text file to download (`rag.transcript.conversation_text`), e.g.
-    arsip-berita-2026-12-04-1630.txt, in `CONVERSATIONS`; files there older than `KEPT_FOR` are
-    removed (at most every `SWEEP_EVERY` seconds), so that a server's disk does not fill with them."""
-    folder = CONVERSATIONS
+    arsip-berita-2026-12-04-1630.txt (`download_file`)."""
+    when = dt.datetime.now()
+    return download_file(f"{LABELS[language]['kept_file']}-{when:%Y-%m-%d-%H%M}.txt",
+                         conversation_text([(turn.question, turn.answer) for turn in conversation], language, when))
+
+
+def download_file(name: str, text: str) -> Path:
+    """`text` as a UTF-8 file called `name` for the page to offer for download, in a folder of its
+    own in `DOWNLOADS`; files there older than `KEPT_FOR` are removed (at most every `SWEEP_EVERY`
+    seconds), so that a server's disk does not fill with them.
+
+    Example::
+
+        download_file("hasil-banjir.csv", "rank,title\n1,Banjir Demak\n").name   # 'hasil-banjir.csv'
+    """
+    folder = DOWNLOADS
     folder.mkdir(exist_ok=True)
     if time.time() - _swept[0] > SWEEP_EVERY:  # not at every answer: the folder holds a day of them
         _swept[0] = time.time()
@@ -221,9 +234,8 @@ def conversation_file(conversation: Sequence[Turn], language: str) -> Path:
             with contextlib.suppress(FileNotFoundError):  # another process's sweep may have taken it
                 if time.time() - old.stat().st_mtime > KEPT_FOR:
                     shutil.rmtree(old, ignore_errors=True)
-    when = dt.datetime.now()
-    path = Path(tempfile.mkdtemp(dir=folder)) / f"{LABELS[language]['kept_file']}-{when:%Y-%m-%d-%H%M}.txt"
-    path.write_text(conversation_text([(turn.question, turn.answer) for turn in conversation], language, when), encoding="utf-8")
+    path = Path(tempfile.mkdtemp(dir=folder)) / name
+    path.write_text(text, encoding="utf-8")
     return path
 
 

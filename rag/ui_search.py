@@ -10,6 +10,8 @@ appearances in one outlet). The articles are `Retriever.search`'s, as `rag searc
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass
 
 import gradio as gr
@@ -18,7 +20,8 @@ from rag.answer import MAX_QUESTION_CHARS
 from rag.replies import NO_MATCH
 from rag.retriever import Hit, Retriever
 from rag.sentences import terms
-from rag.ui_chat import parse_filters
+from rag.corpus_files import slug
+from rag.ui_chat import download_file, parse_filters
 from rag.ui_render import hit_card, literal
 from rag.ui_text import LABELS, counted
 
@@ -36,7 +39,13 @@ class SearchTab:
     outlets: gr.Dropdown
     k: gr.Slider
     summary: gr.Markdown  # how many articles were found for what, or what is wrong with the filters
+    download: gr.DownloadButton  # the list as a CSV file, once there is one
     results: gr.HTML
+
+    @property
+    def outputs(self) -> list:
+        """What a search shows, in `search_view`'s order."""
+        return [self.summary, self.results, self.download]
 
     @property
     def inputs(self) -> list:
@@ -57,34 +66,64 @@ def search_tab(retriever: Retriever, labels: dict[str, str]) -> SearchTab:
                               elem_id="search-outlets", min_width=200)
         k = gr.Slider(1, retriever.settings.max_k, value=min(SHOWN, retriever.settings.max_k), step=1,
                       label=labels["search_k"], elem_id="search-k", min_width=200)
-    summary = gr.Markdown(elem_id="search-summary")
+    with gr.Row(equal_height=True):
+        summary = gr.Markdown(elem_id="search-summary")
+        download = gr.DownloadButton(labels["search_download"], elem_id="search-download", size="sm", visible=False, scale=0,
+                                     min_width=160)
     results = gr.HTML(elem_id="search-results")
-    return SearchTab(query, go, since, until, outlets, k, summary, results)
+    return SearchTab(query, go, since, until, outlets, k, summary, download, results)
 
 
 def search_view(retriever: Retriever, query: str, since: str, until: str, outlets: list[str] | None, k: float,
-                language: str) -> tuple[str, str]:
-    """The summary line and the result cards of one search, in the page's `language`: what to
-    type when the box is empty, what is wrong with a date, "Tidak ada artikel ..." when the
-    filters leave none, else "10 artikel untuk «banjir», yang paling cocok lebih dulu" and a card
-    per article (`hit_card`).
+                language: str) -> tuple[str, str, dict]:
+    """The summary line, the result cards and the CSV file to download of one search, in the
+    page's `language`: what to type when the box is empty, what is wrong with a date, "Tidak ada
+    artikel ..." when the filters leave none, else "10 artikel untuk «banjir», yang paling cocok
+    lebih dulu", a card per article (`hit_card`) and the list as CSV (`results_csv`).
 
     Example::
 
-        summary, cards = search_view(Retriever("index"), "juru bicara Kremlin", "", "", [], 5, "id")
+        summary, cards, download = search_view(Retriever("index"), "juru bicara Kremlin", "", "", [], 5, "id")
     """
     labels = LABELS[language]
     query = (query or "").strip()
+    nothing = gr.update(value=None, visible=False, label=labels["search_download"])
     if not query:
-        return labels["search_prompt"], ""
+        return labels["search_prompt"], "", nothing
     filters, wrong = parse_filters(since, until, outlets, language)
     if filters is None:
-        return wrong, ""
+        return wrong, "", nothing
     hits = retriever.search(query, int(k), filters)
     if not hits:
-        return NO_MATCH[language] if filters.narrows else labels["search_empty_index"], ""
+        return NO_MATCH[language] if filters.narrows else labels["search_empty_index"], "", nothing
     summary = labels["search_found"].format(articles=counted(len(hits), "article", language), query=literal(query))
-    return summary, "\n".join(hit_card(hit, rank, language, matching_sentence(query, hit)) for rank, hit in enumerate(hits, 1))
+    matched = [matching_sentence(query, hit) for hit in hits]
+    cards = "\n".join(hit_card(hit, rank, language, sentence) for rank, (hit, sentence) in enumerate(zip(hits, matched, strict=True), 1))
+    name = f"{labels['search_file']}-{slug(query)[:40]}.csv"
+    return summary, cards, gr.update(value=download_file(name, results_csv(hits, matched)), visible=True, label=labels["search_download"])
+
+
+CSV_COLUMNS = ["rank", "title", "outlet", "published", "url", "article_id", "score", "matched_sentence", "passage"]
+
+
+def results_csv(hits: list[Hit], matched: list[tuple[int, int] | None]) -> str:
+    """The articles found as CSV, best first, one row each (`CSV_COLUMNS`: the sentence that
+    matched, else empty, and the passage), with a byte-order mark so that a spreadsheet opens
+    it as UTF-8.
+
+    Example::
+
+        results_csv(hits, [matching_sentence("banjir", hit) for hit in hits]).splitlines()[0]
+        # '\ufeffrank,title,outlet,published,url,article_id,score,matched_sentence,passage'
+    """
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for rank, (hit, sentence) in enumerate(zip(hits, matched, strict=True), 1):
+        article = hit.article
+        writer.writerow([rank, article.title, article.source or "", article.published_iso or "", article.url or "", article.id,
+                         f"{hit.score:.4f}", article.text[slice(*sentence)] if sentence else "", hit.text])
+    return "\ufeff" + out.getvalue()
 
 
 def matching_sentence(query: str, hit: Hit) -> tuple[int, int] | None:
@@ -105,16 +144,16 @@ def matching_sentence(query: str, hit: Hit) -> tuple[int, int] | None:
 
 def wire_search(retriever: Retriever, search: SearchTab, language: gr.State) -> None:
     """The button and Enter in the box search (the HTTP API has `GET /api/search` for programs)."""
-    def run(query: str, since: str, until: str, outlets: list[str], k: float, language: str) -> tuple[str, str]:
+    def run(query: str, since: str, until: str, outlets: list[str], k: float, language: str) -> tuple[str, str, dict]:
         return search_view(retriever, query, since, until, outlets, k, language)
 
     for event in (search.go.click, search.query.submit):
-        event(run, [*search.inputs, language], [search.summary, search.results], api_visibility="private")
+        event(run, [*search.inputs, language], search.outputs, api_visibility="private")
 
 
 def relabel_search(labels: dict[str, str]) -> list:
     """Updates for `SearchTab`'s labelled components (query, button, since, until, outlets, k)
-    in another language."""
+    in another language (`search_view` labels the download)."""
     return [gr.update(label=labels["search_query"], placeholder=labels["search_placeholder"]), gr.update(value=labels["search_go"]),
             gr.update(label=labels["since"]), gr.update(label=labels["until"]), gr.update(label=labels["sources"]),
             gr.update(label=labels["search_k"])]

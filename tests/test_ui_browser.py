@@ -9,6 +9,8 @@ Screenshots of every step go to test-output/ui/ (desktop 1400 px wide, phone 390
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import json
 import platform
 import re
@@ -251,6 +253,11 @@ def test_the_search_tab_lists_the_articles_best_first_and_narrows_them(page, ser
     first.locator("summary").click()  # the whole article, the passage that matched marked
     assert "80.000" in first.locator(".article-view mark").inner_text()
     assert page.evaluate("() => window.hacked") is None
+    with page.expect_download() as download:  # the list, to keep or to count in a spreadsheet
+        page.click("#search-download")
+    assert download.value.suggested_filename == "cari-harga-cabai-rawit.csv"
+    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8-sig"))))
+    assert len(rows) == cards.count() and rows[0]["title"] == titles[0].removeprefix("1. ") and "80.000" in rows[0]["matched_sentence"]
     page.screenshot(path=str(SHOTS / "31-search-tab.png"), full_page=True)
     page.click("#search-outlets input")  # one outlet: only its articles
     page.get_by_role("option", name="Bola Kita").click()
@@ -267,10 +274,12 @@ def test_the_search_tab_lists_the_articles_best_first_and_narrows_them(page, ser
     page.fill("#search-until textarea", "")
     page.click("#search-go")
     summary.get_by_text(NO_MATCH["id"]).wait_for(timeout=30_000)
+    expect(page.locator("#search-download")).to_be_hidden()  # nothing to download
     page.fill("#search-since textarea", "")
     page.get_by_role("radio", name="English").check()  # the results follow the page's language
     summary.get_by_text("1 article for «harga cabai rawit»", exact=False).wait_for(timeout=30_000)
     assert results.locator("summary").inner_text() == LABELS["en"]["open_article"]
+    expect(page.locator("#search-download")).to_have_text(LABELS["en"]["search_download"])
     page.get_by_role("radio", name="Bahasa Indonesia").check()
     expect(page.locator("#search-go")).to_have_text(LABELS["id"]["search_go"])
     page.get_by_role("tab", name=LABELS["id"]["chat_tab"]).click()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import html
+import io
 import json
 import re
 from dataclasses import replace
+from pathlib import Path
 
 from rag.answer import Answer, Citation, Source
 from rag.corpus import Article
@@ -240,12 +243,20 @@ def test_the_search_tab_shows_each_article_around_the_sentence_that_matched(arch
     from rag.ui_text import LABELS
 
     retriever = Retriever(archive.index_dir, embedder, archive)
-    summary, cards = search_view(retriever, "ledakan bom di Srinagar", "", "", [], 4, "id")
+    summary, cards, download = search_view(retriever, "ledakan bom di Srinagar", "", "", [], 4, "id")
     assert summary == "4 artikel untuk «ledakan bom di Srinagar», yang paling cocok lebih dulu."
     first = cards.split('<div class="source-card search-hit"')[1]
     assert cards.count('class="source-card search-hit"') == 4 and "<h4>1. " in first
     marked = re.findall(r"<mark>(.*?)</mark>", first, re.S)
     assert len(marked) == 2 and marked[0] == marked[1] and "Srinagar" in marked[0]  # in the passage and the article
-    assert search_view(retriever, "  ", "", "", [], 4, "en") == (LABELS["en"]["search_prompt"], "")
+    # the list to download: a CSV a spreadsheet opens as UTF-8, a row per card, in the same order
+    path = Path(download["value"])
+    assert path.name == "cari-ledakan-bom-di-srinagar.csv" and download["visible"]
+    rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
+    assert [row["rank"] for row in rows] == ["1", "2", "3", "4"] and html.escape(rows[0]["title"]) in first
+    assert rows[0]["matched_sentence"] == html.unescape(marked[0]) and rows[0]["matched_sentence"] in rows[0]["passage"]
+    assert path.read_bytes().startswith(b"\xef\xbb\xbfrank,title,outlet,published,url,article_id,score,matched_sentence,passage")
+    assert search_view(retriever, "  ", "", "", [], 4, "en")[:2] == (LABELS["en"]["search_prompt"], "")
     assert search_view(retriever, "bom", "2023-02-30", "", [], 4, "en")[0].startswith(r"Date «2023\-02\-30» not understood")  # markdown
-    assert search_view(retriever, "bom", "2999-01-01", "", [], 4, "id") == (NO_MATCH["id"], "")
+    nothing = search_view(retriever, "bom", "2999-01-01", "", [], 4, "id")
+    assert nothing[:2] == (NO_MATCH["id"], "") and not nothing[2]["visible"]
