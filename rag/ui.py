@@ -133,11 +133,35 @@ SAVE_LANGUAGE_JS = f"""(name) => {{
 }}"""
 
 # Clicking a citation [n] of answer t (in the chat or on a card) opens that answer's sources,
-# article n, and scrolls to the cited sentence; "Copy quote" puts the citation line on the clipboard;
-# a search result's article opens at the sentence that matched.
+# article n (fetched first when it is an earlier answer's), and scrolls to the cited sentence;
+# "Copy quote" puts the citation line on the clipboard; a search result's article opens at the
+# sentence that matched.
 HEAD = LANGUAGE_HEAD + """
 <script>
-document.addEventListener("click", (event) => {
+// An earlier answer's article comes when its card is opened (rag.ui_render.article_view): fetched once,
+// its text set as text (never as HTML) and the cited sentences marked at the offsets the server gave,
+// counted in characters as Python counts them (code points, not JavaScript's UTF-16 units).
+window.ragLoadArticle = (details) => {
+  const view = details && details.querySelector(".article-view[data-article]");
+  if (!view) return Promise.resolve();
+  view.ragLoading = view.ragLoading || fetch(new URL("api/articles/" + encodeURIComponent(view.dataset.article), document.baseURI))
+    .then((response) => { if (!response.ok) throw new Error(response.status); return response.json(); })
+    .then((article) => {
+      const text = Array.from(article.text), parts = [];
+      let cursor = 0;
+      for (const [start, end, id] of JSON.parse(view.dataset.marks)) {
+        if (start < cursor || end > text.length) continue;
+        const mark = Object.assign(document.createElement("mark"), {id, textContent: text.slice(start, end).join("")});
+        parts.push(text.slice(cursor, start).join(""), mark);
+        cursor = end;
+      }
+      parts.push(text.slice(cursor).join(""));
+      view.replaceChildren(...parts);
+    })
+    .catch(() => { view.ragLoading = null; view.textContent = view.dataset.failed; });
+  return view.ragLoading;
+};
+document.addEventListener("click", async (event) => {
   const copy = event.target.closest("button.copy-quote");
   if (copy) {
     const text = copy.dataset.citation;
@@ -159,15 +183,19 @@ document.addEventListener("click", (event) => {
   const details = document.getElementById("article-" + t + "-" + n);
   if (!details) return;
   details.open = true;
+  await window.ragLoadArticle(details);
   document.querySelectorAll("mark.focused").forEach((m) => m.classList.remove("focused"));
   const mark = document.getElementById("cite-" + key) || document.getElementById("cite-" + t + "-" + n);
   if (mark) { mark.classList.add("focused"); mark.scrollIntoView({block: "center"}); }
   else { document.getElementById("source-" + t + "-" + n).scrollIntoView({block: "start"}); }
 });
-// A search result's article, opened, shows the sentence that matched (toggle does not bubble: caught on its way down).
+// An article opened: an earlier answer's is fetched; a search result's opens at the sentence that matched.
+// (toggle does not bubble: caught on its way down.)
 document.addEventListener("toggle", (event) => {
   const details = event.target;
-  if (!details.open || !details.closest(".search-hit")) return;
+  if (!details.open || !details.closest) return;
+  if (details.id.startsWith("article-")) window.ragLoadArticle(details);
+  if (!details.closest(".search-hit")) return;
   const mark = details.querySelector(".article-view mark");
   if (mark) mark.scrollIntoView({block: "nearest"});
 }, true);

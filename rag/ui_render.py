@@ -15,6 +15,7 @@ more questions, and a second `[1]` (another sentence of the same article) opens 
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -149,7 +150,8 @@ def render_sources(turns: Sequence[Turn], article_of: Callable[[str], Article | 
     for t, turn in reversed(list(enumerate(turns, 1))):
         key = "related_of" if turn.answer.abstained else "sources_of"
         heading = f'{labels[key].format(n=t)}: {html.escape(turn.question)}'
-        cards = "\n".join(source_card(turn.answer, source, t, article_of, language) for source in turn.answer.sources)
+        latest = t == len(turns)  # earlier answers' articles come when opened (`article_view`)
+        cards = "\n".join(source_card(turn.answer, source, t, article_of, language, latest) for source in turn.answer.sources)
         cards = cards or f'<p>{labels["no_related"]}</p>'  # nothing retrieved (e.g. filters that exclude all)
         attributes = f'class="turn" id="turn-{t}" data-turn="{t}" data-answer="{html.escape(turn.answer_id, quote=True)}"'
         opened = " open" if t == len(turns) else ""
@@ -158,15 +160,16 @@ def render_sources(turns: Sequence[Turn], article_of: Callable[[str], Article | 
 
 
 def source_card(answer: Answer, source: Source, turn: int, article_of: Callable[[str], Article | None],
-                language: str) -> str:
+                language: str, with_text: bool = True) -> str:
     """A compact card: outlet badge and name, date, title, the passage with the cited sentence
-    highlighted, the link as its domain, "Copy quote", and the full article folded below."""
+    highlighted, the link as its domain, "Copy quote", and the full article folded below (its
+    text in the card, or, without `with_text`, fetched when it is opened: `article_view`)."""
     labels = LABELS[language]
     cited = [(c, anchor) for c, anchor in zip(answer.citations, citation_anchors(answer, turn), strict=True) if c.n == source.n]
     spans = [(c.start, c.end) for c, _ in cited]
     anchor = f"cite-{turn}-{source.n}"
     article = article_of(source.article_id)
-    full = _highlight(article.text, placed_marks(article.text, cited), 0) if article else ""
+    full = article_view(article, placed_marks(article.text, cited), language, with_text) if article else '<div class="article-view"></div>'
     passage = snippet(source.passage, spans, source.passage_start)
     pages = sorted({c.page for c in answer.citations if c.n == source.n and c.page})
     page = ", ".join(labels["page"].format(n=n) for n in pages)
@@ -181,8 +184,26 @@ def source_card(answer: Answer, source: Source, turn: int, article_of: Callable[
     return (f'<div class="source-card" id="source-{turn}-{source.n}">{head}'
             f"<h4>[{source.n}] {html.escape(source.title)}</h4><p>{passage}</p>"
             f'<div class="card-foot">{" · ".join(foot)}</div>{copies_line(source.also_in, language)}'
-            f'<details id="article-{turn}-{source.n}"><summary>{html.escape(source.title)}</summary>'
-            f'<div class="article-view">{full}</div></details></div>')
+            f'<details id="article-{turn}-{source.n}"><summary>{html.escape(source.title)}</summary>{full}</details></div>')
+
+
+def article_view(article: Article, marks: list[tuple[int, int, str]], language: str, with_text: bool) -> str:
+    """The whole article under a card, its cited sentences marked (`marks`: start, end, anchor).
+    Without `with_text` the text is left out: the page's script (`ragLoadArticle` in `rag.ui`)
+    fetches it from `GET /api/articles/{id}` when the card's article is opened and marks the same
+    offsets, so that a long conversation does not send every earlier answer's articles again
+    with each answer.
+
+    Example::
+
+        article_view(article, [(0, 15, "cite-1-1")], "id", with_text=False)
+        # '<div class="article-view" data-article="a.md" data-marks="[[0, 15, &quot;cite-1-1&quot;]]" ...></div>'
+    """
+    if with_text:
+        return f'<div class="article-view">{_highlight(article.text, marks, 0)}</div>'
+    return (f'<div class="article-view" data-article="{html.escape(article.id, quote=True)}" '
+            f'data-marks="{html.escape(json.dumps(marks), quote=True)}" '
+            f'data-failed="{html.escape(LABELS[language]["article_unavailable"], quote=True)}"></div>')
 
 
 def hit_card(hit: Hit, rank: int, language: str, matched: tuple[int, int] | None = None) -> str:

@@ -494,6 +494,39 @@ def test_a_citation_of_an_earlier_answer_opens_its_own_article(page):
     page.locator("#chat a[href='#cite-2-1']").first.click()  # [1] of the second answer: the chili article
     page.locator("#article-2-1 mark#cite-2-1").wait_for(state="visible")
     assert "cabai" in page.locator("#article-2-1 mark#cite-2-1").inner_text()
+    assert "<b>minggu ini</b>" in page.locator("#article-2-1 mark#cite-2-1").inner_text()  # fetched, shown as text
+    assert page.locator("#article-2-1 .article-view b").count() == 0 and page.evaluate("() => window.hacked") is None
+    # the earlier answers' articles came from the server when opened, not with every answer
+    assert page.locator("#article-3-1 .article-view[data-article]").count() == 0  # the latest answer's is in the page
+    assert page.locator("#article-1-1 .article-view[data-article]").count() == 1
+
+
+def test_an_earlier_answers_article_is_marked_where_the_server_counts_its_characters(page):
+    """The page's script marks a fetched article at the server's offsets, which count characters
+    as Python does (an emoji is one, two in JavaScript's strings); a failed fetch says so."""
+    text = "😀 Harga <i>cabai</i> naik. Pasokan dari Garut berkurang."
+    start = text.index("Pasokan")
+    page.route("**/api/articles/emoji.md", lambda route: route.fulfill(json={"id": "emoji.md", "text": text}))
+    page.route("**/api/articles/hilang.md", lambda route: route.fulfill(status=404, json={"detail": "no article"}))
+    marked = page.evaluate("""async ([start, end]) => {
+      const card = (id) => {
+        const details = document.createElement("details");
+        details.innerHTML = `<summary>x</summary><div class="article-view" data-article="${id}" data-failed="gagal"></div>`;
+        details.querySelector(".article-view").dataset.marks = JSON.stringify([[start, end, "cite-9-1"]]);
+        document.body.appendChild(details);
+        return details;
+      };
+      const found = card("emoji.md"), gone = card("hilang.md");
+      await window.ragLoadArticle(found);
+      await window.ragLoadArticle(gone);
+      const result = [found.querySelector("mark#cite-9-1").textContent, found.querySelectorAll("i").length,
+                      gone.querySelector(".article-view").textContent];
+      found.remove(); gone.remove();
+      return result;
+    }""", [start, start + len("Pasokan dari Garut berkurang.")])
+    assert marked == ["Pasokan dari Garut berkurang.", 0, "gagal"]
+    page.unroute("**/api/articles/emoji.md")
+    page.unroute("**/api/articles/hilang.md")
 
 
 def test_each_mark_of_one_source_opens_its_own_sentence(page):

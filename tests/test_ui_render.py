@@ -125,8 +125,15 @@ def test_each_citation_mark_opens_its_own_sentence():
     reply = render_reply(quoted, 2)
     assert reply.index('<a href="#cite-2-1">[1]</a>') < reply.index('<a href="#cite-2-1-2">[1]</a>')
     article = Article("a.md", "Cabai", text)
-    view = render_sources([Turn("q", quoted, "x")] * 2, lambda _: article, "id").split('id="article-2-1"')[1]
+    panel = render_sources([Turn("q", quoted, "x")] * 2, lambda _: article, "id")
+    view = panel.split('id="article-2-1"')[1]
     assert '<mark id="cite-2-1-2">Harga cabai naik.</mark>' in view and '<mark id="cite-2-1">Pasokan' in view
+    # an earlier answer's article is not sent again: the page fetches it when opened and marks these offsets
+    earlier = panel.split('id="article-1-1"')[1].split("</details>")[0]
+    marks = json.loads(html.unescape(re.search(r'data-marks="([^"]*)"', earlier).group(1)))
+    assert 'data-article="a.md"' in earlier and "Pedagang" not in earlier
+    assert [text[start:end] for start, end, _ in marks] == ["Pasokan dari Garut berkurang.", "Harga cabai naik."]
+    assert [anchor for _, _, anchor in marks] == ["cite-1-1", "cite-1-1-2"]
 
 
 def test_the_article_list_says_which_page_it_shows(archive, embedder):
