@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.config import Settings
-from rag.corpus import Article, jsonl_record_line, read_file
+from rag.corpus import Article, find_jsonl_record, is_record, read_file
 from rag.corpus_files import article_markdown, remove_article_file, save_article_file, slug
 from rag.indexer import IndexUpdater, UpdateJob
 from rag.retriever import Retriever
@@ -105,8 +105,9 @@ class Archive:
         """Remove an article from the corpus: its file, or its line of a JSONL file (emptied, the
         other records untouched); the index drops it at the next update.
 
-        An article saved but not indexed yet can be removed too (a wrong upload need not be made
-        searchable first); one the corpus no longer holds is not found (`ArticleNotFound`).
+        An article saved in a file of its own but not indexed yet can be removed too (a wrong
+        upload need not be made searchable first); one the corpus no longer holds is not found
+        (`ArticleNotFound`).
 
         Example::
 
@@ -133,8 +134,8 @@ class Archive:
         if article is None:
             raise ArticleNotFound(f"no article {article_id!r} in the corpus")
         path = self.settings.corpus_dir / article.path
-        if not path.is_file() or (article.id != article.path  # a JSONL record: its line may have been emptied
-                                  and jsonl_record_line(path, article.path, article.id, self.settings.max_file_bytes) is None):
+        if not path.is_file() or (is_record(article)  # its line may have been emptied
+                                  and find_jsonl_record(path, article.path, article.id, self.settings.max_file_bytes) is None):
             raise self._deleted_already(article_id)
         return article
 

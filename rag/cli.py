@@ -83,15 +83,16 @@ def cmd_status(args: argparse.Namespace) -> int:
     from rag.indexer import pending_update
 
     settings = _settings(args)
-    manifest, scan, changes = pending_update(settings)
+    pending = pending_update(settings)
+    manifest, scan, changes = pending.manifest, pending.scan, pending.changes
     status = {
         "index": str(settings.index_dir), "corpus": str(settings.corpus_dir),
         "generation": manifest.generation if manifest else None, "built_at": manifest.built_at if manifest else None,
         "model": manifest.model_id if manifest else None, "articles": manifest.articles if manifest else 0,
         "chunks": manifest.chunks if manifest else 0, "corpus_articles": len(scan.articles),
         "to_add": sorted(a.id for a in changes.added), "to_update": sorted(a.id for a in changes.changed),
-        "to_remove": sorted(changes.removed), "unreadable": [str(problem) for problem in scan.problems],
-        "ignored": scan.ignored, "up_to_date": manifest is not None and not changes.any,
+        "to_remove": sorted(changes.removed), "not_in_place": pending.not_in_place,
+        "unreadable": [str(problem) for problem in scan.problems], "ignored": scan.ignored, "up_to_date": pending.up_to_date,
     }
     if args.json:
         print(json.dumps(status, ensure_ascii=False, indent=2))
@@ -102,9 +103,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     else:
         print(f"index  {settings.index_dir}: none yet")
     print(f"corpus {settings.corpus_dir}: {_articles(len(scan.articles))}")
-    if status["up_to_date"]:
+    if pending.not_in_place:
+        print(f"note: {pending.not_in_place}")
+    if pending.up_to_date:
         print("up to date")
-    else:
+    elif changes.any or not manifest:
         print(f"an update would add {len(changes.added)}, update {len(changes.changed)} and remove {len(changes.removed)} "
               f"(run: python -m rag index)")
         for label, ids in (("add", status["to_add"]), ("update", status["to_update"]), ("remove", status["to_remove"])):

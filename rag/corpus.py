@@ -155,8 +155,9 @@ def _utf16_encoding(head: bytes) -> str | None:
     return None
 
 
-def _check_not_binary(head: bytes) -> str | None:
-    """The UTF-16 encoding of text that has NUL bytes, or an error for binary data."""
+def check_not_binary(head: bytes) -> str | None:
+    """The UTF-16 encoding (with or without a BOM) of text starting with `head`, None for UTF-8, or an
+    `ArticleError` for binary data."""
     utf16 = _utf16_encoding(head)
     if utf16 is None and b"\x00" in head:
         raise ArticleError("binary")
@@ -165,7 +166,7 @@ def _check_not_binary(head: bytes) -> str | None:
 
 def decode_bytes(raw: bytes) -> str:
     """Decode UTF-8 (with or without BOM) or UTF-16 (with or without BOM), or say why the bytes are not an article."""
-    utf16 = _check_not_binary(raw[:SNIFF_BYTES])
+    utf16 = check_not_binary(raw[:SNIFF_BYTES])
     try:
         return raw.decode(utf16 or "utf-8-sig")
     except UnicodeDecodeError as error:
@@ -267,7 +268,7 @@ def _jsonl_lines(handle: BinaryIO, max_line_bytes: int) -> Iterator[tuple[int, s
     A line over the limit or not in UTF-8 comes as an `ArticleError` for that line only, so
     the caller goes on with the next one.
     """
-    utf16 = _check_not_binary(handle.read(SNIFF_BYTES))
+    utf16 = check_not_binary(handle.read(SNIFF_BYTES))
     handle.seek(0)
     if utf16:  # rare (Windows exports): decoded whole, within the file limit
         if os.fstat(handle.fileno()).st_size > max_line_bytes:
@@ -324,23 +325,28 @@ def _jsonl_id(relative: str, number: int, record: dict) -> str:
     return str(record.get("id") or f"{relative}#{number}")
 
 
-def jsonl_record_line(path: Path, relative: str, article_id: str, max_line_bytes: int) -> int | None:
-    """The line of the JSONL file `path` (`relative` in the corpus) that holds the record
-    `article_id`, as `read_jsonl_articles` numbers and names them (the first when several do);
-    None when no line does. Lines are parsed for their id only, none made an `Article`.
+def find_jsonl_record(path: Path, relative: str, article_id: str, max_line_bytes: int) -> Article | None:
+    """The record `article_id` of the JSONL file `path` (`relative` in the corpus) as
+    `read_jsonl_articles` reads it (its `line` set; the first when several lines hold it); None
+    when no line does. Only that line is made an `Article`; the others are parsed for their id.
 
     Example::
 
-        jsonl_record_line(Path("corpus/kompas.jsonl"), "kompas.jsonl", "kompas-2024-001", 20 * 2**20)   # 12
+        find_jsonl_record(Path("corpus/kompas.jsonl"), "kompas.jsonl", "kompas-2024-001", 20 * 2**20).line   # 12
     """
     with open(path, "rb") as handle:
         for number, line in _jsonl_lines(handle, max_line_bytes):
             if isinstance(line, str) and line.strip():
-                with contextlib.suppress(json.JSONDecodeError):
+                with contextlib.suppress(json.JSONDecodeError, ArticleError):
                     record = json.loads(line)
                     if isinstance(record, dict) and _jsonl_id(relative, number, record) == article_id:
-                        return number
+                        return _jsonl_article(relative, number, record)
     return None
+
+
+def is_record(article: Article) -> bool:
+    """Whether `article` is one record of a JSONL file (not a file of its own)."""
+    return Path(article.path).suffix.lower() == ".jsonl"
 
 
 def read_html_article(path: Path, relative: str, raw: bytes) -> list[Article]:

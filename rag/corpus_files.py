@@ -15,14 +15,16 @@ import fcntl
 import os
 import re
 import shutil
+import tempfile
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import yaml
 
-from rag.corpus import DEFAULT_MAX_FILE_BYTES, SUFFIXES, Article, jsonl_record_line, limit_text, read_file
+from rag.corpus import (DEFAULT_MAX_FILE_BYTES, SNIFF_BYTES, SUFFIXES, Article, check_not_binary, find_jsonl_record, is_record,
+                         limit_text, read_file)
 from rag.problems import ArticleError
 
 
@@ -59,7 +61,9 @@ def save_article_file(corpus: Path, name: str, data: bytes, max_bytes: int = DEF
         articles, problems = read_file(staging, file_name, max_bytes)
         if problems:
             raise ArticleError(problems[0].key, problems[0].line, **problems[0].fields)
-        os.replace(staging, target)
+        # a file replaced under the lock a delete of one of its records takes: neither undoes the other
+        with locked(target) if target.exists() else contextlib.nullcontext():
+            os.replace(staging, target)
     finally:
         staging.unlink(missing_ok=True)
     return target, articles
@@ -85,7 +89,8 @@ def remove_article_file(corpus: Path, article: Article, max_bytes: int = DEFAULT
         False when the corpus no longer holds it (deleted already); True when it was removed.
 
     Raises:
-        ArticleError: the file lies outside the corpus, or is a UTF-16 JSONL file (edited by hand).
+        ArticleError: the file lies outside the corpus, is a UTF-16 JSONL file, or no longer holds
+            the record on the line the index knows it by (see `blank_jsonl_record`).
 
     Example::
 
@@ -94,7 +99,7 @@ def remove_article_file(corpus: Path, article: Article, max_bytes: int = DEFAULT
     path = (corpus / article.path).resolve()
     if not path.is_relative_to(corpus.resolve()):
         raise ArticleError("delete_outside", path=article.path)
-    if article.id != article.path:
+    if is_record(article):
         return blank_jsonl_record(path, article, max_bytes)
     if not path.is_file():
         return False
@@ -106,40 +111,64 @@ def blank_jsonl_record(path: Path, article: Article, max_line_bytes: int) -> boo
     """Empty the line of the JSONL file `path` that holds the record `article`: every other line
     stays as it was, byte for byte, and every line keeps its number, so that the records named by
     their line (`kompas.jsonl#12`) keep their ids. The file is written aside and renamed into
-    place, under a lock on it, so that two deletes in one file both hold and a reader sees the
-    file before or after, never half of it. False when no line holds the record (or no file).
+    place, under a lock on it (`locked`: an upload replacing the file takes it too), so that two
+    writes to one file both hold and a reader sees the file before or after, never half of it.
+    False when no line holds the record (or there is no file).
 
     Raises:
-        ArticleError: a UTF-16 file (its lines are not byte lines: edit it by hand).
+        ArticleError: a UTF-16 file (its lines are not byte lines: edit it by hand); or a record
+            named by its line (`kompas.jsonl#12`) whose line now holds another record (the file
+            changed since the index read it: delete again after an update).
     """
     try:
-        with _locked(path) as handle:
-            if handle.read(2) in (b"\xff\xfe", b"\xfe\xff"):
+        with locked(path) as handle:
+            if check_not_binary(handle.read(SNIFF_BYTES)):
                 raise ArticleError("record_of_file", id=article.id, path=article.path)
-            line = jsonl_record_line(path, article.path, article.id, max_line_bytes)
-            if line is None:
+            record = find_jsonl_record(path, article.path, article.id, max_line_bytes)
+            if record is None:
                 return False
+            if article.sha256 and record.sha256 != article.sha256 and article.id == f"{article.path}#{record.line}":
+                raise ArticleError("record_moved", id=article.id, path=article.path)
             handle.seek(0)
-            staging = path.with_name(f".delete-{os.getpid()}-{path.name}")
-            try:
-                with open(staging, "wb") as out:
-                    for number, raw in enumerate(handle, start=1):
-                        out.write(raw[len(raw.rstrip(b"\r\n")) :] if number == line else raw)  # its line ending alone
-                    out.flush()
-                    os.fsync(out.fileno())
-                shutil.copymode(path, staging)
-                os.replace(staging, path)
-            finally:
-                staging.unlink(missing_ok=True)
+            _write_replacing(path, _without_line(handle, record.line))
             return True
     except FileNotFoundError:
         return False
 
 
+def _without_line(handle: BinaryIO, line: int) -> Iterator[bytes]:
+    """The bytes of an open file with line `line` (1-based) emptied but for its line ending, read in
+    bounded pieces (a line may be as long as the file)."""
+    number, previous = 1, b""
+    for piece in iter(lambda: handle.readline(1 << 20), b""):
+        ends = piece.endswith(b"\n")
+        if number != line:
+            yield piece
+        elif ends:
+            yield b"\r\n" if piece.endswith(b"\r\n") or (piece == b"\n" and previous.endswith(b"\r")) else b"\n"
+        number, previous = number + ends, piece
+
+
+def _write_replacing(path: Path, pieces: Iterable[bytes]) -> None:
+    """Write `pieces` to a new file beside `path` (its mode kept), flushed to disk, then rename it over `path`."""
+    descriptor, staging = tempfile.mkstemp(dir=path.parent, prefix=f".write-{path.name}-")
+    try:
+        with os.fdopen(descriptor, "wb") as out:
+            out.writelines(pieces)
+            out.flush()
+            os.fsync(out.fileno())
+        shutil.copymode(path, staging)
+        os.replace(staging, path)
+    except BaseException:
+        Path(staging).unlink(missing_ok=True)
+        raise
+
+
 @contextlib.contextmanager
-def _locked(path: Path) -> Iterator[BinaryIO]:
+def locked(path: Path) -> Iterator[BinaryIO]:
     """`path` open for reading under an exclusive lock, held until the block ends; taken again when
-    another writer replaced the file while this one waited (its lock was on the file replaced)."""
+    another writer replaced the file while this one waited (its lock was on the file replaced).
+    FileNotFoundError when there is no such file."""
     while True:
         handle = open(path, "rb")
         try:

@@ -297,20 +297,53 @@ def corpus_changes(scan: CorpusScan, known: dict[str, tuple[str, str]]) -> Corpu
     return CorpusChanges(added, changed, removed, len(current) - len(added) - len(changed))
 
 
-def pending_update(settings: Settings) -> tuple[Manifest | None, CorpusScan, CorpusChanges]:
-    """The live index's manifest (None before the first build), the corpus as it is now, and what
-    an update would change (`rag status`). Reads only: no lock, no model.
+@dataclass
+class PendingUpdate:
+    """What `rag index` would do now (`pending_update`): the live index's manifest (None before
+    the first build), the corpus as it is, the articles it would change, and, when it would not
+    update the index in place, why (`not_in_place`)."""
+
+    manifest: Manifest | None
+    scan: CorpusScan
+    changes: CorpusChanges
+    not_in_place: str | None = None
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.manifest is not None and not self.changes.any and not self.not_in_place
+
+
+def pending_update(settings: Settings) -> PendingUpdate:
+    """What an update would change (`rag status`). Reads only: no lock, no model.
 
     Example::
 
-        manifest, scan, changes = pending_update(get_settings())
-        changes.any   # False: the index is up to date
+        pending_update(get_settings()).up_to_date   # True: nothing to do
     """
     scan = load_corpus(settings.corpus_dir, settings.max_file_bytes)
     generation = current_generation(settings.index_dir)
     if generation is None:
-        return None, scan, corpus_changes(scan, {})
-    return Manifest.read(generation / "manifest.json"), scan, corpus_changes(scan, read_article_hashes(generation))
+        return PendingUpdate(None, scan, corpus_changes(scan, {}))
+    manifest = Manifest.read(generation / "manifest.json")
+    return PendingUpdate(manifest, scan, corpus_changes(scan, read_article_hashes(generation)), not_in_place(manifest, settings))
+
+
+def not_in_place(manifest: Manifest, settings: Settings) -> str | None:
+    """Why `build_index` would not update the index of `manifest` in place with `settings`, as it
+    would say it (a rewrite of every article, or a refusal and what to do), read off the manifest
+    alone: None when it would. (The embedder's precision family is checked when the model loads.)"""
+    if not manifest.current_format:
+        return "the index is of an older format: `rag index` rewrites every article into the new one (vectors from the cache)"
+    if manifest.vector_store != settings.vector_store:
+        return (f"the index keeps its vectors in {manifest.vector_store}, RAG_VECTOR_STORE is {settings.vector_store}: "
+                "`rag index` rewrites every article (vectors from the cache)")
+    if manifest.model_id != settings.embedding_model:
+        return (f"the index was built with {manifest.model_id}, RAG_EMBEDDING_MODEL is {settings.embedding_model}: "
+                f"`rag index` refuses; rebuild with 'python -m rag index --full', or set RAG_EMBEDDING_MODEL={manifest.model_id}")
+    if (manifest.chunk_tokens, manifest.chunk_overlap) != (settings.chunk_tokens, settings.chunk_overlap):
+        return (f"the index was chunked with {manifest.chunk_tokens} tokens / {manifest.chunk_overlap} overlap, the settings say "
+                f"{settings.chunk_tokens} / {settings.chunk_overlap}: `rag index` refuses; rebuild with 'python -m rag index --full'")
+    return None
 
 
 # The embedding cache drops the passages the index no longer has (deleted, edited articles) once they

@@ -20,7 +20,7 @@ from rag.articles import Archive
 from rag.ui_chat import KEPT_FOR, active_filters, browser_key, chat_tab, modes, periods, wire_chat
 from rag.ui_index import ARTICLE_COLUMNS, article_list, auto_status, index_stats, index_tab, index_views, wire_index
 from rag.ui_render import Turn, render_sources
-from rag.ui_search import relabel_search, search_tab, search_view, wire_search
+from rag.ui_search import relabel_search, search_again, search_tab, wire_search
 from rag.ui_text import GRADIO_TOOLTIPS, LABELS, LANGUAGES
 
 _log = logging.getLogger(__name__)
@@ -234,11 +234,11 @@ def build_ui(assistant: Assistant, archive: Archive) -> gr.Blocks:
         wire_index(assistant, archive, index, outlet_filters, language)
 
         def switch(choice: str, conversation: list[Turn], query: str, offset: int, since: str, until: str,
-                   outlets: list[str], *searched) -> list:
+                   outlets: list[str], searched: list) -> list:
             code = LANGUAGES[choice]
             panel = render_sources(conversation, assistant.retriever.store.article, code)
             return [code, *relabel(LABELS[code], archive.writable, assistant.settings.llm), *relabel_search(LABELS[code]),
-                    active_filters(since, until, outlets, code), panel, *search_view(assistant.retriever, *searched, code),
+                    active_filters(since, until, outlets, code), panel, *search_again(assistant.retriever, searched, code),
                     index_stats(assistant, code), auto_status(archive.updater, code),
                     *article_list(archive, query, code, offset), "", "", "",  # old reports go,
                     gr.update(visible=False), gr.update(visible=False)]  # as do a date error and a pending delete
@@ -249,7 +249,7 @@ def build_ui(assistant: Assistant, archive: Archive) -> gr.Blocks:
                       index.delete_id, index.delete, index.confirm, index.cancel, chat.follow_up_label, chat.conversations,
                       chat.new]
         language_choice.change(switch, [language_choice, turns, index.article_query, index.offset, chat.since, chat.until,
-                                        chat.sources, *search.inputs],
+                                        chat.sources, search.searched],
                                [language, *components, search.query, search.go, search.since, search.until, search.outlets,
                                 search.k, chat.active, chat.sources_panel, *search.outputs, index.stats,
                                 index.auto_report, *index.listing,

@@ -459,7 +459,7 @@ def wire_chat(page: gr.Blocks, assistant: Assistant, chat: ChatTab, turns: gr.St
         """Another conversation of the list, shown as it was left; the one open stays in the list."""
         shelf = shelved(shelf, current, conversation)
         if not chosen or chosen == current or chosen not in shelf:
-            return [gr.skip()] * (5 + len(suggestions) + len(kept_outputs))
+            return [gr.skip()] * (4 + len(suggestions) + len(kept_outputs))  # `switched`
         return [shelf[chosen], chosen, *shown_conversation(shelf[chosen], language), *keep(shelf[chosen], shelf, chosen, language)]
 
     def new_conversation(conversation: list[Turn], shelf: Shelf, current: str, language: str) -> list:

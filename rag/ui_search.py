@@ -41,6 +41,7 @@ class SearchTab:
     summary: gr.Markdown  # how many articles were found for what, or what is wrong with the filters
     download: gr.DownloadButton  # the list as a CSV file, once there is one
     results: gr.HTML
+    searched: gr.State  # what the last search was run with (`inputs`' values), [] before the first
 
     @property
     def outputs(self) -> list:
@@ -71,7 +72,7 @@ def search_tab(retriever: Retriever, labels: dict[str, str]) -> SearchTab:
         download = gr.DownloadButton(labels["search_download"], elem_id="search-download", size="sm", visible=False, scale=0,
                                      min_width=160)
     results = gr.HTML(elem_id="search-results")
-    return SearchTab(query, go, since, until, outlets, k, summary, download, results)
+    return SearchTab(query, go, since, until, outlets, k, summary, download, results, gr.State([]))
 
 
 def search_view(retriever: Retriever, query: str, since: str, until: str, outlets: list[str] | None, k: float,
@@ -109,7 +110,7 @@ CSV_COLUMNS = ["rank", "title", "outlet", "published", "url", "article_id", "sco
 def results_csv(hits: list[Hit], matched: list[tuple[int, int] | None]) -> str:
     """The articles found as CSV, best first, one row each (`CSV_COLUMNS`: the sentence that
     matched, else empty, and the passage), with a byte-order mark so that a spreadsheet opens
-    it as UTF-8.
+    it as UTF-8, and no cell a spreadsheet would run as a formula (`inert`).
 
     Example::
 
@@ -121,9 +122,21 @@ def results_csv(hits: list[Hit], matched: list[tuple[int, int] | None]) -> str:
     writer.writerow(CSV_COLUMNS)
     for rank, (hit, sentence) in enumerate(zip(hits, matched, strict=True), 1):
         article = hit.article
-        writer.writerow([rank, article.title, article.source or "", article.published_iso or "", article.url or "", article.id,
-                         f"{hit.score:.4f}", article.text[slice(*sentence)] if sentence else "", hit.text])
+        texts = [article.title, article.source or "", article.published_iso or "", article.url or "", article.id]
+        writer.writerow([rank, *map(inert, texts), f"{hit.score:.4f}", inert(article.text[slice(*sentence)] if sentence else ""),
+                         inert(hit.text)])
     return "\ufeff" + out.getvalue()
+
+
+def inert(cell: str) -> str:
+    """A text cell a spreadsheet shows as text: one that would start a formula (=, +, -, @, a tab
+    or a carriage return: a title fetched from the web may) gets a leading apostrophe.
+
+    Example::
+
+        inert('=HYPERLINK("http://x.id")'), inert("Banjir")   # ('\'=HYPERLINK("http://x.id")', 'Banjir')
+    """
+    return "'" + cell if cell.startswith(("=", "+", "-", "@", "\t", "\r")) else cell
 
 
 def matching_sentence(query: str, hit: Hit) -> tuple[int, int] | None:
@@ -144,11 +157,19 @@ def matching_sentence(query: str, hit: Hit) -> tuple[int, int] | None:
 
 def wire_search(retriever: Retriever, search: SearchTab, language: gr.State) -> None:
     """The button and Enter in the box search (the HTTP API has `GET /api/search` for programs)."""
-    def run(query: str, since: str, until: str, outlets: list[str], k: float, language: str) -> tuple[str, str, dict]:
-        return search_view(retriever, query, since, until, outlets, k, language)
+    def run(query: str, since: str, until: str, outlets: list[str], k: float, language: str) -> tuple:
+        return *search_view(retriever, query, since, until, outlets, k, language), [query, since, until, outlets, k]
 
     for event in (search.go.click, search.query.submit):
-        event(run, [*search.inputs, language], search.outputs, api_visibility="private")
+        event(run, [*search.inputs, language], [*search.outputs, search.searched], api_visibility="private")
+
+
+def search_again(retriever: Retriever, searched: list, language: str) -> tuple[str, str, dict]:
+    """`search_view` of the last search (`SearchTab.searched`) in another language; nothing
+    before the first (a query typed but not searched for is not run)."""
+    if not searched:
+        return "", "", gr.update(visible=False, label=LABELS[language]["search_download"])
+    return search_view(retriever, *searched, language)
 
 
 def relabel_search(labels: dict[str, str]) -> list:

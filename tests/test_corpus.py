@@ -133,8 +133,35 @@ def test_records_of_one_jsonl_file_deleted_at_once_are_all_gone_and_the_others_s
     assert [a.id for a in left] == [a.id for a in articles[1::2]] and not problems
     assert path.read_text().split("\n")[1::2] == lines[1::2]  # the others as they were, on their lines
     assert not remove_article_file(corpus, articles[0])  # deleted already
-    wide = write(corpus / "lebar.jsonl", "")
-    wide.write_bytes(("\n".join(lines[:2]) + "\n").encode("utf-16"))
-    record = read_file(wide, "lebar.jsonl", 2**20)[0][1]
-    with pytest.raises(ArticleError, match="UTF-16"):
-        remove_article_file(corpus, record)
+    for encoding in ("utf-16", "utf-16-le"):  # with a BOM and without: refused, the file as it was
+        wide = write(corpus / "lebar.jsonl", "")
+        wide.write_bytes(("\r\n".join(lines[:3]) + "\r\n").encode(encoding))
+        before = wide.read_bytes()
+        record = read_file(wide, "lebar.jsonl", 2**20)[0][1]
+        with pytest.raises(ArticleError, match="UTF-16"):
+            remove_article_file(corpus, record)
+        assert wide.read_bytes() == before
+
+
+def test_a_record_named_by_its_line_is_not_deleted_once_another_record_took_that_line(tmp_path):
+    """The index knows `kabar.jsonl#2` as "Kabar 1"; a line above it was removed by hand since, so
+    line 2 holds "Kabar 2": the delete is refused (update first), and a line of a megabyte or more
+    beside the one emptied stays byte for byte."""
+    import pytest
+
+    from rag.corpus import read_file
+    from rag.corpus_files import remove_article_file
+    from rag.problems import ArticleError
+
+    corpus = tmp_path / "corpus"
+    lines = [json.dumps({"title": f"Kabar {n}", "text": f"Kabar nomor {n} dari Bandung." + " Panjang." * (200_000 if n == 3 else 0)})
+             for n in range(4)]
+    path = write(corpus / "kabar.jsonl", "\r\n".join(lines) + "\r\n")
+    indexed = read_file(path, "kabar.jsonl", 2**24)[0]
+    path.write_text("\r\n".join(lines[1:]) + "\r\n")  # "Kabar 0" removed by hand: each record a line up
+    with pytest.raises(ArticleError, match="no longer on its line"):
+        remove_article_file(corpus, indexed[1], 2**24)
+    assert path.read_text() == "\r\n".join(lines[1:]) + "\r\n"
+    now = read_file(path, "kabar.jsonl", 2**24)[0]
+    assert remove_article_file(corpus, now[0], 2**24)  # as the index would know it after an update
+    assert path.read_bytes() == ("\r\n" + "\r\n".join(lines[2:]) + "\r\n").encode()

@@ -276,9 +276,9 @@ def test_status_says_what_the_index_holds_and_what_an_update_would_change(settin
     write(corpus / "gempa.md", "---\ntitle: Gempa Padang\n---\nGempa mengguncang Padang pada Senin.")
     write(corpus / "longsor.md", "---\ntitle: Longsor Bogor\n---\nLongsor menutup jalan di Bogor.")
 
-    def status(*flags: str) -> subprocess.CompletedProcess:
+    def status(*flags: str, **env: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "rag", "status", "--corpus", str(corpus), "--index", str(settings.index_dir),
-                               *flags], capture_output=True, text=True, timeout=120, cwd=PROJECT)
+                               *flags], capture_output=True, text=True, timeout=120, cwd=PROJECT, env={**os.environ, **env})
 
     before = status()
     assert before.returncode == 0 and "none yet" in before.stdout and "would add 3, update 0 and remove 0" in before.stdout
@@ -296,3 +296,7 @@ def test_status_says_what_the_index_holds_and_what_an_update_would_change(settin
     assert "  add asap.md\n  update banjir.md\n  remove gempa.md\n" in text.stdout and "longsor.md" in text.stderr
     assert sorted(path.name for path in corpus.iterdir()) == ["asap.md", "banjir.md", "longsor.md"]  # it changed nothing
     assert IndexStore.open(settings.index_dir).manifest.generation == "gen-000001"
+    build_index(settings, embedder)  # up to date again, but other settings would not update it in place
+    rechunked = status(RAG_CHUNK_TOKENS="120")
+    assert "note: the index was chunked with 200 tokens" in rechunked.stdout and "up to date" not in rechunked.stdout
+    assert json.loads(status("--json", RAG_CHUNK_TOKENS="120").stdout)["not_in_place"].endswith("'python -m rag index --full'")

@@ -276,6 +276,9 @@ def test_the_search_tab_lists_the_articles_best_first_and_narrows_them(page, ser
     summary.get_by_text(NO_MATCH["id"]).wait_for(timeout=30_000)
     expect(page.locator("#search-download")).to_be_hidden()  # nothing to download
     page.fill("#search-since textarea", "")
+    page.click("#search-go")
+    summary.get_by_text("1 artikel untuk «harga cabai rawit»", exact=False).wait_for(timeout=30_000)
+    page.fill("#search-query textarea", "gempa")  # typed, not searched for: the switch shows the last search
     page.get_by_role("radio", name="English").check()  # the results follow the page's language
     summary.get_by_text("1 article for «harga cabai rawit»", exact=False).wait_for(timeout=30_000)
     assert results.locator("summary").inner_text() == LABELS["en"]["open_article"]

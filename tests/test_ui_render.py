@@ -267,3 +267,16 @@ def test_the_search_tab_shows_each_article_around_the_sentence_that_matched(arch
     assert search_view(retriever, "bom", "2023-02-30", "", [], 4, "en")[0].startswith(r"Date «2023\-02\-30» not understood")  # markdown
     nothing = search_view(retriever, "bom", "2999-01-01", "", [], 4, "id")
     assert nothing[:2] == (NO_MATCH["id"], "") and not nothing[2]["visible"]
+
+
+def test_the_search_list_to_download_runs_no_formula_in_a_spreadsheet():
+    """A title fetched from the web may start like a formula: the CSV shows it as text."""
+    from rag.retriever import Hit
+    from rag.ui_search import results_csv
+
+    text = "-5 derajat di Dieng. Warga menyalakan api unggun."
+    article = Article("x.md", '=HYPERLINK("http://jahat.id","klik")', text, source="@akun", url="https://x.id/a")
+    hit = Hit(article, 0, 0, len(text), ((0, 20), (21, len(text))), 1.0, None, None)
+    rows = list(csv.reader(io.StringIO(results_csv([hit], [(0, 20)]).removeprefix("\ufeff"))))
+    assert rows[1][1:3] == ['\'=HYPERLINK("http://jahat.id","klik")', "'@akun"]
+    assert rows[1][7:] == ["'-5 derajat di Dieng.", "'" + text] and rows[1][4:6] == ["https://x.id/a", "x.md"]
