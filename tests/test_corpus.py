@@ -158,10 +158,11 @@ def test_a_record_named_by_its_line_is_not_deleted_once_another_record_took_that
              for n in range(4)]
     path = write(corpus / "kabar.jsonl", "\r\n".join(lines) + "\r\n")
     indexed = read_file(path, "kabar.jsonl", 2**24)[0]
-    path.write_text("\r\n".join(lines[1:]) + "\r\n")  # "Kabar 0" removed by hand: each record a line up
+    edited = ("\r\n".join(lines[1:]) + "\r\n").encode()
+    path.write_bytes(edited)  # "Kabar 0" removed by hand: each record a line up
     with pytest.raises(ArticleError, match="no longer on its line"):
         remove_article_file(corpus, indexed[1], 2**24)
-    assert path.read_text() == "\r\n".join(lines[1:]) + "\r\n"
+    assert path.read_bytes() == edited
     now = read_file(path, "kabar.jsonl", 2**24)[0]
     assert remove_article_file(corpus, now[0], 2**24)  # as the index would know it after an update
     assert path.read_bytes() == ("\r\n" + "\r\n".join(lines[2:]) + "\r\n").encode()
