@@ -120,6 +120,35 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_delete(args: argparse.Namespace) -> int:
+    """Remove articles from the corpus as the page and the API do (`Archive.delete`: a file, or one
+    record's line of a JSONL file), then update the index unless --no-index."""
+    import secrets
+
+    from rag.articles import Archive, ArticleNotFound
+    from rag.indexer import IndexUpdater
+    from rag.problems import ArticleError
+    from rag.retriever import Retriever
+
+    settings = _settings(args)
+    retriever = Retriever(settings.index_dir, settings=settings)
+    token = secrets.token_urlsafe(16)  # this user writes the corpus folder itself: the archive's token is theirs
+    archive = Archive(settings, retriever, IndexUpdater(settings, retriever.embedder), token=token)
+    failed = 0
+    for article_id in args.ids:
+        try:
+            article = archive.delete(article_id, token)
+            print(f"deleted {article.id}: {article.title}")
+        except (ArticleNotFound, ArticleError) as error:
+            failed += 1
+            print(f"not deleted {article_id}: {error}" + (f". {error.hint}" if isinstance(error, ArticleError) else ""), file=sys.stderr)
+    if failed < len(args.ids) and not args.no_index:
+        build_and_report(settings)
+    elif failed < len(args.ids):
+        print("run 'python -m rag index' to drop them from the index", file=sys.stderr)
+    return PARTLY_FAILED if failed else 0
+
+
 def _articles(count: int) -> str:
     return f"{count:,} article" + ("" if count == 1 else "s")
 
@@ -246,6 +275,13 @@ def build_parser() -> argparse.ArgumentParser:
     status = with_paths(commands.add_parser("status", help="what the index holds and what an update would change (reads only)"))
     status.add_argument("--json", action="store_true", help="print JSON (every article id to add, update or remove)")
     status.set_defaults(handler=cmd_status)
+
+    delete = with_paths(commands.add_parser("delete", help="remove articles from the corpus (a file, or one record of a JSONL "
+                                            "file), then update the index"))
+    delete.add_argument("ids", nargs="+", metavar="ID", help="article id, as `rag search` and the page list it "
+                        "(e.g. kompas/banjir.md, kiriman.jsonl#4)")
+    delete.add_argument("--no-index", action="store_true", help="only remove them from the corpus; leave the index as it is")
+    delete.set_defaults(handler=cmd_delete)
 
     fetch = with_paths(commands.add_parser("fetch", help="fetch new articles from feeds, sitemaps or sites, then update the index"))
     fetch.add_argument("urls", nargs="*", metavar="URL", help="RSS/Atom feed, sitemap, site home page or article page "

@@ -300,3 +300,26 @@ def test_status_says_what_the_index_holds_and_what_an_update_would_change(settin
     rechunked = status(RAG_CHUNK_TOKENS="120")
     assert "note: the index was chunked with 200 tokens" in rechunked.stdout and "up to date" not in rechunked.stdout
     assert json.loads(status("--json", RAG_CHUNK_TOKENS="120").stdout)["not_in_place"].endswith("'python -m rag index --full'")
+
+
+def test_delete_from_the_command_line_removes_a_file_or_one_jsonl_record_then_updates(settings, embedder):
+    """`rag delete` is the page's delete for a terminal: the same checks, each id said, exit 3 when
+    one could not be deleted, and the index updated after."""
+    import subprocess
+    import sys
+
+    corpus = settings.corpus_dir
+    write(corpus / "banjir.md", "---\ntitle: Banjir Jakarta\n---\nHujan deras membuat banjir di Jakarta.")
+    records = ['{"title": "Gempa Padang", "text": "Gempa mengguncang Padang pada Senin."}',
+               '{"title": "Longsor Bogor", "text": "Longsor menutup jalan di Bogor."}']
+    write(corpus / "kiriman.jsonl", "\n".join(records) + "\n")
+    build_index(settings, embedder)
+    result = subprocess.run([sys.executable, "-m", "rag", "delete", "kiriman.jsonl#1", "banjir.md", "tidak-ada.md",
+                             "--corpus", str(corpus), "--index", str(settings.index_dir)],
+                            capture_output=True, text=True, timeout=300, cwd=PROJECT)
+    assert result.returncode == 3, result.stderr
+    assert "deleted kiriman.jsonl#1: Gempa Padang\ndeleted banjir.md: Banjir Jakarta\n" in result.stdout
+    assert "not deleted tidak-ada.md: no article 'tidak-ada.md' in the corpus" in result.stderr
+    assert "2 removed" in result.stdout  # the index updated after
+    assert (corpus / "kiriman.jsonl").read_text() == "\n" + records[1] + "\n" and not (corpus / "banjir.md").exists()
+    assert [row["id"] for row in IndexStore.open(settings.index_dir).article_list()] == ["kiriman.jsonl#2"]
