@@ -125,6 +125,15 @@ class ArticleIn(Strict):
     language: str | None = Field(None, max_length=10, description="e.g. 'id' or 'en' (detected when absent)")
 
 
+class ArticleFieldsIn(Strict):
+    """An article's fields to change in its file (those left out stay; an empty string removes one, but not the title)."""
+
+    title: str | None = Field(None, max_length=500, description="the headline")
+    source: str | None = Field(None, max_length=200, description="the outlet, e.g. 'Kompas'")
+    published: str | None = Field(None, max_length=40, description="publication date, YYYY-MM-DD ('' removes it)")
+    url: str | None = Field(None, max_length=2000, description="where it was published")
+
+
 def bearer_token(credentials: HTTPAuthorizationCredentials | None = Depends(HTTPBearer(auto_error=False))) -> str | None:
     """The token of an `Authorization: Bearer <token>` header, if any (`Archive` checks it)."""
     return credentials.credentials if credentials else None
@@ -211,7 +220,7 @@ def create_api(assistant: Assistant, archive: Archive) -> FastAPI:
 
     app.add_middleware(WriteGate, archive=archive, upload_limit=settings.max_file_bytes + 65536)
     if settings.cors_origins:  # added last, so it runs first: a preflight is answered before the gate reads anything
-        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "DELETE"],
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "PATCH", "DELETE"],
                            allow_headers=["Authorization", "Content-Type"])
     add_read_routes(app, assistant, archive)
     add_write_routes(app, archive)
@@ -311,7 +320,7 @@ def add_read_routes(app: FastAPI, assistant: Assistant, archive: Archive) -> Non
 
 
 def add_write_routes(app: FastAPI, archive: Archive) -> None:
-    """Add, upload and delete articles, start an update: each needs the token (checked by `Archive`)."""
+    """Add, upload, edit and delete articles, start an update: each needs the token (checked by `Archive`)."""
     @app.post("/api/articles", status_code=201, responses=errors(401, 403, 409, 413, 422))
     def add_article(body: ArticleIn, token: Token,
                     replace: Annotated[bool, Query(description="overwrite an article of the same id")] = False) -> dict:
@@ -326,6 +335,14 @@ def add_write_routes(app: FastAPI, archive: Archive) -> None:
         that cannot be read is refused with why; POST /api/index/update indexes it."""
         data = await file.read(archive.settings.max_file_bytes + 1)
         return _saved(lambda: archive.save_file(file.filename or "", data, token, replace), file.filename or "")
+
+    @app.patch("/api/articles/{article_id:path}", responses=errors(401, 403, 404, 409, 422))
+    def edit_article(article_id: str, body: ArticleFieldsIn, token: Token) -> dict:
+        """Change an article's title, outlet, date or URL in its file (token needed): a Markdown or text file's front matter,
+        or its record's line of a JSONL file; its text stays. POST /api/index/update re-indexes it."""
+        with _http_errors():
+            article = archive.edit(article_id, token, **body.model_dump(exclude_unset=True))
+        return {**article.to_json(), "note": "changed in the corpus; POST /api/index/update to re-index it"}
 
     @app.delete("/api/articles/{article_id:path}", responses=errors(401, 403, 404, 409))
     def delete_article(article_id: str, token: Token) -> dict:
@@ -367,7 +384,7 @@ def _http_errors(file_name: str = "") -> Iterator[None]:
     except ArticleNotFound as missing:
         raise HTTPException(404, str(missing)) from None
     except ArticleError as error:
-        status = 409 if error.key in ("exists", "record_of_file", "record_moved") else 422
+        status = 409 if error.key in ("exists", "record_of_file", "record_moved", "edit_utf16", "edit_document") else 422
         raise HTTPException(status, Problem.of(file_name, error).text() if file_name else f"{error.reason}. {error.hint}") from None
 
 

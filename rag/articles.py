@@ -15,7 +15,7 @@ from pathlib import Path
 
 from rag.config import Settings
 from rag.corpus import Article, find_jsonl_record, is_record, read_file
-from rag.corpus_files import article_markdown, remove_article_file, save_article_file, slug
+from rag.corpus_files import article_markdown, edit_article_fields, remove_article_file, save_article_file, slug
 from rag.indexer import IndexUpdater, UpdateJob
 from rag.retriever import Retriever
 
@@ -119,8 +119,25 @@ class Archive:
             raise self._deleted_already(article_id)
         return article
 
+    def edit(self, article_id: str, token: str | None, **changes: str | None) -> Article:
+        """Set an article's title, outlet (`source`), date (`published`, YYYY-MM-DD) or URL in its
+        file (`rag.corpus_files.edit_article_fields`: '' removes one); its text stays, and the next
+        index update re-embeds it. Returns the article as its file now reads.
+
+        Example::
+
+            archive.edit("banjir.md", "s3cret", published="2024-03-02", source="Kompas").source   # 'Kompas'
+        """
+        self.authorize(token)
+        article = self.removable(article_id)
+        if not edit_article_fields(self.settings.corpus_dir, article, changes, self.settings.max_file_bytes):
+            raise self._deleted_already(article_id)
+        articles, _ = read_file(self.settings.corpus_dir / article.path, article.path, self.settings.max_file_bytes)
+        return next(a for a in articles if a.id == article.id)
+
     def removable(self, article_id: str) -> Article:
-        """The article `delete` would remove (what the page names when it asks to confirm).
+        """The article `delete` would remove, or `edit` change, as the corpus holds it (what the
+        page names when it asks to confirm).
 
         Raises:
             ArticleNotFound: no such article in the corpus; `removed` when its file was deleted

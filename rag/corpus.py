@@ -205,7 +205,7 @@ def split_headline(text: str) -> tuple[str | None, str]:
     return None, text
 
 
-def _front_matter(text: str) -> tuple[dict[str, Any], str, int]:
+def front_matter(text: str) -> tuple[dict[str, Any], str, int]:
     """Split a leading `---` YAML block from the body; return (fields, body, body's first line)."""
     if not text.startswith("---\n"):
         return {}, text, 1
@@ -253,7 +253,7 @@ def _optional_str(value: Any) -> str | None:
 
 def read_text_article(path: Path, relative: str, raw: bytes) -> list[Article]:
     """A `.md`/`.txt` file: optional front matter, then the body."""
-    fields, body, body_line = _front_matter(normalise_newlines(decode_bytes(raw)))
+    fields, body, body_line = front_matter(normalise_newlines(decode_bytes(raw)))
     return [make_article(relative, relative, fields, body, title_from_path(path), body_line)]
 
 
@@ -299,7 +299,7 @@ def read_jsonl_articles(path: Path, relative: str, max_line_bytes: int) -> tuple
                 if isinstance(line, ArticleError):
                     raise line
                 if line.strip():
-                    articles.append(_jsonl_article(relative, number, json.loads(line)))
+                    articles.append(jsonl_article(relative, number, json.loads(line)))
             except json.JSONDecodeError as error:
                 problems.append(Problem(relative, "bad_json", {"message": error.msg}, number))
             except ArticleError as error:
@@ -310,7 +310,13 @@ def read_jsonl_articles(path: Path, relative: str, max_line_bytes: int) -> tuple
     return articles, problems
 
 
-def _jsonl_article(relative: str, number: int, record: Any) -> Article:
+def jsonl_article(relative: str, number: int, record: Any) -> Article:
+    """The article a JSONL record (`record`, parsed from line `number` of `relative`) holds.
+
+    Example::
+
+        jsonl_article("kiriman.jsonl", 4, {"title": "Banjir", "text": "Banjir di Demak."}).id   # 'kiriman.jsonl#4'
+    """
     if not isinstance(record, dict):
         raise ArticleError("not_object", number)
     text = record.get("text") or record.get("body")
@@ -340,7 +346,7 @@ def find_jsonl_record(path: Path, relative: str, article_id: str, max_line_bytes
                 with contextlib.suppress(json.JSONDecodeError, ArticleError):
                     record = json.loads(line)
                     if isinstance(record, dict) and _jsonl_id(relative, number, record) == article_id:
-                        return _jsonl_article(relative, number, record)
+                        return jsonl_article(relative, number, record)
     return None
 
 

@@ -12,19 +12,21 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import re
 import shutil
 import tempfile
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import yaml
 
-from rag.corpus import (DEFAULT_MAX_FILE_BYTES, SNIFF_BYTES, SUFFIXES, Article, check_not_binary, find_jsonl_record, is_record,
-                         limit_text, read_file)
+from rag.corpus import (DEFAULT_MAX_FILE_BYTES, SNIFF_BYTES, SUFFIXES, TEXT_SUFFIXES, Article, check_not_binary, decode_bytes,
+                         find_jsonl_record, front_matter, is_record, jsonl_article, limit_text, normalise_newlines,
+                         normalise_text, parse_date, read_file, read_text_article, split_headline)
 from rag.problems import ArticleError
 
 
@@ -130,23 +132,130 @@ def blank_jsonl_record(path: Path, article: Article, max_line_bytes: int) -> boo
             if article.sha256 and record.sha256 != article.sha256 and article.id == f"{article.path}#{record.line}":
                 raise ArticleError("record_moved", id=article.id, path=article.path)
             handle.seek(0)
-            _write_replacing(path, _without_line(handle, record.line))
+            _write_replacing(path, _with_line(handle, record.line, lambda _: b""))
             return True
     except FileNotFoundError:
         return False
 
 
-def _without_line(handle: BinaryIO, line: int) -> Iterator[bytes]:
-    """The bytes of an open file with line `line` (1-based) emptied but for its line ending, read in
-    bounded pieces (a line may be as long as the file)."""
-    number, previous = 1, b""
+EDITABLE_FIELDS = ("title", "source", "published", "url")  # what `edit_article_fields` sets
+
+
+def edit_article_fields(corpus: Path, article: Article, changes: dict[str, str | None],
+                        max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> bool:
+    """Set an article's title, outlet, date or URL (`changes`: a field of `EDITABLE_FIELDS` -> its
+    new value; '' or None removes it, but a title stays) where its file says them: the front matter
+    of a Markdown or text file (added when it has none; a headline taken from its first line moves
+    into it), or the fields of its JSONL record (that line rewritten, every other byte as it was).
+    Its text reads as before, so citations keep their places; the next update re-embeds it. Under
+    the lock deletes and replacing uploads take; written aside and renamed into place.
+
+    Returns:
+        False when the corpus no longer holds it.
+
+    Raises:
+        ArticleError: a PDF, DOCX or HTML article (its fields are the document's own), a UTF-16
+            file, a date that is not YYYY-MM-DD, an empty title, or a record named by its line
+            that no longer stands there.
+
+    Example::
+
+        edit_article_fields(Path("corpus"), archive.article("banjir.md"), {"published": "2024-03-02", "source": "Kompas"})
+    """
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"only {', '.join(EDITABLE_FIELDS)} can be edited, not {', '.join(sorted(unknown))}")
+    changes = {key: (value or "").strip() for key, value in changes.items()}
+    if "title" in changes and not changes["title"]:
+        raise ArticleError("edit_no_title")
+    parse_date(changes.get("published"))  # a wrong date is refused before the file is touched
+    path = (corpus / article.path).resolve()
+    suffix = path.suffix.lower()
+    if not path.is_relative_to(corpus.resolve()):
+        raise ArticleError("delete_outside", path=article.path)
+    if suffix not in TEXT_SUFFIXES and not is_record(article):
+        raise ArticleError("edit_document", path=article.path, kind=suffix.lstrip(".").upper())
+    try:
+        with locked(path) as handle:
+            if check_not_binary(handle.read(SNIFF_BYTES)):
+                raise ArticleError("edit_utf16", path=article.path)
+            handle.seek(0)
+            if is_record(article):
+                return _edit_record(path, handle, article, changes, max_bytes)
+            raw = handle.read(max_bytes + 1)
+            if len(raw) > max_bytes:
+                raise ArticleError("file_too_big", size=f"{len(raw) / 2**20:.1f}", limit=limit_text(max_bytes))
+            edited = _with_front_matter(normalise_newlines(decode_bytes(raw)), changes)
+            _check_same_text(read_text_article(path, article.path, edited.encode("utf-8")), article)
+            _write_replacing(path, [edited.encode("utf-8")])
+            return True
+    except FileNotFoundError:
+        return False
+
+
+def _with_fields(fields: dict[str, Any], changes: dict[str, str]) -> dict[str, Any]:
+    """`fields` with `changes` set where they stand (an empty value removes the field; a date goes
+    where the record writes it, `published` or the older `date`)."""
+    fields = dict(fields)
+    for key, value in changes.items():
+        spelled = "date" if key == "published" and "published" not in fields and "date" in fields else key
+        if value:
+            fields[spelled] = value
+        else:
+            fields.pop(spelled, None)
+    return fields
+
+
+def _with_front_matter(text: str, changes: dict[str, str]) -> str:
+    """A Markdown or text file's `text` with `changes` in its front matter (one added when there
+    is none); a title given to a file whose headline was its first line replaces that line."""
+    fields, body, _ = front_matter(text)
+    if "title" in changes and "title" not in fields and split_headline(normalise_text(body))[0]:
+        body = body.lstrip().partition("\n")[2]
+    return "---\n" + yaml.safe_dump(_with_fields(fields, changes), allow_unicode=True, sort_keys=False) + "---\n" + body
+
+
+def _edit_record(path: Path, handle: BinaryIO, article: Article, changes: dict[str, str], max_line_bytes: int) -> bool:
+    """`edit_article_fields` for a JSONL record: its line rewritten with the fields changed."""
+    record = find_jsonl_record(path, article.path, article.id, max_line_bytes)
+    if record is None:
+        return False
+    if article.sha256 and record.sha256 != article.sha256 and article.id == f"{article.path}#{record.line}":
+        raise ArticleError("record_moved", id=article.id, path=article.path)
+
+    def edited(line: bytes) -> bytes:
+        bom = b"\xef\xbb\xbf" if line.startswith(b"\xef\xbb\xbf") else b""
+        fields = _with_fields(json.loads(line[len(bom):].decode("utf-8")), changes)
+        _check_same_text([jsonl_article(article.path, record.line, fields)], article)
+        return bom + json.dumps(fields, ensure_ascii=False).encode("utf-8")
+
+    _write_replacing(path, _with_line(handle, record.line, edited))
+    return True
+
+
+def _check_same_text(edited: list[Article], article: Article) -> None:
+    """Refuse an edit after which the article would not read as before (its citations point into its text)."""
+    if len(edited) != 1 or edited[0].text != article.text:
+        raise ArticleError("edit_text_changed", path=article.path)
+
+
+def _with_line(handle: BinaryIO, line: int, new: Callable[[bytes], bytes]) -> Iterator[bytes]:
+    """The bytes of an open file with line `line` (1-based, without its ending) replaced by
+    `new(line)`, every other byte as it was, read in bounded pieces (a line may be as long as the
+    file; the one replaced is at most a JSONL line's limit, as the reader found it)."""
+    number, held = 1, []
     for piece in iter(lambda: handle.readline(1 << 20), b""):
-        ends = piece.endswith(b"\n")
         if number != line:
             yield piece
-        elif ends:
-            yield b"\r\n" if piece.endswith(b"\r\n") or (piece == b"\n" and previous.endswith(b"\r")) else b"\n"
-        number, previous = number + ends, piece
+        else:
+            held.append(piece)
+            if piece.endswith(b"\n"):
+                whole, held = b"".join(held), []
+                ending = b"\r\n" if whole.endswith(b"\r\n") else b"\n"
+                yield new(whole[: -len(ending)]) + ending
+        number += piece.endswith(b"\n")
+    if held:  # the last line, without an ending
+        yield new(b"".join(held))
 
 
 def _write_replacing(path: Path, pieces: Iterable[bytes]) -> None:

@@ -275,6 +275,35 @@ def test_one_record_of_a_jsonl_file_is_deleted_and_the_others_stay_as_they_were(
     wait_for_update(http, http.post("/api/index/update", headers=AUTH).json()["id"])
 
 
+def test_an_articles_title_outlet_and_date_are_corrected_in_its_file(http, server):
+    """A wrong date or outlet fixed where the article lives: a Markdown file's front matter, a JSONL
+    record's line; its text (and so its citations) as it was; a PDF's fields are its own."""
+    article = {"title": "Banjir Demak", "text": "Banjir merendam 12 desa di Demak pada Senin.", "source": "kompas", "published": "2023-01-05"}
+    assert http.post("/api/articles", json=article, headers=AUTH).status_code == 201
+    lines = b'{"title": "Gempa", "text": "Gempa mengguncang Padang.", "date": "2023-02-01"}\n{"title": "Asap", "text": "Asap di Riau."}\n'
+    assert http.post("/api/articles/upload", files={"file": ("kabar.jsonl", lines, "application/jsonl")}, headers=AUTH).status_code == 201
+    wait_for_update(http, http.post("/api/index/update", headers=AUTH).json()["id"])
+    before = http.get("/api/articles/banjir-demak.md").json()
+    assert http.patch("/api/articles/banjir-demak.md", json={"source": "Kompas"}).status_code == 401  # the token first
+    fixed = http.patch("/api/articles/banjir-demak.md", json={"source": "Kompas", "published": "2024-01-05", "url": ""}, headers=AUTH)
+    assert fixed.status_code == 200, fixed.text
+    assert (fixed.json()["source"], fixed.json()["published"], fixed.json()["text"]) == ("Kompas", "2024-01-05", before["text"])
+    record = http.patch("/api/articles/kabar.jsonl%231", json={"title": "Gempa Padang", "published": "2023-02-02"}, headers=AUTH)
+    assert record.status_code == 200 and record.json()["title"] == "Gempa Padang"
+    assert (server.corpus / "kabar.jsonl").read_bytes() == (
+        b'{"title": "Gempa Padang", "text": "Gempa mengguncang Padang.", "date": "2023-02-02"}\n' + lines.split(b"\n")[1] + b"\n")
+    wrong = http.patch("/api/articles/banjir-demak.md", json={"published": "5 Januari 2024"}, headers=AUTH)
+    assert wrong.status_code == 422 and "YYYY-MM-DD" in wrong.json()["detail"]
+    assert http.patch("/api/articles/banjir-demak.md", json={"title": ""}, headers=AUTH).status_code == 422
+    assert http.patch("/api/articles/banjir-demak.md", json={"text": "lain"}, headers=AUTH).status_code == 422  # not a field to edit
+    wait_for_update(http, http.post("/api/index/update", headers=AUTH).json()["id"])
+    hits = http.get("/api/search", params={"q": "banjir Demak", "source": "Kompas", "since": "2024-01-01"}).json()["results"]
+    assert [hit["article_id"] for hit in hits] == ["banjir-demak.md"]  # the filters see the corrected fields
+    for name in ("banjir-demak.md", "kabar.jsonl"):
+        (server.corpus / name).unlink()
+    wait_for_update(http, http.post("/api/index/update", headers=AUTH).json()["id"])
+
+
 def test_upload_is_sanitised_and_checked(http, server):
     files = {"file": ("../../evil.md", b"---\ntitle: Aman\n---\nIsi berita aman.", "text/markdown")}
     response = http.post("/api/articles/upload", files=files, headers=AUTH)

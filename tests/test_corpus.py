@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -166,3 +167,35 @@ def test_a_record_named_by_its_line_is_not_deleted_once_another_record_took_that
     now = read_file(path, "kabar.jsonl", 2**24)[0]
     assert remove_article_file(corpus, now[0], 2**24)  # as the index would know it after an update
     assert path.read_bytes() == ("\r\n" + "\r\n".join(lines[2:]) + "\r\n").encode()
+
+
+def test_an_articles_fields_are_edited_in_its_file_and_its_text_reads_as_before(tmp_path):
+    """A title, outlet or date set where the file says them: a text file whose headline was its first
+    line gets front matter with that title (the line leaves the body, so the text reads as before);
+    a JSONL record's date goes where it writes it; a PDF's, DOCX's or HTML's fields are their own."""
+    import pytest
+
+    from rag.corpus import read_file
+    from rag.corpus_files import edit_article_fields
+    from rag.problems import ArticleError
+
+    corpus = tmp_path / "corpus"
+    plain = write(corpus / "gempa.txt", "Gempa Padang\r\nGempa mengguncang Padang pada Senin. Tidak ada korban.\r\n")
+    before = read_file(plain, "gempa.txt", 2**20)[0][0]
+    assert before.title == "Gempa Padang"
+    assert edit_article_fields(corpus, before, {"title": "Gempa di Padang", "source": "Antara", "published": "2024-03-04"})
+    after = read_file(plain, "gempa.txt", 2**20)[0][0]
+    assert (after.title, after.source, after.published_iso, after.text) == ("Gempa di Padang", "Antara", "2024-03-04", before.text)
+    assert edit_article_fields(corpus, after, {"source": ""})  # removed
+    assert read_file(plain, "gempa.txt", 2**20)[0][0].source is None
+    record = write(corpus / "k.jsonl", '{"id": "k-1", "title": "Asap", "text": "Asap di Riau.", "date": "2023-02-01", "penulis": "Ani"}')
+    article = read_file(record, "k.jsonl", 2**20)[0][0]
+    assert edit_article_fields(corpus, article, {"published": "2023-02-03"})
+    assert record.read_text() == '{"id": "k-1", "title": "Asap", "text": "Asap di Riau.", "date": "2023-02-03", "penulis": "Ani"}'
+    for bad, match in (({"published": "kemarin"}, "ISO date"), ({"title": " "}, "keeps a title")):
+        with pytest.raises(ArticleError, match=match):
+            edit_article_fields(corpus, article, bad)
+    page = write(corpus / "laman.html", "<html><body><p>Isi.</p></body></html>")
+    with pytest.raises(ArticleError, match="HTML document"):
+        edit_article_fields(corpus, dataclasses.replace(article, id="laman.html", path="laman.html"), {"source": "X"})
+    assert page.read_text() == "<html><body><p>Isi.</p></body></html>"
