@@ -18,7 +18,7 @@ import gradio as gr
 from rag.answer import Assistant
 from rag.articles import Archive
 from rag.ui_chat import KEPT_FOR, active_filters, browser_key, chat_tab, modes, periods, wire_chat
-from rag.ui_index import ARTICLE_COLUMNS, article_list, auto_status, index_stats, index_tab, index_views, wire_index
+from rag.ui_index import ARTICLE_COLUMNS, EDITED, article_list, auto_status, index_stats, index_tab, index_views, wire_index
 from rag.ui_render import Turn, render_sources
 from rag.ui_search import relabel_search, search_again, search_tab, wire_search
 from rag.ui_text import GRADIO_TOOLTIPS, LABELS, LANGUAGES
@@ -240,20 +240,20 @@ def build_ui(assistant: Assistant, archive: Archive) -> gr.Blocks:
             return [code, *relabel(LABELS[code], archive.writable, assistant.settings.llm), *relabel_search(LABELS[code]),
                     active_filters(since, until, outlets, code), panel, *search_again(assistant.retriever, searched, code),
                     index_stats(assistant, code), auto_status(archive.updater, code),
-                    *article_list(archive, query, code, offset), "", "", "",  # old reports go,
+                    *article_list(archive, query, code, offset), "", "", "", "",  # old reports go,
                     gr.update(visible=False), gr.update(visible=False)]  # as do a date error and a pending delete
 
         components = [title, language_choice, chat_tab_, search_tab_, index_tab_, chat.chatbot, chat.question, chat.send, chat.retry,
                       chat.undo, chat.download, chat.examples, chat.filters, chat.period, chat.since, chat.until, chat.sources, chat.k,
                       chat.mode, index.access, index.token, index.files, index.replace, index.update, index.article_query,
                       index.delete_id, index.delete, index.confirm, index.cancel, chat.follow_up_label, chat.conversations,
-                      chat.new]
+                      chat.new, index.edit, *index.edit_fields, index.edit_save]
         language_choice.change(switch, [language_choice, turns, index.article_query, index.offset, chat.since, chat.until,
                                         chat.sources, search.searched],
                                [language, *components, search.query, search.go, search.since, search.until, search.outlets,
                                 search.k, chat.active, chat.sources_panel, *search.outputs, index.stats,
                                 index.auto_report, *index.listing,
-                                index.upload_report, index.update_report, index.delete_report, chat.filter_error,
+                                index.upload_report, index.update_report, index.delete_report, index.edit_report, chat.filter_error,
                                 index.confirm_row],
                                api_visibility="private")
         language_choice.change(None, language_choice, None, js=SAVE_LANGUAGE_JS)
@@ -280,7 +280,8 @@ def relabel(labels: dict[str, str], writable: bool, llm: str | None) -> list:
             gr.update(label=labels["search_articles"]), gr.update(label=labels["delete_id"]),
             gr.update(value=labels["delete"]), gr.update(value=labels["confirm"]), gr.update(value=labels["cancel"]),
             gr.update(value=labels["follow_ups"]), gr.update(label=labels["conversations"]),
-            gr.update(value=labels["new_conversation"])]
+            gr.update(value=labels["new_conversation"]), gr.update(label=labels["edit_fields"]),
+            *[gr.update(label=labels[f"edit_{field}"]) for field in EDITED], gr.update(value=labels["edit_save"])]
 
 
 def page_options() -> dict:

@@ -1,6 +1,7 @@
 """The index tab of the web page: the index's counts, the token that unlocks writes, upload,
 update (and the automatic updates' last result), the article list with its search and pages,
-and delete, each write done by `rag.articles.Archive` (the same code the HTTP API calls).
+delete, and the edit of a picked article's title, outlet, date and URL, each write done by
+`rag.articles.Archive` (the same code the HTTP API calls).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from rag.ui_render import literal
 from rag.ui_text import LABELS, counted, format_date
 
 
+EDITED = ("title", "source", "published", "url")  # the fields the edit box shows (`Archive.edit`'s)
 LISTED = 500  # articles a page of the index tab's list holds (its caption says which; ‹ and › turn the pages)
 ARTICLE_COLUMNS = (50, 20, 15, 15)  # the article table's widths in percent: title, outlet, date, id
 
@@ -50,8 +52,12 @@ class IndexTab:
     previous: gr.Button
     next: gr.Button
     offset: gr.State  # the first article of the page shown (0, 500, ...)
-    delete_id: gr.Textbox
+    delete_id: gr.Textbox  # the article picked: to delete, or to edit
     delete: gr.Button
+    edit: gr.Accordion
+    edit_fields: list[gr.Textbox]  # title, outlet, date, URL (`EDITED`)
+    edit_save: gr.Button
+    edit_report: gr.Markdown
     confirm_row: gr.Row
     confirm_text: gr.Markdown
     confirm: gr.Button
@@ -93,8 +99,15 @@ def index_tab(assistant: Assistant, archive: Archive, labels: dict[str, str]) ->
         confirm = gr.Button(labels["confirm"], variant="stop", elem_id="confirm", scale=0)
         cancel = gr.Button(labels["cancel"], elem_id="cancel", scale=0)
     delete_report = gr.Markdown(elem_id="delete-report")
+    with gr.Accordion(labels["edit_fields"], open=False, elem_id="edit-article") as edit:
+        with gr.Row():
+            edit_fields = [gr.Textbox(label=labels[f"edit_{field}"], elem_id=f"edit-{field}", interactive=archive.writable)
+                           for field in EDITED]
+        edit_save = gr.Button(labels["edit_save"], elem_id="edit-save", interactive=archive.writable)
+        edit_report = gr.Markdown(elem_id="edit-report")
     return IndexTab(stats, access, token, files, replace, upload_report, update, update_report, auto_report, article_query, articles,
-                    pager, previous, next_, offset, delete_id, delete, confirm_row, confirm_text, confirm, cancel, delete_report)
+                    pager, previous, next_, offset, delete_id, delete, edit, edit_fields, edit_save, edit_report, confirm_row,
+                    confirm_text, confirm, cancel, delete_report)
 
 
 def headers(language: str) -> list[str]:
@@ -198,9 +211,9 @@ def index_views(assistant: Assistant, archive: Archive, language: str, query: st
 
 
 def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets: list[gr.Dropdown], language: gr.State) -> None:
-    """Upload, update and delete (each needs the token: /upload_articles, /update_index,
-    /delete_article), the article search and the article list's pages; an update, by hand or
-    automatic, gives the `outlets` dropdowns the index's outlets."""
+    """Upload, update, delete and edit (each needs the token: /upload_articles, /update_index,
+    /delete_article, /edit_article), the article search and the article list's pages; an update,
+    by hand or automatic, gives the `outlets` dropdowns the index's outlets."""
     def upload(files: list[str] | None, token: str, replace: bool, language: str) -> tuple[str, None]:
         labels = LABELS[language]
         try:
@@ -249,6 +262,26 @@ def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets:
     def pick(event: gr.SelectData) -> str:
         return str(event.row_value[-1])  # the id column
 
+    def fields_of(article_id: str) -> list:
+        """The edit box's fields filled with the picked article's, as the index holds them (left as
+        they are while what is typed names no article)."""
+        try:
+            article = archive.article((article_id or "").strip())
+        except ArticleNotFound:
+            return [gr.skip()] * len(EDITED)
+        return [article.title, article.source or "", article.published_iso or "", article.url or ""]
+
+    def save_edit(article_id: str, title: str, source: str, published: str, url: str, token: str, language: str) -> str:
+        labels = LABELS[language]
+        article_id = (article_id or "").strip()
+        if not article_id:
+            return labels["delete_pick"]
+        try:
+            article = archive.edit(article_id, token, title=title, source=source, published=published, url=url)
+        except (WriteRefused, ArticleError, ArticleNotFound) as error:
+            return refusal(error, language, article_id)
+        return f"**{labels['edited_status']}** {literal(article.id)}: {labels['edited']}"
+
     def rows(query: str, language: str, offset: int = 0) -> tuple:
         return article_list(archive, query, language, offset)
 
@@ -266,6 +299,9 @@ def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets:
     for button, step in ((index.previous, -LISTED), (index.next, LISTED)):
         button.click(turn_page(step), [index.article_query, language, index.offset], index.listing, api_visibility="private")
     index.articles.select(pick, None, index.delete_id, api_visibility="private")
+    index.delete_id.change(fields_of, index.delete_id, index.edit_fields, api_visibility="private")
+    index.edit_save.click(save_edit, [index.delete_id, *index.edit_fields, index.token, language], index.edit_report,
+                          api_name="edit_article")
     index.delete.click(ask_to_delete, [index.delete_id, language], [index.confirm_row, index.confirm_text, index.delete_report],
                        api_visibility="private")
     index.confirm.click(delete, [index.delete_id, index.token, language], [index.delete_report, index.confirm_row],

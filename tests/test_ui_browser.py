@@ -333,6 +333,46 @@ def test_delete_from_a_row_asks_first(page, server, tmp_path):
     page.get_by_role("tab", name="Tanya").click()
 
 
+def test_a_picked_articles_outlet_and_date_are_corrected_in_the_page(page, server, tmp_path):
+    """An archivist fixes a wrong outlet and date: pick the row, the edit box shows its fields,
+    save (the token first), update; the list shows the corrected ones and the file holds them."""
+    article = tmp_path / "koreksi.md"
+    article.write_text("---\ntitle: Artikel Koreksi\nsource: kompas\npublished: 2020-01-01\n---\nJembatan baru diresmikan di Kudus.\n")
+    page.get_by_role("tab", name="Indeks").click()
+    page.fill("#token input", "test-token")
+    upload(page, article)
+    page.wait_for_function("() => document.querySelector('#upload-report').innerText.includes('koreksi.md')", timeout=30_000)
+    page.click("#update")
+    page.wait_for_function("() => /1 artikel baru/.test(document.querySelector('#update-report').innerText)", timeout=120_000)
+    page.fill("#article-query textarea", "Artikel Koreksi")
+    page.wait_for_function("() => document.querySelectorAll('#articles tbody tr').length === 1", timeout=30_000)
+    page.locator("#articles [data-testid='cell-0-0']").click()  # pick the row: its fields fill the edit box
+    page.get_by_text(LABELS["id"]["edit_fields"]).click()
+    expect(page.locator("#edit-source textarea, #edit-source input").first).to_have_value("kompas")
+    expect(page.locator("#edit-title textarea, #edit-title input").first).to_have_value("Artikel Koreksi")
+    page.locator("#edit-published textarea, #edit-published input").first.fill("3 Februari 2024")  # not a date: refused
+    page.click("#edit-save")
+    page.wait_for_function("() => document.querySelector('#edit-report').innerText.includes('Ditolak')", timeout=30_000)
+    page.locator("#edit-published textarea, #edit-published input").first.fill("2024-02-03")
+    page.locator("#edit-source textarea, #edit-source input").first.fill("Kompas")
+    page.click("#edit-save")
+    page.wait_for_function("() => document.querySelector('#edit-report').innerText.includes('Diubah koreksi.md')", timeout=30_000)
+    assert "source: Kompas" in (server.corpus / "koreksi.md").read_text()
+    assert (server.corpus / "koreksi.md").read_text().endswith("Jembatan baru diresmikan di Kudus.\n")
+    page.screenshot(path=str(SHOTS / "35-article-fields-edited.png"), full_page=True)
+    page.click("#update")
+    page.wait_for_function("() => /1 diubah/.test(document.querySelector('#update-report').innerText)", timeout=120_000)
+    page.wait_for_function("() => document.querySelector('#articles').innerText.includes('3 Februari 2024')", timeout=30_000)
+    assert "Kompas" in page.locator("#articles").inner_text()
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("() => document.scrollingElement.scrollWidth") <= 390
+    page.locator("#edit-article").screenshot(path=str(SHOTS / "36-article-fields-phone.png"))
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.get_by_text(LABELS["id"]["edit_fields"]).click()  # folded again
+    page.fill("#article-query textarea", "")
+    page.get_by_role("tab", name="Tanya").click()
+
+
 def test_api_docs_render_with_the_network_blocked(page, server):
     """/docs loads Swagger UI from the app itself (no CDN): every request off this server is blocked."""
     docs = page.context.browser.new_page()
