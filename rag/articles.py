@@ -132,12 +132,27 @@ class Archive:
         article = self.removable(article_id)
         if not edit_article_fields(self.settings.corpus_dir, article, changes, self.settings.max_file_bytes):
             raise self._deleted_already(article_id)
-        articles, _ = read_file(self.settings.corpus_dir / article.path, article.path, self.settings.max_file_bytes)
-        return next(a for a in articles if a.id == article.id)
+        edited = self._in_corpus(article)
+        if edited is None:  # deleted the moment after
+            raise self._deleted_already(article_id)
+        return edited
+
+    def current(self, article_id: str) -> Article:
+        """The article as its file holds it now (what the page's edit box shows: an edit not yet
+        indexed included), found as `removable` finds it.
+
+        Example::
+
+            archive.current("banjir.md").source   # 'Kompas', saved a moment ago, before any update
+        """
+        in_corpus = self._in_corpus(self.removable(article_id))
+        if in_corpus is None:  # deleted the moment after
+            raise self._deleted_already(article_id)
+        return in_corpus
 
     def removable(self, article_id: str) -> Article:
-        """The article `delete` would remove, or `edit` change, as the corpus holds it (what the
-        page names when it asks to confirm).
+        """The article `delete` would remove, or `edit` change, as the index knows it (what the
+        page names when it asks to confirm; a record named by its line is checked against it).
 
         Raises:
             ArticleNotFound: no such article in the corpus; `removed` when its file was deleted
@@ -150,11 +165,19 @@ class Archive:
         article = self.retriever.refresh().article(article_id) or self._not_indexed_yet(article_id)
         if article is None:
             raise ArticleNotFound(f"no article {article_id!r} in the corpus")
-        path = self.settings.corpus_dir / article.path
-        if not path.is_file() or (is_record(article)  # its line may have been emptied
-                                  and find_jsonl_record(path, article.path, article.id, self.settings.max_file_bytes) is None):
+        if self._in_corpus(article) is None:
             raise self._deleted_already(article_id)
         return article
+
+    def _in_corpus(self, article: Article) -> Article | None:
+        """`article` as its file holds it now (a JSONL record read alone); None when it no longer does."""
+        path = self.settings.corpus_dir / article.path
+        if not path.is_file():
+            return None
+        if is_record(article):
+            return find_jsonl_record(path, article.path, article.id, self.settings.max_file_bytes)
+        articles, _ = read_file(path, article.path, self.settings.max_file_bytes)
+        return next((a for a in articles if a.id == article.id), None)
 
     @staticmethod
     def _deleted_already(article_id: str) -> ArticleNotFound:

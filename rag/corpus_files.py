@@ -11,6 +11,7 @@ before it is saved.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import fcntl
 import json
 import os
@@ -26,7 +27,7 @@ import yaml
 
 from rag.corpus import (DEFAULT_MAX_FILE_BYTES, SNIFF_BYTES, SUFFIXES, TEXT_SUFFIXES, Article, check_not_binary, decode_bytes,
                          find_jsonl_record, front_matter, is_record, jsonl_article, limit_text, normalise_newlines,
-                         normalise_text, parse_date, read_file, read_text_article, split_headline)
+                         normalise_text, read_file, read_text_article, split_headline)
 from rag.problems import ArticleError
 
 
@@ -103,9 +104,11 @@ def remove_article_file(corpus: Path, article: Article, max_bytes: int = DEFAULT
         raise ArticleError("delete_outside", path=article.path)
     if is_record(article):
         return blank_jsonl_record(path, article, max_bytes)
-    if not path.is_file():
+    try:
+        with locked(path):  # an edit waiting for it finds no file, rather than writing it back
+            path.unlink()
+    except FileNotFoundError:
         return False
-    path.unlink(missing_ok=True)
     return True
 
 
@@ -129,7 +132,7 @@ def blank_jsonl_record(path: Path, article: Article, max_line_bytes: int) -> boo
             record = find_jsonl_record(path, article.path, article.id, max_line_bytes)
             if record is None:
                 return False
-            if article.sha256 and record.sha256 != article.sha256 and article.id == f"{article.path}#{record.line}":
+            if record.text != article.text and article.id == f"{article.path}#{record.line}":  # another record stands there
                 raise ArticleError("record_moved", id=article.id, path=article.path)
             handle.seek(0)
             _write_replacing(path, _with_line(handle, record.line, lambda _: b""))
@@ -165,10 +168,14 @@ def edit_article_fields(corpus: Path, article: Article, changes: dict[str, str |
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValueError(f"only {', '.join(EDITABLE_FIELDS)} can be edited, not {', '.join(sorted(unknown))}")
-    changes = {key: (value or "").strip() for key, value in changes.items()}
+    changes = {key: " ".join((value or "").split()) for key, value in changes.items()}  # one line each
     if "title" in changes and not changes["title"]:
         raise ArticleError("edit_no_title")
-    parse_date(changes.get("published"))  # a wrong date is refused before the file is touched
+    if changes.get("published"):  # a wrong date is refused before the file is touched
+        try:
+            changes["published"] = dt.date.fromisoformat(changes["published"]).isoformat()
+        except ValueError:
+            raise ArticleError("bad_date", value=changes["published"]) from None
     path = (corpus / article.path).resolve()
     suffix = path.suffix.lower()
     if not path.is_relative_to(corpus.resolve()):
@@ -186,8 +193,11 @@ def edit_article_fields(corpus: Path, article: Article, changes: dict[str, str |
             if len(raw) > max_bytes:
                 raise ArticleError("file_too_big", size=f"{len(raw) / 2**20:.1f}", limit=limit_text(max_bytes))
             edited = _with_front_matter(normalise_newlines(decode_bytes(raw)), changes)
-            _check_same_text(read_text_article(path, article.path, edited.encode("utf-8")), article)
-            _write_replacing(path, [edited.encode("utf-8")])
+            if b"\r\n" in raw.partition(b"\n")[0] + b"\n":  # the file's line endings, and its BOM, as they were
+                edited = edited.replace("\n", "\r\n")
+            data = (b"\xef\xbb\xbf" if raw.startswith(b"\xef\xbb\xbf") else b"") + edited.encode("utf-8")
+            _check_same_text(read_text_article(path, article.path, data), article)
+            _write_replacing(path, [data])
             return True
     except FileNotFoundError:
         return False
@@ -195,7 +205,7 @@ def edit_article_fields(corpus: Path, article: Article, changes: dict[str, str |
 
 def _with_fields(fields: dict[str, Any], changes: dict[str, str]) -> dict[str, Any]:
     """`fields` with `changes` set where they stand (an empty value removes the field; a date goes
-    where the record writes it, `published` or the older `date`)."""
+    where the record writes it, `published` or the older `date`, and goes from both when removed)."""
     fields = dict(fields)
     for key, value in changes.items():
         spelled = "date" if key == "published" and "published" not in fields and "date" in fields else key
@@ -203,16 +213,43 @@ def _with_fields(fields: dict[str, Any], changes: dict[str, str]) -> dict[str, A
             fields[spelled] = value
         else:
             fields.pop(spelled, None)
+            if key == "published":
+                fields.pop("date", None)
     return fields
 
 
 def _with_front_matter(text: str, changes: dict[str, str]) -> str:
-    """A Markdown or text file's `text` with `changes` in its front matter (one added when there
-    is none); a title given to a file whose headline was its first line replaces that line."""
+    """A Markdown or text file's `text` (newlines normalised) with `changes` in its front matter
+    (one added when there is none): only the lines of the keys changed are written, each
+    `key: value` on one line, so the rest of the block (comments, values such as `0123`) stays as
+    it was; a title given to a file whose headline was its first line replaces that line.
+
+    Raises:
+        ArticleError: a key to change whose value is not one plain line, or a block that would
+            not read back with exactly these changes.
+    """
     fields, body, _ = front_matter(text)
+    head = text[: len(text) - len(body)]  # "---\n<block>---", or "" without front matter
+    block, closing = (head[4 : head.rfind("\n") + 1], head[head.rfind("\n") + 1 :]) if head else ("", "---")
     if "title" in changes and "title" not in fields and split_headline(normalise_text(body))[0]:
         body = body.lstrip().partition("\n")[2]
-    return "---\n" + yaml.safe_dump(_with_fields(fields, changes), allow_unicode=True, sort_keys=False) + "---\n" + body
+    lines = block.splitlines(keepends=True)
+    wanted = _with_fields(fields, changes)
+    for key in ("title", "source", "published", "date", "url"):
+        if fields.get(key) == wanted.get(key):
+            continue
+        at = [n for n, line in enumerate(lines) if re.match(rf"{key}\s*:", line)]
+        if len(at) > 1 or (at and at[0] + 1 < len(lines) and lines[at[0] + 1][:1] in (" ", "\t", "-")):
+            raise ArticleError("edit_front_matter", key=key)
+        line = [yaml.safe_dump({key: wanted[key]}, allow_unicode=True, width=1 << 16)] if key in wanted else []
+        if at:
+            lines[at[0] : at[0] + 1] = line
+        else:
+            lines += line
+    edited = "---\n" + "".join(lines) + closing + ("" if body.startswith("\n") else "\n") + body
+    if front_matter(edited)[0] != wanted:
+        raise ArticleError("edit_front_matter", key=", ".join(sorted(changes)))
+    return edited
 
 
 def _edit_record(path: Path, handle: BinaryIO, article: Article, changes: dict[str, str], max_line_bytes: int) -> bool:
@@ -220,7 +257,7 @@ def _edit_record(path: Path, handle: BinaryIO, article: Article, changes: dict[s
     record = find_jsonl_record(path, article.path, article.id, max_line_bytes)
     if record is None:
         return False
-    if article.sha256 and record.sha256 != article.sha256 and article.id == f"{article.path}#{record.line}":
+    if record.text != article.text and article.id == f"{article.path}#{record.line}":
         raise ArticleError("record_moved", id=article.id, path=article.path)
 
     def edited(line: bytes) -> bytes:

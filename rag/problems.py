@@ -94,6 +94,8 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
                              "Edit the document itself, or save the article as .md and edit that."),
                       "id": ("{path} adalah dokumen {kind}: judul, sumber, dan tanggalnya milik dokumen itu sendiri",
                              "Sunting dokumennya, atau simpan artikel sebagai .md lalu sunting itu.")},
+    "edit_front_matter": {"en": ("the front matter's {key} is not one plain line", "Edit the file by hand."),
+                          "id": ("{key} di front matter bukan satu baris biasa", "Sunting berkas itu secara manual.")},
     "edit_utf16": {"en": ("{path} is a UTF-16 file", "Save it as UTF-8 to edit its fields here."),
                    "id": ("{path} adalah berkas UTF-16", "Simpan sebagai UTF-8 agar kolomnya dapat disunting di sini.")},
     "edit_no_title": {"en": ("an article keeps a title", "Give it a title."),

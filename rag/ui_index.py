@@ -14,7 +14,7 @@ import gradio as gr
 
 from rag.answer import Assistant
 from rag.articles import Archive, ArticleNotFound, WriteRefused
-from rag.corpus import SUFFIXES
+from rag.corpus import SUFFIXES, Article
 from rag.indexer import IndexUpdater, UpdateJob
 from rag.problems import ArticleError
 from rag.ui_render import literal
@@ -58,6 +58,7 @@ class IndexTab:
     edit_fields: list[gr.Textbox]  # title, outlet, date, URL (`EDITED`)
     edit_save: gr.Button
     edit_report: gr.Markdown
+    edit_shown: gr.State  # the values the edit box was filled with (what Save compares against)
     confirm_row: gr.Row
     confirm_text: gr.Markdown
     confirm: gr.Button
@@ -106,8 +107,13 @@ def index_tab(assistant: Assistant, archive: Archive, labels: dict[str, str]) ->
         edit_save = gr.Button(labels["edit_save"], elem_id="edit-save", interactive=archive.writable)
         edit_report = gr.Markdown(elem_id="edit-report")
     return IndexTab(stats, access, token, files, replace, upload_report, update, update_report, auto_report, article_query, articles,
-                    pager, previous, next_, offset, delete_id, delete, edit, edit_fields, edit_save, edit_report, confirm_row,
-                    confirm_text, confirm, cancel, delete_report)
+                    pager, previous, next_, offset, delete_id, delete, edit, edit_fields, edit_save, edit_report, gr.State([]),
+                    confirm_row, confirm_text, confirm, cancel, delete_report)
+
+
+def field_values(article: Article) -> list[str]:
+    """An article's `EDITED` fields as the edit box shows them."""
+    return [article.title, article.source or "", article.published_iso or "", article.url or ""]
 
 
 def headers(language: str) -> list[str]:
@@ -263,24 +269,31 @@ def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets:
         return str(event.row_value[-1])  # the id column
 
     def fields_of(article_id: str) -> list:
-        """The edit box's fields filled with the picked article's, as the index holds them (left as
-        they are while what is typed names no article)."""
+        """The edit box's fields filled with the picked article's as its file holds them now (an edit
+        not yet indexed included), and kept to tell what is changed; empty while what is typed
+        names no article."""
         try:
-            article = archive.article((article_id or "").strip())
-        except ArticleNotFound:
-            return [gr.skip()] * len(EDITED)
-        return [article.title, article.source or "", article.published_iso or "", article.url or ""]
+            values = field_values(archive.current((article_id or "").strip()))
+        except (ArticleNotFound, ArticleError):
+            values = [""] * len(EDITED)
+        return [*values, values]
 
-    def save_edit(article_id: str, title: str, source: str, published: str, url: str, token: str, language: str) -> str:
+    def save_edit(article_id: str, shown: list[str], *rest: str) -> tuple[str, list[str] | dict]:
+        """Only the fields changed from those shown are written (another field's value in the file stays)."""
+        *values, token, language = rest
         labels = LABELS[language]
         article_id = (article_id or "").strip()
+        changes = {field: value for field, value, was in zip(EDITED, values, shown or [""] * len(EDITED), strict=True)
+                   if (value or "").strip() != was}
         if not article_id:
-            return labels["delete_pick"]
+            return labels["delete_pick"], gr.skip()
+        if not changes:
+            return labels["edit_nothing"], gr.skip()
         try:
-            article = archive.edit(article_id, token, title=title, source=source, published=published, url=url)
+            article = archive.edit(article_id, token, **changes)
         except (WriteRefused, ArticleError, ArticleNotFound) as error:
-            return refusal(error, language, article_id)
-        return f"**{labels['edited_status']}** {literal(article.id)}: {labels['edited']}"
+            return refusal(error, language, article_id), gr.skip()
+        return f"**{labels['edited_status']}** {literal(article.id)}: {labels['edited']}", field_values(article)
 
     def rows(query: str, language: str, offset: int = 0) -> tuple:
         return article_list(archive, query, language, offset)
@@ -299,9 +312,9 @@ def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets:
     for button, step in ((index.previous, -LISTED), (index.next, LISTED)):
         button.click(turn_page(step), [index.article_query, language, index.offset], index.listing, api_visibility="private")
     index.articles.select(pick, None, index.delete_id, api_visibility="private")
-    index.delete_id.change(fields_of, index.delete_id, index.edit_fields, api_visibility="private")
-    index.edit_save.click(save_edit, [index.delete_id, *index.edit_fields, index.token, language], index.edit_report,
-                          api_name="edit_article")
+    index.delete_id.change(fields_of, index.delete_id, [*index.edit_fields, index.edit_shown], api_visibility="private")
+    index.edit_save.click(save_edit, [index.delete_id, index.edit_shown, *index.edit_fields, index.token, language],
+                          [index.edit_report, index.edit_shown], api_name="edit_article")
     index.delete.click(ask_to_delete, [index.delete_id, language], [index.confirm_row, index.confirm_text, index.delete_report],
                        api_visibility="private")
     index.confirm.click(delete, [index.delete_id, index.token, language], [index.delete_report, index.confirm_row],

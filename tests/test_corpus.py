@@ -176,7 +176,7 @@ def test_an_articles_fields_are_edited_in_its_file_and_its_text_reads_as_before(
     import pytest
 
     from rag.corpus import read_file
-    from rag.corpus_files import edit_article_fields
+    from rag.corpus_files import edit_article_fields, remove_article_file
     from rag.problems import ArticleError
 
     corpus = tmp_path / "corpus"
@@ -188,10 +188,21 @@ def test_an_articles_fields_are_edited_in_its_file_and_its_text_reads_as_before(
     assert (after.title, after.source, after.published_iso, after.text) == ("Gempa di Padang", "Antara", "2024-03-04", before.text)
     assert edit_article_fields(corpus, after, {"source": ""})  # removed
     assert read_file(plain, "gempa.txt", 2**20)[0][0].source is None
+    # only the lines of the keys changed: comments, other values, the BOM and CRLF endings stay; no line is added
+    kept = "\ufeff---\r\ntitle: Banjir\r\n# dari arsip lama\r\nkode: 0123\r\npublished: 2023-01-01\r\ndate: 2022-12-31\r\n---\r\nBanjir di Demak.\r\n"
+    marked = write(corpus / "banjir.md", "")
+    marked.write_bytes(kept.encode())
+    for change in ({"source": "Kompas"}, {"source": "Tempo"}, {"published": ""}):
+        assert edit_article_fields(corpus, read_file(marked, "banjir.md", 2**20)[0][0], change)
+    assert marked.read_bytes() == kept.replace("published: 2023-01-01\r\ndate: 2022-12-31\r\n", "source: Tempo\r\n").encode()
     record = write(corpus / "k.jsonl", '{"id": "k-1", "title": "Asap", "text": "Asap di Riau.", "date": "2023-02-01", "penulis": "Ani"}')
     article = read_file(record, "k.jsonl", 2**20)[0][0]
     assert edit_article_fields(corpus, article, {"published": "2023-02-03"})
     assert record.read_text() == '{"id": "k-1", "title": "Asap", "text": "Asap di Riau.", "date": "2023-02-03", "penulis": "Ani"}'
+    lines = write(corpus / "n.jsonl", '{"title": "Satu", "text": "Isi satu."}\n{"title": "Dua", "text": "Isi dua."}\n')
+    indexed = read_file(lines, "n.jsonl", 2**20)[0][1]  # named by its line: edited twice as the index knows it, then deleted
+    assert edit_article_fields(corpus, indexed, {"source": "Antara"}) and edit_article_fields(corpus, indexed, {"url": "https://a.id/2"})
+    assert remove_article_file(corpus, indexed) and lines.read_text() == '{"title": "Satu", "text": "Isi satu."}\n\n'
     for bad, match in (({"published": "kemarin"}, "ISO date"), ({"title": " "}, "keeps a title")):
         with pytest.raises(ArticleError, match=match):
             edit_article_fields(corpus, article, bad)

@@ -359,6 +359,16 @@ def test_a_picked_articles_outlet_and_date_are_corrected_in_the_page(page, serve
     page.wait_for_function("() => document.querySelector('#edit-report').innerText.includes('Diubah koreksi.md')", timeout=30_000)
     assert "source: Kompas" in (server.corpus / "koreksi.md").read_text()
     assert (server.corpus / "koreksi.md").read_text().endswith("Jembatan baru diresmikan di Kudus.\n")
+    page.click("#edit-save")  # nothing changed since
+    page.wait_for_function("() => document.querySelector('#edit-report').innerText.includes('Belum ada yang diubah')", timeout=30_000)
+    page.locator("#edit-url textarea, #edit-url input").first.fill("https://kabar.id/koreksi")  # only the URL goes
+    page.click("#edit-save")
+    page.wait_for_function("() => document.querySelector('#edit-report').innerText.includes('Diubah koreksi.md')", timeout=30_000)
+    assert "source: Kompas" in (server.corpus / "koreksi.md").read_text() and "url: https://kabar.id/koreksi" in (
+        server.corpus / "koreksi.md").read_text()
+    page.fill("#delete-id textarea", "")  # picked again before an update: the box shows the file, not the index's "kompas"
+    page.locator("#articles [data-testid='cell-0-0']").click()
+    expect(page.locator("#edit-source textarea, #edit-source input").first).to_have_value("Kompas")
     page.screenshot(path=str(SHOTS / "35-article-fields-edited.png"), full_page=True)
     page.click("#update")
     page.wait_for_function("() => /1 diubah/.test(document.querySelector('#update-report').innerText)", timeout=120_000)
