@@ -1,5 +1,6 @@
 """Write article files into the corpus folder: an upload, an article sent to the API, a fetched
-page, and their removal.
+page, their removal (a file, or one record's line of a JSONL file), and an edit of an article's
+title, outlet, date and URL where its file says them.
 
 Why a module of its own: the corpus folder is the user's data, and every write to it must be
 safe in the same way (no file outside the folder, no half-written file a build could read, no

@@ -305,18 +305,24 @@ def test_the_search_tab_lists_the_articles_best_first_and_narrows_them(page, ser
     phone.close()
 
 
-def test_delete_from_a_row_asks_first(page, server, tmp_path):
-    article = tmp_path / "hapus_saya.md"
-    article.write_text("---\ntitle: Artikel Untuk Dihapus\n---\nLomba perahu naga digelar di Danau Toba pada Sabtu.\n")
+def uploaded_and_picked(page, article: Path, title: str) -> None:
+    """In the Index tab, with the token: upload `article`, update the index, list it by its
+    `title` and pick its row, as a user does."""
     page.get_by_role("tab", name="Indeks").click()
     page.fill("#token input", "test-token")
     upload(page, article)
-    page.wait_for_function("() => document.querySelector('#upload-report').innerText.includes('hapus_saya.md')", timeout=30_000)
+    page.wait_for_function(f"() => document.querySelector('#upload-report').innerText.includes({article.name!r})", timeout=30_000)
     page.click("#update")
     page.wait_for_function("() => /1 artikel baru/.test(document.querySelector('#update-report').innerText)", timeout=120_000)
-    page.fill("#article-query textarea", "Untuk Dihapus")
+    page.fill("#article-query textarea", title)
     page.wait_for_function("() => document.querySelectorAll('#articles tbody tr').length === 1", timeout=30_000)
     page.locator("#articles [data-testid='cell-0-0']").click()  # pick the row
+
+
+def test_delete_from_a_row_asks_first(page, server, tmp_path):
+    article = tmp_path / "hapus_saya.md"
+    article.write_text("---\ntitle: Artikel Untuk Dihapus\n---\nLomba perahu naga digelar di Danau Toba pada Sabtu.\n")
+    uploaded_and_picked(page, article, "Untuk Dihapus")
     page.wait_for_function("() => document.querySelector('#delete-id textarea').value === 'hapus_saya.md'", timeout=10_000)
     page.click("#delete")
     page.wait_for_selector("#confirm-delete", state="visible")
@@ -338,15 +344,7 @@ def test_a_picked_articles_outlet_and_date_are_corrected_in_the_page(page, serve
     save (the token first), update; the list shows the corrected ones and the file holds them."""
     article = tmp_path / "koreksi.md"
     article.write_text("---\ntitle: Artikel Koreksi\nsource: kompas\npublished: 2020-01-01\n---\nJembatan baru diresmikan di Kudus.\n")
-    page.get_by_role("tab", name="Indeks").click()
-    page.fill("#token input", "test-token")
-    upload(page, article)
-    page.wait_for_function("() => document.querySelector('#upload-report').innerText.includes('koreksi.md')", timeout=30_000)
-    page.click("#update")
-    page.wait_for_function("() => /1 artikel baru/.test(document.querySelector('#update-report').innerText)", timeout=120_000)
-    page.fill("#article-query textarea", "Artikel Koreksi")
-    page.wait_for_function("() => document.querySelectorAll('#articles tbody tr').length === 1", timeout=30_000)
-    page.locator("#articles [data-testid='cell-0-0']").click()  # pick the row: its fields fill the edit box
+    uploaded_and_picked(page, article, "Artikel Koreksi")  # its fields fill the edit box
     page.get_by_text(LABELS["id"]["edit_fields"]).click()
     expect(page.locator("#edit-source textarea, #edit-source input").first).to_have_value("kompas")
     expect(page.locator("#edit-title textarea, #edit-title input").first).to_have_value("Artikel Koreksi")
