@@ -120,20 +120,36 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _local_archive(settings: Settings):
+    """The archive as the page and the API write it (`Archive`), for a user who writes the corpus
+    folder itself: its token is made here and given back with it. Loads the index's model."""
+    import secrets
+
+    from rag.articles import Archive
+    from rag.indexer import IndexUpdater
+    from rag.retriever import Retriever
+
+    retriever = Retriever(settings.index_dir, settings=settings)
+    token = secrets.token_urlsafe(16)
+    return Archive(settings, retriever, IndexUpdater(settings, retriever.embedder), token=token), token
+
+
+def _refused(what: str, article_id: str, error: Exception) -> None:
+    """One line on stderr: `what` was not done to which article, why, and (for the library's
+    article errors) what to do."""
+    from rag.problems import ArticleError
+
+    print(f"not {what} {article_id}: {error}" + (f". {error.hint}" if isinstance(error, ArticleError) else ""), file=sys.stderr)
+
+
 def cmd_delete(args: argparse.Namespace) -> int:
     """Remove articles from the corpus as the page and the API do (`Archive.delete`: a file, or one
     record's line of a JSONL file), then update the index unless --no-index."""
-    import secrets
-
-    from rag.articles import Archive, ArticleNotFound
-    from rag.indexer import IndexUpdater
+    from rag.articles import ArticleNotFound
     from rag.problems import ArticleError
-    from rag.retriever import Retriever
 
     settings = _settings(args)
-    retriever = Retriever(settings.index_dir, settings=settings)
-    token = secrets.token_urlsafe(16)  # this user writes the corpus folder itself: the archive's token is theirs
-    archive = Archive(settings, retriever, IndexUpdater(settings, retriever.embedder), token=token)
+    archive, token = _local_archive(settings)
     failed = 0
     for article_id in args.ids:
         try:
@@ -141,11 +157,38 @@ def cmd_delete(args: argparse.Namespace) -> int:
             print(f"deleted {article.id}: {article.title}")
         except (ArticleNotFound, ArticleError) as error:
             failed += 1
-            print(f"not deleted {article_id}: {error}" + (f". {error.hint}" if isinstance(error, ArticleError) else ""), file=sys.stderr)
-    if failed < len(args.ids) and not args.no_index:
+            _refused("deleted", article_id, error)
+    return _then_index(settings, args, done=len(args.ids) - failed, failed=failed)
+
+
+def cmd_edit(args: argparse.Namespace) -> int:
+    """Set an article's title, outlet, date or URL in its file as the page and the API do
+    (`Archive.edit`), then update the index unless --no-index."""
+    from rag.articles import ArticleNotFound
+    from rag.problems import ArticleError
+
+    changes = {field: getattr(args, field) for field in ("title", "source", "published", "url") if getattr(args, field) is not None}
+    if not changes:
+        raise ValueError("nothing to change: give --title, --source, --published or --url ('' removes one)")
+    settings = _settings(args)
+    archive, token = _local_archive(settings)
+    try:
+        article = archive.edit(args.id, token, **changes)
+    except (ArticleNotFound, ArticleError) as error:
+        _refused("changed", args.id, error)
+        return PARTLY_FAILED
+    now = {"title": article.title, "source": article.source, "published": article.published_iso, "url": article.url}
+    print(f"changed {article.id}: " + ", ".join(f"{field} {now[field] or '-'}" for field in changes))
+    return _then_index(settings, args, done=1, failed=0)
+
+
+def _then_index(settings: Settings, args: argparse.Namespace, done: int, failed: int) -> int:
+    """After `done` articles were changed in the corpus (and `failed` were not): the index updated
+    (unless --no-index); the exit status (`PARTLY_FAILED` when any failed)."""
+    if done and not args.no_index:
         build_and_report(settings)
-    elif failed < len(args.ids):
-        print("run 'python -m rag index' to drop them from the index", file=sys.stderr)
+    elif done:
+        print("run 'python -m rag index' to bring the index up to date", file=sys.stderr)
     return PARTLY_FAILED if failed else 0
 
 
@@ -282,6 +325,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "(e.g. kompas/banjir.md, kiriman.jsonl#4)")
     delete.add_argument("--no-index", action="store_true", help="only remove them from the corpus; leave the index as it is")
     delete.set_defaults(handler=cmd_delete)
+
+    edit = with_paths(commands.add_parser("edit", help="set an article's title, outlet, date or URL in its file, then update the index"))
+    edit.add_argument("id", help="article id, as `rag search` and the page list it")
+    edit.add_argument("--title", help="the headline")
+    edit.add_argument("--source", help="the outlet ('' removes it)")
+    edit.add_argument("--published", help="publication date, YYYY-MM-DD ('' removes it)")
+    edit.add_argument("--url", help="where it was published ('' removes it)")
+    edit.add_argument("--no-index", action="store_true", help="only change the file; leave the index as it is")
+    edit.set_defaults(handler=cmd_edit)
 
     fetch = with_paths(commands.add_parser("fetch", help="fetch new articles from feeds, sitemaps or sites, then update the index"))
     fetch.add_argument("urls", nargs="*", metavar="URL", help="RSS/Atom feed, sitemap, site home page or article page "

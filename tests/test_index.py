@@ -323,3 +323,28 @@ def test_delete_from_the_command_line_removes_a_file_or_one_jsonl_record_then_up
     assert "2 removed" in result.stdout  # the index updated after
     assert (corpus / "kiriman.jsonl").read_text() == "\n" + records[1] + "\n" and not (corpus / "banjir.md").exists()
     assert [row["id"] for row in IndexStore.open(settings.index_dir).article_list()] == ["kiriman.jsonl#2"]
+
+
+def test_edit_from_the_command_line_sets_the_fields_in_the_file_then_updates(settings, embedder):
+    """`rag edit` is the page's edit for a terminal: the fields in the file, the text as it was, the index after."""
+    import subprocess
+    import sys
+
+    corpus = settings.corpus_dir
+    write(corpus / "banjir.md", "---\ntitle: Banjir Jakarta\nsource: kompas\n---\nHujan deras membuat banjir di Jakarta.\n")
+    build_index(settings, embedder)
+
+    def edit(*flags: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "rag", "edit", *flags, "--corpus", str(corpus), "--index", str(settings.index_dir)],
+                              capture_output=True, text=True, timeout=300, cwd=PROJECT)
+
+    result = edit("banjir.md", "--source", "Kompas", "--published", "2024-02-03")
+    assert result.returncode == 0, result.stderr
+    assert "changed banjir.md: source Kompas, published 2024-02-03" in result.stdout and "1 updated" in result.stdout
+    assert (corpus / "banjir.md").read_text() == ("---\ntitle: Banjir Jakarta\nsource: Kompas\npublished: '2024-02-03'\n---\n"
+                                                  "Hujan deras membuat banjir di Jakarta.\n")
+    article = IndexStore.open(settings.index_dir).article("banjir.md")
+    assert (article.source, article.published_iso) == ("Kompas", "2024-02-03")
+    wrong = edit("banjir.md", "--published", "3 Februari 2024")
+    assert wrong.returncode == 3 and "not changed banjir.md: published '3 Februari 2024' is not an ISO date. Write it as YYYY-MM-DD." in wrong.stderr
+    assert edit("banjir.md").returncode == 2  # nothing to change: said in one line
