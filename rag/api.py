@@ -384,7 +384,7 @@ def _http_errors(file_name: str = "") -> Iterator[None]:
     except ArticleNotFound as missing:
         raise HTTPException(404, str(missing)) from None
     except ArticleError as error:
-        status = 409 if error.key in ("exists", "record_of_file", "record_moved", "edit_utf16", "edit_document") else 422
+        status = 409 if error.key in ("exists", "utf16_file", "record_moved", "edit_document") else 422
         raise HTTPException(status, Problem.of(file_name, error).text() if file_name else f"{error.reason}. {error.hint}") from None
 
 

@@ -114,7 +114,7 @@ class Archive:
             archive.delete("kompas.jsonl#3", token="s3cret").title   # 'Banjir di Demak'
         """
         self.authorize(token)
-        article = self.removable(article_id)
+        article = self._known(article_id)  # the writer reads the file itself: False when it is gone
         if not remove_article_file(self.settings.corpus_dir, article, self.settings.max_file_bytes):
             raise self._deleted_already(article_id)
         return article
@@ -129,24 +129,21 @@ class Archive:
             archive.edit("banjir.md", "s3cret", published="2024-03-02", source="Kompas").source   # 'Kompas'
         """
         self.authorize(token)
-        article = self.removable(article_id)
+        article = self._known(article_id)
         if not edit_article_fields(self.settings.corpus_dir, article, changes, self.settings.max_file_bytes):
             raise self._deleted_already(article_id)
-        edited = self._in_corpus(article)
-        if edited is None:  # deleted the moment after
-            raise self._deleted_already(article_id)
-        return edited
+        return self.current(article_id)
 
     def current(self, article_id: str) -> Article:
         """The article as its file holds it now (what the page's edit box shows: an edit not yet
-        indexed included), found as `removable` finds it.
+        indexed included); `ArticleNotFound` as `removable` says it.
 
         Example::
 
             archive.current("banjir.md").source   # 'Kompas', saved a moment ago, before any update
         """
-        in_corpus = self._in_corpus(self.removable(article_id))
-        if in_corpus is None:  # deleted the moment after
+        in_corpus = self._in_corpus(self._known(article_id))
+        if in_corpus is None:
             raise self._deleted_already(article_id)
         return in_corpus
 
@@ -162,11 +159,17 @@ class Archive:
 
             archive.removable("kompas/2024-04-11-banjir.md").title   # 'Banjir di Jakarta'
         """
+        article = self._known(article_id)
+        if self._in_corpus(article) is None:
+            raise self._deleted_already(article_id)
+        return article
+
+    def _known(self, article_id: str) -> Article:
+        """The article as the index knows it, or as its own file holds it before it is indexed;
+        `ArticleNotFound` when neither does."""
         article = self.retriever.refresh().article(article_id) or self._not_indexed_yet(article_id)
         if article is None:
             raise ArticleNotFound(f"no article {article_id!r} in the corpus")
-        if self._in_corpus(article) is None:
-            raise self._deleted_already(article_id)
         return article
 
     def _in_corpus(self, article: Article) -> Article | None:

@@ -87,59 +87,30 @@ def article_markdown(title: str, text: str, **fields: Any) -> bytes:
 
 def remove_article_file(corpus: Path, article: Article, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> bool:
     """Remove an article from the corpus folder: its file, or, for a record of a JSONL file, that
-    record's line (`blank_jsonl_record`). The index drops it at its next update.
+    record's line, emptied (`_change_record`: every other byte stays and every line keeps its
+    number, so that the records named by their line, `kompas.jsonl#12`, keep their ids). The
+    index drops it at its next update.
 
     Returns:
         False when the corpus no longer holds it (deleted already); True when it was removed.
 
     Raises:
         ArticleError: the file lies outside the corpus, is a UTF-16 JSONL file, or no longer holds
-            the record on the line the index knows it by (see `blank_jsonl_record`).
+            the record on the line the index knows it by.
 
     Example::
 
         remove_article_file(Path("corpus"), archive.removable("kompas.jsonl#3"))   # True: line 3 emptied
     """
-    path = (corpus / article.path).resolve()
-    if not path.is_relative_to(corpus.resolve()):
-        raise ArticleError("delete_outside", path=article.path)
+    path = _inside(corpus, article)
     if is_record(article):
-        return blank_jsonl_record(path, article, max_bytes)
+        return _change_record(path, article, max_bytes, lambda line, record: b"")
     try:
         with locked(path):  # an edit waiting for it finds no file, rather than writing it back
             path.unlink()
     except FileNotFoundError:
         return False
     return True
-
-
-def blank_jsonl_record(path: Path, article: Article, max_line_bytes: int) -> bool:
-    """Empty the line of the JSONL file `path` that holds the record `article`: every other line
-    stays as it was, byte for byte, and every line keeps its number, so that the records named by
-    their line (`kompas.jsonl#12`) keep their ids. The file is written aside and renamed into
-    place, under a lock on it (`locked`: an upload replacing the file takes it too), so that two
-    writes to one file both hold and a reader sees the file before or after, never half of it.
-    False when no line holds the record (or there is no file).
-
-    Raises:
-        ArticleError: a UTF-16 file (its lines are not byte lines: edit it by hand); or a record
-            named by its line (`kompas.jsonl#12`) whose line now holds another record (the file
-            changed since the index read it: delete again after an update).
-    """
-    try:
-        with locked(path) as handle:
-            if check_not_binary(handle.read(SNIFF_BYTES)):
-                raise ArticleError("record_of_file", id=article.id, path=article.path)
-            record = find_jsonl_record(path, article.path, article.id, max_line_bytes)
-            if record is None:
-                return False
-            if record.text != article.text and article.id == f"{article.path}#{record.line}":  # another record stands there
-                raise ArticleError("record_moved", id=article.id, path=article.path)
-            handle.seek(0)
-            _write_replacing(path, _with_line(handle, record.line, lambda _: b""))
-            return True
-    except FileNotFoundError:
-        return False
 
 
 EDITABLE_FIELDS = ("title", "source", "published", "url")  # what `edit_article_fields` sets
@@ -177,31 +148,38 @@ def edit_article_fields(corpus: Path, article: Article, changes: dict[str, str |
             changes["published"] = dt.date.fromisoformat(changes["published"]).isoformat()
         except ValueError:
             raise ArticleError("bad_date", value=changes["published"]) from None
-    path = (corpus / article.path).resolve()
-    suffix = path.suffix.lower()
-    if not path.is_relative_to(corpus.resolve()):
-        raise ArticleError("delete_outside", path=article.path)
-    if suffix not in TEXT_SUFFIXES and not is_record(article):
-        raise ArticleError("edit_document", path=article.path, kind=suffix.lstrip(".").upper())
+    path = _inside(corpus, article)
+    if is_record(article):
+        def edited(line: bytes, record: Article) -> bytes:
+            bom = b"\xef\xbb\xbf" if line.startswith(b"\xef\xbb\xbf") else b""
+            fields = _with_fields(json.loads(line[len(bom):].decode("utf-8")), changes)
+            _check_same_text([jsonl_article(article.path, record.line, fields)], article)
+            return bom + json.dumps(fields, ensure_ascii=False).encode("utf-8")
+        return _change_record(path, article, max_bytes, edited)
+    if path.suffix.lower() not in TEXT_SUFFIXES:
+        raise ArticleError("edit_document", path=article.path, kind=path.suffix.lstrip(".").upper())
     try:
-        with locked(path) as handle:
-            if check_not_binary(handle.read(SNIFF_BYTES)):
-                raise ArticleError("edit_utf16", path=article.path)
-            handle.seek(0)
-            if is_record(article):
-                return _edit_record(path, handle, article, changes, max_bytes)
+        with _locked_utf8(path, article) as handle:
             raw = handle.read(max_bytes + 1)
             if len(raw) > max_bytes:
                 raise ArticleError("file_too_big", size=f"{len(raw) / 2**20:.1f}", limit=limit_text(max_bytes))
-            edited = _with_front_matter(normalise_newlines(decode_bytes(raw)), changes)
+            edited_text = _with_front_matter(normalise_newlines(decode_bytes(raw)), changes)
             if b"\r\n" in raw.partition(b"\n")[0] + b"\n":  # the file's line endings, and its BOM, as they were
-                edited = edited.replace("\n", "\r\n")
-            data = (b"\xef\xbb\xbf" if raw.startswith(b"\xef\xbb\xbf") else b"") + edited.encode("utf-8")
+                edited_text = edited_text.replace("\n", "\r\n")
+            data = (b"\xef\xbb\xbf" if raw.startswith(b"\xef\xbb\xbf") else b"") + edited_text.encode("utf-8")
             _check_same_text(read_text_article(path, article.path, data), article)
             _write_replacing(path, [data])
             return True
     except FileNotFoundError:
         return False
+
+
+def _inside(corpus: Path, article: Article) -> Path:
+    """The file of `article`, refused when it lies outside the corpus folder."""
+    path = (corpus / article.path).resolve()
+    if not path.is_relative_to(corpus.resolve()):
+        raise ArticleError("delete_outside", path=article.path)
+    return path
 
 
 def _with_fields(fields: dict[str, Any], changes: dict[str, str]) -> dict[str, Any]:
@@ -253,22 +231,38 @@ def _with_front_matter(text: str, changes: dict[str, str]) -> str:
     return edited
 
 
-def _edit_record(path: Path, handle: BinaryIO, article: Article, changes: dict[str, str], max_line_bytes: int) -> bool:
-    """`edit_article_fields` for a JSONL record: its line rewritten with the fields changed."""
-    record = find_jsonl_record(path, article.path, article.id, max_line_bytes)
-    if record is None:
+def _change_record(path: Path, article: Article, max_line_bytes: int, new: Callable[[bytes, Article], bytes]) -> bool:
+    """Rewrite the line of the JSONL file `path` that holds the record `article` as `new(line,
+    record)` (the line without its ending; the record as the file holds it), every other byte as
+    it was, under the file's lock, written aside and renamed into place. False when no line holds
+    it (or there is no file).
+
+    Raises:
+        ArticleError: a UTF-16 file (its lines are not byte lines), or a record named by its line
+            (`kompas.jsonl#12`) whose line now holds another record (the file changed since the
+            index read it: try again after an update).
+    """
+    try:
+        with _locked_utf8(path, article) as handle:
+            record = find_jsonl_record(path, article.path, article.id, max_line_bytes)
+            if record is None:
+                return False
+            if record.text != article.text and article.id == f"{article.path}#{record.line}":  # another record stands there
+                raise ArticleError("record_moved", id=article.id, path=article.path)
+            _write_replacing(path, _with_line(handle, record.line, lambda line: new(line, record)))
+            return True
+    except FileNotFoundError:
         return False
-    if record.text != article.text and article.id == f"{article.path}#{record.line}":
-        raise ArticleError("record_moved", id=article.id, path=article.path)
 
-    def edited(line: bytes) -> bytes:
-        bom = b"\xef\xbb\xbf" if line.startswith(b"\xef\xbb\xbf") else b""
-        fields = _with_fields(json.loads(line[len(bom):].decode("utf-8")), changes)
-        _check_same_text([jsonl_article(article.path, record.line, fields)], article)
-        return bom + json.dumps(fields, ensure_ascii=False).encode("utf-8")
 
-    _write_replacing(path, _with_line(handle, record.line, edited))
-    return True
+@contextlib.contextmanager
+def _locked_utf8(path: Path, article: Article) -> Iterator[BinaryIO]:
+    """`locked(path)`, refused for a UTF-16 file (changed by hand only), the handle at its start."""
+    with locked(path) as handle:
+        if check_not_binary(handle.read(SNIFF_BYTES)):
+            raise ArticleError("utf16_file", path=article.path)
+        handle.seek(0)
+        yield handle
 
 
 def _check_same_text(edited: list[Article], article: Article) -> None:

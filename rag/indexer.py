@@ -26,9 +26,9 @@ from tqdm import tqdm
 from rag.chunking import Chunk, chunk_article, indexable_text
 from rag.config import Settings
 from rag.corpus import Article, CorpusScan, load_corpus
-from rag.embeddings import Embedder
+from rag.embeddings import Embedder, vector_family
 from rag.embedding_cache import EmbeddingCache
-from rag.manifest import IndexProblem, Manifest
+from rag.manifest import IndexMismatch, IndexProblem, Manifest
 from rag.problems import Problem
 from rag.milvus_vectors import milvus_uri
 from rag.store import GenerationWriter, IndexWriteFailed, current_generation, read_article_hashes
@@ -231,10 +231,11 @@ def build_index(settings: Settings, embedder: Embedder, full: bool = False, prog
         if previous is not None:
             manifest = Manifest.read(previous / "manifest.json")
             embedder.match(manifest.embedder_variant)  # `auto` keeps the index's family, even for a full rebuild
-            if full or not manifest.current_format or manifest.vector_store != settings.vector_store:
+            rewrite = rewritten_whole(manifest, settings)
+            if full or rewrite:
                 _refuse_to_drop_unread_folders(scan)
                 if not full:
-                    log.info("the index format or vector store changed; rewriting it from the cached vectors")
+                    log.info("%s", rewrite)
                 previous = None
             else:
                 manifest.check_compatible(embedder.model_id, embedder.fingerprint, embedder.family,
@@ -330,19 +331,29 @@ def pending_update(settings: Settings) -> PendingUpdate:
 
 def not_in_place(manifest: Manifest, settings: Settings) -> str | None:
     """Why `build_index` would not update the index of `manifest` in place with `settings`, as it
-    would say it (a rewrite of every article, or a refusal and what to do), read off the manifest
-    alone: None when it would. (The embedder's precision family is checked when the model loads.)"""
+    says it (`rewritten_whole`, or `Manifest.check_compatible`'s refusal of another model or
+    chunking and what to do), read off the manifest alone: None when it would. (The model's
+    weights and precision family are checked when it loads.)"""
+    if rewrite := rewritten_whole(manifest, settings):
+        return rewrite
+    same_model = settings.embedding_model == manifest.model_id
+    try:
+        manifest.check_compatible(settings.embedding_model, manifest.fingerprint if same_model else "not loaded",
+                                  vector_family(manifest.embedder_variant), settings.chunk_tokens, settings.chunk_overlap)
+    except IndexMismatch as refused:
+        return str(refused)  # it says what to do
+    return None
+
+
+def rewritten_whole(manifest: Manifest, settings: Settings) -> str | None:
+    """Why `build_index` rewrites every article of the index of `manifest` (from the cached
+    vectors) rather than update it: an older index format, or another `RAG_VECTOR_STORE`; None
+    when it updates it."""
     if not manifest.current_format:
         return "the index is of an older format: `rag index` rewrites every article into the new one (vectors from the cache)"
     if manifest.vector_store != settings.vector_store:
         return (f"the index keeps its vectors in {manifest.vector_store}, RAG_VECTOR_STORE is {settings.vector_store}: "
                 "`rag index` rewrites every article (vectors from the cache)")
-    if manifest.model_id != settings.embedding_model:
-        return (f"the index was built with {manifest.model_id}, RAG_EMBEDDING_MODEL is {settings.embedding_model}: "
-                f"`rag index` refuses; rebuild with 'python -m rag index --full', or set RAG_EMBEDDING_MODEL={manifest.model_id}")
-    if (manifest.chunk_tokens, manifest.chunk_overlap) != (settings.chunk_tokens, settings.chunk_overlap):
-        return (f"the index was chunked with {manifest.chunk_tokens} tokens / {manifest.chunk_overlap} overlap, the settings say "
-                f"{settings.chunk_tokens} / {settings.chunk_overlap}: `rag index` refuses; rebuild with 'python -m rag index --full'")
     return None
 
 

@@ -2,8 +2,9 @@
 suggested follow-ups, the sources panel, examples and filters, and what each of them does.
 
 The conversation open lives in the session's state (`Turn`: question, answer, answer id; the
-others on a `Shelf`, all of them kept in the browser between visits), not in the chat component: Send, Retry, Undo, a follow-up and the chat's own clear button all change that
-list, and the chat and the sources panel are drawn from it. So a follow-up is read with the
+others on a `Shelf`, all of them kept in the browser between visits), not in the chat
+component: Send, Retry, Undo, a follow-up and the chat's own clear button all change that list,
+and the chat and the sources panel are drawn from it. So a follow-up is read with the
 questions before it, Retry and Undo work on exactly what was asked, and each answer's `[n]` keeps
 opening its own article.
 """

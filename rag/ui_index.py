@@ -278,9 +278,10 @@ def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets:
             values = [""] * len(EDITED)
         return [*values, values]
 
-    def save_edit(article_id: str, shown: list[str], *rest: str) -> tuple[str, list[str] | dict]:
+    def save_edit(article_id: str, shown: list[str], title: str, source: str, published: str, url: str, token: str,
+                  language: str) -> tuple[str, list[str] | dict]:
         """Only the fields changed from those shown are written (another field's value in the file stays)."""
-        *values, token, language = rest
+        values = [title, source, published, url]  # in `EDITED`'s order
         labels = LABELS[language]
         article_id = (article_id or "").strip()
         changes = {field: value for field, value, was in zip(EDITED, values, shown or [""] * len(EDITED), strict=True)

@@ -19,7 +19,7 @@ import gradio as gr
 from rag.answer import MAX_QUESTION_CHARS
 from rag.replies import NO_MATCH
 from rag.retriever import Hit, Retriever
-from rag.sentences import terms
+from rag.sentences import score_sentences
 from rag.corpus_files import slug
 from rag.ui_chat import download_file, parse_filters
 from rag.ui_render import hit_card, literal
@@ -121,10 +121,10 @@ def results_csv(hits: list[Hit], matched: list[tuple[int, int] | None]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for rank, (hit, sentence) in enumerate(zip(hits, matched, strict=True), 1):
-        article = hit.article
-        texts = [article.title, article.source or "", article.published_iso or "", article.url or "", article.id]
-        writer.writerow([rank, *map(inert, texts), f"{hit.score:.4f}", inert(article.text[slice(*sentence)] if sentence else ""),
-                         inert(hit.text)])
+        row = hit.to_json(rank)
+        texts = [row[key] or "" for key in ("title", "source", "published", "url", "article_id")]
+        writer.writerow([rank, *map(inert, texts), f"{hit.score:.4f}", inert(hit.article.text[slice(*sentence)] if sentence else ""),
+                         inert(row["text"])])
     return "\ufeff" + out.getvalue()
 
 
@@ -140,19 +140,17 @@ def inert(cell: str) -> str:
 
 
 def matching_sentence(query: str, hit: Hit) -> tuple[int, int] | None:
-    """The passage's sentence that holds most of the query's words (stemmed, as `rag.sentences.terms`
-    counts them; the first of equals), to show why the article matched; None when no sentence holds
-    any (a query in another language than the article's matched by meaning).
+    """The passage's sentence that holds most of the query's words (`rag.sentences.score_sentences`'
+    coverage: stemmed, weighted by how rare they are; the better scored of equals), to show why the
+    article matched; None when no sentence holds any (a query in another language than the
+    article's, matched by meaning).
 
     Example::
 
         matching_sentence("harga cabai", hit)   # (41, 112): "Harga cabai rawit naik ..."
     """
-    asked = set(terms(query))
-    shared = [len(asked & set(terms(hit.article.text[start:end]))) for start, end in hit.sentences]
-    if not shared or max(shared) == 0:
-        return None
-    return hit.sentences[shared.index(max(shared))]
+    best = max(score_sentences(query, [hit]), key=lambda sentence: sentence.coverage, default=None)
+    return best.span if best and best.coverage > 0 else None
 
 
 def wire_search(retriever: Retriever, search: SearchTab, language: gr.State) -> None:
