@@ -27,6 +27,7 @@ from rag.articles import Archive, ArticleNotFound, WriteRefused
 from rag.problems import ArticleError, Problem
 from rag.indexer import UpdateJob
 from rag.retriever import Filters
+from rag.search import search_archive
 
 MAX_JSON_BYTES = 2 * 1024 * 1024
 # Routes whose bodies are files, bounded by RAG_MAX_FILE_MB: the API's upload and, mounted on the
@@ -252,20 +253,26 @@ def add_read_routes(app: FastAPI, assistant: Assistant, archive: Archive) -> Non
         since: Annotated[dt.date | None, Query(description="only articles published on or after (YYYY-MM-DD)")] = None,
         until: Annotated[dt.date | None, Query(description="only articles published on or before (YYYY-MM-DD)")] = None,
         source: Annotated[list[str] | None, Query(max_length=20, description="only these outlets (repeat for more)")] = None,
+        order: Annotated[Literal["relevance", "newest", "oldest"], Query(
+            description="best match first, or by date (with a phrase in quotes: the newest / oldest of every article holding it)")] = "relevance",
     ) -> dict:
-        """The articles that best match `q` (BM25 and meaning, fused), best first: each with its
-        score, its best passage and where that passage stands in the article's text. No answer is
-        read: for an answer with citations, POST /api/ask."""
+        """The articles that best match `q` (BM25 and meaning, fused), best first or by date: each
+        with its score, its best passage and where that passage stands in the article's text. A
+        phrase in double quotes in `q` ("banjir rob") must stand in every article listed (whole
+        words, any case); `phrases` names them and `holding` counts the articles holding them all
+        (within the period and outlets), however many `k` lists. No answer is read: for an answer
+        with citations, POST /api/ask."""
         too_many(k)
         try:
             filters = Filters(since, until, tuple(source or ()))
         except ValueError as error:  # a period that ends before it starts
             raise HTTPException(422, f"since, until: {error}") from None
         try:
-            hits = assistant.retriever.search(q, k, filters)
+            found = search_archive(assistant.retriever, q, k, filters, order)
         except ValueError as error:  # a blank query
             raise HTTPException(422, f"q: {error}") from None
-        return {"query": q, "results": [hit.to_json(rank) for rank, hit in enumerate(hits, 1)]}
+        return {"query": q, "order": order, "phrases": list(found.phrases), "holding": found.holding,
+                "results": [hit.to_json(rank) for rank, hit in enumerate(found.hits, 1)]}
 
     @app.post("/api/ask", response_model=None, responses={
         200: {"model": AnswerOut, "content": {"text/event-stream": {"schema": {"type": "string"}, "example":

@@ -205,12 +205,16 @@ def _filters(args: argparse.Namespace):
 def cmd_search(args: argparse.Namespace) -> int:
     """Print the ranked passages for a query."""
     from rag.retriever import Retriever
+    from rag.search import search_archive
 
     settings = _settings(args)
-    hits = Retriever(settings.index_dir, settings=settings).search(args.query, args.k, _filters(args))
+    found = search_archive(Retriever(settings.index_dir, settings=settings), args.query, args.k, _filters(args), args.order)
+    hits = found.hits
     if args.json:
         print(json.dumps([hit.to_json(rank) for rank, hit in enumerate(hits, 1)], ensure_ascii=False, indent=2))
         return 0
+    if found.phrases:
+        print(f"articles holding {' and '.join(f'“{phrase}”' for phrase in found.phrases)}: {found.holding:,}\n")
     for rank, hit in enumerate(hits, 1):
         article = hit.article
         meta = " · ".join(str(x) for x in (article.source, article.published, article.url) if x)
@@ -342,9 +346,13 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--no-index", action="store_true", help="only fetch; leave the index as it is")
     fetch.set_defaults(handler=cmd_fetch)
 
-    search = with_paths(commands.add_parser("search", help="print the passages that best match a query"))
+    search = with_paths(commands.add_parser("search", help="print the passages that best match a query (a \"phrase in quotes\" "
+                                            "must stand in each article listed)"))
     search.add_argument("query")
     with_filters(search)
+    search.add_argument("--order", choices=("relevance", "newest", "oldest"), default="relevance",
+                        help="best match first (default), or by date; with a \"phrase in quotes\", the newest / oldest "
+                        "of every article holding it")
     search.add_argument("--json", action="store_true", help="print JSON")
     search.set_defaults(handler=cmd_search)
 

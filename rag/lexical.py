@@ -4,11 +4,13 @@ bm25s's own files (no pickle).
 BM25 nails names, numbers and rare words, which factoid questions about news are full of.
 Indonesian text is lower-cased (but for initials such as "AS" that lower-cased would be English
 stopwords), stripped of Indonesian and English stopwords and stemmed with Snowball's Indonesian
-stemmer, so "mengungsi" and "pengungsi" meet.
+stemmer, so "mengungsi" and "pengungsi" meet. A phrase in quotes is found as written instead
+(`phrase_pattern`): a researcher counting an exact name wants no stemmed cousins.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Sequence
@@ -40,6 +42,27 @@ def split_words(text: str) -> list[str]:
         split_words("Presiden AS, as usual")   # ['presiden', 'AS', 'as', 'usual']
     """
     return [case_folded(w) for w in _WORD.findall(text)]
+
+
+@functools.lru_cache(maxsize=256)
+def phrase_pattern(phrase: str) -> re.Pattern:
+    """The phrase as whole words in that order, any case, any spaces between them (a line break
+    too): "joko widodo" finds "Joko  Widodo" but not "Joko Widodonya".
+
+    Example::
+
+        bool(phrase_pattern("banjir rob").search("Banjir\nrob melanda"))   # True
+    """
+    words = phrase.split()
+    if not words:
+        raise ValueError("a phrase to find needs a word")
+    return re.compile(r"(?<!\w)" + r"\s+".join(map(re.escape, words)) + r"(?!\w)", re.IGNORECASE)
+
+
+def holds_phrase(title: str | None, text: str | None, phrase: str) -> bool:
+    """Whether an article's title or text holds `phrase` (`phrase_pattern`)."""
+    pattern = phrase_pattern(phrase)
+    return bool(pattern.search(text or "") or pattern.search(title or ""))
 
 
 def make_bm25_tokenizer() -> bm25s.tokenization.Tokenizer:

@@ -38,6 +38,7 @@ FILE = "vectors.milvus.json"
 ALIAS = "live"
 _clients: dict[str, object] = {}
 _clients_lock = threading.Lock()
+MILVUS_MAX_LIMIT = 16_384  # the most hits one Milvus search returns
 
 
 def _quote(text: str) -> str:
@@ -264,8 +265,12 @@ class MilvusVectors:
     def search(self, vector: np.ndarray, k: int, allowed: np.ndarray | None, filters: Filters | None,
                nprobe: int) -> list[tuple[int, float]]:
         """The `k` nearest chunk ids and their cosines; `filters` become a Milvus scalar filter
-        (`allowed`, the same restriction as chunk ids, is what FAISS needs and is not sent)."""
+        (`allowed`, the same restriction as chunk ids, is what FAISS needs and is sent only for
+        phrases, which Milvus cannot test: the chunks of the articles holding them)."""
         expression = filter_expression(filters) if filters is not None else ""
+        if filters is not None and filters.phrases and allowed is not None:  # the text is not stored with the vectors
+            expression = f"id in [{', '.join(str(int(i)) for i in allowed)}]"
+            k = min(k, MILVUS_MAX_LIMIT)
         ivf_cells = int(self.kind[3:]) if self.kind.startswith("ivf") else 1  # nprobe means nothing to a flat index
         cells = cells_to_scan(nprobe, ivf_cells, len(allowed) if allowed is not None else None, self.count)
         hits = self.client.search(self.collection, data=[np.asarray(vector, dtype=np.float32).tolist()], limit=k,

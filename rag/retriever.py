@@ -25,44 +25,50 @@ from rag.corpus import Article
 from rag.documents import page_of
 from rag.embeddings import Embedder, load_embedder
 from rag.language import detect_language
+from rag.lexical import phrase_pattern
 from rag.manifest import IndexMismatch
 from rag.store import CURRENT, ChunkRow, IndexStore
 
 log = logging.getLogger(__name__)
 
 CANDIDATES = 200  # candidates taken from each side before fusion
+EXHAUSTIVE_UP_TO = 30_000  # passages: a phrase held by articles of at most so many makes each of them a candidate
+ORDERS = ("relevance", "newest", "oldest")  # how `Retriever.search` lists its articles
 
 
 @dataclass(frozen=True)
 class Filters:
     """Restrict a search to a date range (both ends included; an article without a date is left
-    out by either end), to some sources (outlet names, any case), or away from some articles.
-    A range that ends before it starts is a ValueError that says so.
+    out by either end), to some sources (outlet names, any case), to articles holding some
+    phrases (each of them, as whole words, any case: `rag.lexical.phrase_pattern`), or away from some
+    articles. A range that ends before it starts is a ValueError that says so.
 
     Example::
 
-        Filters(since=dt.date(2023, 7, 1), until=dt.date(2023, 7, 31), sources=("Kompas", "Tempo"))
+        Filters(since=dt.date(2023, 7, 1), until=dt.date(2023, 7, 31), sources=("Kompas", "Tempo"), phrases=("banjir rob",))
     """
 
     since: dt.date | None = None
     until: dt.date | None = None
     sources: tuple[str, ...] = ()
     exclude_articles: frozenset[str] = field(default_factory=frozenset)
+    phrases: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if isinstance(self.sources, str):  # Filters(sources="Kompas") would match each letter as an outlet
-            object.__setattr__(self, "sources", (self.sources,))
-        elif not isinstance(self.sources, tuple):
-            object.__setattr__(self, "sources", tuple(self.sources))
-        if not all(isinstance(source, str) for source in self.sources):
-            raise TypeError(f"Filters(sources=...) takes outlet names, got {self.sources!r}")
+        for name, what in (("sources", "outlet names"), ("phrases", "phrases")):  # "Kompas" alone is one, not 6 letters
+            value = getattr(self, name)
+            object.__setattr__(self, name, (value,) if isinstance(value, str) else tuple(value))
+            if not all(isinstance(item, str) for item in getattr(self, name)):
+                raise TypeError(f"Filters({name}=...) takes {what}, got {value!r}")
+        if not all(phrase.split() for phrase in self.phrases):
+            raise ValueError("a phrase to find is blank: give it a word")
         if self.since and self.until and self.since > self.until:
             raise ValueError(f"the period ends (until {self.until}) before it starts (since {self.since}): swap the two dates")
 
     @property
     def narrows(self) -> bool:
-        """Whether a user chose any of them (a period, outlets); leaving articles out is no choice of theirs."""
-        return bool(self.since or self.until or self.sources)
+        """Whether a user chose any of them (a period, outlets, phrases); leaving articles out is no choice of theirs."""
+        return bool(self.since or self.until or self.sources or self.phrases)
 
     def where(self) -> tuple[str, list[object]] | None:
         """A WHERE clause over `articles` (alias a), or None when nothing is filtered."""
@@ -80,6 +86,9 @@ class Filters:
         if self.exclude_articles:
             clauses.append(f"a.id NOT IN ({','.join('?' * len(self.exclude_articles))})")
             params.extend(sorted(self.exclude_articles))
+        for phrase in self.phrases:
+            clauses.append("has_phrase(a.title, a.text, ?)")  # IndexStore's `rag.lexical.holds_phrase`
+            params.append(phrase)
         return (" AND ".join(clauses), params) if clauses else None
 
 
@@ -174,6 +183,19 @@ def one_per_story(store: IndexStore, scores: dict[str, float], allowed: np.ndarr
     return scores, copies
 
 
+def by_date(store: IndexStore, article_ids: list[str], newest: bool = True) -> list[str]:
+    """`article_ids` by publication date, the newest (or the oldest) first; undated ones after
+    them, in their order.
+
+    Example::
+
+        by_date(store, ["lama.md", "baru.md", "tanpa-tanggal.md"])   # ['baru.md', 'lama.md', 'tanpa-tanggal.md']
+    """
+    dates = store.published(article_ids)
+    dated = sorted((a for a in article_ids if dates.get(a)), key=lambda a: dates[a], reverse=newest)  # ISO dates sort as dates
+    return dated + [a for a in article_ids if not dates.get(a)]
+
+
 class Retriever:
     """Hybrid search over an index folder; follows new index generations as they appear.
 
@@ -250,46 +272,57 @@ class Retriever:
                     self._retired, self.store = self.store, store
         return self.store
 
-    def search(self, query: str, k: int | None = None, filters: Filters | None = None) -> list[Hit]:
-        """The `k` best articles for the query, each with its best passage, best first.
+    def search(self, query: str, k: int | None = None, filters: Filters | None = None,
+               order: str = "relevance") -> list[Hit]:
+        """The `k` best articles for the query, each with its best passage, best first (or by date).
 
         Articles are ranked by a weighted sum of their BM25 score (whole article, divided by the
         best) and their best chunk's cosine similarity (min-max over the candidates); the
         weight (`lexical_share`) was tuned on the train questions. Within an article, the passage
         is the chunk with the best mix of the same two signals. A story several outlets carried
-        comes once, its other copies in `Hit.also_in`.
+        comes once, its other copies in `Hit.also_in`. When `filters` ask for phrases, every
+        article holding them is a candidate (up to `EXHAUSTIVE_UP_TO` passages; else the 200 best
+        of each side, as without).
 
         Args:
             query: a question or keywords, in any language.
             k: how many articles, 1 or more (default `RAG_TOP_K`; at most `RAG_MAX_K`).
-            filters: a date range, outlets, articles to leave out (`Filters`); None: all.
+            filters: a date range, outlets, phrases, articles to leave out (`Filters`); None: all.
+            order: 'relevance', or 'newest' / 'oldest': the `k` best by date (undated ones last);
+                with phrases, the newest / oldest `k` of every article holding them.
 
         Returns:
             `Hit`s, best first: the article, the passage's [start, end) in its text, the
             passage's sentences and the scores.
 
         Raises:
-            ValueError: a blank query, or `k` below 1.
+            ValueError: a blank query, `k` below 1, or an `order` not in `ORDERS`.
 
         Example::
 
             [hit.article.id for hit in retriever.search("banjir Demak", k=5)]
+            retriever.search("banjir", k=50, filters=Filters(phrases=("Demak",)), order="newest")   # a timeline
         """
         if not query.strip():
             raise ValueError("the query is empty: give words to search for")
         if k is not None and k < 1:
             raise ValueError(f"k is how many articles to return: 1 or more, got {k}")
+        if order not in ORDERS:
+            raise ValueError(f"order {order!r}: use one of {', '.join(ORDERS)}")
         k = min(k or self.settings.top_k, self.settings.max_k)
         store = self.refresh()
-        where = (filters or Filters()).where()
+        filters = filters or Filters()
+        where = filters.where()
         allowed_chunks = store.chunk_ids_where(*where) if where else None
         allowed_articles = store.article_ids_where(*where) if where else None
         if allowed_chunks is not None and len(allowed_chunks) == 0:
             return []
+        every = bool(filters.phrases) and len(allowed_chunks) <= EXHAUSTIVE_UP_TO  # a known set: rank all of it
+        chunk_pool, article_pool = (len(allowed_chunks), len(allowed_articles)) if every else (CANDIDATES, CANDIDATES)
         vector = self._query_vector(query)
-        dense = store.search_dense(vector, CANDIDATES, allowed_chunks, filters=filters, nprobe=self.settings.ivf_nprobe)
-        lexical_chunks = dict(store.search_lexical(query, CANDIDATES, allowed_chunks))
-        article_bm25 = dict(store.search_articles_lexical(query, CANDIDATES, allowed_articles))
+        dense = store.search_dense(vector, chunk_pool, allowed_chunks, filters=filters, nprobe=self.settings.ivf_nprobe)
+        lexical_chunks = dict(store.search_lexical(query, chunk_pool, allowed_chunks))
+        article_bm25 = dict(store.search_articles_lexical(query, article_pool, allowed_articles))
         rows = store.chunks([chunk_id for chunk_id, _ in dense])
         article_dense = best_per_article(dense, rows)
         share = self.lexical_share(query, store)
@@ -297,10 +330,25 @@ class Retriever:
         fused = {a: share * lexical_part.get(a, 0.0) + (1 - share) * dense_part.get(a, 0.0)
                  for a in set(dense_part) | set(lexical_part)}
         fused, copies = one_per_story(store, fused, allowed_articles)
-        best_articles = sorted(fused, key=fused.__getitem__, reverse=True)[:k]
-        return [replace(self._best_passage(store, article_id, vector, lexical_chunks, share, fused[article_id], article_bm25.get(article_id)),
+        best_articles = sorted(fused, key=fused.__getitem__, reverse=True)
+        if order != "relevance":
+            best_articles = by_date(store, best_articles if every else best_articles[:k], newest=order == "newest")
+        best_articles = best_articles[:k]
+        return [replace(self._best_passage(store, article_id, vector, lexical_chunks, share, fused[article_id], article_bm25.get(article_id),
+                                           filters.phrases),
                         also_in=tuple(store.article(copy) for copy in copies.get(article_id, ())))  # only the k shown
                 for article_id in best_articles]
+
+    def count(self, filters: Filters | None = None) -> int:
+        """How many articles the `filters` leave (all the index holds for None).
+
+        Example::
+
+            retriever.count(Filters(phrases=("Dmitry Peskov",)))   # articles naming him
+        """
+        store = self.refresh()
+        where = (filters or Filters()).where()
+        return len(store.article_ids_where(*where)) if where else store.manifest.articles
 
     def lexical_share(self, query: str, store: IndexStore) -> float:
         """BM25's share of the score: `lexical_weight`, or `lexical_weight_cross_lingual` when the
@@ -334,9 +382,14 @@ class Retriever:
                 for row, similarity in after]
 
     def _best_passage(self, store: IndexStore, article_id: str, vector, lexical_chunks: dict[int, float],
-                      share: float, score: float, lexical: float | None) -> Hit:
-        """The article's chunk that best mixes similarity to the query and BM25 evidence."""
-        row, similarity = self._ranked_chunks(store, store.chunks_of(article_id), vector, lexical_chunks, share)[0]
+                      share: float, score: float, lexical: float | None, phrases: tuple[str, ...] = ()) -> Hit:
+        """The article's chunk that best mixes similarity to the query and BM25 evidence; with
+        `phrases`, the best of those that hold one (the reason the article is listed)."""
+        ranked = self._ranked_chunks(store, store.chunks_of(article_id), vector, lexical_chunks, share)
+        if phrases:
+            text = store.article(article_id).text
+            ranked = [r for r in ranked if any(phrase_pattern(p).search(text, r[0].start, r[0].end) for p in phrases)] or ranked
+        row, similarity = ranked[0]
         return self._hit(store, row, score, similarity, lexical)
 
     def _ranked_chunks(self, store: IndexStore, chunks: list[ChunkRow], vector, lexical_chunks: dict[int, float],

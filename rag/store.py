@@ -36,7 +36,7 @@ import numpy as np
 from rag import near_duplicates, vector_index
 from rag.chunking import Chunk, indexable_text
 from rag.corpus import Article
-from rag.lexical import LexicalIndex
+from rag.lexical import LexicalIndex, holds_phrase
 from rag.manifest import FORMAT_VERSION, IndexProblem, Manifest
 
 log = logging.getLogger(__name__)
@@ -140,6 +140,7 @@ class IndexStore:
         self.db.row_factory = sqlite3.Row
         # SQLite's lower() folds ASCII only: "ÉLYSÉE Média" would never match its own name
         self.db.create_function("lower_text", 1, lambda text: text.lower() if isinstance(text, str) else text, deterministic=True)
+        self.db.create_function("has_phrase", 3, holds_phrase, deterministic=True)  # `Filters.phrases`
         self.vectors = vector_index.open_vectors(generation)
         self.chunk_bm25 = LexicalIndex.load(generation / "bm25-chunks")
         self.article_bm25 = LexicalIndex.load(generation / "bm25-articles")
@@ -197,7 +198,8 @@ class IndexStore:
 
     def chunk_ids_where(self, sql: str, params: Sequence[Any]) -> np.ndarray:
         """Chunk ids whose article matches a WHERE clause over `articles` (filters)."""
-        rows = self.db.execute(f"SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id WHERE {sql}", list(params))
+        rows = self.db.execute(f"SELECT c.id FROM chunks c WHERE c.article_id IN (SELECT a.id FROM articles a WHERE {sql})",
+                               list(params))  # the clause runs once an article, not once a chunk (`has_phrase` reads its text)
         return np.fromiter((r[0] for r in rows), dtype=np.int64)
 
     # -- search
@@ -219,16 +221,20 @@ class IndexStore:
         """Article ids matching a WHERE clause over `articles` (alias a; `Filters.where`)."""
         return np.array([r[0] for r in self.db.execute(f"SELECT a.id FROM articles a WHERE {sql}", list(params))], dtype=str)
 
+    def published(self, article_ids: Sequence[str]) -> dict[str, str | None]:
+        """Each article's publication date (ISO; None when it has none), by id."""
+        dates: dict[str, str | None] = {}
+        for first in range(0, len(article_ids), 500):  # SQLite takes at most 32,766 values a statement
+            batch = list(article_ids[first : first + 500])
+            dates.update(self.db.execute(f"SELECT id, published FROM articles WHERE id IN ({','.join('?' * len(batch))})", batch))
+        return dates
+
     def near_duplicates(self, article_ids: Sequence[str]) -> list[dict[str, str | None]]:
         """The copies of every story (`rag.near_duplicates`) that one of the given articles is a
         copy of: each group as {article id: its publication date (ISO) or None}, texts not read
         (this runs for every search's candidates)."""
         groups = near_duplicates.groups_of(self.db, article_ids)
-        members = [m for group in groups for m in group]
-        published: dict[str, str | None] = {}
-        for start in range(0, len(members), 500):
-            batch = members[start : start + 500]
-            published.update(self.db.execute(f"SELECT id, published FROM articles WHERE id IN ({','.join('?' * len(batch))})", batch))
+        published = self.published([m for group in groups for m in group])
         return [{m: published.get(m) for m in group} for group in groups]
 
     def chunks_of(self, article_id: str) -> list[ChunkRow]:

@@ -250,8 +250,7 @@ def build_ui(assistant: Assistant, archive: Archive) -> gr.Blocks:
                       chat.new, index.edit, *index.edit_fields, index.edit_save]
         language_choice.change(switch, [language_choice, turns, index.article_query, index.offset, chat.since, chat.until,
                                         chat.sources, search.searched],
-                               [language, *components, search.query, search.go, search.since, search.until, search.outlets,
-                                search.k, chat.active, chat.sources_panel, *search.outputs, index.stats,
+                               [language, *components, *search.labelled, chat.active, chat.sources_panel, *search.outputs, index.stats,
                                 index.auto_report, *index.listing,
                                 index.upload_report, index.update_report, index.delete_report, index.edit_report, chat.filter_error,
                                 index.confirm_row],

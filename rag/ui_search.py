@@ -17,8 +17,10 @@ from dataclasses import dataclass
 import gradio as gr
 
 from rag.answer import MAX_QUESTION_CHARS
+from rag.lexical import phrase_pattern
 from rag.replies import NO_MATCH
-from rag.retriever import Hit, Retriever
+from rag.retriever import ORDERS, Hit, Retriever
+from rag.search import search_archive
 from rag.sentences import score_sentences
 from rag.corpus_files import slug
 from rag.ui_chat import download_file, parse_filters
@@ -38,6 +40,7 @@ class SearchTab:
     until: gr.Textbox
     outlets: gr.Dropdown
     k: gr.Slider
+    order: gr.Radio  # best match first, or by date (`rag.retriever.ORDERS`)
     summary: gr.Markdown  # how many articles were found for what, or what is wrong with the filters
     download: gr.DownloadButton  # the list as a CSV file, once there is one
     results: gr.HTML
@@ -51,13 +54,19 @@ class SearchTab:
     @property
     def inputs(self) -> list:
         """What a search reads, in `search_view`'s order (the page's language follows)."""
-        return [self.query, self.since, self.until, self.outlets, self.k]
+        return [self.query, self.since, self.until, self.outlets, self.k, self.order]
+
+    @property
+    def labelled(self) -> list:
+        """What `relabel_search` relabels, in its order."""
+        return [self.query, self.go, self.since, self.until, self.outlets, self.k, self.order]
 
 
 def search_tab(retriever: Retriever, labels: dict[str, str]) -> SearchTab:
     """The query box and its button, then the period, outlets and how many, then the results."""
     with gr.Row(equal_height=True):
-        query = gr.Textbox(label=labels["search_query"], placeholder=labels["search_placeholder"], elem_id="search-query",
+        query = gr.Textbox(label=labels["search_query"], placeholder=labels["search_placeholder"], info=labels["search_syntax"],
+                           elem_id="search-query",
                            max_length=MAX_QUESTION_CHARS, scale=4)
         go = gr.Button(labels["search_go"], variant="primary", elem_id="search-go", scale=0, min_width=120)
     with gr.Row():
@@ -67,24 +76,33 @@ def search_tab(retriever: Retriever, labels: dict[str, str]) -> SearchTab:
                               elem_id="search-outlets", min_width=200)
         k = gr.Slider(1, retriever.settings.max_k, value=min(SHOWN, retriever.settings.max_k), step=1,
                       label=labels["search_k"], elem_id="search-k", min_width=200)
+        order = gr.Radio(order_choices(labels), value="relevance", label=labels["search_order"], elem_id="search-order",
+                         min_width=200)
     with gr.Row(equal_height=True):
         summary = gr.Markdown(elem_id="search-summary")
         download = gr.DownloadButton(labels["search_download"], elem_id="search-download", size="sm", visible=False, scale=0,
                                      min_width=160)
     results = gr.HTML(elem_id="search-results")
-    return SearchTab(query, go, since, until, outlets, k, summary, download, results, gr.State([]))
+    return SearchTab(query, go, since, until, outlets, k, order, summary, download, results, gr.State([]))
+
+
+def order_choices(labels: dict[str, str]) -> list[tuple[str, str]]:
+    """The orders a search list can run in, as the page's language names them."""
+    return [(labels[f"search_order_{order}"], order) for order in ORDERS]
 
 
 def search_view(retriever: Retriever, query: str, since: str, until: str, outlets: list[str] | None, k: float,
-                language: str) -> tuple[str, str, dict]:
-    """The summary line, the result cards and the CSV file to download of one search, in the
-    page's `language`: what to type when the box is empty, what is wrong with a date, "Tidak ada
-    artikel ..." when the filters leave none, else "10 artikel untuk «banjir», yang paling cocok
-    lebih dulu", a card per article (`hit_card`) and the list as CSV (`results_csv`).
+                order: str, language: str) -> tuple[str, str, dict]:
+    """The summary line, the result cards and the CSV file to download of one search
+    (`search_archive`: "phrases in quotes" must stand in each article; `order` 'relevance',
+    'newest' or 'oldest'), in the page's `language`: what to type when the box is empty, what is
+    wrong with a date, "Tidak ada artikel ..." when the filters leave none, else "10 artikel
+    untuk «banjir», yang paling cocok lebih dulu" (after "Artikel yang memuat «banjir rob»: 312."
+    for phrases), a card per article (`hit_card`) and the list as CSV (`results_csv`).
 
     Example::
 
-        summary, cards, download = search_view(Retriever("index"), "juru bicara Kremlin", "", "", [], 5, "id")
+        summary, cards, download = search_view(Retriever("index"), '"juru bicara" Kremlin', "", "", [], 5, "newest", "id")
     """
     labels = LABELS[language]
     query = (query or "").strip()
@@ -94,11 +112,17 @@ def search_view(retriever: Retriever, query: str, since: str, until: str, outlet
     filters, wrong = parse_filters(since, until, outlets, language)
     if filters is None:
         return wrong, "", nothing
-    hits = retriever.search(query, int(k), filters)
+    try:
+        found = search_archive(retriever, query, int(k), filters, order)
+    except ValueError:  # quotes and nothing in them
+        return labels["search_prompt"], "", nothing
+    hits = found.hits
+    holding = labels["search_holding"].format(phrases=" + ".join(f"«{literal(p)}»" for p in found.phrases),
+                                              count=f"{found.holding:,}") + " " if found.phrases else ""
     if not hits:
-        return NO_MATCH[language] if filters.narrows else labels["search_empty_index"], "", nothing
-    summary = labels["search_found"].format(articles=counted(len(hits), "article", language), query=literal(query))
-    matched = [matching_sentence(query, hit) for hit in hits]
+        return holding + (NO_MATCH[language] if filters.narrows or found.phrases else labels["search_empty_index"]), "", nothing
+    summary = holding + labels[f"search_found_{order}"].format(articles=counted(len(hits), "article", language), query=literal(query))
+    matched = [matching_sentence(query, hit, found.phrases) for hit in hits]
     cards = "\n".join(hit_card(hit, rank, language, sentence) for rank, (hit, sentence) in enumerate(zip(hits, matched, strict=True), 1))
     name = f"{labels['search_file']}-{slug(query)[:40]}.csv"
     return summary, cards, gr.update(value=download_file(name, results_csv(hits, matched)), visible=True, label=labels["search_download"])
@@ -139,26 +163,29 @@ def inert(cell: str) -> str:
     return "'" + cell if cell.startswith(("=", "+", "-", "@", "\t", "\r")) else cell
 
 
-def matching_sentence(query: str, hit: Hit) -> tuple[int, int] | None:
+def matching_sentence(query: str, hit: Hit, phrases: tuple[str, ...] = ()) -> tuple[int, int] | None:
     """The passage's sentence that holds most of the query's words (`rag.sentences.score_sentences`'
-    coverage: stemmed, weighted by how rare they are; the better scored of equals), to show why the
-    article matched; None when no sentence holds any (a query in another language than the
-    article's, matched by meaning).
+    coverage: stemmed, weighted by how rare they are; the better scored of equals), of those
+    holding one of the `phrases` when some do, to show why the article matched; None when no
+    sentence holds any word (a query in another language than the article's, matched by meaning).
 
     Example::
 
         matching_sentence("harga cabai", hit)   # (41, 112): "Harga cabai rawit naik ..."
     """
-    best = max(score_sentences(query, [hit]), key=lambda sentence: sentence.coverage, default=None)
+    scored = score_sentences(query, [hit])
+    text = hit.article.text
+    holding = [s for s in scored if any(phrase_pattern(p).search(text[slice(*s.span)]) for p in phrases)]
+    best = max(holding or scored, key=lambda sentence: sentence.coverage, default=None)
     return best.span if best and best.coverage > 0 else None
 
 
 def wire_search(retriever: Retriever, search: SearchTab, language: gr.State) -> None:
     """The button and Enter in the box search (the HTTP API has `GET /api/search` for programs)."""
-    def run(query: str, since: str, until: str, outlets: list[str], k: float, language: str) -> tuple:
-        return *search_view(retriever, query, since, until, outlets, k, language), [query, since, until, outlets, k]
+    def run(query: str, since: str, until: str, outlets: list[str], k: float, order: str, language: str) -> tuple:
+        return *search_view(retriever, query, since, until, outlets, k, order, language), [query, since, until, outlets, k, order]
 
-    for event in (search.go.click, search.query.submit):
+    for event in (search.go.click, search.query.submit, search.order.input):  # a new order lists again at once
         event(run, [*search.inputs, language], [*search.outputs, search.searched], api_visibility="private")
 
 
@@ -171,8 +198,9 @@ def search_again(retriever: Retriever, searched: list, language: str) -> tuple[s
 
 
 def relabel_search(labels: dict[str, str]) -> list:
-    """Updates for `SearchTab`'s labelled components (query, button, since, until, outlets, k)
-    in another language (`search_view` labels the download)."""
-    return [gr.update(label=labels["search_query"], placeholder=labels["search_placeholder"]), gr.update(value=labels["search_go"]),
-            gr.update(label=labels["since"]), gr.update(label=labels["until"]), gr.update(label=labels["sources"]),
-            gr.update(label=labels["search_k"])]
+    """Updates for `SearchTab.labelled` (query, button, since, until, outlets, k, order) in
+    another language (`search_view` labels the download)."""
+    return [gr.update(label=labels["search_query"], placeholder=labels["search_placeholder"], info=labels["search_syntax"]),
+            gr.update(value=labels["search_go"]), gr.update(label=labels["since"]), gr.update(label=labels["until"]),
+            gr.update(label=labels["sources"]), gr.update(label=labels["search_k"]),
+            gr.update(label=labels["search_order"], choices=order_choices(labels))]

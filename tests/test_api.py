@@ -107,8 +107,19 @@ def test_search_with_filters(http):
     assert http.get("/api/search", params={"q": "NATO", "source": "al jazeera"}).json()["results"]
 
 
+def test_a_phrase_in_quotes_is_counted_and_the_list_runs_by_date(http):
+    found = http.get("/api/search", params={"q": '"Dmitry Peskov" Kremlin', "order": "newest"}).json()
+    assert found["phrases"] == ["Dmitry Peskov"] and found["holding"] == 1 and found["order"] == "newest"
+    assert "Dmitry Peskov" in found["results"][0]["text"]  # the passage that holds it
+    missing = http.get("/api/search", params={"q": '"Peskov Dmitry"'}).json()
+    assert missing["holding"] == 0 and missing["results"] == []
+    plain = http.get("/api/search", params={"q": "Peskov"}).json()
+    assert plain["phrases"] == [] and plain["holding"] is None and plain["order"] == "relevance"
+
+
 @pytest.mark.parametrize("params, field", [({"q": ""}, "q"), ({"q": "x" * 1001}, "q"), ({"q": "NATO", "k": 0}, "k"),
-                                           ({"q": "NATO", "k": 51}, "k"), ({"q": "NATO", "since": "kemarin"}, "since")])
+                                           ({"q": "NATO", "k": 51}, "k"), ({"q": "NATO", "since": "kemarin"}, "since"),
+                                           ({"q": "NATO", "order": "latest"}, "order"), ({"q": '""'}, "q")])
 def test_bad_search_inputs_are_4xx_naming_the_field(http, params, field):
     response = http.get("/api/search", params=params)
     assert response.status_code == 422 and field in json.dumps(response.json())

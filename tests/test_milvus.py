@@ -67,6 +67,15 @@ def test_date_and_source_filters_are_milvus_scalar_filters(archive, milvus_archi
     assert [h.article.id for h in found] == [h.article.id for h in expected] and found
 
 
+def test_a_phrase_reaches_milvus_as_the_passages_of_the_articles_holding_it(archive, milvus_archive, embedder):
+    """Milvus keeps no text, so a phrase (`Filters.phrases`) is sent as those articles' chunk ids."""
+    filters = Filters(phrases=("Amerika Serikat",))
+    expected = Retriever(archive.index_dir, embedder, archive).search("presiden", 50, filters, order="newest")
+    found = Retriever(milvus_archive.index_dir, embedder, milvus_archive).search("presiden", 50, filters, order="newest")
+    assert [(h.article.id, h.chunk_id) for h in found] == [(h.article.id, h.chunk_id) for h in expected] and len(found) >= 5
+    assert all("amerika serikat" in h.article.text.lower() for h in found)
+
+
 def test_incremental_builds_delete_and_add_in_a_new_collection(milvus_archive, embedder, tmp_path):
     settings = milvus_archive.model_copy(update={"corpus_dir": tmp_path / "corpus", "index_dir": tmp_path / "index",
                                                  "milvus_collection": "incremental", "exact_search_max_chunks": 20})

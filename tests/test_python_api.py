@@ -41,6 +41,11 @@ def test_bad_arguments_are_refused_not_guessed(retriever):
         retriever.search("gempa", k=0)
     with pytest.raises(TypeError, match="outlet names"):
         Filters(sources=(1,))
+    with pytest.raises(ValueError, match="phrase to find is blank"):
+        Filters(phrases=("  ",))
+    with pytest.raises(ValueError, match="order 'latest'"):
+        retriever.search("gempa", order="latest")
+    assert Filters(phrases="banjir rob").phrases == ("banjir rob",)  # one phrase, not letters
 
 
 def test_the_assistant_answers_with_the_settings_of_its_retriever(settings, embedder):

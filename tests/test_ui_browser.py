@@ -285,6 +285,24 @@ def test_the_search_tab_lists_the_articles_best_first_and_narrows_them(page, ser
     expect(page.locator("#search-download")).to_have_text(LABELS["en"]["search_download"])
     page.get_by_role("radio", name="Bahasa Indonesia").check()
     expect(page.locator("#search-go")).to_have_text(LABELS["id"]["search_go"])
+    page.fill("#search-query textarea", '"tim nasional" Swedia')  # a phrase in quotes: only the articles holding it, counted
+    page.click("#search-go")
+    summary.get_by_text("Artikel yang memuat «tim nasional»: 1.", exact=False).wait_for(timeout=30_000)
+    assert results.locator(".search-hit").count() == 1 and "Prancis" in results.locator("h4").inner_text()
+    assert "tim nasional" in results.locator("p mark").inner_text().lower()
+    page.click("#search-outlets input")  # every outlet again (Backspace takes the chosen one off)
+    page.keyboard.press("Backspace")
+    page.keyboard.press("Escape")
+    page.fill("#search-query textarea", "Swedia")  # by date: a click on the order lists again
+    page.get_by_role("radio", name=LABELS["id"]["search_order_newest"]).check()
+    summary.get_by_text("yang terbaru lebih dulu", exact=False).wait_for(timeout=30_000)
+    outlets = lambda: [o.inner_text() for o in results.locator(".search-hit .outlet").all()]  # noqa: E731
+    assert outlets()[:2] == ["Al Jazeera", "Bola Kita"], outlets()  # 11 July 2023, then 20 June 2023
+    page.screenshot(path=str(SHOTS / "36-search-phrase-newest.png"), full_page=True)
+    page.get_by_role("radio", name=LABELS["id"]["search_order_oldest"]).check()
+    summary.get_by_text("yang terlama lebih dulu", exact=False).wait_for(timeout=30_000)
+    assert outlets()[:2] == ["Bola Kita", "Al Jazeera"], outlets()
+    page.get_by_role("radio", name=LABELS["id"]["search_order_relevance"]).check()
     page.get_by_role("tab", name=LABELS["id"]["chat_tab"]).click()
     phone = page.context.browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     phone.goto(server.url + "/")

@@ -245,12 +245,12 @@ def test_the_search_tab_shows_each_article_around_the_sentence_that_matched(arch
     sentence that holds most of the query's words, that sentence marked in the folded article
     too; an empty box, a wrong date and filters that leave nothing are said instead."""
     from rag.replies import NO_MATCH
-    from rag.retriever import Retriever
+    from rag.retriever import Filters, Retriever
     from rag.ui_search import search_view
     from rag.ui_text import LABELS
 
     retriever = Retriever(archive.index_dir, embedder, archive)
-    summary, cards, download = search_view(retriever, "ledakan bom di Srinagar", "", "", [], 4, "id")
+    summary, cards, download = search_view(retriever, "ledakan bom di Srinagar", "", "", [], 4, "relevance", "id")
     assert summary == "4 artikel untuk «ledakan bom di Srinagar», yang paling cocok lebih dulu."
     first = cards.split('<div class="source-card search-hit"')[1]
     assert cards.count('class="source-card search-hit"') == 4 and "<h4>1. " in first
@@ -263,10 +263,22 @@ def test_the_search_tab_shows_each_article_around_the_sentence_that_matched(arch
     assert [row["rank"] for row in rows] == ["1", "2", "3", "4"] and html.escape(rows[0]["title"]) in first
     assert rows[0]["matched_sentence"] == html.unescape(marked[0]) and rows[0]["matched_sentence"] in rows[0]["passage"]
     assert path.read_bytes().startswith(b"\xef\xbb\xbfrank,title,outlet,published,url,article_id,score,matched_sentence,passage")
-    assert search_view(retriever, "  ", "", "", [], 4, "en")[:2] == (LABELS["en"]["search_prompt"], "")
-    assert search_view(retriever, "bom", "2023-02-30", "", [], 4, "en")[0].startswith(r"Date «2023\-02\-30» not understood")  # markdown
-    nothing = search_view(retriever, "bom", "2999-01-01", "", [], 4, "id")
+    assert search_view(retriever, "  ", "", "", [], 4, "relevance", "en")[:2] == (LABELS["en"]["search_prompt"], "")
+    assert search_view(retriever, '""', "", "", [], 4, "relevance", "en")[:2] == (LABELS["en"]["search_prompt"], "")
+    wrong = search_view(retriever, "bom", "2023-02-30", "", [], 4, "relevance", "en")[0]
+    assert wrong.startswith(r"Date «2023\-02\-30» not understood")  # markdown
+    nothing = search_view(retriever, "bom", "2999-01-01", "", [], 4, "relevance", "id")
     assert nothing[:2] == (NO_MATCH["id"], "") and not nothing[2]["visible"]
+    # a phrase in quotes: how many articles hold it, and each card marks a sentence that does
+    summary, cards, _ = search_view(retriever, '"Amerika Serikat" presiden', "", "", [], 3, "newest", "en")
+    holding = retriever.count(Filters(phrases=("Amerika Serikat",)))
+    assert summary == f"Articles holding «Amerika Serikat»: {holding}. 3 articles for «\"Amerika Serikat\" presiden», newest first."
+    marks = re.findall(r'<div class="source-card search-hit".*?<p[^>]*>.*?<mark>(.*?)</mark>', cards, re.S)
+    assert len(marks) == 3 and all("amerika serikat" in mark.lower() for mark in marks), marks
+    dates = [dt.datetime.strptime(d, "%d %B %Y") for d in re.findall(r'class="date">(\d{1,2} \w+ \d{4})<', cards)]
+    assert len(dates) == 3 and dates == sorted(dates, reverse=True), dates
+    none = search_view(retriever, '"Amerika Serikat Srinagar"', "", "", [], 3, "relevance", "en")
+    assert none[0] == f"Articles holding «Amerika Serikat Srinagar»: 0. {NO_MATCH['en']}" and none[1] == ""
 
 
 def test_the_search_list_to_download_runs_no_formula_in_a_spreadsheet():
