@@ -313,8 +313,8 @@ class Retriever:
         store = self.refresh()
         filters = filters or Filters()
         where = filters.where()
-        allowed_chunks = store.chunk_ids_where(*where) if where else None
         allowed_articles = store.article_ids_where(*where) if where else None
+        allowed_chunks = store.chunk_ids_of(allowed_articles) if where else None
         if allowed_chunks is not None and len(allowed_chunks) == 0:
             return []
         every = bool(filters.phrases) and len(allowed_chunks) <= EXHAUSTIVE_UP_TO  # a known set: rank all of it

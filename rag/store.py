@@ -196,11 +196,14 @@ class IndexStore:
         rows = self.db.execute('SELECT start, "end" FROM sentences WHERE article_id = ? ORDER BY ordinal', [article_id])
         return [(r[0], r[1]) for r in rows]
 
-    def chunk_ids_where(self, sql: str, params: Sequence[Any]) -> np.ndarray:
-        """Chunk ids whose article matches a WHERE clause over `articles` (filters)."""
-        rows = self.db.execute(f"SELECT c.id FROM chunks c WHERE c.article_id IN (SELECT a.id FROM articles a WHERE {sql})",
-                               list(params))  # the clause runs once an article, not once a chunk (`has_phrase` reads its text)
-        return np.fromiter((r[0] for r in rows), dtype=np.int64)
+    def chunk_ids_of(self, article_ids: Sequence[str]) -> np.ndarray:
+        """The ids of these articles' chunks (those `article_ids_where` selected: the clause,
+        `has_phrase` reading texts, runs once)."""
+        ids: list[int] = []
+        for first in range(0, len(article_ids), 500):
+            batch = [str(a) for a in article_ids[first : first + 500]]
+            ids += [r[0] for r in self.db.execute(f"SELECT id FROM chunks WHERE article_id IN ({','.join('?' * len(batch))})", batch)]
+        return np.array(sorted(ids), dtype=np.int64)
 
     # -- search
     def search_dense(self, vector: np.ndarray, k: int, allowed: np.ndarray | None = None, *,

@@ -60,7 +60,7 @@ def test_date_and_source_filters_are_milvus_scalar_filters(archive, milvus_archi
     store = IndexStore.open(milvus_archive.index_dir)
     vector = embedder.embed_query(question)
     dense = store.search_dense(vector, 50, None, filters=filters, nprobe=32)  # no chunk ids sent: Milvus filters itself
-    allowed = set(store.chunk_ids_where(*filters.where()).tolist())
+    allowed = set(store.chunk_ids_of(store.article_ids_where(*filters.where())).tolist())
     assert dense and {chunk for chunk, _ in dense} <= allowed, filter_expression(filters)
     expected = Retriever(archive.index_dir, embedder, archive).search(question, 10, filters)
     found = Retriever(milvus_archive.index_dir, embedder, milvus_archive).search(question, 10, filters)
