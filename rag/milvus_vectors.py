@@ -39,6 +39,7 @@ ALIAS = "live"
 _clients: dict[str, object] = {}
 _clients_lock = threading.Lock()
 MILVUS_MAX_LIMIT = 16_384  # the most hits one Milvus search returns
+MILVUS_IDS_SENT = 4_096  # chunk ids a phrase's search sends at most (milvus-io/milvus#15513: slow past that)
 
 
 def _quote(text: str) -> str:
@@ -48,7 +49,8 @@ def _quote(text: str) -> str:
 
 def filter_expression(filters: Filters) -> str:
     """`filters` as a Milvus scalar filter over the fields stored with each vector ('' when
-    nothing is filtered): the same restriction as `Filters.where` over the article table.
+    nothing is filtered): the same restriction as `Filters.where` over the article table, but for
+    phrases, which need the text (`MilvusVectors.search` sends their chunk ids instead).
 
     Example::
 
@@ -268,15 +270,19 @@ class MilvusVectors:
         (`allowed`, the same restriction as chunk ids, is what FAISS needs and is sent only for
         phrases, which Milvus cannot test: the chunks of the articles holding them)."""
         expression = filter_expression(filters) if filters is not None else ""
+        wanted = None  # chunk ids to keep of what Milvus returns, when they are too many to send
         if filters is not None and filters.phrases and allowed is not None:  # the text is not stored with the vectors
-            expression = f"id in [{', '.join(str(int(i)) for i in allowed)}]"
             k = min(k, MILVUS_MAX_LIMIT)
+            if len(allowed) <= MILVUS_IDS_SENT:
+                expression = f"id in [{', '.join(str(int(i)) for i in allowed)}]"
+            else:  # a long id list slows Milvus to seconds: the nearest under the other filters, then these
+                wanted, k = set(allowed.tolist()), MILVUS_MAX_LIMIT
         ivf_cells = int(self.kind[3:]) if self.kind.startswith("ivf") else 1  # nprobe means nothing to a flat index
         cells = cells_to_scan(nprobe, ivf_cells, len(allowed) if allowed is not None else None, self.count)
         hits = self.client.search(self.collection, data=[np.asarray(vector, dtype=np.float32).tolist()], limit=k,
                                   filter=expression, search_params={"metric_type": "IP", "params": {"nprobe": cells}},
                                   output_fields=[])
-        return [(int(hit["id"]), float(hit["distance"])) for hit in hits[0]]
+        return [(int(hit["id"]), float(hit["distance"])) for hit in hits[0] if wanted is None or int(hit["id"]) in wanted]
 
     def vectors_of(self, chunk_ids: list[int]) -> np.ndarray:
         rows = self.client.query(self.collection, ids=[int(i) for i in chunk_ids], output_fields=["vector"])

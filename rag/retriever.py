@@ -303,6 +303,18 @@ class Retriever:
             [hit.article.id for hit in retriever.search("banjir Demak", k=5)]
             retriever.search("banjir", k=50, filters=Filters(phrases=("Demak",)), order="newest")   # a timeline
         """
+        return self.search_counted(query, k, filters, order)[0]
+
+    def search_counted(self, query: str, k: int | None = None, filters: Filters | None = None,
+                       order: str = "relevance") -> tuple[list[Hit], int]:
+        """`search`, and how many articles the `filters` leave (every copy of a story counted; all
+        the index holds without filters), from the same pass over the same index generation: a
+        search box's "phrases in quotes" are counted so (`rag.search.search_archive`).
+
+        Example::
+
+            hits, holding = retriever.search_counted("Kremlin", 10, Filters(phrases=("Dmitry Peskov",)))
+        """
         if not query.strip():
             raise ValueError("the query is empty: give words to search for")
         if k is not None and k < 1:
@@ -315,8 +327,9 @@ class Retriever:
         where = filters.where()
         allowed_articles = store.article_ids_where(*where) if where else None
         allowed_chunks = store.chunk_ids_of(allowed_articles) if where else None
+        leave = len(allowed_articles) if where else store.manifest.articles
         if allowed_chunks is not None and len(allowed_chunks) == 0:
-            return []
+            return [], leave
         every = bool(filters.phrases) and len(allowed_chunks) <= EXHAUSTIVE_UP_TO  # a known set: rank all of it
         chunk_pool, article_pool = (len(allowed_chunks), len(allowed_articles)) if every else (CANDIDATES, CANDIDATES)
         vector = self._query_vector(query)
@@ -337,7 +350,7 @@ class Retriever:
         return [replace(self._best_passage(store, article_id, vector, lexical_chunks, share, fused[article_id], article_bm25.get(article_id),
                                            filters.phrases),
                         also_in=tuple(store.article(copy) for copy in copies.get(article_id, ())))  # only the k shown
-                for article_id in best_articles]
+                for article_id in best_articles], leave
 
     def count(self, filters: Filters | None = None) -> int:
         """How many articles the `filters` leave (all the index holds for None).

@@ -25,7 +25,8 @@ class ArchiveSearch:
         hits: the articles, each with its best passage, in the order asked for.
         phrases: the phrases in quotes every one of them holds (none: the query had none).
         holding: how many articles of the archive hold them all, within the filters (None
-            without phrases): the count a researcher reports, often more than `hits` shows.
+            without phrases): the count a researcher reports, often more than `hits` shows
+            (every copy of a story counts; the list shows a story once, `Hit.also_in`).
     """
 
     hits: list[Hit]
@@ -76,4 +77,5 @@ def search_archive(retriever: Retriever, query: str, k: int | None = None, filte
     if not phrases:
         return ArchiveSearch(retriever.search(words, k, filters, order))
     filters = replace(filters or Filters(), phrases=(filters.phrases if filters else ()) + phrases)
-    return ArchiveSearch(retriever.search(words, k, filters, order), phrases, retriever.count(filters))
+    hits, holding = retriever.search_counted(words, k, filters, order)
+    return ArchiveSearch(hits, phrases, holding)

@@ -188,8 +188,11 @@ class IndexStore:
     def chunks(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRow]:
         """The chunk rows (article, [start, end) in its text) of these ids, by id."""
         ids = [int(i) for i in chunk_ids]
-        rows = self.db.execute(f"SELECT * FROM chunks WHERE id IN ({','.join('?' * len(ids))})", ids) if ids else []
-        return {r["id"]: ChunkRow(*r) for r in rows}
+        found: dict[int, ChunkRow] = {}
+        for first in range(0, len(ids), 500):  # a phrase's articles may have thousands; SQLite before 3.32 takes 999 values
+            batch = ids[first : first + 500]
+            found.update((r["id"], ChunkRow(*r)) for r in self.db.execute(f"SELECT * FROM chunks WHERE id IN ({','.join('?' * len(batch))})", batch))
+        return found
 
     def sentences(self, article_id: str) -> list[tuple[int, int]]:
         """The article's sentences as [start, end) offsets into its text, in order (what citations point at)."""

@@ -67,8 +67,12 @@ def test_date_and_source_filters_are_milvus_scalar_filters(archive, milvus_archi
     assert [h.article.id for h in found] == [h.article.id for h in expected] and found
 
 
-def test_a_phrase_reaches_milvus_as_the_passages_of_the_articles_holding_it(archive, milvus_archive, embedder):
-    """Milvus keeps no text, so a phrase (`Filters.phrases`) is sent as those articles' chunk ids."""
+@pytest.mark.parametrize("ids_sent", [4096, 5])
+def test_a_phrase_reaches_milvus_as_the_passages_of_the_articles_holding_it(archive, milvus_archive, embedder, ids_sent,
+                                                                         monkeypatch):
+    """Milvus keeps no text, so a phrase (`Filters.phrases`) is sent as those articles' chunk ids,
+    or, when they are too many to send, Milvus's nearest are kept when they are among them."""
+    monkeypatch.setattr("rag.milvus_vectors.MILVUS_IDS_SENT", ids_sent)
     filters = Filters(phrases=("Amerika Serikat",))
     expected = Retriever(archive.index_dir, embedder, archive).search("presiden", 50, filters, order="newest")
     found = Retriever(milvus_archive.index_dir, embedder, milvus_archive).search("presiden", 50, filters, order="newest")

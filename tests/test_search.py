@@ -11,6 +11,7 @@ import pytest
 from conftest import PROJECT, write
 
 from rag.indexer import build_index
+from rag.lexical import holds_phrase, phrase_pattern
 from rag.retriever import Filters, Retriever
 from rag.search import parse_query, search_archive
 from rag.ui_search import matching_sentence
@@ -40,6 +41,15 @@ def article(title: str, source: str, published: str | None, text: str) -> str:
 ])
 def test_the_phrases_in_quotes_are_read_from_the_query(query, expected):
     assert parse_query(query) == expected
+
+
+@pytest.mark.parametrize("phrase, text", [("istanbul", "Di İstanbul"), ("ISTANBUL", "di istanbul"), ("σ", "λόγος"),
+                                          ("μ", "5 µm"), ("Joko  Widodo", "JOKO\nwidodo"), ("rob", "robohkan"), ("a.b", "axb")])
+def test_the_quick_test_for_a_phrase_agrees_with_its_pattern(phrase, text):
+    """`holds_phrase` tests a literal first, for speed; it must find what the pattern finds, in
+    any case the pattern reads as the same (Turkish İ, final sigma, the micro sign), and no more."""
+    assert holds_phrase(None, text, phrase) == bool(phrase_pattern(phrase).search(text))
+    assert holds_phrase(text, None, phrase) == bool(phrase_pattern(phrase).search(text))
 
 
 def test_a_phrase_in_quotes_lists_every_article_holding_it_and_only_those(archive, embedder):
