@@ -259,8 +259,9 @@ def add_read_routes(app: FastAPI, assistant: Assistant, archive: Archive) -> Non
         """The articles that best match `q` (BM25 and meaning, fused), best first or by date: each
         with its score, its best passage and where that passage stands in the article's text. A
         phrase in double quotes in `q` ("banjir rob") must stand in every article listed (whole
-        words, any case); `phrases` names them and `holding` counts the articles holding them all
-        (within the period and outlets), however many `k` lists. No answer is read: for an answer
+        words, any case), a -word or -"phrase" in none; `phrases` and `excluded` name them and
+        `holding` counts the articles holding all of the one and none of the other (within the
+        period and outlets), however many `k` lists. No answer is read: for an answer
         with citations, POST /api/ask."""
         too_many(k)
         try:
@@ -271,7 +272,7 @@ def add_read_routes(app: FastAPI, assistant: Assistant, archive: Archive) -> Non
             found = search_archive(assistant.retriever, q, k, filters, order)
         except ValueError as error:  # a blank query
             raise HTTPException(422, f"q: {error}") from None
-        return {"query": q, "order": order, "phrases": list(found.phrases), "holding": found.holding,
+        return {"query": q, "order": order, "phrases": list(found.phrases), "excluded": list(found.excluded), "holding": found.holding,
                 "results": [hit.to_json(rank) for rank, hit in enumerate(found.hits, 1)]}
 
     @app.post("/api/ask", response_model=None, responses={

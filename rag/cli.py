@@ -213,8 +213,10 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([hit.to_json(rank) for rank, hit in enumerate(hits, 1)], ensure_ascii=False, indent=2))
         return 0
-    if found.phrases:
-        print(f"articles holding {' and '.join(f'“{phrase}”' for phrase in found.phrases)}: {found.holding:,}\n")
+    if found.holding is not None:
+        holding = " and ".join(f"“{phrase}”" for phrase in found.phrases)
+        lacking = " or ".join(f"“{phrase}”" for phrase in found.excluded)
+        print(f"articles{' holding ' + holding if holding else ''}{' without ' + lacking if lacking else ''}: {found.holding:,}\n")
     for rank, hit in enumerate(hits, 1):
         article = hit.article
         meta = " · ".join(str(x) for x in (article.source, article.published, article.url) if x)

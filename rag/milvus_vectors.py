@@ -271,7 +271,7 @@ class MilvusVectors:
         phrases, which Milvus cannot test: the chunks of the articles holding them)."""
         expression = filter_expression(filters) if filters is not None else ""
         wanted = None  # chunk ids to keep of what Milvus returns, when they are too many to send
-        if filters is not None and filters.phrases and allowed is not None:  # the text is not stored with the vectors
+        if filters is not None and (filters.phrases or filters.excluded_phrases) and allowed is not None:  # no text in Milvus
             k = min(k, MILVUS_MAX_LIMIT)
             if len(allowed) <= MILVUS_IDS_SENT:
                 expression = f"id in [{', '.join(str(int(i)) for i in allowed)}]"

@@ -40,8 +40,8 @@ ORDERS = ("relevance", "newest", "oldest")  # how `Retriever.search` lists its a
 class Filters:
     """Restrict a search to a date range (both ends included; an article without a date is left
     out by either end), to some sources (outlet names, any case), to articles holding some
-    phrases (each of them, as whole words, any case: `rag.lexical.phrase_pattern`), or away from some
-    articles. A range that ends before it starts is a ValueError that says so.
+    phrases (each of them, as whole words, any case: `rag.lexical.phrase_pattern`) and none of
+    the `excluded_phrases`, or away from some articles. A range that ends before it starts is a ValueError that says so.
 
     Example::
 
@@ -53,14 +53,15 @@ class Filters:
     sources: tuple[str, ...] = ()
     exclude_articles: frozenset[str] = field(default_factory=frozenset)
     phrases: tuple[str, ...] = ()
+    excluded_phrases: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        for name, what in (("sources", "outlet names"), ("phrases", "phrases")):  # "Kompas" alone is one, not 6 letters
+        for name, what in (("sources", "outlet names"), ("phrases", "phrases"), ("excluded_phrases", "phrases")):  # "Kompas": one
             value = getattr(self, name)
             object.__setattr__(self, name, (value,) if isinstance(value, str) else tuple(value))
             if not all(isinstance(item, str) for item in getattr(self, name)):
                 raise TypeError(f"Filters({name}=...) takes {what}, got {value!r}")
-        if not all(phrase.split() for phrase in self.phrases):
+        if not all(phrase.split() for phrase in self.phrases + self.excluded_phrases):
             raise ValueError("a phrase to find is blank: give it a word")
         if self.since and self.until and self.since > self.until:
             raise ValueError(f"the period ends (until {self.until}) before it starts (since {self.since}): swap the two dates")
@@ -68,7 +69,7 @@ class Filters:
     @property
     def narrows(self) -> bool:
         """Whether a user chose any of them (a period, outlets, phrases); leaving articles out is no choice of theirs."""
-        return bool(self.since or self.until or self.sources or self.phrases)
+        return bool(self.since or self.until or self.sources or self.phrases or self.excluded_phrases)
 
     def where(self) -> tuple[str, list[object]] | None:
         """A WHERE clause over `articles` (alias a), or None when nothing is filtered."""
@@ -88,6 +89,9 @@ class Filters:
             params.extend(sorted(self.exclude_articles))
         for phrase in self.phrases:
             clauses.append("has_phrase(a.title, a.text, ?)")  # IndexStore's `rag.lexical.holds_phrase`
+            params.append(phrase)
+        for phrase in self.excluded_phrases:
+            clauses.append("NOT has_phrase(a.title, a.text, ?)")
             params.append(phrase)
         return (" AND ".join(clauses), params) if clauses else None
 

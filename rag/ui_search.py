@@ -20,7 +20,7 @@ from rag.answer import MAX_QUESTION_CHARS
 from rag.lexical import phrase_pattern
 from rag.replies import NO_MATCH
 from rag.retriever import ORDERS, Hit, Retriever
-from rag.search import search_archive
+from rag.search import ArchiveSearch, search_archive
 from rag.sentences import score_sentences
 from rag.corpus_files import slug
 from rag.ui_chat import download_file, parse_filters
@@ -114,18 +114,28 @@ def search_view(retriever: Retriever, query: str, since: str, until: str, outlet
         return wrong, "", nothing
     try:
         found = search_archive(retriever, query, int(k), filters, order)
-    except ValueError:  # quotes and nothing in them
+    except ValueError:  # quotes and nothing in them, or only what to leave out
         return labels["search_prompt"], "", nothing
     hits = found.hits
-    holding = labels["search_holding"].format(phrases=" + ".join(f"«{literal(p)}»" for p in found.phrases),
-                                              count=f"{found.holding:,}") + " " if found.phrases else ""
+    holding = holding_line(found, labels)
     if not hits:
-        return holding + (NO_MATCH[language] if filters.narrows or found.phrases else labels["search_empty_index"]), "", nothing
+        return holding + (NO_MATCH[language] if filters.narrows or holding else labels["search_empty_index"]), "", nothing
     summary = holding + labels[f"search_found_{order}"].format(articles=counted(len(hits), "article", language), query=literal(query))
     matched = [matching_sentence(query, hit, found.phrases) for hit in hits]
     cards = "\n".join(hit_card(hit, rank, language, sentence) for rank, (hit, sentence) in enumerate(zip(hits, matched, strict=True), 1))
     name = f"{labels['search_file']}-{slug(query)[:40]}.csv"
     return summary, cards, gr.update(value=download_file(name, results_csv(hits, matched)), visible=True, label=labels["search_download"])
+
+
+def holding_line(found: ArchiveSearch, labels: dict[str, str]) -> str:
+    """How many articles hold the query's phrases and none of what it put out ("Artikel yang
+    memuat «banjir rob» tanpa «Demak»: 12. "), or '' when it has neither."""
+    if not found.phrases and not found.excluded:
+        return ""
+    key = "search_holding_lacking" if found.phrases and found.excluded else "search_holding" if found.phrases else "search_lacking"
+    def listed(phrases: tuple[str, ...]) -> str:
+        return " + ".join(f"«{literal(phrase)}»" for phrase in phrases)
+    return labels[key].format(phrases=listed(found.phrases), excluded=listed(found.excluded), count=f"{found.holding:,}") + " "
 
 
 CSV_COLUMNS = ["rank", "title", "outlet", "published", "url", "article_id", "score", "matched_sentence", "passage"]

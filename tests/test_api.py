@@ -115,11 +115,14 @@ def test_a_phrase_in_quotes_is_counted_and_the_list_runs_by_date(http):
     assert missing["holding"] == 0 and missing["results"] == []
     plain = http.get("/api/search", params={"q": "Peskov"}).json()
     assert plain["phrases"] == [] and plain["holding"] is None and plain["order"] == "relevance"
+    lacking = http.get("/api/search", params={"q": "Peskov -Lavrov"}).json()  # the seed article names Lavrov too
+    assert lacking["excluded"] == ["Lavrov"] and lacking["holding"] == 0 and lacking["results"] == []
 
 
 @pytest.mark.parametrize("params, field", [({"q": ""}, "q"), ({"q": "x" * 1001}, "q"), ({"q": "NATO", "k": 0}, "k"),
                                            ({"q": "NATO", "k": 51}, "k"), ({"q": "NATO", "since": "kemarin"}, "since"),
-                                           ({"q": "NATO", "order": "latest"}, "order"), ({"q": '""'}, "q")])
+                                           ({"q": "NATO", "order": "latest"}, "order"), ({"q": '""'}, "q"),
+                                           ({"q": "-NATO"}, "q")])
 def test_bad_search_inputs_are_4xx_naming_the_field(http, params, field):
     response = http.get("/api/search", params=params)
     assert response.status_code == 422 and field in json.dumps(response.json())

@@ -33,11 +33,13 @@ def article(title: str, source: str, published: str | None, text: str) -> str:
 
 
 @pytest.mark.parametrize("query, expected", [
-    ('"banjir rob" Demak', ("banjir rob Demak", ("banjir rob",))),
-    ('“Joko  Widodo” "" 2024', ("Joko Widodo 2024", ("Joko Widodo",))),  # curly quotes, spaces made single
-    ('harga "cabai rawit" "Rp 80.000"', ("harga cabai rawit Rp 80.000", ("cabai rawit", "Rp 80.000"))),
-    ('banjir "Demak', ("banjir Demak", ())),  # a quote left open is no phrase
-    ("banjir Demak", ("banjir Demak", ())),
+    ('"banjir rob" Demak', ("banjir rob Demak", ("banjir rob",), ())),
+    ('“Joko  Widodo” "" 2024', ("Joko Widodo 2024", ("Joko Widodo",), ())),  # curly quotes, spaces made single
+    ('harga "cabai rawit" "Rp 80.000"', ("harga cabai rawit Rp 80.000", ("cabai rawit", "Rp 80.000"), ())),
+    ('banjir "Demak', ("banjir Demak", (), ())),  # a quote left open is no phrase
+    ("banjir Demak", ("banjir Demak", (), ())),
+    ('banjir -rob anak-anak -"Sungai  Wulan" -“Kudus” - 5', ("banjir anak-anak - 5", (), ("rob", "Sungai Wulan", "Kudus"))),
+    ('"banjir rob" -Demak', ("banjir rob", ("banjir rob",), ("Demak",))),
 ])
 def test_the_phrases_in_quotes_are_read_from_the_query(query, expected):
     assert parse_query(query) == expected
@@ -89,6 +91,15 @@ def test_a_phrase_is_found_as_whole_words_in_any_case_and_spacing(settings, embe
     assert sentence == "Setahun lalu banjir rob juga datang.", sentence
     assert search_archive(retriever, '"banjir rob"', k=10, filters=Filters(sources=("Kompas",))).holding == 1
     assert search_archive(retriever, '"banjir rob"', k=10, filters=Filters(sources=("Detik",))).hits == []
+    # a minus leaves out the articles holding a word or a phrase, and the count says how many are left
+    without = search_archive(retriever, '"banjir rob" -Sayung', k=10)
+    assert sorted(hit.article.id for hit in without.hits) == ["a.md", "e.md"] and without.holding == 2
+    assert without.phrases == ("banjir rob",) and without.excluded == ("Sayung",)
+    lacking = search_archive(retriever, 'banjir -"banjir rob"', k=10)
+    assert sorted(hit.article.id for hit in lacking.hits) == ["c.md", "d.md"] and lacking.holding == 2
+    assert [hit.article.id for hit in search_archive(retriever, "banjir -rob", k=10).hits] == ["c.md"]  # "robohkan" is no "rob"
+    with pytest.raises(ValueError, match="only says what to leave out"):
+        search_archive(retriever, "-rob")
 
 
 def test_newest_first_lists_the_newest_articles_holding_the_phrase_not_only_the_best(settings, embedder):
