@@ -216,7 +216,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     if found.holding is not None:
         holding = " and ".join(f"“{phrase}”" for phrase in found.phrases)
         lacking = " or ".join(f"“{phrase}”" for phrase in found.excluded)
-        print(f"articles{' holding ' + holding if holding else ''}{' without ' + lacking if lacking else ''}: {found.holding:,}\n")
+        print(f"articles{' holding ' + holding if holding else ''}{' without ' + lacking if lacking else ''}: {found.holding:,}")
+        print("by year: " + ", ".join(f"{year or 'undated'} {count:,}" for year, count in found.years.items()) + "\n")
     for rank, hit in enumerate(hits, 1):
         article = hit.article
         meta = " · ".join(str(x) for x in (article.source, article.published, article.url) if x)

@@ -310,14 +310,16 @@ class Retriever:
         return self.search_counted(query, k, filters, order)[0]
 
     def search_counted(self, query: str, k: int | None = None, filters: Filters | None = None,
-                       order: str = "relevance") -> tuple[list[Hit], int]:
-        """`search`, and how many articles the `filters` leave (every copy of a story counted; all
-        the index holds without filters), from the same pass over the same index generation: a
-        search box's "phrases in quotes" are counted so (`rag.search.search_archive`).
+                       order: str = "relevance") -> tuple[list[Hit], dict[str, int]]:
+        """`search`, and how many articles the `filters` leave each year (`IndexStore.years`: ''
+        for the undated; every copy of a story counted; all the index holds without filters),
+        from the same pass over the same index generation: a search box's "phrases in quotes"
+        are counted so (`rag.search.search_archive`).
 
         Example::
 
-            hits, holding = retriever.search_counted("Kremlin", 10, Filters(phrases=("Dmitry Peskov",)))
+            hits, years = retriever.search_counted("Kremlin", 10, Filters(phrases=("Dmitry Peskov",)))
+            sum(years.values())   # how many articles name him
         """
         if not query.strip():
             raise ValueError("the query is empty: give words to search for")
@@ -331,7 +333,7 @@ class Retriever:
         where = filters.where()
         allowed_articles = store.article_ids_where(*where) if where else None
         allowed_chunks = store.chunk_ids_of(allowed_articles) if where else None
-        leave = len(allowed_articles) if where else store.manifest.articles
+        leave = store.years(allowed_articles.tolist() if where else None)
         if allowed_chunks is not None and len(allowed_chunks) == 0:
             return [], leave
         every = bool(filters.phrases) and len(allowed_chunks) <= EXHAUSTIVE_UP_TO  # a known set: rank all of it

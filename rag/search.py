@@ -10,7 +10,7 @@ all of them, and often the newest first. Quotes are how every search box says so
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 from rag.retriever import Filters, Hit, Retriever
@@ -32,12 +32,15 @@ class ArchiveSearch:
             `Hit.also_in`).
         excluded: the words or phrases a minus put out (`-rob`, `-"banjir rob"`): no article
             listed holds one.
+        years: `holding` by year of publication, oldest first, '' for the undated (how a
+            name's or a story's coverage grew and faded).
     """
 
     hits: list[Hit]
     phrases: tuple[str, ...] = ()
     holding: int | None = None
     excluded: tuple[str, ...] = ()
+    years: dict[str, int] = field(default_factory=dict)
 
 
 class ParsedQuery(NamedTuple):
@@ -100,5 +103,5 @@ def search_archive(retriever: Retriever, query: str, k: int | None = None, filte
         return ArchiveSearch(retriever.search(words, k, filters, order))
     filters = filters or Filters()
     filters = replace(filters, phrases=filters.phrases + phrases, excluded_phrases=filters.excluded_phrases + excluded)
-    hits, holding = retriever.search_counted(words, k, filters, order)
-    return ArchiveSearch(hits, phrases, holding, excluded)
+    hits, years = retriever.search_counted(words, k, filters, order)
+    return ArchiveSearch(hits, phrases, sum(years.values()), excluded, years)

@@ -235,6 +235,23 @@ class IndexStore:
             dates.update(self.db.execute(f"SELECT id, published FROM articles WHERE id IN ({','.join('?' * len(batch))})", batch))
         return dates
 
+    def years(self, article_ids: Sequence[str] | None = None) -> dict[str, int]:
+        """How many of these articles (None: all) each year of publication has, oldest first;
+        '' counts the undated ones, last.
+
+        Example::
+
+            store.years()   # {'2016': 3120, '2017': 1015, '': 5}
+        """
+        if article_ids is None:
+            counts = dict(self.db.execute("SELECT COALESCE(substr(published, 1, 4), ''), COUNT(*) FROM articles GROUP BY 1"))
+        else:
+            counts = {}
+            for published in self.published(article_ids).values():
+                year = (published or "")[:4]
+                counts[year] = counts.get(year, 0) + 1
+        return {year: counts[year] for year in sorted(counts, key=lambda y: (not y, y))}
+
     def near_duplicates(self, article_ids: Sequence[str]) -> list[dict[str, str | None]]:
         """The copies of every story (`rag.near_duplicates`) that one of the given articles is a
         copy of: each group as {article id: its publication date (ISO) or None}, texts not read

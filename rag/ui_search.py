@@ -129,13 +129,18 @@ def search_view(retriever: Retriever, query: str, since: str, until: str, outlet
 
 def holding_line(found: ArchiveSearch, labels: dict[str, str]) -> str:
     """How many articles hold the query's phrases and none of what it put out ("Artikel yang
-    memuat «banjir rob» tanpa «Demak»: 12. "), or '' when it has neither."""
+    memuat «banjir rob» tanpa «Demak»: 12. "), and how many each year when they span more than
+    one ("Per tahun: 2016 (5) · 2017 (7)."), or '' when the query has neither."""
     if not found.phrases and not found.excluded:
         return ""
     key = "search_holding_lacking" if found.phrases and found.excluded else "search_holding" if found.phrases else "search_lacking"
     def listed(phrases: tuple[str, ...]) -> str:
         return " + ".join(f"«{literal(phrase)}»" for phrase in phrases)
-    return labels[key].format(phrases=listed(found.phrases), excluded=listed(found.excluded), count=f"{found.holding:,}") + " "
+    line = labels[key].format(phrases=listed(found.phrases), excluded=listed(found.excluded), count=f"{found.holding:,}") + " "
+    if len(found.years) > 1:  # a spread over time: how the coverage grew and faded
+        years = " · ".join(f"{year or labels['search_undated']} ({count:,})" for year, count in found.years.items())
+        line += labels["search_years"].format(years=years) + " "
+    return line
 
 
 CSV_COLUMNS = ["rank", "title", "outlet", "published", "url", "article_id", "score", "matched_sentence", "passage"]

@@ -110,11 +110,12 @@ def test_search_with_filters(http):
 def test_a_phrase_in_quotes_is_counted_and_the_list_runs_by_date(http):
     found = http.get("/api/search", params={"q": '"Dmitry Peskov" Kremlin', "order": "newest"}).json()
     assert found["phrases"] == ["Dmitry Peskov"] and found["holding"] == 1 and found["order"] == "newest"
+    assert found["holding_by_year"] == {"2023": 1}
     assert "Dmitry Peskov" in found["results"][0]["text"]  # the passage that holds it
     missing = http.get("/api/search", params={"q": '"Peskov Dmitry"'}).json()
     assert missing["holding"] == 0 and missing["results"] == []
     plain = http.get("/api/search", params={"q": "Peskov"}).json()
-    assert plain["phrases"] == [] and plain["holding"] is None and plain["order"] == "relevance"
+    assert plain["phrases"] == [] and plain["holding"] is None and plain["holding_by_year"] is None and plain["order"] == "relevance"
     lacking = http.get("/api/search", params={"q": "Peskov -Lavrov"}).json()  # the seed article names Lavrov too
     assert lacking["excluded"] == ["Lavrov"] and lacking["holding"] == 0 and lacking["results"] == []
 

@@ -120,6 +120,7 @@ def test_newest_first_lists_the_newest_articles_holding_the_phrase_not_only_the_
     assert "bola.md" not in best  # the best match is a flood report
     newest = search_archive(retriever, '"Demak" banjir tanggul', k=2, order="newest")
     assert [hit.article.id for hit in newest.hits] == ["bola.md", "banjir-3.md"] and newest.holding == 5
+    assert newest.years == {"2024": 4, "": 1}  # a year's count of them, the undated last
     oldest = search_archive(retriever, '"Demak" banjir tanggul', k=5, order="oldest")
     assert [hit.article.id for hit in oldest.hits] == ["banjir-1.md", "banjir-2.md", "banjir-3.md", "bola.md", "tanpa-tanggal.md"]
     plain = search_archive(retriever, "banjir tanggul Demak", k=3, order="newest").hits  # the best 3, by date
@@ -139,5 +140,5 @@ def test_search_from_the_command_line_counts_the_articles_holding_a_phrase_and_l
                           "--corpus", str(corpus), "--index", str(settings.index_dir)],
                          capture_output=True, text=True, cwd=PROJECT, timeout=300)
     assert run.returncode == 0, run.stderr
-    assert "articles holding “banjir rob”: 2" in run.stdout
+    assert "articles holding “banjir rob”: 2\nby year: 2023 1, 2024 1\n" in run.stdout
     assert run.stdout.index("Banjir Rob Baru") < run.stdout.index("Banjir Rob Lama") and "Gempa" not in run.stdout

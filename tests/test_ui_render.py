@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import csv
 import datetime as dt
 import html
@@ -271,8 +272,13 @@ def test_the_search_tab_shows_each_article_around_the_sentence_that_matched(arch
     assert nothing[:2] == (NO_MATCH["id"], "") and not nothing[2]["visible"]
     # a phrase in quotes: how many articles hold it, and each card marks a sentence that does
     summary, cards, _ = search_view(retriever, '"Amerika Serikat" presiden', "", "", [], 3, "newest", "en")
-    holding = retriever.count(Filters(phrases=("Amerika Serikat",)))
-    assert summary == f"Articles holding «Amerika Serikat»: {holding}. 3 articles for «\"Amerika Serikat\" presiden», newest first."
+    holders = [retriever.store.article(a) for a in retriever.store.article_ids_where(*Filters(phrases=("Amerika Serikat",)).where())]
+    years = collections.Counter(str(a.published.year) if a.published else "undated" for a in holders)
+    assert len(years) > 1, years  # the fixture's holders span years: the summary counts each
+    by_year = " · ".join(f"{year} ({years[year]})" for year in sorted(years, key=lambda y: (y == "undated", y)))
+    holding = len(holders)
+    assert summary == (f"Articles holding «Amerika Serikat»: {holding}. By year: {by_year}. "
+                       f"3 articles for «\"Amerika Serikat\" presiden», newest first.")
     marks = re.findall(r'<div class="source-card search-hit".*?<p[^>]*>.*?<mark>(.*?)</mark>', cards, re.S)
     assert len(marks) == 3 and all("amerika serikat" in mark.lower() for mark in marks), marks
     dates = [dt.datetime.strptime(d, "%d %B %Y") for d in re.findall(r'class="date">(\d{1,2} \w+ \d{4})<', cards)]
