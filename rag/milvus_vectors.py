@@ -276,7 +276,8 @@ class MilvusVectors:
             if len(allowed) <= MILVUS_IDS_SENT:
                 expression = f"id in [{', '.join(str(int(i)) for i in allowed)}]"
             else:  # a long id list slows Milvus to seconds: the nearest under the other filters, then these
-                wanted, k = set(allowed.tolist()), MILVUS_MAX_LIMIT
+                wanted = set(allowed.tolist())
+                k = MILVUS_MAX_LIMIT if filters.phrases else min(2 * k, MILVUS_MAX_LIMIT)  # only put-out words: most stay
         ivf_cells = int(self.kind[3:]) if self.kind.startswith("ivf") else 1  # nprobe means nothing to a flat index
         cells = cells_to_scan(nprobe, ivf_cells, len(allowed) if allowed is not None else None, self.count)
         hits = self.client.search(self.collection, data=[np.asarray(vector, dtype=np.float32).tolist()], limit=k,

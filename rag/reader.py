@@ -226,6 +226,7 @@ class Reader:
             return []
         model = self.model  # loads it, and settles the precision
         windows = self.windows(question, passages)
+        assert self.tokenizer.padding_side == "right", "a window's tokens are read from its start"
         lengths = windows["attention_mask"].sum(dim=1).tolist()
         starts = np.full(windows["input_ids"].shape, -np.inf, dtype=np.float32)  # padding: never a span (`decode`)
         ends = starts.copy()

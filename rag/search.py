@@ -15,8 +15,9 @@ from typing import NamedTuple
 
 from rag.retriever import Filters, Hit, Retriever
 
-QUOTED = re.compile(r'"([^"]*)"|“([^”]*)”')  # straight quotes, or the curly ones a word processor writes
-EXCLUDED = re.compile(r'(?<!\S)-(?:"([^"]*)"|“([^”]*)”|([^\s"“”]+))')  # -word, -"a phrase", where a word starts
+# -"a phrase" (groups 1, 2), -word where a word starts (3), "a phrase" (4, 5): straight quotes, or
+# the curly ones a word processor writes
+TERM = re.compile(r'(?<!\S)-(?:"([^"]*)"|“([^”]*)”|([^\s"“”]+))|"([^"]*)"|“([^”]*)”')
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,8 @@ class ParsedQuery(NamedTuple):
 def parse_query(query: str) -> ParsedQuery:
     """The words to rank by (the quotes dropped, their words kept), the phrases in quotes, and
     what a minus puts out (`-rob`, `-"banjir rob"`: at the start of a word, so "anak-anak"
-    stays a word), each with its spaces made single. A quote left open is dropped; its words
+    stays a word, and outside quotes, so "suhu -5 derajat" is one phrase; punctuation around a
+    minus word is dropped), each with its spaces made single. A quote left open is dropped; its words
     rank as the others.
 
     Example::
@@ -63,12 +65,19 @@ def parse_query(query: str) -> ParsedQuery:
         parse_query('"banjir rob" Demak')   # ParsedQuery('banjir rob Demak', ('banjir rob',), ())
         parse_query('“Joko Widodo” "" 2024 -Solo')   # ParsedQuery('Joko Widodo 2024', ('Joko Widodo',), ('Solo',))
     """
-    excluded = [" ".join(next(filter(None, match.groups()), "").split()) for match in EXCLUDED.finditer(query)]
-    query = EXCLUDED.sub(" ", query)
-    inside = [" ".join((match.group(1) or match.group(2) or "").split()) for match in QUOTED.finditer(query)]
-    words = QUOTED.sub(lambda match: f" {match.group(1) or match.group(2) or ''} ", query)
-    return ParsedQuery(" ".join(re.sub('["“”]', " ", words).split()), tuple(dict.fromkeys(phrase for phrase in inside if phrase)),
-                       tuple(dict.fromkeys(phrase for phrase in excluded if phrase)))
+    phrases: list[str] = []
+    excluded: list[str] = []
+
+    def take(term: re.Match) -> str:  # one pass, left to right: a minus inside quotes is the phrase's
+        which = term.lastindex or 0
+        text = " ".join((term.group(which) or "").split())
+        if which == 3:  # -word: "-rob," puts out "rob"
+            text = re.sub(r"^\W+|\W+$", "", text)
+        (excluded if which <= 3 else phrases).append(text)
+        return " " if which <= 3 else f" {text} "
+
+    words = " ".join(re.sub('["“”]', " ", TERM.sub(take, query)).split())
+    return ParsedQuery(words, tuple(dict.fromkeys(p for p in phrases if p)), tuple(dict.fromkeys(p for p in excluded if p)))
 
 
 def search_archive(retriever: Retriever, query: str, k: int | None = None, filters: Filters | None = None,

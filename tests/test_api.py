@@ -118,6 +118,8 @@ def test_a_phrase_in_quotes_is_counted_and_the_list_runs_by_date(http):
     assert plain["phrases"] == [] and plain["holding"] is None and plain["holding_by_year"] is None and plain["order"] == "relevance"
     lacking = http.get("/api/search", params={"q": "Peskov -Lavrov"}).json()  # the seed article names Lavrov too
     assert lacking["excluded"] == ["Lavrov"] and lacking["holding"] == 0 and lacking["results"] == []
+    kept = http.get("/api/search", params={"q": "Peskov -Jokowi"}).json()  # ... but not him
+    assert kept["excluded"] == ["Jokowi"] and kept["holding"] == 1 and len(kept["results"]) == 1
 
 
 @pytest.mark.parametrize("params, field", [({"q": ""}, "q"), ({"q": "x" * 1001}, "q"), ({"q": "NATO", "k": 0}, "k"),

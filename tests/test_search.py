@@ -40,6 +40,8 @@ def article(title: str, source: str, published: str | None, text: str) -> str:
     ("banjir Demak", ("banjir Demak", (), ())),
     ('banjir -rob anak-anak -"Sungai  Wulan" -“Kudus” - 5', ("banjir anak-anak - 5", (), ("rob", "Sungai Wulan", "Kudus"))),
     ('"banjir rob" -Demak', ("banjir rob", ("banjir rob",), ("Demak",))),
+    ('"suhu -5 derajat" Dieng', ("suhu -5 derajat Dieng", ("suhu -5 derajat",), ())),  # a minus inside quotes is the phrase's
+    ('banjir -rob, -"" -.', ("banjir", (), ("rob",))),  # punctuation around a minus word goes
 ])
 def test_the_phrases_in_quotes_are_read_from_the_query(query, expected):
     assert parse_query(query) == expected
