@@ -307,7 +307,7 @@ class Retriever:
             [hit.article.id for hit in retriever.search("banjir Demak", k=5)]
             retriever.search("banjir", k=50, filters=Filters(phrases=("Demak",)), order="newest")   # a timeline
         """
-        return self.search_counted(query, k, filters, order)[0]
+        return self._search(query, k, filters, order)[0]
 
     def search_counted(self, query: str, k: int | None = None, filters: Filters | None = None,
                        order: str = "relevance") -> tuple[list[Hit], dict[str, int]]:
@@ -321,6 +321,13 @@ class Retriever:
             hits, years = retriever.search_counted("Kremlin", 10, Filters(phrases=("Dmitry Peskov",)))
             sum(years.values())   # how many articles name him
         """
+        hits, store, allowed = self._search(query, k, filters, order)
+        return hits, store.years(None if allowed is None else allowed.tolist())
+
+    def _search(self, query: str, k: int | None, filters: Filters | None,
+                order: str) -> tuple[list[Hit], IndexStore, np.ndarray | None]:
+        """`search`'s hits, the generation they come from and the articles the filters left
+        (None without filters), for `search_counted` to count without a second pass."""
         if not query.strip():
             raise ValueError("the query is empty: give words to search for")
         if k is not None and k < 1:
@@ -333,9 +340,8 @@ class Retriever:
         where = filters.where()
         allowed_articles = store.article_ids_where(*where) if where else None
         allowed_chunks = store.chunk_ids_of(allowed_articles) if where else None
-        leave = store.years(allowed_articles.tolist() if where else None)
         if allowed_chunks is not None and len(allowed_chunks) == 0:
-            return [], leave
+            return [], store, allowed_articles
         every = bool(filters.phrases) and len(allowed_chunks) <= EXHAUSTIVE_UP_TO  # a known set: rank all of it
         chunk_pool, article_pool = (len(allowed_chunks), len(allowed_articles)) if every else (CANDIDATES, CANDIDATES)
         vector = self._query_vector(query)
@@ -356,18 +362,7 @@ class Retriever:
         return [replace(self._best_passage(store, article_id, vector, lexical_chunks, share, fused[article_id], article_bm25.get(article_id),
                                            filters.phrases),
                         also_in=tuple(store.article(copy) for copy in copies.get(article_id, ())))  # only the k shown
-                for article_id in best_articles], leave
-
-    def count(self, filters: Filters | None = None) -> int:
-        """How many articles the `filters` leave (all the index holds for None).
-
-        Example::
-
-            retriever.count(Filters(phrases=("Dmitry Peskov",)))   # articles naming him
-        """
-        store = self.refresh()
-        where = (filters or Filters()).where()
-        return len(store.article_ids_where(*where)) if where else store.manifest.articles
+                for article_id in best_articles], store, allowed_articles
 
     def lexical_share(self, query: str, store: IndexStore) -> float:
         """BM25's share of the score: `lexical_weight`, or `lexical_weight_cross_lingual` when the

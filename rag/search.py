@@ -35,6 +35,7 @@ class ArchiveSearch:
             listed holds one.
         years: `holding` by year of publication, oldest first, '' for the undated (how a
             name's or a story's coverage grew and faded).
+        words: what was ranked by (`ParsedQuery.words`: the words put out left out).
     """
 
     hits: list[Hit]
@@ -42,6 +43,7 @@ class ArchiveSearch:
     holding: int | None = None
     excluded: tuple[str, ...] = ()
     years: dict[str, int] = field(default_factory=dict)
+    words: str = ""
 
 
 class ParsedQuery(NamedTuple):
@@ -109,8 +111,8 @@ def search_archive(retriever: Retriever, query: str, k: int | None = None, filte
     if not words and excluded:
         raise ValueError("the query only says what to leave out: give words to search for")
     if not phrases and not excluded:
-        return ArchiveSearch(retriever.search(words, k, filters, order))
+        return ArchiveSearch(retriever.search(words, k, filters, order), words=words)
     filters = filters or Filters()
     filters = replace(filters, phrases=filters.phrases + phrases, excluded_phrases=filters.excluded_phrases + excluded)
     hits, years = retriever.search_counted(words, k, filters, order)
-    return ArchiveSearch(hits, phrases, sum(years.values()), excluded, years)
+    return ArchiveSearch(hits, phrases, sum(years.values()), excluded, years, words)

@@ -25,7 +25,7 @@ import os
 import shutil
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -187,12 +187,14 @@ class IndexStore:
 
     def chunks(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRow]:
         """The chunk rows (article, [start, end) in its text) of these ids, by id."""
-        ids = [int(i) for i in chunk_ids]
-        found: dict[int, ChunkRow] = {}
-        for first in range(0, len(ids), 500):  # a phrase's articles may have thousands; SQLite before 3.32 takes 999 values
-            batch = ids[first : first + 500]
-            found.update((r["id"], ChunkRow(*r)) for r in self.db.execute(f"SELECT * FROM chunks WHERE id IN ({','.join('?' * len(batch))})", batch))
-        return found
+        return {r["id"]: ChunkRow(*r) for r in self._rows_in("SELECT * FROM chunks WHERE id IN ({})", [int(i) for i in chunk_ids])}
+
+    def _rows_in(self, sql: str, values: Sequence[Any]) -> Iterator[sqlite3.Row]:
+        """The rows of `sql`, whose `IN ({})` takes `values`, 500 at a time (a phrase's articles
+        may have thousands of chunks; SQLite before 3.32 takes 999 values a statement)."""
+        for first in range(0, len(values), 500):
+            batch = list(values[first : first + 500])
+            yield from self.db.execute(sql.format(",".join("?" * len(batch))), batch)
 
     def sentences(self, article_id: str) -> list[tuple[int, int]]:
         """The article's sentences as [start, end) offsets into its text, in order (what citations point at)."""
@@ -202,10 +204,7 @@ class IndexStore:
     def chunk_ids_of(self, article_ids: Sequence[str]) -> np.ndarray:
         """The ids of these articles' chunks (those `article_ids_where` selected: the clause,
         `has_phrase` reading texts, runs once)."""
-        ids: list[int] = []
-        for first in range(0, len(article_ids), 500):
-            batch = [str(a) for a in article_ids[first : first + 500]]
-            ids += [r[0] for r in self.db.execute(f"SELECT id FROM chunks WHERE article_id IN ({','.join('?' * len(batch))})", batch)]
+        ids = [r[0] for r in self._rows_in("SELECT id FROM chunks WHERE article_id IN ({})", [str(a) for a in article_ids])]
         return np.array(sorted(ids), dtype=np.int64)
 
     # -- search
@@ -229,11 +228,7 @@ class IndexStore:
 
     def published(self, article_ids: Sequence[str]) -> dict[str, str | None]:
         """Each article's publication date (ISO; None when it has none), by id."""
-        dates: dict[str, str | None] = {}
-        for first in range(0, len(article_ids), 500):  # SQLite takes at most 32,766 values a statement
-            batch = list(article_ids[first : first + 500])
-            dates.update(self.db.execute(f"SELECT id, published FROM articles WHERE id IN ({','.join('?' * len(batch))})", batch))
-        return dates
+        return dict(self._rows_in("SELECT id, published FROM articles WHERE id IN ({})", article_ids))
 
     def years(self, article_ids: Sequence[str] | None = None) -> dict[str, int]:
         """How many of these articles (None: all) each year of publication has, oldest first;

@@ -20,7 +20,7 @@ from rag.answer import MAX_QUESTION_CHARS
 from rag.lexical import phrase_pattern
 from rag.replies import NO_MATCH
 from rag.retriever import ORDERS, Hit, Retriever
-from rag.search import ArchiveSearch, parse_query, search_archive
+from rag.search import ArchiveSearch, search_archive
 from rag.sentences import score_sentences
 from rag.corpus_files import slug
 from rag.ui_chat import download_file, parse_filters
@@ -121,7 +121,7 @@ def search_view(retriever: Retriever, query: str, since: str, until: str, outlet
     if not hits:
         return holding + (NO_MATCH[language] if filters.narrows or holding else labels["search_empty_index"]), "", nothing
     summary = holding + labels[f"search_found_{order}"].format(articles=counted(len(hits), "article", language), query=literal(query))
-    matched = [matching_sentence(parse_query(query).words, hit, found.phrases) for hit in hits]  # not the words put out
+    matched = [matching_sentence(found.words, hit, found.phrases) for hit in hits]  # not the words put out
     cards = "\n".join(hit_card(hit, rank, language, sentence) for rank, (hit, sentence) in enumerate(zip(hits, matched, strict=True), 1))
     name = f"{labels['search_file']}-{slug(query)[:40]}.csv"
     return summary, cards, gr.update(value=download_file(name, results_csv(hits, matched)), visible=True, label=labels["search_download"])
