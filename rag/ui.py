@@ -17,7 +17,8 @@ import gradio as gr
 
 from rag.answer import Assistant
 from rag.articles import Archive
-from rag.ui_chat import KEPT_FOR, active_filters, browser_key, chat_tab, modes, periods, wire_chat
+from rag.ui_chat import KEPT_FOR, active_filters, chat_tab, modes, periods, wire_chat
+from rag.ui_conversations import STORAGE_KEY, browser_key
 from rag.ui_index import ARTICLE_COLUMNS, EDITED, article_list, auto_status, index_stats, index_tab, index_views, wire_index
 from rag.ui_render import Turn, render_sources
 from rag.ui_search import relabel_search, search_again, search_tab, wire_search
@@ -217,7 +218,7 @@ def build_ui(assistant: Assistant, archive: Archive) -> gr.Blocks:
         language = gr.State("id")
         turns = gr.State([])
         # the conversation, kept in this browser (encrypted with the index folder's key: a restart reads it back)
-        saved = gr.BrowserState([], storage_key="rag-conversation", secret=browser_key(assistant.settings.index_dir))
+        saved = gr.BrowserState([], storage_key=STORAGE_KEY, secret=browser_key(assistant.settings.index_dir))
         with gr.Row():
             title = gr.Markdown(labels["title"])
             language_choice = gr.Radio(list(LANGUAGES), value="Bahasa Indonesia", label=labels["language"], scale=0,

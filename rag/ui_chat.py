@@ -14,8 +14,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import os
-import secrets
 import shutil
 import tempfile
 import time
@@ -30,6 +28,7 @@ from rag.answer import MAX_QUESTION_CHARS, Answer, Assistant
 from rag.followups import suggest_follow_ups
 from rag.retriever import Filters
 from rag.transcript import conversation_text
+from rag.ui_conversations import READ_COPY_JS, Shelf, browser_copy, conversation_choices, merged, restored, stored
 from rag.ui_render import Turn, literal, render_reply, render_sources, typed_text
 from rag.ui_text import EXAMPLES, LABELS
 
@@ -42,10 +41,6 @@ KEPT_FOR = 86_400  # seconds a file to download (a conversation, search results)
 DOWNLOADS = Path(tempfile.gettempdir()) / "rag-downloads"
 SWEEP_EVERY = 3_600
 _swept = [0.0]  # when this process last swept it
-# the questions a browser keeps, of all its conversations (~2-8 KB each, well under its ~5 MB of local storage; all
-# of them go to the browser after each answer)
-KEPT_TURNS = 100
-TITLE_CHARS = 60  # of a conversation's first question, its title in the list of conversations
 PERIODS = {"all_time": None, "last_7": 7, "last_30": 30, "last_365": 365}
 
 
@@ -135,6 +130,7 @@ class ChatTab:
     new: gr.Button  # a new conversation; the one open stays in the list
     shelf: gr.State  # the conversations (`Shelf`)
     current: gr.State  # the id of the one open
+    copy: gr.Textbox  # hidden: the browser's copy of them as stored now, read before each change (READ_COPY_JS)
     chatbot: gr.Chatbot
     sources_panel: gr.HTML
     question: gr.Textbox
@@ -192,7 +188,7 @@ def chat_tab(assistant: Assistant, labels: dict[str, str]) -> ChatTab:
                 conversations = gr.Dropdown([], value=None, label=labels["conversations"], show_label=False, container=False,
                                             filterable=False, elem_id="conversations", visible=False, scale=4)
                 new = gr.Button(labels["new_conversation"], size="sm", elem_id="new-conversation", visible=False, scale=0)
-            shelf, current = gr.State({}), gr.State("")
+            shelf, current, copy = gr.State({}), gr.State(""), gr.Textbox(visible=False)
         with gr.Column(scale=2, min_width=300):
             sources_panel = gr.HTML(render_sources([], assistant.retriever.store.article, "id"), elem_id="sources")
     examples = gr.Examples(EXAMPLES, inputs=question, label=labels["examples"]).dataset
@@ -206,7 +202,7 @@ def chat_tab(assistant: Assistant, labels: dict[str, str]) -> ChatTab:
         k = gr.Slider(1, 20, value=assistant.settings.top_k, step=1, label=labels["k"])
         choices = modes(labels, assistant.settings.llm)
         mode = gr.Radio(choices, value=choices[0][1], label=labels["mode"])
-    return ChatTab(active, conversations, new, shelf, current, chatbot, sources_panel, question, unsent, answering, send, retry, undo, download, follow_up_label, follow_ups, examples, filters, period, since,
+    return ChatTab(active, conversations, new, shelf, current, copy, chatbot, sources_panel, question, unsent, answering, send, retry, undo, download, follow_up_label, follow_ups, examples, filters, period, since,
                    until, filter_error, sources, k, mode)
 
 
@@ -240,103 +236,6 @@ def download_file(name: str, text: str) -> Path:
     return path
 
 
-Shelf = dict[str, list[Turn]]  # a browser's conversations by id, the one asked in last first
-
-
-def stored(shelf: Shelf, current: str) -> dict:
-    """The conversations as the browser keeps them between visits (JSON): the one open (`current`)
-    and each one's id and turns (the question, its answer as `Answer.to_json` writes it, the
-    answer's id), the one asked in last first: the last `KEPT_TURNS` questions of them all (the
-    conversations asked in longest ago are dropped first).
-
-    Example::
-
-        stored({"c1": [Turn("Siapa?", answer, "a1")]}, "c1")
-        # {'current': 'c1', 'conversations': [{'id': 'c1', 'turns': [{'question': 'Siapa?', ...}]}]}
-    """
-    kept, room = [], KEPT_TURNS
-    for conversation_id, turns in shelf.items():
-        if room <= 0:
-            break
-        turns = turns[-room:]
-        room -= len(turns)
-        kept.append({"id": conversation_id, "turns": [{"question": turn.question, "answer": turn.answer.to_json(),
-                                                       "id": turn.answer_id} for turn in turns]})
-    return {"current": current, "conversations": kept}
-
-
-def restored(kept: dict | list | None) -> tuple[Shelf, str]:
-    """The conversations `stored` kept and the id of the one open (a new id when none is); the
-    one conversation an earlier version kept (a list of turns) is read as one. What this version
-    cannot read (another version's, or tampered with) gives none (one line in the log).
-
-    Example::
-
-        restored(stored(shelf, "c1")) == (shelf, "c1")   # True
-    """
-    try:
-        if isinstance(kept, list):  # an earlier version's: one conversation
-            kept = {"current": "", "conversations": [{"id": uuid.uuid4().hex[:12], "turns": kept}]} if kept else None
-        if not kept:
-            return {}, uuid.uuid4().hex[:12]
-        shelf = {str(item["id"]): [Turn(turn["question"], Answer.from_json(turn["answer"]), turn["id"]) for turn in item["turns"]]
-                 for item in kept["conversations"]}
-        shelf = {conversation_id: turns for conversation_id, turns in shelf.items() if turns}
-        return shelf, str(kept["current"] or next(iter(shelf), "")) or uuid.uuid4().hex[:12]
-    except (KeyError, TypeError, ValueError, AttributeError) as error:
-        _log.warning("the conversations kept in a browser could not be read (%s); the chat starts empty", error)
-        return {}, uuid.uuid4().hex[:12]
-
-
-def shelved(shelf: Shelf, current: str, conversation: list[Turn]) -> Shelf:
-    """The conversations with the open one (`current`) as it is now: first when it changed (a
-    question asked, one undone), where it was when it did not, gone when it is empty (cleared).
-
-    Example::
-
-        list(shelved({"c1": first, "c2": second}, "c2", second + [turn]))   # ['c2', 'c1']
-    """
-    others = {conversation_id: turns for conversation_id, turns in shelf.items() if conversation_id != current}
-    if not conversation:
-        return others
-    if [turn.answer_id for turn in shelf.get(current, [])] == [turn.answer_id for turn in conversation]:
-        return shelf
-    return {current: conversation, **others}
-
-
-def conversation_choices(shelf: Shelf) -> list[tuple[str, str]]:
-    """The conversations as the list offers them: (the first question, cut at `TITLE_CHARS`; the id)."""
-    def title(question: str) -> str:
-        return question if len(question) <= TITLE_CHARS else question[: TITLE_CHARS - 1].rstrip() + "…"
-    return [(title(turns[0].question), conversation_id) for conversation_id, turns in shelf.items()]
-
-
-def browser_key(index_dir: Path) -> str | None:
-    """The key the browser's copy of a conversation is encrypted with, kept in `index_dir` (file
-    `browser.key`, readable by its owner only) so that the page reads back what an earlier run of
-    the server, or another server on the same index, stored; None (Gradio then makes a key for
-    this run, and a restart forgets the conversations) when the folder cannot keep one.
-
-    Example::
-
-        browser_key(Path("index")) == browser_key(Path("index"))   # True: made once, then read
-    """
-    path = index_dir / "browser.key"
-    try:
-        if not path.exists():  # written aside, then linked into place: a server starting beside reads it whole
-            index_dir.mkdir(parents=True, exist_ok=True)
-            aside = index_dir / f".browser.key.{os.getpid()}"
-            with os.fdopen(os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="ascii") as file:
-                file.write(secrets.token_urlsafe(24))
-            with contextlib.suppress(FileExistsError):
-                os.link(aside, path)
-            aside.unlink()
-        return path.read_text(encoding="ascii").strip() or None
-    except OSError as error:
-        _log.warning("no key for the conversations kept in browsers in %s (%s): a restart forgets them", index_dir, error)
-        return None
-
-
 def wire_chat(page: gr.Blocks, assistant: Assistant, chat: ChatTab, turns: gr.State, language: gr.State,
               saved: gr.BrowserState) -> None:
     """Send (also Enter, an example or a follow-up), Retry, Undo, editing a question in the chat, and the
@@ -353,7 +252,7 @@ def wire_chat(page: gr.Blocks, assistant: Assistant, chat: ChatTab, turns: gr.St
     busy, ready, same = [gr.update(interactive=False)] * 2, [gr.update(interactive=True)] * 2, [gr.skip()] * 2
     # Undo and the clear button keep the browser's copy (`saved`) and the file to download in their own
     # outputs: a step after them left a moment in which a reload restored the turn just taken back
-    kept_outputs = [chat.download, saved, chat.conversations, chat.new, chat.shelf]  # `keep`'s
+    kept_outputs = [chat.download, saved, chat.conversations, chat.new, chat.shelf, chat.current]  # `keep`'s
     undo_outputs = [chat.chatbot, chat.sources_panel, chat.unsent, turns, *suggestions, *kept_outputs]
     # nothing to ask: the chat as it was, no answer coming, and what ASKING_JS shut open again
     nothing = [gr.skip()] * (len(outputs) - 4) + [*ready, gr.skip(), False]
@@ -442,33 +341,42 @@ def wire_chat(page: gr.Blocks, assistant: Assistant, chat: ChatTab, turns: gr.St
         """The conversation to download as it is now, in the page's language; hidden while there is none."""
         return gr.update(value=conversation_file(conversation, language) if conversation else None, visible=bool(conversation))
 
-    def keep(conversation: list[Turn], shelf: Shelf, current: str, language: str) -> tuple:
+    def fresh(copy: str) -> Shelf | None:
+        """The conversations in the browser's copy as stored now (`copy`, by READ_COPY_JS)."""
+        return browser_copy(copy, saved.secret)
+
+    def keep(conversation: list[Turn], shelf: Shelf, current: str, language: str, copy: Shelf | None) -> tuple:
         """After the conversation or the language changed: the file to download, what the browser
-        keeps, the list of conversations and the New button, and the conversations (`kept_outputs`)."""
-        shelf = shelved(shelf, current, conversation)
+        keeps (this change on the browser's `copy` as stored now, see `merged`), the list of
+        conversations and the New button, and the conversations (`kept_outputs`)."""
+        shelf, current = merged(shelf, current, conversation, copy)
         choices = conversation_choices(shelf)
         if current not in shelf:  # the new, empty one open: shown as such at the top of the list
             choices.insert(0, (LABELS[language]["empty_conversation"], current))
         listed = gr.update(choices=choices, value=current, visible=bool(shelf))
-        return downloadable(conversation, language), stored(shelf, current), listed, gr.update(visible=current in shelf), shelf
+        return (downloadable(conversation, language), stored(shelf, current), listed, gr.update(visible=current in shelf), shelf,
+                current)
 
     def shown_conversation(conversation: list[Turn], language: str) -> list:
         """The chat, the sources panel and the follow-ups of `conversation`."""
         return [chat_messages(conversation), render_sources(conversation, article_of, language), *follow_up_buttons(conversation, language)]
 
-    def open_conversation(chosen: str | None, conversation: list[Turn], shelf: Shelf, current: str, language: str) -> list:
-        """Another conversation of the list, shown as it was left; the one open stays in the list."""
-        shelf = shelved(shelf, current, conversation)
+    def open_conversation(chosen: str | None, conversation: list[Turn], shelf: Shelf, current: str, language: str,
+                          copy: str) -> list:
+        """Another conversation of the list, shown as another tab may have left it; the one open stays in the list."""
+        shelf, current = merged(shelf, current, conversation, fresh(copy))
         if not chosen or chosen == current or chosen not in shelf:
-            return [gr.skip()] * (4 + len(suggestions) + len(kept_outputs))  # `switched`
-        return [shelf[chosen], chosen, *shown_conversation(shelf[chosen], language), *keep(shelf[chosen], shelf, chosen, language)]
+            return [gr.skip()] * (3 + len(suggestions) + len(kept_outputs))  # `switched`
+        return [shelf[chosen], *shown_conversation(shelf[chosen], language),
+                *keep(shelf[chosen], shelf, chosen, language, shelf)]
 
-    def new_conversation(conversation: list[Turn], shelf: Shelf, current: str, language: str) -> list:
+    def new_conversation(conversation: list[Turn], shelf: Shelf, current: str, language: str, copy: str) -> list:
         """An empty chat; the one open stays in the list."""
-        shelf, fresh = shelved(shelf, current, conversation), uuid.uuid4().hex[:12]
-        return [[], fresh, *shown_conversation([], language), *keep([], shelf, fresh, language)]
+        shelf, _ = merged(shelf, current, conversation, fresh(copy))
+        return [[], *shown_conversation([], language), *keep([], shelf, uuid.uuid4().hex[:12], language, shelf)]
 
-    def undo(conversation: list[Turn], shown: list[dict], shelf: Shelf, current: str, language: str) -> Iterator[list]:
+    def undo(conversation: list[Turn], shown: list[dict], shelf: Shelf, current: str, language: str,
+             copy: str) -> Iterator[list]:
         """The last exchange the chat shows taken back: a failed answer's, else the last turn. Its
         question goes back in the box (UNSENT_JS: not over a question typed there), with the
         suggestions of the answer now last (they were hidden with the one undone)."""
@@ -479,7 +387,7 @@ def wire_chat(page: gr.Blocks, assistant: Assistant, chat: ChatTab, turns: gr.St
         left = conversation if failed else conversation[:-1]
         yield [gr.skip(), gr.skip(), ""] + [gr.skip()] * (len(undo_outputs) - 3)  # so that the same question fills the box again
         yield [chat_messages(left), render_sources(left, article_of, language), failed or conversation[-1].question, left,
-               *follow_up_buttons(left, language), *keep(left, shelf, current, language)]
+               *follow_up_buttons(left, language), *keep(left, shelf, current, language, fresh(copy))]
 
     filters = [chat.since, chat.until, chat.sources, chat.k, chat.mode, language]
     answering = {"concurrency_id": "answers"}  # one limit for every way of asking (RAG_UI_CONCURRENCY)
@@ -497,15 +405,18 @@ def wire_chat(page: gr.Blocks, assistant: Assistant, chat: ChatTab, turns: gr.St
           for button in chat.follow_ups),
         chat.retry.click(retry, [turns, chat.chatbot, chat.question, *filters], outputs, api_visibility="private", **answering),
         chat.chatbot.edit(edit, [turns, *filters], outputs, api_visibility="private", **answering)]
-    chat.undo.click(undo, [turns, chat.chatbot, chat.shelf, chat.current, language], undo_outputs, api_visibility="private")
+    # each change of the conversations is made on the browser's copy as stored now (another tab may have written it)
+    conversations = {"js": READ_COPY_JS, "api_visibility": "private"}
+    chat.undo.click(undo, [turns, chat.chatbot, chat.shelf, chat.current, language, chat.copy], undo_outputs, **conversations)
     # the chat's own clear button: the conversation open is forgotten (the others stay)
-    chat.chatbot.clear(lambda lang, shelf, current: [render_sources([], article_of, lang), [], *hidden, *keep([], shelf, current, lang)],
-                       [language, chat.shelf, chat.current], [chat.sources_panel, turns, *suggestions, *kept_outputs],
-                       api_visibility="private")
-    switched = [turns, chat.current, chat.chatbot, chat.sources_panel, *suggestions, *kept_outputs]
-    chat.conversations.input(open_conversation, [chat.conversations, turns, chat.shelf, chat.current, language], switched,
-                             api_visibility="private")
-    chat.new.click(new_conversation, [turns, chat.shelf, chat.current, language], switched, api_visibility="private")
+    chat.chatbot.clear(lambda lang, shelf, current, copy: [render_sources([], article_of, lang), [], *hidden,
+                                                           *keep([], shelf, current, lang, fresh(copy))],
+                       [language, chat.shelf, chat.current, chat.copy], [chat.sources_panel, turns, *suggestions, *kept_outputs],
+                       **conversations)
+    switched = [turns, chat.chatbot, chat.sources_panel, *suggestions, *kept_outputs]
+    chat.conversations.input(open_conversation, [chat.conversations, turns, chat.shelf, chat.current, language, chat.copy],
+                             switched, **conversations)
+    chat.new.click(new_conversation, [turns, chat.shelf, chat.current, language, chat.copy], switched, **conversations)
     # while an answer comes no question in the chat can be edited (the edit would be answered beside it) and no
     # other conversation opened (the answer would land in it). (Set by the answer, not at the trigger: a step on
     # the same trigger ran only when a waiting answer started.)
@@ -517,15 +428,15 @@ def wire_chat(page: gr.Blocks, assistant: Assistant, chat: ChatTab, turns: gr.St
         sources, the suggestions, the file to download, the list of conversations)."""
         shelf, current = restored(kept)
         conversation = shelf.get(current, [])
-        return [conversation, shelf, current, *shown_conversation(conversation, language), *keep(conversation, shelf, current, language)]
+        return [conversation, *shown_conversation(conversation, language), *keep(conversation, shelf, current, language, None)]
 
-    kept = {"fn": keep, "inputs": [turns, chat.shelf, chat.current, language], "outputs": kept_outputs, "queue": False,
-            "show_progress": "hidden", "api_visibility": "private"}
+    kept = {"fn": lambda conversation, shelf, current, language, copy: keep(conversation, shelf, current, language, fresh(copy)),
+            "inputs": [turns, chat.shelf, chat.current, language, chat.copy], "outputs": kept_outputs, "queue": False,
+            "show_progress": "hidden", **conversations}
     for event in answers:  # (turns.change cannot: gradio hashes a State to see it change, and an Answer has no hash)
         event.then(**kept)
     language.change(**kept)
-    page.load(restore, [saved, language], [turns, chat.shelf, chat.current, chat.chatbot, chat.sources_panel, *suggestions,
-                                          *kept_outputs],
+    page.load(restore, [saved, language], [turns, chat.chatbot, chat.sources_panel, *suggestions, *kept_outputs],
               js="(kept, language) => [kept, window.ragLanguage()]", api_visibility="private")  # the language the page loads in
     chat.question.change(None, chat.question, None, js=COUNTER_JS)  # in the browser: no round trip per key
     chat.unsent.change(None, [chat.question, chat.unsent], chat.question, js=UNSENT_JS)

@@ -828,6 +828,32 @@ def test_several_conversations_are_kept_and_each_opens_as_it_was_left(page, serv
         tab.screenshot(path=SHOTS / "34-conversations-phone.png", full_page=True)
 
 
+def test_two_tabs_of_one_browser_keep_each_others_conversations(page, server):
+    """A researcher asks in two tabs: each answer lands on what the other tab stored since, so a
+    reload (or either tab's list) holds both conversations, and each opens as it was left."""
+    context = page.context.browser.new_context(viewport={"width": 1400, "height": 1000})  # one browser's storage
+    with contextlib.closing(context):
+        first, second = context.new_page(), context.new_page()
+        for tab in (first, second):  # both open before either asks: each read an empty copy
+            tab.goto(server.url + "/")
+            tab.wait_for_selector("#question textarea")
+        ask(first, "Siapa juru bicara Kremlin?")
+        ask(second, "Berapa harga cabai rawit di Bandung?")
+        second.click("#conversations input")
+        assert titles(second.get_by_role("option")) == ["Berapa harga cabai rawit di Bandung?", "Siapa juru bicara Kremlin?"]
+        second.get_by_role("option").nth(1).click()  # the first tab's, as it left it
+        expect(second.locator("#chat [data-testid='user']")).to_have_text(["Siapa juru bicara Kremlin?"], timeout=30_000)
+        expect(second.locator("#sources")).to_contain_text("Peskov")
+        ask(first, "Apa yang dikatakan Lavrov tentang perluasan NATO?")  # the first tab goes on in its own
+        first.reload()
+        first.wait_for_selector("#sources [data-turn='2']", timeout=30_000)
+        first.click("#conversations input")
+        assert titles(first.get_by_role("option")) == ["Siapa juru bicara Kremlin?", "Berapa harga cabai rawit di Bandung?"]
+        first.screenshot(path=SHOTS / "37-two-tabs-conversations.png")
+        first.get_by_role("option").nth(1).click()
+        expect(first.locator("#chat [data-testid='user']")).to_have_text(["Berapa harga cabai rawit di Bandung?"], timeout=30_000)
+
+
 def test_the_conversation_is_there_again_after_the_server_restarts(page, tmp_path):
     """The browser's copy is encrypted with a key the index folder keeps: a server restarted on the
     same index (an update, a crash, a new version) shows the conversation of a reload as it was."""

@@ -164,7 +164,7 @@ def test_the_conversations_kept_in_the_browser_read_back_or_start_empty():
     """The page keeps the conversations in the browser (`stored`) and shows them again at the next
     visit (`restored`), the one open open again; what it cannot read (another version's, or tampered
     with) starts an empty chat; the conversation an earlier version kept is read as one."""
-    from rag.ui_chat import KEPT_TURNS, restored, shelved, stored
+    from rag.ui_conversations import KEPT_TURNS, restored, shelved, stored
 
     first, second = [Turn("Siapa Menteri Luar Negeri Rusia?", answer(), "id1")], [Turn("Siapa juru bicara Kremlin?", answer(), "id2")]
     shelf = {"c2": second, "c1": first}
@@ -185,11 +185,60 @@ def test_the_conversations_kept_in_the_browser_read_back_or_start_empty():
     assert list(shelved(shelf, "c2", [])) == ["c1"] and list(shelved(shelf, "c3", [])) == ["c2", "c1"]
 
 
+def test_the_browsers_copy_as_gradio_wrote_it_is_read_with_its_key_only(caplog):
+    """`tests/fixtures/gradio-browser-copy.txt` is what Gradio 6.31's page wrote to local storage for
+    `stored` of two conversations, its BrowserState keyed "fixture-secret" (made with headless
+    Chromium): the server reads it back with that key; another key, a cut or a foreign value reads
+    as none (None: the tab's own conversations stay the base), said in the log; nothing stored is none."""
+    from rag.ui_conversations import browser_copy
+
+    raw = (Path(__file__).parent / "fixtures" / "gradio-browser-copy.txt").read_text().strip()
+    shelf = browser_copy(raw, "fixture-secret")
+    assert {key: [turn.question for turn in turns] for key, turns in shelf.items()} == {
+        "c1": ["Siapa juru bicara Kremlin?"], "c0": ["Berapa harga cabai?"]}
+    assert shelf["c1"][0].answer.short_answer == "foto" and shelf["c1"][0].answer_id == "id1"
+    for unread in (browser_copy(raw, "another-secret"), browser_copy(raw[:-40], "fixture-secret"),
+                   browser_copy("not-a-copy", "fixture-secret")):
+        assert unread is None
+    assert "could not be read" in caplog.text and browser_copy("", "fixture-secret") is None
+
+
+def test_a_change_in_one_tab_keeps_what_the_other_tabs_stored():
+    """Two tabs of one browser: each change (an answer, Undo, the trash button, another conversation
+    opened) lands on the browser's copy as stored now, so a conversation begun in the other tab
+    stays; only the conversation acted on changes; one asked in both tabs keeps both."""
+    from rag.ui_conversations import merged
+
+    def turn(n: int) -> Turn:
+        return Turn(f"Pertanyaan {n}?", answer(), f"id{n}")
+
+    mine, theirs = [turn(1)], [turn(2)]
+    # this tab asked in c1; another tab began c2 since: both kept, the one asked in last first
+    assert merged({}, "c1", mine, {"c2": theirs}) == ({"c1": mine, "c2": theirs}, "c1")
+    assert list(merged({"c1": mine}, "c1", mine + [turn(3)], {"c2": theirs, "c1": mine})[0]) == ["c1", "c2"]
+    # undone or cleared here: only that one changes
+    assert merged({"c1": mine + [turn(3)]}, "c1", mine, {"c2": theirs, "c1": mine + [turn(3)]})[0] == {"c1": mine, "c2": theirs}
+    assert merged({"c1": mine}, "c1", [], {"c2": theirs, "c1": mine})[0] == {"c2": theirs}
+    # nothing changed here (a language switch, another opened): the copy stands, also what another tab
+    # asked in the conversation open here; one cleared there while open here stays, as this tab shows it
+    assert merged({"c1": mine}, "c1", mine, {"c1": mine + [turn(4)]}) == ({"c1": mine + [turn(4)]}, "c1")
+    assert merged({"c1": mine}, "c2", theirs, {"c1": mine, "c2": theirs})[0] == {"c1": mine, "c2": theirs}
+    assert merged({"c1": mine}, "c1", mine, {"c2": theirs})[0] == {"c1": mine, "c2": theirs}
+    # asked here and in another tab in the same conversation (both tabs opened c1, or both began the
+    # empty one): the other tab's stays c1, this tab's goes on under a new id, first
+    both, now = merged({"c1": mine}, "c1", mine + [turn(3)], {"c1": mine + [turn(4)]})
+    assert now != "c1" and both == {now: mine + [turn(3)], "c1": mine + [turn(4)]} and list(both)[0] == now
+    both, now = merged({}, "c1", theirs, {"c1": mine})
+    assert both == {now: theirs, "c1": mine}
+    # no copy (none stored, or unreadable): this tab's own, as before
+    assert merged({"c2": theirs}, "c1", mine, None) == ({"c1": mine, "c2": theirs}, "c1")
+
+
 def test_the_key_of_the_conversations_kept_in_browsers_outlives_a_restart(tmp_path, caplog):
     """The browser's copy of a conversation is encrypted with a key the index folder keeps: made
     once, readable by its owner only, the same for the next run; a folder that cannot keep one
     leaves Gradio a key of the run, said in the log."""
-    from rag.ui_chat import browser_key
+    from rag.ui_conversations import browser_key
 
     first = browser_key(tmp_path / "index")
     assert first and len(first) >= 24 and browser_key(tmp_path / "index") == first
