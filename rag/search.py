@@ -13,11 +13,36 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
+from rag.lexical import holds_phrase
 from rag.retriever import Filters, Hit, Retriever
 
-# -"a phrase" (groups 1, 2), -word where a word starts (3), "a phrase" (4, 5): straight quotes, or
-# the curly ones a word processor writes
-TERM = re.compile(r'(?<!\S)-(?:"([^"]*)"|“([^”]*)”|([^\s"“”]+))|"([^"]*)"|“([^”]*)”')
+# -"a phrase" (groups 1, 2), -word where a word starts (after a space or an opening bracket: "(-rob)")
+# (3), "a phrase" (4, 5): straight quotes, or the curly ones a word processor writes
+TERM = re.compile(r'(?<![^\s(\[{])-(?:"([^"]*)"|“([^”]*)”|([^\s"“”]+))|"([^"]*)"|“([^”]*)”')
+
+
+class UnsearchableQuery(ValueError):
+    """A query no article can be listed for, and why (`reason`): 'nothing' (no word, or quotes
+    with nothing in them), 'only_excluded' (only what a minus puts out), or 'excluded_in_phrase'
+    (a phrase in quotes holds what a minus puts out: `phrase` and `excluded`, e.g.
+    '"banjir rob" -rob'). The page says it in its language; the API and the CLI say `str()`.
+
+    Example::
+
+        try:
+            search_archive(retriever, '"banjir rob" -rob')
+        except UnsearchableQuery as problem:
+            problem.reason, problem.phrase, problem.excluded   # ('excluded_in_phrase', 'banjir rob', 'rob')
+    """
+
+    MESSAGES = {"nothing": "the query is empty: give words to search for",
+                "only_excluded": "the query only says what to leave out: give words to search for",
+                "excluded_in_phrase": 'the phrase "{phrase}" holds "{excluded}", which the minus leaves out: no article can '
+                                      'hold both; drop the minus or the phrase'}
+
+    def __init__(self, reason: str, phrase: str = "", excluded: str = "") -> None:
+        self.reason, self.phrase, self.excluded = reason, phrase, excluded
+        super().__init__(self.MESSAGES[reason].format(phrase=phrase, excluded=excluded))
 
 
 @dataclass(frozen=True)
@@ -58,9 +83,10 @@ class ParsedQuery(NamedTuple):
 def parse_query(query: str) -> ParsedQuery:
     """The words to rank by (the quotes dropped, their words kept), the phrases in quotes, and
     what a minus puts out (`-rob`, `-"banjir rob"`: at the start of a word, so "anak-anak"
-    stays a word, and outside quotes, so "suhu -5 derajat" is one phrase; punctuation around a
-    minus word is dropped), each with its spaces made single. A quote left open is dropped; its words
-    rank as the others.
+    stays a word, and outside quotes, so "suhu -5 derajat" is one phrase; also after an opening
+    bracket, "(-rob)"; punctuation around a minus word is dropped, as is a bracket or other mark
+    left standing alone), each with its spaces made single. A quote left open is dropped; its
+    words rank as the others.
 
     Example::
 
@@ -78,7 +104,7 @@ def parse_query(query: str) -> ParsedQuery:
         (excluded if which <= 3 else phrases).append(text)
         return " " if which <= 3 else f" {text} "
 
-    words = " ".join(re.sub('["“”]', " ", TERM.sub(take, query)).split())
+    words = " ".join(word for word in re.sub('["“”]', " ", TERM.sub(take, query)).split() if re.search(r"\w", word))
     return ParsedQuery(words, tuple(dict.fromkeys(p for p in phrases if p)), tuple(dict.fromkeys(p for p in excluded if p)))
 
 
@@ -100,7 +126,8 @@ def search_archive(retriever: Retriever, query: str, k: int | None = None, filte
         an `ArchiveSearch`: the hits, the phrases and how many articles hold them.
 
     Raises:
-        ValueError: a query without a word to rank by, `k` below 1, an unknown `order`.
+        UnsearchableQuery: a query without a word to rank by, or one no article can match.
+        ValueError: `k` below 1, an unknown `order`.
 
     Example::
 
@@ -108,8 +135,11 @@ def search_archive(retriever: Retriever, query: str, k: int | None = None, filte
         found.holding, [hit.article.published for hit in found.hits]
     """
     words, phrases, excluded = parse_query(query)
-    if not words and excluded:
-        raise ValueError("the query only says what to leave out: give words to search for")
+    if not words:
+        raise UnsearchableQuery("only_excluded" if excluded else "nothing")
+    for phrase in phrases:
+        if clash := next((out for out in excluded if holds_phrase(phrase, None, out)), None):
+            raise UnsearchableQuery("excluded_in_phrase", phrase, clash)
     if not phrases and not excluded:
         return ArchiveSearch(retriever.search(words, k, filters, order), words=words)
     filters = filters or Filters()

@@ -20,7 +20,7 @@ from rag.answer import MAX_QUESTION_CHARS
 from rag.lexical import phrase_pattern
 from rag.replies import NO_MATCH
 from rag.retriever import ORDERS, Hit, Retriever
-from rag.search import ArchiveSearch, search_archive
+from rag.search import ArchiveSearch, UnsearchableQuery, search_archive
 from rag.sentences import score_sentences
 from rag.corpus_files import slug
 from rag.ui_chat import download_file, parse_filters
@@ -114,8 +114,9 @@ def search_view(retriever: Retriever, query: str, since: str, until: str, outlet
         return wrong, "", nothing
     try:
         found = search_archive(retriever, query, int(k), filters, order)
-    except ValueError:  # quotes and nothing in them, or only what to leave out
-        return labels["search_prompt"], "", nothing
+    except UnsearchableQuery as problem:  # quotes and nothing in them, only what to leave out, a phrase put out
+        said = labels["search_prompt" if problem.reason == "nothing" else f"search_{problem.reason}"]
+        return said.format(phrase=literal(problem.phrase), excluded=literal(problem.excluded)), "", nothing
     hits = found.hits
     holding = holding_line(found, labels)
     if not hits:

@@ -120,6 +120,8 @@ def test_a_phrase_in_quotes_is_counted_and_the_list_runs_by_date(http):
     assert lacking["excluded"] == ["Lavrov"] and lacking["holding"] == 0 and lacking["results"] == []
     kept = http.get("/api/search", params={"q": "Peskov -Jokowi"}).json()  # ... but not him
     assert kept["excluded"] == ["Jokowi"] and kept["holding"] == 1 and len(kept["results"]) == 1
+    clash = http.get("/api/search", params={"q": '"Dmitry Peskov" -Peskov'})  # no article can be listed: said why
+    assert clash.status_code == 422 and 'q: the phrase "Dmitry Peskov" holds "Peskov"' in clash.json()["detail"]
 
 
 @pytest.mark.parametrize("params, field", [({"q": ""}, "q"), ({"q": "x" * 1001}, "q"), ({"q": "NATO", "k": 0}, "k"),

@@ -13,7 +13,7 @@ from conftest import PROJECT, write
 from rag.indexer import build_index
 from rag.lexical import holds_phrase, phrase_pattern
 from rag.retriever import Filters, Retriever
-from rag.search import parse_query, search_archive
+from rag.search import UnsearchableQuery, parse_query, search_archive
 from rag.ui_search import matching_sentence
 
 
@@ -38,10 +38,11 @@ def article(title: str, source: str, published: str | None, text: str) -> str:
     ('harga "cabai rawit" "Rp 80.000"', ("harga cabai rawit Rp 80.000", ("cabai rawit", "Rp 80.000"), ())),
     ('banjir "Demak', ("banjir Demak", (), ())),  # a quote left open is no phrase
     ("banjir Demak", ("banjir Demak", (), ())),
-    ('banjir -rob anak-anak -"Sungai  Wulan" -“Kudus” - 5', ("banjir anak-anak - 5", (), ("rob", "Sungai Wulan", "Kudus"))),
+    ('banjir -rob anak-anak -"Sungai  Wulan" -“Kudus” - 5', ("banjir anak-anak 5", (), ("rob", "Sungai Wulan", "Kudus"))),
     ('"banjir rob" -Demak', ("banjir rob", ("banjir rob",), ("Demak",))),
     ('"suhu -5 derajat" Dieng', ("suhu -5 derajat Dieng", ("suhu -5 derajat",), ())),  # a minus inside quotes is the phrase's
     ('banjir -rob, -"" -.', ("banjir", (), ("rob",))),  # punctuation around a minus word goes
+    ("banjir (-rob) [-Demak, -Kudus] C++", ("banjir C++", (), ("rob", "Demak", "Kudus"))),  # after a bracket too
 ])
 def test_the_phrases_in_quotes_are_read_from_the_query(query, expected):
     assert parse_query(query) == expected
@@ -100,8 +101,16 @@ def test_a_phrase_is_found_as_whole_words_in_any_case_and_spacing(settings, embe
     lacking = search_archive(retriever, 'banjir -"banjir rob"', k=10)
     assert sorted(hit.article.id for hit in lacking.hits) == ["c.md", "d.md"] and lacking.holding == 2
     assert [hit.article.id for hit in search_archive(retriever, "banjir -rob", k=10).hits] == ["c.md"]  # "robohkan" is no "rob"
-    with pytest.raises(ValueError, match="only says what to leave out"):
-        search_archive(retriever, "-rob")
+    for query, reason in (("-rob", "only_excluded"), ("(-rob)", "only_excluded"), ('"" -', "nothing")):
+        with pytest.raises(UnsearchableQuery) as problem:
+            search_archive(retriever, query)
+        assert problem.value.reason == reason
+    # a phrase holding what the minus puts out: none could be listed, and the query is said to be why
+    for query, excluded in (('"banjir rob" -rob', "rob"), ('"Banjir  Rob" Demak -"banjir rob"', "banjir rob")):
+        with pytest.raises(UnsearchableQuery, match="no article can hold both") as problem:
+            search_archive(retriever, query)
+        assert (problem.value.reason, problem.value.excluded) == ("excluded_in_phrase", excluded)
+    assert search_archive(retriever, '"banjir rob" -robohkan', k=10).holding == 3  # a word of its own: no clash
 
 
 def test_newest_first_lists_the_newest_articles_holding_the_phrase_not_only_the_best(settings, embedder):

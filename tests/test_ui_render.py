@@ -337,6 +337,12 @@ def test_the_search_tab_shows_each_article_around_the_sentence_that_matched(arch
     assert summary.startswith(f"Artikel yang memuat «Amerika Serikat» tanpa «presiden»: {lacking}. ") and 0 < lacking < holding
     none = search_view(retriever, '"Amerika Serikat Srinagar"', "", "", [], 3, "relevance", "en")
     assert none[0] == f"Articles holding «Amerika Serikat Srinagar»: 0. {NO_MATCH['en']}" and none[1] == ""
+    # a query no article can be listed for says why, in the page's language
+    clash = search_view(retriever, '"Amerika Serikat" -serikat', "", "", [], 3, "relevance", "id")
+    assert clash[:2] == ("Frasa «Amerika Serikat» memuat «serikat», yang dikecualikan dengan tanda minus: tidak ada artikel "
+                         "yang bisa memuat keduanya. Hapus minusnya atau frasanya.", "")
+    only = search_view(retriever, "(-presiden)", "", "", [], 3, "relevance", "en")
+    assert only[:2] == (LABELS["en"]["search_only_excluded"], "")
 
 
 def test_the_search_list_to_download_runs_no_formula_in_a_spreadsheet():
