@@ -81,8 +81,8 @@ class Reading:
 
 
 def choose_precision(model, batch: dict) -> str:
-    """'bf16' or 'fp32', whichever reads `batch` (a few tokenised windows, see `probe_batch`)
-    faster on this CPU, measured at the first load on a machine (~1 s) and then remembered
+    """'bf16' or 'fp32', whichever reads `batch` (a few tokenised windows, see `probe_batch`;
+    each alone, as answers read them: bf16 gains more on a batch than on one window) faster on this CPU, measured at the first load on a machine (~1 s) and then remembered
     (`rag.precision.fastest`);
     `RAG_READER_PRECISION=bf16|fp32` skips the measurement.
 
@@ -99,11 +99,13 @@ def choose_precision(model, batch: dict) -> str:
     if not native_bf16():
         return "fp32"  # without native bf16 autocast emulates it: always slower
 
-    def run(precision: str):
+    def run(precision: str):  # each window alone, as `Reader.read` reads them
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
-            return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+            for window in range(len(batch["input_ids"])):
+                model(input_ids=batch["input_ids"][window:window + 1], attention_mask=batch["attention_mask"][window:window + 1])
 
-    return fastest({precision: partial(run, precision) for precision in ("fp32", "bf16")}, remember="reader")
+    return fastest({precision: partial(run, precision) for precision in ("fp32", "bf16")},
+                   remember="reader, one window at a time")  # (renamed when the probe changed: measured again)
 
 
 def probe_batch(tokenizer, length: int) -> dict:

@@ -382,6 +382,29 @@ def test_precision_is_measured_unless_set(monkeypatch):
         Reader(precision="fp16")
 
 
+def test_the_precision_probe_reads_each_window_alone_as_answers_do(monkeypatch, tmp_path):
+    """Where the CPU has native bf16, the probe times fp32 and bf16 on windows read one at a time,
+    the shape `Reader.read` runs (a batch of four favoured bf16 more than single windows do);
+    faked here on any CPU, with the real model."""
+    import torch
+
+    from rag import reader as reader_module
+
+    monkeypatch.setattr(reader_module, "native_bf16", lambda: True)
+    monkeypatch.setenv("RAG_PRECISION_CACHE", str(tmp_path / "fastest.json"))
+    monkeypatch.delenv("RAG_READER_PRECISION", raising=False)
+    model, shapes = Reader(precision="fp32").load().model, []
+
+    class Recorded(torch.nn.Module):
+        def forward(self, **inputs):
+            shapes.append(tuple(inputs["input_ids"].shape))
+            return model(**inputs)
+
+    probe = probe_batch(Reader().tokenizer, 64)
+    assert choose_precision(Recorded(), probe) in ("bf16", "fp32")
+    assert len(probe["input_ids"]) == 4 and set(shapes) == {(1, probe["input_ids"].shape[1])} and len(shapes) % 4 == 0, shapes
+
+
 # How an AVX2-only CPU runs, on any x86 CPU: oneDNN, MKL and torch's own kernels limited to AVX2,
 # so bf16 autocast is emulated (a 192-token window on an AMX Xeon: fp32 133 ms as it is, 211 ms so
 # limited, bf16 65 ms as it is; our AVX2 AMD reads one in ~150 ms)
