@@ -54,6 +54,7 @@ CSS = """
 mark.focused {outline: 2px solid #d48806;}
 #chat a[href^="#cite-"], .source-card a[href^="#cite-"] {color: var(--link-text-color, #2563eb); font-weight: 600; text-decoration: underline;}
 #buttons button, #follow-ups button {min-width: 0;}
+#conversations-changed {display: none !important;}  /* clicked by the page only (OTHER_TAB_JS) */
 #conversation-row {flex-wrap: nowrap;}  /* the list and its button on one line, on a phone too */
 #conversation-row > #new-conversation {flex: none; width: auto; min-width: 0; white-space: nowrap;}
 #follow-ups-label p {margin: 0; font-size: 0.85em; font-weight: 600;}
@@ -137,7 +138,17 @@ SAVE_LANGUAGE_JS = f"""(name) => {{
 # article n (fetched first when it is an earlier answer's), and scrolls to the cited sentence;
 # "Copy quote" puts the citation line on the clipboard; a search result's article opens at the
 # sentence that matched.
-HEAD = LANGUAGE_HEAD + """
+# Another tab of this browser stored the conversations (rag.ui_conversations): this tab's list shows them at once.
+OTHER_TAB_JS = f"""
+<script>
+window.addEventListener("storage", (event) => {{
+  if (event.key === {json.dumps(STORAGE_KEY)}) document.querySelector("#conversations-changed")?.click();
+}});
+</script>
+"""
+
+
+HEAD = LANGUAGE_HEAD + OTHER_TAB_JS + """
 <script>
 // An earlier answer's article comes when its card is opened (rag.ui_render.article_view): fetched once,
 // its text set as text (never as HTML) and the cited sentences marked at the offsets the server gave,

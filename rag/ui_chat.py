@@ -128,6 +128,7 @@ class ChatTab:
     active: gr.CheckboxGroup
     conversations: gr.Dropdown  # the browser's conversations, one open (shown once there is one)
     new: gr.Button  # a new conversation; the one open stays in the list
+    others_wrote: gr.Button  # hidden: clicked by the page when another tab stored the conversations (OTHER_TAB_JS)
     shelf: gr.State  # the conversations (`Shelf`)
     current: gr.State  # the id of the one open
     copy: gr.Textbox  # hidden: the browser's copy of them as stored now, read before each change (READ_COPY_JS)
@@ -188,6 +189,7 @@ def chat_tab(assistant: Assistant, labels: dict[str, str]) -> ChatTab:
                 conversations = gr.Dropdown([], value=None, label=labels["conversations"], show_label=False, container=False,
                                             filterable=False, elem_id="conversations", visible=False, scale=4)
                 new = gr.Button(labels["new_conversation"], size="sm", elem_id="new-conversation", visible=False, scale=0)
+                others_wrote = gr.Button(elem_id="conversations-changed")  # rendered (a page script clicks it), unseen (CSS)
             shelf, current, copy = gr.State({}), gr.State(""), gr.Textbox(visible=False)
         with gr.Column(scale=2, min_width=300):
             sources_panel = gr.HTML(render_sources([], assistant.retriever.store.article, "id"), elem_id="sources")
@@ -202,7 +204,7 @@ def chat_tab(assistant: Assistant, labels: dict[str, str]) -> ChatTab:
         k = gr.Slider(1, 20, value=assistant.settings.top_k, step=1, label=labels["k"])
         choices = modes(labels, assistant.settings.llm)
         mode = gr.Radio(choices, value=choices[0][1], label=labels["mode"])
-    return ChatTab(active, conversations, new, shelf, current, copy, chatbot, sources_panel, question, unsent, answering, send, retry, undo, download, follow_up_label, follow_ups, examples, filters, period, since,
+    return ChatTab(active, conversations, new, others_wrote, shelf, current, copy, chatbot, sources_panel, question, unsent, answering, send, retry, undo, download, follow_up_label, follow_ups, examples, filters, period, since,
                    until, filter_error, sources, k, mode)
 
 
@@ -350,12 +352,25 @@ def wire_chat(page: gr.Blocks, assistant: Assistant, chat: ChatTab, turns: gr.St
         keeps (this change on the browser's `copy` as stored now, see `merged`), the list of
         conversations and the New button, and the conversations (`kept_outputs`)."""
         shelf, current = merged(shelf, current, conversation, copy)
+        return downloadable(conversation, language), stored(shelf, current), *listing(shelf, current, language), shelf, current
+
+    def listing(shelf: Shelf, current: str, language: str) -> tuple[dict, dict]:
+        """The list of conversations, the one open chosen, and the New button (shown while that one has a question)."""
         choices = conversation_choices(shelf)
         if current not in shelf:  # the new, empty one open: shown as such at the top of the list
             choices.insert(0, (LABELS[language]["empty_conversation"], current))
-        listed = gr.update(choices=choices, value=current, visible=bool(shelf))
-        return (downloadable(conversation, language), stored(shelf, current), listed, gr.update(visible=current in shelf), shelf,
-                current)
+        return gr.update(choices=choices, value=current, visible=bool(shelf)), gr.update(visible=current in shelf)
+
+    def others_wrote(shelf: Shelf, current: str, language: str, copy: str) -> list:
+        """Another tab of this browser stored the conversations: the list shows what it stored at
+        once, the one open here as this tab has it (so that its next change is merged against what
+        this tab knew, `merged`); nothing is stored (the other tabs would answer in turn)."""
+        there = fresh(copy)
+        if there is None:
+            return [gr.skip()] * 3
+        # never the other tab's version of the one open here (two tabs may have one open), nor none of this tab's
+        shelf = {**{key: turns for key, turns in there.items() if key != current}, **({current: shelf[current]} if current in shelf else {})}
+        return [*listing(shelf, current, language), shelf]
 
     def shown_conversation(conversation: list[Turn], language: str) -> list:
         """The chat, the sources panel and the follow-ups of `conversation`."""
@@ -417,6 +432,8 @@ def wire_chat(page: gr.Blocks, assistant: Assistant, chat: ChatTab, turns: gr.St
     chat.conversations.input(open_conversation, [chat.conversations, turns, chat.shelf, chat.current, language, chat.copy],
                              switched, **conversations)
     chat.new.click(new_conversation, [turns, chat.shelf, chat.current, language, chat.copy], switched, **conversations)
+    chat.others_wrote.click(others_wrote, [chat.shelf, chat.current, language, chat.copy], [chat.conversations, chat.new, chat.shelf],
+                            queue=False, show_progress="hidden", **conversations)
     # while an answer comes no question in the chat can be edited (the edit would be answered beside it) and no
     # other conversation opened (the answer would land in it). (Set by the answer, not at the trigger: a step on
     # the same trigger ran only when a waiting answer started.)

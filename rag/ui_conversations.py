@@ -66,9 +66,10 @@ def stored(shelf: Shelf, current: str) -> dict:
 
 
 def restored(kept: dict | list | None) -> tuple[Shelf, str]:
-    """The conversations `stored` kept and the id of the one open (a new id when none is); the
-    one conversation an earlier version kept (a list of turns) is read as one. What this version
-    cannot read (another version's, or tampered with) gives none (one line in the log).
+    """The conversations `stored` kept and the id of the one open (a new id when none is, or the
+    one open was a new, empty one); the one conversation an earlier version kept (a list of
+    turns) is read as one. What this version cannot read (another version's, or tampered with)
+    gives none (one line in the log).
 
     Example::
 
@@ -76,8 +77,9 @@ def restored(kept: dict | list | None) -> tuple[Shelf, str]:
     """
     try:
         shelf = shelf_of(kept)
-        current = str(kept["current"] or "") if isinstance(kept, dict) else ""  # '' in an earlier version's
-        return shelf, current or next(iter(shelf), "") or uuid.uuid4().hex[:12]
+        current = str((kept.get("current") if isinstance(kept, dict) else "") or next(iter(shelf), ""))
+        # an empty new one open gets an id of its own: two tabs opened at once would otherwise share it
+        return shelf, current if current in shelf else uuid.uuid4().hex[:12]
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         _log.warning("the conversations kept in a browser could not be read (%s); the chat starts empty", error)
         return {}, uuid.uuid4().hex[:12]

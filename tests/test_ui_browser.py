@@ -830,7 +830,7 @@ def test_several_conversations_are_kept_and_each_opens_as_it_was_left(page, serv
 
 def test_two_tabs_of_one_browser_keep_each_others_conversations(page, server):
     """A researcher asks in two tabs: each answer lands on what the other tab stored since, so a
-    reload (or either tab's list) holds both conversations, and each opens as it was left."""
+    reload (or either tab's list, at once) holds both conversations, and each opens as it was left."""
     context = page.context.browser.new_context(viewport={"width": 1400, "height": 1000})  # one browser's storage
     with contextlib.closing(context):
         first, second = context.new_page(), context.new_page()
@@ -839,6 +839,11 @@ def test_two_tabs_of_one_browser_keep_each_others_conversations(page, server):
             tab.wait_for_selector("#question textarea")
         ask(first, "Siapa juru bicara Kremlin?")
         ask(second, "Berapa harga cabai rawit di Bandung?")
+        first.click("#conversations input")  # the first tab's list shows the second's at once, its own still open
+        expect(first.get_by_role("option")).to_have_count(2)  # the one asked in last first
+        assert titles(first.get_by_role("option")) == ["Berapa harga cabai rawit di Bandung?", "Siapa juru bicara Kremlin?"]
+        first.keyboard.press("Escape")
+        expect(first.locator("#conversations input")).to_have_value("Siapa juru bicara Kremlin?")
         second.click("#conversations input")
         assert titles(second.get_by_role("option")) == ["Berapa harga cabai rawit di Bandung?", "Siapa juru bicara Kremlin?"]
         second.get_by_role("option").nth(1).click()  # the first tab's, as it left it

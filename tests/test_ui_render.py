@@ -169,6 +169,8 @@ def test_the_conversations_kept_in_the_browser_read_back_or_start_empty():
     first, second = [Turn("Siapa Menteri Luar Negeri Rusia?", answer(), "id1")], [Turn("Siapa juru bicara Kremlin?", answer(), "id2")]
     shelf = {"c2": second, "c1": first}
     assert restored(json.loads(json.dumps(stored(shelf, "c1")))) == (shelf, "c1")
+    kept, empty = restored(stored(shelf, "c3"))  # a new, empty one was open: a new id, not one another tab may hold
+    assert kept == shelf and empty not in ("c3", "c1", "c2") and len(empty) == 12
     bad = {"current": "c1", "conversations": [{"id": "c1", "turns": [{"question": "Siapa?", "answer": {"answer": "Lavrov"}, "id": "x"}]}]}
     for unread in (bad, None, [], {"current": "c1"}):
         kept, current = restored(unread)
