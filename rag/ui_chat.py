@@ -28,7 +28,7 @@ from rag.answer import MAX_QUESTION_CHARS, Answer, Assistant
 from rag.followups import suggest_follow_ups
 from rag.retriever import Filters
 from rag.transcript import conversation_text
-from rag.ui_conversations import READ_COPY_JS, Shelf, browser_copy, conversation_choices, merged, restored, stored
+from rag.ui_conversations import READ_COPY_JS, Shelf, browser_copy, conversation_choices, merged, restored, seen_here, stored
 from rag.ui_render import Turn, literal, render_reply, render_sources, typed_text
 from rag.ui_text import EXAMPLES, LABELS
 
@@ -347,12 +347,15 @@ def wire_chat(page: gr.Blocks, assistant: Assistant, chat: ChatTab, turns: gr.St
         """The conversations in the browser's copy as stored now (`copy`, by READ_COPY_JS)."""
         return browser_copy(copy, saved.secret)
 
-    def keep(conversation: list[Turn], shelf: Shelf, current: str, language: str, copy: Shelf | None) -> tuple:
+    def keep(conversation: list[Turn], shelf: Shelf, current: str, language: str, copy: Shelf | None,
+             store: bool = True) -> tuple:
         """After the conversation or the language changed: the file to download, what the browser
-        keeps (this change on the browser's `copy` as stored now, see `merged`), the list of
-        conversations and the New button, and the conversations (`kept_outputs`)."""
-        shelf, current = merged(shelf, current, conversation, copy)
-        return downloadable(conversation, language), stored(shelf, current), *listing(shelf, current, language), shelf, current
+        keeps (this change on the browser's `copy` as stored now, see `merged`; nothing when not
+        `store`), the list of conversations and the New button, the conversations this tab goes on
+        from and the id of the one open (`kept_outputs`)."""
+        change = merged(shelf, current, conversation, copy)
+        return (downloadable(conversation, language), stored(change.store, change.current) if store else gr.skip(),
+                *listing(change.store, change.current, language), change.seen, change.current)
 
     def listing(shelf: Shelf, current: str, language: str) -> tuple[dict, dict]:
         """The list of conversations, the one open chosen, and the New button (shown while that one has a question)."""
@@ -368,9 +371,8 @@ def wire_chat(page: gr.Blocks, assistant: Assistant, chat: ChatTab, turns: gr.St
         there = fresh(copy)
         if there is None:
             return [gr.skip()] * 3
-        # never the other tab's version of the one open here (two tabs may have one open), nor none of this tab's
-        shelf = {**{key: turns for key, turns in there.items() if key != current}, **({current: shelf[current]} if current in shelf else {})}
-        return [*listing(shelf, current, language), shelf]
+        seen = seen_here(there, current, shelf.get(current, []))
+        return [*listing(seen, current, language), seen]
 
     def shown_conversation(conversation: list[Turn], language: str) -> list:
         """The chat, the sources panel and the follow-ups of `conversation`."""
@@ -379,16 +381,17 @@ def wire_chat(page: gr.Blocks, assistant: Assistant, chat: ChatTab, turns: gr.St
     def open_conversation(chosen: str | None, conversation: list[Turn], shelf: Shelf, current: str, language: str,
                           copy: str) -> list:
         """Another conversation of the list, shown as another tab may have left it; the one open stays in the list."""
-        shelf, current = merged(shelf, current, conversation, fresh(copy))
-        if not chosen or chosen == current or chosen not in shelf:
-            return [gr.skip()] * (3 + len(suggestions) + len(kept_outputs))  # `switched`
-        return [shelf[chosen], *shown_conversation(shelf[chosen], language),
-                *keep(shelf[chosen], shelf, chosen, language, shelf)]
+        change = merged(shelf, current, conversation, fresh(copy))
+        if not chosen or chosen == change.current or chosen not in change.store:  # e.g. cleared in another tab since
+            return ([gr.skip()] * (3 + len(suggestions) + 2)  # `switched`: the list as it is, the one open still chosen
+                    + [*listing(change.store, change.current, language), change.seen, change.current])
+        return [change.store[chosen], *shown_conversation(change.store[chosen], language),
+                *keep(change.store[chosen], change.seen, chosen, language, change.store)]
 
     def new_conversation(conversation: list[Turn], shelf: Shelf, current: str, language: str, copy: str) -> list:
         """An empty chat; the one open stays in the list."""
-        shelf, _ = merged(shelf, current, conversation, fresh(copy))
-        return [[], *shown_conversation([], language), *keep([], shelf, uuid.uuid4().hex[:12], language, shelf)]
+        change = merged(shelf, current, conversation, fresh(copy))
+        return [[], *shown_conversation([], language), *keep([], change.seen, uuid.uuid4().hex[:12], language, change.store)]
 
     def undo(conversation: list[Turn], shown: list[dict], shelf: Shelf, current: str, language: str,
              copy: str) -> Iterator[list]:
@@ -445,9 +448,16 @@ def wire_chat(page: gr.Blocks, assistant: Assistant, chat: ChatTab, turns: gr.St
         sources, the suggestions, the file to download, the list of conversations)."""
         shelf, current = restored(kept)
         conversation = shelf.get(current, [])
-        return [conversation, *shown_conversation(conversation, language), *keep(conversation, shelf, current, language, None)]
+        # nothing stored: what this tab read at its start may be older than what another stored since
+        return [conversation, *shown_conversation(conversation, language),
+                *keep(conversation, shelf, current, language, None, store=False)]
 
-    kept = {"fn": lambda conversation, shelf, current, language, copy: keep(conversation, shelf, current, language, fresh(copy)),
+    def keep_change(conversation: list[Turn], shelf: Shelf, current: str, language: str, copy: str) -> tuple:
+        """`keep` after an answer or a language switch; nothing before the page's conversations are
+        restored (a page opening in English switches language first)."""
+        return keep(conversation, shelf, current, language, fresh(copy)) if current else (gr.skip(),) * len(kept_outputs)
+
+    kept = {"fn": keep_change,
             "inputs": [turns, chat.shelf, chat.current, language, chat.copy], "outputs": kept_outputs, "queue": False,
             "show_progress": "hidden", **conversations}
     for event in answers:  # (turns.change cannot: gradio hashes a State to see it change, and an Answer has no hash)

@@ -7,7 +7,9 @@ last wrote over what another tab had asked since (a conversation begun there was
 each write the page now hands the server the copy as the browser holds it at that moment
 (`READ_COPY_JS`); the server decrypts it (`browser_copy`: Gradio encrypts it with CryptoJS's
 passphrase AES and the index folder's key, `browser_key`) and changes only the conversation the
-tab acted on. What another tab asked in the same conversation meanwhile is kept beside it.
+tab acted on. What another tab asked in the same conversation meanwhile is kept beside it. (The
+key reaches every page that loads, so the encryption keeps the copy unreadable in the storage
+itself, a profile on disk or an extension, not from its own page: a copy is read as untrusted input.)
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import os
 import secrets
 import uuid
 from pathlib import Path
+from typing import NamedTuple
 
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -80,19 +83,27 @@ def restored(kept: dict | list | None) -> tuple[Shelf, str]:
         current = str((kept.get("current") if isinstance(kept, dict) else "") or next(iter(shelf), ""))
         # an empty new one open gets an id of its own: two tabs opened at once would otherwise share it
         return shelf, current if current in shelf else uuid.uuid4().hex[:12]
-    except (KeyError, TypeError, ValueError, AttributeError) as error:
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as error:
         _log.warning("the conversations kept in a browser could not be read (%s); the chat starts empty", error)
         return {}, uuid.uuid4().hex[:12]
 
 
+def text(value: object) -> str:
+    """`value` when it is a string; TypeError otherwise (a copy this version cannot read)."""
+    if not isinstance(value, str):
+        raise TypeError(f"a string was expected, not {type(value).__name__}")
+    return value
+
+
 def shelf_of(kept: dict | list | None) -> Shelf:
     """The conversations in what `stored` kept (or the one an earlier version kept, a list of
-    turns); KeyError, TypeError, ValueError or AttributeError when this version cannot read it."""
+    turns); KeyError, TypeError, ValueError, AttributeError or RecursionError when this version
+    cannot read it."""
     if isinstance(kept, list):  # an earlier version's: one conversation
         kept = {"current": "", "conversations": [{"id": uuid.uuid4().hex[:12], "turns": kept}]} if kept else None
     if not kept:
         return {}
-    shelf = {str(item["id"]): [Turn(turn["question"], Answer.from_json(turn["answer"]), turn["id"]) for turn in item["turns"]]
+    shelf = {str(item["id"]): [Turn(text(turn["question"]), Answer.from_json(turn["answer"]), text(turn["id"])) for turn in item["turns"]]
              for item in kept["conversations"]}
     return {conversation_id: turns for conversation_id, turns in shelf.items() if turns}
 
@@ -183,12 +194,22 @@ def browser_copy(raw: str, secret: str) -> Shelf | None:
         unpadder = padding.PKCS7(algorithms.AES.block_size).unpadder()
         plain = unpadder.update(decryptor.update(data[16:]) + decryptor.finalize()) + unpadder.finalize()
         return shelf_of(json.loads(plain))
-    except (ValueError, binascii.Error, KeyError, TypeError, AttributeError) as error:
+    except (ValueError, binascii.Error, KeyError, TypeError, AttributeError, RecursionError) as error:
         _log.warning("the conversations another tab kept could not be read (%s); this tab's are kept", error)
         return None
 
 
-def merged(shelf: Shelf, current: str, conversation: list[Turn], fresh: Shelf | None) -> tuple[Shelf, str]:
+class Merged(NamedTuple):
+    """What `merged` makes of a tab's change: the conversations to `store` in the browser, those
+    this tab goes on from (`seen`: the same, but the one open as this tab has it, the base its
+    next change is merged against) and the id of the one open (`current`)."""
+
+    store: Shelf
+    seen: Shelf
+    current: str
+
+
+def merged(shelf: Shelf, current: str, conversation: list[Turn], fresh: Shelf | None) -> Merged:
     """The conversations to keep after this tab changed the one open (`current`, now `conversation`)
     or opened another, and the id this tab's open one has now: the browser's copy as stored now
     (`fresh`, read by `browser_copy`; another tab may have written it since this tab last did),
@@ -198,24 +219,45 @@ def merged(shelf: Shelf, current: str, conversation: list[Turn], fresh: Shelf | 
     Without a copy (None) this tab's own conversations (`shelf`) are the base.
 
     Args:
-        shelf: this tab's conversations before the change.
+        shelf: the conversations this tab went on from (the `seen` of its last change).
         current: the id of the one open; conversation: its turns now.
         fresh: the browser's copy now, None when there is none or it could not be read.
 
     Returns:
-        the conversations to store, as `shelved` orders them, and the id of the one open.
+        a `Merged`: what to store (as `shelved` orders it), what this tab goes on from, the id
+        of the one open.
 
     Example::
 
-        merged({}, "c2", [turn], {"c1": other_tabs})   # ({'c2': [turn], 'c1': other_tabs}, 'c2'): both kept
+        merged({}, "c2", [turn], {"c1": other_tabs}).store   # {'c2': [turn], 'c1': other_tabs}: both kept
     """
-    if fresh is None:
-        return shelved(shelf, current, conversation), current
     def ids(turns: list[Turn]) -> list[str]:
         return [turn.answer_id for turn in turns]
-    before, there = ids(shelf.get(current, [])), fresh.get(current)
-    if there is not None and (ids(there) == ids(conversation) or ids(conversation) == before):
-        return fresh, current  # nothing changed here (a language switch, another opened): the copy's stands
-    if there is not None and set(ids(there)) - set(before) - set(ids(conversation)):  # asked there meanwhile
-        current = uuid.uuid4().hex[:12]
-    return shelved(fresh, current, conversation), current
+    # the conversation shown is another one of this tab's, answer for answer: the id open lagged behind
+    # it (two events of the list at once: the second read the turns the first set, not yet its id)
+    current = next((key for key, turns in shelf.items() if conversation and ids(turns) == ids(conversation)), current)
+    before, there = ids(shelf.get(current, [])), (fresh or {}).get(current)
+    if fresh is None:
+        store = shelved(shelf, current, conversation)
+    elif there is not None and (ids(there) == ids(conversation) or ids(conversation) == before):
+        store = fresh  # nothing changed here (a language switch, another opened): the copy's stands
+    else:
+        if there is not None and set(ids(there)) - set(before) - set(ids(conversation)):  # asked there meanwhile
+            current = uuid.uuid4().hex[:12]
+        store = shelved(fresh, current, conversation)
+    return Merged(store, seen_here(store, current, conversation), current)
+
+
+def seen_here(shelf: Shelf, current: str, conversation: list[Turn]) -> Shelf:
+    """`shelf` with the one open (`current`) as this tab has it (`conversation`; left out while
+    empty), where it stands: another tab's version of it never becomes this tab's base, or a
+    question asked there would be written over at this tab's next one.
+
+    Example::
+
+        seen_here({"c1": theirs, "c2": other}, "c1", mine)   # {'c1': mine, 'c2': other}
+    """
+    seen = {key: turns for key, turns in shelf.items() if key != current or conversation}
+    if conversation:
+        seen[current] = conversation
+    return seen

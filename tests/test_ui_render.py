@@ -12,6 +12,8 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from rag.answer import Answer, Citation, Source
 from rag.corpus import Article
 from rag.ui_render import Turn, literal, render_reply, render_sources
@@ -202,6 +204,11 @@ def test_the_browsers_copy_as_gradio_wrote_it_is_read_with_its_key_only(caplog):
     for unread in (browser_copy(raw, "another-secret"), browser_copy(raw[:-40], "fixture-secret"),
                    browser_copy("not-a-copy", "fixture-secret")):
         assert unread is None
+    from rag.ui_conversations import shelf_of
+
+    number = {"current": "c1", "conversations": [{"id": "c1", "turns": [{"question": 5, "answer": answer().to_json(), "id": "a"}]}]}
+    with pytest.raises(TypeError):  # what a page or a hand could write: refused, not shown (a title needs a string)
+        shelf_of(number)
     assert "could not be read" in caplog.text and browser_copy("", "fixture-secret") is None
 
 
@@ -214,26 +221,38 @@ def test_a_change_in_one_tab_keeps_what_the_other_tabs_stored():
     def turn(n: int) -> Turn:
         return Turn(f"Pertanyaan {n}?", answer(), f"id{n}")
 
+    def stored_and_open(*args) -> tuple[dict, str]:
+        change = merged(*args)
+        return change.store, change.current
+
     mine, theirs = [turn(1)], [turn(2)]
     # this tab asked in c1; another tab began c2 since: both kept, the one asked in last first
-    assert merged({}, "c1", mine, {"c2": theirs}) == ({"c1": mine, "c2": theirs}, "c1")
-    assert list(merged({"c1": mine}, "c1", mine + [turn(3)], {"c2": theirs, "c1": mine})[0]) == ["c1", "c2"]
+    assert stored_and_open({}, "c1", mine, {"c2": theirs}) == ({"c1": mine, "c2": theirs}, "c1")
+    assert list(merged({"c1": mine}, "c1", mine + [turn(3)], {"c2": theirs, "c1": mine}).store) == ["c1", "c2"]
     # undone or cleared here: only that one changes
-    assert merged({"c1": mine + [turn(3)]}, "c1", mine, {"c2": theirs, "c1": mine + [turn(3)]})[0] == {"c1": mine, "c2": theirs}
-    assert merged({"c1": mine}, "c1", [], {"c2": theirs, "c1": mine})[0] == {"c2": theirs}
+    assert merged({"c1": mine + [turn(3)]}, "c1", mine, {"c2": theirs, "c1": mine + [turn(3)]}).store == {"c1": mine, "c2": theirs}
+    assert merged({"c1": mine}, "c1", [], {"c2": theirs, "c1": mine}).store == {"c2": theirs}
     # nothing changed here (a language switch, another opened): the copy stands, also what another tab
     # asked in the conversation open here; one cleared there while open here stays, as this tab shows it
-    assert merged({"c1": mine}, "c1", mine, {"c1": mine + [turn(4)]}) == ({"c1": mine + [turn(4)]}, "c1")
-    assert merged({"c1": mine}, "c2", theirs, {"c1": mine, "c2": theirs})[0] == {"c1": mine, "c2": theirs}
-    assert merged({"c1": mine}, "c1", mine, {"c2": theirs})[0] == {"c1": mine, "c2": theirs}
-    # asked here and in another tab in the same conversation (both tabs opened c1, or both began the
-    # empty one): the other tab's stays c1, this tab's goes on under a new id, first
-    both, now = merged({"c1": mine}, "c1", mine + [turn(3)], {"c1": mine + [turn(4)]})
+    assert stored_and_open({"c1": mine}, "c1", mine, {"c1": mine + [turn(4)]}) == ({"c1": mine + [turn(4)]}, "c1")
+    assert merged({"c1": mine}, "c2", theirs, {"c1": mine, "c2": theirs}).store == {"c1": mine, "c2": theirs}
+    assert merged({"c1": mine}, "c1", mine, {"c2": theirs}).store == {"c1": mine, "c2": theirs}
+    # asked here and in another tab in the same conversation (both tabs opened c1): the other tab's
+    # stays c1, this tab's goes on under a new id, first
+    both, now = stored_and_open({"c1": mine}, "c1", mine + [turn(3)], {"c1": mine + [turn(4)]})
     assert now != "c1" and both == {now: mine + [turn(3)], "c1": mine + [turn(4)]} and list(both)[0] == now
-    both, now = merged({}, "c1", theirs, {"c1": mine})
+    both, now = stored_and_open({}, "c1", theirs, {"c1": mine})
     assert both == {now: theirs, "c1": mine}
+    # ... also when this tab changed something else first (a language switch): it goes on from its own c1
+    switched = merged({"c1": mine}, "c1", mine, {"c1": mine + [turn(4)]})
+    assert switched.seen == {"c1": mine} and switched.store == {"c1": mine + [turn(4)]}
+    asked = merged(switched.seen, "c1", mine + [turn(3)], switched.store)
+    assert asked.current != "c1" and asked.store == {asked.current: mine + [turn(3)], "c1": mine + [turn(4)]}
+    # the list's second event of one click read the conversation the first opened (c2) but the id of
+    # the one before (c1): c2 stays c2, c1 is not written over with its turns
+    assert stored_and_open({"c2": theirs}, "c1", theirs, {"c2": theirs, "c1": mine}) == ({"c2": theirs, "c1": mine}, "c2")
     # no copy (none stored, or unreadable): this tab's own, as before
-    assert merged({"c2": theirs}, "c1", mine, None) == ({"c1": mine, "c2": theirs}, "c1")
+    assert stored_and_open({"c2": theirs}, "c1", mine, None) == ({"c1": mine, "c2": theirs}, "c1")
 
 
 def test_the_key_of_the_conversations_kept_in_browsers_outlives_a_restart(tmp_path, caplog):
