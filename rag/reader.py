@@ -82,7 +82,8 @@ class Reading:
 
 def choose_precision(model, batch: dict) -> str:
     """'bf16' or 'fp32', whichever reads `batch` (a few tokenised windows, see `probe_batch`;
-    each alone, as answers read them: bf16 gains more on a batch than on one window) faster on this CPU, measured at the first load on a machine (~1 s) and then remembered
+    each alone, as answers read them: bf16 gains more on a batch than on one window) faster on
+    this CPU, measured at the first load on a machine (~1 s) and then remembered
     (`rag.precision.fastest`);
     `RAG_READER_PRECISION=bf16|fp32` skips the measurement.
 

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
-from rag.lexical import holds_phrase
+from rag.lexical import phrase_pattern
 from rag.retriever import Filters, Hit, Retriever
 
 # -"a phrase" (groups 1, 2), -word where a word starts (after a space or an opening bracket: "(-rob)")
@@ -138,7 +138,7 @@ def search_archive(retriever: Retriever, query: str, k: int | None = None, filte
     if not words:
         raise UnsearchableQuery("only_excluded" if excluded else "nothing")
     for phrase in phrases:
-        if clash := next((out for out in excluded if holds_phrase(phrase, None, out)), None):
+        if clash := next((out for out in excluded if phrase_pattern(out).search(phrase)), None):
             raise UnsearchableQuery("excluded_in_phrase", phrase, clash)
     if not phrases and not excluded:
         return ArchiveSearch(retriever.search(words, k, filters, order), words=words)

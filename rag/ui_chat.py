@@ -343,17 +343,17 @@ def wire_chat(page: gr.Blocks, assistant: Assistant, chat: ChatTab, turns: gr.St
         """The conversation to download as it is now, in the page's language; hidden while there is none."""
         return gr.update(value=conversation_file(conversation, language) if conversation else None, visible=bool(conversation))
 
-    def fresh(copy: str) -> Shelf | None:
+    def read_copy(copy: str) -> Shelf | None:
         """The conversations in the browser's copy as stored now (`copy`, by READ_COPY_JS)."""
         return browser_copy(copy, saved.secret)
 
-    def keep(conversation: list[Turn], shelf: Shelf, current: str, language: str, copy: Shelf | None,
+    def keep(conversation: list[Turn], shelf: Shelf, current: str, language: str, there: Shelf | None,
              store: bool = True) -> tuple:
         """After the conversation or the language changed: the file to download, what the browser
-        keeps (this change on the browser's `copy` as stored now, see `merged`; nothing when not
+        keeps (this change on the browser's copy as stored now, `there`, see `merged`; nothing when not
         `store`), the list of conversations and the New button, the conversations this tab goes on
         from and the id of the one open (`kept_outputs`)."""
-        change = merged(shelf, current, conversation, copy)
+        change = merged(shelf, current, conversation, there)
         return (downloadable(conversation, language), stored(change.store, change.current) if store else gr.skip(),
                 *listing(change.store, change.current, language), change.seen, change.current)
 
@@ -368,7 +368,7 @@ def wire_chat(page: gr.Blocks, assistant: Assistant, chat: ChatTab, turns: gr.St
         """Another tab of this browser stored the conversations: the list shows what it stored at
         once, the one open here as this tab has it (so that its next change is merged against what
         this tab knew, `merged`); nothing is stored (the other tabs would answer in turn)."""
-        there = fresh(copy)
+        there = read_copy(copy)
         if there is None:
             return [gr.skip()] * 3
         seen = seen_here(there, current, shelf.get(current, []))
@@ -381,7 +381,7 @@ def wire_chat(page: gr.Blocks, assistant: Assistant, chat: ChatTab, turns: gr.St
     def open_conversation(chosen: str | None, conversation: list[Turn], shelf: Shelf, current: str, language: str,
                           copy: str) -> list:
         """Another conversation of the list, shown as another tab may have left it; the one open stays in the list."""
-        change = merged(shelf, current, conversation, fresh(copy))
+        change = merged(shelf, current, conversation, read_copy(copy))
         if not chosen or chosen == change.current or chosen not in change.store:  # e.g. cleared in another tab since
             return ([gr.skip()] * (3 + len(suggestions) + 2)  # `switched`: the list as it is, the one open still chosen
                     + [*listing(change.store, change.current, language), change.seen, change.current])
@@ -390,7 +390,7 @@ def wire_chat(page: gr.Blocks, assistant: Assistant, chat: ChatTab, turns: gr.St
 
     def new_conversation(conversation: list[Turn], shelf: Shelf, current: str, language: str, copy: str) -> list:
         """An empty chat; the one open stays in the list."""
-        change = merged(shelf, current, conversation, fresh(copy))
+        change = merged(shelf, current, conversation, read_copy(copy))
         return [[], *shown_conversation([], language), *keep([], change.seen, uuid.uuid4().hex[:12], language, change.store)]
 
     def undo(conversation: list[Turn], shown: list[dict], shelf: Shelf, current: str, language: str,
@@ -405,7 +405,7 @@ def wire_chat(page: gr.Blocks, assistant: Assistant, chat: ChatTab, turns: gr.St
         left = conversation if failed else conversation[:-1]
         yield [gr.skip(), gr.skip(), ""] + [gr.skip()] * (len(undo_outputs) - 3)  # so that the same question fills the box again
         yield [chat_messages(left), render_sources(left, article_of, language), failed or conversation[-1].question, left,
-               *follow_up_buttons(left, language), *keep(left, shelf, current, language, fresh(copy))]
+               *follow_up_buttons(left, language), *keep(left, shelf, current, language, read_copy(copy))]
 
     filters = [chat.since, chat.until, chat.sources, chat.k, chat.mode, language]
     answering = {"concurrency_id": "answers"}  # one limit for every way of asking (RAG_UI_CONCURRENCY)
@@ -428,7 +428,7 @@ def wire_chat(page: gr.Blocks, assistant: Assistant, chat: ChatTab, turns: gr.St
     chat.undo.click(undo, [turns, chat.chatbot, chat.shelf, chat.current, language, chat.copy], undo_outputs, **conversations)
     # the chat's own clear button: the conversation open is forgotten (the others stay)
     chat.chatbot.clear(lambda lang, shelf, current, copy: [render_sources([], article_of, lang), [], *hidden,
-                                                           *keep([], shelf, current, lang, fresh(copy))],
+                                                           *keep([], shelf, current, lang, read_copy(copy))],
                        [language, chat.shelf, chat.current, chat.copy], [chat.sources_panel, turns, *suggestions, *kept_outputs],
                        **conversations)
     switched = [turns, chat.chatbot, chat.sources_panel, *suggestions, *kept_outputs]
@@ -455,7 +455,7 @@ def wire_chat(page: gr.Blocks, assistant: Assistant, chat: ChatTab, turns: gr.St
     def keep_change(conversation: list[Turn], shelf: Shelf, current: str, language: str, copy: str) -> tuple:
         """`keep` after an answer or a language switch; nothing before the page's conversations are
         restored (a page opening in English switches language first)."""
-        return keep(conversation, shelf, current, language, fresh(copy)) if current else (gr.skip(),) * len(kept_outputs)
+        return keep(conversation, shelf, current, language, read_copy(copy)) if current else (gr.skip(),) * len(kept_outputs)
 
     kept = {"fn": keep_change,
             "inputs": [turns, chat.shelf, chat.current, language, chat.copy], "outputs": kept_outputs, "queue": False,

@@ -157,8 +157,6 @@ def browser_key(index_dir: Path) -> str | None:
         return None
 
 
-
-
 def browser_copy(raw: str, secret: str) -> Shelf | None:
     """The conversations in the browser's copy as the page read it from local storage
     (`READ_COPY_JS`), encrypted by Gradio's `BrowserState` with `secret`; None when there is none
