@@ -16,7 +16,6 @@ import bisect
 import datetime as dt
 import io
 import logging
-import zipfile
 from typing import Any
 
 from rag.corpus import Article, make_article, normalise_text, split_headline
@@ -47,7 +46,6 @@ def read_pdf(raw: bytes, relative: str, fallback_title: str) -> list[Article]:
     Raises `ArticleError` for an encrypted or damaged PDF, or one with no text layer.
     """
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
 
     try:
         reader = PdfReader(io.BytesIO(raw))
@@ -57,8 +55,10 @@ def read_pdf(raw: bytes, relative: str, fallback_title: str) -> list[Article]:
         info = reader.metadata or {}
         fields = {"title": info.get("/Title"), "author": info.get("/Author"),
                   "published": _pdf_date(info.get("/CreationDate"))}
-    except (PdfReadError, ValueError, KeyError, TypeError) as error:
-        raise ArticleError("pdf_unreadable", error=str(error)) from None
+    except ArticleError:
+        raise
+    except Exception as error:  # noqa: BLE001 - a damaged file breaks pypdf in many ways (IndexError, RecursionError, ...): one problem, not a stopped build
+        raise ArticleError("pdf_unreadable", error=_why(error)) from None
     if not any(pages):
         raise ArticleError("pdf_no_text", pages=len(pages))
     if not fields["title"]:  # a first line that reads like a headline becomes the title (as for text files)
@@ -72,18 +72,21 @@ def read_pdf(raw: bytes, relative: str, fallback_title: str) -> list[Article]:
 def read_docx(raw: bytes, relative: str, fallback_title: str) -> list[Article]:
     """One article from a Word document's paragraphs (tables' cells too), title/author/date from its properties."""
     import docx
-    from docx.opc.exceptions import PackageNotFoundError
 
     try:
         document = docx.Document(io.BytesIO(raw))
-    except (PackageNotFoundError, zipfile.BadZipFile, ValueError, KeyError) as error:
-        raise ArticleError("docx_unreadable", error=str(error)) from None
-    paragraphs = [p.text for p in document.paragraphs]
-    paragraphs += [cell.text for table in document.tables for row in table.rows for cell in row.cells]
-    properties = document.core_properties
-    fields = {"title": properties.title, "author": properties.author, "published": properties.created}
+        paragraphs = [p.text for p in document.paragraphs]
+        paragraphs += [cell.text for table in document.tables for row in table.rows for cell in row.cells]
+        properties = document.core_properties
+        fields = {"title": properties.title, "author": properties.author, "published": properties.created}
+    except Exception as error:  # noqa: BLE001 - a damaged zip or XML part (lxml's XMLSyntaxError, ...): one problem, not a stopped build
+        raise ArticleError("docx_unreadable", error=_why(error)) from None
     return [make_article(relative, relative, _filled(fields), "\n\n".join(p.strip() for p in paragraphs if p.strip()), fallback_title)]
 
+
+def _why(error: Exception) -> str:
+    """A parser's error as a problem shows it: its message, or its type when it has none."""
+    return str(error) or type(error).__name__
 
 def reflow(page: str, full_line: float = 0.7) -> str:
     """Undo a PDF's line wrapping: a line at least `full_line` of the page's longest line was

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import zipfile
 from pathlib import Path
 
 import docx
@@ -60,6 +61,17 @@ def write_docx(path: Path, title: str, paragraphs: list[str]) -> Path:
     return path
 
 
+def cut_part(path: Path, part: str) -> Path:
+    """The Word file at `path` with its XML part `part` cut in half: a valid zip holding broken XML."""
+    with zipfile.ZipFile(io.BytesIO(path.read_bytes())) as original:
+        parts = {name: original.read(name) for name in original.namelist()}
+    parts[part] = parts[part][: len(parts[part]) // 2]
+    with zipfile.ZipFile(path, "w") as damaged:
+        for name, data in parts.items():
+            damaged.writestr(name, data)
+    return path
+
+
 @pytest.fixture()
 def document_corpus(settings):
     corpus = settings.corpus_dir
@@ -71,6 +83,11 @@ def document_corpus(settings):
     write_scan(corpus / "pindaian.pdf")
     (corpus / "rusak.pdf").write_bytes(b"%PDF-1.4\nbukan pdf sungguhan")
     (corpus / "rusak.docx").write_bytes(b"PK\x03\x04 bukan docx")
+    # damage that breaks the parsers in other ways than "not a PDF / not a zip": one problem each, the build goes on
+    unknown_filter = write_pdf(corpus / "filter.pdf", [FILLER]).read_bytes().replace(b"/FlateDecode", b"/FlateDecodX")
+    (corpus / "filter.pdf").write_bytes(unknown_filter)  # pypdf: NotImplementedError
+    for part, name in (("word/document.xml", "isi-rusak.docx"), ("docProps/core.xml", "properti-rusak.docx")):
+        cut_part(write_docx(corpus / name, "Judul", [FILLER]), part)  # lxml: XMLSyntaxError
     return settings
 
 
@@ -91,6 +108,9 @@ def test_pdf_and_docx_become_articles_with_metadata_and_pages(document_corpus):
     assert problems["pindaian.pdf"] == "no text layer in 1 page(s); OCR is not supported"
     assert problems["rusak.pdf"].startswith("not a readable PDF")
     assert problems["rusak.docx"].startswith("not a readable Word document")
+    assert problems["filter.pdf"] == "not a readable PDF (Unsupported filter /FlateDecodX)"
+    assert problems["isi-rusak.docx"].startswith("not a readable Word document (")
+    assert problems["properti-rusak.docx"].startswith("not a readable Word document (")
 
 
 def test_a_pdf_without_title_takes_its_headline(tmp_path):
@@ -102,7 +122,7 @@ def test_a_pdf_without_title_takes_its_headline(tmp_path):
 
 def test_documents_are_indexed_and_cited_with_the_page(document_corpus, embedder):
     report = build_index(document_corpus, embedder)
-    assert report.added == 2 and report.failed == 3
+    assert report.added == 2 and report.failed == 6
     assistant = Assistant(Retriever(document_corpus.index_dir, embedder, document_corpus), document_corpus)
     answer = assistant.answer("Berapa inflasi tahunan Kabupaten Sleman pada Juli?")
     first = answer.citations[0]
