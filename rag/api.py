@@ -27,7 +27,7 @@ from rag.articles import Archive, ArticleNotFound, WriteRefused
 from rag.problems import ArticleError, Problem
 from rag.indexer import UpdateJob
 from rag.retriever import Filters
-from rag.search import search_archive
+from rag.search import LISTED, search_archive
 
 MAX_JSON_BYTES = 2 * 1024 * 1024
 # Routes whose bodies are files, bounded by RAG_MAX_FILE_MB: the API's upload and, mounted on the
@@ -249,7 +249,7 @@ def add_read_routes(app: FastAPI, assistant: Assistant, archive: Archive) -> Non
     @app.get("/api/search", responses=errors(422))
     def search(
         q: Annotated[str, Query(min_length=1, max_length=MAX_QUESTION_CHARS, description="the query, in any language")],
-        k: Annotated[int, Query(ge=1, description="articles returned (at most RAG_MAX_K)")] = 10,
+        k: Annotated[int | None, Query(ge=1, description=f"articles returned (default {LISTED}, at most RAG_MAX_K)")] = None,
         since: Annotated[dt.date | None, Query(description="only articles published on or after (YYYY-MM-DD)")] = None,
         until: Annotated[dt.date | None, Query(description="only articles published on or before (YYYY-MM-DD)")] = None,
         source: Annotated[list[str] | None, Query(max_length=20, description="only these outlets (repeat for more)")] = None,
@@ -265,6 +265,7 @@ def add_read_routes(app: FastAPI, assistant: Assistant, archive: Archive) -> Non
         ("undated" last). No answer is read: for an answer
         with citations, POST /api/ask."""
         too_many(k)
+        k = k or min(LISTED, settings.max_k)
         try:
             filters = Filters(since, until, tuple(source or ()))
         except ValueError as error:  # a period that ends before it starts

@@ -309,8 +309,8 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--index", type=Path, help="index folder (default: index/ or RAG_INDEX_DIR)")
         return command
 
-    def with_filters(command: argparse.ArgumentParser) -> None:
-        command.add_argument("--k", type=int, default=None, help="number of passages (default 5, at most 50)")
+    def with_filters(command: argparse.ArgumentParser, counted: str) -> None:
+        command.add_argument("--k", type=int, default=None, help=f"number of {counted} (default RAG_TOP_K, at most RAG_MAX_K)")
         command.add_argument("--since", type=dt.date.fromisoformat, help="only articles published on or after YYYY-MM-DD")
         command.add_argument("--until", type=dt.date.fromisoformat, help="only articles published on or before YYYY-MM-DD")
         command.add_argument("--source", action="append", help="only articles from this source (repeatable)")
@@ -352,7 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
     search = with_paths(commands.add_parser("search", help="print the passages that best match a query (a \"phrase in quotes\" "
                                             "must stand in each article listed)"))
     search.add_argument("query")
-    with_filters(search)
+    with_filters(search, "articles")
     search.add_argument("--order", choices=("relevance", "newest", "oldest"), default="relevance",
                         help="best match first (default), or by date; with a \"phrase in quotes\", the newest / oldest "
                         "of every article holding it")
@@ -361,7 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ask = with_paths(commands.add_parser("ask", help="answer a question with cited sources"))
     ask.add_argument("question")
-    with_filters(ask)
+    with_filters(ask, "passages")
     ask.add_argument("--llm", help="answer with this LangChain chat model for one call, e.g. openai:gpt-4o-mini "
                      "(RAG_LLM_BASE_URL / RAG_LLM_API_KEY apply)")
     ask.add_argument("--json", action="store_true", help="print JSON")

@@ -18,6 +18,7 @@ from rag.retriever import Filters, Hit, Retriever
 
 # -"a phrase" (groups 1, 2), -word where a word starts (after a space or an opening bracket: "(-rob)")
 # (3), "a phrase" (4, 5): straight quotes, or the curly ones a word processor writes
+LISTED = 10  # articles the page's search and GET /api/search list unless asked for more or fewer (at most RAG_MAX_K)
 TERM = re.compile(r'(?<![^\s(\[{])-(?:"([^"]*)"|“([^”]*)”|([^\s"“”]+))|"([^"]*)"|“([^”]*)”')
 
 

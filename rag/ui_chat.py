@@ -201,7 +201,8 @@ def chat_tab(assistant: Assistant, labels: dict[str, str]) -> ChatTab:
             until = gr.Textbox(label=labels["until"], elem_id="until")
         filter_error = gr.Markdown(visible=False, elem_id="filter-error")
         sources = gr.Dropdown(assistant.retriever.store.sources(), multiselect=True, label=labels["sources"], elem_id="outlets")
-        k = gr.Slider(1, 20, value=assistant.settings.top_k, step=1, label=labels["k"])
+        top_k, max_k = assistant.settings.top_k, assistant.settings.max_k  # passages read: up to 20, or RAG_TOP_K when set higher
+        k = gr.Slider(1, min(max(20, top_k), max_k), value=min(top_k, max_k), step=1, label=labels["k"])
         choices = modes(labels, assistant.settings.llm)
         mode = gr.Radio(choices, value=choices[0][1], label=labels["mode"])
     return ChatTab(active, conversations, new, others_wrote, shelf, current, copy, chatbot, sources_panel, question, unsent, answering, send, retry, undo, download, follow_up_label, follow_ups, examples, filters, period, since,

@@ -54,11 +54,9 @@ def test_page_writes_through_gradio_client_need_the_token(shared_server, tmp_pat
     assert "1 dihapus" in client.predict("test-token", api_name="/update_index")[0]
 
 
-def test_without_a_configured_token_the_page_is_read_only(settings, embedder):
-    """No RAG_API_TOKEN: the Index tab says how to enable writes, and every write is refused
-    whatever token is sent."""
+def seed_app(settings, embedder, token: str | None = None):
+    """The page and the API over the seed article, as `app.py` mounts them, for `settings`."""
     import gradio as gr
-    from gradio_client import Client
 
     from rag.answer import Assistant
     from rag.api import create_api
@@ -71,8 +69,16 @@ def test_without_a_configured_token_the_page_is_read_only(settings, embedder):
     build_index(settings, embedder)
     retriever = Retriever(settings.index_dir, embedder, settings)
     assistant = Assistant(retriever, settings)
-    archive = Archive(settings, retriever, IndexUpdater(settings, embedder), token=None)
-    app = gr.mount_gradio_app(create_api(assistant, archive), build_ui(assistant, archive), path="/")
+    archive = Archive(settings, retriever, IndexUpdater(settings, embedder), token=token)
+    return gr.mount_gradio_app(create_api(assistant, archive), build_ui(assistant, archive), path="/"), archive
+
+
+def test_without_a_configured_token_the_page_is_read_only(settings, embedder):
+    """No RAG_API_TOKEN: the Index tab says how to enable writes, and every write is refused
+    whatever token is sent."""
+    from gradio_client import Client
+
+    app, archive = seed_app(settings, embedder)
     disabled = LABELS["id"]["writes_disabled"]
     with serve_in_thread(app) as url:
         config = httpx.get(f"{url}/config").json()
@@ -85,6 +91,22 @@ def test_without_a_configured_token_the_page_is_read_only(settings, embedder):
         assert disabled in client.predict("seed.md", "anything", api_name="/delete_article")
     assert (settings.corpus_dir / "seed.md").exists() and archive.updater.current is None
 
+
+
+@pytest.mark.parametrize("top_k, max_k", [(30, 50), (5, 8)])
+def test_the_page_and_the_api_answer_with_the_servers_own_k_bounds(settings, embedder, top_k, max_k):
+    """RAG_TOP_K above the chat slider's usual 20 answers (the slider once stopped at 20 and
+    Gradio refused every question), and a search without `k` answers under a RAG_MAX_K below
+    its default of 10 (it once asked for 10 and was refused)."""
+    from gradio_client import Client
+
+    app, _ = seed_app(settings.model_copy(update={"top_k": top_k, "max_k": max_k}), embedder)
+    with serve_in_thread(app) as url:
+        history, *_ = Client(f"{url}/", verbose=False).predict(
+            "Siapa juru bicara Kremlin?", "", "", [], top_k, "extractive", api_name="/chat")
+        search = httpx.get(f"{url}/api/search", params={"q": "Kremlin"}, timeout=60)
+    assert "Peskov" in str(history[-1]["content"])
+    assert search.status_code == 200 and search.json()["results"][0]["article_id"] == "seed.md"
 
 def test_share_starts_the_app_on_its_port_even_without_a_public_link(tmp_path):
     """`--share` gives Gradio's tunnel a loopback server of its own: on the default port it took the
