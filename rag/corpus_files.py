@@ -20,6 +20,7 @@ import re
 import shutil
 import tempfile
 import unicodedata
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -59,15 +60,20 @@ def save_article_file(corpus: Path, name: str, data: bytes, max_bytes: int = DEF
         raise ArticleError("name_outside", name=name)
     if target.exists() and not replace:
         raise ArticleError("exists", name=file_name)
-    staging = target.with_name(f".upload-{os.getpid()}-{file_name}")
+    staging = target.with_name(f".upload-{uuid.uuid4().hex[:12]}-{file_name}")  # its own: two uploads of one name at once
     staging.write_bytes(data)
     try:
         articles, problems = read_file(staging, file_name, max_bytes)
         if problems:
             raise ArticleError(problems[0].key, problems[0].line, **problems[0].fields)
-        # a file replaced under the lock a delete of one of its records takes: neither undoes the other
-        with locked(target) if target.exists() else contextlib.nullcontext():
-            os.replace(staging, target)
+        if not replace:
+            try:
+                os.link(staging, target)  # fails rather than write over a file saved since the check above
+            except FileExistsError:
+                raise ArticleError("exists", name=file_name) from None
+        else:  # under the lock a delete of one of its records takes: neither undoes the other
+            with locked(target) if target.exists() else contextlib.nullcontext():
+                os.replace(staging, target)
     finally:
         staging.unlink(missing_ok=True)
     return target, articles
@@ -107,7 +113,7 @@ def remove_article_file(corpus: Path, article: Article, max_bytes: int = DEFAULT
         return _change_record(path, article, max_bytes, lambda line, record: b"")
     try:
         with locked(path):  # an edit waiting for it finds no file, rather than writing it back
-            path.unlink()
+            (corpus / article.path).unlink()  # an article that is a link: the link (its target is another article's file)
     except FileNotFoundError:
         return False
     return True
@@ -175,9 +181,9 @@ def edit_article_fields(corpus: Path, article: Article, changes: dict[str, str |
 
 
 def _inside(corpus: Path, article: Article) -> Path:
-    """The file of `article`, refused when it lies outside the corpus folder."""
-    path = (corpus / article.path).resolve()
-    if not path.is_relative_to(corpus.resolve()):
+    """The file of `article` (where a link leads), refused when it or the link lies outside the corpus folder."""
+    path, folder = (corpus / article.path).resolve(), (corpus / article.path).parent.resolve()
+    if not (path.is_relative_to(corpus.resolve()) and folder.is_relative_to(corpus.resolve())):
         raise ArticleError("delete_outside", path=article.path)
     return path
 

@@ -144,6 +144,50 @@ def test_records_of_one_jsonl_file_deleted_at_once_are_all_gone_and_the_others_s
         assert wide.read_bytes() == before
 
 
+
+def test_deleting_an_article_that_is_a_link_removes_the_link_not_the_article_it_points_to(tmp_path):
+    """A corpus may hold a link to one of its own files (read as an article of its own): deleting
+    that article removed the file it pointed to, another article, and left the link broken."""
+    from rag.corpus import load_corpus
+    from rag.corpus_files import remove_article_file
+
+    corpus = tmp_path / "corpus"
+    real = write(corpus / "asli.md", "---\ntitle: Banjir Jakarta\n---\nHujan deras membuat banjir di Jakarta.")
+    os.symlink("asli.md", corpus / "tautan.md")
+    link = next(a for a in load_corpus(corpus).articles if a.id == "tautan.md")
+    assert remove_article_file(corpus, link)
+    assert not os.path.lexists(corpus / "tautan.md") and real.read_text().endswith("banjir di Jakarta.")
+    assert [a.id for a in load_corpus(corpus).articles] == ["asli.md"]
+
+
+def test_uploads_of_one_name_at_once_keep_one_file_whole_and_refuse_the_others(tmp_path):
+    """The page and the API may save a file of the same name at the same moment: one is stored
+    whole, every other is told the name exists, and no upload's temporary file is left behind
+    (they once shared one temporary name, and a late one wrote over a file saved meanwhile)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rag.corpus_files import save_article_file
+    from rag.problems import ArticleError
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    texts = [f"---\ntitle: Kiriman {n}\n---\n" + f"Kiriman nomor {n} dari Bandung. " * 2000 for n in range(8)]
+
+    def upload(text: str) -> str:
+        try:
+            save_article_file(corpus, "kiriman.md", text.encode())
+            return "saved"
+        except ArticleError as error:
+            return error.key
+
+    for _ in range(5):
+        with ThreadPoolExecutor(8) as pool:
+            outcomes = list(pool.map(upload, texts))
+        assert sorted(outcomes) == ["exists"] * 7 + ["saved"], outcomes
+        assert (corpus / "kiriman.md").read_text() == texts[outcomes.index("saved")]
+        assert [p.name for p in corpus.iterdir()] == ["kiriman.md"]
+        (corpus / "kiriman.md").unlink()
+
 def test_a_record_named_by_its_line_is_not_deleted_once_another_record_took_that_line(tmp_path):
     """The index knows `kabar.jsonl#2` as "Kabar 1"; a line above it was removed by hand since, so
     line 2 holds "Kabar 2": the delete is refused (update first), and a line of a megabyte or more
