@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import json
 from collections.abc import Iterator
+from functools import partial
 from typing import Annotated, Literal
 
 import anyio.to_thread
@@ -345,7 +346,8 @@ def add_write_routes(app: FastAPI, archive: Archive) -> None:
         """Save an article file into the corpus (token needed), checked as the index reads it: a file
         that cannot be read is refused with why; POST /api/index/update indexes it."""
         data = await file.read(archive.settings.max_file_bytes + 1)
-        return _saved(lambda: archive.save_file(file.filename or "", data, token, replace), file.filename or "")
+        save = partial(_saved, lambda: archive.save_file(file.filename or "", data, token, replace), file.filename or "")
+        return await anyio.to_thread.run_sync(save)  # parsing a PDF takes seconds: off the event loop, within RAG_API_CONCURRENCY
 
     @app.patch("/api/articles/{article_id:path}", responses=errors(401, 403, 404, 409, 422))
     def edit_article(article_id: str, body: ArticleFieldsIn, token: Token) -> dict:

@@ -340,6 +340,41 @@ def test_upload_is_sanitised_and_checked(http, server):
     (server.corpus / "evil.md").unlink()
 
 
+
+def test_the_server_answers_while_an_upload_is_read(http, server):
+    """An uploaded PDF is parsed before it is saved (1,500 pages: seconds); meanwhile the server
+    answers others (the parse once ran on the event loop, and every request waited for it)."""
+    import io
+    import threading
+
+    from fpdf import FPDF
+    from pypdf import PdfReader, PdfWriter
+
+    pdf = FPDF()
+    pdf.set_font("helvetica", size=9)
+    pdf.add_page()
+    pdf.multi_cell(0, 4, "Laporan ekonomi daerah selama satu bulan terakhir. " * 60)
+    page, writer, data = PdfReader(io.BytesIO(bytes(pdf.output()))).pages[0], PdfWriter(), io.BytesIO()
+    for _ in range(1500):
+        writer.add_page(page)
+    writer.write(data)
+    upload: dict = {}
+
+    def send() -> None:
+        files = {"file": ("laporan-panjang.pdf", data.getvalue(), "application/pdf")}
+        upload["status"] = httpx.post(f"{server.url}/api/articles/upload", files=files, headers=AUTH, timeout=120).status_code
+
+    sending = threading.Thread(target=send)
+    sending.start()
+    time.sleep(1.0)  # the file has arrived and is being read
+    started = time.perf_counter()
+    assert http.get("/api/health").status_code == 200
+    answered_in = time.perf_counter() - started
+    still_reading = sending.is_alive()
+    sending.join()
+    assert upload["status"] == 201 and still_reading and answered_in < 0.5, (upload, still_reading, answered_in)
+    assert http.delete("/api/articles/laporan-panjang.pdf", headers=AUTH).status_code == 200
+
 def multipart(name: str, mib: int) -> Iterator[bytes]:
     """A file upload of `mib` MiB, sent chunked: no Content-Length tells its size."""
     yield f'--x\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n\r\n'.encode()
