@@ -12,7 +12,7 @@ import math
 import time
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,15 +73,7 @@ def load_questions(path: Path, split: str | None = None) -> list[Question]:
         len(questions), questions[0].gold_docs   # (311, frozenset({'facqa_a0633.txt'}))
     """
     questions = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise QuestionFileError(f"{path}:{number}: not valid JSON ({error.msg})") from None
-        if not isinstance(record, dict):
-            raise QuestionFileError(f"{path}:{number}: expected a JSON object")
+    for number, record in _rows(path):
         for name, kind in REQUIRED_FIELDS.items():
             if not isinstance(record.get(name), kind):
                 raise QuestionFileError(f"{path}:{number}: field '{name}' must be a {kind.__name__}, got {record.get(name)!r}")
@@ -96,6 +88,20 @@ def load_questions(path: Path, split: str | None = None) -> list[Question]:
         raise QuestionFileError(f"{path}: no questions" + (f" in split {split!r}" if split else ""))
     return questions
 
+
+def _rows(path: Path) -> Iterator[tuple[int, dict]]:
+    """The JSON objects of a JSONL file with their line numbers (blank lines skipped); a line that
+    is not one raises `QuestionFileError` naming the file and the line."""
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise QuestionFileError(f"{path}:{number}: not valid JSON ({error.msg})") from None
+        if not isinstance(record, dict):
+            raise QuestionFileError(f"{path}:{number}: expected a JSON object")
+        yield number, record
 
 def is_squad_file(path: Path) -> bool:
     """Does the file hold SQuAD-v2-shape rows (question, context, answers.text, is_impossible)?"""
@@ -112,12 +118,11 @@ def squad_questions(path: Path, split: str | None, corpus: Path) -> list[Questio
     `contexts.jsonl` written there, rewritten only when it changes), each question's gold
     article is its context, and an `is_impossible` question must be abstained on."""
     questions, contexts = [], {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        record = json.loads(line)
+    for number, record in _rows(path):
         if not isinstance(record.get("context"), str) or not isinstance(record.get("question"), str):
             raise QuestionFileError(f"{path}:{number}: a SQuAD-shape row needs 'question' and 'context' strings")
+        if not isinstance(record.get("answers") or {}, dict):
+            raise QuestionFileError(f"{path}:{number}: field 'answers' must be an object {{\"text\": [...]}}, got {record['answers']!r}")
         _check_question(path, number, record["question"])
         if split and record.get("split", split) != split:
             continue

@@ -12,7 +12,7 @@ from conftest import PROJECT, write
 
 from rag.evaluate import (
     QuestionFileError, contains_answer, evaluate, exact_match, load_questions, ndcg_at, normalise_answer, percentile,
-    recall_at, reciprocal_rank, token_f1,
+    recall_at, reciprocal_rank, squad_questions, token_f1,
 )
 from rag.precision import cpu_flags
 
@@ -57,6 +57,22 @@ def test_malformed_question_file_names_line_and_field(tmp_path, line, message):
     with pytest.raises(QuestionFileError, match=message):
         load_questions(path)
 
+
+
+SQUAD_ROW = '{"question": "Siapa?", "context": "Budi datang.", "answers": {"text": ["Budi"]}}'
+
+
+@pytest.mark.parametrize("line, message", [
+    ("{oops", r"squad.jsonl:2: not valid JSON"),
+    ('["Siapa?", "Budi datang."]', r"squad.jsonl:2: expected a JSON object"),
+    ('{"question": "Siapa?", "context": "Budi datang.", "answers": ["Budi"]}', r"squad.jsonl:2: field 'answers' must be an object"),
+])
+def test_malformed_squad_shape_file_names_line(tmp_path, line, message):
+    """A SQuAD-shape file's bad line is named as a question file's is (it once gave a bare JSON
+    error, or a traceback for a row that is not an object)."""
+    path = write(tmp_path / "squad.jsonl", SQUAD_ROW + "\n" + line + "\n")
+    with pytest.raises(QuestionFileError, match=message):
+        squad_questions(path, None, tmp_path / "contexts")
 
 TINY = {
     "banjir.md": "---\ntitle: Banjir Besar Melanda Jakarta\n---\nBanjir besar melanda Jakarta pada hari Senin. Sebanyak 5.000 warga mengungsi ke masjid terdekat.",
