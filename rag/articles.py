@@ -17,6 +17,7 @@ from rag.config import Settings
 from rag.corpus import Article, find_jsonl_record, is_record, read_file
 from rag.corpus_files import article_markdown, edit_article_fields, remove_article_file, save_article_file, slug
 from rag.indexer import IndexUpdater, UpdateJob
+from rag.problems import ArticleError
 from rag.retriever import Retriever
 
 
@@ -154,13 +155,17 @@ class Archive:
         Raises:
             ArticleNotFound: no such article in the corpus; `removed` when its file was deleted
                 already and the index still lists it until the next update.
+            ArticleError: a JSONL record whose line no longer reads as an article (the line, why).
 
         Example::
 
             archive.removable("kompas/2024-04-11-banjir.md").title   # 'Banjir di Jakarta'
         """
         article = self._known(article_id)
-        if self._in_corpus(article) is None:
+        path = self.settings.corpus_dir / article.path
+        held = (find_jsonl_record(path, article.path, article.id, self.settings.max_file_bytes) if is_record(article)
+                else True) if path.is_file() else None  # a file of its own goes whole: removable even when it no longer reads
+        if held is None:
             raise self._deleted_already(article_id)
         return article
 
@@ -173,13 +178,16 @@ class Archive:
         return article
 
     def _in_corpus(self, article: Article) -> Article | None:
-        """`article` as its file holds it now (a JSONL record read alone); None when it no longer does."""
+        """`article` as its file holds it now (a JSONL record read alone); None when it no longer
+        does; `ArticleError` (the file, the line, what to do) when it does but no longer reads."""
         path = self.settings.corpus_dir / article.path
         if not path.is_file():
             return None
         if is_record(article):
             return find_jsonl_record(path, article.path, article.id, self.settings.max_file_bytes)
-        articles, _ = read_file(path, article.path, self.settings.max_file_bytes)
+        articles, problems = read_file(path, article.path, self.settings.max_file_bytes)
+        if problems:
+            raise ArticleError(problems[0].key, problems[0].line, **problems[0].fields)
         return next((a for a in articles if a.id == article.id), None)
 
     @staticmethod

@@ -334,7 +334,8 @@ def _jsonl_id(relative: str, number: int, record: dict) -> str:
 def find_jsonl_record(path: Path, relative: str, article_id: str, max_line_bytes: int) -> Article | None:
     """The record `article_id` of the JSONL file `path` (`relative` in the corpus) as
     `read_jsonl_articles` reads it (its `line` set; the first when several lines hold it); None
-    when no line does. Only that line is made an `Article`; the others are parsed for their id.
+    when no line does; `ArticleError` (its line, what to do) when the line holding it no longer
+    reads as an article. Only that line is made an `Article`; the others are parsed for their id.
 
     Example::
 
@@ -343,10 +344,11 @@ def find_jsonl_record(path: Path, relative: str, article_id: str, max_line_bytes
     with open(path, "rb") as handle:
         for number, line in _jsonl_lines(handle, max_line_bytes):
             if isinstance(line, str) and line.strip():
-                with contextlib.suppress(json.JSONDecodeError, ArticleError):
+                record = None
+                with contextlib.suppress(json.JSONDecodeError):
                     record = json.loads(line)
-                    if isinstance(record, dict) and _jsonl_id(relative, number, record) == article_id:
-                        return jsonl_article(relative, number, record)
+                if isinstance(record, dict) and _jsonl_id(relative, number, record) == article_id:
+                    return jsonl_article(relative, number, record)  # its line no longer reads: ArticleError says why
     return None
 
 

@@ -252,7 +252,7 @@ def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets:
             return gr.update(visible=False), "", LABELS[language]["delete_pick"]
         try:
             title = archive.removable(article_id).title
-        except ArticleNotFound as error:
+        except (ArticleNotFound, ArticleError) as error:  # a record whose line no longer reads: the line and why
             return gr.update(visible=False), "", refusal(error, language, article_id)
         question = LABELS[language]["confirm_delete"].format(title=literal(title), id=literal(article_id))
         return gr.update(visible=True), question, ""

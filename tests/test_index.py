@@ -325,6 +325,33 @@ def test_delete_from_the_command_line_removes_a_file_or_one_jsonl_record_then_up
     assert [row["id"] for row in IndexStore.open(settings.index_dir).article_list()] == ["kiriman.jsonl#2"]
 
 
+
+def test_an_article_whose_file_no_longer_reads_is_not_called_deleted(settings, embedder):
+    """A file or a record's line broken by hand after the index read it: the page's delete still
+    removes a file of its own (it goes whole), the edit box and a record's delete say what is
+    wrong and where (both once said "deleted from the corpus already", and the page could delete
+    neither)."""
+    from rag.articles import Archive
+    from rag.indexer import IndexUpdater
+    from rag.problems import ArticleError
+    from rag.retriever import Retriever
+
+    corpus = settings.corpus_dir
+    banjir = write(corpus / "banjir.md", "---\ntitle: Banjir Jakarta\n---\nHujan deras membuat banjir di Jakarta.")
+    record = '{"id": "wk-1", "title": "Gempa Padang", "text": "Gempa mengguncang Padang pada Senin."}'
+    write(corpus / "kiriman.jsonl", record + "\n")
+    build_index(settings, embedder)
+    archive = Archive(settings, Retriever(settings.index_dir, embedder, settings), IndexUpdater(settings, embedder), "token")
+    write(corpus / "banjir.md", "---\ntitle: [Banjir Jakarta\n---\nHujan deras membuat banjir di Jakarta.")
+    write(corpus / "kiriman.jsonl", '{"id": "wk-1", "title": "Gempa Padang", "text": ""}\n')
+    with pytest.raises(ArticleError, match="not valid YAML"):
+        archive.current("banjir.md")
+    assert archive.removable("banjir.md").title == "Banjir Jakarta"
+    assert archive.delete("banjir.md", "token").id == "banjir.md" and not banjir.exists()
+    with pytest.raises(ArticleError) as error:
+        archive.removable("wk-1")
+    assert error.value.line == 1 and error.value.key == "no_text_field"
+
 def test_edit_from_the_command_line_sets_the_fields_in_the_file_then_updates(settings, embedder):
     """`rag edit` is the page's edit for a terminal: the fields in the file, the text as it was, the index after."""
     import subprocess
