@@ -35,8 +35,9 @@ class Settings(BaseSettings):
     embed_precision: Literal["auto", "fp32", "bf16", "int8", "fp16"] = Field(
         "auto", description="auto = fp16 on a GPU; on the CPU the fastest of int8, fp32 and bf16, measured at load "
                             "(within the family of an existing index: int8, or exact = fp32/bf16/fp16)")
-    exact_search_max_chunks: int = Field(200_000, ge=1, description="more chunks than this are searched through an IVF index "
-                                                                      "(approximate, memory-mapped; benchmarks/bench_scale.py)")
+    exact_search_max_chunks: int = Field(200_000, ge=100, description="more chunks than this are searched through an IVF index "
+                                                                      "(approximate, memory-mapped; benchmarks/bench_scale.py); "
+                                                                      "at least 100: k-means needs more vectors than its 16+ cells")
     vector_store: Literal["faiss", "milvus"] = Field("faiss", description="where the vectors live: a FAISS file per generation, "
                                                                         "or Milvus (Lite or a server, RAG_MILVUS_URI)")
     milvus_uri: str | None = Field(None, description="Milvus Lite file path or http://host:19530; default <index_dir>/milvus.db")

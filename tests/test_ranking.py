@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 from conftest import NEWS_FIXTURES, PROJECT
 
 from rag.evaluate import load_questions, recall_at, reciprocal_rank
@@ -84,10 +85,21 @@ def test_past_the_exact_search_threshold_an_ivf_index_ranks_like_exact_search(ar
     filtered = Retriever(settings.index_dir, embedder, settings).search(question, 10, Filters(sources=(source,)))
     assert filtered and {h.article.source for h in filtered} == {source}
 
-    gone = sorted(settings.corpus_dir.iterdir())[:60]
+    gone = sorted(settings.corpus_dir.iterdir())[:80]
     for path in gone:
         path.unlink()
     removed = build_index(settings, embedder)
     store = IndexStore.open(settings.index_dir)
-    assert removed.removed == 60 and store.vectors.count == store.manifest.chunks
-    assert store.manifest.vector_index == ("flat" if store.manifest.chunks < 50 else "ivf64")
+    assert removed.removed == 80 and store.vectors.count == store.manifest.chunks
+    assert store.manifest.chunks < 50 and store.manifest.vector_index == "flat"  # under half the threshold: exact again
+
+
+def test_an_exact_search_threshold_too_small_for_k_means_is_refused_by_name():
+    """IVF's k-means needs more vectors than its 16 or more cells: a threshold under 100 is refused
+    when the settings are read, naming it, instead of FAISS failing in the middle of a build."""
+    from pydantic import ValidationError
+
+    from rag.config import get_settings
+
+    with pytest.raises(ValidationError, match="exact_search_max_chunks"):
+        get_settings(exact_search_max_chunks=5)
