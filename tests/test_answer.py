@@ -176,6 +176,8 @@ def test_no_answer_in_the_archive_abstains_with_related_articles(assistant):
     answer = assistant.answer("Siapa pemenang Piala Dunia sepak bola tahun 2018?")
     assert answer.abstained and not answer.citations
     assert answer.text.startswith("Tidak ada jawaban di arsip")
+    assert answer.sources and "Artikel yang mungkin terkait:" in answer.text
+    assert all(source.title in answer.text for source in answer.sources)  # each related article named
 
 
 def test_filters_restrict_the_archive(assistant):

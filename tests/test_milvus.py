@@ -140,8 +140,10 @@ def test_a_killed_build_leaves_the_previous_generation_answering(settings, embed
     deadline = time.monotonic() + 120
     while len(live.client.list_collections()) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)  # until the build has made its collection
+    assert len(live.client.list_collections()) >= 2, "the build made no collection of its own in 120 s"
     build.send_signal(signal.SIGKILL)
     build.communicate()
+    assert build.returncode == -signal.SIGKILL  # killed while building, not ended before
     assert current_generation(settings.index_dir).name == "gen-000001"
     assert live.client.describe_alias("rag_live")["collection_name"] == live.collection
     check_survivor(settings, embedder)

@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from rag.chunking import chunk_article, split_sentences
-from rag.corpus import make_article, read_file
+from rag.corpus import decode_bytes, make_article, read_file
+from rag.problems import ArticleError
 
 pytestmark = pytest.mark.fuzz
 EXAMPLES = int(os.environ.get("RAG_PROPERTY_EXAMPLES", "150"))
@@ -79,6 +80,13 @@ def test_chunks_cover_the_article_in_order_within_budget(embedder, body, budget,
     assert "".join("".join(text[s:e] for s, e in covered).split()) == "".join(text.split())  # nothing lost
 
 
+def blank(data: bytes) -> bool:
+    """Does the file hold no text once decoded (a byte-order mark alone, spaces)?"""
+    try:
+        return not decode_bytes(data).strip()
+    except ArticleError:
+        return False
+
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.binary(max_size=2000), st.sampled_from([".md", ".txt", ".jsonl", ".html"]))
 @counted
@@ -86,6 +94,7 @@ def test_reading_arbitrary_bytes_gives_articles_or_problems_never_exceptions(tmp
     path = Path(tmp_path_factory.mktemp("fuzz")) / f"file{suffix}"
     path.write_bytes(data)
     articles, problems = read_file(path, path.name, 1 << 20)
+    assert articles or problems or blank(data)  # only a file without text holds neither
     for article in articles:
         assert article.text and article.sha256
     for problem in problems:
