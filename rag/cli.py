@@ -165,9 +165,10 @@ def cmd_edit(args: argparse.Namespace) -> int:
     """Set an article's title, outlet, date or URL in its file as the page and the API do
     (`Archive.edit`), then update the index unless --no-index."""
     from rag.articles import ArticleNotFound
+    from rag.corpus_files import EDITABLE_FIELDS
     from rag.problems import ArticleError
 
-    changes = {field: getattr(args, field) for field in ("title", "source", "published", "url") if getattr(args, field) is not None}
+    changes = {field: getattr(args, field) for field in EDITABLE_FIELDS if getattr(args, field) is not None}
     if not changes:
         raise ValueError("nothing to change: give --title, --source, --published or --url ('' removes one)")
     settings = _settings(args)

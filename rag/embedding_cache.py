@@ -2,7 +2,7 @@
 rebuild, a resumed build or a changed article's unchanged chunks never pay for the model twice.
 
 The passages of deleted and edited articles are dropped once they are more than a quarter of what
-the cache holds for the model (`prune`): an archive updated every half hour for years keeps a
+the cache holds for the model (`keep_only`): an archive updated every half hour for years keeps a
 cache the size of its index, not of everything it ever held."""
 
 from __future__ import annotations

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 CANDIDATES = 200  # candidates taken from each side before fusion
 EXHAUSTIVE_UP_TO = 30_000  # passages: a phrase held by articles of at most so many makes each of them a candidate
 ORDERS = ("relevance", "newest", "oldest")  # how `Retriever.search` lists its articles
+EMPTY_QUERY = "the query is empty: give words to search for"
 
 
 @dataclass(frozen=True)
@@ -329,7 +330,7 @@ class Retriever:
         """`search`'s hits, the generation they come from and the articles the filters left
         (None without filters), for `search_counted` to count without a second pass."""
         if not query.strip():
-            raise ValueError("the query is empty: give words to search for")
+            raise ValueError(EMPTY_QUERY)
         if k is not None and k < 1:
             raise ValueError(f"k is how many articles to return: 1 or more, got {k}")
         if order not in ORDERS:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 from rag.lexical import phrase_pattern
-from rag.retriever import Filters, Hit, Retriever
+from rag.retriever import EMPTY_QUERY, Filters, Hit, Retriever
 
 # -"a phrase" (groups 1, 2), -word where a word starts (after a space or an opening bracket: "(-rob)")
 # (3), "a phrase" (4, 5): straight quotes, or the curly ones a word processor writes
@@ -36,7 +36,7 @@ class UnsearchableQuery(ValueError):
             problem.reason, problem.phrase, problem.excluded   # ('excluded_in_phrase', 'banjir rob', 'rob')
     """
 
-    MESSAGES = {"nothing": "the query is empty: give words to search for",
+    MESSAGES = {"nothing": EMPTY_QUERY,
                 "only_excluded": "the query only says what to leave out: give words to search for",
                 "excluded_in_phrase": 'the phrase "{phrase}" holds "{excluded}", which the minus leaves out: no article can '
                                       'hold both; drop the minus or the phrase'}

@@ -17,9 +17,10 @@ import gradio as gr
 
 from rag.answer import Assistant
 from rag.articles import Archive
+from rag.corpus_files import EDITABLE_FIELDS
 from rag.ui_chat import KEPT_FOR, active_filters, chat_tab, modes, periods, wire_chat
 from rag.ui_conversations import STORAGE_KEY, browser_key
-from rag.ui_index import ARTICLE_COLUMNS, EDITED, article_list, auto_status, index_stats, index_tab, index_views, wire_index
+from rag.ui_index import ARTICLE_COLUMNS, article_list, auto_status, index_stats, index_tab, index_views, wire_index
 from rag.ui_render import Turn, render_sources
 from rag.ui_search import relabel_search, search_again, search_tab, wire_search
 from rag.ui_text import GRADIO_TOOLTIPS, LABELS, LANGUAGES
@@ -292,7 +293,7 @@ def relabel(labels: dict[str, str], writable: bool, llm: str | None) -> list:
             gr.update(value=labels["delete"]), gr.update(value=labels["confirm"]), gr.update(value=labels["cancel"]),
             gr.update(value=labels["follow_ups"]), gr.update(label=labels["conversations"]),
             gr.update(value=labels["new_conversation"]), gr.update(label=labels["edit_fields"]),
-            *[gr.update(label=labels[f"edit_{field}"]) for field in EDITED], gr.update(value=labels["edit_save"])]
+            *[gr.update(label=labels[f"edit_{field}"]) for field in EDITABLE_FIELDS], gr.update(value=labels["edit_save"])]
 
 
 def page_options() -> dict:

@@ -15,13 +15,13 @@ import gradio as gr
 from rag.answer import Assistant
 from rag.articles import Archive, ArticleNotFound, WriteRefused
 from rag.corpus import SUFFIXES, Article
+from rag.corpus_files import EDITABLE_FIELDS
 from rag.indexer import IndexUpdater, UpdateJob
 from rag.problems import ArticleError
 from rag.ui_render import literal
 from rag.ui_text import LABELS, counted, format_date
 
 
-EDITED = ("title", "source", "published", "url")  # the fields the edit box shows (`Archive.edit`'s)
 LISTED = 500  # articles a page of the index tab's list holds (its caption says which; ‹ and › turn the pages)
 ARTICLE_COLUMNS = (50, 20, 15, 15)  # the article table's widths in percent: title, outlet, date, id
 
@@ -55,7 +55,7 @@ class IndexTab:
     delete_id: gr.Textbox  # the article picked: to delete, or to edit
     delete: gr.Button
     edit: gr.Accordion
-    edit_fields: list[gr.Textbox]  # title, outlet, date, URL (`EDITED`)
+    edit_fields: list[gr.Textbox]  # title, outlet, date, URL (`EDITABLE_FIELDS`)
     edit_save: gr.Button
     edit_report: gr.Markdown
     edit_shown: gr.State  # the values the edit box was filled with (what Save compares against)
@@ -103,7 +103,7 @@ def index_tab(assistant: Assistant, archive: Archive, labels: dict[str, str]) ->
     with gr.Accordion(labels["edit_fields"], open=False, elem_id="edit-article") as edit:
         with gr.Row():
             edit_fields = [gr.Textbox(label=labels[f"edit_{field}"], elem_id=f"edit-{field}", interactive=archive.writable)
-                           for field in EDITED]
+                           for field in EDITABLE_FIELDS]
         edit_save = gr.Button(labels["edit_save"], elem_id="edit-save", interactive=archive.writable)
         edit_report = gr.Markdown(elem_id="edit-report")
     return IndexTab(stats, access, token, files, replace, upload_report, update, update_report, auto_report, article_query, articles,
@@ -112,7 +112,7 @@ def index_tab(assistant: Assistant, archive: Archive, labels: dict[str, str]) ->
 
 
 def field_values(article: Article) -> list[str]:
-    """An article's `EDITED` fields as the edit box shows them."""
+    """An article's `EDITABLE_FIELDS` fields as the edit box shows them."""
     return [article.title, article.source or "", article.published_iso or "", article.url or ""]
 
 
@@ -275,16 +275,16 @@ def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets:
         try:
             values = field_values(archive.current((article_id or "").strip()))
         except (ArticleNotFound, ArticleError):
-            values = [""] * len(EDITED)
+            values = [""] * len(EDITABLE_FIELDS)
         return [*values, values]
 
     def save_edit(article_id: str, shown: list[str], title: str, source: str, published: str, url: str, token: str,
                   language: str) -> tuple[str, list[str] | dict]:
         """Only the fields changed from those shown are written (another field's value in the file stays)."""
-        values = [title, source, published, url]  # in `EDITED`'s order
+        values = [title, source, published, url]  # in `EDITABLE_FIELDS`'s order
         labels = LABELS[language]
         article_id = (article_id or "").strip()
-        changes = {field: value for field, value, was in zip(EDITED, values, shown or [""] * len(EDITED), strict=True)
+        changes = {field: value for field, value, was in zip(EDITABLE_FIELDS, values, shown or [""] * len(EDITABLE_FIELDS), strict=True)
                    if (value or "").strip() != was}
         if not article_id:
             return labels["delete_pick"], gr.skip()
