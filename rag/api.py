@@ -58,6 +58,7 @@ class FiltersIn(Strict):
         return self
 
     def to_filters(self) -> Filters:
+        """The request's period and outlets as the library's `Filters`."""
         return Filters(self.since, self.until, tuple(self.sources))
 
 

@@ -67,6 +67,7 @@ class Archive:
 
     @property
     def writable(self) -> bool:
+        """Are writes enabled (a token configured, `RAG_API_TOKEN`)?"""
         return bool(self.token)
 
     def authorize(self, token: str | None) -> None:
@@ -85,6 +86,7 @@ class Archive:
         return len(rows), rows[offset : offset + limit]
 
     def article(self, article_id: str) -> Article:
+        """The article as the index holds it; `ArticleNotFound` when the index has none of that id."""
         article = self.retriever.refresh().article(article_id)
         if article is None:
             raise ArticleNotFound(f"no article {article_id!r} in the index")

@@ -24,6 +24,7 @@ class EmbeddingCache:
         self.db.execute("CREATE TABLE IF NOT EXISTS vectors (model TEXT, text_hash TEXT, vector BLOB, PRIMARY KEY (model, text_hash))")
 
     def get(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        """The cached vectors of those passage hashes this model computed before (the others are missing from the result)."""
         found: dict[str, np.ndarray] = {}
         for start in range(0, len(hashes), 500):
             batch = list(hashes[start : start + 500])
@@ -64,4 +65,5 @@ class EmbeddingCache:
         return gone
 
     def close(self) -> None:
+        """Close the cache's database."""
         self.db.close()

@@ -156,6 +156,7 @@ class FetchState:
                         "PRIMARY KEY (kind, key))")
 
     def get(self, kind: str, key: str) -> str | None:
+        """The value recorded for `key` of this `kind` ("article": the file of a fetched URL, "etag": a feed's ETag, ...), or None."""
         row = self.db.execute("SELECT value FROM seen WHERE kind = ? AND key = ?", (kind, key)).fetchone()
         return row[0] if row else None
 

@@ -278,6 +278,7 @@ class CorpusChanges:
 
     @property
     def any(self) -> bool:
+        """Did any article appear, change or go?"""
         return bool(self.added or self.changed or self.removed)
 
 
@@ -311,6 +312,7 @@ class PendingUpdate:
 
     @property
     def up_to_date(self) -> bool:
+        """Is there an index, holding the corpus as it is now (nothing to add, change or remove)?"""
         return self.manifest is not None and not self.changes.any and not self.not_in_place
 
 

@@ -91,6 +91,7 @@ class LexicalIndex:
 
     @classmethod
     def build(cls, texts: Sequence[str], keys: np.ndarray) -> "LexicalIndex":
+        """BM25 over `texts` (`make_bm25_tokenizer`: stopwords out, Indonesian stems), row i answering for `keys[i]`."""
         tokenizer = make_bm25_tokenizer()
         tokens = tokenizer.tokenize(list(texts) or [""], return_as="tuple", show_progress=False)
         bm25 = bm25s.BM25()
@@ -98,6 +99,7 @@ class LexicalIndex:
         return cls(bm25, tokenizer, keys)
 
     def save(self, folder: Path) -> None:
+        """Write the BM25 index, its vocabulary and keys into `folder` (read back by `load`)."""
         folder.mkdir(parents=True, exist_ok=True)
         self.bm25.save(str(folder), show_progress=False)
         self.tokenizer.save_vocab(str(folder))

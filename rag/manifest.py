@@ -53,14 +53,17 @@ class Manifest:
 
     @classmethod
     def read(cls, path: Path) -> "Manifest":
+        """The manifest in `path` (fields a newer version added and this one does not know are ignored)."""
         fields = json.loads(path.read_text())
         return cls(**{key: value for key, value in fields.items() if key in cls.__dataclass_fields__})
 
     def write(self, path: Path) -> None:
+        """Write the manifest as JSON to `path`."""
         path.write_text(json.dumps(self.__dict__, indent=2))
 
     @property
     def current_format(self) -> bool:
+        """Was the index written in the format this version reads?"""
         return self.format_version == FORMAT_VERSION
 
     def check_format(self) -> None:

@@ -204,6 +204,7 @@ class Reader:
 
     @property
     def loaded(self) -> bool:
+        """Has the model been loaded (by a question or `load`)?"""
         return "_model" in self.__dict__
 
     def load(self) -> Reader:

@@ -129,6 +129,7 @@ class Hit:
 
     @property
     def text(self) -> str:
+        """The passage: the article's text from `start` to `end`."""
         return self.article.text[self.start : self.end]
 
     def copies(self) -> list[dict]:

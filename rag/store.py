@@ -111,6 +111,7 @@ def read_article_hashes(generation: Path) -> dict[str, tuple[str, str]]:
 
 @dataclass(frozen=True)
 class ChunkRow:
+    """A passage as the store's `chunks` table holds it: its article and its place in the article's text."""
     id: int
     article_id: str
     ordinal: int
@@ -121,6 +122,7 @@ class ChunkRow:
 
 
 def article_from_row(row: sqlite3.Row) -> Article:
+    """The `Article` an `articles` table row holds."""
     published = dt.date.fromisoformat(row["published"]) if row["published"] else None
     return Article(
         id=row["id"], title=row["title"], text=row["text"], source=row["source"], url=row["url"],
@@ -304,6 +306,7 @@ class GenerationWriter:
             source.backup(self.db)
 
     def remove_articles(self, article_ids: Iterable[str]) -> None:
+        """Drop these articles and their passages from the generation being written."""
         ids = list(article_ids)
         for start in range(0, len(ids), 500):
             batch = ids[start : start + 500]

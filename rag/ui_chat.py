@@ -155,6 +155,7 @@ class ChatTab:
 
 
 def periods(labels: dict[str, str]) -> list[tuple[str, str]]:
+    """The period choices as (label in the page's language, value) pairs."""
     return [(labels[key], key) for key in PERIODS]
 
 

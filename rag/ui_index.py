@@ -27,6 +27,7 @@ ARTICLE_COLUMNS = (50, 20, 15, 15)  # the article table's widths in percent: tit
 
 
 def index_stats(assistant: Assistant, language: str) -> str:
+    """One line on the live index: articles, passages, model, generation, when it was built."""
     manifest = assistant.retriever.refresh().manifest
     return LABELS[language]["stats"].format(articles=counted(manifest.articles, "article", language, bold=True),
                                             chunks=counted(manifest.chunks, "chunk", language, bold=True), model=manifest.model_id,
@@ -117,6 +118,7 @@ def field_values(article: Article) -> list[str]:
 
 
 def headers(language: str) -> list[str]:
+    """The article table's column names in the page's language."""
     labels = LABELS[language]
     return [labels["column_title"], labels["column_source"], labels["column_published"], labels["column_id"]]
 

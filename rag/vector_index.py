@@ -162,6 +162,7 @@ class FaissVectors:
         self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(chunk_ids, dtype=np.int64))
 
     def remove(self, chunk_ids: list[int]) -> None:
+        """Drop the vectors of these chunk ids (ids it does not hold are ignored)."""
         if self.index is not None and chunk_ids:
             self.index.remove_ids(np.asarray(chunk_ids, dtype=np.int64))
 
