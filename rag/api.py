@@ -28,7 +28,8 @@ from rag.articles import Archive, ArticleNotFound, WriteRefused
 from rag.problems import ArticleError, Problem
 from rag.indexer import UpdateJob
 from rag.retriever import Filters
-from rag.search import LISTED, search_archive
+from rag.config import LISTED
+from rag.search import search_archive
 
 MAX_JSON_BYTES = 2 * 1024 * 1024
 # Routes whose bodies are files, bounded by RAG_MAX_FILE_MB: the API's upload and, mounted on the
@@ -267,7 +268,6 @@ def add_read_routes(app: FastAPI, assistant: Assistant, archive: Archive) -> Non
         ("undated" last). No answer is read: for an answer
         with citations, POST /api/ask."""
         too_many(k)
-        k = k or min(LISTED, settings.max_k)
         try:
             filters = Filters(since, until, tuple(source or ()))
         except ValueError as error:  # a period that ends before it starts

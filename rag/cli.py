@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TextIO
 
 from rag import __version__
-from rag.config import Settings, get_settings
+from rag.config import LISTED, Settings, get_settings
 from rag.manifest import IndexProblem
 from rag.writelock import IndexLocked
 
@@ -311,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
         return command
 
     def with_filters(command: argparse.ArgumentParser, counted: str) -> None:
-        command.add_argument("--k", type=int, default=None, help=f"number of {counted} (default RAG_TOP_K, at most RAG_MAX_K)")
+        command.add_argument("--k", type=int, default=None, help=f"number of {counted}, at most RAG_MAX_K")
         command.add_argument("--since", type=dt.date.fromisoformat, help="only articles published on or after YYYY-MM-DD")
         command.add_argument("--until", type=dt.date.fromisoformat, help="only articles published on or before YYYY-MM-DD")
         command.add_argument("--source", action="append", help="only articles from this source (repeatable)")
@@ -353,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     search = with_paths(commands.add_parser("search", help="print the passages that best match a query (a \"phrase in quotes\" "
                                             "must stand in each article listed)"))
     search.add_argument("query")
-    with_filters(search, "articles")
+    with_filters(search, f"articles (default {LISTED})")
     search.add_argument("--order", choices=("relevance", "newest", "oldest"), default="relevance",
                         help="best match first (default), or by date; with a \"phrase in quotes\", the newest / oldest "
                         "of every article holding it")
@@ -362,7 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ask = with_paths(commands.add_parser("ask", help="answer a question with cited sources"))
     ask.add_argument("question")
-    with_filters(ask, "passages")
+    with_filters(ask, "passages (default RAG_TOP_K)")
     ask.add_argument("--llm", help="answer with this LangChain chat model for one call, e.g. openai:gpt-4o-mini "
                      "(RAG_LLM_BASE_URL / RAG_LLM_API_KEY apply)")
     ask.add_argument("--json", action="store_true", help="print JSON")

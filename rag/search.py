@@ -13,12 +13,12 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
+from rag.config import LISTED
 from rag.lexical import phrase_pattern
 from rag.retriever import EMPTY_QUERY, Filters, Hit, Retriever
 
 # -"a phrase" (groups 1, 2), -word where a word starts (after a space or an opening bracket: "(-rob)")
 # (3), "a phrase" (4, 5): straight quotes, or the curly ones a word processor writes
-LISTED = 10  # articles the page's search and GET /api/search list unless asked for more or fewer (at most RAG_MAX_K)
 TERM = re.compile(r'(?<![^\s(\[{])-(?:"([^"]*)"|“([^”]*)”|([^\s"“”]+))|"([^"]*)"|“([^”]*)”')
 
 
@@ -119,7 +119,7 @@ def search_archive(retriever: Retriever, query: str, k: int | None = None, filte
     Args:
         retriever: the archive's `Retriever`.
         query: words, a question, "phrases in quotes", -excluded words, in any language.
-        k: how many articles (default `RAG_TOP_K`; at most `RAG_MAX_K`).
+        k: how many articles (default `LISTED`, 10; at most `RAG_MAX_K`).
         filters: a period and outlets (`Filters`); None: all.
         order: 'relevance' (default), 'newest' or 'oldest'.
 
@@ -135,6 +135,7 @@ def search_archive(retriever: Retriever, query: str, k: int | None = None, filte
         found = search_archive(Retriever(), '"juru bicara Kremlin"', k=20, order="newest")
         found.holding, [hit.article.published for hit in found.hits]
     """
+    k = k or min(LISTED, retriever.settings.max_k)
     words, phrases, excluded = parse_query(query)
     if not words:
         raise UnsearchableQuery("only_excluded" if excluded else "nothing")

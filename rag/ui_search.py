@@ -20,7 +20,8 @@ from rag.answer import MAX_QUESTION_CHARS
 from rag.lexical import phrase_pattern
 from rag.replies import NO_MATCH
 from rag.retriever import ORDERS, Hit, Retriever
-from rag.search import LISTED, ArchiveSearch, UnsearchableQuery, search_archive
+from rag.config import LISTED
+from rag.search import ArchiveSearch, UnsearchableQuery, search_archive
 from rag.sentences import score_sentences
 from rag.corpus_files import slug
 from rag.ui_chat import download_file, parse_filters

@@ -141,6 +141,16 @@ def test_newest_first_lists_the_newest_articles_holding_the_phrase_not_only_the_
         search_archive(retriever, "banjir", order="latest")
 
 
+
+def test_a_search_lists_ten_articles_unless_asked_or_bounded(archive, embedder):
+    """The page, the API and `rag search` list 10 articles by default (`rag search` once listed
+    RAG_TOP_K's 5 while the others listed 10), at most RAG_MAX_K."""
+    retriever = Retriever(archive.index_dir, embedder, archive)
+    assert len(search_archive(retriever, "banjir").hits) == 10
+    assert len(search_archive(retriever, "banjir", k=3).hits) == 3
+    bounded = Retriever(archive.index_dir, embedder, archive.model_copy(update={"max_k": 4}))
+    assert len(search_archive(bounded, "banjir").hits) == 4
+
 def test_search_from_the_command_line_counts_the_articles_holding_a_phrase_and_lists_them_by_date(settings, embedder):
     corpus = settings.corpus_dir
     write(corpus / "lama.md", article("Banjir Rob Lama", "Antara", "2023-01-05", "Banjir rob merendam Sayung, Demak."))
