@@ -11,7 +11,6 @@ import contextlib
 import datetime as dt
 import json
 from collections.abc import Iterator
-from functools import partial
 from typing import Annotated, Literal
 
 import anyio.to_thread
@@ -28,7 +27,7 @@ from rag.articles import Archive, ArticleNotFound, WriteRefused
 from rag.problems import ArticleError, Problem
 from rag.indexer import UpdateJob
 from rag.retriever import Filters
-from rag.config import LISTED
+from rag.config import SEARCH_LISTED
 from rag.search import search_archive
 
 MAX_JSON_BYTES = 2 * 1024 * 1024
@@ -252,7 +251,7 @@ def add_read_routes(app: FastAPI, assistant: Assistant, archive: Archive) -> Non
     @app.get("/api/search", responses=errors(422))
     def search(
         q: Annotated[str, Query(min_length=1, max_length=MAX_QUESTION_CHARS, description="the query, in any language")],
-        k: Annotated[int | None, Query(ge=1, description=f"articles returned (default {LISTED}, at most RAG_MAX_K)")] = None,
+        k: Annotated[int | None, Query(ge=1, description=f"articles returned (default {SEARCH_LISTED}, at most RAG_MAX_K)")] = None,
         since: Annotated[dt.date | None, Query(description="only articles published on or after (YYYY-MM-DD)")] = None,
         until: Annotated[dt.date | None, Query(description="only articles published on or before (YYYY-MM-DD)")] = None,
         source: Annotated[list[str] | None, Query(max_length=20, description="only these outlets (repeat for more)")] = None,
@@ -347,8 +346,9 @@ def add_write_routes(app: FastAPI, archive: Archive) -> None:
         """Save an article file into the corpus (token needed), checked as the index reads it: a file
         that cannot be read is refused with why; POST /api/index/update indexes it."""
         data = await file.read(archive.settings.max_file_bytes + 1)
-        save = partial(_saved, lambda: archive.save_file(file.filename or "", data, token, replace), file.filename or "")
-        return await anyio.to_thread.run_sync(save)  # parsing a PDF takes seconds: off the event loop, within RAG_API_CONCURRENCY
+        def save() -> dict:  # parsing a PDF takes seconds: off the event loop, within RAG_API_CONCURRENCY
+            return _saved(lambda: archive.save_file(file.filename or "", data, token, replace), file.filename or "")
+        return await anyio.to_thread.run_sync(save)
 
     @app.patch("/api/articles/{article_id:path}", responses=errors(401, 403, 404, 409, 422))
     def edit_article(article_id: str, body: ArticleFieldsIn, token: Token) -> dict:

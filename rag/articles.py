@@ -17,7 +17,6 @@ from rag.config import Settings
 from rag.corpus import Article, find_jsonl_record, is_record, read_file
 from rag.corpus_files import article_markdown, edit_article_fields, remove_article_file, save_article_file, slug
 from rag.indexer import IndexUpdater, UpdateJob
-from rag.problems import ArticleError
 from rag.retriever import Retriever
 
 
@@ -164,10 +163,8 @@ class Archive:
             archive.removable("kompas/2024-04-11-banjir.md").title   # 'Banjir di Jakarta'
         """
         article = self._known(article_id)
-        path = self.settings.corpus_dir / article.path
-        held = (find_jsonl_record(path, article.path, article.id, self.settings.max_file_bytes) if is_record(article)
-                else True) if path.is_file() else None  # a file of its own goes whole: removable even when it no longer reads
-        if held is None:
+        # a file of its own goes whole: removable while it is there, even when it no longer reads
+        if not (self.settings.corpus_dir / article.path).is_file() or (is_record(article) and self._in_corpus(article) is None):
             raise self._deleted_already(article_id)
         return article
 
@@ -189,7 +186,7 @@ class Archive:
             return find_jsonl_record(path, article.path, article.id, self.settings.max_file_bytes)
         articles, problems = read_file(path, article.path, self.settings.max_file_bytes)
         if problems:
-            raise ArticleError(problems[0].key, problems[0].line, **problems[0].fields)
+            raise problems[0].error()
         return next((a for a in articles if a.id == article.id), None)
 
     @staticmethod

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TextIO
 
 from rag import __version__
-from rag.config import LISTED, Settings, get_settings
+from rag.config import SEARCH_LISTED, Settings, get_settings
 from rag.manifest import IndexProblem
 from rag.writelock import IndexLocked
 
@@ -353,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     search = with_paths(commands.add_parser("search", help="print the passages that best match a query (a \"phrase in quotes\" "
                                             "must stand in each article listed)"))
     search.add_argument("query")
-    with_filters(search, f"articles (default {LISTED})")
+    with_filters(search, f"articles (default {SEARCH_LISTED})")
     search.add_argument("--order", choices=("relevance", "newest", "oldest"), default="relevance",
                         help="best match first (default), or by date; with a \"phrase in quotes\", the newest / oldest "
                         "of every article holding it")

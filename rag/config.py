@@ -13,7 +13,7 @@ _CHECKOUT = Path(__file__).resolve().parent.parent
 # The checkout `rag` runs from (the repository, or an editable install of it); for a wheel installed
 # into site-packages, the folder it is run in: `corpus/` and `index/` are then the user's own.
 PROJECT_ROOT = _CHECKOUT if (_CHECKOUT / "pyproject.toml").is_file() else Path.cwd()
-LISTED = 10  # articles a search lists (page, API, `rag search`) unless asked for more or fewer (at most RAG_MAX_K)
+SEARCH_LISTED = 10  # articles a search lists (page, API, `rag search`) unless asked for more or fewer (at most RAG_MAX_K)
 
 
 class Settings(BaseSettings):

@@ -65,7 +65,7 @@ def save_article_file(corpus: Path, name: str, data: bytes, max_bytes: int = DEF
     try:
         articles, problems = read_file(staging, file_name, max_bytes)
         if problems:
-            raise ArticleError(problems[0].key, problems[0].line, **problems[0].fields)
+            raise problems[0].error()
         if not replace:
             try:
                 os.link(staging, target)  # fails rather than write over a file saved since the check above
@@ -182,8 +182,9 @@ def edit_article_fields(corpus: Path, article: Article, changes: dict[str, str |
 
 def _inside(corpus: Path, article: Article) -> Path:
     """The file of `article` (where a link leads), refused when it or the link lies outside the corpus folder."""
-    path, folder = (corpus / article.path).resolve(), (corpus / article.path).parent.resolve()
-    if not (path.is_relative_to(corpus.resolve()) and folder.is_relative_to(corpus.resolve())):
+    root, entry = corpus.resolve(), corpus / article.path
+    path = entry.resolve()
+    if not (path.is_relative_to(root) and entry.parent.resolve().is_relative_to(root)):
         raise ArticleError("delete_outside", path=article.path)
     return path
 

@@ -88,6 +88,7 @@ def _why(error: Exception) -> str:
     """A parser's error as a problem shows it: its message, or its type when it has none."""
     return str(error) or type(error).__name__
 
+
 def reflow(page: str, full_line: float = 0.7) -> str:
     """Undo a PDF's line wrapping: a line at least `full_line` of the page's longest line was
     wrapped by the layout and is joined to the next with a space; shorter lines (headlines, the

@@ -103,6 +103,7 @@ def _rows(path: Path) -> Iterator[tuple[int, dict]]:
             raise QuestionFileError(f"{path}:{number}: expected a JSON object")
         yield number, record
 
+
 def is_squad_file(path: Path) -> bool:
     """Does the file hold SQuAD-v2-shape rows (question, context, answers.text, is_impossible)?"""
     with open(path, encoding="utf-8") as handle:

@@ -183,6 +183,10 @@ class Problem:
         """The problem `error` raised while reading `path` (at `line` when the error names none)."""
         return cls(path, error.key, error.fields, error.line or line)
 
+    def error(self) -> ArticleError:
+        """The problem as the `ArticleError` a write raises (the reverse of `of`)."""
+        return ArticleError(self.key, self.line, **self.fields)
+
     @property
     def reason(self) -> str:
         return message(self.key, self.fields)[0]

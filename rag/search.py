@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
-from rag.config import LISTED
+from rag.config import SEARCH_LISTED
 from rag.lexical import phrase_pattern
 from rag.retriever import EMPTY_QUERY, Filters, Hit, Retriever
 
@@ -119,7 +119,7 @@ def search_archive(retriever: Retriever, query: str, k: int | None = None, filte
     Args:
         retriever: the archive's `Retriever`.
         query: words, a question, "phrases in quotes", -excluded words, in any language.
-        k: how many articles (default `LISTED`, 10; at most `RAG_MAX_K`).
+        k: how many articles (default `SEARCH_LISTED`, 10; at most `RAG_MAX_K`).
         filters: a period and outlets (`Filters`); None: all.
         order: 'relevance' (default), 'newest' or 'oldest'.
 
@@ -135,7 +135,7 @@ def search_archive(retriever: Retriever, query: str, k: int | None = None, filte
         found = search_archive(Retriever(), '"juru bicara Kremlin"', k=20, order="newest")
         found.holding, [hit.article.published for hit in found.hits]
     """
-    k = k or min(LISTED, retriever.settings.max_k)
+    k = min(SEARCH_LISTED, retriever.settings.max_k) if k is None else k
     words, phrases, excluded = parse_query(query)
     if not words:
         raise UnsearchableQuery("only_excluded" if excluded else "nothing")

@@ -20,7 +20,7 @@ from rag.answer import MAX_QUESTION_CHARS
 from rag.lexical import phrase_pattern
 from rag.replies import NO_MATCH
 from rag.retriever import ORDERS, Hit, Retriever
-from rag.config import LISTED
+from rag.config import SEARCH_LISTED
 from rag.search import ArchiveSearch, UnsearchableQuery, search_archive
 from rag.sentences import score_sentences
 from rag.corpus_files import slug
@@ -74,7 +74,7 @@ def search_tab(retriever: Retriever, labels: dict[str, str]) -> SearchTab:
         until = gr.Textbox(label=labels["until"], elem_id="search-until", min_width=160)
         outlets = gr.Dropdown(retriever.store.sources(), multiselect=True, label=labels["sources"],
                               elem_id="search-outlets", min_width=200)
-        k = gr.Slider(1, retriever.settings.max_k, value=min(LISTED, retriever.settings.max_k), step=1,
+        k = gr.Slider(1, retriever.settings.max_k, value=min(SEARCH_LISTED, retriever.settings.max_k), step=1,
                       label=labels["search_k"], elem_id="search-k", min_width=200)
         order = gr.Radio(order_choices(labels), value="relevance", label=labels["search_order"], elem_id="search-order",
                          min_width=200)
