@@ -48,8 +48,19 @@ def test_literal_round_trip_characters():
 
 
 def test_the_cited_sentence_is_anchored_and_highlighted():
-    panel = render_sources([Turn("q", answer(), "id1")], lambda _: None, "id")
-    assert 'data-turn="1"' in panel and "<mark>" in panel and "](http" in panel  # cards are HTML: brackets are plain text there
+    """The card marks the cited sentence, not its neighbours in the passage, and the article view
+    below it marks the same sentence under the anchor the reply's [1] links to."""
+    text = f"Paragraf pembuka. {SENTENCE} Paragraf penutup."
+    start = text.index(SENTENCE)
+    cited = answer()
+    cited.citations[0] = replace(cited.citations[0], start=start, end=start + len(SENTENCE))
+    cited.sources[0] = replace(cited.sources[0], passage=text, passage_start=0, passage_end=len(text))
+    article = Article("a.md", "Judul", text)
+    panel = render_sources([Turn("q", cited, "id1")], lambda _: article, "id")
+    shown = html.escape(SENTENCE, quote=False)
+    assert 'data-turn="1"' in panel and "](http" in panel  # cards are HTML: brackets are plain text there
+    assert re.findall(r"<mark>(.*?)</mark>", panel.split('class="article-view"')[0]) == [shown]
+    assert re.findall(r'<mark id="cite-1-1">(.*?)</mark>', panel) == [shown]
 
 
 def test_an_answer_kept_from_before_its_article_was_edited_marks_the_sentence_where_it_stands_now():
