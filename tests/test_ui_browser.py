@@ -1208,6 +1208,14 @@ def updated_over_http(server, title: str, source: str) -> None:
     assert httpx.get(f"{server.url}/api/index/status", timeout=30).json()["job"]["id"] == job["id"]
 
 
+def counts_from_health(server) -> str:
+    """The index tab's counts as the server's health endpoint gives them: "N artikel · M potongan teks"."""
+    import httpx
+
+    health = httpx.get(f"{server.url}/api/health", timeout=30).json()
+    return f"{health['articles']:,} artikel · {health['chunks']:,} potongan teks"
+
+
 def test_a_page_opened_after_an_update_shows_the_index_as_it_is_now(page, server):
     """The counts, the article list and the outlet filter were those of the app's start in every
     page opened later; an update from the page kept the list's search; an empty delete box asks
@@ -1219,6 +1227,7 @@ def test_a_page_opened_after_an_update_shows_the_index_as_it_is_now(page, server
         assert page.eval_on_selector("#send", "b => getComputedStyle(b).backgroundColor") == "rgb(194, 65, 12)"
         page.get_by_role("tab", name="Indeks").click()
         page.wait_for_function("() => document.querySelector('#articles').innerText.includes('Longsor di Bogor')", timeout=30_000)
+        assert page.inner_text("#stats").startswith(counts_from_health(server))  # the counts as the server has them now
         page.get_by_role("tab", name="Tanya").click()
         page.click("#filters button")
         page.click("#outlets input")
@@ -1238,6 +1247,7 @@ def test_a_page_opened_after_an_update_shows_the_index_as_it_is_now(page, server
         page.wait_for_timeout(1500)  # the list is shown again after the report (with its search)
         rows = page.inner_text("#articles")
         assert "Longsor di Bogor" in rows and "Banjir di Depok" not in rows  # still the search's rows
+        assert page.inner_text("#stats").startswith(counts_from_health(server))  # and the counts followed the update
         page.fill("#delete-id input, #delete-id textarea", "")
         page.click("#delete")
         page.wait_for_function("() => document.querySelector('#delete-report').innerText.includes('Pilih dulu')", timeout=30_000)
