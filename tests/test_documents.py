@@ -6,6 +6,7 @@ so the known sentence really stands on page 3 of a real PDF.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import io
 import zipfile
@@ -132,4 +133,5 @@ def test_documents_are_indexed_and_cited_with_the_page(document_corpus, embedder
     assert answer.citations[0].article_id == "siaran-pers.docx" and answer.citations[0].page is None
     # a search hit (rag search --json, GET /api/search, the LangChain documents) names the page its passage starts on
     hit = assistant.retriever.search("inflasi tahunan Sleman Juli", k=1)[0]
-    assert hit.to_json(1)["page"] == page_of(hit.article, hit.start) and hit.to_json(1)["page"] in (1, 2, 3)
+    starts = hit.article.metadata["pages"]  # where each page's text begins in the article
+    assert "Inflasi tahunan" in hit.text and hit.to_json(1)["page"] == bisect.bisect_right(starts, hit.start)
