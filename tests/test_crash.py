@@ -104,6 +104,10 @@ def kill_at(settings, seconds: float) -> int:
 
 @pytest.mark.parametrize("kill_when", ["starting", "embedding"])  # twenty random moments in make stress
 def test_sigkill_leaves_previous_generation_and_next_build_resumes(grown_corpus, embedder, kill_when):
+    """Killed while it starts (a second in: loading the model, nothing cached yet) the next build
+    simply completes; killed once it has embedded some chunks, the next one reuses them (a build
+    that cached nothing has nothing to resume from, so "starting" checks the survivor and the
+    completion only)."""
     settings, index = grown_corpus, grown_corpus.index_dir
     baseline = cached_vectors(index)
     process = start_build(settings.corpus_dir, index)
