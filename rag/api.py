@@ -108,7 +108,9 @@ ERRORS = {code: {"description": text} for code, text in [
     (401, "missing or wrong token (writes)"), (403, "writes are disabled: no RAG_API_TOKEN on the server"),
     (404, "no such article"), (409, "the article exists (use replace=true), or is a record of a JSONL file"),
     (413, "request body over its limit (2 MiB JSON, RAG_MAX_FILE_MB for uploads)"),
-    (422, "a field missing, unknown or invalid, or an article file that cannot be read; the message names it")]}
+    (422, "a field missing, unknown or invalid, or an article file that cannot be read; the message names it"),
+    (507, "the corpus could not be written (a full disk, a read-only folder); it was left as it was")]}
+ARTICLE_ERROR_STATUS = {"exists": 409, "utf16_file": 409, "record_moved": 409, "edit_document": 409, "write_failed": 507}
 
 
 def errors(*codes: int) -> dict:
@@ -333,14 +335,14 @@ def add_read_routes(app: FastAPI, assistant: Assistant, archive: Archive) -> Non
 
 def add_write_routes(app: FastAPI, archive: Archive) -> None:
     """Add, upload, edit and delete articles, start an update: each needs the token (checked by `Archive`)."""
-    @app.post("/api/articles", status_code=201, responses=errors(401, 403, 409, 413, 422))
+    @app.post("/api/articles", status_code=201, responses=errors(401, 403, 409, 413, 422, 507))
     def add_article(body: ArticleIn, token: Token,
                     replace: Annotated[bool, Query(description="overwrite an article of the same id")] = False) -> dict:
         """Save an article into the corpus (token needed); POST /api/index/update indexes it."""
         fields = body.model_dump(exclude={"title", "text", "id"})
         return _saved(lambda: archive.save_article(body.title, body.text, token, body.id, replace, **fields))
 
-    @app.post("/api/articles/upload", status_code=201, responses=errors(401, 403, 409, 413, 422))
+    @app.post("/api/articles/upload", status_code=201, responses=errors(401, 403, 409, 413, 422, 507))
     async def upload_article(token: Token, file: UploadFile = File(..., description=".md, .txt, .jsonl, .html, .pdf or .docx"),
                              replace: Annotated[bool, Query(description="overwrite a file of the same name")] = False) -> dict:
         """Save an article file into the corpus (token needed), checked as the index reads it: a file
@@ -350,7 +352,7 @@ def add_write_routes(app: FastAPI, archive: Archive) -> None:
             return _saved(lambda: archive.save_file(file.filename or "", data, token, replace), file.filename or "")
         return await anyio.to_thread.run_sync(save)
 
-    @app.patch("/api/articles/{article_id:path}", responses=errors(401, 403, 404, 409, 422))
+    @app.patch("/api/articles/{article_id:path}", responses=errors(401, 403, 404, 409, 422, 507))
     def edit_article(article_id: str, body: ArticleFieldsIn, token: Token) -> dict:
         """Change an article's title, outlet, date or URL in its file (token needed): a Markdown or text file's front matter,
         or its record's line of a JSONL file; its text stays. POST /api/index/update re-indexes it."""
@@ -358,7 +360,7 @@ def add_write_routes(app: FastAPI, archive: Archive) -> None:
             article = archive.edit(article_id, token, **body.model_dump(exclude_unset=True))
         return {**article.to_json(), "note": "changed in the corpus; POST /api/index/update to re-index it"}
 
-    @app.delete("/api/articles/{article_id:path}", responses=errors(401, 403, 404, 409))
+    @app.delete("/api/articles/{article_id:path}", responses=errors(401, 403, 404, 409, 507))
     def delete_article(article_id: str, token: Token) -> dict:
         """Remove an article from the corpus (token needed): its file, or its record's line of a JSONL file (emptied, the
         other lines untouched); POST /api/index/update drops it from the index."""
@@ -387,8 +389,8 @@ def _saved(save, file_name: str = "") -> dict:
 
 @contextlib.contextmanager
 def _http_errors(file_name: str = "") -> Iterator[None]:
-    """The library's refusals as HTTP statuses: 403 writes disabled, 401 bad token, 404, 409, 422
-    (an uploaded file's problem names it and the line: "a.jsonl:3: not valid JSON ... Fix or
+    """The library's refusals as HTTP statuses: 403 writes disabled, 401 bad token, 404, 409, 422,
+    507 (an uploaded file's problem names it and the line: "a.jsonl:3: not valid JSON ... Fix or
     remove the line.")."""
     try:
         yield
@@ -398,7 +400,7 @@ def _http_errors(file_name: str = "") -> Iterator[None]:
     except ArticleNotFound as missing:
         raise HTTPException(404, str(missing)) from None
     except ArticleError as error:
-        status = 409 if error.key in ("exists", "utf16_file", "record_moved", "edit_document") else 422
+        status = ARTICLE_ERROR_STATUS.get(error.key, 422)
         raise HTTPException(status, Problem.of(file_name, error).text() if file_name else f"{error.reason}. {error.hint}") from None
 
 

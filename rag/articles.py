@@ -8,8 +8,10 @@ says how to enable writes. Reads need no token.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from rag.config import Settings
 from rag.corpus import Article, find_jsonl_record, is_record, read_file
 from rag.corpus_files import article_markdown, edit_article_fields, remove_article_file, save_article_file, slug
 from rag.indexer import IndexUpdater, UpdateJob
+from rag.problems import ArticleError
 from rag.retriever import Retriever
 
 
@@ -96,7 +99,8 @@ class Archive:
         """Check an article file and store it in the corpus (see `rag.corpus_files.save_article_file`).
         Searchable after the next index update."""
         self.authorize(token)
-        return save_article_file(self.settings.corpus_dir, name, data, self.settings.max_file_bytes, replace)
+        with _corpus_write():
+            return save_article_file(self.settings.corpus_dir, name, data, self.settings.max_file_bytes, replace)
 
     def save_article(self, title: str, text: str, token: str | None, file_stem: str | None = None,
                      replace: bool = False, **fields: str | dt.date | None) -> tuple[Path, list[Article]]:
@@ -117,7 +121,9 @@ class Archive:
         """
         self.authorize(token)
         article = self._known(article_id)  # the writer reads the file itself: False when it is gone
-        if not remove_article_file(self.settings.corpus_dir, article, self.settings.max_file_bytes):
+        with _corpus_write():
+            removed = remove_article_file(self.settings.corpus_dir, article, self.settings.max_file_bytes)
+        if not removed:
             raise self._deleted_already(article_id)
         return article
 
@@ -132,7 +138,9 @@ class Archive:
         """
         self.authorize(token)
         article = self._known(article_id)
-        if not edit_article_fields(self.settings.corpus_dir, article, changes, self.settings.max_file_bytes):
+        with _corpus_write():
+            edited = edit_article_fields(self.settings.corpus_dir, article, changes, self.settings.max_file_bytes)
+        if not edited:
             raise self._deleted_already(article_id)
         return self.current(article_id)
 
@@ -207,3 +215,14 @@ class Archive:
         """Start an incremental index update in the background (or return the one running)."""
         self.authorize(token)
         return self.updater.start()
+
+
+@contextlib.contextmanager
+def _corpus_write() -> Iterator[None]:
+    """An OSError while a write changes the corpus (a full disk, a read-only folder, no permission)
+    as the `ArticleError` the page, the API and the CLI say: the writers stage and rename, so the
+    corpus was left as it was."""
+    try:
+        yield
+    except OSError as error:
+        raise ArticleError("write_failed", error=error.strerror or str(error)) from error

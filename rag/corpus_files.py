@@ -61,8 +61,8 @@ def save_article_file(corpus: Path, name: str, data: bytes, max_bytes: int = DEF
     if target.exists() and not replace:
         raise ArticleError("exists", name=file_name)
     staging = target.with_name(f".upload-{uuid.uuid4().hex[:12]}-{file_name}")  # its own: two uploads of one name at once
-    staging.write_bytes(data)
     try:
+        staging.write_bytes(data)  # on a full disk, half of it: removed below
         articles, problems = read_file(staging, file_name, max_bytes)
         if problems:
             raise problems[0].error()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -139,3 +142,49 @@ def test_a_missing_corpus_folder_gives_a_clear_message(tmp_path):
                             timeout=120, env=env)
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert result.stderr.strip().endswith("does not exist; create it, or name another with --corpus DIR or RAG_CORPUS_DIR"), result.stderr
+
+
+@contextlib.contextmanager
+def refusing_writes(folder: Path) -> Iterator[None]:
+    """`folder` as a disk that refuses every change to it: read-only for a user, immutable for root
+    (whom permissions do not stop; `chattr +i` needs CAP_LINUX_IMMUTABLE, which root has)."""
+    root = os.geteuid() == 0
+    if root:
+        subprocess.run(["chattr", "+i", str(folder)], check=True)
+    else:
+        folder.chmod(0o555)
+    try:
+        yield
+    finally:
+        if root:
+            subprocess.run(["chattr", "-i", str(folder)], check=True)
+        else:
+            folder.chmod(0o755)
+
+
+def test_a_corpus_that_cannot_be_written_is_said_by_the_page_and_the_api(settings, embedder, tmp_path):
+    """A corpus folder that refuses writes (read-only, a full disk): the page and the API say the
+    corpus could not be changed and why, instead of Gradio's bare "Error" and a 500, and it is
+    left as it was."""
+    from gradio_client import Client, handle_file
+
+    app, _ = seed_app(settings, embedder, token="test-token")
+    corpus, seed = settings.corpus_dir, settings.corpus_dir / "seed.md"
+    before = seed.read_bytes()
+    article = tmp_path / "baru.md"
+    article.write_text("---\ntitle: Baru\n---\nPanitia lomba layang-layang di Pangandaran menetapkan tanggal final.\n")
+    auth = {"Authorization": "Bearer test-token"}
+    with serve_in_thread(app) as url, refusing_writes(corpus):
+        client = Client(f"{url}/", verbose=False)
+        page = [client.predict([handle_file(str(article))], "test-token", api_name="/upload_articles")[0],
+                client.predict("seed.md", "test-token", api_name="/delete_article"),
+                client.predict("seed.md", "Judul Baru", "", "", "", "test-token", api_name="/edit_article")]
+        api = [httpx.post(f"{url}/api/articles", json={"title": "Baru", "text": "Isi."}, headers=auth, timeout=30),
+               httpx.delete(f"{url}/api/articles/seed.md", headers=auth, timeout=30),
+               httpx.patch(f"{url}/api/articles/seed.md", json={"title": "Judul Baru"}, headers=auth, timeout=30)]
+    for shown in page:
+        assert "Ditolak" in shown and "korpus tidak dapat diubah (Operation not permitted" in shown.replace("\\", ""), shown
+    for response in api:
+        assert response.status_code == 507, response.text
+        assert response.json()["detail"].startswith("the corpus could not be changed (Operation not permitted")
+    assert sorted(p.name for p in corpus.iterdir()) == ["seed.md"] and seed.read_bytes() == before

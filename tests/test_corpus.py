@@ -188,6 +188,32 @@ def test_uploads_of_one_name_at_once_keep_one_file_whole_and_refuse_the_others(t
         assert [p.name for p in corpus.iterdir()] == ["kiriman.md"]
         (corpus / "kiriman.md").unlink()
 
+
+def test_an_upload_the_disk_cannot_hold_leaves_no_half_file_behind(tmp_path):
+    """The disk fills while an upload is written (here files may grow to 64 KiB: EFBIG, as ENOSPC
+    on a full disk): the write fails and no half-written temporary file stays in the corpus."""
+    import resource
+    import signal
+
+    import pytest
+
+    from rag.corpus_files import article_markdown, save_article_file
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    data = article_markdown("Laporan Panjang", "Laporan tahunan dinas pertanian Garut. " * 5000)  # ~200 KB
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a failed write, not a killed process
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, hard))
+    try:
+        with pytest.raises(OSError):
+            save_article_file(corpus, "laporan.md", data)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, handler)
+    assert list(corpus.iterdir()) == []
+
+
 def test_a_record_named_by_its_line_is_not_deleted_once_another_record_took_that_line(tmp_path):
     """The index knows `kabar.jsonl#2` as "Kabar 1"; a line above it was removed by hand since, so
     line 2 holds "Kabar 2": the delete is refused (update first), and a line of a megabyte or more
