@@ -434,7 +434,10 @@ def wire_chat(page: gr.Blocks, assistant: Assistant, chat: ChatTab, turns: gr.St
                        [language, chat.shelf, chat.current, chat.copy], [chat.sources_panel, turns, *suggestions, *kept_outputs],
                        **conversations)
     switched = [turns, chat.chatbot, chat.sources_panel, *suggestions, *kept_outputs]
-    chat.conversations.input(open_conversation, [chat.conversations, turns, chat.shelf, chat.current, language, chat.copy],
+    # on `blur`, which Gradio's dropdown sends once for a choice by mouse or by keys: it sends `input`
+    # twice for one click (on the choice, then on its blur; the second, reading the turns the first
+    # set before its id, wrote them under the id opened before), `select` not for a choice by keys
+    chat.conversations.blur(open_conversation, [chat.conversations, turns, chat.shelf, chat.current, language, chat.copy],
                              switched, **conversations)
     chat.new.click(new_conversation, [turns, chat.shelf, chat.current, language, chat.copy], switched, **conversations)
     chat.others_wrote.click(others_wrote, [chat.shelf, chat.current, language, chat.copy], [chat.conversations, chat.new, chat.shelf],

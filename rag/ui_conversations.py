@@ -231,9 +231,6 @@ def merged(shelf: Shelf, current: str, conversation: list[Turn], fresh: Shelf | 
     """
     def ids(turns: list[Turn]) -> list[str]:
         return [turn.answer_id for turn in turns]
-    # the conversation shown is another one of this tab's, answer for answer: the id open lagged behind
-    # it (two events of the list at once: the second read the turns the first set, not yet its id)
-    current = next((key for key, turns in shelf.items() if conversation and ids(turns) == ids(conversation)), current)
     before, there = ids(shelf.get(current, [])), (fresh or {}).get(current)
     if fresh is None:
         store = shelved(shelf, current, conversation)

@@ -17,6 +17,7 @@ import re
 import shutil
 import statistics
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -746,8 +747,9 @@ def test_the_conversation_downloads_as_text_with_every_quote_where_it_stands(pag
     assert re.findall(r"“(.+)” \(chars (\d+)–(\d+)\)", english) == quotes
     page.get_by_role("radio", name="Bahasa Indonesia").check()
     expect(page.locator("#download")).to_have_text("Unduh")
-    for _ in questions:
+    for left in reversed(range(len(questions))):
         page.click("#undo")
+        user_bubbles(page, left)  # each undo done before the next click (a click while one is pending is dropped)
     expect(page.locator("#download")).to_be_hidden()
 
 
@@ -785,6 +787,28 @@ def titles(options) -> list[str]:
     return [text.replace("✓", "").strip() for text in options.all_inner_texts()]
 
 
+@contextlib.contextmanager
+def opening_events(tab, server) -> Iterator[list]:
+    """The requests the page sends, while the block runs, to run the conversation list's event
+    (its dependency in the app's /config, by the list's elem_id)."""
+    import httpx
+
+    config = httpx.get(f"{server.url}/config", timeout=30).json()
+    listing = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "conversations")
+    events = {d["id"] for d in config["dependencies"] if any(target[0] == listing for target in d["targets"])}
+    sent: list = []
+
+    def record(request) -> None:
+        if request.method == "POST" and "/queue/join" in request.url and request.post_data_json.get("fn_index") in events:
+            sent.append(request)
+
+    tab.on("request", record)
+    try:
+        yield sent
+    finally:
+        tab.remove_listener("request", record)
+
+
 def test_several_conversations_are_kept_and_each_opens_as_it_was_left(page, server):
     """A researcher keeps several lines of questions: "New conversation" starts an empty chat and
     keeps the one before in the list (titled by its first question, the one asked in last first);
@@ -807,10 +831,13 @@ def test_several_conversations_are_kept_and_each_opens_as_it_was_left(page, serv
         options = tab.get_by_role("option")
         assert titles(options) == ["Berapa harga cabai rawit di Bandung?", "Siapa juru bicara Kremlin?"]
         tab.screenshot(path=SHOTS / "33-conversations-listed.png")
-        options.nth(1).click()  # the first conversation, as it was left
+        with opening_events(tab, server) as sent:
+            options.nth(1).click()  # the first conversation, as it was left
         tab.wait_for_function("() => document.querySelector('#sources [data-turn]') && "
                               "document.querySelectorAll('#chat [data-testid=\"user\"]').length === 1", timeout=30_000)
         assert questions_shown(tab) == ["Siapa juru bicara Kremlin?"] and "Peskov" in tab.locator("#sources").inner_text()
+        tab.wait_for_timeout(500)
+        assert len(sent) == 1  # one choice, one event (Gradio's `input` came twice: on the choice and on the blur)
         tab.locator("#chat a[href='#cite-1-1']").click()
         expect(tab.locator("mark.focused")).to_contain_text("Dmitry Peskov")
         tab.reload()  # both kept, the one open open again
@@ -820,8 +847,12 @@ def test_several_conversations_are_kept_and_each_opens_as_it_was_left(page, serv
         clear_chat(tab)  # forgets this one only
         tab.click("#conversations input")
         assert titles(tab.get_by_role("option")) == [LABELS["id"]["empty_conversation"], "Berapa harga cabai rawit di Bandung?"]
-        tab.get_by_role("option").nth(1).click()
-        user_bubbles(tab, 2)
+        with opening_events(tab, server) as sent:  # chosen with the keys this time
+            tab.keyboard.press("ArrowDown")
+            tab.keyboard.press("Enter")
+            user_bubbles(tab, 2)
+            tab.wait_for_timeout(500)
+        assert len(sent) == 1
         assert questions_shown(tab) == ["Berapa harga cabai rawit di Bandung?", "Di mana harga cabai naik?"]
         tab.set_viewport_size({"width": 390, "height": 844})
         assert tab.evaluate("() => document.scrollingElement.scrollWidth") <= 390
