@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
+from langchain_core.runnables.config import run_in_executor
 from pydantic import ConfigDict, Field
 
 from rag.embeddings import Embedder, load_embedder
@@ -60,10 +61,11 @@ class ArticleRetriever(BaseRetriever):
 
     Args:
         retriever: the archive's `Retriever`.
-        k: how many articles each query returns (1 or more); `invoke(query, k=2)` overrides it
-            for one call.
+        k: how many articles each query returns (1 or more; at most `RAG_MAX_K`, as the search
+            caps it); `invoke(query, k=2)` overrides it for one call.
         filters: restrict every query (`Filters`: dates, outlets); `invoke(query,
             filters=Filters(...))` overrides it for one call. Another keyword raises TypeError.
+            `ainvoke` and `abatch` take the same ones (the search runs in a thread).
 
     Example::
 
@@ -85,3 +87,9 @@ class ArticleRetriever(BaseRetriever):
                                 k: int | None = None, filters: Filters | None = None) -> list[Document]:
         hits = self.retriever.search(query, self.k if k is None else k, filters or self.filters)
         return [hit_to_document(hit) for hit in hits]
+
+    async def _aget_relevant_documents(self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun,
+                                       k: int | None = None, filters: Filters | None = None) -> list[Document]:
+        # LangChain's own async default passes no `k` or `filters` on, and fails when given them
+        return await run_in_executor(None, self._get_relevant_documents, query, run_manager=run_manager.get_sync(),
+                                     k=k, filters=filters)

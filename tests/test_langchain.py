@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 
 import numpy as np
@@ -39,6 +40,9 @@ def test_k_and_filters_given_to_one_call_apply_to_it(settings, embedder):
     assert [d.metadata["source"] for d in kompas] == ["Kompas"]
     with pytest.raises(TypeError):
         archive.invoke("NATO", fliters=Filters(sources=("Kompas",)))  # a misspelt keyword is not dropped
+    # the async calls take them too (LangChain's default async method refused both)
+    assert [d.metadata["source"] for d in asyncio.run(archive.ainvoke("NATO", k=1, filters=Filters(sources=("Kompas",))))] == ["Kompas"]
+    assert [len(docs) for docs in asyncio.run(archive.abatch(["NATO", "Demak"], k=1))] == [1, 1]
     with pytest.raises(ValueError):
         ArticleRetriever(retriever=archive.retriever, k=0)
 
