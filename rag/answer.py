@@ -462,7 +462,7 @@ class Assistant:
         follow-up), score the passages' sentences and let the reader read them."""
         in_context = retrieval_query(question, previous)  # a follow-up is searched with the question it follows...
         asked = f"{question} {previous}" if previous else question  # ...and read with it after (the reader cuts at 48 tokens)
-        hits = self.retriever.search(in_context, k or self.settings.top_k, filters)
+        hits = self.retriever.search(in_context, self.settings.top_k if k is None else k, filters)  # 0: refused, not the default
         ranked = score_sentences(in_context, hits)
         by_meaning = bool(ranked) and hits[ranked[0].hit_rank].article.language not in (None, language)
         tokens = longest_answer(*filter(None, (question, previous)))  # a name is short; a follow-up may say so

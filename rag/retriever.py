@@ -37,10 +37,25 @@ ORDERS = ("relevance", "newest", "oldest")  # how `Retriever.search` lists its a
 EMPTY_QUERY = "the query is empty: give words to search for"
 
 
+def _day(name: str, value: object) -> dt.date | None:
+    """A filter's date as a day: a `datetime` counts as its day (its time compared with dates
+    left out the day itself), an ISO string is read; anything else is a TypeError naming it."""
+    if value is None or type(value) is dt.date:
+        return value
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"Filters({name}={value!r}): write the date as YYYY-MM-DD") from None
+    raise TypeError(f"Filters({name}=...) takes a date, got {value!r}")
+
+
 @dataclass(frozen=True)
 class Filters:
-    """Restrict a search to a date range (both ends included; an article without a date is left
-    out by either end), to some sources (outlet names, any case), to articles holding some
+    """Restrict a search to a date range (both ends included, each a `date`, a `datetime` read as
+    its day, or "YYYY-MM-DD"; an article without a date is left out by either end), to some sources (outlet names, any case), to articles holding some
     phrases (each of them, as whole words, any case: `rag.lexical.phrase_pattern`) and none of
     the `excluded_phrases`, or away from some articles. A range that ends before it starts is a ValueError that says so.
 
@@ -57,6 +72,8 @@ class Filters:
     excluded_phrases: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        for name in ("since", "until"):
+            object.__setattr__(self, name, _day(name, getattr(self, name)))
         for name, what in (("sources", "outlet names"), ("phrases", "phrases"), ("excluded_phrases", "phrases")):  # "Kompas": one
             value = getattr(self, name)
             object.__setattr__(self, name, (value,) if isinstance(value, str) else tuple(value))

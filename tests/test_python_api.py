@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 
 import pytest
@@ -46,6 +47,19 @@ def test_bad_arguments_are_refused_not_guessed(retriever):
     with pytest.raises(ValueError, match="order 'latest'"):
         retriever.search("gempa", order="latest")
     assert Filters(phrases="banjir rob").phrases == ("banjir rob",)  # one phrase, not letters
+    with pytest.raises(ValueError, match="1 or more"):
+        Assistant(retriever).answer("Siapa juru bicara Kremlin?", k=0)  # was the default, silently
+
+
+def test_a_date_filter_given_as_a_datetime_or_an_iso_string_means_its_day(retriever):
+    """The Kremlin story is dated 2023-07-11: a `datetime` of that day (its time once left out the
+    day itself) and the ISO string both find it; a string that is no date says how to write it."""
+    for since in (dt.date(2023, 7, 11), dt.datetime(2023, 7, 11, 9, 30), "2023-07-11"):
+        assert [hit.article.id for hit in retriever.search("NATO", 5, Filters(since=since, until=since))] == ["seed.md"], since
+    with pytest.raises(ValueError, match="YYYY-MM-DD"):
+        Filters(since="11 Juli 2023")
+    with pytest.raises(TypeError, match="takes a date"):
+        Filters(until=20230711)
 
 
 def test_the_assistant_answers_with_the_settings_of_its_retriever(settings, embedder):
