@@ -266,7 +266,7 @@ def add_read_routes(app: FastAPI, assistant: Assistant, archive: Archive) -> Non
         words, any case), a -word or -"phrase" in none; `phrases` and `excluded` name them and
         `holding` counts the articles holding all of the one and none of the other (within the
         period and outlets), however many `k` lists, and `holding_by_year` each year's of them
-        ("undated" last). No answer is read: for an answer
+        ("undated" last; {} when none holds them; both null without phrases). No answer is read: for an answer
         with citations, POST /api/ask."""
         too_many(k)
         try:
@@ -278,7 +278,7 @@ def add_read_routes(app: FastAPI, assistant: Assistant, archive: Archive) -> Non
         except ValueError as error:  # a blank query
             raise HTTPException(422, f"q: {error}") from None
         return {"query": q, "order": order, "phrases": list(found.phrases), "excluded": list(found.excluded), "holding": found.holding,
-                "holding_by_year": {year or "undated": count for year, count in found.years.items()} if found.years else None,
+                "holding_by_year": None if found.holding is None else {year or "undated": count for year, count in found.years.items()},
                 "results": [hit.to_json(rank) for rank, hit in enumerate(found.hits, 1)]}
 
     @app.post("/api/ask", response_model=None, responses={

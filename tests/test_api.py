@@ -113,7 +113,7 @@ def test_a_phrase_in_quotes_is_counted_and_the_list_runs_by_date(http):
     assert found["holding_by_year"] == {"2023": 1}
     assert "Dmitry Peskov" in found["results"][0]["text"]  # the passage that holds it
     missing = http.get("/api/search", params={"q": '"Peskov Dmitry"'}).json()
-    assert missing["holding"] == 0 and missing["results"] == []
+    assert missing["holding"] == 0 and missing["holding_by_year"] == {} and missing["results"] == []  # a count, not null
     plain = http.get("/api/search", params={"q": "Peskov"}).json()
     assert plain["phrases"] == [] and plain["holding"] is None and plain["holding_by_year"] is None and plain["order"] == "relevance"
     lacking = http.get("/api/search", params={"q": "Peskov -Lavrov"}).json()  # the seed article names Lavrov too
