@@ -26,7 +26,7 @@ from rag.documents import page_of
 from rag.embeddings import Embedder, load_embedder
 from rag.language import detect_language
 from rag.lexical import phrase_pattern
-from rag.manifest import IndexMismatch
+from rag.manifest import IndexMismatch, IndexProblem
 from rag.store import CURRENT, ChunkRow, IndexStore
 
 log = logging.getLogger(__name__)
@@ -242,6 +242,7 @@ class Retriever:
         self._lock = threading.Lock()
         self._pointer: str | None = None
         self._retired: IndexStore | None = None  # the generation before the live one, for searches still in flight
+        self._kept_because: str | None = None  # why a newer generation could not be opened, as last logged
         self.store = self._open_current()
         manifest = self.store.manifest  # queries are embedded in the index's family (int8 or exact)
         self.embedder = embedder or load_embedder(manifest.model_id, self.settings.query_threads,
@@ -271,6 +272,12 @@ class Retriever:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _keep(self, why: str) -> None:
+        """Say in the log, once rather than at every question, why the open generation goes on answering."""
+        if why != self._kept_because:
+            log.error("keeping generation %s: %s", self.store.path.name, why)
+            self._kept_because = why
+
     def _open_current(self) -> IndexStore:
         store = IndexStore.open(self.index_dir)
         self._pointer = store.path.name
@@ -278,12 +285,22 @@ class Retriever:
 
     def refresh(self) -> IndexStore:
         """Switch to a newer generation if a build finished. Searches in flight keep the old one,
-        which is closed at the switch after next (a search lasts milliseconds, a build seconds)."""
-        pointer = (self.index_dir / CURRENT).read_text().strip()
+        which is closed at the switch after next (a search lasts milliseconds, a build seconds).
+        When the index folder cannot say which is newest (moved, emptied, restored under a running
+        server) or the newest cannot be opened, the open generation goes on answering (said once in the log)."""
+        try:
+            pointer = (self.index_dir / CURRENT).read_text().strip()
+        except OSError as error:
+            self._keep(f"{self.index_dir / CURRENT} cannot be read ({error.strerror or error})")
+            return self.store
         if pointer != self._pointer:
             with self._lock:
                 if pointer != self._pointer:
-                    store = self._open_current()
+                    try:
+                        store = self._open_current()
+                    except (IndexProblem, OSError) as error:
+                        self._keep(f"the newest, {pointer}, cannot be opened: {error}")
+                        return self.store
                     try:  # a generation built with vectors of another family cannot be searched with ours
                         store.manifest.check_compatible(self.embedder.model_id, self.embedder.fingerprint, self.embedder.family)
                     except IndexMismatch as error:

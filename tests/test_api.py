@@ -436,3 +436,34 @@ def test_queries_keep_working_while_an_update_runs(http, server):
     for path in sorted((NEWS_FIXTURES / "corpus").glob("indosum_*.md"))[:25]:
         (server.corpus / path.name).unlink()
     wait_for_update(http, http.post("/api/index/update", headers=AUTH).json()["id"])
+
+
+def test_an_index_folder_changed_under_the_server_leaves_it_answering_from_the_open_generation(settings, embedder, caplog):
+    """The index folder's CURRENT moved away (a folder restored or emptied under a running server),
+    then naming a generation that is not there: every route still answers from the generation it
+    has open (they were bare 500s, and a streamed answer an empty 200), and the log says why, once."""
+    from rag.answer import Assistant
+    from rag.api import create_api
+    from rag.articles import Archive
+    from rag.indexer import IndexUpdater, build_index
+    from rag.retriever import Retriever
+
+    shutil.copy(SEED, settings.corpus_dir)
+    build_index(settings, embedder)
+    retriever = Retriever(settings.index_dir, embedder, settings)
+    api = create_api(Assistant(retriever, settings), Archive(settings, retriever, IndexUpdater(settings, embedder), TOKEN))
+    pointer = settings.index_dir / "CURRENT"
+    with serve_in_thread(api) as url:
+        for change in ("moved", "names a missing generation"):
+            if change == "moved":
+                pointer.rename(settings.index_dir / "CURRENT.moved")
+            else:
+                pointer.write_text("gen-999999\n")
+            for _ in range(2):
+                assert httpx.get(f"{url}/api/search", params={"q": "NATO"}, timeout=60).json()["results"], change
+                assert httpx.get(f"{url}/api/health", timeout=60).json()["generation"] == "gen-000001", change
+                assert "Lavrov" in httpx.post(f"{url}/api/ask", json={"question": QUESTION}, timeout=60).json()["citations"][0]["sentence"]
+                streamed = httpx.post(f"{url}/api/ask", params={"stream": "true"}, json={"question": QUESTION}, timeout=60)
+                assert streamed.status_code == 200 and "event: answer" in streamed.text, change
+    kept = [r.getMessage() for r in caplog.records if r.getMessage().startswith("keeping generation gen-000001")]
+    assert len(kept) == 2 and "CURRENT cannot be read" in kept[0] and "gen-999999, cannot be opened" in kept[1], kept
