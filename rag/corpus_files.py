@@ -80,9 +80,16 @@ def save_article_file(corpus: Path, name: str, data: bytes, max_bytes: int = DEF
 
 
 def slug(title: str) -> str:
-    """A file name stem from a title: lower-case words joined by '-', at most 80 characters."""
+    """A file name stem from a title: lower-case words joined by '-', at most 80 characters and
+    150 bytes (a disk takes names of 255 bytes: 80 Japanese or Thai characters are 240).
+
+    Example::
+
+        slug("Banjir Rendam Demak!")   # 'banjir-rendam-demak'
+    """
     words = "".join(c if c.isalnum() else "-" for c in title.lower()).split("-")
-    return "-".join(w for w in words if w)[:80] or "article"
+    stem = "-".join(w for w in words if w)[:80].encode("utf-8")[:150].decode("utf-8", "ignore").strip("-")
+    return stem or "article"
 
 
 def article_markdown(title: str, text: str, **fields: Any) -> bytes:

@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import logging
 import sqlite3
 import time
 import urllib.robotparser
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -235,23 +237,38 @@ class Fetcher:
         response = self._get(url, conditional=True)
         if response is None:  # 304: unchanged since the last fetch
             return []
-        links = self._feed_links(response.content)
+        body = self._gunzipped(response.content, url)  # a sitemap.xml.gz is a gzip file, not a gzip encoding
+        links = self._feed_links(body, str(response.url))
         if links is None:
-            links = self._sitemap_links(response.content, url, depth)
+            links = self._sitemap_links(body, str(response.url), depth)
         if links is not None:
             return links
         if urlsplit(url).path in ("", "/"):
             return [link for feed in self._discovered_feeds(response.text, url) for link in self._article_links(feed, depth + 1)]
         return [url]
 
+    def _gunzipped(self, body: bytes, url: str) -> bytes:
+        """`body` unpacked when it is a gzip file (at most `max_bytes` of it), else as it is."""
+        if body[:2] != b"\x1f\x8b":
+            return body
+        unpacker = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            unpacked = unpacker.decompress(body, self.max_bytes + 1)
+        except zlib.error as error:
+            raise FetchError(f"not a readable gzip file ({error})", permanent=True) from None
+        if len(unpacked) > self.max_bytes:
+            raise FetchError(f"unpacked over {self.max_bytes / 2**20:.0f} MiB", permanent=True)
+        return unpacked
+
     @staticmethod
-    def _feed_links(body: bytes) -> list[str] | None:
+    def _feed_links(body: bytes, url: str) -> list[str] | None:
+        """The article links of a feed (relative ones read against `url`), or None when `body` is no feed."""
         import feedparser
 
-        parsed = feedparser.parse(body)
+        parsed = feedparser.parse(io.BytesIO(body))  # bytes as a file: feedparser opens a string or bytes that name a path
         if not parsed.version:
             return None
-        return [entry.link for entry in parsed.entries if entry.get("link")]
+        return [urljoin(url, entry.link) for entry in parsed.entries if entry.get("link")]
 
     def _sitemap_links(self, body: bytes, url: str, depth: int) -> list[str] | None:
         from lxml import etree
@@ -263,7 +280,7 @@ class Fetcher:
         kind = etree.QName(root).localname
         if kind not in ("urlset", "sitemapindex"):
             return None
-        locations = [e.text.strip() for e in root.iter("{*}loc") if e.text and e.text.strip()]
+        locations = [urljoin(url, e.text.strip()) for e in root.iter("{*}loc") if e.text and e.text.strip()]
         if kind == "urlset":
             return locations
         if depth >= MAX_SITEMAP_DEPTH:
@@ -287,7 +304,11 @@ class Fetcher:
 
     # -- one article
     def _fetch_article(self, link: str) -> None:
-        canonical = canonical_url(link)
+        try:
+            canonical = canonical_url(link)
+        except ValueError as error:  # a port that is not a number, a broken IPv6 address
+            self._fail(link, f"not a valid URL ({error})")
+            return
         if self.state.get("article", canonical) or self.state.get("failed", canonical):
             self.report.known += 1
             return
@@ -302,7 +323,7 @@ class Fetcher:
             else:
                 self._retry_later = True
             return
-        canonical_page = canonical_url(fields["url"])
+        canonical_page = self._canonical_page(fields["url"], canonical)
         text_hash = hashlib.sha256(normalise_text(text).encode("utf-8")).hexdigest()
         earlier = self.state.get("article", canonical_page) or self.state.get("hash", text_hash)
         if earlier:
@@ -314,12 +335,27 @@ class Fetcher:
         except ArticleError as error:
             self._fail(link, f"{error.reason}; not saved")
             return
+        except OSError as error:  # the corpus's disk: tried again by the next fetch
+            self._fail(link, f"could not be saved ({error.strerror or error})")
+            self._retry_later = True
+            return
         self.state.put(("article", canonical, relative), ("article", canonical_page, relative), ("hash", text_hash, relative))
         if new:
             self.report.saved.append(relative)
             log.info("fetched %s -> %s", link, relative)
         else:  # saved by a fetch that was stopped before it could note it
             self.report.known += 1
+
+    @staticmethod
+    def _canonical_page(named: str, link: str) -> str:
+        """The URL an article page names as its own (`<link rel=canonical>`, `og:url`), canonical,
+        unless it names its site's home page (some sites name it on every page, which would make
+        every article a copy of the first) or cannot be read: then `link`, the one it was fetched by."""
+        try:
+            page = canonical_url(named)
+        except ValueError:
+            return link
+        return link if urlsplit(page).path in ("", "/") else page
 
     @staticmethod
     def _extract(html: str, url: str) -> tuple[dict, str]:
@@ -393,6 +429,10 @@ class Fetcher:
                 problem = f"HTTP {response.status_code}"
                 retry_after = response.headers.get("retry-after", "")
                 wait = min(float(retry_after), 60.0) if retry_after.isdigit() else wait
+            except httpx.TooManyRedirects:
+                raise FetchError(f"redirects in a loop (more than {self.client.max_redirects})", permanent=True) from None
+            except httpx.InvalidURL as error:
+                raise FetchError(f"not a valid URL ({error})", permanent=True) from None
             except httpx.TimeoutException:
                 problem = f"no answer within {self.client.timeout.read} s"
             except httpx.TransportError as error:

@@ -9,6 +9,7 @@ sitemap carry an ETag and answer 304 when it matches. Nothing leaves the machine
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import html
 import threading
@@ -26,6 +27,7 @@ class Story:
     published: str
     paragraphs: list[str]
     site_name: str = "Warta Lokal"
+    canonical: str | None = None  # the page's <link rel="canonical"> path (None: its own)
 
 
 STORIES = [
@@ -51,6 +53,30 @@ NEW_STORY = Story("/berita/gempa-garut", "Gempa Magnitudo 5,1 Guncang Garut", "2
     "BMKG menyatakan pusat gempa berada di laut pada kedalaman 10 kilometer dan tidak berpotensi tsunami.",
     "Sebanyak 27 rumah warga di Kecamatan Pameungpeuk dilaporkan rusak ringan."])
 COPY_OF_FIRST = "/arsip/salinan-banjir-demak"  # the first story's text again, under another URL
+# what real sites get wrong, in /rss-tricky.xml and the sitemap index /sitemap-index.xml
+RELATIVE_STORY = Story("/berita/relatif", "Harga Beras Turun di Pasar Induk", "2024-06-04", [
+    "Harga beras medium di Pasar Induk Beras Cipinang turun menjadi Rp 12.800 per kilogram pada Selasa.",
+    "Pedagang menyebut pasokan dari Jawa Tengah dan Jawa Timur kembali lancar setelah panen raya.",
+    "Badan Pangan Nasional memperkirakan harga stabil hingga akhir bulan."])  # linked as "/berita/relatif"
+LONG_TITLE_STORY = Story("/berita/judul-panjang", ("日本政府は二〇二四年度の補正予算案を閣議決定し、物価高対策と能登半島地震の復興支援に重点的に配分する方針を示した"
+                         "。与党は来週の国会での成立を目指しており、野党は財源の在り方を追及する構えを見せている"), "2024-06-05", [
+    "Pemerintah Jepang menyetujui rancangan anggaran tambahan untuk tahun fiskal 2024 dalam rapat kabinet pada Rabu.",
+    "Anggaran itu difokuskan pada langkah mengatasi kenaikan harga dan pemulihan wilayah Semenanjung Noto setelah gempa.",
+    "Parlemen dijadwalkan membahas rancangan tersebut pekan depan."])  # a slug over 255 bytes when cut at 80 characters
+ROOT_CANONICAL_STORIES = [  # a site whose every page names its home page as canonical
+    Story("/berita/kanonik-satu", "Bandara Baru Kulon Progo Layani Rute Internasional", "2024-06-06", [
+        "Bandara Internasional Yogyakarta di Kulon Progo mulai melayani penerbangan langsung ke Singapura dan Kuala Lumpur.",
+        "Pengelola bandara memperkirakan jumlah penumpang naik 20 persen setelah rute baru dibuka.",
+        "Pemerintah daerah menyiapkan angkutan umum tambahan dari bandara ke pusat kota."], canonical="/"),
+    Story("/berita/kanonik-dua", "Nelayan Cilacap Keluhkan Cuaca Buruk", "2024-06-07", [
+        "Ratusan nelayan di Cilacap tidak melaut selama sepekan karena gelombang tinggi di selatan Jawa.",
+        "Himpunan Nelayan Seluruh Indonesia setempat meminta bantuan beras bagi keluarga nelayan yang terdampak.",
+        "BMKG memperkirakan gelombang setinggi empat meter masih terjadi hingga akhir pekan."], canonical="/")]
+GZIPPED_STORY = Story("/berita/dari-sitemap-gzip", "Pelabuhan Patimban Mulai Ekspor Mobil", "2024-06-08", [
+    "Pelabuhan Patimban di Subang mengekspor 3.000 unit mobil ke Filipina dan Vietnam dalam pengapalan pertama bulan ini.",
+    "Kementerian Perhubungan menyebut kapasitas terminal kendaraan akan ditambah tahun depan.",
+    "Pengusaha otomotif berharap biaya logistik turun dengan pelabuhan baru itu."])  # only in a gzipped sitemap
+TRICKY_STORIES = [RELATIVE_STORY, LONG_TITLE_STORY, *ROOT_CANONICAL_STORIES, GZIPPED_STORY]
 
 
 def article_page(story: Story, base: str) -> str:
@@ -61,7 +87,7 @@ def article_page(story: Story, base: str) -> str:
 <meta property="og:site_name" content="{story.site_name}">
 <meta property="article:published_time" content="{story.published}T08:00:00+07:00">
 <meta name="author" content="Redaksi {story.site_name}">
-<link rel="canonical" href="{base}{story.path}">
+<link rel="canonical" href="{base}{story.canonical or story.path}">
 </head><body><nav><a href="/">Beranda</a> <a href="/rss.xml">RSS</a></nav>
 <article><h1>{html.escape(story.title)}</h1>{body}</article><footer>Hak cipta {story.site_name}</footer></body></html>"""
 
@@ -83,6 +109,7 @@ class NewsSite:
         self.broken, self.slow_seconds = broken, slow_seconds
         self.robots_status = 200  # 503: a robots.txt that cannot be read
         self.article_base: str | None = None  # the site the RSS feed's links point to (None: this one)
+        self.local_path_body = ""  # what /jalur.xml answers: a path on the fetching machine
         self.hits: Counter[str] = Counter()
         self.status: Counter[int] = Counter()
         self.user_agents: set[str] = set()
@@ -121,7 +148,15 @@ class NewsSite:
         urls = "".join(f"<url><loc>{self.base}{s.path}</loc><lastmod>{s.published}</lastmod></url>" for s in self.stories)
         return f'<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'
 
-    def page(self, path: str) -> tuple[int, str, str]:
+    def tricky_rss(self) -> str:
+        """A feed of links real feeds carry: a port that is not a number, a redirect loop, a link
+        relative to the feed, a headline in Japanese, two pages naming the home page as canonical."""
+        links = ["http://127.0.0.1:abc/berita/x", f"{self.base}/putar", RELATIVE_STORY.path,
+                 *(self.base + s.path for s in (LONG_TITLE_STORY, *ROOT_CANONICAL_STORIES))]
+        items = "".join(f"<item><title>t</title><link>{html.escape(link)}</link></item>" for link in links)
+        return f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Warta Lokal</title>{items}</channel></rss>'
+
+    def page(self, path: str) -> tuple[int, str, str | bytes]:
         """(status, content type, body) of a path."""
         if path == "/robots.txt":
             delay = f"Crawl-delay: {self.crawl_delay}\n" if self.crawl_delay else ""
@@ -132,10 +167,21 @@ class NewsSite:
             return 200, "application/atom+xml", self.atom()
         if path == "/sitemap.xml":
             return 200, "application/xml", self.sitemap()
+        if path == "/rss-tricky.xml":
+            return 200, "application/rss+xml", self.tricky_rss()
+        if path == "/sitemap-index.xml":  # its one sitemap gzipped, relative to it
+            return 200, "application/xml", ('<?xml version="1.0" encoding="UTF-8"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/'
+                                            'sitemap/0.9"><sitemap><loc>/sitemap-news.xml.gz</loc></sitemap></sitemapindex>')
+        if path == "/sitemap-news.xml.gz":
+            urls = f"<url><loc>{self.base}{GZIPPED_STORY.path}</loc></url>"
+            return 200, "application/x-gzip", gzip.compress(
+                f'<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'.encode())
+        if path == "/jalur.xml":  # a body that is a path on the fetching machine
+            return 200, "application/rss+xml", self.local_path_body
         if path == "/":
             return 200, "text/html", ('<html><head><title>Warta Lokal</title><link rel="alternate" type="application/rss+xml" '
                                       'href="/rss.xml"></head><body><h1>Warta Lokal</h1></body></html>')
-        for story in self.stories:
+        for story in self.stories + TRICKY_STORIES:
             if path == story.path:
                 return 200, "text/html", article_page(story, self.base)
         if path == COPY_OF_FIRST:
@@ -158,8 +204,14 @@ class NewsSite:
                 site.user_agents.add(self.headers.get("User-Agent", ""))
                 if path == "/berita/lambat":
                     time.sleep(site.slow_seconds)
+                if path == "/putar":  # redirects to itself, for ever
+                    self.send_response(302)
+                    self.send_header("Location", "/putar")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 status, kind, body = site.page(path)
-                data = body.encode("utf-8")
+                data = body if isinstance(body, bytes) else body.encode("utf-8")
                 etag = '"' + hashlib.sha256(data).hexdigest()[:16] + '"'
                 if kind.endswith("xml") and self.headers.get("If-None-Match") == etag:
                     status, data = 304, b""

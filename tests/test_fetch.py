@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from news_site import COPY_OF_FIRST, NEW_STORY, STORIES, NewsSite
+from news_site import COPY_OF_FIRST, NEW_STORY, STORIES, TRICKY_STORIES, NewsSite
 from rag import cli
 from rag.answer import Assistant
 from rag.config import get_settings
@@ -181,3 +181,32 @@ def test_a_killed_fetch_resumes_without_saving_an_article_twice(tmp_path):
             report = fetcher.fetch([site.base + "/sitemap.xml"])
     assert len(report.saved) == len(STORIES) - first and report.known == first and not report.duplicates
     assert sorted(a.url for a in load_corpus(corpus).articles) == sorted(site.base + s.path for s in STORIES)
+
+
+def test_a_feed_of_what_real_sites_get_wrong_brings_every_article_it_can(tmp_path):
+    """One bad link ended the whole run (and, scheduled, every run after it at the same link): a
+    port that is not a number and a redirect loop are now one failure line each; a link relative
+    to its feed is read against it; a Japanese headline gets a file name the disk takes (it was over
+    255 bytes); two pages naming the home page as canonical are two articles, not one and a copy;
+    a sitemap index's gzipped sitemap brings its article (it was filed as a page without text)."""
+    with NewsSite(broken=False) as site, quick_fetcher(tmp_path) as fetcher:
+        report = fetcher.fetch([site.base + "/rss-tricky.xml", site.base + "/sitemap-index.xml"])
+    assert sorted(a.title for a in load_corpus(tmp_path).articles) == sorted(s.title for s in TRICKY_STORIES), report
+    assert len(report.saved) == len(TRICKY_STORIES) and report.duplicates == []
+    assert sorted(report.failures) == [
+        f"{site.base}/putar: redirects in a loop (more than 20)",
+        "http://127.0.0.1:abc/berita/x: not a valid URL (Port could not be cast to integer value as 'abc')"], report.failures
+
+
+def test_a_body_that_names_a_file_on_this_machine_is_not_read_from_disk(tmp_path):
+    """feedparser opens a string or bytes that name a path: a site answering with a path made the
+    fetch read that file from this machine's disk (and follow the links in it)."""
+    with NewsSite(broken=False) as site, quick_fetcher(tmp_path / "corpus") as fetcher:
+        local = tmp_path / "lokal.xml"
+        local.write_text(f'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title><item><link>{site.base}/rahasia</link>'
+                         "</item></channel></rss>")
+        site.local_path_body = str(local)
+        report = fetcher.fetch([site.base + "/jalur.xml"])
+    assert site.hits["/rahasia"] == 0 and report.saved == []
+    assert report.failures == [f"{site.base}/jalur.xml: no article text found on the page (0 characters)"], report.failures
+
