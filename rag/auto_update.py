@@ -71,15 +71,20 @@ def watch_corpus(settings: Settings, updater: IndexUpdater, stop: threading.Even
 def fetch_on_schedule(settings: Settings, updater: IndexUpdater, stop: threading.Event,
                       on_update: Callable[[UpdateJob], None] | None = None) -> None:
     """Fetch the sources now and then every `settings.fetch_every` seconds until `stop` is set;
-    update the index when new articles came in. A failed round is logged and the next one runs."""
+    update the index when new articles came in, or the last update failed (another process held
+    the index: its articles would wait for the next new one). A failed round is logged and the
+    next one runs."""
     from rag.fetch import fetch_sources
 
+    behind = False
     while not stop.is_set():
         try:
             report = fetch_sources(settings)
             log.info("scheduled fetch: %s", report.summary())
-            if report.saved and "watch" not in updater.automatic:  # watching, the watcher updates for the saved files
-                _report(updater.run("fetch", note=report.summary()), on_update)
+            if (report.saved or behind) and "watch" not in updater.automatic:  # watching, the watcher updates for the saved files
+                job = updater.run("fetch", note=report.summary())
+                behind = job.state != "done"
+                _report(job, on_update)
         except Exception as error:  # a broken sources.yaml must not end the schedule: fixed, it works next round
             log.error("scheduled fetch failed: %s", error)
         stop.wait(settings.fetch_every)

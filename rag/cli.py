@@ -68,13 +68,17 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
-    """Fetch new articles from feeds, sitemaps or sites into the corpus, then update the index."""
+    """Fetch new articles from feeds, sitemaps or sites into the corpus, then update the index
+    (also when nothing new came but articles fetched before are not in it yet: an update stopped
+    with Ctrl-C, or refused while another build ran)."""
     from rag.fetch import fetch_sources
+    from rag.indexer import pending_update
 
     settings = get_settings(corpus_dir=args.corpus, index_dir=args.index, sources_file=args.sources)
     report = fetch_sources(settings, args.urls)
     print(report.summary())
-    built = build_and_report(settings)[1] if report.saved and not args.no_index else None
+    behind = not args.no_index and (bool(report.saved) or not pending_update(settings).up_to_date)
+    built = build_and_report(settings)[1] if behind else None
     return PARTLY_FAILED if report.failures or (built and built.failed) else 0
 
 

@@ -210,3 +210,45 @@ def test_a_body_that_names_a_file_on_this_machine_is_not_read_from_disk(tmp_path
     assert site.hits["/rahasia"] == 0 and report.saved == []
     assert report.failures == [f"{site.base}/jalur.xml: no article text found on the page (0 characters)"], report.failures
 
+
+
+def test_rag_fetch_indexes_articles_an_earlier_fetch_left_out_of_the_index(tmp_path, monkeypatch, capsys):
+    """An update stopped with Ctrl-C (or refused while another build ran) left fetched articles
+    out of the index; the next `rag fetch` found nothing new and built nothing, for good."""
+    from rag.store import IndexStore
+
+    monkeypatch.setenv("RAG_FETCH_DELAY", "0")
+    corpus, index = str(tmp_path / "corpus"), tmp_path / "index"
+    with NewsSite(broken=False) as site:
+        assert cli.main(["fetch", site.base + "/sitemap.xml", "--corpus", corpus, "--index", str(index), "--no-index"]) == 0
+        assert cli.main(["fetch", site.base + "/sitemap.xml", "--corpus", corpus, "--index", str(index)]) == 0
+    assert "fetched 0 new article(s)" in capsys.readouterr().out
+    assert IndexStore.open(index).manifest.articles == len(STORIES)
+
+
+def test_a_scheduled_fetch_updates_the_index_again_after_an_update_another_process_blocked(settings, embedder):
+    """The schedule's update failed while another process held the index (a cron `rag index`); the
+    articles it fetched waited for the next new one. The next round now updates without one."""
+    import threading
+
+    from rag.auto_update import fetch_on_schedule
+    from rag.indexer import IndexUpdater
+    from rag.writelock import writer_lock
+
+    settings = settings.model_copy(update={"fetch_delay": 0.0, "fetch_every": 0.5,
+                                           "sources_file": settings.corpus_dir.parent / "sources.yaml"})
+    jobs, stop = [], threading.Event()
+    with NewsSite(broken=False) as site:
+        settings.sources_file.write_text(yaml.safe_dump({"sources": [site.base + "/sitemap.xml"]}))
+        schedule = threading.Thread(target=fetch_on_schedule, args=(settings, IndexUpdater(settings, embedder), stop, jobs.append))
+        with writer_lock(settings.index_dir):  # another build holds the index
+            schedule.start()
+            deadline = time.monotonic() + 60
+            while not jobs and time.monotonic() < deadline:
+                time.sleep(0.1)
+        while len(jobs) < 2 and time.monotonic() < deadline + 60:
+            time.sleep(0.1)
+        stop.set()
+        schedule.join(timeout=30)
+    assert [job.state for job in jobs[:2]] == ["failed", "done"], [(j.state, j.error) for j in jobs]
+    assert "IndexLocked" in jobs[0].error and jobs[1].report.added == len(STORIES)
