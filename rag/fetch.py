@@ -154,8 +154,13 @@ class FetchState:
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path)
-        self.db.execute("CREATE TABLE IF NOT EXISTS seen (kind TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, "
-                        "PRIMARY KEY (kind, key))")
+        try:
+            self.db.execute("CREATE TABLE IF NOT EXISTS seen (kind TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, "
+                            "PRIMARY KEY (kind, key))")
+        except sqlite3.DatabaseError as error:  # damaged, or another file under its name
+            self.db.close()
+            raise ValueError(f"{path}: not a readable fetch state ({error}); move it away and fetch again "
+                             "(the articles saved before are downloaded again but known by their files, not saved twice)") from None
 
     def get(self, kind: str, key: str) -> str | None:
         """The value recorded for `key` of this `kind` ("article": the file of a fetched URL, "etag": a feed's ETag, ...), or None."""

@@ -252,3 +252,21 @@ def test_a_scheduled_fetch_updates_the_index_again_after_an_update_another_proce
         schedule.join(timeout=30)
     assert [job.state for job in jobs[:2]] == ["failed", "done"], [(j.state, j.error) for j in jobs]
     assert "IndexLocked" in jobs[0].error and jobs[1].report.added == len(STORIES)
+
+
+def test_a_damaged_fetch_state_is_named_with_what_to_do(tmp_path, monkeypatch, capsys):
+    """corpus/.fetch/state.sqlite damaged: `rag fetch` said only "file is not a database" in a
+    traceback; now the file and what to do, and doing it saves nothing twice."""
+    monkeypatch.setenv("RAG_FETCH_DELAY", "0")
+    corpus = tmp_path / "corpus"
+    with NewsSite(broken=False) as site:
+        assert cli.main(["fetch", site.base + "/sitemap.xml", "--corpus", str(corpus), "--no-index"]) == 0
+        state = corpus / STATE_FILE
+        state.write_bytes(b"bukan basis data " * 100)
+        capsys.readouterr()
+        assert cli.main(["fetch", site.base + "/sitemap.xml", "--corpus", str(corpus), "--no-index"]) == 2
+        assert capsys.readouterr().err.startswith(f"error: {state}: not a readable fetch state (file is not a database); move it away")
+        state.rename(tmp_path / "state.sqlite.rusak")
+        assert cli.main(["fetch", site.base + "/sitemap.xml", "--corpus", str(corpus), "--no-index"]) == 0
+    assert capsys.readouterr().out.startswith(f"fetched 0 new article(s) ({len(STORIES)} already known")
+    assert len(load_corpus(corpus).articles) == len(STORIES)
