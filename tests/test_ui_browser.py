@@ -492,14 +492,11 @@ def test_undo_puts_the_question_back_but_never_over_a_draft(page):
 
 
 def test_a_server_failure_is_said_in_the_chat_and_the_question_kept(page, server):
-    """The index vanishes under the server (a failure on our side, not the user's): the reply
-    says so in the chat, no Error badge replaces it, the question is back in the box, and once
-    the index is back the same question is answered."""
-    from rag.store import CURRENT
-
+    """The index's database breaks under the server (a failure on our side, not the user's): the
+    reply says so in the chat, no Error badge replaces it, the question is back in the box, and
+    once the index is whole again the same question is answered."""
     clear_chat(page)
-    pointer = server.index / CURRENT
-    fail(page, pointer, "Siapa juru bicara Kremlin?")
+    fail(page, server.index, "Siapa juru bicara Kremlin?")
     assert page.locator(".toast-body, .error").count() == 0 and page.input_value("#question textarea") == "Siapa juru bicara Kremlin?"
     page.screenshot(path=str(SHOTS / "19-server-failure-in-the-chat.png"), full_page=True)
     page.press("#question textarea", "Enter")
@@ -507,14 +504,11 @@ def test_a_server_failure_is_said_in_the_chat_and_the_question_kept(page, server
     assert "Peskov" in page.locator("#chat [data-testid='bot']").last.inner_text()
     # a failure while another question waits in the box (typed, not sent; here Retry fails): the box keeps it
     page.fill("#question textarea", "Kapan KTT NATO diadakan?")
-    pointer.rename(pointer.with_suffix(".away"))
-    try:
+    with broken_index(server.index):
         page.click("#retry")
         page.wait_for_function("() => document.querySelector('#chat [data-testid=\"bot\"]')?.innerText.includes('server gagal')",
                                timeout=60_000)
         page.wait_for_timeout(500)  # the page's own step after the reply (UNSENT_JS) has run
-    finally:
-        pointer.with_suffix(".away").rename(pointer)
     assert page.input_value("#question textarea") == "Kapan KTT NATO diadakan?"
     assert page.locator("#sources [data-turn='1']").count() == 0  # the turn retried is gone, and its sources
     # the failed question, edited in the chat, is asked (it stands after the conversation's last turn)
@@ -525,14 +519,14 @@ def test_a_server_failure_is_said_in_the_chat_and_the_question_kept(page, server
     page.wait_for_selector("#sources [data-turn='1']", timeout=60_000)
     assert "Sergey Lavrov" in page.locator("#chat [data-testid='bot']").last.inner_text()
     # after a failure, Retry asks the failed question (not the one before it; it leaves the box) ...
-    fail(page, pointer, "Kapan KTT NATO diadakan?")
+    fail(page, server.index, "Kapan KTT NATO diadakan?")
     page.click("#retry")
     page.wait_for_selector("#sources [data-turn='2']", timeout=60_000)
     asked = ["Siapa Menteri Luar Negeri Rusia?", "Kapan KTT NATO diadakan?"]
     assert questions_shown(page) == asked
     assert page.input_value("#question textarea") == ""
     # ... and Undo takes the failure back, not the turn before it
-    fail(page, pointer, "Siapa juru bicara Kremlin?")
+    fail(page, server.index, "Siapa juru bicara Kremlin?")
     page.click("#undo")
     page.wait_for_function("() => !document.querySelector('#chat').innerText.includes('server gagal')", timeout=30_000)
     assert questions_shown(page) == asked
@@ -540,17 +534,37 @@ def test_a_server_failure_is_said_in_the_chat_and_the_question_kept(page, server
     assert page.input_value("#question textarea") == "Siapa juru bicara Kremlin?"
 
 
-def fail(page, pointer: Path, question: str) -> None:
-    """Ask `question` while the index is away: the answer fails."""
-    pointer.rename(pointer.with_suffix(".away"))
+@contextlib.contextmanager
+def broken_index(index: Path) -> Iterator[None]:
+    """The index's newest generation a copy of the live one whose database lost its passages: it
+    opens, and every search in it fails (as a damaged disk would make it); the live one again after."""
+    import sqlite3
+
+    from rag.store import CURRENT
+
+    pointer = index / CURRENT
+    live = pointer.read_text()
+    broken = index / "generations" / "gen-999999"
+    shutil.copytree(index / "generations" / live.strip(), broken)
+    with contextlib.closing(sqlite3.connect(broken / "index.sqlite")) as db:
+        db.execute("DROP TABLE chunks")
+        db.commit()
+    pointer.write_text("gen-999999\n")
     try:
+        yield
+    finally:
+        pointer.write_text(live)
+        shutil.rmtree(broken)
+
+
+def fail(page, index: Path, question: str) -> None:
+    """Ask `question` while the index is broken (`broken_index`): the answer fails."""
+    with broken_index(index):
         page.fill("#question textarea", question)
         page.press("#question textarea", "Enter")
         page.wait_for_function("() => [...document.querySelectorAll('#chat [data-testid=\"bot\"]')].pop()"
                                "?.innerText.includes('server gagal')", timeout=60_000)
         page.wait_for_timeout(500)  # the page's own step after the reply (UNSENT_JS) has run
-    finally:
-        pointer.with_suffix(".away").rename(pointer)
 
 
 def test_a_citation_of_an_earlier_answer_opens_its_own_article(page):
