@@ -323,6 +323,8 @@ def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets:
     index.confirm.click(delete, [index.delete_id, index.token, language], [index.delete_report, index.confirm_row],
                         api_name="delete_article")
     index.cancel.click(lambda: gr.update(visible=False), None, index.confirm_row, api_visibility="private")
+    # another article picked or typed: the question asked about the one before goes (its "Yes" would delete this one)
+    index.delete_id.change(lambda: gr.update(visible=False), None, index.confirm_row, api_visibility="private")
     if archive.updater.automatic:  # watch mode or the fetch schedule: show their updates as they happen
         seen = gr.State("")
 

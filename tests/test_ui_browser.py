@@ -349,9 +349,14 @@ def test_delete_from_a_row_asks_first(page, server, tmp_path):
     assert "Artikel Untuk Dihapus" in page.inner_text("#confirm-delete")
     assert (server.corpus / "hapus_saya.md").exists()  # nothing gone before the confirmation
     page.screenshot(path=str(SHOTS / "9-delete-asks-first.png"), full_page=True)
+    page.fill("#delete-id textarea", "000_b0a4adb478896665.md")  # another article picked: the question about the first goes
+    page.wait_for_selector("#confirm-delete", state="hidden")  # (its Yes deleted the one picked since)
+    page.fill("#delete-id textarea", "hapus_saya.md")
+    page.click("#delete")
+    page.wait_for_selector("#confirm-delete", state="visible")
     page.click("#confirm")
     page.wait_for_function("() => document.querySelector('#delete-report').innerText.includes('Dihapus hapus_saya.md')", timeout=30_000)
-    assert not (server.corpus / "hapus_saya.md").exists()
+    assert not (server.corpus / "hapus_saya.md").exists() and (server.corpus / "000_b0a4adb478896665.md").exists()
     page.wait_for_selector("#confirm-delete", state="hidden")
     page.click("#delete")  # again, before an update: it asked to confirm, then said "not in the corpus"
     page.wait_for_function("() => document.querySelector('#delete-report').innerText.includes('sudah dihapus dari korpus')", timeout=30_000)
