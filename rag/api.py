@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from rag import __version__
 from rag.answer import MAX_QUESTION_CHARS, Answer, Assistant, Citation, Source, checked_question
 from rag.articles import Archive, ArticleNotFound, WriteRefused
+from rag.corpus_files import FIELD_LIMITS
 from rag.problems import ArticleError, Problem
 from rag.indexer import UpdateJob
 from rag.retriever import Filters
@@ -121,11 +122,11 @@ def errors(*codes: int) -> dict:
 class ArticleIn(Strict):
     """An article to save into the corpus (as a Markdown file with front matter); indexed by the next update."""
 
-    title: str = Field(min_length=1, max_length=500, description="the headline")
+    title: str = Field(min_length=1, max_length=FIELD_LIMITS["title"], description="the headline")
     text: str = Field(min_length=1, max_length=1_000_000, description="the article's text, paragraphs separated by blank lines")
     id: str | None = Field(None, max_length=200, pattern=r"^[\w\-. ]+$", description="file name stem; derived from the title if absent")
-    source: str | None = Field(None, max_length=200, description="the outlet, e.g. 'Kompas' (the filters' `sources`)")
-    url: str | None = Field(None, max_length=2000, description="where it was published")
+    source: str | None = Field(None, max_length=FIELD_LIMITS["source"], description="the outlet, e.g. 'Kompas' (the filters' `sources`)")
+    url: str | None = Field(None, max_length=FIELD_LIMITS["url"], description="where it was published")
     published: dt.date | None = Field(None, description="publication date (YYYY-MM-DD; the filters' dates)")
     language: str | None = Field(None, max_length=10, description="e.g. 'id' or 'en' (detected when absent)")
 
@@ -133,10 +134,10 @@ class ArticleIn(Strict):
 class ArticleFieldsIn(Strict):
     """An article's fields to change in its file (those left out stay; an empty string removes one, but not the title)."""
 
-    title: str | None = Field(None, max_length=500, description="the headline")
-    source: str | None = Field(None, max_length=200, description="the outlet, e.g. 'Kompas'")
-    published: str | None = Field(None, max_length=40, description="publication date, YYYY-MM-DD ('' removes it)")
-    url: str | None = Field(None, max_length=2000, description="where it was published")
+    title: str | None = Field(None, max_length=FIELD_LIMITS["title"], description="the headline")
+    source: str | None = Field(None, max_length=FIELD_LIMITS["source"], description="the outlet, e.g. 'Kompas'")
+    published: str | None = Field(None, max_length=FIELD_LIMITS["published"], description="publication date, YYYY-MM-DD ('' removes it)")
+    url: str | None = Field(None, max_length=FIELD_LIMITS["url"], description="where it was published")
 
 
 def bearer_token(credentials: HTTPAuthorizationCredentials | None = Depends(HTTPBearer(auto_error=False))) -> str | None:

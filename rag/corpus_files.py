@@ -37,12 +37,20 @@ _UNSAFE_NAME = re.compile(r"[^\w.\- ]+", re.UNICODE)
 
 
 def safe_file_name(name: str) -> str:
-    """A plain file name from an uploaded one: no folders, no `..`, no control characters."""
+    """A plain file name from an uploaded one: no folders, no `..`, no control characters, its
+    stem at most 120 characters and 150 bytes (a disk takes names of 255 bytes), its suffix kept.
+
+    Example::
+
+        safe_file_name("../Banjir: Demak.md")   # 'Banjir_ Demak.md'
+    """
     base = Path(name.replace("\\", "/")).name
     base = _UNSAFE_NAME.sub("_", unicodedata.normalize("NFC", base)).strip(" .")
-    if not base or Path(base).suffix.lower() not in SUFFIXES:
+    suffix = Path(base).suffix
+    if not base or suffix.lower() not in SUFFIXES:
         raise ArticleError("unsupported", name=name, suffixes=", ".join(sorted(SUFFIXES)))
-    return base[:120]
+    stem = base[: -len(suffix)][:120].encode("utf-8")[:150].decode("utf-8", "ignore").rstrip(" .")
+    return (stem or "article") + suffix
 
 
 def save_article_file(corpus: Path, name: str, data: bytes, max_bytes: int = DEFAULT_MAX_FILE_BYTES, replace: bool = False) -> tuple[Path, list[Article]]:
@@ -127,6 +135,7 @@ def remove_article_file(corpus: Path, article: Article, max_bytes: int = DEFAULT
 
 
 EDITABLE_FIELDS = ("title", "source", "published", "url")  # what `edit_article_fields` sets
+FIELD_LIMITS = {"title": 500, "source": 200, "published": 40, "url": 2000}  # characters, for every door: page, API, CLI
 
 
 def edit_article_fields(corpus: Path, article: Article, changes: dict[str, str | None],
@@ -143,7 +152,7 @@ def edit_article_fields(corpus: Path, article: Article, changes: dict[str, str |
 
     Raises:
         ArticleError: a PDF, DOCX or HTML article (its fields are the document's own), a UTF-16
-            file, a date that is not YYYY-MM-DD, an empty title, or a record named by its line
+            file, a date that is not YYYY-MM-DD, an empty title, a field over its `FIELD_LIMITS`, or a record named by its line
             that no longer stands there.
 
     Example::
@@ -156,6 +165,8 @@ def edit_article_fields(corpus: Path, article: Article, changes: dict[str, str |
     changes = {key: " ".join((value or "").split()) for key, value in changes.items()}  # one line each
     if "title" in changes and not changes["title"]:
         raise ArticleError("edit_no_title")
+    if too_long := next((key for key, value in changes.items() if len(value) > FIELD_LIMITS[key]), None):
+        raise ArticleError("field_too_long", field=too_long, length=len(changes[too_long]), limit=FIELD_LIMITS[too_long])
     if changes.get("published"):  # a wrong date is refused before the file is touched
         try:
             changes["published"] = dt.date.fromisoformat(changes["published"]).isoformat()

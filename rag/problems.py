@@ -99,6 +99,8 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
                              "Sunting dokumennya, atau simpan artikel sebagai .md lalu sunting itu.")},
     "edit_front_matter": {"en": ("the front matter's {key} is not one plain line", "Edit the file by hand."),
                           "id": ("{key} di front matter bukan satu baris biasa", "Sunting berkas itu secara manual.")},
+    "field_too_long": {"en": ("{field} is {length} characters, over the {limit} limit", "Shorten it."),
+                       "id": ("{field} {length} karakter, melebihi batas {limit}", "Persingkat.")},
     "edit_no_title": {"en": ("an article keeps a title", "Give it a title."),
                       "id": ("artikel harus tetap berjudul", "Beri judul.")},
     "edit_text_changed": {"en": ("editing {path}'s fields would change its text", "Edit the file by hand."),

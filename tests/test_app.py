@@ -188,3 +188,19 @@ def test_a_corpus_that_cannot_be_written_is_said_by_the_page_and_the_api(setting
         assert response.status_code == 507, response.text
         assert response.json()["detail"].startswith("the corpus could not be changed (Operation not permitted")
     assert sorted(p.name for p in corpus.iterdir()) == ["seed.md"] and seed.read_bytes() == before
+
+
+def test_the_page_refuses_the_field_lengths_the_api_refuses(settings, embedder):
+    """The page's edit saved a 600-character title the API refuses (500): one limit, checked where
+    the file is written, so both doors say the same."""
+    from gradio_client import Client
+
+    app, _ = seed_app(settings, embedder, token="test-token")
+    seed = settings.corpus_dir / "seed.md"
+    before = seed.read_bytes()
+    with serve_in_thread(app) as url:
+        shown = Client(f"{url}/", verbose=False).predict("seed.md", "J" * 600, "", "", "", "test-token", api_name="/edit_article")
+        api = httpx.patch(f"{url}/api/articles/seed.md", json={"title": "J" * 600}, headers={"Authorization": "Bearer test-token"})
+    assert "Ditolak" in shown and "title 600 karakter, melebihi batas 500" in shown.replace("\\", ""), shown
+    assert api.status_code == 422 and seed.read_bytes() == before
+

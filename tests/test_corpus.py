@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 import json
 import os
+from pathlib import Path
 
 from conftest import write
 
@@ -212,6 +213,23 @@ def test_an_upload_the_disk_cannot_hold_leaves_no_half_file_behind(tmp_path):
         resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
         signal.signal(signal.SIGXFSZ, handler)
     assert list(corpus.iterdir()) == []
+
+
+def test_an_upload_with_a_long_name_keeps_its_kind_and_fits_the_disk(tmp_path):
+    """A 130-character name lost its ".md" (cut at 120 characters): "saved", but never indexed; a
+    JSONL file's records became one article of raw JSON. A long name in Japanese was over the
+    disk's 255 bytes."""
+    from rag.corpus_files import save_article_file
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    records = b'{"title": "Satu", "text": "Isi berita pertama."}\n{"title": "Dua", "text": "Isi berita kedua."}\n'
+    for name, data in (("laporan-" * 16 + ".md", b"---\ntitle: Laporan\n---\nIsi laporan panjang.\n"),
+                       ("kiriman-" * 16 + ".jsonl", records),
+                       ("能登半島地震の復興支援" * 10 + ".md", b"---\ntitle: Noto\n---\nIsi berita tentang Noto.\n")):
+        path, articles = save_article_file(corpus, name, data)
+        assert path.suffix == Path(name).suffix and len(path.name.encode()) <= 160, path.name
+    assert sorted(a.title for a in load_corpus(corpus).articles) == ["Dua", "Laporan", "Noto", "Satu"]
 
 
 def test_a_record_named_by_its_line_is_not_deleted_once_another_record_took_that_line(tmp_path):
