@@ -44,10 +44,16 @@ def split_words(text: str) -> list[str]:
     return [case_folded(w) for w in _WORD.findall(text)]
 
 
+# scripts that write words without spaces between them: Thai, Lao, Myanmar, Khmer, kana, CJK ideographs
+_UNSPACED = re.compile("[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
 @functools.lru_cache(maxsize=256)
 def phrase_pattern(phrase: str) -> re.Pattern:
     """The phrase as whole words in that order, any case, any spaces between them (a line break
-    too): "joko widodo" finds "Joko  Widodo" but not "Joko Widodonya".
+    too): "joko widodo" finds "Joko  Widodo" but not "Joko Widodonya". Scripts written without
+    spaces between words (Chinese, Japanese, Thai, ...) have no word ends to hold to: "北京" is
+    found in "在北京，洪水".
 
     Example::
 
@@ -56,7 +62,9 @@ def phrase_pattern(phrase: str) -> re.Pattern:
     words = phrase.split()
     if not words:
         raise ValueError("a phrase to find needs a word")
-    return re.compile(r"(?<!\w)" + r"\s+".join(map(re.escape, words)) + r"(?!\w)", re.IGNORECASE)
+    start = "" if _UNSPACED.match(words[0][0]) else r"(?<!\w)"
+    end = "" if _UNSPACED.match(words[-1][-1]) else r"(?!\w)"
+    return re.compile(start + r"\s+".join(map(re.escape, words)) + end, re.IGNORECASE)
 
 
 def holds_phrase(title: str | None, text: str | None, phrase: str) -> bool:

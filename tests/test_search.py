@@ -113,6 +113,21 @@ def test_a_phrase_is_found_as_whole_words_in_any_case_and_spacing(settings, embe
     assert search_archive(retriever, '"banjir rob" -robohkan', k=10).holding == 3  # a word of its own: no clash
 
 
+def test_a_phrase_in_a_script_without_spaces_is_found_inside_running_text(settings, embedder):
+    """Chinese, Japanese and Thai write no spaces between words, so a quoted name stands between
+    other letters: "北京" in "在北京，洪水" was never found (it had no word ends to hold to)."""
+    corpus = settings.corpus_dir
+    write(corpus / "beijing.md", article("北京暴雨", "新华社", "2024-07-30", "北京市发生暴雨。在北京，洪水淹没了许多街道。"))
+    write(corpus / "bangkok.md", article("น้ำท่วมกรุงเทพ", "Thai PBS", "2024-09-01", "ฝนตกหนักในกรุงเทพมหานครทำให้น้ำท่วมถนนหลายสาย"))
+    write(corpus / "demak.md", article("Banjir Demak", "Antara", "2024-01-02", "Banjir rob kembali melanda pesisir Demak pagi ini."))
+    build_index(settings, embedder)
+    retriever = Retriever(settings.index_dir, embedder, settings)
+    for query, expected in (('"北京" 暴雨', "beijing.md"), ('"กรุงเทพ" น้ำท่วม', "bangkok.md")):
+        found = search_archive(retriever, query, k=10)
+        assert [hit.article.id for hit in found.hits] == [expected] and found.holding == 1, query
+    assert search_archive(retriever, '"rob kembali"', k=10).holding == 1 and search_archive(retriever, '"ro"', k=10).holding == 0
+
+
 def test_newest_first_lists_the_newest_articles_holding_the_phrase_not_only_the_best(settings, embedder):
     """With a phrase, 'newest' is the newest of every article holding it (a football report that
     names Demak once, over the flood reports that match the query better); without one, the
