@@ -46,7 +46,9 @@ def main() -> None:
 
     try:
         settings = get_settings()
-        embedder, _ = build_and_report(settings)  # tunes the memory allocator first: before any thread or model exists
+        # tunes the memory allocator first: before any thread or model exists; another build running
+        # (a cron `rag index`): served as it stands, the newer generation taken when that build ends
+        embedder, _ = build_and_report(settings, busy_ok=True)
     except USER_ERRORS as error:
         sys.exit(f"error: {error}")
     import gradio as gr

@@ -30,9 +30,11 @@ PARTLY_FAILED = 3
 SHOWN_CHANGES = 10  # article ids `rag status` lists for each kind of change (--json lists them all)
 
 
-def build_and_report(settings: Settings, full: bool = False, ray: str | None = None):
+def build_and_report(settings: Settings, full: bool = False, ray: str | None = None, busy_ok: bool = False):
     """Build or update the index, print what changed (and the files it ignored); returns the
     embedder it used and the `BuildReport`. `rag index`, `rag fetch` and `app.py` start this way.
+    With `busy_ok`, another process's build holding the index (a cron `rag index`) is a note and
+    the report None: the index stays as that build leaves it.
 
     Example::
 
@@ -43,7 +45,13 @@ def build_and_report(settings: Settings, full: bool = False, ray: str | None = N
 
     tune_memory_allocator()
     embedder = embedder_for(settings)
-    report = build_index(settings, embedder, full=full, ray=ray)
+    try:
+        report = build_index(settings, embedder, full=full, ray=ray)
+    except IndexLocked as busy:
+        if not busy_ok:
+            raise
+        print(f"note: {busy}; not updated now (run 'python -m rag index' after it)", file=sys.stderr, flush=True)
+        return embedder, None
     if report.ignored:
         print(f"ignored {len(report.ignored)} file(s) with unsupported extensions: {', '.join(report.ignored[:5])}"
               + (" ..." if len(report.ignored) > 5 else ""), file=sys.stderr)
@@ -78,8 +86,8 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     report = fetch_sources(settings, args.urls)
     print(report.summary())
     behind = not args.no_index and (bool(report.saved) or not pending_update(settings).up_to_date)
-    built = build_and_report(settings)[1] if behind else None
-    return PARTLY_FAILED if report.failures or (built and built.failed) else 0
+    built = build_and_report(settings, busy_ok=True)[1] if behind else None
+    return PARTLY_FAILED if report.failures or (behind and built is None) or (built and built.failed) else 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -189,9 +197,11 @@ def cmd_edit(args: argparse.Namespace) -> int:
 
 def _then_index(settings: Settings, args: argparse.Namespace, done: int, failed: int) -> int:
     """After `done` articles were changed in the corpus (and `failed` were not): the index updated
-    (unless --no-index); the exit status (`PARTLY_FAILED` when any failed)."""
+    (unless --no-index); the exit status (`PARTLY_FAILED` when any failed, or another build held
+    the index: the change is made, the update is not)."""
     if done and not args.no_index:
-        build_and_report(settings)
+        if build_and_report(settings, busy_ok=True)[1] is None:
+            return PARTLY_FAILED
     elif done:
         print("run 'python -m rag index' to bring the index up to date", file=sys.stderr)
     return PARTLY_FAILED if failed else 0

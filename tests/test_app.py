@@ -204,3 +204,16 @@ def test_the_page_refuses_the_field_lengths_the_api_refuses(settings, embedder):
     assert "Ditolak" in shown and "title 600 karakter, melebihi batas 500" in shown.replace("\\", ""), shown
     assert api.status_code == 422 and seed.read_bytes() == before
 
+
+
+def test_the_app_starts_while_another_build_holds_the_index(tmp_path):
+    """Restarted while a cron `rag index` (or `rag index --watch`) holds the index, the app exited
+    ("another index build ... wait for it to finish"); it now serves the index as it stands."""
+    from rag.writelock import writer_lock
+
+    with AppServer(tmp_path):
+        pass  # the index built
+    with writer_lock(tmp_path / "index"), AppServer(tmp_path) as server:
+        assert httpx.get(f"{server.url}/api/health", timeout=30).json()["articles"] == 1
+        log = server.log.read_text()
+    assert "note: another index build" in log and "not updated now" in log

@@ -375,3 +375,7 @@ def test_edit_from_the_command_line_sets_the_fields_in_the_file_then_updates(set
     wrong = edit("banjir.md", "--published", "3 Februari 2024")
     assert wrong.returncode == 3 and "not changed banjir.md: published '3 Februari 2024' is not an ISO date. Write it as YYYY-MM-DD." in wrong.stderr
     assert edit("banjir.md").returncode == 2  # nothing to change: said in one line
+    with writer_lock(settings.index_dir):  # another build holds the index (a cron `rag index`): changed, not indexed, said
+        busy = edit("banjir.md", "--source", "Kompas.com")
+    assert busy.returncode == 3 and "changed banjir.md: source Kompas.com" in busy.stdout, busy.stderr
+    assert busy.stderr.startswith("note: another index build") and "run 'python -m rag index' after it" in busy.stderr
