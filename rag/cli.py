@@ -23,7 +23,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 # What a user can fix (a missing corpus folder, an index another build holds, a bad setting): one line, no traceback.
-USER_ERRORS = (IndexProblem, FileNotFoundError, ValueError, RuntimeError)
+USER_ERRORS = (IndexProblem, OSError, ValueError, RuntimeError)  # a file missing or a folder given for a file: one line
 # `rag index` / `rag fetch` did their work but some files could not be read or some pages fetched
 # (each said on its line): an exit status a cron job or a CI step can tell from success
 PARTLY_FAILED = 3

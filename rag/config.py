@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _CHECKOUT = Path(__file__).resolve().parent.parent
@@ -27,7 +27,7 @@ class Settings(BaseSettings):
         settings.top_k   # 5, unless RAG_TOP_K says otherwise
     """
 
-    model_config = SettingsConfigDict(env_prefix="RAG_", env_file=None, extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="RAG_", env_file=None, extra="ignore", allow_inf_nan=False)
 
     corpus_dir: Path = PROJECT_ROOT / "corpus"
     index_dir: Path = PROJECT_ROOT / "index"
@@ -80,7 +80,7 @@ class Settings(BaseSettings):
         default_factory=list, description="web origins whose pages may call the HTTP API from the browser (a CMS widget), "
                                           "comma-separated, e.g. https://cms.example.id; unset = none (same origin only)")
     sources_file: Path = Field(PROJECT_ROOT / "sources.yaml", description="feeds, sitemaps and sites `rag fetch` and the app's schedule follow")
-    fetch_every: float | None = Field(None, gt=0, description="the app fetches the sources this often (30m, 2h, 900s; seconds "
+    fetch_every: float | None = Field(None, gt=0, le=366 * 24 * 3600, description="the app fetches the sources this often (30m, 2h, 900s; seconds "
                                                               "if no unit) and updates the index; unset = never")
     fetch_delay: float = Field(1.0, ge=0, description="seconds between two requests to the same site when fetching")
     watch_quiet_seconds: float = Field(2.0, gt=0, description="watch mode: update once the corpus folder has been quiet this long")
@@ -133,4 +133,8 @@ def get_settings(**overrides: object) -> Settings:
 
         get_settings(index_dir="/tmp/index", top_k=None).index_dir   # PosixPath('/tmp/index')
     """
-    return Settings(**{key: value for key, value in overrides.items() if value is not None})
+    try:
+        return Settings(**{key: value for key, value in overrides.items() if value is not None})
+    except ValidationError as error:  # one line per bad value, named as the user set it
+        raise ValueError("; ".join(f"RAG_{'_'.join(map(str, e['loc'])).upper()}={str(e['input'])[:80]!r}: {e['msg']}"
+                                   for e in error.errors())) from None

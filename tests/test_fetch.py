@@ -125,6 +125,23 @@ def test_sources_file_and_settings_errors_say_what_to_write(tmp_path):
         get_settings(fetch_every="sering")
 
 
+def test_a_bad_setting_is_one_line_naming_the_variable(monkeypatch, capsys):
+    """A RAG_* value that is wrong gave pydantic's four-line dump naming the field; infinity was
+    taken, and failed later (RAG_MAX_FILE_MB=inf: every command, OverflowError)."""
+    monkeypatch.setenv("RAG_TOP_K", "abc")
+    assert cli.main(["status"]) == 2
+    assert capsys.readouterr().err == ("error: RAG_TOP_K='abc': Input should be a valid integer, unable to parse string as an "
+                                       "integer\n")
+    monkeypatch.delenv("RAG_TOP_K")
+    for name in ("RAG_MAX_FILE_MB", "RAG_WATCH_QUIET_SECONDS", "RAG_FETCH_DELAY"):
+        monkeypatch.setenv(name, "inf")
+        with pytest.raises(ValueError, match=f"{name}='inf': Input should be a finite number"):
+            get_settings()
+        monkeypatch.delenv(name)
+    assert cli.main(["eval", str(PROJECT / "corpus")]) == 2  # a folder for the questions file: one line, no traceback
+    assert capsys.readouterr().err == f"error: [Errno 21] Is a directory: '{PROJECT / 'corpus'}'\n"
+
+
 def test_canonical_url_drops_tracking_and_normalises():
     assert canonical_url("HTTPS://Berita.ID:443/a?utm_source=x&b=2&fbclid=z&a=1#atas") == "https://berita.id/a?a=1&b=2"
     assert canonical_url("http://berita.id:8080") == "http://berita.id:8080/"
