@@ -17,9 +17,11 @@ from rag.config import SEARCH_LISTED
 from rag.lexical import phrase_pattern
 from rag.retriever import EMPTY_QUERY, Filters, Hit, Retriever
 
-# -"a phrase" (groups 1, 2), -word where a word starts (after a space or an opening bracket: "(-rob)")
-# (3), "a phrase" (4, 5): straight quotes, or the curly ones a word processor writes
-TERM = re.compile(r'(?<![^\s(\[{])-(?:"([^"]*)"|“([^”]*)”|([^\s"“”]+))|"([^"]*)"|“([^”]*)”')
+# -"a phrase" (group 1; one left open at the end of the query runs to it), -word where a word starts
+# (after a space or an opening bracket: "(-rob)") (2), "a phrase" (3): straight quotes or the curly
+# ones a word processor writes, in any pairing (“banjir rob" is typed by mixing two keyboards)
+QUOTE = '"“”'
+TERM = re.compile(rf'(?<![^\s(\[{{])-(?:[{QUOTE}]([^{QUOTE}]*)(?:[{QUOTE}]|$)|([^\s{QUOTE}]+))|[{QUOTE}]([^{QUOTE}]*)[{QUOTE}]')
 
 
 class UnsearchableQuery(ValueError):
@@ -100,10 +102,10 @@ def parse_query(query: str) -> ParsedQuery:
     def take(term: re.Match) -> str:  # one pass, left to right: a minus inside quotes is the phrase's
         which = term.lastindex or 0
         text = " ".join((term.group(which) or "").split())
-        if which == 3:  # -word: "-rob," puts out "rob"
+        if which == 2:  # -word: "-rob," puts out "rob"
             text = re.sub(r"^\W+|\W+$", "", text)
-        (excluded if which <= 3 else phrases).append(text)
-        return " " if which <= 3 else f" {text} "
+        (excluded if which <= 2 else phrases).append(text)
+        return " " if which <= 2 else f" {text} "
 
     words = " ".join(word for word in re.sub('["“”]', " ", TERM.sub(take, query)).split() if re.search(r"\w", word))
     return ParsedQuery(words, tuple(dict.fromkeys(p for p in phrases if p)), tuple(dict.fromkeys(p for p in excluded if p)))

@@ -43,6 +43,8 @@ def article(title: str, source: str, published: str | None, text: str) -> str:
     ('"suhu -5 derajat" Dieng', ("suhu -5 derajat Dieng", ("suhu -5 derajat",), ())),  # a minus inside quotes is the phrase's
     ('banjir -rob, -"" -.', ("banjir", (), ("rob",))),  # punctuation around a minus word goes
     ("banjir (-rob) [-Demak, -Kudus] C++", ("banjir C++", (), ("rob", "Demak", "Kudus"))),  # after a bracket too
+    ('“banjir rob" Demak', ("banjir rob Demak", ("banjir rob",), ())),  # quotes of two keyboards, mixed
+    ('banjir -"banjir rob', ("banjir", (), ("banjir rob",))),  # a minus's quote left open at the end: put out, not searched for
 ])
 def test_the_phrases_in_quotes_are_read_from_the_query(query, expected):
     assert parse_query(query) == expected
