@@ -19,7 +19,12 @@ from rag.writelock import IndexLocked
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return get_settings(corpus_dir=getattr(args, "corpus", None), index_dir=getattr(args, "index", None))
+    """The settings, with the command's --corpus and --index; a --k over `RAG_MAX_K` is refused,
+    as the API refuses it (it was cut to it without a word)."""
+    settings = get_settings(corpus_dir=getattr(args, "corpus", None), index_dir=getattr(args, "index", None))
+    if (getattr(args, "k", None) or 0) > settings.max_k:
+        raise ValueError(f"--k {args.k}: at most {settings.max_k} (RAG_MAX_K)")
+    return settings
 
 
 # What a user can fix (a missing corpus folder, an index another build holds, a bad setting): one line, no traceback.

@@ -68,7 +68,7 @@ class Settings(BaseSettings):
     min_answer_probability_cross_lingual: float | None = Field(None, ge=0, le=1, description="the same for a question in "
                                                                "another language than the articles (its own ranking, whose "
                                                                "probabilities run lower); unset = the reader's own")
-    top_k: int = Field(5, ge=1, le=50)
+    top_k: int = Field(5, ge=1, le=200)  # and at most max_k: a larger one is cut to it
     max_k: int = Field(50, ge=1, le=200)
     ui_concurrency: int = Field(4, ge=1, le=64, description="chat requests the web page answers at once")
     api_concurrency: int = Field(4, ge=1, le=64, description="HTTP API requests answered at once; more wait their turn")

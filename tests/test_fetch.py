@@ -140,6 +140,9 @@ def test_a_bad_setting_is_one_line_naming_the_variable(monkeypatch, capsys):
         monkeypatch.delenv(name)
     assert cli.main(["eval", str(PROJECT / "corpus")]) == 2  # a folder for the questions file: one line, no traceback
     assert capsys.readouterr().err == f"error: [Errno 21] Is a directory: '{PROJECT / 'corpus'}'\n"
+    assert cli.main(["search", "NATO", "--k", "500"]) == 2  # refused as the API refuses it (it was cut to 50 without a word)
+    assert capsys.readouterr().err == "error: --k 500: at most 50 (RAG_MAX_K)\n"
+    assert get_settings(max_k=100, top_k=60).top_k == 60  # top_k stopped at 50 on its own, under a max_k of 200
 
 
 def test_canonical_url_drops_tracking_and_normalises():
