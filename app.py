@@ -2,6 +2,7 @@
 HTTP API at /api (OpenAPI docs at /docs) from one process."""
 
 import argparse
+import errno
 import logging
 import socket
 import sys
@@ -10,16 +11,30 @@ import threading
 from rag.config import get_settings
 
 
-def port_is_free(host: str, port: int) -> bool:
-    """Whether the server can listen on host:port. As uvicorn binds (SO_REUSEADDR): a port whose
-    last server just stopped, its connections still closing (TIME_WAIT), is free."""
-    with socket.socket() as sock:
+def cannot_listen(host: str, port: int) -> str | None:
+    """Why the server could not listen on host:port, or None when it can. Bound as uvicorn binds
+    (the host's own address family, SO_REUSEADDR: a port whose last server just stopped, its
+    connections still closing, is free), so that "::" is IPv6 and only a port in use is "taken"."""
+    try:
+        family, kind, protocol, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as error:
+        return f"unknown host {host} ({error.strerror}); pass --host with an address of this machine"
+    with socket.socket(family, kind, protocol) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
+            sock.bind(address)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                return f"port {port} on {host} is taken; stop the other server or pass --port N"
+            return f"cannot listen on {host} port {port} ({error.strerror})"
+    return None
+
+
+def port_number(text: str) -> int:
+    """--port: a TCP port, 1 to 65535."""
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port: give a number from 1 to 65535")
+    return int(text)
 
 
 def free_port() -> int:
@@ -32,15 +47,15 @@ def free_port() -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description="News archive assistant: web UI and HTTP API")
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--port", type=port_number, default=7860)
     parser.add_argument("--share", action="store_true", help="also create a public Gradio share link (off by default)")
     parser.add_argument("--watch", action="store_true", help="update the index by itself when files in the corpus folder "
                         "are added, edited or deleted")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", stream=sys.stderr)
     logging.getLogger("rag").setLevel(logging.INFO)  # index updates, watch mode and fetches say what they did
-    if not port_is_free(args.host, args.port):
-        sys.exit(f"error: port {args.port} on {args.host} is taken; stop the other server or pass --port N")
+    if problem := cannot_listen(args.host, args.port):
+        sys.exit(f"error: {problem}")
 
     from rag.cli import USER_ERRORS, build_and_report
 

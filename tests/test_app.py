@@ -217,3 +217,33 @@ def test_the_app_starts_while_another_build_holds_the_index(tmp_path):
         assert httpx.get(f"{server.url}/api/health", timeout=30).json()["articles"] == 1
         log = server.log.read_text()
     assert "note: another index build" in log and "not updated now" in log
+
+
+def test_app_py_says_why_it_cannot_listen_before_loading_anything(tmp_path):
+    """A port in use is "taken"; a host that does not resolve, or an address not on this machine
+    (192.0.2.1 is for documentation only), was "taken" too, port 70000 a traceback, and "::"
+    (IPv6) was refused though it binds: each now says what it is."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        for flags, said in ((["--port", str(port)], f"error: port {port} on 127.0.0.1 is taken"),
+                            (["--host", "nosuchhost.invalid"], "error: unknown host nosuchhost.invalid"),
+                            (["--host", "192.0.2.1"], "error: cannot listen on 192.0.2.1 port 7860 (Cannot assign requested address)"),
+                            (["--port", "70000"], "'70000' is not a port: give a number from 1 to 65535")):
+            run = subprocess.run([sys.executable, "app.py", *flags], cwd=PROJECT, capture_output=True, text=True, timeout=60)
+            assert run.returncode != 0 and said in run.stderr, (flags, run.stderr)
+    sys.path.insert(0, str(PROJECT))
+    try:
+        from app import cannot_listen
+    finally:
+        sys.path.remove(str(PROJECT))
+    try:  # what this machine says of an IPv6 bind, as the app's check must
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::", 0))
+            free = probe.getsockname()[1]
+    except OSError as no_ipv6:
+        assert cannot_listen("::", 7860) == f"cannot listen on :: port 7860 ({no_ipv6.strerror})"
+    else:
+        assert cannot_listen("::", free) is None
+
