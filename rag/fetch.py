@@ -182,7 +182,8 @@ class Fetcher:
     Args:
         corpus_dir: where the Markdown files go (one sub-folder per site).
         delay: seconds between two requests to the same host.
-        timeout: seconds before a request is given up (then retried).
+        timeout: seconds before a request is given up (then retried); a response still coming
+            after 4x this long is given up too (a site sending a byte now and then never times out).
         retries: extra attempts after a timeout, a connection error, 429 or 5xx.
         backoff: seconds before the first retry; doubled each time.
         max_bytes: larger responses are refused.
@@ -448,12 +449,16 @@ class Fetcher:
 
     def _read(self, url: str, headers: dict[str, str]) -> httpx.Response:
         self.report.requests += 1
+        longest = 4 * (self.client.timeout.read or 0) or float("inf")
+        started = time.monotonic()
         with self.client.stream("GET", url, headers=headers) as response:
             body = bytearray()
             for piece in response.iter_bytes():
                 body += piece
                 if len(body) > self.max_bytes:
                     raise FetchError(f"response over {self.max_bytes / 2**20:.0f} MiB")
+                if time.monotonic() - started > longest:  # each piece within the timeout, the whole never
+                    raise FetchError(f"the page was still coming after {longest:g} s")
         return httpx.Response(response.status_code, headers=response.headers, content=bytes(body), request=response.request)
 
     def _wait_turn(self, url: str) -> None:

@@ -204,6 +204,19 @@ class NewsSite:
                 site.user_agents.add(self.headers.get("User-Agent", ""))
                 if path == "/berita/lambat":
                     time.sleep(site.slow_seconds)
+                if path == "/berita/menetes":  # a page sent a few bytes at a time, each well within a timeout
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/html; charset=utf-8")
+                    self.send_header("Content-Length", "60")
+                    self.end_headers()
+                    for _ in range(20):
+                        try:
+                            self.wfile.write(b"<p>tes</p>"[:3])
+                            self.wfile.flush()
+                        except (BrokenPipeError, ConnectionResetError):
+                            return
+                        time.sleep(0.2)
+                    return
                 if path == "/putar":  # redirects to itself, for ever
                     self.send_response(302)
                     self.send_header("Location", "/putar")

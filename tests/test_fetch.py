@@ -290,3 +290,15 @@ def test_a_damaged_fetch_state_is_named_with_what_to_do(tmp_path, monkeypatch, c
         assert cli.main(["fetch", site.base + "/sitemap.xml", "--corpus", str(corpus), "--no-index"]) == 0
     assert capsys.readouterr().out.startswith(f"fetched 0 new article(s) ({len(STORIES)} already known")
     assert len(load_corpus(corpus).articles) == len(STORIES)
+
+
+def test_a_page_that_trickles_in_is_given_up(tmp_path):
+    """A site sending three bytes every 0.2 s never hits a 0.5 s read timeout: the fetch (and the
+    app's schedule thread behind it) waited as long as the site went on. It now gives up after 4x
+    the timeout, and the run goes on."""
+    with NewsSite(broken=False) as site, quick_fetcher(tmp_path) as fetcher:
+        started = time.monotonic()
+        report = fetcher.fetch([site.base + "/berita/menetes", site.base + STORIES[0].path])
+    assert report.failures == [f"{site.base}/berita/menetes: the page was still coming after 2 s"], report.failures
+    assert len(report.saved) == 1 and time.monotonic() - started < 3.5
+
