@@ -49,8 +49,14 @@ def safe_file_name(name: str) -> str:
     suffix = Path(base).suffix
     if not base or suffix.lower() not in SUFFIXES:
         raise ArticleError("unsupported", name=name, suffixes=", ".join(sorted(SUFFIXES)))
-    stem = base[: -len(suffix)][:120].encode("utf-8")[:150].decode("utf-8", "ignore").rstrip(" .")
+    stem = _fitting(base[: -len(suffix)], 120).rstrip(" .")
     return (stem or "article") + suffix
+
+
+def _fitting(stem: str, characters: int) -> str:
+    """`stem` cut to `characters` and to 150 bytes of UTF-8 (whole characters): with a suffix and
+    the writers' staging prefix, a name the disk takes (255 bytes; 80 Japanese characters are 240)."""
+    return stem[:characters].encode("utf-8")[:150].decode("utf-8", "ignore")
 
 
 def save_article_file(corpus: Path, name: str, data: bytes, max_bytes: int = DEFAULT_MAX_FILE_BYTES, replace: bool = False) -> tuple[Path, list[Article]]:
@@ -89,14 +95,14 @@ def save_article_file(corpus: Path, name: str, data: bytes, max_bytes: int = DEF
 
 def slug(title: str) -> str:
     """A file name stem from a title: lower-case words joined by '-', at most 80 characters and
-    150 bytes (a disk takes names of 255 bytes: 80 Japanese or Thai characters are 240).
+    150 bytes (`_fitting`).
 
     Example::
 
         slug("Banjir Rendam Demak!")   # 'banjir-rendam-demak'
     """
     words = "".join(c if c.isalnum() else "-" for c in title.lower()).split("-")
-    stem = "-".join(w for w in words if w)[:80].encode("utf-8")[:150].decode("utf-8", "ignore").strip("-")
+    stem = _fitting("-".join(w for w in words if w), 80).strip("-")
     return stem or "article"
 
 

@@ -243,7 +243,7 @@ class Fetcher:
         response = self._get(url, conditional=True)
         if response is None:  # 304: unchanged since the last fetch
             return []
-        body = self._gunzipped(response.content, url)  # a sitemap.xml.gz is a gzip file, not a gzip encoding
+        body = self._gunzipped(response.content)  # a sitemap.xml.gz is a gzip file, not a gzip encoding
         links = self._feed_links(body, str(response.url))
         if links is None:
             links = self._sitemap_links(body, str(response.url), depth)
@@ -253,7 +253,7 @@ class Fetcher:
             return [link for feed in self._discovered_feeds(response.text, url) for link in self._article_links(feed, depth + 1)]
         return [url]
 
-    def _gunzipped(self, body: bytes, url: str) -> bytes:
+    def _gunzipped(self, body: bytes) -> bytes:
         """`body` unpacked when it is a gzip file (at most `max_bytes` of it), else as it is."""
         if body[:2] != b"\x1f\x8b":
             return body

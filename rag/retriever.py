@@ -300,6 +300,7 @@ class Retriever:
                         store = self._open_current()
                     except (IndexProblem, OSError) as error:
                         self._keep(f"the newest, {pointer}, cannot be opened: {error}")
+                        self._pointer = pointer  # not tried at every question: a generation never changes, a build makes a new one
                         return self.store
                     try:  # a generation built with vectors of another family cannot be searched with ours
                         store.manifest.check_compatible(self.embedder.model_id, self.embedder.fingerprint, self.embedder.family)

@@ -28,7 +28,8 @@ def test_no_pickle_anywhere_in_the_package():
 
 
 class Payload:
-    """Unpickled, it creates the file `marker`: proof that the file was read with pickle."""
+    """Unpickled, it creates the file `marker`: proof that the file was read with pickle. (The test
+    writes pickles as the attack it checks against; nothing in the project reads or writes one.)"""
 
     def __init__(self, marker: Path):
         self.marker = marker
