@@ -34,6 +34,11 @@ from rag.problems import ArticleError
 
 
 _UNSAFE_NAME = re.compile(r"[^\w.\- ]+", re.UNICODE)
+# What the page's upload (Gradio's `strip_invalid_filename_characters`) drops from a name before we
+# see it; dropped here too, so that one file uploaded through the page and through the API gets one
+# name, and "replace" replaces it instead of saving a second copy.
+_DROPPED_BY_PAGE = re.compile(r"[<>:\"|?*`$!{}\x00-\x1f\x7f]")
+_WINDOWS_DEVICE = re.compile(r"CON|PRN|AUX|NUL|COM[1-9¹²³]|LPT[1-9¹²³]", re.IGNORECASE)  # the page saves "con.md" as "_con.md"
 
 
 def safe_file_name(name: str) -> str:
@@ -42,9 +47,13 @@ def safe_file_name(name: str) -> str:
 
     Example::
 
-        safe_file_name("../Banjir: Demak.md")   # 'Banjir_ Demak.md'
+        safe_file_name("../Banjir: Demak?.md")   # 'Banjir Demak.md'
+        safe_file_name("«Kompas» 2023.md")      # '_Kompas_ 2023.md'
     """
-    base = Path(name.replace("\\", "/")).name
+    stem, dot_suffix = os.path.splitext(Path(name.replace("\\", "/")).name)
+    base = (_DROPPED_BY_PAGE.sub("", stem) or "file") + _DROPPED_BY_PAGE.sub("", dot_suffix)  # as the page: "?.md" is "file.md"
+    if _WINDOWS_DEVICE.fullmatch(base.rstrip(" .").partition(".")[0].rstrip(" ")):
+        base = "_" + base
     base = _UNSAFE_NAME.sub("_", unicodedata.normalize("NFC", base)).strip(" .")
     suffix = Path(base).suffix
     if not base or suffix.lower() not in SUFFIXES:

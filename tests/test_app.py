@@ -57,6 +57,33 @@ def test_page_writes_through_gradio_client_need_the_token(shared_server, tmp_pat
     assert "1 dihapus" in client.predict("test-token", api_name="/update_index")[0]
 
 
+def test_a_file_uploaded_through_the_page_and_the_api_gets_one_name(shared_server, tmp_path):
+    """The page's upload (Gradio) drops `: ? ! |` and such from a name before we see it; the API
+    gets the name as sent. One file sent both ways is one file, so "replace" on the page
+    corrects the article the API saved instead of saving a second copy beside it."""
+    from gradio_client import Client, handle_file
+
+    name = "Banjir: Demak?! {2024}.md"
+    api_text = "---\ntitle: Banjir Demak\n---\nBanjir merendam Demak pada pagi hari.\n"
+    page_text = api_text.replace("pagi", "sore")
+    corpus = shared_server.corpus
+    before = {p.name for p in corpus.iterdir()}
+    (tmp_path / name).write_text(page_text)
+    try:
+        saved = httpx.post(f"{shared_server.url}/api/articles/upload", files={"file": (name, api_text.encode())},
+                           headers={"Authorization": "Bearer test-token"})
+        assert saved.status_code == 201, saved.text
+        shown = Client(f"{shared_server.url}/", verbose=False).predict(
+            [handle_file(str(tmp_path / name))], "test-token", True, api_name="/upload_articles")[0]
+        added = {p.name for p in corpus.iterdir()} - before
+        assert added == {"Banjir Demak 2024.md"}, (added, shown)
+        assert "sore" in (corpus / "Banjir Demak 2024.md").read_text()  # replaced, not saved beside it
+    finally:
+        for file_name in {p.name for p in corpus.iterdir()} - before:  # the shared server's corpus as it was
+            (corpus / file_name).unlink()
+
+
+
 def seed_app(settings, embedder, token: str | None = None):
     """The page and the API over the seed article, as `app.py` mounts them, for `settings`."""
     import gradio as gr

@@ -232,6 +232,19 @@ def test_an_upload_with_a_long_name_keeps_its_kind_and_fits_the_disk(tmp_path):
     assert sorted(a.title for a in load_corpus(corpus).articles) == ["Dua", "Laporan", "Noto", "Satu"]
 
 
+def test_a_name_is_the_same_whether_the_page_cleaned_it_first_or_not():
+    """The page hands us the name Gradio cleaned, the API the name as sent: both must give one file
+    name (checked against the Gradio this project installs, so an upgrade that changes its rule
+    shows here)."""
+    from gradio_client.utils import strip_invalid_filename_characters
+
+    from rag.corpus_files import safe_file_name
+
+    for name in ("Banjir: Demak?.md", "a|b{c}$d!`e*.txt", "?.md", "«Kompas» (2023) #1.md", 'kata "kunci" <x>.jsonl',
+                 "con.md", "Nul .tar.md", "console.md", "laporan.md.", "tab\there.md", "能登: 地震?.md", "x" * 300 + ".md"):
+        assert safe_file_name(name) == safe_file_name(strip_invalid_filename_characters(name)), name
+
+
 def test_a_record_named_by_its_line_is_not_deleted_once_another_record_took_that_line(tmp_path):
     """The index knows `kabar.jsonl#2` as "Kabar 1"; a line above it was removed by hand since, so
     line 2 holds "Kabar 2": the delete is refused (update first), and a line of a megabyte or more
