@@ -95,6 +95,11 @@ def canonical_url(url: str) -> str:
     return urlunsplit((scheme, netloc, parts.path or "/", urlencode(query), ""))
 
 
+def _web_url(url: object) -> bool:
+    """An http(s) URL with a host ("http://" alone is not one: it was retried and said "connection failed")."""
+    return isinstance(url, str) and url.startswith(("http://", "https://")) and bool(urlsplit(url).hostname)
+
+
 def read_sources(path: Path) -> list[tuple[str, str | None]]:
     """The feed/sitemap/site URLs of a `sources.yaml`, each with the outlet name its articles get
     (None: the one the page names itself, e.g. "KOMPAS.com"): a list under `sources:`, each a URL
@@ -116,7 +121,7 @@ def read_sources(path: Path) -> list[tuple[str, str | None]]:
     urls = []
     for number, entry in enumerate(entries, 1):
         url, outlet = (entry.get("url"), entry.get("source")) if isinstance(entry, dict) else (entry, None)
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        if not _web_url(url):
             raise ValueError(f"{path}: source {number} ({entry!r}) is not an http(s) URL")
         if outlet is not None and not (isinstance(outlet, str) and outlet.strip()):
             raise ValueError(f"{path}: source {number}: 'source' is the outlet's name, e.g. 'source: Kompas'; got {outlet!r}")
@@ -400,7 +405,7 @@ class Fetcher:
     # -- HTTP, politely
     def _get(self, url: str, conditional: bool = False) -> httpx.Response | None:
         """GET `url` within robots.txt, the per-host delay and the retry policy; None on 304."""
-        if not url.startswith(("http://", "https://")):
+        if not _web_url(url):
             raise FetchError("not an http(s) URL")
         rules = self._robots_rules(url)
         if rules is None:  # tried again on the next run

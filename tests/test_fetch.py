@@ -110,9 +110,10 @@ def test_rag_fetch_reads_sources_yaml(tmp_path, monkeypatch, capsys, caplog):
 
 def test_sources_file_and_settings_errors_say_what_to_write(tmp_path):
     bad = tmp_path / "sources.yaml"
-    bad.write_text("sources:\n  - ftp://contoh.id/feed\n")
-    with pytest.raises(ValueError, match=r"source 1 .* is not an http\(s\) URL"):
-        read_sources(bad)
+    for url in ("ftp://contoh.id/feed", "'http://'", "https:///feed"):  # no host: refused here, not tried four times
+        bad.write_text(f"sources:\n  - {url}\n")
+        with pytest.raises(ValueError, match=r"source 1 .* is not an http\(s\) URL"):
+            read_sources(bad)
     bad.write_text("sources:\n  - {url: https://contoh.id/feed, source: 12}\n")
     with pytest.raises(ValueError, match=r"source 1: 'source' is the outlet's name"):
         read_sources(bad)
