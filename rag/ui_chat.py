@@ -171,7 +171,7 @@ def chat_tab(assistant: Assistant, labels: dict[str, str]) -> ChatTab:
     active = gr.CheckboxGroup(label=labels["active_filters"], visible=False, elem_id="active-filters")
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=300):  # the box under the answer: on a phone both fit one screen
-            chatbot = gr.Chatbot(label=labels["chat"], height=480, sanitize_html=True, elem_id="chat", buttons=["copy", "copy_all"],
+            chatbot = gr.Chatbot(label=labels["chat"], height=480, sanitize_html=True, latex_delimiters=[], elem_id="chat", buttons=["copy", "copy_all"],
                                  editable="user")
             question = gr.Textbox(label=labels["question"], placeholder=labels["placeholder"], elem_id="question",
                                   max_length=MAX_QUESTION_CHARS)
@@ -200,7 +200,7 @@ def chat_tab(assistant: Assistant, labels: dict[str, str]) -> ChatTab:
         with gr.Row():
             since = gr.Textbox(label=labels["since"], elem_id="since")
             until = gr.Textbox(label=labels["until"], elem_id="until")
-        filter_error = gr.Markdown(visible=False, elem_id="filter-error")
+        filter_error = gr.Markdown(visible=False, latex_delimiters=[], elem_id="filter-error")
         sources = gr.Dropdown(assistant.retriever.store.sources(), multiselect=True, label=labels["sources"], elem_id="outlets")
         top_k, max_k = assistant.settings.top_k, assistant.settings.max_k  # passages read: up to 20, or RAG_TOP_K when set higher
         k = gr.Slider(1, min(max(20, top_k), max_k), value=min(top_k, max_k), step=1, label=labels["k"])

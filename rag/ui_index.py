@@ -81,10 +81,10 @@ def index_tab(assistant: Assistant, archive: Archive, labels: dict[str, str]) ->
     files = gr.UploadButton(labels["upload"], file_count="multiple", file_types=sorted(SUFFIXES),
                             type="filepath", elem_id="upload", interactive=archive.writable)
     replace = gr.Checkbox(label=labels["replace"], value=False, elem_id="replace", interactive=archive.writable)
-    upload_report = gr.Markdown(elem_id="upload-report")
+    upload_report = gr.Markdown(elem_id="upload-report", latex_delimiters=[])
     update = gr.Button(labels["update"], variant="primary", elem_id="update", interactive=archive.writable)
-    update_report = gr.Markdown(elem_id="update-report")
-    auto_report = gr.Markdown(auto_status(archive.updater, "id"), elem_id="auto-update")
+    update_report = gr.Markdown(elem_id="update-report", latex_delimiters=[])
+    auto_report = gr.Markdown(auto_status(archive.updater, "id"), elem_id="auto-update", latex_delimiters=[])
     article_query = gr.Textbox(label=labels["search_articles"], elem_id="article-query")
     rows, caption, _, total = article_table(archive, "", "id")
     articles = gr.Dataframe(headers=headers("id"), value=rows, label=caption, show_label=True, interactive=False,
@@ -97,16 +97,16 @@ def index_tab(assistant: Assistant, archive: Archive, labels: dict[str, str]) ->
         delete_id = gr.Textbox(label=labels["delete_id"], elem_id="delete-id")
         delete = gr.Button(labels["delete"], variant="stop", elem_id="delete", interactive=archive.writable, scale=0)
     with gr.Row(visible=False, elem_id="confirm-delete") as confirm_row:
-        confirm_text = gr.Markdown()
+        confirm_text = gr.Markdown(latex_delimiters=[])
         confirm = gr.Button(labels["confirm"], variant="stop", elem_id="confirm", scale=0)
         cancel = gr.Button(labels["cancel"], elem_id="cancel", scale=0)
-    delete_report = gr.Markdown(elem_id="delete-report")
+    delete_report = gr.Markdown(elem_id="delete-report", latex_delimiters=[])
     with gr.Accordion(labels["edit_fields"], open=False, elem_id="edit-article") as edit:
         with gr.Row():
             edit_fields = [gr.Textbox(label=labels[f"edit_{field}"], elem_id=f"edit-{field}", interactive=archive.writable)
                            for field in EDITABLE_FIELDS]
         edit_save = gr.Button(labels["edit_save"], elem_id="edit-save", interactive=archive.writable)
-        edit_report = gr.Markdown(elem_id="edit-report")
+        edit_report = gr.Markdown(elem_id="edit-report", latex_delimiters=[])
     return IndexTab(stats, access, token, files, replace, upload_report, update, update_report, auto_report, article_query, articles,
                     pager, previous, next_, offset, delete_id, delete, edit, edit_fields, edit_save, edit_report, gr.State([]),
                     confirm_row, confirm_text, confirm, cancel, delete_report)

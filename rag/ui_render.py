@@ -42,13 +42,17 @@ _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
 
 
 def literal(text: str) -> str:
-    """Chat markdown that shows `text` exactly as typed: no HTML, no emphasis, no links.
+    """Chat markdown that shows `text` exactly as typed: no HTML, no emphasis, no links (a web
+    address is no autolink either: its "://" is written "&#58;//", or the page would show the
+    backslashes that escape its dots inside a link that leads nowhere). The markdown components
+    that show it turn math off (`latex_delimiters=[]`): "$$" is a price, not a formula.
 
     Example::
 
         literal("<img src=x> *bukan tebal*")   # shown as '<img src=x> *bukan tebal*'
     """
-    return _MARKDOWN.sub(r"\\\1", html.escape(text, quote=False)).replace("\n", "  \n")
+    escaped = _MARKDOWN.sub(r"\\\1", html.escape(text, quote=False)).replace("://", "&#58;//")
+    return escaped.replace("\n", "  \n")
 
 
 _ESCAPED = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|~>])")

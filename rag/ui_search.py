@@ -79,7 +79,7 @@ def search_tab(retriever: Retriever, labels: dict[str, str]) -> SearchTab:
         order = gr.Radio(order_choices(labels), value="relevance", label=labels["search_order"], elem_id="search-order",
                          min_width=200)
     with gr.Row(equal_height=True):
-        summary = gr.Markdown(elem_id="search-summary")
+        summary = gr.Markdown(elem_id="search-summary", latex_delimiters=[])
         download = gr.DownloadButton(labels["search_download"], elem_id="search-download", size="sm", visible=False, scale=0,
                                      min_width=160)
     results = gr.HTML(elem_id="search-results")

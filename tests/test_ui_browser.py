@@ -926,10 +926,22 @@ def test_the_conversation_is_there_again_after_the_server_restarts(page, tmp_pat
 
 
 def test_the_question_bubble_shows_exactly_what_was_typed(page):
-    typed = "Berapa harga cabai <b>rawit</b> di *Bandung*?"
+    """Markup, a web address (its escaped dots were shown inside a link that led nowhere) and "$$"
+    (drawn as a formula) are shown as typed; the chat's quotes and the search tab's summary are
+    written the same way (`literal`)."""
+    typed = "Berapa harga cabai <b>rawit</b> di *Bandung*? Lihat https://harga.example.id/cabai_rawit.html, $$2^{10}$$"
     ask(page, typed, new_conversation=True)
     bubble = page.locator("#chat [data-testid='user']").last
-    assert bubble.inner_text().strip() == typed and bubble.locator("b, em, strong").count() == 0
+    assert bubble.inner_text().strip() == typed
+    assert bubble.locator("b, em, strong, a, .katex").count() == 0
+    page.get_by_role("tab", name=LABELS["id"]["search_tab"]).click()
+    query = "cabai https://harga.example.id/cabai_rawit $$2^{10}$$"
+    page.fill("#search-query textarea", query)
+    page.press("#search-query textarea", "Enter")
+    summary = page.locator("#search-summary")
+    summary.get_by_text(f"«{query}»", exact=False).wait_for(timeout=30_000)
+    assert summary.locator("a, .katex").count() == 0
+    page.get_by_role("tab", name=LABELS["id"]["chat_tab"]).click()
 
 
 def test_copy_quote_puts_a_citation_line_on_the_clipboard(page, server):
