@@ -48,6 +48,9 @@ CSS = """
   justify-content: center; background: var(--color-accent-soft, #e0e7ff); font-weight: 700;}
 .card-foot, .also-in {font-size: 0.85em;}
 .also-in {color: var(--body-text-color-subdued); margin-top: 2px;}
+#chat button.rag-copied {position: relative;}
+#chat button.rag-copied svg {visibility: hidden;}
+#chat button.rag-copied::after {content: "✓"; position: absolute; inset: 0; display: grid; place-items: center;}
 .card-foot button.copy-quote {border: 1px solid var(--border-color-primary); border-radius: 6px; padding: 0 6px;
   background: var(--button-secondary-background-fill); cursor: pointer; font-size: 1em; font-weight: normal;}
 .source-card mark, .article-view mark {background: #ffe58a; color: inherit; padding: 0 2px;}
@@ -149,7 +152,47 @@ window.addEventListener("storage", (event) => {{
 """
 
 
-HEAD = LANGUAGE_HEAD + OTHER_TAB_JS + """
+# The chat's copy buttons (Gradio's) copy a message's markdown: backslashes, entities and links. They
+# are caught on their way down and copy the text instead: a reply as `rag ask` prints it, with its
+# sources and the offsets of each quote (rag.ui_render._copy_text), a question as typed, the whole
+# conversation numbered as the page downloads it; a tick shows for a second, as Gradio's does.
+# `ragCopy` also serves "Copy quote"; without navigator.clipboard (a page served over plain http
+# to another machine) it copies through a selected textarea.
+COPY_JS = f"""
+<script>
+window.ragCopy = (text, done) => {{
+  if (navigator.clipboard && window.isSecureContext) {{ navigator.clipboard.writeText(text).then(done); return; }}
+  const area = Object.assign(document.createElement("textarea"), {{value: text}});
+  document.body.appendChild(area); area.select(); document.execCommand("copy"); area.remove(); done();
+}};
+const ragCopyMessage = {json.dumps(["Copy message", "Copied message", GRADIO_TOOLTIPS["Copy message"], GRADIO_TOOLTIPS["Copied message"]])};
+const ragCopyAll = {json.dumps(["Copy conversation", "Copied conversation", GRADIO_TOOLTIPS["Copy conversation"]])};
+const ragMessageText = (row) => {{
+  const kept = row.querySelector(".copy-text");
+  return kept ? kept.title : (row.querySelector(".message-content")?.innerText ?? "").trim();
+}};
+window.addEventListener("click", (event) => {{
+  const button = event.target.closest?.("#chat button");
+  const label = button?.getAttribute("aria-label");
+  let text = null;
+  if (ragCopyMessage.includes(label) && button.closest(".message-buttons")) {{
+    let row = button.closest(".message-buttons").previousElementSibling;
+    while (row && !row.classList.contains("message-row")) row = row.previousElementSibling;
+    if (row) text = ragMessageText(row);
+  }} else if (ragCopyAll.includes(label)) {{
+    let asked = 0;
+    text = Array.from(document.querySelectorAll("#chat .message-row"), (row) =>
+      row.querySelector("[data-testid='user']") ? `${{++asked}}. ${{ragMessageText(row)}}` : ragMessageText(row)).join("\\n\\n");
+  }}
+  if (text === null) return;
+  event.stopImmediatePropagation();  // Gradio's copy of the markdown does not run
+  window.ragCopy(text, () => {{ button.classList.add("rag-copied"); setTimeout(() => button.classList.remove("rag-copied"), 1000); }});
+}}, true);
+</script>
+"""
+
+
+HEAD = LANGUAGE_HEAD + OTHER_TAB_JS + COPY_JS + """
 <script>
 // An earlier answer's article comes when its card is opened (rag.ui_render.article_view): fetched once,
 // its text set as text (never as HTML) and the cited sentences marked at the offsets the server gave,
@@ -177,13 +220,7 @@ window.ragLoadArticle = (details) => {
 document.addEventListener("click", async (event) => {
   const copy = event.target.closest("button.copy-quote");
   if (copy) {
-    const text = copy.dataset.citation;
-    const done = () => { copy.textContent = copy.dataset.copied; };
-    if (navigator.clipboard && window.isSecureContext) { navigator.clipboard.writeText(text).then(done); }
-    else {
-      const area = Object.assign(document.createElement("textarea"), {value: text});
-      document.body.appendChild(area); area.select(); document.execCommand("copy"); area.remove(); done();
-    }
+    window.ragCopy(copy.dataset.citation, () => { copy.textContent = copy.dataset.copied; });
     return;
   }
   const link = event.target.closest("a[href^='#cite-']");

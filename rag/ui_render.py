@@ -26,6 +26,7 @@ from rag.replies import FRAME
 from rag.corpus import Article
 from rag.documents import page_of
 from rag.retriever import Hit
+from rag.transcript import answer_text
 from rag.ui_text import LABELS, format_date
 
 
@@ -80,7 +81,21 @@ def render_reply(answer: Answer, turn: int) -> str:
     short answer in bold with a plain confidence label (after the frame when the quote is the
     answer: what someone said, or a definition that is most of its sentence), each [n] a link to
     the sentence it cites in this answer's article n. An abstention has no frame; it names the related articles,
-    each a link to its card."""
+    each a link to its card. The chat's copy buttons copy `answer_text` (kept in a hidden element:
+    the page's script puts it on the clipboard in place of this markdown)."""
+    return _reply_markdown(answer, turn) + _copy_text(answer)
+
+
+def _copy_text(answer: Answer) -> str:
+    """What the chat's "copy message" puts on the clipboard (the page's script reads it; Gradio's
+    own copy is this markdown, backslashes and links included): the answer as `rag ask` prints it,
+    its sources and the offsets of each quote."""
+    text = answer_text(answer, answer.language if answer.language in LABELS else "en").rstrip("\n")
+    kept = html.escape(text, quote=True).replace("\n", "&#10;")  # a blank line would end the markdown's HTML
+    return f'<span class="copy-text" hidden title="{kept}"></span>'
+
+
+def _reply_markdown(answer: Answer, turn: int) -> str:
     labels = LABELS.get(answer.language, LABELS["en"])
     if answer.abstained:
         first, *rest = answer.text.split("\n")

@@ -955,6 +955,28 @@ def test_copy_quote_puts_a_citation_line_on_the_clipboard(page, server):
     assert copied.endswith("” — Rusia Lontarkan Serangkaian Ancaman saat Para Pemimpin NATO Berkumpul di Vilnius, Al Jazeera, 11 Juli 2023.")
 
 
+def test_the_chats_copy_buttons_copy_the_text_not_its_markdown(page, server):
+    """Gradio's copy buttons copied a reply's markdown (`Rp 80\\.000`, `<a href="#cite-1-1">[1]</a>`,
+    `**`): a reply copies as `rag ask` prints it, with its sources and each quote's place; a
+    question as typed; the conversation numbered."""
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
+    question = "Siapa juru bicara Kremlin?"
+    ask(page, question, new_conversation=True)
+    page.wait_for_timeout(500)  # the message's buttons come after its last piece
+    copy_reply = page.locator(f"#chat .message-buttons button[aria-label='{GRADIO_TOOLTIPS['Copy message']}']").last
+    copy_reply.click()
+    expect(copy_reply).to_have_class(re.compile("rag-copied"))  # the tick
+    page.locator("#chat").screenshot(path=SHOTS / "31-reply-copied.png")
+    copied = page.evaluate("() => navigator.clipboard.readText()")
+    assert copied.startswith("Menurut arsip: Dmitry Peskov\n") and "\n[1] Rusia Lontarkan Serangkaian Ancaman" in copied, copied
+    assert re.search(r"“Juru bicara Kremlin Dmitry Peskov.+” \(karakter \d+–\d+\)", copied), copied
+    assert not re.search(r"\\|<a|\*\*|&#", copied), copied
+    page.locator(f"#chat .message-buttons button[aria-label='{GRADIO_TOOLTIPS['Copy message']}']").first.click()
+    page.wait_for_function("(q) => navigator.clipboard.readText().then((t) => t === q)", arg=question, timeout=10_000)
+    page.locator(f"#chat button[aria-label='{GRADIO_TOOLTIPS['Copy conversation']}']").click()
+    page.wait_for_function("(t) => navigator.clipboard.readText().then((c) => c === t)", arg=f"1. {question}\n\n{copied}", timeout=10_000)
+
+
 def test_a_suggested_follow_up_is_asked_with_one_click(page):
     ask(page, "Siapa juru bicara Kremlin?", new_conversation=True)
     suggestion = page.locator("#follow-ups button").first

@@ -31,7 +31,9 @@ def answer(abstained: bool = False) -> Answer:
 
 def test_article_markdown_stays_text_in_the_reply():
     for reply in (render_reply(answer(), 1), render_reply(answer(abstained=True), 1)):
-        assert "](" not in reply and "<b>" not in reply  # no live link, image or tag: shown as typed
+        shown, kept = reply.split('<span class="copy-text" hidden title="')  # what copy copies: an attribute's text
+        assert "](" not in shown and "<b>" not in shown  # no live link, image or tag: shown as typed
+        assert kept.endswith('"></span>') and not re.search('[<>"\n]', kept[:-len('"></span>')])  # one attribute, one line
     reply = render_reply(answer(), 1)
     assert reply.startswith("Menurut arsip: **foto** _(yakin)_") and '<a href="#cite-1-1">[1]</a>' in reply
 
