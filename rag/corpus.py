@@ -302,6 +302,9 @@ def read_jsonl_articles(path: Path, relative: str, max_line_bytes: int) -> tuple
                     articles.append(jsonl_article(relative, number, json.loads(line)))
             except json.JSONDecodeError as error:
                 problems.append(Problem(relative, "bad_json", {"message": error.msg}, number))
+            except UnicodeEncodeError as error:  # a "\ud83d" alone: JSON reads it, no text can hold it
+                escape = "\\u" + f"{ord(error.object[error.start]):04x}"
+                problems.append(Problem(relative, "half_character", {"escape": escape}, number))
             except ArticleError as error:
                 problems.append(Problem.of(relative, error, number))
     if len(problems) > MAX_PROBLEMS_PER_FILE:

@@ -44,6 +44,10 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
                       "id": ("baris melebihi batas {limit}", "Pecah artikelnya atau naikkan RAG_MAX_FILE_MB.")},
     "bad_json": {"en": ("not valid JSON ({message})", "Fix or remove the line."),
                  "id": ("bukan JSON yang sah ({message})", "Perbaiki atau hapus baris ini.")},
+    "half_character": {"en": ("half a character ({escape}, as a program that cut a string in the middle of an emoji "
+                               "writes it)", "Remove it, or write the whole character."),
+                       "id": ("setengah karakter ({escape}, seperti tulisan program yang memotong teks di tengah emoji)",
+                              "Hapus, atau tulis karakternya utuh.")},
     "more_bad_lines": {"en": ("{count} more bad lines", "Check that this is a JSONL article file."),
                        "id": ("{count} baris rusak lagi", "Pastikan ini berkas artikel JSONL.")},
     "not_object": {"en": ("the line is not a JSON object", "Write one {{...}} object per line."),

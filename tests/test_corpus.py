@@ -61,12 +61,15 @@ def test_jsonl_ids_bad_lines_and_duplicates(tmp_path):
         json.dumps({"title": "Tanpa teks"}),
         json.dumps({"body": "Teks dua dari body."}),
         json.dumps({"id": "berita-1", "text": "Duplikat."}),
+        '{"title": "Cuitan \\ud83d", "text": "Setengah emoji: semua pembaruan indeks berhenti di sini."}',
+        '{"title": "Cuitan \\ud83d\\ude00", "text": "Emoji utuh."}',
     ]
     write(tmp_path / "feed.jsonl", "\n".join(lines))
     scan = load_corpus(tmp_path)
-    assert sorted(a.id for a in scan.articles) == ["berita-1", "feed.jsonl#4"]
+    assert sorted(a.id for a in scan.articles) == ["berita-1", "feed.jsonl#4", "feed.jsonl#7"]
     problems = {(p.line, p.reason.split(" (")[0]) for p in scan.problems}
     assert (2, "not valid JSON") in problems
+    assert (6, "half a character") in problems
     assert (3, "no 'text'") in problems
     assert any("duplicate article id 'berita-1'" in p.reason for p in scan.problems)
 
