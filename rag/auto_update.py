@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from rag.corpus import SUFFIXES
 from rag.indexer import IndexUpdater, UpdateJob
 
 log = logging.getLogger(__name__)
+
+RETRY_AT_MOST = 600.0  # seconds between tries of a watch update that keeps failing
 
 
 class CorpusChanges:
@@ -45,6 +48,9 @@ class CorpusChanges:
 def watch_corpus(settings: Settings, updater: IndexUpdater, stop: threading.Event,
                  on_update: Callable[[UpdateJob], None] | None = None) -> None:
     """Update the index each time the corpus folder settles after a change, until `stop` is set.
+    An update that failed (another process held the index: a cron `rag index`, a `rag delete`) is
+    tried again after the quiet period, then twice as long each time up to `RETRY_AT_MOST`
+    seconds, without waiting for another change.
 
     Args:
         settings: the corpus folder and the quiet period (`watch_quiet_seconds`).
@@ -62,10 +68,20 @@ def watch_corpus(settings: Settings, updater: IndexUpdater, stop: threading.Even
     quiet_ms = int(settings.watch_quiet_seconds * 1000)
     log.info("watching %s for changes (update after %.1f s of quiet)", settings.corpus_dir, settings.watch_quiet_seconds)
     root = settings.corpus_dir.resolve()
-    for changes in watch(root, watch_filter=CorpusChanges(root), step=quiet_ms,
-                         debounce=max(10 * quiet_ms, 10_000), stop_event=stop, rust_timeout=1000, raise_interrupt=False):
-        log.info("%d change(s) in %s; updating the index", len(changes), settings.corpus_dir)
-        _report(updater.run("watch"), on_update)
+    failures, retry_at = 0, None
+    for changes in watch(root, watch_filter=CorpusChanges(root), step=quiet_ms, debounce=max(10 * quiet_ms, 10_000),
+                         stop_event=stop, rust_timeout=1000, yield_on_timeout=True, raise_interrupt=False):
+        if changes:
+            log.info("%d change(s) in %s; updating the index", len(changes), settings.corpus_dir)
+        elif retry_at is None or time.monotonic() < retry_at:
+            continue  # a second without changes
+        job = updater.run("watch")
+        _report(job, on_update)
+        failures = failures + 1 if job.state == "failed" else 0
+        wait = min(settings.watch_quiet_seconds * 2 ** (failures - 1), RETRY_AT_MOST)
+        retry_at = time.monotonic() + wait if failures else None
+        if failures:
+            log.info("watch: the index will be updated again in %.0f s", wait)
 
 
 def fetch_on_schedule(settings: Settings, updater: IndexUpdater, stop: threading.Event,

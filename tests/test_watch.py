@@ -78,6 +78,30 @@ def test_changes_in_the_corpus_folder_update_the_index_once_per_burst(settings, 
     assert not watcher.is_alive()
 
 
+def test_a_watch_update_another_process_blocked_is_tried_again_without_another_change(settings, embedder):
+    """A cron `rag index` held the index when the folder settled: the update failed, and the new
+    article waited, for good, for some other file to change."""
+    from rag.writelock import writer_lock
+
+    settings = settings.model_copy(update={"watch_quiet_seconds": 0.5})
+    write(settings.corpus_dir / "lama.md", ARTICLE.replace("Lebak", "Pandeglang"))
+    build_index(settings, embedder)
+    updater, stop, jobs = IndexUpdater(settings, embedder), threading.Event(), []
+    watcher = threading.Thread(target=watch_corpus, args=(settings, updater, stop, jobs.append), daemon=True)
+    watcher.start()
+    try:
+        time.sleep(0.5)
+        with writer_lock(settings.index_dir):  # another build holds the index
+            write(settings.corpus_dir / "baru.md", ARTICLE)
+            wait_for(lambda: jobs)
+        wait_for(lambda: any(job.state == "done" for job in jobs))
+        assert jobs[0].state == "failed" and "IndexLocked" in jobs[0].error
+        assert jobs[-1].report.added == 1  # no file changed after the lock went
+    finally:
+        stop.set()
+        watcher.join(timeout=10)
+
+
 def ask(server: AppServer, question: str) -> dict:
     return httpx.post(f"{server.url}/api/ask", json={"question": question}, timeout=30).json()
 
