@@ -173,12 +173,19 @@ def _write_generation(
         raise
 
 
-def _refuse_to_drop_unread_folders(scan: CorpusScan) -> None:
-    """A full rewrite keeps only what it reads: refuse it while a folder cannot be listed, whose
-    indexed articles it would drop (an incremental update keeps them)."""
+def _refuse_to_drop_unread(scan: CorpusScan, previous: Path) -> None:
+    """A full rewrite keeps only what it reads: refuse it while a folder cannot be listed, or a
+    file the index holds articles from cannot be read now, whose articles it would drop (an
+    incremental update keeps them)."""
     if scan.unread_folders:
         raise IndexProblem(f"{', '.join(scan.unread_folders)}: cannot be read, and rewriting the whole index would drop the articles "
                            "indexed from there; fix the folder's permissions and build again (the current index stays as it is)")
+    held, read = read_article_hashes(previous), {article.id for article in scan.articles}
+    unread = scan.unread(path for _, path in held.values())
+    if lost := sorted({path for article_id, (_, path) in held.items() if path in unread and article_id not in read}):
+        named = ", ".join(lost[:5]) + (f" and {len(lost) - 5} more" if len(lost) > 5 else "")
+        raise IndexProblem(f"{named}: cannot be read now (said above), and rewriting the whole index would drop the articles "
+                           "indexed from there; fix the file, or delete it to drop them, and build again (the current index stays as it is)")
 
 
 def build_index(settings: Settings, embedder: Embedder, full: bool = False, progress: ProgressCallback | None = None,
@@ -233,7 +240,7 @@ def build_index(settings: Settings, embedder: Embedder, full: bool = False, prog
             embedder.match(manifest.embedder_variant)  # `auto` keeps the index's family, even for a full rebuild
             rewrite = rewritten_whole(manifest, settings)
             if full or rewrite:
-                _refuse_to_drop_unread_folders(scan)
+                _refuse_to_drop_unread(scan, previous)
                 if not full:
                     log.info("%s", rewrite)
                 previous = None

@@ -58,6 +58,13 @@ def test_a_file_that_turns_bad_keeps_its_previous_chunks(settings, embedder):
     report = build_index(settings, embedder)
     assert report.failed == 1 and report.removed == 0 and "not valid YAML" in str(report.problems[0])
     assert IndexStore.open(settings.index_dir).article("a.md").title == "Satu"
+    write(settings.corpus_dir / "b.jsonl", '{"id": "b1", "title": "Dua", "text": "Isi kedua."}\n{rusak\n')  # a bad line; b1 reads
+    build_index(settings, embedder)
+    with pytest.raises(IndexProblem, match="a.md: cannot be read now .* rewriting the whole index would drop"):
+        build_index(settings, embedder, full=True)  # it kept only what it read: a.md's article was gone
+    assert IndexStore.open(settings.index_dir).article("a.md").title == "Satu"
+    write(settings.corpus_dir / "a.md", "---\ntitle: Satu lagi\n---\nIsi pertama yang baik.")
+    assert build_index(settings, embedder, full=True).added == 2  # fixed; b.jsonl's bad line drops no article
 
 
 def test_a_folder_that_cannot_be_listed_keeps_its_articles(settings, embedder, monkeypatch):
