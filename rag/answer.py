@@ -353,10 +353,11 @@ class Assistant:
         question = checked_question(question)
         language = detect_language(question) or "id"
         about_news = without_archive_words(question)  # "... yang disebut dalam artikel?" asks about the news
-        found, previous = self._find_in_conversation(about_news, followed_question(about_news, history), language, k, filters)
+        followed, answered = followed_question(about_news, history), previous_short_answer(history)
+        found, previous = self._find_in_conversation(about_news, followed, answered, language, k, filters)
         in_context, hits, ranked, read, by_meaning, tokens = found
         spec = self.settings.llm if llm is None else llm or None
-        answered = previous_short_answer(history) if previous else ""
+        answered = answered if previous else ""
         if not hits and filters is not None and filters.narrows:
             answer = self._nothing_matches(language, filters)
         else:
@@ -439,14 +440,17 @@ class Assistant:
             ranking = replace(ranking, min_probability=threshold)
         return ranking
 
-    def _find_in_conversation(self, question: str, previous: str | None, language: str, k: int | None,
+    def _find_in_conversation(self, question: str, previous: str | None, answered: str, language: str, k: int | None,
                               filters: Filters | None) -> tuple[Found, str | None]:
-        """`_find` for a question that may follow `previous` (`followed_question`), and the
-        question it was read with. One that refers back is read with it; a short one is first
-        read as it was asked, and stands alone when the archive answers it confidently ("Siapa
-        juru bicara Kremlin?" after a question about Lavrov), or when the article the reading
-        with `previous` would quote has none of its names ("Apa ancaman Korea Utara?" is not
-        answered from the Kremlin article; not across languages, where names are spelt otherwise)."""
+        """`_find` for a question that may follow `previous` (`followed_question`; its reply's
+        short answer `answered`), and the question it was read with. One that refers back is read
+        with it; a short one is first read as it was asked, and stands alone when the archive
+        answers it confidently ("Siapa juru bicara Kremlin?" after a question about Lavrov), when
+        the article the reading with `previous` would quote has none of its names ("Apa ancaman
+        Korea Utara?" is not answered from the Kremlin article; not across languages, where names
+        are spelt otherwise), or when that reading answers `previous` again and the question
+        alone is answered ("Di mana tanggul jebol?" after "Siapa Bupati Demak?" marked the
+        Bupati's name and quoted that sentence)."""
         if previous is None or refers_back(question):
             return self._find(question, previous, language, k, filters), previous
         alone = self._find(question, None, language, k, filters)
@@ -454,6 +458,8 @@ class Assistant:
             return alone, None
         followed = self._find(question, previous, language, k, filters)
         if not followed.by_meaning and names_missing(question, followed.quoted) == 1.0:
+            return alone, None
+        if followed.read and followed.read.best and repeats(followed.read.best.short_answer, answered) and alone.read and alone.read.best:
             return alone, None
         return followed, previous
 

@@ -18,6 +18,7 @@ from rag.replies import FRAME
 from rag.sentences import answer_type, names_and_numbers, terms
 
 _GOES_ON = re.compile(r"(dan|lalu|kalau|bagaimana dengan|and|what about|how about)\b", re.IGNORECASE)
+MAX_FOLLOWED = 3  # a chain of follow-ups is read with at most this many questions before it
 _REFERS_BACK = {"dia", "ia", "mereka", "itu", "tersebut", "beliau", "nya", "he", "she", "they", "it", "that", "this", "those"}
 
 
@@ -45,13 +46,26 @@ def followed_question(question: str, history: Sequence[dict] | None) -> str | No
         followed_question("Apa yang dia katakan?", history), followed_question("Apa yang dikatakan tentang NATO?", history)
         # ('Siapa juru bicara Kremlin?', None)
     """
-    previous = said_by("user", history)
-    if not previous:
+    return _followed(question, list(history or ()), MAX_FOLLOWED)
+
+
+def _followed(question: str, history: list[dict], depth: int) -> str | None:
+    """`followed_question`, with the questions a follow-up followed in turn, `depth` at most: "Mengapa?"
+    after "Bagaimana dengan Swedia?" after a question about NATO is read with both, not with Sweden alone."""
+    asked = [i for i, turn in enumerate(history) if turn.get("role") == "user" and isinstance(turn.get("content"), str)]
+    if not asked or not _follows(question, history[asked[-1]]["content"]):
         return None
+    previous = history[asked[-1]]["content"]
+    earlier = _followed(previous, history[: asked[-1]], depth - 1) if depth > 1 else None
+    return " ".join(filter(None, (without_archive_words(previous), earlier)))
+
+
+def _follows(question: str, previous: str) -> bool:
+    """`followed_question`'s rule for one question after another."""
     if refers_back(question):
-        return without_archive_words(previous[-1])
-    about_a_new_name = answer_type(question) == "statement" and bool(names_and_numbers(question) - names_and_numbers(previous[-1]))
-    return without_archive_words(previous[-1]) if len(terms(question)) <= 3 and not about_a_new_name else None
+        return True
+    about_a_new_name = answer_type(question) == "statement" and bool(names_and_numbers(question) - names_and_numbers(previous))
+    return len(terms(question)) <= 3 and not about_a_new_name
 
 
 def previous_short_answer(history: Sequence[dict] | None) -> str:

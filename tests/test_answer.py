@@ -155,6 +155,45 @@ def test_a_follow_up_does_not_get_the_answer_it_follows_as_its_short_answer(assi
     assert fresh.short_answer == "Sergey Lavrov"  # not a follow-up: answered as asked
 
 
+DEMAK = ("---\ntitle: Banjir Demak\nsource: Kompas\npublished: 2024-03-20\n---\n"
+         "Banjir besar melanda Kabupaten Demak pada hari Minggu. "
+         "Bupati Demak Eisti'anah mengatakan sebanyak 12.000 warga mengungsi ke tempat yang lebih aman.\n\n"
+         "Menurut BPBD, tanggul Sungai Wulan jebol sepanjang 50 meter. "
+         "Kepala BPBD Jawa Tengah menyebut hujan deras sebagai penyebab utama.\n")
+FOOTBALL = ("---\ntitle: Prancis Tundukkan Swedia di Stockholm\nsource: Bola Kita\npublished: 2023-06-20\n---\n"
+            "Tim nasional Prancis menang 2-1 atas Swedia dalam laga kualifikasi di Stockholm pada Selasa malam. "
+            "Pelatih Swedia mengatakan timnya kalah karena lini belakang yang rapuh.\n")
+
+
+def test_a_short_follow_up_is_answered_not_the_question_before_it_again(tmp_path, embedder):
+    """"Di mana tanggul jebol?" after "Siapa Bupati Demak?" was read with the question before it:
+    the reader marked the Bupati's name again, and the reply quoted the Bupati's sentence with no
+    short answer. "Mengapa?" after "Bagaimana dengan Swedia?" after a question about NATO was read
+    with Sweden alone and answered from a football match."""
+    from rag.config import get_settings
+
+    for name, text in (("demak.md", DEMAK), ("bola.md", FOOTBALL), ("seed.md", SEED.read_text(encoding="utf-8"))):
+        write(tmp_path / "corpus" / name, text)
+    settings = get_settings(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index")
+    build_index(settings, embedder)
+    assistant = Assistant(Retriever(settings.index_dir, embedder, settings), settings)
+
+    def conversation(*questions: str):
+        history = []
+        for question in questions:
+            answer = assistant.answer(question, history=history)
+            history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
+        return answer
+
+    dike = conversation("Siapa Bupati Demak?", "Di mana tanggul jebol?")
+    assert "Sungai Wulan" in (dike.short_answer or "") and "tanggul" in dike.citations[0].sentence, dike.text
+    why = conversation("Apa yang dikatakan Lavrov tentang NATO?", "Bagaimana dengan Swedia?", "Mengapa?")
+    assert all(citation.article_id != "bola.md" for citation in why.citations), why.text
+    history = [{"role": "user", "content": "Apa yang dikatakan Lavrov tentang NATO?"}, {"role": "assistant", "content": "..."},
+               {"role": "user", "content": "Bagaimana dengan Swedia?"}, {"role": "assistant", "content": "..."}]
+    assert followed_question("Mengapa?", history) == "Bagaimana dengan Swedia? Apa yang dikatakan Lavrov tentang NATO?"
+
+
 def test_each_suggested_follow_up_gets_a_quote_about_its_own_name(assistant):
     """What the page suggests after an answer asks what was said about another name of the cited
     article; read with the question before it ("Siapa juru bicara Kremlin?"), each got Peskov's
