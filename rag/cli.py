@@ -259,8 +259,6 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))
         return 0
     print(answer_text(answer), end="")
-    if answer.notice:
-        print(f"\n{answer.notice}", file=sys.stderr)
     return 0
 
 

@@ -16,8 +16,8 @@ from rag.answer import Answer
 from rag.ui_text import LABELS, format_date
 
 def answer_text(answer: Answer, language: str = "en") -> str:
-    """The answer, then (unless it abstains) how sure the reader is and each source with the
-    sentences quoted from it.
+    """The answer and its notice (an LLM that could not be reached, as the page says it), then
+    (unless it abstains) how sure the reader is and each source with the sentences quoted from it.
 
     Args:
         answer: an `Answer` (`Assistant.answer`).
@@ -38,7 +38,7 @@ def answer_text(answer: Answer, language: str = "en") -> str:
         #     “Juru bicara Kremlin Dmitry Peskov mengatakan ...” (chars 1523–1650)
     """
     labels = LABELS[language]
-    lines = [answer.text]
+    lines = [answer.text] + ([f"({answer.notice})"] if answer.notice else [])  # how it was made: "LLM unavailable; ..."
     if not answer.abstained:
         lines.append("")
         if answer.sureness:  # the reader's probability that the article answers, labelled as the page labels it

@@ -68,6 +68,11 @@ def test_llm_failure_falls_back_to_the_extractive_answer_with_a_notice(index_set
     answer = assistant.answer(QUESTION)
     assert not answer.abstained and "Lavrov" in answer.citations[0].sentence
     assert answer.notice and answer.notice.startswith("LLM tidak tersedia") and "\n" not in answer.notice
+    from rag.transcript import answer_text, conversation_text
+
+    kept = conversation_text([(QUESTION, answer)], "id")  # the page's download and copy: the notice the page showed
+    assert f"{answer.text}\n({answer.notice})\n" in kept, kept
+    assert answer_text(answer).count(answer.notice) == 1  # `rag ask` prints it once
 
 
 def test_llm_no_answer_reply_abstains(index_settings, embedder):
