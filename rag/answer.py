@@ -35,7 +35,7 @@ from rag import llm as llm_module
 from rag.config import Settings, get_settings
 from rag.conversation import followed_question, previous_short_answer, refers_back, repeats, retrieval_query
 from rag.documents import page_of
-from rag.language import detect_language, without_archive_words, words
+from rag.language import question_language, without_archive_words, words
 from rag.reader import CONFIG_FILE, Reader, ReaderUnavailable
 from rag.replies import FRAME, LLM_FAILED, NO_ANSWER, NO_MATCH, RELATED, UNKNOWN_OUTLETS
 from rag.rerank import ARTICLE_FEATURES, CLAUSE_ANSWER_TOKENS, Ranking, ReadResult, longest_answer, names_missing, read_articles
@@ -351,7 +351,8 @@ class Assistant:
                 print(item if isinstance(item, str) else item.citations, end="")
         """
         question = checked_question(question)
-        language = detect_language(question) or "id"
+        asked_in = question_language(question)
+        language = asked_in if asked_in in FRAME else "en" if asked_in else "id"  # a third language is answered in English
         about_news = without_archive_words(question)  # "... yang disebut dalam artikel?" asks about the news
         followed, answered = followed_question(about_news, history), previous_short_answer(history)
         found, previous = self._find_in_conversation(about_news, followed, answered, language, k, filters)

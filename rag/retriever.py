@@ -24,7 +24,7 @@ from rag.config import Settings, get_settings
 from rag.corpus import Article
 from rag.documents import page_of
 from rag.embeddings import Embedder, load_embedder
-from rag.language import detect_language
+from rag.language import question_language
 from rag.lexical import phrase_pattern
 from rag.manifest import IndexMismatch, IndexProblem
 from rag.store import CURRENT, ChunkRow, IndexStore
@@ -405,7 +405,7 @@ class Retriever:
         """BM25's share of the score: `lexical_weight`, or `lexical_weight_cross_lingual` when the
         query is in another language than most articles (both tuned on train questions,
         `benchmarks/tune_on_train.py`; across languages BM25 matches only names and numbers)."""
-        language, main = detect_language(query), store.main_language
+        language, main = question_language(query), store.main_language
         crossing = language is not None and main is not None and language != main
         return self.settings.lexical_weight_cross_lingual if crossing else self.settings.lexical_weight
 

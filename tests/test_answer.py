@@ -77,6 +77,22 @@ def test_english_question_gets_an_english_frame_and_verbatim_quotes(assistant):
     check_citations(answer, assistant.settings.corpus_dir)
 
 
+def test_a_question_in_a_third_language_is_answered_in_english_across_languages(assistant):
+    """A Spanish or Chinese question was taken for Indonesian ("Menurut arsip", "Tidak ada
+    jawaban", thresholds and BM25's share of Indonesian questions); it is now asked across
+    languages and answered in English. Keywords and names stay Indonesian."""
+    from rag.language import question_language
+
+    assert [question_language(q) for q in ("Quel est le porte-parole du Kremlin?", "Кто пресс-секретарь Кремля?",
+                                          "banjir rob Semarang", "gempa Cianjur 2022", "Jokowi")] == ["fr", "ru", None, None, None]
+    answer = assistant.answer("¿Quién es el portavoz del Kremlin?")
+    assert answer.language == "en" and answer.text.startswith("According to the archive: Dmitry Peskov"), answer.text
+    assert assistant.answer("克里姆林宫发言人是谁?").language == "en"
+    assert assistant.retriever.lexical_share("¿Quién es el portavoz del Kremlin?", assistant.retriever.refresh()) == \
+        assistant.settings.lexical_weight_cross_lingual
+    assert assistant.answer("banjir rob Semarang").language == "id"
+
+
 def test_the_answer_a_follow_up_follows_is_its_short_answer_or_a_definitions_quote():
     """What a follow-up's span must not merely repeat: the bold lead of the last reply, or, when
     the frame stood alone because the answer was most of its sentence, that sentence; never the
