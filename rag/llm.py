@@ -21,6 +21,7 @@ from rag.retriever import Hit
 from rag.sentences import terms
 
 CITATION = re.compile(r"\s*\[(\d+)\]")
+_MARKS_AFTER_END = re.compile(r"([.!?…]+[\"”’»)]*)((?:\s*\[\d+\])+)")  # a sentence's end, then its marks
 LEXICAL_SUPPORT = 0.5  # share of an answer sentence's content words found in the cited sentence
 CROSS_LINGUAL_SUPPORT = 0.86  # e5 cosine between an answer sentence and an article sentence in another language
 UNSUPPORTED_MARK = " ⚠"
@@ -119,12 +120,16 @@ def best_support(sentence: str, hit: Hit, embed: Callable[[list[str]], np.ndarra
 
 
 def check_reply(reply: str, hits: Sequence[Hit], embed: Callable[[list[str]], np.ndarray]) -> tuple[list[SupportedSentence], list[int]]:
-    """Split the reply into sentences; drop citations to no passage; find each citation's sentence.
+    """Split the reply into sentences; drop citations to no passage, and those to a passage no
+    sentence of which shares a word with the cited one (it would point at any sentence); find
+    each citation's sentence. A mark written after the full stop ("Peskov. [1] Ia ...") belongs
+    to the sentence before it, not to the next.
 
     Returns the checked sentences and the passage numbers that were cited but do not exist.
     """
     checked: list[SupportedSentence] = []
     invalid: list[int] = []
+    reply = _MARKS_AFTER_END.sub(lambda m: m.group(2) + m.group(1), reply)  # "Peskov. [1]" -> "Peskov [1]."
     for start, end in split_sentences(reply):
         sentence = reply[start:end]
         numbers = [int(n) for n in CITATION.findall(sentence)]
@@ -138,7 +143,8 @@ def check_reply(reply: str, hits: Sequence[Hit], embed: Callable[[list[str]], np
                 invalid.append(n)
                 continue
             span, score, enough = best_support(plain, hits[n - 1], embed)
-            cited.append((n, span, score))
+            if score > 0:  # 0: no word in common (across languages a cosine, never 0)
+                cited.append((n, span, score))
             supported = supported or enough
         checked.append(SupportedSentence(plain, tuple(cited), supported))
     return checked, invalid

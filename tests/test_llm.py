@@ -60,6 +60,25 @@ def test_streamed_llm_answer_is_checked(index_settings, embedder):
     assert first.sentence in article_text
 
 
+def test_a_mark_after_the_full_stop_cites_its_own_sentence_and_a_mark_to_nothing_alike_goes(index_settings, embedder):
+    """"Sentence. [1]" (the style the prompt's "after every sentence" invites) gave the mark to the
+    next sentence: a supported claim got ⚠ and the last mark was lost. A claim citing a passage
+    that shares no word with it kept its mark, pointing at whatever sentence came first."""
+    styles = ["Menurut Lavrov, Moskow akan mengambil langkah-langkah yang tepat jika terjadi perluasan NATO{mark} "
+              "Kantor berita TASS membawa sambutan Lavrov kepada wartawan di ibukota Rusia pada hari Selasa{mark}"
+              "".format(mark=mark) for mark in (" [1].", ". [1]", ".[1]")]
+    answers = []
+    for reply in styles:
+        with Stub(reply) as stub:
+            answers.append(assistant_for(index_settings, embedder, stub.base_url).answer(QUESTION))
+    for answer in answers:
+        assert answer.unsupported == [] and answer.text.count("[1]") == 2 and "⚠" not in answer.text, answer.text
+        assert "Lavrov" in answer.citations[0].sentence and "TASS" in answer.citations[1].sentence
+    with Stub("Presiden Brasil adalah Lula da Silva [1].") as stub:
+        made_up = assistant_for(index_settings, embedder, stub.base_url).answer(QUESTION)
+    assert made_up.unsupported == ["Presiden Brasil adalah Lula da Silva."] and not made_up.citations, made_up.text
+
+
 def test_llm_failure_falls_back_to_the_extractive_answer_with_a_notice(index_settings, embedder):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
