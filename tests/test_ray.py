@@ -54,3 +54,20 @@ def test_a_ray_build_matches_a_local_build(settings, embedder, ray_cluster, tmp_
     assert cosine.min() >= 0.999, f"worst cosine {cosine.min():.5f}"
     assert theirs.manifest.embedder_variant == mine.manifest.embedder_variant
     assert np.isclose(np.linalg.norm(theirs.chunk_vectors(ids), axis=1), 1, atol=1e-3).all()
+
+
+def test_an_address_with_no_cluster_is_refused_at_once(settings, embedder):
+    """`ray.init` tried a dead HOST:PORT for minutes (still going after 300 s), the build holding
+    the index's writer lock all along, so the page's update and the watcher were refused."""
+    import time
+
+    from rag.manifest import IndexProblem
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    shutil.copy(sorted((NEWS_FIXTURES / "corpus").glob("indosum_*"))[0], settings.corpus_dir)
+    started = time.monotonic()
+    with pytest.raises(IndexProblem, match=f"no Ray cluster at '127.0.0.1:{closed}'"):
+        build_index(settings, embedder, ray=f"127.0.0.1:{closed}")
+    assert time.monotonic() - started < 60
