@@ -299,7 +299,7 @@ def corpus_changes(scan: CorpusScan, known: dict[str, tuple[str, str]]) -> Corpu
         len(changes.added), len(changes.removed)   # (1, 0)
     """
     current = {article.id for article in scan.articles}
-    changed = [a for a in scan.articles if a.id in known and known[a.id][0] != a.sha256]
+    changed = [a for a in scan.articles if a.id in known and known[a.id] != (a.sha256, a.path)]  # a record moved to another file too
     added = [a for a in scan.articles if a.id not in known]
     unread = scan.unread(path for _, path in known.values())
     removed = [i for i, (_, path) in known.items() if i not in current and path not in unread]

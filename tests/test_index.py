@@ -333,6 +333,28 @@ def test_delete_from_the_command_line_removes_a_file_or_one_jsonl_record_then_up
 
 
 
+def test_a_record_moved_to_another_jsonl_file_can_be_deleted_from_there(settings, embedder):
+    """A record with an id, moved unchanged from one JSONL file to another: the index kept its old
+    file ("0 updated, index unchanged"), so deleting or editing it said "deleted from the corpus
+    already", and nothing could remove it."""
+    from rag.articles import Archive
+    from rag.indexer import IndexUpdater
+    from rag.retriever import Retriever
+
+    corpus = settings.corpus_dir
+    moved = '{"id": "r3", "title": "Longsor Bogor", "text": "Longsor menutup jalan di Bogor."}'
+    write(corpus / "a.jsonl", '{"id": "r1", "title": "Gempa Padang", "text": "Gempa mengguncang Padang."}\n' + moved + "\n")
+    build_index(settings, embedder)
+    write(corpus / "a.jsonl", '{"id": "r1", "title": "Gempa Padang", "text": "Gempa mengguncang Padang."}\n')
+    write(corpus / "b.jsonl", moved + "\n")
+    report = build_index(settings, embedder)
+    assert report.updated == 1 and report.chunks_reused >= 1, report.summary()  # its vectors from the cache
+    assert IndexStore.open(settings.index_dir).article("r3").path == "b.jsonl"
+    retriever = Retriever(settings.index_dir, embedder, settings)
+    Archive(settings, retriever, IndexUpdater(settings, embedder), token="t").delete("r3", "t")
+    assert (corpus / "b.jsonl").read_text().strip() == ""
+
+
 def test_an_article_whose_file_no_longer_reads_is_not_called_deleted(settings, embedder):
     """A file or a record's line broken by hand after the index read it: the page's delete still
     removes a file of its own (it goes whole), the edit box and a record's delete say what is
