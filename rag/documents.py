@@ -64,6 +64,9 @@ def read_pdf(raw: bytes, relative: str, fallback_title: str) -> list[Article]:
     if not fields["title"]:  # a first line that reads like a headline becomes the title (as for text files)
         first = next(i for i, page in enumerate(pages) if page)
         fields["title"], pages[first] = split_headline(pages[first])
+        if not fields["title"] and any(pages[first + 1 :]) and split_headline(pages[first] + "\n.")[0]:
+            fields["title"], pages[first] = split_headline(pages[first] + "\n.")[0], ""  # a cover page of one line
+    fields["title"] = fields["title"] or fallback_title  # the page offsets are taken: no headline is cut from the text after
     text, starts = _join_pages(pages)
     fields["pages"] = starts
     return [make_article(relative, relative, _filled(fields), text, fallback_title)]

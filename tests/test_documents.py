@@ -121,6 +121,18 @@ def test_a_pdf_without_title_takes_its_headline(tmp_path):
     assert path.name == article.id and article.metadata["pages"][1] == article.text.index("Inflasi")
 
 
+def test_a_pdf_with_a_cover_page_of_one_line_cites_the_right_pages(tmp_path):
+    """A cover page holding only the report's name, and no Title property: the headline was cut
+    from the joined text after the pages' offsets were taken, so every quote was cited a page early."""
+    write_pdf(tmp_path / "laporan.pdf", ["Laporan Tahunan Dinas Pertanian 2023", FILLER, KNOWN], title=None)
+    article = load_corpus(tmp_path).articles[0]
+    assert article.title == "Laporan Tahunan Dinas Pertanian 2023"
+    assert page_of(article, article.text.index("Laporan ini")) == 2 and page_of(article, article.text.index("Inflasi")) == 3
+    write_pdf(tmp_path / "laporan.pdf", ["Laporan tahunan ini disusun oleh dinas.", FILLER, KNOWN], title=None)  # no headline
+    article = load_corpus(tmp_path).articles[0]
+    assert article.title == "Laporan" and page_of(article, article.text.index("Inflasi")) == 3  # from the file name
+
+
 def test_documents_are_indexed_and_cited_with_the_page(document_corpus, embedder):
     report = build_index(document_corpus, embedder)
     assert report.added == 2 and report.failed == 6
