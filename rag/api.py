@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from rag import __version__
 from rag.answer import MAX_QUESTION_CHARS, Answer, Assistant, Citation, Source, checked_question
 from rag.articles import Archive, ArticleNotFound, WriteRefused
-from rag.corpus_files import FIELD_LIMITS
+from rag.corpus import FIELD_LIMITS
 from rag.problems import ArticleError, Problem
 from rag.indexer import UpdateJob
 from rag.retriever import Filters

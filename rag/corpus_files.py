@@ -27,7 +27,7 @@ from typing import Any, BinaryIO
 
 import yaml
 
-from rag.corpus import (DEFAULT_MAX_FILE_BYTES, SNIFF_BYTES, SUFFIXES, TEXT_SUFFIXES, Article, check_not_binary, decode_bytes,
+from rag.corpus import (DEFAULT_MAX_FILE_BYTES, FIELD_LIMITS, SNIFF_BYTES, SUFFIXES, TEXT_SUFFIXES, Article, check_not_binary, decode_bytes,
                          find_jsonl_record, front_matter, is_record, jsonl_article, limit_text, normalise_newlines,
                          normalise_text, read_file, read_text_article, split_headline)
 from rag.problems import ArticleError
@@ -150,7 +150,6 @@ def remove_article_file(corpus: Path, article: Article, max_bytes: int = DEFAULT
 
 
 EDITABLE_FIELDS = ("title", "source", "published", "url")  # what `edit_article_fields` sets
-FIELD_LIMITS = {"title": 500, "source": 200, "published": 40, "url": 2000}  # characters, for every door: page, API, CLI
 
 
 def edit_article_fields(corpus: Path, article: Article, changes: dict[str, str | None],
