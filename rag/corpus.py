@@ -239,7 +239,7 @@ def make_article(article_id: str, path: str, fields: dict[str, Any], text: str, 
             (an outlet of 1,100 characters stopped every build of a Milvus index).
     """
     text = normalise_text(text)
-    title = str(fields.get("title") or "").strip()
+    title = _text_field(fields, "title", line) or ""
     if not title:
         headline, body = split_headline(text)
         title, text = (headline, body) if headline else (fallback_title, text)
@@ -249,9 +249,9 @@ def make_article(article_id: str, path: str, fields: dict[str, Any], text: str, 
     extra = {key: value for key, value in fields.items() if key not in KNOWN_FIELDS}
     article = Article(
         id=article_id, title=title, text=text,
-        source=_optional_str(fields.get("source")), url=_optional_str(fields.get("url")),
+        source=_text_field(fields, "source", line), url=_text_field(fields, "url", line),
         published=parse_date(fields.get("published") or fields.get("date"), line),
-        language=_optional_str(fields.get("language")) or detect_language(title + "\n" + text),
+        language=_text_field(fields, "language", line) or detect_language(title + "\n" + text),
         path=path, metadata=json.loads(json.dumps(extra, default=str)),
     )
     for key in ("id", "title", "source", "url"):
@@ -260,7 +260,12 @@ def make_article(article_id: str, path: str, fields: dict[str, Any], text: str, 
     return Article(**{**article.__dict__, "sha256": content_hash(article)})
 
 
-def _optional_str(value: Any) -> str | None:
+def _text_field(fields: dict[str, Any], key: str, line: int | None) -> str | None:
+    """A field as text (a number too: `source: 123`); None when absent or blank. A list or a
+    mapping is refused: it was stored as Python's "['Kompas', 'Antara']" and listed as an outlet."""
+    value = fields.get(key)
+    if isinstance(value, list | dict):
+        raise ArticleError("field_not_text", line, field=key)
     return str(value).strip() or None if value is not None else None
 
 
@@ -344,7 +349,8 @@ def jsonl_article(relative: str, number: int, record: Any) -> Article:
 
 def _jsonl_id(relative: str, number: int, record: dict) -> str:
     """A JSONL record's article id: its `id` field, else `file.jsonl#n` (its line)."""
-    return str(record.get("id") or f"{relative}#{number}")
+    given = _text_field(record, "id", number)  # `"id": 0` is an id, not a missing one
+    return given if given is not None else f"{relative}#{number}"
 
 
 def find_jsonl_record(path: Path, relative: str, article_id: str, max_line_bytes: int) -> Article | None:

@@ -44,6 +44,8 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
                       "id": ("baris melebihi batas {limit}", "Pecah artikelnya atau naikkan RAG_MAX_FILE_MB.")},
     "bad_json": {"en": ("not valid JSON ({message})", "Fix or remove the line."),
                  "id": ("bukan JSON yang sah ({message})", "Perbaiki atau hapus baris ini.")},
+    "field_not_text": {"en": ("'{field}' is a list or a mapping, not text", "Write it as text, e.g. source: Kompas (one outlet)."),
+                       "id": ("'{field}' berupa daftar atau pemetaan, bukan teks", "Tulis sebagai teks, misalnya source: Kompas (satu media).")},
     "half_character": {"en": ("half a character ({escape}, as a program that cut a string in the middle of an emoji "
                                "writes it)", "Remove it, or write the whole character."),
                        "id": ("setengah karakter ({escape}, seperti tulisan program yang memotong teks di tengah emoji)",

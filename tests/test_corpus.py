@@ -79,13 +79,16 @@ def test_a_field_over_its_limit_is_a_problem_of_its_own_article(tmp_path):
     column holds 1,024 bytes): every door now holds the page's and the API's limits."""
     lines = [json.dumps({"id": "baik", "title": "Baik", "text": "Isi."}),
              json.dumps({"id": "panjang", "title": "Panjang", "source": "K" * 1100, "text": "Isi."}),
-             json.dumps({"id": "x" * 600, "title": "Id panjang", "text": "Isi."})]
+             json.dumps({"id": "x" * 600, "title": "Id panjang", "text": "Isi."}),
+             json.dumps({"id": "dua", "source": ["Kompas", "Antara"], "text": "Isi."}),  # was the outlet "['Kompas', 'Antara']"
+             json.dumps({"id": 0, "title": "Nol", "text": "Isi."})]  # an id, not a missing one (was kiriman.jsonl#5)
     write(tmp_path / "kiriman.jsonl", "\n".join(lines))
     scan = load_corpus(tmp_path)
-    assert [a.id for a in scan.articles] == ["baik"]
+    assert [a.id for a in scan.articles] == ["baik", "0"]
     assert [str(p) for p in scan.problems] == [
         "kiriman.jsonl:2: source is 1100 characters, over the 200 limit. Shorten it.",
-        "kiriman.jsonl:3: id is 600 characters, over the 500 limit. Shorten it."]
+        "kiriman.jsonl:3: id is 600 characters, over the 500 limit. Shorten it.",
+        "kiriman.jsonl:4: 'source' is a list or a mapping, not text. Write it as text, e.g. source: Kompas (one outlet)."]
 
 
 def test_html_through_trafilatura(tmp_path):
