@@ -110,6 +110,7 @@ class _Page(HTMLParser):
         self.links: list[str] = []
         self.marks: list[str] = []
         self.ids: list[str] = []
+        self.spans: list[dict] = []
         self._in_mark = 0
         self.feed(markup)
         self.close()
@@ -119,6 +120,8 @@ class _Page(HTMLParser):
         attributes = dict(attrs)
         if tag == "a":
             self.links.append(attributes.get("href") or "")
+        if tag == "span":
+            self.spans.append(attributes)
         if "id" in attributes:
             self.ids.append(attributes["id"] or "")
         if tag == "mark":
@@ -146,6 +149,7 @@ hostile_text = st.lists(st.sampled_from(list("ab <>&\"'=/.!?\n") + ["<script>", 
 @counted
 def test_citations_render_inert_and_highlight_exactly_the_cited_sentences(body, title, url, picks):
     from rag.answer import Answer, Citation, Source
+    from rag.transcript import answer_text
     from rag.ui_render import Turn, citation_anchors, render_reply, render_sources
 
     assume(body.strip())
@@ -165,5 +169,7 @@ def test_citations_render_inert_and_highlight_exactly_the_cited_sentences(body, 
     reply_page = _Page(render_reply(answer, 1))
     anchors = [f"#{anchor}" for anchor in citation_anchors(answer, 1)]  # cite-1-1, cite-1-1-2, ...: one a sentence
     # the mark after each quoted sentence opens that sentence, in order; a "[1]" or "[9]" inside a sentence stays text
-    assert reply_page.tags <= {"a"} and reply_page.links == anchors
+    assert reply_page.tags <= {"a", "span"} and reply_page.links == anchors
+    # what "copy" copies: the answer as `rag ask` prints it, whole, in one hidden element's attribute
+    assert reply_page.spans == [{"class": "copy-text", "hidden": None, "title": answer_text(answer, "id").rstrip("\n")}]
     assert len(set(anchors)) == len(chosen) and {f"#{a}" for a in sources_page.ids if a.startswith("cite-")} == set(anchors)
