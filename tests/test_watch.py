@@ -3,8 +3,10 @@ and the news sources by itself, one build at a time, while answers keep coming."
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -39,8 +41,9 @@ def wait_for(condition, seconds: float = 30.0, every: float = 0.2):
     raise AssertionError(f"not within {seconds} s")
 
 
-def test_changes_in_the_corpus_folder_update_the_index_once_per_burst(settings, embedder):
-    settings = settings.model_copy(update={"watch_quiet_seconds": 0.5})
+@contextlib.contextmanager
+def watching(settings, embedder) -> Iterator[list]:
+    """An index of one article and a watcher on its corpus (0.5 s of quiet): the updates it ran, as they end."""
     write(settings.corpus_dir / "lama.md", ARTICLE.replace("Lebak", "Pandeglang"))
     build_index(settings, embedder)
     updater, stop, jobs = IndexUpdater(settings, embedder), threading.Event(), []
@@ -48,6 +51,16 @@ def test_changes_in_the_corpus_folder_update_the_index_once_per_burst(settings, 
     watcher.start()
     try:
         time.sleep(0.5)  # the watcher is up
+        yield jobs
+    finally:
+        stop.set()
+        watcher.join(timeout=10)
+    assert not watcher.is_alive()
+
+
+def test_changes_in_the_corpus_folder_update_the_index_once_per_burst(settings, embedder):
+    settings = settings.model_copy(update={"watch_quiet_seconds": 0.5})
+    with watching(settings, embedder) as jobs:
         for n in range(3):  # a burst: one update for all three
             write(settings.corpus_dir / f"baru-{n}.md", ARTICLE.replace("Lebak", f"Lebak {n}"))
         wait_for(lambda: jobs)
@@ -72,10 +85,6 @@ def test_changes_in_the_corpus_folder_update_the_index_once_per_burst(settings, 
         assert "baru-1.md" not in ids and "baru-0.md" in ids
         for earlier, later in zip(jobs, jobs[1:]):
             assert earlier.finished_at <= later.started_at  # never two builds at once
-    finally:
-        stop.set()
-        watcher.join(timeout=10)
-    assert not watcher.is_alive()
 
 
 def test_a_watch_update_another_process_blocked_is_tried_again_without_another_change(settings, embedder):
@@ -84,22 +93,13 @@ def test_a_watch_update_another_process_blocked_is_tried_again_without_another_c
     from rag.writelock import writer_lock
 
     settings = settings.model_copy(update={"watch_quiet_seconds": 0.5})
-    write(settings.corpus_dir / "lama.md", ARTICLE.replace("Lebak", "Pandeglang"))
-    build_index(settings, embedder)
-    updater, stop, jobs = IndexUpdater(settings, embedder), threading.Event(), []
-    watcher = threading.Thread(target=watch_corpus, args=(settings, updater, stop, jobs.append), daemon=True)
-    watcher.start()
-    try:
-        time.sleep(0.5)
+    with watching(settings, embedder) as jobs:
         with writer_lock(settings.index_dir):  # another build holds the index
             write(settings.corpus_dir / "baru.md", ARTICLE)
             wait_for(lambda: jobs)
         wait_for(lambda: any(job.state == "done" for job in jobs))
         assert jobs[0].state == "failed" and "IndexLocked" in jobs[0].error
         assert jobs[-1].report.added == 1  # no file changed after the lock went
-    finally:
-        stop.set()
-        watcher.join(timeout=10)
 
 
 def ask(server: AppServer, question: str) -> dict:
