@@ -102,8 +102,8 @@ def parse_query(query: str) -> ParsedQuery:
     def take(term: re.Match) -> str:  # one pass, left to right: a minus inside quotes is the phrase's
         which = term.lastindex or 0
         text = " ".join((term.group(which) or "").split())
-        if which == 2:  # -word: "-rob," puts out "rob"
-            text = re.sub(r"^\W+|\W+$", "", text)
+        if which == 2:  # -word: "-rob," and "(-rob)" put out "rob"; "-C++", "-C#" and "-.NET" keep their marks
+            text = re.sub(r"^[(\[{«‘“'\"]+|[,.;:!?)\]}»’”'\"…]+$", "", text) if re.search(r"\w", text) else ""
         (excluded if which <= 2 else phrases).append(text)
         return " " if which <= 2 else f" {text} "
 

@@ -45,6 +45,7 @@ def article(title: str, source: str, published: str | None, text: str) -> str:
     ("banjir (-rob) [-Demak, -Kudus] C++", ("banjir C++", (), ("rob", "Demak", "Kudus"))),  # after a bracket too
     ('“banjir rob" Demak', ("banjir rob Demak", ("banjir rob",), ())),  # quotes of two keyboards, mixed
     ('banjir -"banjir rob', ("banjir", (), ("banjir rob",))),  # a minus's quote left open at the end: put out, not searched for
+    ("bahasa -C++ -C# -.NET -–", ("bahasa", (), ("C++", "C#", ".NET"))),  # a name's marks stay: "-C++" put out every "C"
 ])
 def test_the_phrases_in_quotes_are_read_from_the_query(query, expected):
     assert parse_query(query) == expected
