@@ -19,7 +19,7 @@ from rag.corpus_files import EDITABLE_FIELDS
 from rag.indexer import IndexUpdater, UpdateJob
 from rag.problems import ArticleError
 from rag.ui_render import literal
-from rag.ui_text import LABELS, counted, format_date
+from rag.ui_text import LABELS, counted, format_date, format_moment, number
 
 
 LISTED = 500  # articles a page of the index tab's list holds (its caption says which; ‹ and › turn the pages)
@@ -31,7 +31,7 @@ def index_stats(assistant: Assistant, language: str) -> str:
     manifest = assistant.retriever.refresh().manifest
     return LABELS[language]["stats"].format(articles=counted(manifest.articles, "article", language, bold=True),
                                             chunks=counted(manifest.chunks, "chunk", language, bold=True), model=manifest.model_id,
-                                            generation=manifest.generation, built=manifest.built_at)
+                                            generation=manifest.generation, built=format_moment(manifest.built_at, language))
 
 
 @dataclass
@@ -128,7 +128,7 @@ def article_table(archive: Archive, query: str, language: str, offset: int = 0,
     """A page of the articles matching `query`: up to `limit` table rows from `offset` (the last
     page when the list has shrunk below it), the table's caption, the offset shown and how many
     match. The caption says how many there are ("90 artikel") or which are shown ("Menampilkan
-    501–1,000 dari 4,140 artikel; cari untuk mempersempit"). Title, outlet and date (as the
+    501–1.000 dari 4.140 artikel; cari untuk mempersempit"). Title, outlet and date (as the
     page's language writes it: "11 Juli 2023", which a phone's narrow column wraps between
     words, not inside "2023-07-11") first, the id last.
 
@@ -142,7 +142,7 @@ def article_table(archive: Archive, query: str, language: str, offset: int = 0,
         total, rows = archive.list(query or "", offset, limit)
     caption = counted(total, "article", language)
     if total > len(rows):
-        shown = f"{offset + 1:,}–{offset + len(rows):,}"
+        shown = f"{number(offset + 1, language)}–{number(offset + len(rows), language)}"
         caption = LABELS[language]["listed_part"].format(shown=shown, articles=caption)
     table = [[row["title"], row["source"] or "", format_date(row["published"], language), row["id"]] for row in rows]
     return table, caption, offset, total

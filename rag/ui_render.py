@@ -326,7 +326,8 @@ def snippet(passage: str, spans: list[tuple[int, int]], offset: int, context: in
 
 
 def citation_line(quote: str, source: Source, language: str, page: str = "") -> str:
-    """The quote as a journalist pastes it: “quote” — title, outlet, date, page. URL
+    """The quote as a journalist pastes it: “quote” — title, outlet, date, page. URL (a quote in
+    the quote in single marks: “‘De facto, ...’ kata Peskov.”, not ““De facto, ...” kata Peskov.”)
 
     Example::
 
@@ -335,7 +336,11 @@ def citation_line(quote: str, source: Source, language: str, page: str = "") -> 
     """
     where = ", ".join(x for x in (source.title, source.source, format_date(source.published, language), page) if x)
     url = f" {source.url}" if is_web(source.url) else ""
-    return f"“{quote}” — {where}.{url}"
+    inner = quote.translate(_INNER_QUOTES)  # a quote inside the quote takes single marks, as a journalist writes it
+    return f"“{inner}” — {where}.{url}"
+
+
+_INNER_QUOTES = str.maketrans({"“": "‘", "”": "’", '"': "'"})
 
 
 def is_web(url: str | None) -> bool:

@@ -26,7 +26,7 @@ from rag.sentences import score_sentences
 from rag.corpus_files import slug
 from rag.ui_chat import download_file, parse_filters
 from rag.ui_render import hit_card, literal
-from rag.ui_text import LABELS, counted
+from rag.ui_text import LABELS, counted, number
 
 
 
@@ -118,7 +118,7 @@ def search_view(retriever: Retriever, query: str, since: str, until: str, outlet
         said = labels["search_prompt" if problem.reason == "nothing" else f"search_{problem.reason}"]
         return said.format(phrase=literal(problem.phrase), excluded=literal(problem.excluded)), "", nothing
     hits = found.hits
-    holding = holding_line(found, labels)
+    holding = holding_line(found, language)
     if not hits:
         return holding + (NO_MATCH[language] if filters.narrows or holding else labels["search_empty_index"]), "", nothing
     summary = holding + labels[f"search_found_{order}"].format(articles=counted(len(hits), "article", language), query=literal(query))
@@ -128,18 +128,19 @@ def search_view(retriever: Retriever, query: str, since: str, until: str, outlet
     return summary, cards, gr.update(value=download_file(name, results_csv(hits, matched)), visible=True, label=labels["search_download"])
 
 
-def holding_line(found: ArchiveSearch, labels: dict[str, str]) -> str:
+def holding_line(found: ArchiveSearch, language: str) -> str:
     """How many articles hold the query's phrases and none of what it put out ("Artikel yang
-    memuat «banjir rob» tanpa «Demak»: 12. "), and how many each year when they span more than
+    memuat «banjir rob» tanpa «Demak»: 1.012. "), and how many each year when they span more than
     one ("Per tahun: 2016 (5) · 2017 (7)."), or '' when the query has neither."""
+    labels = LABELS[language]
     if not found.phrases and not found.excluded:
         return ""
     key = "search_holding_lacking" if found.phrases and found.excluded else "search_holding" if found.phrases else "search_lacking"
     def listed(phrases: tuple[str, ...]) -> str:
         return " + ".join(f"«{literal(phrase)}»" for phrase in phrases)
-    line = labels[key].format(phrases=listed(found.phrases), excluded=listed(found.excluded), count=f"{found.holding:,}") + " "
+    line = labels[key].format(phrases=listed(found.phrases), excluded=listed(found.excluded), count=number(found.holding, language)) + " "
     if len(found.years) > 1:  # a spread over time: how the coverage grew and faded
-        years = " · ".join(f"{year or labels['search_undated']} ({count:,})" for year, count in found.years.items())
+        years = " · ".join(f"{year or labels['search_undated']} ({number(count, language)})" for year, count in found.years.items())
         line += labels["search_years"].format(years=years) + " "
     return line
 

@@ -189,8 +189,28 @@ def counted(count: int, noun: str, language: str, bold: bool = False) -> str:
         # ('1 article', '2 articles', '**2** potongan teks')
     """
     one, many = NOUNS[language][noun]
-    number = f"**{count:,}**" if bold else f"{count:,}"
-    return f"{number} {one if count == 1 else many}"
+    shown = f"**{number(count, language)}**" if bold else number(count, language)
+    return f"{shown} {one if count == 1 else many}"
+
+
+def number(count: int, language: str) -> str:
+    """A whole number with its thousands marked as the page's language marks them: "4.140" in
+    Indonesian (where "4,140" reads as four and a bit), "4,140" in English."""
+    return f"{count:,}".replace(",", ".") if language == "id" else f"{count:,}"
+
+
+def format_moment(iso: str | None, language: str) -> str:
+    """An ISO timestamp (`Manifest.built_at`) as `format_date` writes its day, with the time in UTC.
+
+    Example::
+
+        format_moment("2026-12-05T21:14:25+00:00", "id")   # '5 Desember 2026 21:14 UTC'
+    """
+    try:
+        moment = dt.datetime.fromisoformat(iso or "").astimezone(dt.timezone.utc)
+    except ValueError:
+        return iso or ""
+    return f"{format_date(moment.date().isoformat(), language)} {moment:%H:%M} UTC"
 
 
 MONTHS = {

@@ -105,7 +105,7 @@ def test_counts_in_the_page_language():
     from rag.ui_text import counted
 
     assert [counted(n, "new article", "en") for n in (0, 1, 2)] == ["0 new articles", "1 new article", "2 new articles"]
-    assert counted(1, "chunk", "id") == "1 potongan teks" and counted(1200, "chunk", "id", bold=True) == "**1,200** potongan teks"
+    assert counted(1, "chunk", "id") == "1 potongan teks" and counted(1200, "chunk", "id", bold=True) == "**1.200** potongan teks"
 
 
 def test_a_card_shows_the_outlet_badge_the_date_in_the_page_language_and_the_domain():
@@ -150,6 +150,25 @@ def test_each_citation_mark_opens_its_own_sentence():
     assert 'data-article="a.md"' in earlier and "Pedagang" not in earlier
     assert [text[start:end] for start, end, _ in marks] == ["Pasokan dari Garut berkurang.", "Harga cabai naik."]
     assert [anchor for _, _, anchor in marks] == ["cite-1-1", "cite-1-1-2"]
+
+
+def test_numbers_and_times_are_written_as_the_pages_language_writes_them():
+    """The Indonesian page said "4,140 artikel" (to an Indonesian reader four and a bit) and that
+    the index was built "2026-12-05T21:14:25+00:00"."""
+    from rag.ui_text import counted, format_moment
+
+    assert counted(4140, "article", "id") == "4.140 artikel" and counted(4140, "article", "en") == "4,140 articles"
+    assert format_moment("2026-12-05T21:14:25+00:00", "id") == "5 Desember 2026 21:14 UTC"
+    assert format_moment("2026-12-06T04:14:25+07:00", "en") == "5 December 2026 21:14 UTC"
+
+
+def test_a_quote_in_the_copied_quote_takes_single_marks():
+    """"Copy quote" wrapped a sentence that opens with a quote in another pair: ““De facto, ...”."""
+    from rag.ui_render import citation_line
+
+    source = Source(1, "a.md", "Judul", "Kompas", None, "2023-07-11", "", 0, 0)
+    assert citation_line('“De facto, NATO adalah musuh,” kata Peskov. "Ya."', source, "id") == \
+        "“‘De facto, NATO adalah musuh,’ kata Peskov. 'Ya.'” — Judul, Kompas, 11 Juli 2023."
 
 
 def test_the_article_list_says_which_page_it_shows(archive, embedder):
