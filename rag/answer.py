@@ -37,7 +37,7 @@ from rag.conversation import followed_question, previous_short_answer, refers_ba
 from rag.documents import page_of
 from rag.language import question_language, without_archive_words, words
 from rag.reader import CONFIG_FILE, Reader, ReaderUnavailable
-from rag.replies import FRAME, LLM_FAILED, NO_ANSWER, NO_MATCH, RELATED, UNKNOWN_OUTLETS
+from rag.replies import FRAME, LLM_FAILED, NO_ANSWER, NO_ANSWER_FILTERED, NO_MATCH, RELATED, UNKNOWN_OUTLETS
 from rag.rerank import ARTICLE_FEATURES, CLAUSE_ANSWER_TOKENS, Ranking, ReadResult, longest_answer, names_missing, read_articles
 from rag.retriever import Filters, Hit, Retriever
 from rag.sentences import PASSAGES_READ, ScoredSentence, answer_type, names_and_numbers, score_sentences
@@ -364,6 +364,8 @@ class Assistant:
         else:
             answer = self._quote(in_context, language, hits, ranked, read, by_meaning, answered,
                                  answer_type(about_news) != "statement", tokens == CLAUSE_ANSWER_TOKENS)
+            if answer.abstained and filters is not None and filters.narrows:  # not "the archive lacks it": the filters may
+                answer.text = NO_ANSWER_FILTERED[language] + answer.text.removeprefix(NO_ANSWER[language])
         if spec and not answer.abstained:
             likely = [(a.sentence.hit_rank + 1, a.short_answer) for a in read.answers] if read else []
             answer = yield from self._generate(spec, question, history, language, hits, answer, likely)

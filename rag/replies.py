@@ -9,6 +9,10 @@ NO_ANSWER = {
     "id": "Tidak ada jawaban di arsip untuk pertanyaan ini.",
     "en": "The archive has no answer to this.",
 }
+NO_ANSWER_FILTERED = {  # the same, when the user's filters (a period, outlets, phrases) left articles out
+    "id": "Tidak ada jawaban di arsip untuk pertanyaan ini dalam filter yang dipilih; coba tanpa filter.",
+    "en": "The archive has no answer to this within the chosen filters; try without them.",
+}
 FRAME = {"id": "Menurut arsip:", "en": "According to the archive:"}
 LLM_FAILED = {
     "id": "LLM tidak tersedia ({reason}); menampilkan jawaban ekstraktif.",

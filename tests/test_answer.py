@@ -251,6 +251,9 @@ def test_filters_that_leave_no_article_say_so_and_name_the_outlets(assistant):
     assert "Sumber yang tidak ada di arsip: AlJazeera" in render_reply(misspelt, 1)  # the page shows it too
     later = assistant.answer("Who is the Kremlin spokesman?", filters=Filters(since=dt.date(2030, 1, 1)))
     assert later.abstained and later.text == "No article in the archive matches these filters (period, outlets)."
+    # articles within the filters, none answering: the answer may lie outside them (it was "the archive has no answer")
+    elsewhere = assistant.answer("Siapa juru bicara Kremlin?", filters=Filters(sources=("Kompas",)))
+    assert elsewhere.abstained and elsewhere.text.startswith("Tidak ada jawaban di arsip untuk pertanyaan ini dalam filter yang dipilih")
     with pytest.raises(ValueError, match="before it starts"):
         Filters(since=dt.date(2023, 8, 1), until=dt.date(2023, 1, 1))
 
