@@ -192,7 +192,24 @@ window.addEventListener("click", (event) => {{
 """
 
 
-HEAD = LANGUAGE_HEAD + OTHER_TAB_JS + COPY_JS + """
+# A question sent (Enter, Send, a suggested follow-up) brings the chat to its end: Gradio follows new
+# messages only when the chat is already there, so an answer asked after scrolling up to an earlier
+# citation came out of sight.
+SEND_JS = """
+<script>
+const ragToEnd = () => setTimeout(() => {
+  const chat = document.querySelector("#chat .bubble-wrap");
+  if (chat) chat.scrollTop = chat.scrollHeight;
+}, 50);
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey && event.target.closest?.("#question")) ragToEnd();
+}, true);
+document.addEventListener("click", (event) => { if (event.target.closest?.("#send, #follow-ups button")) ragToEnd(); }, true);
+</script>
+"""
+
+
+HEAD = LANGUAGE_HEAD + OTHER_TAB_JS + COPY_JS + SEND_JS + """
 <script>
 // An earlier answer's article comes when its card is opened (rag.ui_render.article_view): fetched once,
 // its text set as text (never as HTML) and the cited sentences marked at the offsets the server gave,

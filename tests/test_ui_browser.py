@@ -977,6 +977,20 @@ def test_the_chats_copy_buttons_copy_the_text_not_its_markdown(page, server):
     page.wait_for_function("(t) => navigator.clipboard.readText().then((c) => c === t)", arg=f"1. {question}\n\n{copied}", timeout=10_000)
 
 
+def test_a_question_sent_after_scrolling_up_shows_its_answer(page):
+    """Scrolled up to an earlier answer's citation, a user who asked again saw nothing come: the
+    chat stayed where it was, the new answer below, out of sight."""
+    ask(page, "Siapa juru bicara Kremlin?", new_conversation=True)
+    for question in ("Apa yang dikatakan Lavrov tentang perluasan NATO?", "Berapa harga cabai rawit di Bandung?"):
+        ask(page, question)
+    scroller = "document.querySelector('#chat .bubble-wrap')"
+    page.evaluate(f"{scroller}.scrollTop = 0")
+    ask(page, "Siapa Menteri Luar Negeri Rusia?")
+    page.wait_for_timeout(500)
+    assert page.evaluate(f"(() => {{ const s = {scroller}; return s.scrollHeight - s.scrollTop - s.clientHeight; }})()") < 40
+    assert page.locator("#chat [data-testid='bot']").last.is_visible()
+
+
 def test_a_suggested_follow_up_is_asked_with_one_click(page):
     ask(page, "Siapa juru bicara Kremlin?", new_conversation=True)
     suggestion = page.locator("#follow-ups button").first
