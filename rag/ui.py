@@ -20,7 +20,7 @@ from rag.articles import Archive
 from rag.corpus_files import EDITABLE_FIELDS
 from rag.ui_chat import KEPT_FOR, active_filters, chat_tab, modes, periods, wire_chat
 from rag.ui_conversations import STORAGE_KEY, browser_key
-from rag.ui_index import ARTICLE_COLUMNS, article_list, auto_status, index_stats, index_tab, index_views, wire_index
+from rag.ui_index import article_list, auto_status, index_stats, index_tab, index_views, wire_index
 from rag.ui_render import Turn, render_sources
 from rag.ui_search import relabel_search, search_again, search_tab, wire_search
 from rag.ui_text import GRADIO_TOOLTIPS, LABELS, LANGUAGES
@@ -36,6 +36,7 @@ THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "Segoe UI", "Robot
     button_primary_background_fill_dark="#c2410c", button_primary_background_fill_hover_dark="#9a3412",
     button_primary_text_color="#ffffff", button_primary_text_color_dark="#ffffff")
 
+PHONE_COLUMNS = (46, 24, 30)  # the article table's widths on a phone, in percent: title, outlet, date ("21 November 2022")
 CSS = """
 #sources {max-height: 600px; overflow-y: auto !important;}
 #sources details.turn > summary {cursor: pointer; list-style-position: inside;}  /* outside, the scrolling panel cut the triangle */
@@ -61,6 +62,7 @@ mark.focused {outline: 2px solid #d48806;}
 #conversations-changed {display: none !important;}  /* clicked by the page only (OTHER_TAB_JS) */
 #conversation-row {flex-wrap: nowrap;}  /* the list and its button on one line, on a phone too */
 #conversation-row > #new-conversation {flex: none; width: auto; min-width: 0; white-space: nowrap;}
+#conversations input {text-overflow: ellipsis; padding-right: 1.6em;}  /* a long title ends in "…" before the arrow */
 #follow-ups-label p {margin: 0; font-size: 0.85em; font-weight: 600;}
 #question-count {text-align: right; font-size: 0.8em; color: var(--body-text-color-subdued);}
 #filter-error p {color: var(--error-text-color, #b91c1c); font-weight: 600;}
@@ -68,14 +70,18 @@ mark.focused {outline: 2px solid #d48806;}
   #sources {max-height: none; overflow-y: visible !important;}
   /* the article table: title, outlet, date; the id column (a file name) is for the desktop and the delete box */
   #articles th:nth-child(4), #articles td:nth-child(4), #articles .virtual-row > :nth-child(4) {display: none;}
-  /* the rows' cells take the hidden column's width as the header's table layout does (in proportion to
-     ARTICLE_COLUMNS), so that cells stay under their headings */
+  /* the headings and the rows' cells share the hidden column's width in the same proportions
+     (PHONE_COLUMNS), so that cells stay under their headings */
   PHONE_COLUMNS
   #articles th, #articles .body-cell, #articles .body-cell * {word-break: normal !important; overflow-wrap: normal !important; hyphens: auto;}
+  #articles .body-cell, #articles th {font-size: 0.85em;}  /* "21 November" fits its column */
+  #articles .header-table {table-layout: fixed !important; width: 100% !important;}  /* headings over their cells */
   .gradio-container {padding-left: 6px !important; padding-right: 6px !important;}
 }
 """.replace("PHONE_COLUMNS", "\n  ".join(
-    f"#articles .virtual-row > :nth-child({n}) {{flex-grow: {width} !important;}}" for n, width in enumerate(ARTICLE_COLUMNS[:3], 1)))
+    f"#articles th:nth-child({n}) {{width: {width}% !important; min-width: 0 !important; max-width: none !important;}} "
+    f"#articles .virtual-row > :nth-child({n}) {{flex: 0 0 {width}% !important;}}"  # Gradio sets both in pixels, for 4 columns
+    for n, width in enumerate(PHONE_COLUMNS, 1)))
 
 
 def _gradio_core_module() -> str:

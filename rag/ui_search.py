@@ -66,8 +66,8 @@ def search_tab(retriever: Retriever, labels: dict[str, str]) -> SearchTab:
     """The query box and its button, then the period, outlets and how many, then the results."""
     with gr.Row(equal_height=True):
         query = gr.Textbox(label=labels["search_query"], placeholder=labels["search_placeholder"], info=labels["search_syntax"],
-                           elem_id="search-query",
-                           max_length=MAX_QUESTION_CHARS, scale=4)
+                           elem_id="search-query", max_length=MAX_QUESTION_CHARS, scale=4,
+                           min_width=260)  # a phone puts the button under the box, not a tall one beside it
         go = gr.Button(labels["search_go"], variant="primary", elem_id="search-go", scale=0, min_width=120)
     with gr.Row():
         since = gr.Textbox(label=labels["since"], elem_id="search-since", min_width=160)
@@ -79,7 +79,7 @@ def search_tab(retriever: Retriever, labels: dict[str, str]) -> SearchTab:
         order = gr.Radio(order_choices(labels), value="relevance", label=labels["search_order"], elem_id="search-order",
                          min_width=200)
     with gr.Row(equal_height=True):
-        summary = gr.Markdown(elem_id="search-summary", latex_delimiters=[])
+        summary = gr.Markdown(elem_id="search-summary", latex_delimiters=[], min_width=260)  # the CSV button under it on a phone
         download = gr.DownloadButton(labels["search_download"], elem_id="search-download", size="sm", visible=False, scale=0,
                                      min_width=160)
     results = gr.HTML(elem_id="search-results")

@@ -1164,6 +1164,9 @@ def test_phone_layout_answer_then_question_box_then_sources(page, server):
     assert "Peskov" in ask(phone, "Who is the spokesman of the Kremlin?", new_conversation=True)
     assert phone.evaluate("() => document.scrollingElement.scrollWidth") <= 390
     phone.screenshot(path=str(SHOTS / "14-phone-en.png"), full_page=True)
+    phone.get_by_role("tab", name=LABELS["en"]["search_tab"]).click()  # the button under the box, not a tall one beside it
+    query, go = (phone.locator(name).bounding_box() for name in ("#search-query", "#search-go"))
+    assert go["y"] >= query["y"] + query["height"] and go["height"] < 60, (query, go)
     phone.close()
 
 
@@ -1289,6 +1292,11 @@ def test_the_article_list_turns_its_pages(page, tmp_path):
         assert paged.locator("#next-page").is_visible() and paged.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         buttons = [paged.locator(f"#{side}-page").bounding_box() for side in ("previous", "next")]
         assert abs(buttons[0]["y"] - buttons[1]["y"]) < 2  # side by side, not one under the other
+        # each heading over its cells (they were 162 / 75 / 87 px over 184 / 76 / 63: "21 Novemb" cut)
+        columns = paged.evaluate("""() => [document.querySelectorAll('#articles th'), document.querySelectorAll('#articles .body-cell')]
+          .map((cells) => [...cells].slice(0, 3).map((c) => [Math.round(c.getBoundingClientRect().left), Math.round(c.getBoundingClientRect().width)]))""")
+        assert all(abs(a - b) <= 2 for heading, cell in zip(*columns) for a, b in zip(heading, cell)), columns
+        assert columns[0][2][1] >= 90, columns  # the date: "21 November 2022" keeps its words whole
         paged.screenshot(path=str(SHOTS / "27-article-list-pages-phone-en.png"), full_page=True)
 
 
