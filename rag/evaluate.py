@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import sys
 import time
 import unicodedata
 from collections import Counter
@@ -80,6 +81,8 @@ def load_questions(path: Path, split: str | None = None) -> list[Question]:
         _check_question(path, number, record["question"])
         if record["answerable"] and not record["gold_doc"]:
             raise QuestionFileError(f"{path}:{number}: field 'gold_doc' is empty for an answerable question")
+        if record["answerable"] and not record["answers"]:  # it was scored wrong whatever the answer
+            raise QuestionFileError(f"{path}:{number}: field 'answers' is empty for an answerable question")
         if split and record.get("split") != split:
             continue
         questions.append(Question(record["id"], record["question"], tuple(map(str, record["answers"])),
@@ -114,10 +117,35 @@ def is_squad_file(path: Path) -> bool:
         return False
 
 
+def missing_gold(questions: Sequence[Question], index_dir: Path, corpus: Path) -> None:
+    """Say on stderr how many answerable questions' gold articles the index lacks; refuse when it
+    lacks all of them (a question file evaluated against the wrong corpus scored zeros, silently).
+
+    Raises:
+        QuestionFileError: no answerable question's gold article is in the index.
+    """
+    from rag.store import current_generation, read_article_hashes
+
+    generation = current_generation(index_dir)
+    held = set(read_article_hashes(generation)) if generation else set()
+    asked = [q for q in questions if q.answerable]
+    lacking = [q for q in asked if not q.gold_docs & held]
+    if asked and len(lacking) == len(asked):
+        raise QuestionFileError(f"none of the {len(asked)} answerable questions' gold articles is in {corpus} "
+                                f"(e.g. {sorted(asked[0].gold_docs)[0]}); name the corpus they are about: --corpus DIR")
+    if lacking:
+        print(f"note: {len(lacking)} of {len(asked)} answerable questions' gold articles are not in {corpus} "
+              f"(e.g. {sorted(lacking[0].gold_docs)[0]}): they count as misses", file=sys.stderr)
+
+
+CONTEXTS_MARK = ".written-by-rag-eval"  # in a folder `squad_questions` writes contexts into (hidden: not an article)
+
+
 def squad_questions(path: Path, split: str | None, corpus: Path) -> list[Question]:
     """Read a SQuAD-v2-shape JSONL file: its contexts become the articles of `corpus` (one
-    `contexts.jsonl` written there, rewritten only when it changes), each question's gold
-    article is its context, and an `is_impossible` question must be abstained on."""
+    `contexts.jsonl` written there, rewritten only when it changes; a folder holding files it
+    did not write is refused, never written into), each question's gold article is its
+    context, and an `is_impossible` question must be abstained on."""
     questions, contexts = [], {}
     for number, record in _rows(path):
         if not isinstance(record.get("context"), str) or not isinstance(record.get("question"), str):
@@ -129,13 +157,20 @@ def squad_questions(path: Path, split: str | None, corpus: Path) -> list[Questio
             continue
         article = "ctx-" + hashlib.sha256(record["context"].encode()).hexdigest()[:12]
         contexts[article] = {"id": article, "title": record.get("title") or record["context"][:60], "text": record["context"]}
-        answers = tuple((record.get("answers") or {}).get("text") or ())
+        given = (record.get("answers") or {}).get("text") or []
+        if not isinstance(given, list) or not all(isinstance(answer, str) for answer in given):  # "Hatta" was H, a, t, t, a
+            raise QuestionFileError(f"{path}:{number}: field 'answers.text' must be a list of strings, got {given!r}")
+        answers = tuple(given)
         answerable = bool(answers) and not record.get("is_impossible", False)
         questions.append(Question(str(record.get("id", number)), record["question"], answers,
                                   frozenset({article}), answerable, record.get("split")))
     if not questions:
         raise QuestionFileError(f"{path}: no questions" + (f" in split {split!r}" if split else ""))
+    if corpus.is_dir() and any(corpus.iterdir()) and not (corpus / CONTEXTS_MARK).exists():  # a user's own corpus
+        raise QuestionFileError(f"{corpus}: holds files rag eval did not write; a SQuAD file's contexts are written into a "
+                                "folder of their own: leave out --corpus (a cache folder is used) or name an empty folder")
     corpus.mkdir(parents=True, exist_ok=True)
+    (corpus / CONTEXTS_MARK).touch()
     content = "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in contexts.values())
     target = corpus / "contexts.jsonl"
     if not target.exists() or target.read_text(encoding="utf-8") != content:
@@ -417,6 +452,8 @@ def evaluate(assistant: Assistant, questions: Sequence[Question], k: int = 10, l
     latencies: list[float] = []
     file_texts: dict[str, str] = {}
     settings = assistant.settings
+    assistant.reader  # noqa: B018 - loaded (and the query model warmed) before the clock runs: the first question
+    assistant.retriever.embedder.embed_query("warm")  # took seconds more, p95 of a small file and questions/s with it
     for question in questions:
         begin = time.perf_counter()
         answer = assistant.answer(question.question, k=k, llm=llm or False)

@@ -51,6 +51,7 @@ def test_short_answer_metrics_follow_squad():
     ('{"id": "q", "question": "Siapa?", "answers": "Budi", "gold_doc": ["a"], "answerable": true}', "field 'answers' must be a list"),
     ('{"id": "q", "question": "Siapa?", "answers": [], "gold_doc": [], "answerable": true}', "'gold_doc' is empty"),
     ('{"id": "q", "question": "  ", "answers": [], "gold_doc": ["a"], "answerable": true}', "1: field 'question': the question is empty"),
+    ('{"id": "q", "question": "Siapa?", "answers": [], "gold_doc": ["a"], "answerable": true}', "1: field 'answers' is empty for an answerable"),
 ])
 def test_malformed_question_file_names_line_and_field(tmp_path, line, message):
     path = write(tmp_path / "q.jsonl", line + "\n")
@@ -66,6 +67,7 @@ SQUAD_ROW = '{"question": "Siapa?", "context": "Budi datang.", "answers": {"text
     ("{oops", r"squad.jsonl:2: not valid JSON"),
     ('["Siapa?", "Budi datang."]', r"squad.jsonl:2: expected a JSON object"),
     ('{"question": "Siapa?", "context": "Budi datang.", "answers": ["Budi"]}', r"squad.jsonl:2: field 'answers' must be an object"),
+    ('{"question": "Siapa?", "context": "Budi datang.", "answers": {"text": "Budi"}}', r"squad.jsonl:2: field 'answers.text' must be a list"),
 ])
 def test_malformed_squad_shape_file_names_line(tmp_path, line, message):
     """A SQuAD-shape file's bad line is named as a question file's is (it once gave a bare JSON
@@ -150,6 +152,25 @@ def test_eval_reads_a_squad_shape_file_whose_contexts_are_the_corpus(tmp_path):
     assert len((tmp_path / "contexts" / "contexts.jsonl").read_text().splitlines()) == 3
     assert report["questions"] == 3 and report["recall@1"] == 1.0
     assert report["short answer F1"] >= 0.8 and report["abstention (unanswerable)"] == 1.0
+
+
+def test_a_squad_files_contexts_are_never_written_into_a_users_folder(tmp_path):
+    """`rag eval squad.jsonl --corpus my-corpus` replaced my-corpus/contexts.jsonl, a file of the user's."""
+    mine = write(tmp_path / "mine" / "contexts.jsonl", '{"id": "x", "title": "Punya saya", "text": "Isi."}\n')
+    squad = write(tmp_path / "squad.jsonl", SQUAD_ROW + "\n")
+    with pytest.raises(QuestionFileError, match="holds files rag eval did not write"):
+        squad_questions(squad, None, tmp_path / "mine")
+    assert mine.read_text() == '{"id": "x", "title": "Punya saya", "text": "Isi."}\n'
+    for _ in range(2):  # a folder of its own, written again
+        assert len(squad_questions(squad, None, tmp_path / "contexts")) == 1
+
+
+def test_eval_against_a_corpus_without_the_gold_articles_is_refused(tmp_path):
+    """The fixture questions evaluated over the project's corpus (--corpus forgotten) scored zeros, silently."""
+    result = subprocess.run([sys.executable, "-m", "rag", "eval", str(PROJECT / "tests" / "fixtures" / "news-qa" / "questions.jsonl"),
+                             "--corpus", str(PROJECT / "corpus"), "--index", str(tmp_path / "index")],
+                            cwd=PROJECT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and "none of the 25 answerable questions' gold articles is in" in result.stderr, result.stderr
 
 
 def test_eval_command_rejects_a_malformed_file(tmp_path):
