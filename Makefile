@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 RUNTIME := $(VENV)/.runtime-installed
 DEV := $(VENV)/.dev-installed
 
-.PHONY: install index run test lint stress bench eval train clean-index browser
+.PHONY: install index run test lint stress bench eval eval-data train train-data clean-index browser
 
 $(RUNTIME): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,7 +43,7 @@ STRESS_TESTS := tests/test_properties.py tests/test_hostile.py tests/test_crash.
 stress: $(DEV)
 	RAG_PROPERTY_EXAMPLES=1000 $(PY) -m pytest -m "slow or fuzz" $(STRESS_TESTS)
 
-bench: $(DEV)
+bench: eval-data $(DEV)
 	$(PY) benchmarks/bench_index.py
 	$(PY) benchmarks/bench_quality.py
 	$(PY) benchmarks/bench_query.py
@@ -60,8 +60,11 @@ $(TRAINING): $(RUNTIME) requirements-train.txt
 # search ranks high that do not answer (~22 min); then the article ranking it feeds is learned on
 # news-qa train questions and kept in reader.json (~10 min, more when the news-qa index is built
 # first), and the reader is measured on the held-out sets. Uses a GPU when there is one.
-train: $(TRAINING)
+# The data checks come first: without ../shared, nothing is installed before saying so.
+train-data:
 	@test -f $(TRAIN_DATA)/idkmrc-train.jsonl -a -d ../shared/data/news-qa/corpus || { echo "error: $(TRAIN_DATA) or ../shared/data/news-qa is missing. make train reads the project's reader training data and the news-qa train questions (see ../shared/data/README.md), which live beside the project and are not part of the repository." >&2; exit 2; }
+
+train: train-data $(TRAINING)
 	$(PY) training/train_reader.py --data $(TRAIN_DATA) --out models/reader
 	$(PY) training/train_reader.py --data $(TRAIN_DATA) --out models/reader --init models/reader \
 		--negatives 2 --wiki-questions 1000 --epochs 1 --lr 3e-5
@@ -69,8 +72,10 @@ train: $(TRAINING)
 	$(PY) training/validate_reader.py --data $(TRAIN_DATA) --reader models/reader
 
 NEWS_QA := ../shared/data/news-qa
-eval: $(RUNTIME)
+eval-data:
 	@test -f $(NEWS_QA)/questions-dev.jsonl || { echo "error: $(NEWS_QA) is missing. make eval measures on the project's evaluation data (news-qa, see ../shared/data/README.md), which lives beside the project and is not part of the repository." >&2; exit 2; }
+
+eval: eval-data $(RUNTIME)
 	$(PY) -m rag eval $(NEWS_QA)/questions-dev.jsonl --corpus $(NEWS_QA)/corpus --split valid --leave-gold-out --compare-reader
 	$(PY) -m rag eval benchmarks/data/news-qa-english.jsonl --corpus $(NEWS_QA)/corpus --split valid --leave-gold-out --compare-reader
 	@if test -f $(TRAIN_DATA)/idkmrc-valid.jsonl; then \

@@ -87,3 +87,16 @@ def test_a_plain_pip_install_answers_with_the_shipped_reader(folder_with_index, 
                            capture_output=True, text=True, timeout=180, env={**os.environ, "PYTHONPATH": str(tmp_path / "site")})
     assert asked.returncode == 0, asked.stderr  # its index/ is the folder's own: the default outside a checkout
     assert json.loads(asked.stdout)["short_answer"] == "Dmitry Peskov"
+
+
+@pytest.mark.parametrize("target", ["eval", "train", "bench"])
+def test_make_says_the_data_is_missing_before_installing_anything(tmp_path, target):
+    """A fresh clone without ../shared: `make eval` installed the runtime (about 2 GB; `make train`
+    the training requirements too) and only then said the data was missing."""
+    clone = tmp_path / "clone"
+    clone.mkdir()
+    for name in ("Makefile", "pyproject.toml", *(p.name for p in PROJECT.glob("requirements*.txt"))):
+        shutil.copy(PROJECT / name, clone)
+    result = subprocess.run(["make", target], cwd=clone, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "is missing" in result.stderr, result.stderr
+    assert not (clone / ".venv").exists()  # nothing installed

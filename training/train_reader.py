@@ -227,6 +227,13 @@ def main() -> None:
     parser.add_argument("--pool", type=Path, default=ROOT.parent / "shared" / "data" / "news-qa" / "corpus",
                         help="news articles negatives are also drawn from (with --negatives)")
     args = parser.parse_args()
+    if missing := [name for name in TRAIN_FILES if not (args.data / name).is_file()]:  # before the heavy imports
+        sys.exit(f"error: {args.data} lacks {', '.join(missing)} (the reader's training data, see ../shared/data/README.md)")
+    try:
+        import datasets  # noqa: F401 - only training needs it
+    except ImportError:
+        sys.exit("error: training needs the packages of requirements-train.txt: "
+                 ".venv/bin/pip install -r requirements-train.txt (make train installs them)")
 
     import torch
     from datasets import Dataset
