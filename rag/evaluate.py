@@ -95,7 +95,11 @@ def load_questions(path: Path, split: str | None = None) -> list[Question]:
 def _rows(path: Path) -> Iterator[tuple[int, dict]]:
     """The JSON objects of a JSONL file with their line numbers (blank lines skipped); a line that
     is not one raises `QuestionFileError` naming the file and the line."""
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # a BOM, as Windows tools write, is no question
+    except UnicodeDecodeError as error:
+        raise QuestionFileError(f"{path}: not UTF-8 (byte {error.start}); save it as UTF-8 JSONL, one question a line") from None
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
@@ -109,11 +113,11 @@ def _rows(path: Path) -> Iterator[tuple[int, dict]]:
 
 def is_squad_file(path: Path) -> bool:
     """Does the file hold SQuAD-v2-shape rows (question, context, answers.text, is_impossible)?"""
-    with open(path, encoding="utf-8") as handle:
-        first = next((line for line in handle if line.strip()), "")
     try:
+        with open(path, encoding="utf-8-sig") as handle:
+            first = next((line for line in handle if line.strip()), "")
         return "context" in json.loads(first)
-    except (json.JSONDecodeError, TypeError):
+    except (json.JSONDecodeError, TypeError, UnicodeDecodeError):  # not UTF-8: `load_questions` says so
         return False
 
 

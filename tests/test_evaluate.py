@@ -154,6 +154,16 @@ def test_eval_reads_a_squad_shape_file_whose_contexts_are_the_corpus(tmp_path):
     assert report["short answer F1"] >= 0.8 and report["abstention (unanswerable)"] == 1.0
 
 
+def test_a_question_file_from_windows_is_read_or_named(tmp_path):
+    """A BOM was "not valid JSON (decode using utf-8-sig)"; UTF-16 a bare codec error naming no file."""
+    line = '{"id": "q", "question": "Siapa?", "answers": ["Budi"], "gold_doc": ["a"], "answerable": true}\n'
+    (tmp_path / "bom.jsonl").write_bytes(b"\xef\xbb\xbf" + line.encode())
+    assert load_questions(tmp_path / "bom.jsonl")[0].question == "Siapa?"
+    (tmp_path / "utf16.jsonl").write_bytes(line.encode("utf-16"))
+    with pytest.raises(QuestionFileError, match=r"utf16.jsonl: not UTF-8 .* save it as UTF-8"):
+        load_questions(tmp_path / "utf16.jsonl")
+
+
 def test_a_squad_files_contexts_are_never_written_into_a_users_folder(tmp_path):
     """`rag eval squad.jsonl --corpus my-corpus` replaced my-corpus/contexts.jsonl, a file of the user's."""
     mine = write(tmp_path / "mine" / "contexts.jsonl", '{"id": "x", "title": "Punya saya", "text": "Isi."}\n')
