@@ -402,7 +402,7 @@ def test_edit_from_the_command_line_sets_the_fields_in_the_file_then_updates(set
     article = IndexStore.open(settings.index_dir).article("banjir.md")
     assert (article.source, article.published_iso) == ("Kompas", "2024-02-03")
     wrong = edit("banjir.md", "--published", "3 Februari 2024")
-    assert wrong.returncode == 3 and "not changed banjir.md: published '3 Februari 2024' is not an ISO date. Write it as YYYY-MM-DD." in wrong.stderr
+    assert wrong.returncode == 3 and "not changed banjir.md: published '3 Februari 2024' is not an ISO date. Write it as YYYY-MM-DD, e.g. 2023-07-11." in wrong.stderr
     assert edit("banjir.md").returncode == 2  # nothing to change: said in one line
     with writer_lock(settings.index_dir):  # another build holds the index (a cron `rag index`): changed, not indexed, said
         busy = edit("banjir.md", "--source", "Kompas.com")

@@ -37,3 +37,6 @@ def test_an_error_reads_in_english_for_the_api_and_in_indonesian_for_the_page():
     problem = Problem.of("berita.jsonl", ArticleError("bad_json", message="Expecting value"), 3)
     assert str(problem) == "berita.jsonl:3: not valid JSON (Expecting value). Fix or remove the line."
     assert problem.text("id") == "berita.jsonl:3: bukan JSON yang sah (Expecting value). Perbaiki atau hapus baris ini."
+    # the page's edit box says the date as the page names it ("published ... Tulis sebagai YYYY-MM-DD" was half English)
+    assert ArticleError("bad_date", value="19-08-2016").text("id") == (
+        "tanggal terbit (published) '19-08-2016' bukan tanggal ISO", "Tulis sebagai TTTT-BB-HH, misalnya 2023-07-11.")
