@@ -267,6 +267,17 @@ def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets:
             return refusal(error, language, article_id or ""), gr.update(visible=False)
         return f"**{labels['deleted_status']}** {literal(article.id)}: {labels['deleted']}", gr.update(visible=False)
 
+    def forget_deleted(article_id: str) -> tuple:
+        """After "Yes, delete": an article gone from the corpus leaves the id box and the edit box
+        empty (they kept its fields, "Save changes" on, as if the delete had failed)."""
+        try:
+            archive.current((article_id or "").strip())
+        except ArticleNotFound:
+            return "", ""
+        except ArticleError:  # still there, its line unreadable: the report says why
+            pass
+        return gr.skip(), gr.skip()
+
     def pick(event: gr.SelectData) -> str:
         return str(event.row_value[-1])  # the id column
 
@@ -321,7 +332,8 @@ def wire_index(assistant: Assistant, archive: Archive, index: IndexTab, outlets:
     index.delete.click(ask_to_delete, [index.delete_id, language], [index.confirm_row, index.confirm_text, index.delete_report],
                        api_visibility="private")
     index.confirm.click(delete, [index.delete_id, index.token, language], [index.delete_report, index.confirm_row],
-                        api_name="delete_article")
+                        api_name="delete_article").then(
+        forget_deleted, index.delete_id, [index.delete_id, index.edit_report], api_visibility="private")
     index.cancel.click(lambda: gr.update(visible=False), None, index.confirm_row, api_visibility="private")
     # another article picked or typed: the question asked about the one before goes (its "Yes" would delete this one)
     index.delete_id.change(lambda: gr.update(visible=False), None, index.confirm_row, api_visibility="private")

@@ -358,6 +358,13 @@ def test_delete_from_a_row_asks_first(page, server, tmp_path):
     page.wait_for_function("() => document.querySelector('#delete-report').innerText.includes('Dihapus hapus_saya.md')", timeout=30_000)
     assert not (server.corpus / "hapus_saya.md").exists() and (server.corpus / "000_b0a4adb478896665.md").exists()
     page.wait_for_selector("#confirm-delete", state="hidden")
+    # the id and the edit box let go of it (they kept its fields, "Save changes" on, as if it had failed)
+    page.wait_for_function("() => document.querySelector('#delete-id textarea').value === ''", timeout=10_000)
+    page.get_by_text(LABELS["id"]["edit_fields"]).click()  # opened (a closed one holds no fields), then closed again
+    for field in ("title", "source"):
+        expect(page.locator(f"#edit-{field} textarea, #edit-{field} input").first).to_have_value("")
+    page.get_by_text(LABELS["id"]["edit_fields"]).click()
+    page.fill("#delete-id textarea", "hapus_saya.md")
     page.click("#delete")  # again, before an update: it asked to confirm, then said "not in the corpus"
     page.wait_for_function("() => document.querySelector('#delete-report').innerText.includes('sudah dihapus dari korpus')", timeout=30_000)
     assert not page.locator("#confirm-delete").is_visible()
