@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import gradio as gr
 
 from rag.answer import MAX_QUESTION_CHARS
-from rag.lexical import phrase_pattern
+from rag.language import content_words
+from rag.lexical import holds_phrase, phrase_pattern
 from rag.replies import NO_MATCH
 from rag.retriever import ORDERS, Hit, Retriever
 from rag.config import SEARCH_LISTED
@@ -122,6 +123,10 @@ def search_view(retriever: Retriever, query: str, since: str, until: str, outlet
     if not hits:
         return holding + (NO_MATCH[language] if filters.narrows or holding else labels["search_empty_index"]), "", nothing
     summary = holding + labels[f"search_found_{order}"].format(articles=counted(len(hits), "article", language), query=literal(query))
+    asked = [] if found.phrases else content_words(found.words)  # with phrases, the line before says how many hold them
+    if asked:  # the list is a ranking: say how many hold every word ("10 for «Jokowi»" listed 1 naming him)
+        holding_words = sum(all(holds_phrase(hit.article.title, hit.article.text, word) for word in asked) for hit in hits)
+        summary += " " + labels["search_words_held"].format(count=number(holding_words, language), total=number(len(hits), language))
     matched = [matching_sentence(found.words, hit, found.phrases) for hit in hits]  # not the words put out
     cards = "\n".join(hit_card(hit, rank, language, sentence) for rank, (hit, sentence) in enumerate(zip(hits, matched, strict=True), 1))
     name = f"{labels['search_file']}-{slug(query)[:40]}.csv"

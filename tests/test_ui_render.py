@@ -351,7 +351,9 @@ def test_the_search_tab_shows_each_article_around_the_sentence_that_matched(arch
 
     retriever = Retriever(archive.index_dir, embedder, archive)
     summary, cards, download = search_view(retriever, "ledakan bom di Srinagar", "", "", [], 4, "relevance", "id")
-    assert summary == "4 artikel untuk «ledakan bom di Srinagar», yang paling cocok lebih dulu."
+    # the list is a ranking: how many of it hold every word ("10 artikel untuk «Jokowi»" listed one naming him)
+    assert summary == "4 artikel untuk «ledakan bom di Srinagar», yang paling cocok lebih dulu. " \
+                      "1 dari 4 memuat setiap katanya; yang lain terdekat maknanya.", summary
     first = cards.split('<div class="source-card search-hit"')[1]
     assert cards.count('class="source-card search-hit"') == 4 and "<h4>1. " in first
     marked = re.findall(r"<mark>(.*?)</mark>", first, re.S)
