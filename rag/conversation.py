@@ -36,7 +36,8 @@ def refers_back(question: str) -> bool:
 def followed_question(question: str, history: Sequence[dict] | None) -> str | None:
     """The previous question (without words about the archive itself) when the new one refers
     back to it, or is short and does not ask what was said about a name of its own (a
-    follow-up), else None. "Dan Swedia?", "Apa yang dia peringatkan?" follow the question
+    follow-up), else None; when the previous one was a follow-up too, the questions it followed
+    come after it (`MAX_FOLLOWED` in all). "Dan Swedia?", "Apa yang dia peringatkan?" follow the question
     before; "Apa yang dikatakan tentang Ukraina?" (what the page suggests after an answer)
     stands alone: read with "Siapa juru bicara Kremlin?" it got Peskov's sentence again.
 
