@@ -481,7 +481,8 @@ def iter_corpus_files(root: Path) -> Iterator[tuple[Path, str, tuple[str, dict] 
 def load_corpus(root: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> CorpusScan:
     """Read every article under `root`; duplicate ids keep the first and report the rest."""
     if not root.is_dir():
-        raise FileNotFoundError(f"corpus folder {root} does not exist; create it, or name another with --corpus DIR or RAG_CORPUS_DIR")
+        what = "is a file, not a folder" if root.exists() else "does not exist"
+        raise FileNotFoundError(f"corpus folder {root} {what}; create it, or name another with --corpus DIR or RAG_CORPUS_DIR")
     scan = CorpusScan()
     seen: dict[str, str] = {}
     for path, relative, problem in iter_corpus_files(root):

@@ -76,8 +76,10 @@ def load_questions(path: Path, split: str | None = None) -> list[Question]:
     questions = []
     for number, record in _rows(path):
         for name, kind in REQUIRED_FIELDS.items():
-            if not isinstance(record.get(name), kind):
-                raise QuestionFileError(f"{path}:{number}: field '{name}' must be a {kind.__name__}, got {record.get(name)!r}")
+            if name not in record:
+                raise QuestionFileError(f"{path}:{number}: field '{name}' is missing (a question needs {', '.join(REQUIRED_FIELDS)})")
+            if not isinstance(record[name], kind):
+                raise QuestionFileError(f"{path}:{number}: field '{name}' must be a {kind.__name__}, got {record[name]!r}")
         _check_question(path, number, record["question"])
         if record["answerable"] and not record["gold_doc"]:
             raise QuestionFileError(f"{path}:{number}: field 'gold_doc' is empty for an answerable question")
@@ -99,6 +101,9 @@ def _rows(path: Path) -> Iterator[tuple[int, dict]]:
         text = path.read_text(encoding="utf-8-sig")  # a BOM, as Windows tools write, is no question
     except UnicodeDecodeError as error:
         raise QuestionFileError(f"{path}: not UTF-8 (byte {error.start}); save it as UTF-8 JSONL, one question a line") from None
+    if text.lstrip().startswith("{") and _one_document(text):  # the official SQuAD file, on one line or many
+        raise QuestionFileError(f"{path}: a SQuAD file of one JSON document ('data': [...]); write it as JSONL, one "
+                                "question a line (question, context, answers, is_impossible)")
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -109,6 +114,15 @@ def _rows(path: Path) -> Iterator[tuple[int, dict]]:
         if not isinstance(record, dict):
             raise QuestionFileError(f"{path}:{number}: expected a JSON object")
         yield number, record
+
+
+def _one_document(text: str) -> bool:
+    """Is `text` one JSON object holding 'data' (SQuAD as published), not JSON lines?"""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError:
+        return False
+    return isinstance(document, dict) and "data" in document and "question" not in document
 
 
 def is_squad_file(path: Path) -> bool:

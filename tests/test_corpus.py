@@ -331,3 +331,12 @@ def test_an_articles_fields_are_edited_in_its_file_and_its_text_reads_as_before(
     with pytest.raises(ArticleError, match="HTML document"):
         edit_article_fields(corpus, dataclasses.replace(article, id="laman.html", path="laman.html"), {"source": "X"})
     assert page.read_text() == "<html><body><p>Isi.</p></body></html>"
+
+
+def test_a_corpus_named_by_a_file_is_said_to_be_one(tmp_path):
+    """`--corpus questions.jsonl` (a file for a folder) was said not to exist."""
+    import pytest
+
+    write(tmp_path / "berita.jsonl", '{"title": "A", "text": "B."}\n')
+    with pytest.raises(FileNotFoundError, match="berita.jsonl is a file, not a folder; create it, or name another"):
+        load_corpus(tmp_path / "berita.jsonl")

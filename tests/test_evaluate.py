@@ -52,6 +52,9 @@ def test_short_answer_metrics_follow_squad():
     ('{"id": "q", "question": "Siapa?", "answers": [], "gold_doc": [], "answerable": true}', "'gold_doc' is empty"),
     ('{"id": "q", "question": "  ", "answers": [], "gold_doc": ["a"], "answerable": true}', "1: field 'question': the question is empty"),
     ('{"id": "q", "question": "Siapa?", "answers": [], "gold_doc": ["a"], "answerable": true}', "1: field 'answers' is empty for an answerable"),
+    ('{"id": "q", "question": "Siapa?", "gold_doc": ["a"], "answerable": true}', "1: field 'answers' is missing"),  # was "got None"
+    ('{"version": "v2.0", "data": [{"title": "x", "paragraphs": []}]}', "a SQuAD file of one JSON document.*write it as JSONL"),
+    ('{\n  "version": "v2.0",\n  "data": []\n}', "a SQuAD file of one JSON document"),  # pretty-printed: was "1: not valid JSON"
 ])
 def test_malformed_question_file_names_line_and_field(tmp_path, line, message):
     path = write(tmp_path / "q.jsonl", line + "\n")
