@@ -74,6 +74,10 @@ def main() -> None:
         sys.exit(f"error: {args.details}: {error} (give the file `rag eval --details FILE` wrote)")
     if any("variant" in row for row in details):
         sys.exit(f"error: {args.details} holds several variants (--compare-reader); run rag eval without it")
+    given = [answer for answer, _ in asked(details) if not answer["abstained"]]
+    if given and all(answer["confidence"] is None for answer in given):  # read as "false abstention 1.000" everywhere
+        sys.exit(f"error: {args.details} holds no answer's probability: it comes from a run without the reader "
+                 "(RAG_READER=0); run rag eval with the reader, both thresholds at 0")
     rows = curve(details)
     print(f"{len(details)} questions, {len(asked(details))} answers asked for (leave-gold-out twins included)")
     print("| threshold | right | wrong | abstained | false abstention | abstention where it should |\n"

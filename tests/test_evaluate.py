@@ -273,3 +273,12 @@ def test_the_abstention_curve_foretells_what_a_threshold_gives(tmp_path, embedde
     assert predicted["wrong"] / 7 == pytest.approx(rows["wrong answers (of all asked)"])  # 4 questions, 3 twins
     unanswered = (rows["abstention (leave-gold-out)"] * 3 + rows["abstention (unanswerable)"]) / 4
     assert predicted["abstention where it should"] == pytest.approx(unanswered)
+
+
+def test_the_abstention_curve_refuses_details_of_a_run_without_the_reader(tmp_path):
+    """Details from `RAG_READER=0` have no probabilities: the curve printed false abstention 1.000 at every threshold."""
+    row = {"answerable": True, "abstained": False, "confidence": None, "first_quote_holds_answer": True}
+    details = write(tmp_path / "quotes.jsonl", "\n".join(json.dumps(row) for _ in range(3)) + "\n")
+    result = subprocess.run([sys.executable, str(PROJECT / "benchmarks" / "abstention_curve.py"), str(details)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "comes from a run without the reader (RAG_READER=0)" in result.stderr, result.stderr
