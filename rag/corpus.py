@@ -270,9 +270,30 @@ def _text_field(fields: dict[str, Any], key: str, line: int | None) -> str | Non
 
 
 def read_text_article(path: Path, relative: str, raw: bytes) -> list[Article]:
-    """A `.md`/`.txt` file: optional front matter, then the body."""
-    fields, body, body_line = front_matter(normalise_newlines(decode_bytes(raw)))
-    return [make_article(relative, relative, fields, body, title_from_path(path), body_line)]
+    """A `.md`/`.txt` file: optional front matter, then the body. A field's problem names the
+    field's own line (it named the body's first)."""
+    text = normalise_newlines(decode_bytes(raw))
+    fields, body, body_line = front_matter(text)
+    try:
+        return [make_article(relative, relative, fields, body, title_from_path(path), body_line)]
+    except ArticleError as error:
+        named = error.fields.get("field")
+        if error.key == "bad_date":
+            named = "published" if "published" in fields else "date"
+        if named and (line := _field_line(text, named)):
+            raise ArticleError(error.key, line, **error.fields) from None
+        raise
+
+
+def _field_line(text: str, key: str) -> int | None:
+    """The line of the front matter of `text` where `key:` stands, or None."""
+    lines = text.split("\n")
+    for number, line in enumerate(lines[1:], start=2):
+        if line.rstrip() in ("---", "..."):
+            return None
+        if re.match(rf"{re.escape(key)}\s*:", line):
+            return number
+    return None
 
 
 def limit_text(max_bytes: int) -> str:

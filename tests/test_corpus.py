@@ -86,8 +86,8 @@ def test_a_field_over_its_limit_is_a_problem_of_its_own_article(tmp_path):
     scan = load_corpus(tmp_path)
     assert [a.id for a in scan.articles] == ["baik", "0"]
     assert [str(p) for p in scan.problems] == [
-        "kiriman.jsonl:2: source is 1100 characters, over the 200 limit. Shorten it.",
-        "kiriman.jsonl:3: id is 600 characters, over the 500 limit. Shorten it.",
+        "kiriman.jsonl:2: source is 1100 characters, over the 200 limit. Shorten it to the limit.",
+        "kiriman.jsonl:3: id is 600 characters, over the 500 limit. Shorten it to the limit.",
         "kiriman.jsonl:4: 'source' is a list or a mapping, not text. Write it as text, e.g. source: Kompas (one outlet)."]
 
 
@@ -109,7 +109,8 @@ def test_bad_files_are_reported_and_never_stop_the_rest(tmp_path):
     write(tmp_path / "only_front.md", "---\ntitle: Kosong\n---\n")
     write(tmp_path / "bad_yaml.md", "---\ntitle: [tidak ditutup\n---\nIsi.")
     write(tmp_path / "python_tag.md", "---\ntitle: !!python/object/apply:os.system ['echo pwned']\n---\nIsi.")
-    write(tmp_path / "bad_date.md", "---\npublished: kemarin\n---\nIsi.")
+    write(tmp_path / "bad_date.md", "---\ntitle: Kemarin\nsource: Kompas\npublished: kemarin\n---\nIsi.")
+    write(tmp_path / "long_source.md", "---\ntitle: Panjang\nsource: " + "K" * 300 + "\n---\nIsi.")
     write(tmp_path / "picture.png", "not an article")
     os.symlink("/etc/hostname", tmp_path / "outside.txt")
     scan = load_corpus(tmp_path)
@@ -120,7 +121,8 @@ def test_bad_files_are_reported_and_never_stop_the_rest(tmp_path):
     assert "no text" in reasons["empty.md"] and "no text" in reasons["only_front.md"]
     assert "not valid YAML" in reasons["bad_yaml.md"] and "bad_yaml.md:2" in reasons["bad_yaml.md"]
     assert "not valid YAML" in reasons["python_tag.md"]
-    assert "ISO date" in reasons["bad_date.md"]
+    assert "ISO date" in reasons["bad_date.md"] and "bad_date.md:4:" in reasons["bad_date.md"]  # the field's line, not the body's (6)
+    assert reasons["long_source.md"].startswith("long_source.md:3: source is 300 characters")
     assert "outside the corpus" in reasons["outside.txt"]
     assert scan.ignored == ["picture.png"]
     # every problem says what to do: a hint of its own, a sentence of a few words, printed after the reason
