@@ -131,6 +131,8 @@ def main() -> None:
     from rag.precision import cpu_flags, resolve_device
 
     require(args.corpus)
+    if not args.corpus.is_dir():
+        sys.exit(f"error: --corpus {args.corpus} is a file; name a folder of articles")
     device = resolve_device(args.device)
     work = Path(tempfile.mkdtemp(prefix="bench-index-"))
     corpus = work / "corpus"

@@ -282,3 +282,10 @@ def test_the_abstention_curve_refuses_details_of_a_run_without_the_reader(tmp_pa
     result = subprocess.run([sys.executable, str(PROJECT / "benchmarks" / "abstention_curve.py"), str(details)],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1 and "comes from a run without the reader (RAG_READER=0)" in result.stderr, result.stderr
+
+
+def test_bench_index_names_a_corpus_that_is_a_file():
+    """`benchmarks/bench_index.py --corpus FILE` ended in a NotADirectoryError traceback."""
+    result = subprocess.run([sys.executable, str(PROJECT / "benchmarks" / "bench_index.py"), "--corpus", str(PROJECT / "README.md")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and "README.md is a file; name a folder of articles" in result.stderr, result.stderr
